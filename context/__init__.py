@@ -1,0 +1,1 @@
+"""The default routing file shipped with cortexd (package data)."""

@@ -1,0 +1,1 @@
+"""Hardware probe and capacity (arrives with the GPU-aware issue)."""

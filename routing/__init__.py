@@ -1,0 +1,1 @@
+"""Routing: the routing file, model catalog, override detection, classifier and router."""

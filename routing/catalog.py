@@ -1,0 +1,247 @@
+"""The model catalog: aliases (``sonnet``, ``llama3.1:8b``) → provider, model id, window, price.
+
+Built-in defaults cover the routing file's names; the routing file's ``## Model Aliases``
+and ``## Local Model Files`` sections add to or replace them. Prices are looked up lazily
+(genai-prices loads its snapshot on first use), so planning a route never pays for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+
+from cortexd.routing.names import nearest, normalize
+from cortexd.routing.prices import Price, lookup_price
+
+
+class Provider(StrEnum):
+    """The backends cortexd can send a request to."""
+
+    ANTHROPIC = "anthropic"
+    OPENAI = "openai"
+    OLLAMA = "ollama"
+    LLAMACPP = "llamacpp"
+
+    @property
+    def local(self) -> bool:
+        return self in (Provider.OLLAMA, Provider.LLAMACPP)
+
+
+class Api(StrEnum):
+    """Which API of its provider serves a model."""
+
+    MESSAGES = "messages"  # Anthropic Messages
+    CHAT = "chat"  # OpenAI Chat Completions
+    RESPONSES = "responses"  # OpenAI Responses (Codex models are served only there)
+    EMBEDDINGS = "embeddings"
+    LOCAL = "local"  # Ollama / llama.cpp
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model as cortexd knows it."""
+
+    name: str
+    provider: Provider
+    model_id: str
+    api: Api
+    context_window: int | None = None
+    base_url: str | None = None
+    synonyms: tuple[str, ...] = ()
+    embedding: bool = False
+    gguf_path: Path | None = None
+    memory_bytes: int | None = None  # local models: rough size loaded, at the default quantisation
+
+    @property
+    def local(self) -> bool:
+        return self.provider.local
+
+    @property
+    def family(self) -> str:
+        """The vendor side a model belongs to, for "opposite provider" review rules."""
+        return self.provider.value if not self.local else "local"
+
+
+_GB = 1024**3
+
+#: Defaults, newest model of each family in genai-prices' snapshot (2026-11). Override any of
+#: them with a ``## Model Aliases`` row in the routing file.
+BUILTIN_MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        "opus",
+        Provider.ANTHROPIC,
+        "claude-opus-5-5",
+        Api.MESSAGES,
+        1_000_000,
+        synonyms=("claude opus", "claude-opus"),
+    ),
+    ModelSpec(
+        "sonnet",
+        Provider.ANTHROPIC,
+        "claude-sonnet-5-5",
+        Api.MESSAGES,
+        1_000_000,
+        synonyms=("claude sonnet", "claude-sonnet"),
+    ),
+    ModelSpec(
+        "haiku",
+        Provider.ANTHROPIC,
+        "claude-haiku-5-5",
+        Api.MESSAGES,
+        1_000_000,
+        synonyms=("claude haiku", "claude-haiku"),
+    ),
+    ModelSpec(
+        "gpt-4o",
+        Provider.OPENAI,
+        "gpt-4o",
+        Api.CHAT,
+        128_000,
+        synonyms=("gpt4o", "gpt 4o", "4o", "gpt-4-o"),
+    ),
+    ModelSpec(
+        "codex",
+        Provider.OPENAI,
+        "gpt-5.3-codex",
+        Api.RESPONSES,
+        400_000,
+        synonyms=("gpt codex", "gpt-codex", "openai codex"),
+    ),
+    ModelSpec(
+        "llama3.1:8b",
+        Provider.OLLAMA,
+        "llama3.1:8b",
+        Api.LOCAL,
+        131_072,
+        memory_bytes=int(4.9 * _GB),
+    ),
+    ModelSpec(
+        "qwen2.5-coder:14b",
+        Provider.OLLAMA,
+        "qwen2.5-coder:14b",
+        Api.LOCAL,
+        32_768,
+        memory_bytes=int(9.0 * _GB),
+    ),
+    ModelSpec(
+        "qwen2.5:14b",
+        Provider.OLLAMA,
+        "qwen2.5:14b",
+        Api.LOCAL,
+        32_768,
+        memory_bytes=int(9.0 * _GB),
+    ),
+    ModelSpec(
+        "nomic-embed-text",
+        Provider.OLLAMA,
+        "nomic-embed-text",
+        Api.LOCAL,
+        8_192,
+        embedding=True,
+        memory_bytes=int(0.27 * _GB),
+    ),
+)
+
+_OPENAI_ID = re.compile(r"^(gpt-|chatgpt-|o\d(\b|-)|text-embedding-|codex-)")
+
+
+def place_model_id(model_id: str) -> tuple[Provider, Api] | None:
+    """Which provider serves a concrete model id that is not in the catalog, if it can be told.
+
+    >>> place_model_id("claude-sonnet-4-5")
+    (<Provider.ANTHROPIC: 'anthropic'>, <Api.MESSAGES: 'messages'>)
+    >>> place_model_id("gpt-5.1-codex")
+    (<Provider.OPENAI: 'openai'>, <Api.RESPONSES: 'responses'>)
+    >>> place_model_id("mistral:7b")
+    (<Provider.OLLAMA: 'ollama'>, <Api.LOCAL: 'local'>)
+    """
+    mid = model_id.strip().casefold()
+    if mid.startswith("claude-"):
+        return Provider.ANTHROPIC, Api.MESSAGES
+    if _OPENAI_ID.match(mid):
+        if "codex" in mid:
+            return Provider.OPENAI, Api.RESPONSES
+        if mid.startswith("text-embedding-"):
+            return Provider.OPENAI, Api.EMBEDDINGS
+        return Provider.OPENAI, Api.CHAT
+    if re.fullmatch(r"[a-z0-9][\w.\-/]*:[\w.\-]+", mid):
+        return Provider.OLLAMA, Api.LOCAL
+    return None
+
+
+@dataclass
+class Catalog:
+    """Every model cortexd can name; looked up by alias, synonym or concrete model id."""
+
+    models: Mapping[str, ModelSpec]
+    _index: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _prices: dict[str, Price | None] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for spec in self.models.values():
+            for key in (spec.model_id, *spec.synonyms, spec.name):
+                self._index[normalize(key)] = spec.name
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self.models.values())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.find(name) is not None
+
+    def names(self) -> list[str]:
+        """Every alias, in catalog order."""
+        return list(self.models)
+
+    def spellings(self) -> list[str]:
+        """Every name the catalog answers to (aliases, synonyms, model ids)."""
+        return list(self._index)
+
+    def find(self, name: str) -> ModelSpec | None:
+        """The model known by this alias, synonym or model id; None when unknown."""
+        alias = self._index.get(normalize(name))
+        return self.models[alias] if alias else None
+
+    def resolve(self, name: str) -> ModelSpec | None:
+        """Like `find`, but also places a concrete id the catalog lacks ("claude-sonnet-4-5")."""
+        spec = self.find(name)
+        if spec is not None:
+            return spec
+        placed = place_model_id(name)
+        if placed is None:
+            return None
+        provider, api = placed
+        model_id = name.strip()
+        window = None if provider.local else lookup_price(provider.value, model_id).context_window
+        return ModelSpec(model_id, provider, model_id, api, window)
+
+    def suggest(self, name: str) -> str | None:
+        """The alias closest to a misspelt name."""
+        hit = nearest(name, self.spellings())
+        return self.find(hit).name if hit and self.find(hit) else None
+
+    def price(self, spec: ModelSpec) -> Price | None:
+        """USD per million tokens; local models cost nothing; None when genai-prices lacks it."""
+        if spec.local:
+            zero = Decimal(0)
+            return Price(zero, zero, zero, zero, tiered=False, source="local model")
+        if spec.name not in self._prices:
+            self._prices[spec.name] = lookup_price(spec.provider.value, spec.model_id).price
+        return self._prices[spec.name]
+
+
+def build_catalog(
+    overrides: Iterable[ModelSpec] = (),
+    gguf_files: Mapping[str, Path] | None = None,
+) -> Catalog:
+    """The built-in models, then the routing file's aliases, then its GGUF files on top."""
+    models = {spec.name: spec for spec in BUILTIN_MODELS}
+    for spec in overrides:
+        models[spec.name] = spec
+    for name, path in (gguf_files or {}).items():
+        base = models.get(name) or ModelSpec(name, Provider.LLAMACPP, name, Api.LOCAL)
+        models[name] = replace(base, provider=Provider.LLAMACPP, gguf_path=path, api=Api.LOCAL)
+    return Catalog(models)

@@ -1,0 +1,81 @@
+"""The routing layer's errors.
+
+One tree, so callers catch by type and never parse messages::
+
+    CortexError
+     ├── RoutingFileError      the routing file has problems (all of them, each with a line)
+     ├── UnknownModelError     a request named a model the catalog does not know
+     ├── UnknownTaskError      a request named a task type the routing file does not know
+     └── NoRouteError          nothing may serve the request (e.g. local-only without a local model)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class CortexError(Exception):
+    """Base of every error cortexd raises on purpose; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a routing file, located precisely enough to fix it."""
+
+    line: int
+    message: str
+    section: str | None = None
+    row: str | None = None
+    column: str | None = None
+    suggestion: str | None = None
+    severity: str = "error"  # or "warning": reported, but the file still loads
+
+    def describe(self, source: str) -> str:
+        where = ""
+        if self.section and self.row:
+            where = f" in {self.section} row '{self.row}'"
+        elif self.section:
+            where = f" in {self.section}"
+        if self.column:
+            where += f", column '{self.column}'"
+        hint = f" — did you mean '{self.suggestion}'?" if self.suggestion else ""
+        label = "" if self.severity == "error" else f"{self.severity}: "
+        return f"{source}:{self.line}: {label}{self.message}{where}{hint}"
+
+
+class RoutingFileError(CortexError):
+    """The routing file cannot be used; carries every problem found, not only the first."""
+
+    def __init__(self, source: str | Path, problems: Sequence[Problem]) -> None:
+        self.source = str(source)
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = "\n".join("  " + p.describe(self.source) for p in self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{self.source}: {count} {noun} in the routing file:\n{lines}")
+
+
+class UnknownModelError(CortexError):
+    """A request named a model that is neither an alias nor a concrete id we can place."""
+
+    def __init__(self, name: str, suggestion: str | None = None) -> None:
+        self.name = name
+        self.suggestion = suggestion
+        hint = f" — did you mean '{suggestion}'?" if suggestion else ""
+        super().__init__(f"unknown model '{name}'{hint}")
+
+
+class UnknownTaskError(CortexError):
+    """A request named a task type that the routing file does not define."""
+
+    def __init__(self, name: str, suggestion: str | None = None) -> None:
+        self.name = name
+        self.suggestion = suggestion
+        hint = f" — did you mean '{suggestion}'?" if suggestion else ""
+        super().__init__(f"unknown task type '{name}'{hint}")
+
+
+class NoRouteError(CortexError):
+    """No model may serve this request, for a reason the message states."""

@@ -1,0 +1,548 @@
+"""Load and validate the user's routing file (Markdown) into a `RoutingTable`.
+
+Sections are found by their heading, columns by their header name (any order, any case);
+everything else in the file is the user's prose and is ignored. Every problem is collected
+with its line, section, row and column, and all of them are raised together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from cortexd.routing import cells
+from cortexd.routing.catalog import Api, Catalog, ModelSpec, Provider, build_catalog
+from cortexd.routing.errors import Problem, RoutingFileError
+from cortexd.routing.markdown_tables import Document, Row, Table, parse_document
+from cortexd.routing.names import loose, nearest, normalize
+from cortexd.routing.table import (
+    DEFAULT_TASK,
+    EMBEDDINGS_TASK,
+    AliasEntry,
+    Budget,
+    BudgetPolicy,
+    CrossCheck,
+    LocalRoute,
+    Mode,
+    ProviderEntry,
+    Route,
+    RoutingTable,
+    Toggle,
+    WorkflowKind,
+)
+from cortexd.routing.workflow import read_workflow
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    names: tuple[str, ...]
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    heading: re.Pattern[str]
+    columns: tuple[Column, ...]
+
+
+def _section(title: str, pattern: str, *columns: Column) -> Section:
+    return Section(title, re.compile(pattern, re.IGNORECASE), columns)
+
+
+_TASK = Column("task", ("task type", "task", "task types"), required=True)
+
+# Order matters: the first section whose heading pattern matches takes the table.
+SECTIONS: tuple[Section, ...] = (
+    _section(
+        "Model Aliases",
+        r"\b(model )?aliases\b",
+        Column("alias", ("alias", "name"), True),
+        Column("provider", ("provider",), True),
+        Column("model", ("model id", "model", "id"), True),
+        Column("url", ("base url", "url", "endpoint")),
+        Column("window", ("context window", "context")),
+    ),
+    _section(
+        "Local Model Files",
+        r"\blocal model files?\b|\bgguf\b",
+        Column("model", ("model", "local model", "name"), True),
+        Column("path", ("file", "path", "gguf file", "gguf", "model file"), True),
+    ),
+    _section(
+        "Routing Table",
+        r"\brouting table\b",
+        _TASK,
+        Column("primary", ("primary", "primary model"), True),
+        Column("fallback", ("fallback", "fallbacks", "fallback model", "fallback chain")),
+        Column("notes", ("notes", "note", "why")),
+        Column("local_only", ("local only", "private", "privacy")),
+    ),
+    _section(
+        "Local Models",
+        r"\blocal models?\b",
+        _TASK,
+        Column("model", ("local model", "model"), True),
+        Column("fallback", ("cloud fallback", "fallback")),
+        Column("toggle", ("enabled", "mode", "use", "active")),
+    ),
+    _section(
+        "Available Providers",
+        r"^\W*(available )?providers\b",
+        Column("name", ("provider", "name"), True),
+        Column("models", ("models",)),
+        Column("api", ("api", "endpoint", "address")),
+        Column("notes", ("notes", "note")),
+    ),
+    _section(
+        "Coding Workflow",
+        r"\bworkflow\b",
+        Column("scenario", ("scenario", "situation", "when"), True),
+        Column("tool", ("tool", "model", "use"), True),
+        Column("why", ("why", "notes")),
+    ),
+    _section(
+        "Budgets",
+        r"\bbudgets?\b",
+        Column("scope", ("provider", "scope", "budget"), True),
+        Column("limit", ("monthly limit", "limit", "monthly", "amount"), True),
+        Column("thresholds", ("alerts", "alert thresholds", "thresholds", "alert at")),
+        Column("policy", ("at 100%", "at limit", "policy", "when exceeded", "action")),
+    ),
+    _section(
+        "Cross-Validation",
+        r"\bcross[- ]?validation\b|\bsecond opinions?\b",
+        _TASK,
+        Column("model", ("second opinion", "second opinion model", "model"), True),
+    ),
+)
+
+_PROVIDER_NAMES = {
+    "anthropic": Provider.ANTHROPIC,
+    "claude": Provider.ANTHROPIC,
+    "openai": Provider.OPENAI,
+    "ollama": Provider.OLLAMA,
+    "llamacpp": Provider.LLAMACPP,
+    "llama.cpp": Provider.LLAMACPP,
+    "llama-cpp": Provider.LLAMACPP,
+    "llama cpp": Provider.LLAMACPP,
+}
+_BUDGET_SCOPES = ("anthropic", "openai", "total")
+_POLICY_SYNONYMS = {
+    "keep going": BudgetPolicy.CONTINUE,
+    "warn": BudgetPolicy.CONTINUE,
+    "alert only": BudgetPolicy.CONTINUE,
+    "use fallback": BudgetPolicy.FALLBACK,
+    "local only": BudgetPolicy.LOCAL,
+    "go local": BudgetPolicy.LOCAL,
+    "block": BudgetPolicy.REFUSE,
+    "stop": BudgetPolicy.REFUSE,
+}
+_HOST = re.compile(
+    r"(?:https?://)?(?:localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]+\]|[\w.-]+):\d{2,5}\b",
+    re.IGNORECASE,
+)
+_NOTE = re.compile(r"\s*\((?:future|planned|soon|later)[^)]*\)", re.IGNORECASE)
+
+
+class _Sheet:
+    """One section's rows, with cells addressed by column key, reporting into `problems`."""
+
+    def __init__(self, section: Section, tables: Sequence[Table], problems: list[Problem]) -> None:
+        self.section = section
+        self.problems = problems
+        self.rows: list[tuple[Row, dict[str, str]]] = []
+        for table in tables:
+            index = self._index(table)
+            if index is None:
+                continue
+            for row in table.rows:
+                values = {k: row.cells[i] if i < len(row.cells) else "" for k, i in index.items()}
+                if any(v.strip() for v in values.values()):
+                    self.rows.append((row, values))
+
+    def _index(self, table: Table) -> dict[str, int] | None:
+        header = {loose(h): i for i, h in enumerate(table.header)}
+        index: dict[str, int] = {}
+        missing = False
+        for col in self.section.columns:
+            pos = next((header[loose(n)] for n in col.names if loose(n) in header), None)
+            if pos is not None:
+                index[col.key] = pos
+            elif col.required:
+                missing = True
+                near = nearest(col.names[0], table.header, cutoff=0.5)
+                if near is not None:
+                    message, hint = f"unknown column '{near}'", col.names[0].title()
+                else:
+                    found = ", ".join(table.header) or "none"
+                    message, hint = (
+                        f"missing column '{col.names[0].title()}' (found: {found})",
+                        None,
+                    )
+                self.problems.append(
+                    Problem(table.line, message, section=self.section.title, suggestion=hint)
+                )
+        return None if missing else index
+
+    def read(
+        self, row: Row, label: str, column: str, value: str, reader: Callable[[str], T]
+    ) -> T | None:
+        """Apply `reader` to a cell; a `CellError` becomes a located problem and None."""
+        try:
+            return reader(value)
+        except cells.CellError as exc:
+            self.problems.append(
+                Problem(
+                    row.line,
+                    str(exc),
+                    section=self.section.title,
+                    row=label,
+                    column=self._title(column),
+                    suggestion=exc.suggestion,
+                )
+            )
+            return None
+
+    def problem(
+        self,
+        row: Row,
+        label: str,
+        message: str,
+        column: str | None = None,
+        suggestion: str | None = None,
+        severity: str = "error",
+    ) -> None:
+        self.problems.append(
+            Problem(
+                row.line,
+                message,
+                section=self.section.title,
+                row=label,
+                column=self._title(column) if column else None,
+                suggestion=suggestion,
+                severity=severity,
+            )
+        )
+
+    def _title(self, key: str) -> str:
+        col = next(c for c in self.section.columns if c.key == key)
+        return col.names[0].title()
+
+
+def load_routing_file(path: str | Path) -> RoutingTable:
+    """Read, parse and validate a routing file; raises `RoutingFileError` with every problem."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError as exc:
+        raise RoutingFileError(path, [Problem(0, "the routing file does not exist")]) from exc
+    except UnicodeDecodeError as exc:
+        raise RoutingFileError(path, [Problem(0, f"not UTF-8 text ({exc.reason})")]) from exc
+    except OSError as exc:
+        raise RoutingFileError(path, [Problem(0, f"cannot read it: {exc.strerror}")]) from exc
+    return parse_routing_text(text, source=str(path), base_dir=path.parent)
+
+
+def parse_routing_text(
+    text: str, source: str = "<routing file>", base_dir: Path | None = None
+) -> RoutingTable:
+    """Parse routing-file text; relative GGUF paths are taken relative to `base_dir`."""
+    doc = parse_document(text)
+    problems: list[Problem] = []
+    sheets = _sheets(doc, problems)
+    aliases, specs = _aliases(sheets["Model Aliases"])
+    files = _local_files(sheets["Local Model Files"], base_dir or Path.cwd())
+    catalog = build_catalog(specs, files)
+    routes = _routes(sheets["Routing Table"], catalog)
+    if not sheets["Routing Table"].rows and not any(p.section == "Routing Table" for p in problems):
+        problems.append(
+            Problem(
+                1,
+                "no 'Routing Table' section with rows was found "
+                "(a heading containing 'Routing Table' followed by a table)",
+            )
+        )
+    local = _local_routes(sheets["Local Models"], catalog)
+    workflow = read_workflow(
+        sheets["Coding Workflow"].rows, catalog, sheets["Coding Workflow"].problem
+    )
+    known = [
+        *routes,
+        *(t for t in local if t not in routes),
+        DEFAULT_TASK,
+        *(r.scenario for r in workflow if r.kind is WorkflowKind.TASK),
+    ]
+    table = RoutingTable(
+        source=source,
+        mode=_mode(doc, problems),
+        routes=routes,
+        local=local,
+        providers=_providers(sheets["Available Providers"]),
+        workflow=workflow,
+        aliases=aliases,
+        local_files=files,
+        budgets=_budgets(sheets["Budgets"]),
+        cross_validation=_cross_checks(sheets["Cross-Validation"], catalog, known),
+        ollama_host=_ollama_host(sheets["Available Providers"]),
+        warnings=tuple(p for p in problems if p.severity != "error"),
+    )
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise RoutingFileError(source, sorted(errors, key=lambda p: p.line))
+    return table
+
+
+def catalog_for(table: RoutingTable) -> Catalog:
+    """The model catalog as this routing file defines it (built-ins plus its aliases and files)."""
+    specs = [_alias_spec(a) for a in table.aliases]
+    return build_catalog([s for s in specs if s is not None], table.local_files)
+
+
+def _sheets(doc: Document, problems: list[Problem]) -> dict[str, _Sheet]:
+    grouped: dict[str, list[Table]] = {s.title: [] for s in SECTIONS}
+    for table in doc.tables:
+        section = next((s for s in SECTIONS if s.heading.search(table.heading)), None)
+        if section is not None:
+            grouped[section.title].append(table)
+    return {s.title: _Sheet(s, grouped[s.title], problems) for s in SECTIONS}
+
+
+def _mode(doc: Document, problems: list[Problem]) -> Mode:
+    field = next((f for f in doc.fields if normalize(f.key) == "mode"), None)
+    if field is None:
+        return Mode.STATIC_WITH_OVERRIDE
+    try:
+        return cells.choice(field.value, Mode)
+    except cells.CellError as exc:
+        problems.append(
+            Problem(
+                field.line,
+                f"unknown mode '{field.value}'",
+                section="Mode",
+                suggestion=exc.suggestion,
+            )
+        )
+        return Mode.STATIC_WITH_OVERRIDE
+
+
+def _alias_spec(entry: AliasEntry) -> ModelSpec | None:
+    provider = _PROVIDER_NAMES.get(normalize(entry.provider))
+    if provider is None:
+        return None
+    if provider.local:
+        api = Api.LOCAL
+    elif provider is Provider.ANTHROPIC:
+        api = Api.MESSAGES
+    else:
+        api = Api.RESPONSES if "codex" in entry.model_id.casefold() else Api.CHAT
+    return ModelSpec(entry.alias, provider, entry.model_id, api, base_url=entry.base_url)
+
+
+def _aliases(sheet: _Sheet) -> tuple[tuple[AliasEntry, ...], list[ModelSpec]]:
+    entries: list[AliasEntry] = []
+    for row, v in sheet.rows:
+        alias = v["alias"].strip()
+        if not alias:
+            sheet.problem(row, "?", "empty alias", "alias")
+            continue
+        if normalize(v["provider"]) not in _PROVIDER_NAMES:
+            sheet.problem(
+                row,
+                alias,
+                f"unknown provider '{v['provider']}'",
+                "provider",
+                nearest(v["provider"], ["anthropic", "openai", "ollama", "llamacpp"]),
+            )
+            continue
+        if not v["model"].strip():
+            sheet.problem(row, alias, "empty model id", "model")
+            continue
+        url = v.get("url", "").strip() or None
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                sheet.problem(row, alias, f"'{url}' is not an http(s) URL", "url")
+                continue
+        entries.append(
+            AliasEntry(alias, normalize(v["provider"]), v["model"].strip(), row.line, url)
+        )
+    specs = [s for s in map(_alias_spec, entries) if s is not None]
+    return tuple(entries), specs
+
+
+def _local_files(sheet: _Sheet, base_dir: Path) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for row, v in sheet.rows:
+        name, raw = v["model"].strip(), v["path"].strip()
+        if not name or not raw:
+            sheet.problem(row, name or "?", "a local model file needs both a name and a path")
+            continue
+        path = Path(raw).expanduser()
+        path = path if path.is_absolute() else base_dir / path
+        if not path.is_file():
+            sheet.problem(
+                row,
+                name,
+                f"GGUF file '{path}' not found; the model stays off until it exists",
+                "path",
+                severity="warning",
+            )
+        files[name] = path
+    return files
+
+
+def _routes(sheet: _Sheet, catalog: Catalog) -> dict[str, Route]:
+    routes: dict[str, Route] = {}
+    seen: dict[str, Route] = {}
+    for row, v in sheet.rows:
+        task = v["task"].strip()
+        if not task:
+            sheet.problem(row, "?", "empty task type", "task")
+            continue
+        if loose(task) in seen:
+            sheet.problem(
+                row,
+                task,
+                f"duplicate task type (first defined on line {seen[loose(task)].line})",
+                "task",
+            )
+            continue
+        primary = sheet.read(
+            row, task, "primary", v["primary"], lambda c: cells.model_chain(c, catalog)
+        )
+        if primary == ():
+            sheet.problem(row, task, "no primary model", "primary")
+            continue
+        fallback = sheet.read(
+            row, task, "fallback", v.get("fallback", ""), lambda c: cells.model_chain(c, catalog)
+        )
+        local_only = sheet.read(row, task, "local_only", v.get("local_only", ""), cells.yes_no)
+        if primary is None or fallback is None or local_only is None:
+            continue
+        chain = tuple(dict.fromkeys((*primary, *fallback)))
+        route = Route(task, chain, row.line, v.get("notes", "").strip(), local_only)
+        routes[task] = seen[loose(task)] = route
+    return routes
+
+
+def _local_routes(sheet: _Sheet, catalog: Catalog) -> dict[str, LocalRoute]:
+    local: dict[str, LocalRoute] = {}
+    for row, v in sheet.rows:
+        task = v["task"].strip()
+        if any(loose(t) == loose(task) for t in local):
+            sheet.problem(row, task, "duplicate task type in the local table", "task")
+            continue
+        models = sheet.read(row, task, "model", v["model"], lambda c: cells.model_chain(c, catalog))
+        fallback = sheet.read(
+            row, task, "fallback", v.get("fallback", ""), lambda c: cells.model_chain(c, catalog)
+        )
+        toggle = sheet.read(
+            row,
+            task,
+            "toggle",
+            v.get("toggle", "") or "auto",
+            lambda c: cells.choice(
+                c, Toggle, {"yes": Toggle.ON, "no": Toggle.OFF, "forced on": Toggle.ON}
+            ),
+        )
+        if models is None or fallback is None or toggle is None:
+            continue
+        if len(models) != 1:
+            sheet.problem(row, task, "the local model must be exactly one model", "model")
+            continue
+        spec = catalog.find(models[0])
+        if spec is not None and not spec.local:
+            sheet.problem(row, task, f"'{models[0]}' is a cloud model, not a local one", "model")
+            continue
+        if normalize(task) == normalize(EMBEDDINGS_TASK):
+            task = EMBEDDINGS_TASK
+        local[task] = LocalRoute(task, models[0], fallback, row.line, toggle)
+    return local
+
+
+def _providers(sheet: _Sheet) -> tuple[ProviderEntry, ...]:
+    return tuple(
+        ProviderEntry(
+            _NOTE.sub("", v["name"]).strip(),
+            v.get("models", ""),
+            v.get("api", ""),
+            v.get("notes", ""),
+            row.line,
+        )
+        for row, v in sheet.rows
+    )
+
+
+def _ollama_host(sheet: _Sheet) -> str | None:
+    for _row, v in sheet.rows:
+        if re.search(r"local|ollama", v["name"] + " " + v.get("models", ""), re.IGNORECASE):
+            for value in v.values():
+                m = _HOST.search(value)
+                if m:
+                    host = m.group(0)
+                    return host if "://" in host else f"http://{host}"
+    return None
+
+
+def _budgets(sheet: _Sheet) -> dict[str, Budget]:
+    budgets: dict[str, Budget] = {}
+    for row, v in sheet.rows:
+        scope = normalize(v["scope"])
+        scope = {"all": "total", "overall": "total", "claude": "anthropic"}.get(scope, scope)
+        if scope not in _BUDGET_SCOPES:
+            sheet.problem(
+                row,
+                v["scope"],
+                f"unknown budget scope '{v['scope']}' (a provider or 'total')",
+                "scope",
+                nearest(scope, _BUDGET_SCOPES),
+            )
+            continue
+        if scope in budgets:
+            sheet.problem(row, scope, f"duplicate budget (first on line {budgets[scope].line})")
+            continue
+        limit = sheet.read(row, scope, "limit", v["limit"], cells.money)
+        marks = sheet.read(
+            row, scope, "thresholds", v.get("thresholds") or "50%, 80%, 100%", cells.thresholds
+        )
+        policy = sheet.read(
+            row,
+            scope,
+            "policy",
+            v.get("policy") or "continue",
+            lambda c: cells.choice(c, BudgetPolicy, _POLICY_SYNONYMS),
+        )
+        if limit is not None and marks is not None and policy is not None:
+            budgets[scope] = Budget(scope, limit, marks, policy, row.line)
+    return budgets
+
+
+def _cross_checks(sheet: _Sheet, catalog: Catalog, known: list[str]) -> dict[str, CrossCheck]:
+    checks: dict[str, CrossCheck] = {}
+    for row, v in sheet.rows:
+        task = next((t for t in known if loose(t) == loose(v["task"])), None)
+        if task is None:
+            sheet.problem(
+                row,
+                v["task"],
+                f"unknown task type '{v['task']}'",
+                "task",
+                nearest(v["task"], known),
+            )
+            continue
+        models = sheet.read(row, task, "model", v["model"], lambda c: cells.model_chain(c, catalog))
+        if models is None:
+            continue
+        if len(models) != 1:
+            sheet.problem(row, task, "name exactly one second-opinion model", "model")
+            continue
+        checks[task] = CrossCheck(task, models[0], row.line)
+    return checks

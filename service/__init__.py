@@ -1,0 +1,1 @@
+"""Service-manager integration: systemd user unit and launchd agent (a later issue)."""
