@@ -1,0 +1,35 @@
+"""The ``cortex`` command: a thin client, split by command group. It imports no provider SDK."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from cortexd.cli import config_cmd, models_cmd, route_cmd
+from cortexd.routing.errors import CortexError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``cortex`` subcommand."""
+    parser = argparse.ArgumentParser(prog="cortex", description="Talk to the cortexd LLM router.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    route_cmd.register(sub)
+    config_cmd.register(sub)
+    models_cmd.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``cortex``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except CortexError as exc:
+        print(f"cortex: {exc}", file=sys.stderr)
+        return 1
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

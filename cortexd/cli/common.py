@@ -1,0 +1,22 @@
+"""What the CLI commands share: finding and loading the routing file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cortexd.environment import Environment
+from cortexd.paths import Paths, default_routing_text
+from cortexd.routing.routing_file import load_routing_file, parse_routing_text
+from cortexd.routing.table import RoutingTable
+
+SHIPPED = "<shipped default model-routing.md>"
+
+
+def load_table(path: str | None) -> RoutingTable:
+    """The routing file named, else the user's, else the one shipped with cortexd."""
+    if path:
+        return load_routing_file(Path(path))
+    user_file = Paths.resolve(Environment.read()).routing_file
+    if user_file.exists():
+        return load_routing_file(user_file)
+    return parse_routing_text(default_routing_text(), source=SHIPPED)

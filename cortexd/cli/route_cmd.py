@@ -1,0 +1,73 @@
+"""``cortex route``: show where a prompt would go and why — no daemon and no keys needed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from cortexd.cli.common import load_table
+from cortexd.routing.request import Message, RouteRequest
+from cortexd.routing.router import RoutePlan, Router
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("route", help="print the plan for a prompt and the reasons behind it")
+    p.add_argument("prompt", help="the prompt ('-' reads it from standard input)")
+    p.add_argument("--task", help="give the task type instead of classifying the prompt")
+    p.add_argument("--model", help="an explicit model (alias or model id), as a client would")
+    p.add_argument("--client", help="the calling tool, e.g. claude-code")
+    p.add_argument("--author", help="who wrote the code under review (e.g. claude, codex)")
+    p.add_argument("--local-only", action="store_true", help="the request must stay local")
+    p.add_argument("--file", help="routing file (default: yours, else the shipped one)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(run=run)
+
+
+def plan_to_json(plan: RoutePlan, source: str) -> dict[str, Any]:
+    """The plan as plain JSON-ready data."""
+    c = plan.classification
+    return {
+        "task": plan.task,
+        "decided_by": plan.decided_by,
+        "chain": list(plan.chain),
+        "primary": plan.primary,
+        "fallbacks": list(plan.fallbacks),
+        "local_only": plan.local_only,
+        "override": None
+        if plan.override is None
+        else {"model": plan.override.model, "phrase": plan.override.phrase},
+        "classification": None
+        if c is None
+        else {"task": c.task, "confidence": c.confidence, "reason": c.reason},
+        "prompt": plan.messages[-1].content if plan.messages else "",
+        "skipped": [{"model": m, "reason": r} for m, r in plan.skipped],
+        "reasons": list(plan.reasons),
+        "routing_file": source,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    table = load_table(args.file)
+    request = RouteRequest(
+        messages=(Message("user", prompt),),
+        model=args.model,
+        task=args.task,
+        client=args.client,
+        author=args.author,
+        local_only=args.local_only,
+    )
+    plan = Router(table).plan(request)
+    if args.json:
+        print(json.dumps(plan_to_json(plan, table.source), indent=2, ensure_ascii=False))
+        return 0
+    print(f"task:   {plan.task}  ({plan.decided_by})")
+    print(f"chain:  {' → '.join(plan.chain)}")
+    if plan.override is not None:
+        print(f"prompt: {plan.messages[-1].content}")
+    print("why:")
+    for reason in plan.reasons:
+        print(f"  - {reason}")
+    return 0

@@ -1,0 +1,52 @@
+"""Every environment variable cortexd reads, in one place, read once into a typed snapshot.
+
+| variable            | meaning                                                          |
+|---------------------|------------------------------------------------------------------|
+| CORTEX_HOME         | put every cortexd file (context, state, runtime) under this folder |
+| CORTEX_SOCKET       | the daemon's Unix socket path (wins over CORTEX_HOME)            |
+| CORTEX_ROUTING_FILE | the routing file to use instead of <context>/model-routing.md    |
+| ANTHROPIC_API_KEY   | key for Anthropic (never printed, logged or stored)              |
+| OPENAI_API_KEY      | key for OpenAI (never printed, logged or stored)                 |
+| ANTHROPIC_BASE_URL  | Anthropic endpoint (the SDK's own variable)                      |
+| OPENAI_BASE_URL     | OpenAI endpoint (the SDK's own variable)                         |
+| OLLAMA_HOST         | Ollama address; wins over the routing file's providers table     |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Each provider's key variable; a key's *value* never leaves `Environment`.
+KEY_VARIABLES = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The variables above as read at start-up."""
+
+    home: Path | None = None
+    socket: Path | None = None
+    routing_file: Path | None = None
+    ollama_host: str | None = None
+    keys_present: frozenset[str] = frozenset()
+
+    @classmethod
+    def read(cls, env: Mapping[str, str] | None = None) -> Environment:
+        """Read the variables from `env` (the process environment by default)."""
+        env = os.environ if env is None else env
+
+        def path(name: str) -> Path | None:
+            value = env.get(name, "").strip()
+            return Path(value).expanduser() if value else None
+
+        keys = frozenset(p for p, var in KEY_VARIABLES.items() if env.get(var, "").strip())
+        return cls(
+            home=path("CORTEX_HOME"),
+            socket=path("CORTEX_SOCKET"),
+            routing_file=path("CORTEX_ROUTING_FILE"),
+            ollama_host=env.get("OLLAMA_HOST", "").strip() or None,
+            keys_present=keys,
+        )

@@ -1,0 +1,72 @@
+"""Where cortexd keeps its files: context (human-facing), state, and runtime.
+
+By default the platform's folders (platformdirs); with ``CORTEX_HOME`` everything lives
+under that one folder, for tests, a second instance or a portable setup.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from dataclasses import dataclass
+from importlib.resources import as_file, files
+from pathlib import Path
+
+import platformdirs
+
+from cortexd.environment import Environment
+
+ROUTING_FILE_NAME = "model-routing.md"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The folders and files cortexd uses."""
+
+    context_dir: Path  # model-routing.md, model-performance.md, inbox/, captured/
+    state_dir: Path  # the SQLite database
+    runtime_dir: Path  # the socket and the lock file
+    routing_file: Path
+    socket: Path
+
+    @classmethod
+    def resolve(cls, env: Environment) -> Paths:
+        """The paths for this environment (nothing is created)."""
+        if env.home is not None:
+            context, state, runtime = env.home / "context", env.home / "state", env.home / "run"
+        else:
+            app = "cortex"
+            context = Path(platformdirs.user_data_dir(app, appauthor=False))
+            state = Path(platformdirs.user_state_dir(app, appauthor=False))
+            with warnings.catch_warnings():
+                # Without XDG_RUNTIME_DIR (cron, ssh without a session) platformdirs warns and
+                # falls back to /tmp/runtime-$UID, a private folder: good enough for a socket.
+                warnings.simplefilter("ignore")
+                runtime = Path(platformdirs.user_runtime_dir(app, appauthor=False))
+        return cls(
+            context_dir=context,
+            state_dir=state,
+            runtime_dir=runtime,
+            routing_file=env.routing_file or context / ROUTING_FILE_NAME,
+            socket=env.socket or runtime / "cortexd.sock",
+        )
+
+
+def default_routing_text() -> str:
+    """The routing file shipped with cortexd (the user's seed, verbatim)."""
+    return files("cortexd.context").joinpath(ROUTING_FILE_NAME).read_text(encoding="utf-8")
+
+
+def install_default_routing_file(target: Path) -> bool:
+    """Copy the shipped routing file to `target` unless a file is already there.
+
+    Returns True when it was created. The user's own file is never overwritten.
+    """
+    if target.exists():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with as_file(files("cortexd.context").joinpath(ROUTING_FILE_NAME)) as source:
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    return True

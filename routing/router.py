@@ -1,0 +1,296 @@
+"""The router: a pure function from (request, routing table, available models) to a plan.
+
+Precedence (DESIGN.md): explicit model in the request > override phrase in the prompt >
+task type given by the client > classified task type > default route. The Coding Workflow
+rules then adjust the chain (Claude Code clients stay on Claude, reviews go to the provider
+that did not write the code, queue and batch clients get the named tool), an active local
+row puts its local model first, and local-only requests keep only local models.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from cortexd.routing.catalog import Catalog, Provider
+from cortexd.routing.classifier import Classification, TaskClassifier
+from cortexd.routing.errors import NoRouteError, UnknownModelError, UnknownTaskError
+from cortexd.routing.names import nearest
+from cortexd.routing.overrides import Override, OverrideDetector
+from cortexd.routing.request import Message, RouteRequest
+from cortexd.routing.routing_file import catalog_for
+from cortexd.routing.table import DEFAULT_TASK, Mode, RoutingTable, Toggle, WorkflowKind
+
+#: The cloud model of the default route when the file names none (seed: Anthropic is
+#: "primary for … general agent work").
+DEFAULT_CLOUD_MODEL = "sonnet"
+_AUTO = {"", "auto", "default", "cortex", "cortex-auto"}
+_CODING_TASKS = {"code generation", "vibe coding (interactive)", "bulk operations"}
+_REVIEW_TASKS = {"code review"}
+#: The model a provider reviews with when the task's chain has none of its models.
+_REVIEWER = {"anthropic": "sonnet", "openai": "codex"}
+
+
+@dataclass(frozen=True)
+class Availability:
+    """What may serve requests right now.
+
+    `local_models`: local models present and fitting the hardware (from the probe).
+    `unavailable`: models that must be skipped, with why (no key, circuit open, …).
+    """
+
+    local_models: frozenset[str] = frozenset()
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoutePlan:
+    """Where a request goes and why. `messages` are the request's, minus an override directive."""
+
+    task: str
+    chain: tuple[str, ...]
+    decided_by: str  # explicit-model | override | task-given | classified | default
+    reasons: tuple[str, ...]
+    messages: tuple[Message, ...] = ()
+    override: Override | None = None
+    classification: Classification | None = None
+    local_only: bool = False
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def primary(self) -> str:
+        return self.chain[0]
+
+    @property
+    def fallbacks(self) -> tuple[str, ...]:
+        return self.chain[1:]
+
+
+def plan_route(
+    request: RouteRequest,
+    table: RoutingTable,
+    catalog: Catalog,
+    available: Availability,
+    classifier: TaskClassifier,
+    detector: OverrideDetector,
+) -> RoutePlan:
+    """Decide the task type and the chain of models for one request.
+
+    Raises `UnknownModelError` / `UnknownTaskError` for names the client got wrong and
+    `NoRouteError` when nothing may serve it (e.g. local-only without a local model).
+    """
+    reasons: list[str] = []
+    messages = tuple(request.messages)
+    model = (request.model or "").strip()
+    given_task = request.task
+    if model.casefold().startswith("task:"):
+        given_task, model = model[5:].strip(), ""
+
+    pinned: str | None = None
+    how = ""
+    override = None
+    if model.casefold() not in _AUTO:
+        spec = catalog.resolve(model)
+        if spec is None:
+            raise UnknownModelError(model, catalog.suggest(model))
+        pinned, how = spec.name, "explicit-model"
+        reasons.insert(0, f"explicit model '{model}' in the request: no fallback")
+    elif table.mode is Mode.STATIC_WITH_OVERRIDE:
+        override = detector.detect(request.prompt)
+        if override is not None:
+            pinned, how = override.model, "override"
+            reasons.insert(0, f"override '{override.phrase}' in the prompt: no fallback")
+            messages = _without_directive(messages, override)
+    task, decided_by, classification = _task(request, given_task, messages, table, classifier)
+    reasons.append(_task_reason(decided_by, task, classification))
+    decided_by = how or decided_by
+    route = table.routes.get(task)
+    local_only = request.local_only or bool(route and route.local_only)
+    if local_only:
+        why = "the request" if request.local_only else f"the '{task}' row"
+        reasons.append(f"local-only ({why}): cloud models are left out")
+
+    if pinned is not None:
+        spec = catalog.resolve(pinned)
+        if local_only and spec is not None and not spec.local:
+            raise NoRouteError(f"'{pinned}' is a cloud model, and this request is local-only")
+        chain: tuple[str, ...] = (pinned,)
+    else:
+        chain = _task_chain(task, table, available, reasons)
+        chain = _apply_workflow(chain, task, request, table, catalog, reasons)
+        if local_only:
+            chain = tuple(m for m in chain if (s := catalog.resolve(m)) is not None and s.local)
+    forced = frozenset(r.model for r in table.local.values() if r.toggle is Toggle.ON)
+    available = replace(available, local_models=available.local_models | forced)
+    chain, skipped = _usable(chain, catalog, available, pinned is not None)
+    for name, why in skipped:
+        reasons.append(f"skipped {name}: {why}")
+    if not chain:
+        detail = "; ".join(f"{n}: {w}" for n, w in skipped) or "the route names no model"
+        if local_only:
+            raise NoRouteError(f"'{task}' is local-only and no local model is available ({detail})")
+        raise NoRouteError(f"no model can serve '{task}' right now ({detail})")
+    return RoutePlan(
+        task,
+        chain,
+        decided_by,
+        tuple(reasons),
+        messages,
+        override,
+        classification,
+        local_only,
+        tuple(skipped),
+    )
+
+
+def _task(
+    request: RouteRequest,
+    given: str | None,
+    messages: tuple[Message, ...],
+    table: RoutingTable,
+    classifier: TaskClassifier,
+) -> tuple[str, str, Classification | None]:
+    if given:
+        task = table.find_task(given)
+        if task is None:
+            raise UnknownTaskError(given, nearest(given, table.task_types()))
+        return task, "task-given", None
+    result = classifier.classify(messages)
+    return result.task, ("classified" if result.task != DEFAULT_TASK else "default"), result
+
+
+def _task_reason(decided_by: str, task: str, c: Classification | None) -> str:
+    if decided_by == "task-given":
+        return f"task '{task}' given by the client"
+    if c is None:
+        return f"task '{task}'"
+    if decided_by == "default":
+        return f"task '{task}' (default route: {c.reason})"
+    return f"task '{task}' classified with confidence {c.confidence:.2f}: {c.reason}"
+
+
+def _task_chain(
+    task: str, table: RoutingTable, available: Availability, reasons: list[str]
+) -> tuple[str, ...]:
+    route = table.routes.get(task)
+    if route is not None:
+        chain = route.chain
+        reasons.append(f"Routing Table row '{task}' (line {route.line}): {' → '.join(chain)}")
+    else:
+        rule = next(
+            (r for r in table.workflow if r.kind is WorkflowKind.TASK and r.scenario == task), None
+        )
+        local = table.local.get(task)
+        if rule is not None:
+            chain = rule.models
+            reasons.append(f"Coding Workflow row '{task}' (line {rule.line}): {' → '.join(chain)}")
+        elif local is not None and local.fallback:
+            chain = local.fallback
+            reasons.append(
+                f"'{task}' has only a local row; its cloud fallback: {' → '.join(chain)}"
+            )
+        else:
+            chain = (DEFAULT_CLOUD_MODEL,)
+            reasons.append(f"'{task}' has no row: default cloud model {DEFAULT_CLOUD_MODEL}")
+    local = table.local.get(task)
+    if local is not None and local.toggle is not Toggle.OFF:
+        active = local.toggle is Toggle.ON or local.model in available.local_models
+        if active:
+            how = "forced on" if local.toggle is Toggle.ON else "fits and is present"
+            chain = (local.model, *local.fallback)
+            reasons.append(f"local row '{task}' (line {local.line}) {how}: {local.model} first")
+    return tuple(dict.fromkeys(chain))
+
+
+def _family(name: str, catalog: Catalog) -> str | None:
+    spec = catalog.find(name)
+    if spec is not None:
+        return spec.family
+    text = name.casefold()
+    if re.search(r"claude|anthropic", text):
+        return Provider.ANTHROPIC.value
+    if re.search(r"openai|gpt|codex|chatgpt|\bo\d\b", text):
+        return Provider.OPENAI.value
+    return None
+
+
+def _apply_workflow(
+    chain: tuple[str, ...],
+    task: str,
+    request: RouteRequest,
+    table: RoutingTable,
+    catalog: Catalog,
+    reasons: list[str],
+) -> tuple[str, ...]:
+    client = (request.client or "").casefold()
+    key = task.casefold()
+    rule = table.rule(WorkflowKind.REVIEW_OPPOSITE)
+    if rule is not None and request.author and key in _REVIEW_TASKS:
+        author = _family(request.author, catalog)
+        if author in _REVIEWER:
+            other = next(f for f in _REVIEWER if f != author)
+            theirs = [m for m in chain if _family(m, catalog) == other] or [_REVIEWER[other]]
+            chain = (*theirs, *(m for m in chain if m not in theirs))
+            reasons.append(
+                f"'{rule.scenario}' (line {rule.line}): code by {author}, "
+                f"reviewed by {other} first: {' → '.join(chain)}"
+            )
+    for kind, pattern in ((WorkflowKind.QUEUE, "queue"), (WorkflowKind.BATCH, "batch")):
+        rule = table.rule(kind)
+        if rule is not None and pattern in client and key in _CODING_TASKS:
+            chain = (*rule.models, *(m for m in chain if m not in rule.models))
+            reasons.append(f"'{rule.scenario}' (line {rule.line}): {' → '.join(chain)}")
+    rule = table.rule(WorkflowKind.CLAUDE_CODE_CLIENT)
+    if rule is not None and re.search(r"claude[-_ ]?(code|cli)", client):
+        claude = tuple(m for m in chain if _family(m, catalog) == Provider.ANTHROPIC.value)
+        chain = claude or rule.models
+        reasons.append(
+            f"'{rule.scenario}' (line {rule.line}): a Claude Code client stays on "
+            f"Claude: {' → '.join(chain)}"
+        )
+    return chain
+
+
+def _usable(
+    chain: tuple[str, ...], catalog: Catalog, available: Availability, pinned: bool
+) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+    kept: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for name in chain:
+        spec = catalog.resolve(name)
+        if name in available.unavailable:
+            skipped.append((name, available.unavailable[name]))
+        elif spec is not None and spec.local and not pinned and name not in available.local_models:
+            skipped.append((name, "local model not present or does not fit this machine"))
+        else:
+            kept.append(name)
+    return tuple(kept), skipped
+
+
+def _without_directive(messages: tuple[Message, ...], override: Override) -> tuple[Message, ...]:
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].role == "user":
+            return (*messages[:i], replace(messages[i], content=override.text), *messages[i + 1 :])
+    return messages
+
+
+class Router:
+    """A routing table with what planning derives from it, built once per (re)load."""
+
+    def __init__(self, table: RoutingTable) -> None:
+        self.table = table
+        self.catalog = catalog_for(table)
+        self.classifier = TaskClassifier(table.task_types())
+        self.detector = OverrideDetector(self.catalog)
+
+    def plan(self, request: RouteRequest, available: Availability | None = None) -> RoutePlan:
+        """`plan_route` with this table; with no availability, only cloud models are planned."""
+        return plan_route(
+            request,
+            self.table,
+            self.catalog,
+            available or Availability(),
+            self.classifier,
+            self.detector,
+        )

@@ -1,0 +1,346 @@
+"""The classifier's evidence: words and shapes that point to each task type, with weights.
+
+Words are matched in the prose of a message (code, diffs, traces and transcripts taken out);
+shapes (a diff, a stack trace, a transcript, many rows) are detected on the whole text.
+English, German, French and Spanish. Weights are small integers on purpose: a reader should
+be able to add up why a prompt went where it went.
+"""
+
+from __future__ import annotations
+
+import re
+
+Signal = tuple[re.Pattern[str], float]
+
+
+def _s(pattern: str, weight: float) -> Signal:
+    return re.compile(pattern, re.IGNORECASE), weight
+
+
+CAPTURE = "Quick capture / filing"
+MEETING = "Meeting summary"
+REASONING = "Complex reasoning"
+CODEGEN = "Code generation"
+REVIEW = "Code review"
+DRAFTING = "Content drafting"
+RESEARCH = "Research / analysis"
+CLASSIFY = "Classification / routing"
+BULK = "Bulk operations"
+SECURITY = "Security audit"
+VIBE = "Vibe coding (interactive)"
+DEBUG = "Debugging / tracing"
+GENERAL = "General agent work"
+
+WORDS: dict[str, tuple[Signal, ...]] = {
+    CAPTURE: (
+        _s(
+            r"^\s*(?:todo|to-do|note|idea|reminder|remember|bookmark|capture|link|memo)\b\s*[:\-]",
+            3,
+        ),
+        _s(r"\b(?:jot|note)\s+(?:this|that|it)?\s*down\b|\bjot\b", 3),
+        _s(
+            r"\b(?:save|file|store|log|stash|capture|archive|bookmark)\s+(?:this|that|it|these)\b",
+            2.5,
+        ),
+        _s(
+            r"\b(?:add|put)\s+(?:this|that|it)?\s*(?:to|on|in)\s+(?:my\s+)?(?:todo|to-do|list|notes?|inbox|backlog|reading list)",
+            3,
+        ),
+        _s(r"\bremind me\b|\bremember (?:that|to)\b|\bdon'?t let me forget\b", 2.5),
+        _s(
+            r"\b(?:quick|short)\s+note\b|\bfor later\b|\bfile (?:it )?under\b|\bnote to self\b", 2.5
+        ),
+        _s(
+            r"\b(?:notiz|notiere|merk(?:e)? dir|speicher(?:e|n)?|ablegen|leg(?:e)? (?:das|es) ab|erinnere mich|aufschreiben)\b",
+            3,
+        ),
+        _s(
+            r"\b(?:note(?:r)?|noter ça|prends note|rappelle-moi|enregistre|garde ça|classe(?:r)? (?:ça|ce lien))\b",
+            2,
+        ),
+        _s(
+            r"\b(?:anota|apunta|guarda (?:esto|este)|recuérdame|recuerdame|archiva|nota rápida|toma nota)\b",
+            3,
+        ),
+        _s(r"^\s*(?:idee|idée|idea)\s*:", 2),
+    ),
+    MEETING: (
+        _s(
+            r"\b(?:meeting|standup|stand-up|daily|sync|retro|retrospective|1:1|one-on-one|all-hands|kickoff|call)\b",
+            1.5,
+        ),
+        _s(r"\b(?:minutes|action items?|takeaways|recap|debrief)\b", 2),
+        _s(r"\btranscript\b", 2),
+        _s(
+            r"\b(?:summar|recap|sum up|tl;?dr)\w*\b.{0,60}\b(?:meeting|standup|stand-up|call|sync|retro|discussion|transcript|1:1)",
+            3,
+        ),
+        _s(r"\b(?:besprechung|meeting|sitzung|protokoll|gesprächsnotizen)\b", 1.5),
+        _s(r"\b(?:réunion|compte[- ]rendu|procès-verbal|points d'action)\b", 2.5),
+        _s(r"\b(?:reunión|reunion|acta|minuta|llamada)\b", 2),
+    ),
+    REASONING: (
+        _s(r"\bshould (?:we|i)\b", 2),
+        _s(r"\btrade-?offs?\b|\bpros and cons\b|\bweigh\b", 2),
+        _s(r"\b(?:decide|decision|choose between|which approach|which option|go with)\b", 1.5),
+        _s(
+            r"\barchitect(?:ure)?\b|\bsystem design\b|\bdesign (?:a|the|our) (?:system|service|architecture)",
+            1.5,
+        ),
+        _s(r"\b(?:plan|roadmap|strategy|strategic|prioriti[sz]e)\b", 1.2),
+        _s(r"\b(?:prove|proof|theorem|puzzle|riddle|logic|paradox|induction|invariant)\b", 2),
+        _s(
+            r"\bthink (?:this )?through\b|\breason (?:about|through)\b|\bstep by step\b|\bwhat would happen if\b",
+            1.5,
+        ),
+        _s(r"\b(?:migrate|migration|rewrite|monolith|microservices?|build vs\.? buy)\b", 1),
+        _s(
+            r"\b(?:sollten wir|abwägung|entscheidung|strategie|architektur|vor- und nachteile)\b", 2
+        ),
+        _s(
+            r"\b(?:devrions-nous|devrait-on|compromis|stratégie|architecture|avantages et inconvénients)\b",
+            2,
+        ),
+        _s(
+            r"\b(?:deberíamos|deberiamos|estrategia|arquitectura|ventajas y desventajas|decidir)\b",
+            2,
+        ),
+    ),
+    CODEGEN: (
+        _s(
+            r"\b(?:write|create|implement|generate|build|code|make)\b.{0,40}\b(?:function|script|class|module|method|program|cli|endpoint|api|handler|component|test|tests|unit test|query|regex|dockerfile|makefile|migration|parser|decorator|hook|workflow|yaml|config)\b",
+            3,
+        ),
+        _s(
+            r"\b(?:in|using) (?:python|go|golang|rust|typescript|javascript|java|kotlin|c\+\+|c#|bash|sql|ruby|php|swift)\b",
+            1,
+        ),
+        _s(
+            r"\b(?:function|script|class|regex|sql query|bash one-liner|one-liner) (?:that|which|to)\b",
+            2,
+        ),
+        _s(r"\bboilerplate\b|\bscaffold\b|\bsnippet\b", 1.5),
+        _s(
+            r"\b(?:schreib|erstelle|implementiere|generiere)\w*\b.{0,40}\b(?:funktion|skript|klasse|test|abfrage|programm)",
+            3,
+        ),
+        _s(
+            r"\b(?:écris|crée|implémente|génère|code)\w*\b.{0,40}\b(?:fonction|script|classe|test|requête|programme)",
+            3,
+        ),
+        _s(
+            r"\b(?:escribe|crea|implementa|genera|programa)\w*\b.{0,40}\b(?:función|funcion|script|clase|test|consulta|programa)",
+            3,
+        ),
+    ),
+    REVIEW: (
+        _s(r"\breview\b|\bcode review\b|\bcr\b", 3),
+        _s(r"\b(?:pr|pull request|merge request|diff|patch|changeset|commit)\b", 1.5),
+        _s(
+            r"\b(?:lgtm|nitpicks?|feedback on (?:this|my) (?:code|pr|diff|function|implementation))\b",
+            2.5,
+        ),
+        _s(
+            r"\bwhat do you think (?:of|about) (?:this|my) (?:code|function|implementation|class|approach)\b",
+            2.5,
+        ),
+        _s(
+            r"\b(?:look over|critique|sanity[- ]check|any issues with|anything wrong with) (?:this|my)\b",
+            2,
+        ),
+        _s(r"\b(?:überprüf|prüf|begutacht|durchsehen|reviewe)\w*\b", 2.5),
+        _s(r"\b(?:relis|relecture|revue de code|vérifie ce code)\w*\b", 2.5),
+        _s(r"\b(?:revisa|revisión|revision de código|revisar)\w*\b", 2.5),
+    ),
+    DRAFTING: (
+        _s(
+            r"\b(?:write|draft|compose|prepare|pen)\b.{0,40}\b(?:email|e-mail|mail|post|blog|article|announcement|tweet|thread|newsletter|press release|cover letter|letter|bio|speech|toast|message|reply|response|copy|tagline|description|intro|invitation|apology|linkedin|readme section|faq)\b",
+            3,
+        ),
+        _s(
+            r"\b(?:email|e-mail|blog post|linkedin post|tweet|newsletter|press release|cover letter|slack message|announcement)\b",
+            1.5,
+        ),
+        _s(r"\b(?:rewrite|rephrase|polish|proofread|make (?:it|this) (?:sound|more|less))\b", 1.5),
+        _s(r"\b(?:tone|friendly|formal|persuasive|catchy|wording)\b", 0.8),
+        _s(
+            r"\b(?:schreib|verfasse|formuliere|entwirf)\w*\b.{0,40}\b(?:e-mail|mail|brief|beitrag|post|ankündigung|anschreiben|text)",
+            3,
+        ),
+        _s(
+            r"\b(?:rédige|écris|écrire|rédiger)\w*\b.{0,40}\b(?:e-mail|mail|courriel|lettre|article|annonce|post|message)",
+            3,
+        ),
+        _s(
+            r"\b(?:redacta|escribe|escribir|redactar)\w*\b.{0,40}\b(?:correo|email|carta|artículo|anuncio|post|publicación|mensaje)",
+            3,
+        ),
+        _s(r"\bfrom (?:these|the|our) (?:agreed|bullet|key) points\b|\bagreed points\b", 2),
+    ),
+    RESEARCH: (
+        _s(
+            r"\b(?:research|investigate|look into|dig into|survey|literature|sources|citations?|studies|evidence)\b",
+            2,
+        ),
+        _s(r"\bcompare\b|\bcomparison\b|\bvs\.?\b|\bversus\b|\balternatives to\b", 1.5),
+        _s(
+            r"\banaly[sz](?:e|is|ing)\b|\bdataset\b|\bmetrics\b|\btrends?\b|\bcorrelat\w+|\bstatistic\w*",
+            2,
+        ),
+        _s(
+            r"\bmarket (?:size|research|analysis)\b|\bcompetitors?\b|\bbenchmarks?\b|\bwhat does the (?:data|research)\b",
+            2,
+        ),
+        _s(
+            r"\b(?:recherchiere|recherche|untersuche|vergleiche|analysiere|auswerten|studien|quellen)\b",
+            2,
+        ),
+        _s(r"\b(?:recherche|compare|analyse|étudie|études|sources|enquête)\b", 2),
+        _s(r"\b(?:investiga|compara|analiza|estudios|fuentes|análisis|analisis)\b", 2),
+    ),
+    CLASSIFY: (
+        _s(r"\b(?:classify|categori[sz]e|label|tag|triage|bucket)\b", 3),
+        _s(r"\b(?:which|what) (?:category|label|team|queue|bucket|department|priority)\b", 3),
+        _s(
+            r"\b(?:route|assign|send|forward) (?:this|these|it|each) (?:ticket|email|request|issue)s?\b",
+            2,
+        ),
+        _s(
+            r"\bis (?:this|it) spam\b|\bspam or (?:not|ham)\b|\bphishing\b|\bsentiment\b|\bp[0-4]\b",
+            2.5,
+        ),
+        _s(r"\b(?:positive|negative|neutral)\b.{0,30}\b(?:positive|negative|neutral)\b", 1.5),
+        _s(r"\b(?:klassifizier|kategorisier|ordne)\w*\b|\bwelche kategorie\b", 3),
+        _s(r"\b(?:classe|classer|catégoris|étiquet)\w*\b|\bquelle catégorie\b", 3),
+        _s(r"\b(?:clasifica|categoriza|etiqueta)\w*\b|\bqué categoría\b", 3),
+    ),
+    BULK: (
+        _s(
+            r"\b(?:all|each|every) (?:of )?(?:the )?(?:\d[\d,]* )?(?:rows?|records?|lines?|entries|items|strings|files|products|tickets|reviews|emails|addresses|names|urls|titles)\b",
+            2.5,
+        ),
+        _s(
+            r"\b\d{2,}[\d,.]*k?\s+(?:rows?|records?|lines?|entries|items|strings|files|products|tickets|reviews|emails|addresses|names|urls|titles|descriptions|skus|messages|comments)\b",
+            3,
+        ),
+        _s(r"\b(?:in bulk|batch|bulk|en masse|for each (?:row|line|item|record))\b", 2),
+        _s(r"\b(?:csv|spreadsheet|jsonl|column)\b", 1),
+        _s(
+            r"\b(?:alle|jede[nrs]?) (?:\d+ )?(?:zeilen|einträge|datensätze|produkte|texte|namen|adressen)\b",
+            2.5,
+        ),
+        _s(
+            r"\b(?:toutes les|tous les|chaque) (?:\d+ )?(?:lignes?|entrées|produits|adresses|noms|avis|titres)\b",
+            2.5,
+        ),
+        _s(
+            r"\b(?:todas las|todos los|cada) (?:\d+ )?(?:filas?|registros|productos|direcciones|nombres|reseñas|títulos)\b",
+            2.5,
+        ),
+    ),
+    SECURITY: (
+        _s(
+            r"\bvulnerab\w+|\bexploit\w*|\bthreat model\w*|\bpen ?test\w*|\bcve-?\d*|\bowasp\b", 3.5
+        ),
+        _s(
+            r"\b(?:xss|csrf|ssrf|rce|sqli|sql injection|injection|privilege escalation|path traversal|deserialization|idor|xxe|buffer overflow)\b",
+            2.5,
+        ),
+        _s(
+            r"\b(?:attack(?:er|s)?|attack surface|harden\w*|security audit|secure\b|insecure|leak(?:s|ing)? (?:secrets?|credentials|tokens?))",
+            2,
+        ),
+        _s(
+            r"\b(?:auth(?:entication|orization)? bypass|secrets?|credentials|tls|encryption|jwt|cors)\b",
+            0.8,
+        ),
+        _s(r"\b(?:sicherheitslücke|schwachstelle|angriff\w*|sicherheit\w*)\b", 3),
+        _s(r"\b(?:faille|failles|attaque|sécurité|vulnérabilit\w+)\b", 3),
+        _s(r"\b(?:vulnerabilidad\w*|ataque\w*|seguridad|inyección)\b", 3),
+    ),
+    VIBE: (
+        _s(
+            r"^\s*(?:ok(?:ay)?|cool|nice|great|now|next|also|and|hmm|nope|perfect|good)\b[\s,.!]*(?:now|next|also|can you|let'?s|make|add|change|move|remove)?",
+            1.5,
+        ),
+        _s(
+            r"\b(?:make|turn) (?:it|the \w+|that|this) (?:blue|red|green|bigger|smaller|bold|round\w*|responsive|sticky|faster|darker|lighter|dark|pop)\b",
+            3,
+        ),
+        _s(
+            r"\b(?:button|navbar|header|footer|sidebar|modal|css|tailwind|padding|margin|font|color|colour|dark mode|layout|animation|hover|ui|page|component)\b",
+            1,
+        ),
+        _s(
+            r"\b(?:still|now it) (?:broken|doesn'?t work|fails|crashes|errors)|\bit broke\b|\bthat broke\b|\btry again\b|\bundo that\b|\brevert that\b",
+            2.5,
+        ),
+        _s(
+            r"\b(?:let'?s|lets) (?:add|build|make|try|hack|wire|hook)\b|\bquick(?:ly)? (?:tweak|change|fix)\b|\btweak\b",
+            2,
+        ),
+        _s(r"\b(?:vibe|prototype|hack on|pair|interactive(?:ly)?)\b", 1.5),
+        _s(
+            r"\b(?:jetzt|noch|mach|ändere|füge)\b.{0,30}\b(?:button|farbe|blau|rot|größer|hinzu)\b",
+            2.5,
+        ),
+        _s(
+            r"\b(?:maintenant|rends|ajoute|change)\b.{0,30}\b(?:bouton|couleur|bleu|rouge|plus grand)\b",
+            2.5,
+        ),
+        _s(
+            r"\b(?:ahora|haz|hazlo|añade|agrega|cambia)\b.{0,30}\b(?:botón|boton|color|azul|rojo|más grande)\b",
+            2.5,
+        ),
+    ),
+    DEBUG: (
+        _s(
+            r"\bwhy (?:does|is|do|did|would)\b.{0,60}\b(?:fail|crash|hang|break|throw|error|return|leak|deadlock|slow|null|undefined|nan|segfault)\w*",
+            3,
+        ),
+        _s(
+            r"\b(?:debug|trace|tracing|root cause|stack ?trace|traceback|segfault|core dump|race condition|deadlock|memory leak|heisenbug|flaky)\b",
+            2.5,
+        ),
+        _s(r"\b(?:crash\w*|hangs?|throws?|exception|error|failing|fails|broken|bug)\b", 1),
+        _s(
+            r"\b(?:warum|wieso|weshalb)\b.{0,60}\b(?:fehler|absturz|stürzt|hängt|schlägt fehl|funktioniert nicht)\w*",
+            3,
+        ),
+        _s(
+            r"\b(?:pourquoi)\b.{0,60}\b(?:erreur|plante|crash|échoue|bloque|ne marche pas|ne fonctionne pas)\w*",
+            3,
+        ),
+        _s(
+            r"\b(?:por qué|porque|por que)\b.{0,60}\b(?:error|falla|se cuelga|no funciona|crashea|excepción)\w*",
+            3,
+        ),
+    ),
+    GENERAL: (
+        _s(
+            r"\b(?:recipe|weather|trivia|joke|capital of|how many|who (?:was|is)|what is the|tell me about|explain (?:what|how|why))\b",
+            1,
+        ),
+    ),
+}
+
+# Shapes seen in whole messages.
+DIFF = re.compile(r"^(?:diff --git|@@ -\d|\+\+\+ |--- a/)", re.MULTILINE)
+TRACE = re.compile(
+    r"Traceback \(most recent call last\)|^\s+at [\w$.<>]+\(.*\)$|^\s+at .+:\d+:\d+\)?$|"
+    r"panicked at|Exception in thread|^\w+(?:Error|Exception):|segmentation fault|core dumped|"
+    r"^\s*File \".+\", line \d+|error\[E\d+\]|FATAL|Uncaught \w+Error",
+    re.MULTILINE,
+)
+TRANSCRIPT = re.compile(
+    r"^\s*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?\s*)?[A-Z][\w .'-]{1,25}:\s+\S", re.MULTILINE
+)
+CODE_LINE = re.compile(
+    r"^\s*(?:def |class |import |from \S+ import|function |const |let |var |public |private |"
+    r"return |if \(|for \(|while \(|#include|fn |func |package |SELECT |INSERT |UPDATE |<\w+[ >]|"
+    r"[\w.]+\(.*\);?$|[}{]\s*$)",
+    re.MULTILINE,
+)
+DATA_ROW = re.compile(r"^[^\n,;|\t]{1,80}(?:[,;|\t][^\n,;|\t]{0,80}){2,}$", re.MULTILINE)
+LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S", re.MULTILINE)
+FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
