@@ -27,12 +27,12 @@ from cortexd.routing.request import Message
 from cortexd.routing.table import DEFAULT_TASK
 
 #: Below this much evidence the prompt is "unsure" and goes to the default route.
-MIN_SCORE = 2.0
+MIN_SCORE = 1.5
 #: Characters of a message looked at: the start says what is asked, the end often too.
 _HEAD, _TAIL = 6000, 2000
 _SECURITY_REQUEST = re.compile(
     r"security (?:review|audit|check)|threat model|pen ?test|exploitab|attack|vulnerab|"
-    r"sicherheit|schwachstelle|faille|vulnérab|vulnerab|seguridad",
+    r"sicherheit|schwachstelle|faille|vulnérab|vulnerab|seguridad|escalation|redos|vulns?\b|attacker",
     re.IGNORECASE,
 )
 
@@ -88,10 +88,11 @@ def score_message(text: str) -> _Evidence:
     """Evidence for each task type in one message."""
     text = _clip(text)
     prose = _prose(text)
+    lowered = prose.lower()
     ev = _Evidence()
     for task, signals in sig.WORDS.items():
         for pattern, weight in signals:
-            m = pattern.search(prose)
+            m = pattern.search(lowered)
             if m:
                 ev.add(task, weight, f"'{m.group(0).strip()[:30]}' (+{weight:g})")
     _shapes(text, prose, ev)
@@ -120,7 +121,9 @@ def _shapes(text: str, prose: str, ev: _Evidence) -> None:
     if code_lines >= 2 and not has_diff and not has_trace:
         ev.add(sig.CODEGEN, 0.5, "code in the message (+0.5)")
     review_asked = any("review" in w or "+3" in w for w in ev.why.get(sig.REVIEW, ()))
-    if (has_diff or review_asked) and not _SECURITY_REQUEST.search(prose):
+    if _SECURITY_REQUEST.search(prose):
+        ev.add(sig.SECURITY, 3, "the request is about attacks (+3)")
+    elif has_diff or review_asked:
         ev.scale(sig.SECURITY, 0.3, "a review, not an audit (x0.3)")
     if sig.MEETING in ev.scores and ev.scores[sig.MEETING] >= 3:
         ev.scale(sig.DRAFTING, 0.5, "a meeting recap (x0.5)")
@@ -168,12 +171,9 @@ class TaskClassifier:
         return self._decide(ev)
 
     def _decide(self, ev: _Evidence) -> Classification:
-        ranked = sorted(
-            ((s, t) for t, s in ev.scores.items() if t in self._tasks and t != self._default),
-            reverse=True,
-        )
+        ranked = sorted(((s, t) for t, s in ev.scores.items() if t in self._tasks), reverse=True)
         scores = {t: round(s, 2) for s, t in ranked}
-        if not ranked or ranked[0][0] < MIN_SCORE:
+        if not ranked or ranked[0][0] < MIN_SCORE or ranked[0][1] == self._default:
             best = f" (best: {ranked[0][1]} at {ranked[0][0]:.1f})" if ranked else ""
             return Classification(self._default, 0.5, f"no clear task{best}: default route", scores)
         top, task = ranked[0]

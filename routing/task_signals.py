@@ -14,7 +14,8 @@ Signal = tuple[re.Pattern[str], float]
 
 
 def _s(pattern: str, weight: float) -> Signal:
-    return re.compile(pattern, re.IGNORECASE), weight
+    # Matched against lower-cased prose: much faster than re.IGNORECASE on long alternations.
+    return re.compile(pattern), weight
 
 
 CAPTURE = "Quick capture / filing"
@@ -33,6 +34,11 @@ GENERAL = "General agent work"
 
 WORDS: dict[str, tuple[Signal, ...]] = {
     CAPTURE: (
+        _s(
+            r"\b(?:todo list|to-do list|on my list|ma liste|meine liste|mi lista|à noter|zum merken|para recordar|note à moi)\b",
+            3,
+        ),
+        _s(r"^\s*bookmark\b|→\s*[\w-]+\s*$", 3),
         _s(
             r"^\s*(?:todo|to-do|note|idea|reminder|remember|bookmark|capture|link|memo)\b\s*[:\-]",
             3,
@@ -66,6 +72,11 @@ WORDS: dict[str, tuple[Signal, ...]] = {
     ),
     MEETING: (
         _s(
+            r"\b(?:what did we (?:actually )?decide|standup notes|meeting notes|jour fixe|notes from (?:the|our|today)|who'?s blocked)\b",
+            3,
+        ),
+        _s(r"\b(?:fass|fasse)\b.{0,40}\bzusammen\b", 2),
+        _s(
             r"\b(?:meeting|standup|stand-up|daily|sync|retro|retrospective|1:1|one-on-one|all-hands|kickoff|call)\b",
             1.5,
         ),
@@ -80,6 +91,11 @@ WORDS: dict[str, tuple[Signal, ...]] = {
         _s(r"\b(?:reunión|reunion|acta|minuta|llamada)\b", 2),
     ),
     REASONING: (
+        _s(
+            r"\b(?:probability|expected (?:value|max|load)|derive|upper bound|lower bound|capacity planning|how many (?:nodes|servers|replicas|instances|workers)|options on the table|build vs\.? buy|or polyrepo|is (?:\w+ ){0,3}(?:even )?the right move|np-hard|data model|step back|separate \w+ per|vs\.? shared)\b",
+            2.5,
+        ),
+        _s(r"\(a\).{0,200}\(b\)", 1.5),
         _s(r"\bshould (?:we|i)\b", 2),
         _s(r"\btrade-?offs?\b|\bpros and cons\b|\bweigh\b", 2),
         _s(r"\b(?:decide|decision|choose between|which approach|which option|go with)\b", 1.5),
@@ -108,6 +124,22 @@ WORDS: dict[str, tuple[Signal, ...]] = {
     ),
     CODEGEN: (
         _s(
+            r"^\W*(?:python|py|go|golang|rust|java|ts|typescript|js|javascript|node|bash|sh|zsh|sql|postgres|mysql|kotlin|c\+\+|c#|ruby|php|swift|react|vue|svelte|django|fastapi|terraform|k8s|kubernetes)\b[^\n]{0,30}?[:—–-]",
+            2.5,
+        ),
+        _s(
+            r"^[^\n]{0,40}?\b(?:function|script|regex|regexp|dockerfile|makefile|manifests?|helm chart|workflow|sql|query|hook|component|endpoint|handler|cli|migration|schema|pydantic|models|server block|nginx|terraform|unit tests?|interface|struct|fn|helper|decorator|parser|lambda|crontab|systemd unit|abfrage|requête|consulta|función|fonction|skript)\b",
+            2.5,
+        ),
+        _s(
+            r"\b(?:need|want|give me|gimme|write me|generate)\s+(?:a|an|the|some)?\s*(?:\w+\s+){0,2}(?:helper|function|script|class|regex|query|component|hook|test)s?\b",
+            2,
+        ),
+        _s(
+            r"\bwith (?:tests|type hints|docstrings|unit tests)\b|\bno (?:lodash|dependencies|deps)\b|\bnamed groups\b",
+            1.5,
+        ),
+        _s(
             r"\b(?:write|create|implement|generate|build|code|make)\b.{0,40}\b(?:function|script|class|module|method|program|cli|endpoint|api|handler|component|test|tests|unit test|query|regex|dockerfile|makefile|migration|parser|decorator|hook|workflow|yaml|config)\b",
             3,
         ),
@@ -134,7 +166,14 @@ WORDS: dict[str, tuple[Signal, ...]] = {
         ),
     ),
     REVIEW: (
-        _s(r"\breview\b|\bcode review\b|\bcr\b", 3),
+        _s(
+            r"\b(?:is this idiomatic|any (?:perf|performance) issues|anything you'?d change|does this look right|look (?:ok|good|right)|another pass|how would you improve|could this be (?:cleaner|simpler)|second pair of eyes|what would you change)\b",
+            3,
+        ),
+        _s(
+            r"(?<!lit )(?<!literature )(?<!performance )\breview\b(?! (?:of the literature|papers))|\bcode review\b",
+            3,
+        ),
         _s(r"\b(?:pr|pull request|merge request|diff|patch|changeset|commit)\b", 1.5),
         _s(
             r"\b(?:lgtm|nitpicks?|feedback on (?:this|my) (?:code|pr|diff|function|implementation))\b",
@@ -153,6 +192,17 @@ WORDS: dict[str, tuple[Signal, ...]] = {
         _s(r"\b(?:revisa|revisión|revision de código|revisar)\w*\b", 2.5),
     ),
     DRAFTING: (
+        _s(
+            r"^[^\n]{0,40}?\b(?:email|e-mail|mail|cover letter|tweet|thread|linkedin post|post|announcement|product description|description|status (?:page )?update|release notes|narrative|postmortem|blog|newsletter|about (?:us )?page|bio|decline|invitation|speech|toast|apology|absage|anschreiben|lettre|courriel|correo|carta|texto|copy|tagline|faq|getting started|readme|page)\b",
+            2.5,
+        ),
+        _s(
+            r"\b(?:polite|friendly|short|warm|professional|not cringe|max one emoji|~?\d+ words)\b",
+            1,
+        ),
+        _s(
+            r"\b(?:formulier|verfass|schreib)\w*\b.{0,40}\b(?:absage|zusage|antwort|einladung)\b", 3
+        ),
         _s(
             r"\b(?:write|draft|compose|prepare|pen)\b.{0,40}\b(?:email|e-mail|mail|post|blog|article|announcement|tweet|thread|newsletter|press release|cover letter|letter|bio|speech|toast|message|reply|response|copy|tagline|description|intro|invitation|apology|linkedin|readme section|faq)\b",
             3,
@@ -179,6 +229,10 @@ WORDS: dict[str, tuple[Signal, ...]] = {
     ),
     RESEARCH: (
         _s(
+            r"\b(?:lit(?:erature)? review|key papers|which [\w ]{0,30}(?:providers|tools|vendors|services|libraries) (?:offer|support|have)|veille|vergleich\w*|themes|surveyed|cohorts?|churn|funnel|where are we losing|what might explain|foros|forums|retours d'expérience|who uses|quellenlage|landscape)\b",
+            2.5,
+        ),
+        _s(
             r"\b(?:research|investigate|look into|dig into|survey|literature|sources|citations?|studies|evidence)\b",
             2,
         ),
@@ -199,6 +253,10 @@ WORDS: dict[str, tuple[Signal, ...]] = {
         _s(r"\b(?:investiga|compara|analiza|estudios|fuentes|análisis|analisis)\b", 2),
     ),
     CLASSIFY: (
+        _s(
+            r"\b(?:spam o no|spam ou pas|spam oder nicht|which language is each|question or complaint|bug or feature|route (?:this|it) to|positiv, negativ|positive, negative|positiva, negativa|positif, négatif|which (?:one|of these) is)\b",
+            3,
+        ),
         _s(r"\b(?:classify|categori[sz]e|label|tag|triage|bucket)\b", 3),
         _s(r"\b(?:which|what) (?:category|label|team|queue|bucket|department|priority)\b", 3),
         _s(
@@ -215,6 +273,18 @@ WORDS: dict[str, tuple[Signal, ...]] = {
         _s(r"\b(?:clasifica|categoriza|etiqueta)\w*\b|\bqué categoría\b", 3),
     ),
     BULK: (
+        _s(
+            r"\b(?:[5-9]\d|\d{3,}|\d+k|\d{1,3}(?:[ .,]\d{3})+)\s+(?:[\w-]+\s+){0,2}[\w-]+(?:s|en|es|x)\b",
+            2,
+        ),
+        _s(
+            r"\b(?:each of (?:the|these)|every one of|for each of|alle \d|tous les \d|todas las \d|cada una de las|chacun des)\b",
+            2,
+        ),
+        _s(
+            r"\b(?:about|around|approx\.?|~|ca\.|environ|unas|unos|etwa)\s*\d[\d ,.]*k?\s+(?:[\w-]+\s+){0,2}[\w-]+\b",
+            1,
+        ),
         _s(
             r"\b(?:all|each|every) (?:of )?(?:the )?(?:\d[\d,]* )?(?:rows?|records?|lines?|entries|items|strings|files|products|tickets|reviews|emails|addresses|names|urls|titles)\b",
             2.5,
@@ -240,6 +310,10 @@ WORDS: dict[str, tuple[Signal, ...]] = {
     ),
     SECURITY: (
         _s(
+            r"\b(?:redos|stride|modèle de menaces|atacante|attacker|npm audit|vulns?|compromised|privilege escalation|iam policy|exploitable|least privilege)\b",
+            3,
+        ),
+        _s(
             r"\bvulnerab\w+|\bexploit\w*|\bthreat model\w*|\bpen ?test\w*|\bcve-?\d*|\bowasp\b", 3.5
         ),
         _s(
@@ -259,6 +333,10 @@ WORDS: dict[str, tuple[Signal, ...]] = {
         _s(r"\b(?:vulnerabilidad\w*|ataque\w*|seguridad|inyección)\b", 3),
     ),
     VIBE: (
+        _s(
+            r"\b(?:keep going|let'?s vibe|we'?ll iterate|start (?:super |really )?simple|add (?:keyboard )?shortcuts|now add|now make|can you also)\b",
+            2.5,
+        ),
         _s(
             r"^\s*(?:ok(?:ay)?|cool|nice|great|now|next|also|and|hmm|nope|perfect|good)\b[\s,.!]*(?:now|next|also|can you|let'?s|make|add|change|move|remove)?",
             1.5,
@@ -295,6 +373,10 @@ WORDS: dict[str, tuple[Signal, ...]] = {
     ),
     DEBUG: (
         _s(
+            r"\b(?:hangs?|stops? (?:consuming|responding|working)|dies|randomly|intermittent\w*|sometimes|1 in \d|keeps? (?:going into|crashing|restarting|dying)|infinite loop|en boucle|grows?|oom|lose|losing|can'?t log in|doesn'?t work|stopped working|no error|no idea (?:why|where)|only (?:with|when|in)|since (?:the|we)|seit dem|depuis)\b",
+            1.5,
+        ),
+        _s(
             r"\bwhy (?:does|is|do|did|would)\b.{0,60}\b(?:fail|crash|hang|break|throw|error|return|leak|deadlock|slow|null|undefined|nan|segfault)\w*",
             3,
         ),
@@ -318,6 +400,14 @@ WORDS: dict[str, tuple[Signal, ...]] = {
     ),
     GENERAL: (
         _s(
+            r"\b(?:how do you say|comment (?:on )?dit|wie sagt man|cómo se dice|what does [\w ]{1,20} mean)\b",
+            4,
+        ),
+        _s(
+            r"^\W*(?:thanks|thank you|thx|merci|danke|gracias|that'?s all|cheers|bye)\b[^\n]{0,30}$",
+            6,
+        ),
+        _s(
             r"\b(?:recipe|weather|trivia|joke|capital of|how many|who (?:was|is)|what is the|tell me about|explain (?:what|how|why))\b",
             1,
         ),
@@ -329,7 +419,9 @@ DIFF = re.compile(r"^(?:diff --git|@@ -\d|\+\+\+ |--- a/)", re.MULTILINE)
 TRACE = re.compile(
     r"Traceback \(most recent call last\)|^\s+at [\w$.<>]+\(.*\)$|^\s+at .+:\d+:\d+\)?$|"
     r"panicked at|Exception in thread|^\w+(?:Error|Exception):|segmentation fault|core dumped|"
-    r"^\s*File \".+\", line \d+|error\[E\d+\]|FATAL|Uncaught \w+Error",
+    r"^\s*File \".+\", line \d+|error\[E\d+\]|FATAL|Uncaught \w+Error|^ERROR:|fatal error:|panic:|SIGSEGV|"
+    r"CrashLoopBackOff|OOMKilled|deadlock detected|^FAILED |goroutine \d+ \[|APPLICATION FAILED TO START|"
+    r"triggerUncaughtException|^Caused by:|^\S+ \d\d:\d\d:\d\d.{0,30}\b(?:ERROR|FATAL|CRITICAL)\b",
     re.MULTILINE,
 )
 TRANSCRIPT = re.compile(
