@@ -221,7 +221,8 @@ class Catalog:
     def suggest(self, name: str) -> str | None:
         """The alias closest to a misspelt name."""
         hit = nearest(name, self.spellings())
-        return self.find(hit).name if hit and self.find(hit) else None
+        spec = self.find(hit) if hit else None
+        return spec.name if spec else None
 
     def price(self, spec: ModelSpec) -> Price | None:
         """USD per million tokens; local models cost nothing; None when genai-prices lacks it."""

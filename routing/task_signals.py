@@ -339,7 +339,7 @@ WORDS: dict[str, tuple[Signal, ...]] = {
         ),
         _s(
             r"^\s*(?:ok(?:ay)?|cool|nice|great|now|next|also|and|hmm|nope|perfect|good)\b[\s,.!]*(?:now|next|also|can you|let'?s|make|add|change|move|remove)?",
-            1.5,
+            1.0,
         ),
         _s(
             r"\b(?:make|turn) (?:it|the \w+|that|this) (?:blue|red|green|bigger|smaller|bold|round\w*|responsive|sticky|faster|darker|lighter|dark|pop)\b",

@@ -1,0 +1,16 @@
+"""The small parsers' docstring examples run as tests."""
+
+from __future__ import annotations
+
+import doctest
+from types import ModuleType
+
+import pytest
+
+from cortexd.routing import catalog, cells, names
+
+
+@pytest.mark.parametrize("module", [names, cells, catalog])
+def test_doctests(module: ModuleType) -> None:
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
