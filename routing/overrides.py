@@ -20,7 +20,10 @@ from cortexd.routing.catalog import Catalog
 _AMBIGUOUS = frozenset({"haiku", "sonnet", "opus"})
 
 _PLEASE = r"(?:(?:please|pls|plz|bitte|svp|stp|por\s+favor|hey|ok(?:ay)?|now|could\s+you)[,\s]+)?"
-_POLITE = r"(?:please|pls|plz|thanks|thank\s+you|thx|bitte|danke|merci|stp|svp|s'il\s+te\s+pla[iî]t|por\s+favor|gracias)"
+_POLITE = (
+    r"(?:please|pls|plz|thanks|thank\s+you|thx|bitte|danke|merci|stp|svp|"
+    r"s'il\s+te\s+pla[iî]t|por\s+favor|gracias)"
+)
 _THIS = (
     r"(?:this|it|that|these|this\s+(?:one|task|request|question|prompt)|"
     r"the\s+(?:request|task|question|prompt|job))"
