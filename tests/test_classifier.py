@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from cortexd.routing.classifier import TaskClassifier
 from cortexd.routing.request import Message
 from cortexd.routing.table import DEFAULT_TASK

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from cortexd.routing.catalog import build_catalog
 from cortexd.routing.overrides import OverrideDetector
 

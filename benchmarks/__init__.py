@@ -1,0 +1,1 @@
+"""Benchmarks, each runnable with `uv run python -m benchmarks.<name>`."""

@@ -1,0 +1,65 @@
+"""Time the router's local decisions: `uv run python -m benchmarks.classify [--rounds N]`.
+
+Runs every labelled conversation of tests/data through the classifier, and every labelled
+prompt through override detection and the whole router, and prints per-call latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from cortexd.paths import default_routing_text
+from cortexd.routing.request import Message, RouteRequest
+from cortexd.routing.router import Router
+from cortexd.routing.routing_file import parse_routing_text
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+
+
+def _load(name: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line]
+
+
+def _time(fn: Callable[[object], object], items: Sequence[object], rounds: int) -> list[float]:
+    samples = []
+    for _ in range(rounds):
+        for item in items:
+            start = time.perf_counter()
+            fn(item)
+            samples.append((time.perf_counter() - start) * 1e3)
+    return samples
+
+
+def _report(label: str, samples: list[float]) -> None:
+    q = statistics.quantiles(samples, n=100)
+    print(
+        f"{label:24s} n={len(samples):6d}  mean {statistics.fmean(samples):.3f} ms  "
+        f"p50 {q[49]:.3f}  p99 {q[98]:.3f}  max {max(samples):.3f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    rounds = parser.parse_args().rounds
+    router = Router(parse_routing_text(default_routing_text()))
+    convs = [
+        [Message(str(m["role"]), str(m["content"])) for m in c["messages"]]  # type: ignore[attr-defined]
+        for c in _load("classify_dev.jsonl") + _load("classify_holdout.jsonl")
+    ]
+    prompts = [
+        str(c["prompt"]) for c in _load("overrides.jsonl") + _load("overrides_holdout.jsonl")
+    ]
+    _report("classify", _time(lambda m: router.classifier.classify(m), convs, rounds))  # type: ignore[arg-type]
+    _report("detect override", _time(lambda p: router.detector.detect(p), prompts, rounds))  # type: ignore[arg-type]
+    requests = [RouteRequest(messages=m) for m in convs]
+    _report("plan (whole router)", _time(lambda r: router.plan(r), requests, rounds))  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()
