@@ -32,7 +32,7 @@ MIN_SCORE = 1.5
 _HEAD, _TAIL = 6000, 2000
 _SECURITY_REQUEST = re.compile(
     r"security (?:review|audit|check)|threat model|pen ?test|exploitab|attack|vulnerab|"
-    r"sicherheit|schwachstelle|faille|vulnérab|vulnerab|seguridad|escalation|redos|vulns?\b|attacker",
+    r"sicherheit|schwachstelle|faille|vulnérab|vulnerab|seguridad|privilege escalation|redos|vulns?\b|attacker",
     re.IGNORECASE,
 )
 
@@ -110,8 +110,13 @@ def _shapes(text: str, prose: str, ev: _Evidence) -> None:
         ev.add(sig.REVIEW, 3, "a diff (+3)")
     if has_trace:
         ev.add(sig.DEBUG, 3, "a stack trace or error log (+3)")
-    if speakers >= 3 and not has_diff and code_lines < 3:
+    if speakers >= 3 and not has_diff and not has_trace and code_lines < 3:
         ev.add(sig.MEETING, 3 + min(speakers, 10) * 0.2, f"a transcript of {speakers} turns")
+    lowered = prose.lower()
+    if _operation_over_items(lowered) and not has_trace and not 2 <= items <= 10:
+        ev.add(sig.BULK, 3, "an operation over many items (+3)")
+    else:
+        ev.scale(sig.BULK, 0.3, "no operation over the items (x0.3)")
     many = rows >= 12 or items >= 15
     if many:
         ev.add(sig.BULK, 2.5, f"{max(rows, items)} rows (+2.5)")
@@ -130,6 +135,15 @@ def _shapes(text: str, prose: str, ev: _Evidence) -> None:
     words = len(prose.split())
     if words <= 12 and not has_trace and not has_diff and sig.CAPTURE in ev.scores:
         ev.add(sig.CAPTURE, 1, "a short note (+1)")
+
+
+def _operation_over_items(lowered: str) -> bool:
+    """A count of items ("600 strings", "all rows", "unas 350") with an operation verb nearby."""
+    for m in sig.COUNT.finditer(lowered):
+        window = lowered[max(0, m.start() - 100) : m.end() + 100]
+        if sig.BULK_VERB.search(window):
+            return True
+    return False
 
 
 def _is_coding_session(history: Sequence[Message]) -> bool:

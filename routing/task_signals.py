@@ -35,6 +35,10 @@ GENERAL = "General agent work"
 WORDS: dict[str, tuple[Signal, ...]] = {
     CAPTURE: (
         _s(
+            r"\b(?:park (?:it|this)|stick (?:it|this) in|ideas? list|my snippets|read (?:it )?later|lo leo luego|para luego|pour plus tard|für später|guárda(?:me|lo)?|speicher(?:e)? (?:das|dies|mir|den link)|merk(?:e)? dir)\b",
+            3,
+        ),
+        _s(
             r"\b(?:todo list|to-do list|on my list|ma liste|meine liste|mi lista|à noter|zum merken|para recordar|note à moi)\b",
             3,
         ),
@@ -57,7 +61,7 @@ WORDS: dict[str, tuple[Signal, ...]] = {
             r"\b(?:quick|short)\s+note\b|\bfor later\b|\bfile (?:it )?under\b|\bnote to self\b", 2.5
         ),
         _s(
-            r"\b(?:notiz|notiere|merk(?:e)? dir|speicher(?:e|n)?|ablegen|leg(?:e)? (?:das|es) ab|erinnere mich|aufschreiben)\b",
+            r"\b(?:notiz|notiere|merk(?:e)? dir|leg(?:e)? (?:das|es) ab|erinnere mich|aufschreiben)\b",
             3,
         ),
         _s(
@@ -71,6 +75,11 @@ WORDS: dict[str, tuple[Signal, ...]] = {
         _s(r"^\s*(?:idee|idée|idea)\s*:", 2),
     ),
     MEETING: (
+        _s(r"\bcompte[- ]rendu\b|\bpoint hebdo\b|\bweekly sync\b|\bresumen de la reunión\b", 3),
+        _s(
+            r"\b(?:who signed up for what|who owns what|who took what|who'?s doing what|wer macht was|qui fait quoi|quién hace qué|design review notes|recap of the)\b",
+            3,
+        ),
         _s(
             r"\b(?:what did we (?:actually )?decide|standup notes|meeting notes|jour fixe|notes from (?:the|our|today)|who'?s blocked)\b",
             3,
@@ -86,11 +95,19 @@ WORDS: dict[str, tuple[Signal, ...]] = {
             r"\b(?:summar|recap|sum up|tl;?dr)\w*\b.{0,60}\b(?:meeting|standup|stand-up|call|sync|retro|discussion|transcript|1:1)",
             3,
         ),
-        _s(r"\b(?:besprechung|meeting|sitzung|protokoll|gesprächsnotizen)\b", 1.5),
+        _s(r"\b(?:besprechung|sitzung|protokoll|gesprächsnotizen)\b", 1.5),
         _s(r"\b(?:réunion|compte[- ]rendu|procès-verbal|points d'action)\b", 2.5),
         _s(r"\b(?:reunión|reunion|acta|minuta|llamada)\b", 2),
     ),
     REASONING: (
+        _s(
+            r"^\W*[\w.+#-]+(?: [\w.+#-]+)? (?:oder|or|ou|o) [\w.+#-]+(?: [\w.+#-]+){0,3} (?:für|for|pour|para)\b",
+            2.5,
+        ),
+        _s(
+            r"\b(?:énigme|enigma|riddle|rätsel|acertijo|brain ?teaser|expected number|derivation|intuition|plan (?:para|for|to|pour|the|our|a)|planifie\w*|planea\w*|game theory|rational|prioriti[sz]\w*|priorisier\w*|realistisch|welche entscheidung|which would you pick|freemium or|how would you approach)\b",
+            2.5,
+        ),
         _s(
             r"\b(?:probability|expected (?:value|max|load)|derive|upper bound|lower bound|capacity planning|how many (?:nodes|servers|replicas|instances|workers)|options on the table|build vs\.? buy|or polyrepo|is (?:\w+ ){0,3}(?:even )?the right move|np-hard|data model|step back|separate \w+ per|vs\.? shared)\b",
             2.5,
@@ -123,6 +140,10 @@ WORDS: dict[str, tuple[Signal, ...]] = {
         ),
     ),
     CODEGEN: (
+        _s(
+            r"\b(?:convert (?:this|it) to|port (?:this|it) to|rewrite (?:this|it) in|translate (?:this|the) (?:code|script|function) (?:to|into)|konvertier\w* (?:das|es) (?:in|nach)|traduis ce (?:code|script)|pasa (?:esto|este código) a)\b",
+            3,
+        ),
         _s(
             r"^\W*(?:python|py|go|golang|rust|java|ts|typescript|js|javascript|node|bash|sh|zsh|sql|postgres|mysql|kotlin|c\+\+|c#|ruby|php|swift|react|vue|svelte|django|fastapi|terraform|k8s|kubernetes)\b[^\n]{0,30}?[:—–-]",
             2.5,
@@ -167,11 +188,15 @@ WORDS: dict[str, tuple[Signal, ...]] = {
     ),
     REVIEW: (
         _s(
+            r"\b(?:any feedback on|feedback on this|feels clunky|can this be improved|improve this (?:code|function)|is this (?:good|clean|ok) code)\b",
+            3,
+        ),
+        _s(
             r"\b(?:is this idiomatic|any (?:perf|performance) issues|anything you'?d change|does this look right|look (?:ok|good|right)|another pass|how would you improve|could this be (?:cleaner|simpler)|second pair of eyes|what would you change)\b",
             3,
         ),
         _s(
-            r"(?<!lit )(?<!literature )(?<!performance )\breview\b(?! (?:of the literature|papers))|\bcode review\b",
+            r"(?<!lit )(?<!literature )(?<!performance )(?<!design )(?<!annual )\breview\b(?! (?:of the literature|papers|meeting))|\bcode review\b",
             3,
         ),
         _s(r"\b(?:pr|pull request|merge request|diff|patch|changeset|commit)\b", 1.5),
@@ -187,11 +212,18 @@ WORDS: dict[str, tuple[Signal, ...]] = {
             r"\b(?:look over|critique|sanity[- ]check|any issues with|anything wrong with) (?:this|my)\b",
             2,
         ),
-        _s(r"\b(?:überprüf|prüf|begutacht|durchsehen|reviewe)\w*\b", 2.5),
+        _s(
+            r"\b(?:code-?review\w*|begutacht\w*|schau (?:dir )?(?:den|diesen|meinen) (?:code|pr|diff))\b",
+            2.5,
+        ),
         _s(r"\b(?:relis|relecture|revue de code|vérifie ce code)\w*\b", 2.5),
         _s(r"\b(?:revisa|revisión|revision de código|revisar)\w*\b", 2.5),
     ),
     DRAFTING: (
+        _s(
+            r"\b(?:formulier\w*|verfass\w*)\b.{0,40}\b(?:ankündigung|nachricht|beitrag|text|mail)\b|\bredacta\w*\b.{0,40}\b(?:documentación|guía|texto|nota)\b|\brédige\w*\b.{0,40}\b(?:documentation|guide|note)\b",
+            3,
+        ),
         _s(
             r"^[^\n]{0,40}?\b(?:email|e-mail|mail|cover letter|tweet|thread|linkedin post|post|announcement|product description|description|status (?:page )?update|release notes|narrative|postmortem|blog|newsletter|about (?:us )?page|bio|decline|invitation|speech|toast|apology|absage|anschreiben|lettre|courriel|correo|carta|texto|copy|tagline|faq|getting started|readme|page)\b",
             2.5,
@@ -229,6 +261,10 @@ WORDS: dict[str, tuple[Signal, ...]] = {
     ),
     RESEARCH: (
         _s(
+            r"\b(?:anything interesting in|significant|significance|p-value|confidence interval|a/b test|benchmarked|what people say|qué dice la gente|was die leute|ce que disent|hn|hacker news|reddit|state of the art|landscape)\b",
+            2.5,
+        ),
+        _s(
             r"\b(?:lit(?:erature)? review|key papers|which [\w ]{0,30}(?:providers|tools|vendors|services|libraries) (?:offer|support|have)|veille|vergleich\w*|themes|surveyed|cohorts?|churn|funnel|where are we losing|what might explain|foros|forums|retours d'expérience|who uses|quellenlage|landscape)\b",
             2.5,
         ),
@@ -254,6 +290,10 @@ WORDS: dict[str, tuple[Signal, ...]] = {
     ),
     CLASSIFY: (
         _s(
+            r"\b(?:p[0-4] or p[0-4]|which (?:folder|department|team|bucket|label)|welche[nmr]? (?:ordner|abteilung|team|kategorie)|in welchen ordner|(?:a )?qué departamento|quel (?:service|dossier|département)|tóxicos? o no|toxic or not|oui ou non|sí o no)\b",
+            3,
+        ),
+        _s(
             r"\b(?:spam o no|spam ou pas|spam oder nicht|which language is each|question or complaint|bug or feature|route (?:this|it) to|positiv, negativ|positive, negative|positiva, negativa|positif, négatif|which (?:one|of these) is)\b",
             3,
         ),
@@ -273,17 +313,14 @@ WORDS: dict[str, tuple[Signal, ...]] = {
         _s(r"\b(?:clasifica|categoriza|etiqueta)\w*\b|\bqué categoría\b", 3),
     ),
     BULK: (
+        _s(r"^\W*(?:\w+[.!]?\s+)?(?:batch|lote|lot|charge) \d+\b", 3),
         _s(
-            r"\b(?:[5-9]\d|\d{3,}|\d+k|\d{1,3}(?:[ .,]\d{3})+)\s+(?:[\w-]+\s+){0,2}[\w-]+(?:s|en|es|x)\b",
-            2,
+            r"\b(?:(?:do|apply) the same (?:for|to) (?:the )?(?:remaining|rest|other)|remaining \d+|the rest of the (?:rows|list|file)|lo mismo (?:para|con) (?:el resto|los demás)|pareil pour (?:le reste|les autres))\b",
+            3,
         ),
         _s(
-            r"\b(?:each of (?:the|these)|every one of|for each of|alle \d|tous les \d|todas las \d|cada una de las|chacun des)\b",
+            r"\b(?:each of (?:the|these)|every one of|for each of|alle \d|tous les \d|todas las \d|todos los \d|cada una? de (?:las|los)|cada uno de|chacun des|chacune des|jede[nm]? der|each one of)\b",
             2,
-        ),
-        _s(
-            r"\b(?:about|around|approx\.?|~|ca\.|environ|unas|unos|etwa)\s*\d[\d ,.]*k?\s+(?:[\w-]+\s+){0,2}[\w-]+\b",
-            1,
         ),
         _s(
             r"\b(?:all|each|every) (?:of )?(?:the )?(?:\d[\d,]* )?(?:rows?|records?|lines?|entries|items|strings|files|products|tickets|reviews|emails|addresses|names|urls|titles)\b",
@@ -310,6 +347,10 @@ WORDS: dict[str, tuple[Signal, ...]] = {
     ),
     SECURITY: (
         _s(
+            r"\b(?:malicious|insider|dangerous|gefährlich|dangereux|peligroso|endurec\w*|endurez\w*|abhärt\w*|durcir|audit (?:this|our|my)|jndi|etc/passwd|\.\.%2f|brute[- ]?force|exfiltrat\w*|leaked|backdoor)",
+            3,
+        ),
+        _s(
             r"\b(?:redos|stride|modèle de menaces|atacante|attacker|npm audit|vulns?|compromised|privilege escalation|iam policy|exploitable|least privilege)\b",
             3,
         ),
@@ -333,6 +374,14 @@ WORDS: dict[str, tuple[Signal, ...]] = {
         _s(r"\b(?:vulnerabilidad\w*|ataque\w*|seguridad|inyección)\b", 3),
     ),
     VIBE: (
+        _s(
+            r"\b(?:shrink|enlarge|too big|too small|way too|center it|align|sigue con|ponle|quita (?:el|la)|que quede|maintenant|tu peux arranger|arrange ça|mach (?:den|die|das)|jetzt noch)\b",
+            1.5,
+        ),
+        _s(
+            r"\b(?:botón|boton|bouton|menú|toggle|dashboard|modo oscuro|mode sombre|dunkelmodus|dropdown|tooltip)\b",
+            0.5,
+        ),
         _s(
             r"\b(?:keep going|let'?s vibe|we'?ll iterate|start (?:super |really )?simple|add (?:keyboard )?shortcuts|now add|now make|can you also)\b",
             2.5,
@@ -373,6 +422,14 @@ WORDS: dict[str, tuple[Signal, ...]] = {
     ),
     DEBUG: (
         _s(
+            r"\b(?:oom-?killed|memory leak|heap snapshots?|retained|fuite mémoire|speicherleck|fuga de memoria)\b",
+            2.5,
+        ),
+        _s(
+            r"\b(?:what'?s wrong|was ist (?:da )?falsch|qu'est-ce qui (?:cloche|ne va pas)|qué (?:está|esta) mal|lower than expected|higher than expected|unexpected(?:ly)?|warum bekomme ich|pourquoi j'ai|por qué me sale)\b",
+            2.5,
+        ),
+        _s(
             r"\b(?:hangs?|stops? (?:consuming|responding|working)|dies|randomly|intermittent\w*|sometimes|1 in \d|keeps? (?:going into|crashing|restarting|dying)|infinite loop|en boucle|grows?|oom|lose|losing|can'?t log in|doesn'?t work|stopped working|no error|no idea (?:why|where)|only (?:with|when|in)|since (?:the|we)|seit dem|depuis)\b",
             1.5,
         ),
@@ -400,8 +457,12 @@ WORDS: dict[str, tuple[Signal, ...]] = {
     ),
     GENERAL: (
         _s(
+            r"^\W*how (?:do|can|should) i\b|\bany good (?:book|course|resource|podcast)s?\b|\brecommend (?:a|some) (?:book|course)s?\b",
+            2,
+        ),
+        _s(
             r"\b(?:how do you say|comment (?:on )?dit|wie sagt man|cómo se dice|what does [\w ]{1,20} mean)\b",
-            4,
+            6,
         ),
         _s(
             r"^\W*(?:thanks|thank you|thx|merci|danke|gracias|that'?s all|cheers|bye)\b[^\n]{0,30}$",
@@ -425,7 +486,8 @@ TRACE = re.compile(
     re.MULTILINE,
 )
 TRANSCRIPT = re.compile(
-    r"^\s*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?\s*)?[A-Z][\w .'-]{1,25}:\s+\S", re.MULTILINE
+    r"^\s*(?:>\s*)?(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?\s*)?[A-Z][a-z][\w .'-]{0,24}:\s+\S",
+    re.MULTILINE,
 )
 CODE_LINE = re.compile(
     r"^\s*(?:def |class |import |from \S+ import|function |const |let |var |public |private |"
@@ -436,3 +498,28 @@ CODE_LINE = re.compile(
 DATA_ROW = re.compile(r"^[^\n,;|\t]{1,80}(?:[,;|\t][^\n,;|\t]{0,80}){2,}$", re.MULTILINE)
 LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S", re.MULTILINE)
 FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+
+# Many items only make a bulk job when an operation is asked for ("translate 600 strings"),
+# not when a number merely appears ("2000 events/s", "68 euros").
+_ITEMS = (
+    r"(?:rows?|lines?|records?|entries|items|files|products|tickets|reviews|emails|messages|addresses|names|"
+    r"urls|titles|descriptions|images|strings|posts|repos|invoices|contacts|leads|customers|pages|"
+    r"zeilen?|einträgen?|dateien|produkten?|lignes?|fichiers|produits|contacts|filas?|registros|"
+    r"archivos|facturas|reseñas|productos)"
+)
+COUNT = re.compile(
+    r"(?<![#v.\d])\b(?:[5-9]\d|\d{3,}|\d+k|\d{1,3}(?:[ .,]\d{3})+)\s+(?:[\w-]+\s+){0,2}[\w-]+(?:s|en|es|x)\b|"
+    r"\b(?:unas|unos|about|around|approx\.?|environ|ca\.|etwa|~)\s*\d{2,}|"
+    r"\b(?:hundreds|thousands|dozens|cientos|miles|centaines|milliers|hunderte|tausende)\b|"
+    r"\b(?:all|each|every|todas las|todos los|toutes les|tous les|chaque|cada|alle|jede[nrs]?)\s+"
+    r"(?:(?:the|of the|der|die|des|de|of)\s+)?(?:\d[\d.,]*\s+)?(?:[\w.-]+\s+)?" + _ITEMS + r"\b"
+)
+BULK_VERB = re.compile(
+    r"\b(?:translate|convert|normali[sz]e|rename|summari[sz]e|extract|tag|label|classify|categori[sz]e|"
+    r"clean|dedupe|bump|generate|rewrite|validate|reformat|migrate|fill in|enrich|score|update|"
+    r"fix|correct|check|add|write|do the same|same for|summary|summaries|run|resumen|résumé|zusammenfassung|"
+    r"bringen|umwandeln|formatier\w*|vereinheitlich\w*|einheitlich|"
+    r"übersetz\w*|konvertier\w*|normalisier\w*|prüf\w*|korrigier\w*|"
+    r"traduis|tradui\w*|convertis|normalise|extrai\w*|génère|convierte|traduce|genera|extrae|"
+    r"clasifica|normaliza|renombra|actualiza)\b"
+)

@@ -1,0 +1,35 @@
+"""Shared fixtures: the shipped seed routing file, and a helper that writes routing files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+WriteRouting = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    """The routing file shipped with cortexd (the user's seed), read as package data."""
+    return files("cortexd.context").joinpath("model-routing.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def write_routing(tmp_path: Path) -> WriteRouting:
+    """Write a routing file under `tmp_path` and return its path.
+
+    ``write_routing(text)`` writes UTF-8 text exactly as given (no newline translation, so
+    CRLF survives); bytes are written as they are; ``name`` may contain folders.
+    """
+
+    def write(content: str | bytes, name: str = "model-routing.md") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        path.write_bytes(data)
+        return path
+
+    return write
