@@ -238,11 +238,25 @@ def build_catalog(
     overrides: Iterable[ModelSpec] = (),
     gguf_files: Mapping[str, Path] | None = None,
 ) -> Catalog:
-    """The built-in models, then the routing file's aliases, then its GGUF files on top."""
+    """The built-in models, then the routing file's aliases, then its GGUF files on top.
+
+    An alias that names a built-in (in any case) replaces it in place and keeps its other
+    spellings ("Claude Sonnet" still means sonnet); a missing context window is taken from
+    the model it replaces or from genai-prices.
+    """
     models = {spec.name: spec for spec in BUILTIN_MODELS}
     for spec in overrides:
-        models[spec.name] = spec
+        key = next((k for k in models if k.casefold() == spec.name.casefold()), spec.name)
+        old = models.get(key)
+        synonyms = tuple(dict.fromkeys((*spec.synonyms, *(old.synonyms if old else ()))))
+        window = spec.context_window
+        if window is None and old is not None and old.model_id == spec.model_id:
+            window = old.context_window
+        if window is None and not spec.local:
+            window = lookup_price(spec.provider.value, spec.model_id).context_window
+        models[key] = replace(spec, name=key, synonyms=synonyms, context_window=window)
     for name, path in (gguf_files or {}).items():
-        base = models.get(name) or ModelSpec(name, Provider.LLAMACPP, name, Api.LOCAL)
-        models[name] = replace(base, provider=Provider.LLAMACPP, gguf_path=path, api=Api.LOCAL)
+        key = next((k for k in models if k.casefold() == name.casefold()), name)
+        base = models.get(key) or ModelSpec(key, Provider.LLAMACPP, key, Api.LOCAL)
+        models[key] = replace(base, provider=Provider.LLAMACPP, gguf_path=path, api=Api.LOCAL)
     return Catalog(models)

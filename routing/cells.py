@@ -119,3 +119,19 @@ def yes_no(cell: str) -> bool:
     if key in _NO:
         return False
     raise CellError(f"'{cell}' is not yes or no")
+
+
+def token_count(cell: str) -> int:
+    """A context window: ``200000``, ``200,000``, ``200k``, ``1M``.
+
+    >>> token_count("128k"), token_count("1M"), token_count("32,768")
+    (128000, 1000000, 32768)
+    """
+    m = re.fullmatch(r"\s*(\d[\d,_]*(?:\.\d+)?)\s*([km])?\s*(?:tokens?)?\s*", cell, re.IGNORECASE)
+    if not m:
+        raise CellError(f"'{cell}' is not a token count (write it like 200000 or 200k)")
+    value = float(m.group(1).replace(",", "").replace("_", ""))
+    value *= {"k": 1_000, "m": 1_000_000}.get((m.group(2) or "").lower(), 1)
+    if value < 1:
+        raise CellError("a context window must be at least one token")
+    return int(value)

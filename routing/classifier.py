@@ -32,7 +32,8 @@ MIN_SCORE = 1.5
 _HEAD, _TAIL = 6000, 2000
 _SECURITY_REQUEST = re.compile(
     r"security (?:review|audit|check)|threat model|pen ?test|exploitab|attack|vulnerab|"
-    r"sicherheit|schwachstelle|faille|vulnérab|vulnerab|seguridad|privilege escalation|redos|vulns?\b|attacker",
+    r"sicherheit|schwachstelle|faille|vulnérab|seguridad|privilege escalation|redos|vulns?\b|"
+    r"attacker",
     re.IGNORECASE,
 )
 

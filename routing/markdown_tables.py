@@ -52,6 +52,7 @@ class Document:
     fields: tuple[Field, ...] = field(default=())
 
 
+_PLAIN_FIELD = re.compile(r"^\s*([A-Za-z][\w ./-]{0,30}?)\s*:\s+(\S.*)$")
 _FIELD = re.compile(
     r"^\s*(?:\*\*|__)?\s*([A-Za-z][\w ./-]*?)\s*(?::\s*(?:\*\*|__)|(?:\*\*|__)\s*:)\s*(.*)$"
 )
@@ -104,7 +105,7 @@ def _line(tok: Token) -> int:
 def _fields(inline: Token, first_line: int) -> list[Field]:
     found = []
     for offset, raw in enumerate(inline.content.splitlines()):
-        m = _FIELD.match(raw)
+        m = _FIELD.match(raw) or _PLAIN_FIELD.match(raw)
         if m:
             value = re.sub(r"(\*\*|__|`)", "", m.group(2)).strip()
             found.append(Field(key=m.group(1).strip(), value=value, line=first_line + offset))

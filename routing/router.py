@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from cortexd.routing.catalog import Catalog, Provider
 from cortexd.routing.classifier import Classification, TaskClassifier
 from cortexd.routing.errors import NoRouteError, UnknownModelError, UnknownTaskError
-from cortexd.routing.names import nearest
+from cortexd.routing.names import loose, nearest
 from cortexd.routing.overrides import Override, OverrideDetector
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.routing_file import catalog_for
@@ -26,7 +26,7 @@ from cortexd.routing.table import DEFAULT_TASK, Mode, RoutingTable, Toggle, Work
 #: "primary for … general agent work").
 DEFAULT_CLOUD_MODEL = "sonnet"
 _AUTO = {"", "auto", "default", "cortex", "cortex-auto"}
-_CODING_TASKS = {"code generation", "vibe coding (interactive)", "bulk operations"}
+_CODING_TASKS = {"code generation", "vibe coding (interactive)"}
 _REVIEW_TASKS = {"code review"}
 #: The model a provider reviews with when the task's chain has none of its models.
 _REVIEWER = {"anthropic": "sonnet", "openai": "codex"}
@@ -154,7 +154,7 @@ def _task(
     if given:
         task = table.find_task(given)
         if task is None:
-            raise UnknownTaskError(given, nearest(given, table.task_types()))
+            raise UnknownTaskError(given, _nearest_task(given, table.task_types()))
         return task, "task-given", None
     result = classifier.classify(messages)
     return result.task, ("classified" if result.task != DEFAULT_TASK else "default"), result
@@ -185,11 +185,10 @@ def _task_chain(
         if rule is not None:
             chain = rule.models
             reasons.append(f"Coding Workflow row '{task}' (line {rule.line}): {' → '.join(chain)}")
-        elif local is not None and local.fallback:
+        elif local is not None:
             chain = local.fallback
-            reasons.append(
-                f"'{task}' has only a local row; its cloud fallback: {' → '.join(chain)}"
-            )
+            cloud = " → ".join(chain) or "none"
+            reasons.append(f"'{task}' has only a local row; its cloud fallback: {cloud}")
         else:
             chain = (DEFAULT_CLOUD_MODEL,)
             reasons.append(f"'{task}' has no row: default cloud model {DEFAULT_CLOUD_MODEL}")
@@ -200,6 +199,9 @@ def _task_chain(
             how = "forced on" if local.toggle is Toggle.ON else "fits and is present"
             chain = (local.model, *local.fallback)
             reasons.append(f"local row '{task}' (line {local.line}) {how}: {local.model} first")
+        else:
+            # Kept in the chain so that the plan says why the local model was skipped.
+            chain = (local.model, *chain)
     return tuple(dict.fromkeys(chain))
 
 
@@ -244,7 +246,7 @@ def _apply_workflow(
     rule = table.rule(WorkflowKind.CLAUDE_CODE_CLIENT)
     if rule is not None and re.search(r"claude[-_ ]?(code|cli)", client):
         claude = tuple(m for m in chain if _family(m, catalog) == Provider.ANTHROPIC.value)
-        chain = claude or rule.models
+        chain = tuple(dict.fromkeys((*claude, *rule.models)))
         reasons.append(
             f"'{rule.scenario}' (line {rule.line}): a Claude Code client stays on "
             f"Claude: {' → '.join(chain)}"
@@ -294,3 +296,14 @@ class Router:
             self.classifier,
             self.detector,
         )
+
+
+def _nearest_task(name: str, tasks: list[str]) -> str | None:
+    """Task types are long: a typo in the first word ("Debuging") still deserves a hint."""
+    key = loose(name)
+    prefixed = [t for t in tasks if key and (loose(t).startswith(key) or key.startswith(loose(t)))]
+    if prefixed:
+        return prefixed[0]
+    first_words = {t.split()[0]: t for t in tasks if t.split()}
+    hit = nearest(name.split()[0], first_words, cutoff=0.7) if name.split() else None
+    return first_words[hit] if hit else nearest(name, tasks, cutoff=0.5)

@@ -343,7 +343,14 @@ def _alias_spec(entry: AliasEntry) -> ModelSpec | None:
         api = Api.MESSAGES
     else:
         api = Api.RESPONSES if "codex" in entry.model_id.casefold() else Api.CHAT
-    return ModelSpec(entry.alias, provider, entry.model_id, api, base_url=entry.base_url)
+    return ModelSpec(
+        entry.alias,
+        provider,
+        entry.model_id,
+        api,
+        context_window=entry.context_window,
+        base_url=entry.base_url,
+    )
 
 
 def _aliases(sheet: _Sheet) -> tuple[tuple[AliasEntry, ...], list[ModelSpec]]:
@@ -371,9 +378,13 @@ def _aliases(sheet: _Sheet) -> tuple[tuple[AliasEntry, ...], list[ModelSpec]]:
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 sheet.problem(row, alias, f"'{url}' is not an http(s) URL", "url")
                 continue
-        entries.append(
-            AliasEntry(alias, normalize(v["provider"]), v["model"].strip(), row.line, url)
-        )
+        window = None
+        if v.get("window", "").strip():
+            window = sheet.read(row, alias, "window", v["window"], cells.token_count)
+            if window is None:
+                continue
+        provider = normalize(v["provider"])
+        entries.append(AliasEntry(alias, provider, v["model"].strip(), row.line, url, window))
     specs = [s for s in map(_alias_spec, entries) if s is not None]
     return tuple(entries), specs
 
@@ -458,7 +469,7 @@ def _local_routes(sheet: _Sheet, catalog: Catalog) -> dict[str, LocalRoute]:
         if len(models) != 1:
             sheet.problem(row, task, "the local model must be exactly one model", "model")
             continue
-        spec = catalog.find(models[0])
+        spec = catalog.resolve(models[0])
         if spec is not None and not spec.local:
             sheet.problem(row, task, f"'{models[0]}' is a cloud model, not a local one", "model")
             continue

@@ -113,6 +113,7 @@ class AliasEntry:
     model_id: str
     line: int
     base_url: str | None = None
+    context_window: int | None = None
 
 
 @dataclass(frozen=True)

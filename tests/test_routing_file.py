@@ -504,11 +504,6 @@ def test_no_mode_line_means_static_rules_with_user_override() -> None:
     assert parse_routing_text(ROUTES).mode is Mode.STATIC_WITH_OVERRIDE
 
 
-@pytest.mark.xfail(
-    reason="BUG: a plain 'Mode: Static rules' line (no bold) is silently ignored and the "
-    "opposite mode is used; it is neither read nor reported",
-    strict=True,
-)
 def test_plain_mode_line_without_bold_is_not_silently_ignored() -> None:
     try:
         table = parse_routing_text(f"Mode: Static rules\n\n{ROUTES}")
@@ -667,11 +662,6 @@ def test_local_alias_may_serve_a_local_row() -> None:
     assert table.local["Code generation"].model == "tiny"
 
 
-@pytest.mark.xfail(
-    reason="BUG: the Model Aliases 'Context Window' column is declared in SECTIONS but never "
-    "read; the alias's context_window stays None",
-    strict=True,
-)
 def test_alias_context_window_column_is_read() -> None:
     text = with_section(
         ROUTES,
@@ -683,11 +673,6 @@ def test_alias_context_window_column_is_read() -> None:
     assert spec.context_window == 200_000
 
 
-@pytest.mark.xfail(
-    reason="BUG: an alias to a model id genai-prices knows gets context_window None, while "
-    "Catalog.resolve() of the same id looks the window up (200000)",
-    strict=True,
-)
 def test_alias_to_a_known_model_id_gets_its_context_window() -> None:
     text = with_section(ROUTES, ALIASES_HEAD + "| sonnet | anthropic | claude-sonnet-4-5 | |\n")
     catalog = catalog_for(parse_routing_text(text))
@@ -698,22 +683,12 @@ def test_alias_to_a_known_model_id_gets_its_context_window() -> None:
     assert alias.context_window == placed.context_window
 
 
-@pytest.mark.xfail(
-    reason="BUG: an alias spelled 'Sonnet' adds a second catalog entry beside the built-in "
-    "'sonnet' instead of replacing it (cortex models lists both)",
-    strict=True,
-)
 def test_alias_in_another_case_replaces_the_builtin() -> None:
     text = with_section(ROUTES, ALIASES_HEAD + "| Sonnet | anthropic | claude-sonnet-4-5 | |\n")
     names = catalog_for(parse_routing_text(text)).names()
     assert [n for n in names if n.casefold() == "sonnet"] == ["sonnet"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: overriding a built-in alias drops its synonyms: after 'sonnet → "
-    "claude-sonnet-4-5', a Routing Table cell 'Claude Sonnet' is an unknown model",
-    strict=True,
-)
 def test_alias_override_keeps_the_builtin_synonyms(seed_text: str) -> None:
     text = seed_text.replace("| Meeting summary | sonnet |", "| Meeting summary | Claude Sonnet |")
     text = with_section(text, ALIASES_HEAD + "| sonnet | anthropic | claude-sonnet-4-5 | |\n")
@@ -1126,11 +1101,6 @@ def test_cloud_model_in_the_local_table(seed_text: str) -> None:
     assert problem.line == line_of(seed_text, "| Code generation | qwen2.5-coder:14b |")
 
 
-@pytest.mark.xfail(
-    reason="BUG: a concrete cloud model id (claude-sonnet-4-5) in the Local Models table is "
-    "accepted as a local model; only catalog aliases are checked",
-    strict=True,
-)
 def test_concrete_cloud_model_id_in_the_local_table(seed_text: str) -> None:
     bad = seed_text.replace(
         "| Code generation | qwen2.5-coder:14b |", "| Code generation | claude-sonnet-4-5 |"
