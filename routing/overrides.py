@@ -31,7 +31,7 @@ _THIS = (
 _TAIL = (
     r"(?:\s+(?:for\s+(?:this|that|it|this\s+one|this\s+task|the\s+(?:task|request|answer))|"
     r"on\s+(?:this|this\s+one|that)|here|instead|now|"
-    r"dafür|hierfür|hierzu|dafuer|für\s+(?:das|diese\s+aufgabe)|"
+    r"dafür|hierfür|hierzu|dafuer|für\s+(?:das(?:\s+hier)?|diese\s+aufgabe)|"
     r"pour\s+(?:ça|ca|ceci|cela|cette\s+tâche)|ici|"
     r"para\s+(?:esto|eso|esta\s+tarea)|aquí|aqui))*"
 )
@@ -47,7 +47,7 @@ _VERBS = (
     r"(?:run|do|answer)(?:\s+" + _THIS + r")?\s+(?:on|with|using|via|through|in)|"
     r"(?:schick|schicke|sende|gib)\s+(?:das|es|dies|dies\s+hier)\s+an|"
     r"(?:envoie|passe|transmets|confie)(?:\s+(?:ça|ca|ceci|cela|le|la))?\s+(?:à|a)|"
-    r"(?:envía|envia|manda|pasa|pásale|pasale|mándale|mandale|mándalo|mandalo|pásalo|pasalo|"
+    r"(?:envía|envia|manda|pasa|pásale|pasale|mándale|mandale|mándalo|mandalo|mándaselo|mandaselo|pásaselo|pasaselo|envíaselo|enviaselo|pásalo|pasalo|"
     r"envíalo|envialo)(?:\s+(?:esto|eso|lo))?\s+a|"
     r"(?:with|using|via|mit|avec|con))"
     r"(?:\s+(?:dafür|hierfür|hierzu))?"
@@ -76,8 +76,10 @@ _STATEMENT = re.compile(
     r"yo|nosotros)\s*$",
     re.IGNORECASE,
 )
+# A directive that is only a preposition must be set off ("…, with opus"), not run on.
+_PREPOSITION = re.compile(r"(?:with|using|via|mit|avec|con)\b", re.IGNORECASE)
 _SEPARATORS = " \t\r\n,:-—–([>"
-_START_END = r"(?:\s*[:,;.!?\-—–>]+\s*|\s*\n\s*|\s*\Z)"
+_START_END = r"(?:\s*[:,;.!?\-—–>]+(?:\s+|\Z)|\s*\n\s*|\s*\Z)"
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class OverrideDetector:
             flags,
         )
         self._start_bare = re.compile(
-            rf"\A\s*{model()}(?:[,\s]+{_POLITE})?{_TAIL}\s*[:,.!\-—–>]+\s*", flags
+            rf"\A\s*{model()}(?:[,\s]+{_POLITE})?{_TAIL}\s*[:,.!\-—–>]+(?:\s+|\Z)", flags
         )
         self._start_to = re.compile(
             rf"\A\s*{_PLEASE}(?:use|have|let|ask|get)\s+{model()}\s+to\s+", flags
@@ -175,6 +177,9 @@ class OverrideDetector:
             not tag and (_NEGATION.search(before) or _STATEMENT.search(before))
         ):
             return None
+        glued = not tag and re.search(r"\w\s+$", before) is not None
+        if glued and (_PREPOSITION.match(phrase) or prompt.rstrip().endswith("?")):
+            return None  # "voice chat with opus", "why did it send this to codex?": a mention
         name = self._spec_name(_matched_model(m))
         if name is None:
             return None

@@ -65,6 +65,9 @@ def test_directive_is_detected_and_removed(
         "Sonnet 18 — explain the last couplet",
         "use sonnet to write a poem about love",
         "send this to codex",  # nothing left to answer: not an override
+        "Sonnet 4.5 vs Opus on SWE-bench, who's ahead?",
+        "Why did the router send this to Codex?",
+        "what bitrate should I use for voice chat with opus",
     ],
 )
 def test_mentions_are_not_overrides(detector: OverrideDetector, prompt: str) -> None:
@@ -85,7 +88,9 @@ def test_aliases_from_the_routing_file_are_overrides_too() -> None:
     assert found is not None and found.model == "grok"
 
 
-@pytest.mark.parametrize("name", ["overrides.jsonl", "overrides_holdout.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["overrides.jsonl", "overrides_holdout.jsonl", "overrides_final.jsonl"]
+)
 def test_labelled_set_precision_and_recall(detector: OverrideDetector, name: str) -> None:
     cases = [json.loads(line) for line in (DATA / name).read_text().splitlines() if line]
     tp = fp = fn = 0
