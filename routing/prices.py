@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from genai_prices import Usage, calc_price
-
 
 @dataclass(frozen=True)
 class Price:
@@ -39,6 +37,10 @@ def _base(value: object) -> tuple[Decimal | None, bool]:
 
 def lookup_price(provider_id: str, model_id: str) -> PriceLookup:
     """Look a concrete model id up in genai-prices; an unknown model gives an empty lookup."""
+    # Imported here: genai-prices loads pydantic and its snapshot (~0.3 s), which planning a
+    # route never needs; the daemon warms it up at start instead.
+    from genai_prices import Usage, calc_price
+
     try:
         calc = calc_price(Usage(input_tokens=0, output_tokens=0), model_id, provider_id=provider_id)
     except LookupError:
