@@ -17,6 +17,7 @@ from cortexd.paths import default_routing_text
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.router import Router
 from cortexd.routing.routing_file import parse_routing_text
+from cortexd.routing.task_model import TaskModel
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
@@ -47,7 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     rounds = parser.parse_args().rounds
-    router = Router(parse_routing_text(default_routing_text()))
+    router = Router(parse_routing_text(default_routing_text()), TaskModel.shipped())
     convs = [
         [Message(str(m["role"]), str(m["content"])) for m in c["messages"]]  # type: ignore[attr-defined]
         for c in _load("classify_dev.jsonl") + _load("classify_holdout.jsonl")

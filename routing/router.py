@@ -21,6 +21,7 @@ from cortexd.routing.overrides import Override, OverrideDetector
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.routing_file import catalog_for
 from cortexd.routing.table import DEFAULT_TASK, Mode, RoutingTable, Toggle, WorkflowKind
+from cortexd.routing.task_model import TaskModel
 
 #: The cloud model of the default route when the file names none (seed: Anthropic is
 #: "primary for … general agent work").
@@ -280,10 +281,11 @@ def _without_directive(messages: tuple[Message, ...], override: Override) -> tup
 class Router:
     """A routing table with what planning derives from it, built once per (re)load."""
 
-    def __init__(self, table: RoutingTable) -> None:
+    def __init__(self, table: RoutingTable, model: TaskModel | None = None) -> None:
+        """`model` is the learned task model (TaskModel.shipped()); None classifies by rules."""
         self.table = table
         self.catalog = catalog_for(table)
-        self.classifier = TaskClassifier(table.task_types())
+        self.classifier = TaskClassifier(table.task_types(), model=model)
         self.detector = OverrideDetector(self.catalog)
 
     def plan(self, request: RouteRequest, available: Availability | None = None) -> RoutePlan:

@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from cortexd.routing.request import Message
-from cortexd.routing.task_features import extract
+from cortexd.routing.task_features import features_of
 from cortexd.routing.task_model import TaskModel
-from cortexd.routing.task_rules import rule_evidence
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -46,7 +45,7 @@ def load(path: Path) -> list[tuple[list[Message], str, bool]]:
 
 
 def featurize(rows: list[tuple[list[Message], str, bool]]) -> list[dict[str, float]]:
-    return [extract(messages, rule_evidence(messages)) for messages, _, _ in rows]
+    return [features_of(messages) for messages, _, _ in rows]
 
 
 def vocabulary(feats: list[dict[str, float]], min_df: int) -> list[str]:
@@ -97,7 +96,13 @@ def fit(x: np.ndarray, y: np.ndarray, n_labels: int, l2: float, epochs: int = 40
 
 
 def cross_validate(
-    x: np.ndarray, y: np.ndarray, n_labels: int, l2: float, clean: np.ndarray, folds: int = 5
+    x: np.ndarray,
+    y: np.ndarray,
+    n_labels: int,
+    l2: float,
+    epochs: int,
+    clean: np.ndarray,
+    folds: int = 5,
 ) -> float:
     """Accuracy on held-out folds of the `clean` rows (sets the rules were not tuned on).
 
@@ -111,7 +116,7 @@ def cross_validate(
         test = np.array(order[k::folds])
         mask = np.ones(len(y), dtype=bool)
         mask[test] = False
-        w, b = fit(x[mask], y[mask], n_labels, l2)
+        w, b = fit(x[mask], y[mask], n_labels, l2, epochs)
         correct += int(((x[test] @ w + b).argmax(axis=1) == y[test]).sum())
     return correct / len(order)
 
@@ -149,7 +154,8 @@ def evaluate(model: TaskModel, rows, name: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--report", nargs="*", default=["classify_final.jsonl"])
-    parser.add_argument("--l2", type=float, nargs="*", default=[3e-4, 1e-3, 3e-3, 1e-2])
+    parser.add_argument("--l2", type=float, nargs="*", default=[3e-5, 1e-4])
+    parser.add_argument("--epochs", type=int, nargs="*", default=[150, 250])
     parser.add_argument("--min-df", type=int, default=2)
     args = parser.parse_args()
     files = sorted(p for p in DATA.glob("classify_*.jsonl") if p.name not in EVAL_ONLY)
@@ -166,20 +172,26 @@ def main() -> int:
     x = matrix(feats, index)
     y = np.array([labels.index(task) for _, task, _ in rows])
     print(f"{len(vocab)} features, {len(labels)} labels")
-    best = max(args.l2, key=lambda l2: cv_report(x, y, len(labels), l2, clean))
-    w, b = fit(x, y, len(labels), best)
+    grid = [(l2, epochs) for l2 in args.l2 for epochs in args.epochs]
+    best = max(grid, key=lambda g: cv_report(x, y, len(labels), g[0], g[1], clean))
+    w, b = fit(x, y, len(labels), best[0], best[1])
     data = to_model(vocab, labels, w, b)
     OUT.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n")
-    print(f"wrote {OUT.relative_to(ROOT)}: {len(data['weights'])} weighted features, l2={best}")
+    print(
+        f"wrote {OUT.relative_to(ROOT)}: {len(data['weights'])} weighted features, "
+        f"l2={best[0]:g}, epochs={best[1]}"
+    )
     model = TaskModel.from_json(OUT.read_text())
     for name in args.report:
         evaluate(model, load(DATA / name), name)
     return 0
 
 
-def cv_report(x: np.ndarray, y: np.ndarray, n_labels: int, l2: float, clean: np.ndarray) -> float:
-    accuracy = cross_validate(x, y, n_labels, l2, clean)
-    print(f"  l2={l2:g}: 5-fold cross-validated accuracy {accuracy:.1%}")
+def cv_report(
+    x: np.ndarray, y: np.ndarray, n_labels: int, l2: float, epochs: int, clean: np.ndarray
+) -> float:
+    accuracy = cross_validate(x, y, n_labels, l2, epochs, clean)
+    print(f"  l2={l2:g} epochs={epochs}: 5-fold cross-validated accuracy {accuracy:.1%}")
     return accuracy
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from cortexd.cli.common import load_table
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.router import RoutePlan, Router
+from cortexd.routing.task_model import TaskModel
 
 
 def register(sub: Any) -> None:
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         author=args.author,
         local_only=args.local_only,
     )
-    plan = Router(table).plan(request)
+    plan = Router(table, TaskModel.shipped()).plan(request)
     if args.json:
         print(json.dumps(plan_to_json(plan, table.source), indent=2, ensure_ascii=False))
         return 0
