@@ -28,6 +28,8 @@ OUT = ROOT / "routing" / "task_model.json"
 EVAL_ONLY = {"classify_final.jsonl"}
 SPARSE_KINDS = ("w:", "p:", "b:", "h:", "pw:")
 SEED = 20261125
+#: Features whose every weight is smaller than this are left out of the shipped file.
+PRUNE_BELOW = 0.01
 
 
 #: The sets the rule lexicon was written against; folds for cross-validation avoid them.
@@ -124,8 +126,8 @@ def cross_validate(
 def to_model(vocab: list[str], labels: list[str], w: np.ndarray, b: np.ndarray) -> dict:
     weights = {}
     for j, name in enumerate(vocab):
-        row = [round(float(v), 4) for v in w[j]]
-        if max(abs(v) for v in row) >= 0.005:
+        row = [round(float(v), 3) for v in w[j]]
+        if max(abs(v) for v in row) >= PRUNE_BELOW:
             weights[name] = row
     return {"labels": labels, "bias": [round(float(v), 4) for v in b], "weights": weights}
 

@@ -11,6 +11,7 @@ import pytest
 from cortexd.routing.classifier import TaskClassifier
 from cortexd.routing.request import Message
 from cortexd.routing.table import DEFAULT_TASK
+from cortexd.routing.task_model import TaskModel
 
 DATA = Path(__file__).parent / "data"
 TASKS = [
@@ -22,7 +23,14 @@ TASKS = [
 
 @pytest.fixture(scope="module")
 def classifier() -> TaskClassifier:
+    """The rules alone (what runs without the learned model)."""
     return TaskClassifier([*TASKS, DEFAULT_TASK, "Embeddings"])
+
+
+@pytest.fixture(scope="module")
+def learned() -> TaskClassifier:
+    """Rules and the shipped learned model: what `cortex route` and the daemon use."""
+    return TaskClassifier([*TASKS, DEFAULT_TASK, "Embeddings"], model=TaskModel.shipped())
 
 
 def user(text: str) -> list[Message]:
@@ -45,17 +53,23 @@ def accuracy(classifier: TaskClassifier, name: str) -> tuple[float, float, Count
     return good / len(cases), hard_good / hard, misses
 
 
-def test_accuracy_on_the_development_set(classifier: TaskClassifier) -> None:
+def test_learned_model_accuracy_on_the_final_set(learned: TaskClassifier) -> None:
+    # classify_final.jsonl was written independently and is never trained or tuned on.
+    overall, hard, misses = accuracy(learned, "classify_final.jsonl")
+    assert overall >= 0.90, misses
+    assert hard >= 0.80, misses
+
+
+def test_rules_accuracy_on_the_development_set(classifier: TaskClassifier) -> None:
     overall, hard, misses = accuracy(classifier, "classify_dev.jsonl")
     assert overall >= 0.90, misses
     assert hard >= 0.85, misses
 
 
-def test_accuracy_on_the_holdout_set_does_not_regress(classifier: TaskClassifier) -> None:
-    # Written independently and not tuned on; below the 90% goal (see README): a floor only.
-    overall, hard, misses = accuracy(classifier, "classify_holdout.jsonl")
-    assert overall >= 0.74, misses
-    assert hard >= 0.60, misses
+def test_rules_alone_on_the_final_set_stay_a_useful_fallback(classifier: TaskClassifier) -> None:
+    # Without the model the rules still beat guessing by far; a floor, not a goal.
+    overall, _, misses = accuracy(classifier, "classify_final.jsonl")
+    assert overall >= 0.60, misses
 
 
 @pytest.mark.parametrize(
@@ -98,17 +112,24 @@ def test_accuracy_on_the_holdout_set_does_not_regress(classifier: TaskClassifier
         ("escribe una función en Python que valide un IBAN", "Code generation"),
     ],
 )
-def test_conventions(classifier: TaskClassifier, prompt: str, task: str) -> None:
+def test_conventions(
+    classifier: TaskClassifier, learned: TaskClassifier, prompt: str, task: str
+) -> None:
     assert classifier.classify(user(prompt)).task == task
+    assert learned.classify(user(prompt)).task == task
 
 
-def test_follow_up_inherits_the_thread(classifier: TaskClassifier) -> None:
+@pytest.mark.parametrize("which", ["rules", "learned"])
+def test_follow_up_inherits_the_thread(
+    classifier: TaskClassifier, learned: TaskClassifier, which: str
+) -> None:
+    chosen = classifier if which == "rules" else learned
     thread = [
         Message("user", "let's build a little todo app in react, start simple"),
         Message("assistant", "```jsx\nexport function App() { return <button>Add</button> }\n```"),
         Message("user", "ok now make the button blue"),
     ]
-    assert classifier.classify(thread).task == "Vibe coding (interactive)"
+    assert chosen.classify(thread).task == "Vibe coding (interactive)"
 
 
 def test_error_pasted_mid_session_is_vibe_coding(classifier: TaskClassifier) -> None:
@@ -120,10 +141,26 @@ def test_error_pasted_mid_session_is_vibe_coding(classifier: TaskClassifier) -> 
     assert classifier.classify(thread).task == "Vibe coding (interactive)"
 
 
-def test_unsure_goes_to_the_default_route(classifier: TaskClassifier) -> None:
-    result = classifier.classify(user("hmm"))
-    assert result.task == DEFAULT_TASK
-    assert "default" in result.reason
+def test_unsure_goes_to_the_default_route(
+    classifier: TaskClassifier, learned: TaskClassifier
+) -> None:
+    for chosen in (classifier, learned):
+        result = chosen.classify(user("hmm"))
+        assert result.task == DEFAULT_TASK
+        assert "default" in result.reason
+
+
+def test_learned_reason_names_its_evidence(learned: TaskClassifier) -> None:
+    result = learned.classify(user("please review my PR, it touches the auth middleware"))
+    assert result.task == "Code review"
+    assert "review" in result.reason and 0.3 <= result.confidence <= 1
+    assert result.scores["Code review"] == max(result.scores.values())
+
+
+def test_the_learned_model_only_answers_task_types_of_the_table() -> None:
+    narrow = TaskClassifier(["Code generation"], model=TaskModel.shipped())
+    result = narrow.classify(user("Summarize today's standup: Alice shipped login"))
+    assert result.task in {"Code generation", DEFAULT_TASK}
 
 
 def test_only_task_types_of_the_table_are_returned() -> None:

@@ -1,0 +1,79 @@
+"""The learned task model: loading, probabilities, masking, explanations, and the data it is built from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cortexd.routing.task_model import TaskModel
+
+DATA = Path(__file__).parent / "data"
+LABELS = {
+    "Quick capture / filing", "Meeting summary", "Complex reasoning", "Code generation",
+    "Code review", "Content drafting", "Research / analysis", "Classification / routing",
+    "Bulk operations", "Security audit", "Vibe coding (interactive)", "Debugging / tracing",
+    "General agent work",
+}  # fmt: skip
+
+TINY = json.dumps(
+    {
+        "labels": ["A", "B", "C"],
+        "bias": [0.0, 0.0, 0.0],
+        "weights": {
+            "w:alpha": [2.0, 0.0, 0.0],
+            "w:beta": [0.0, 1.5, 0.0],
+            "s:diff": [0.0, 0.0, 3.0],
+        },
+    }
+)
+
+
+def test_probabilities_follow_the_weights_and_sum_to_one() -> None:
+    model = TaskModel.from_json(TINY)
+    probs = model.probabilities({"w:alpha": 1.0}, frozenset({"A", "B", "C"}))
+    assert probs[0] == max(probs)
+    assert sum(probs) == pytest.approx(1.0)
+
+
+def test_labels_outside_the_table_get_no_probability() -> None:
+    model = TaskModel.from_json(TINY)
+    probs = model.probabilities({"s:diff": 1.0}, frozenset({"A", "B"}))
+    assert probs[2] == 0.0 and probs[0] + probs[1] == pytest.approx(1.0)
+
+
+def test_unknown_features_are_ignored() -> None:
+    model = TaskModel.from_json(TINY)
+    assert model.logits({"w:never-seen": 1.0}) == [0.0, 0.0, 0.0]
+
+
+def test_evidence_names_the_strongest_features_readably() -> None:
+    model = TaskModel.from_json(TINY)
+    assert model.evidence({"w:alpha": 1.0, "w:beta": 1.0}, "A") == ["'alpha' (+2.0)"]
+    assert model.evidence({"s:diff": 1.0}, "C") == ["diff (+3.0)"]
+
+
+def test_a_malformed_model_is_refused() -> None:
+    bad = json.dumps({"labels": ["A", "B"], "bias": [0, 0], "weights": {"w:x": [1.0]}})
+    with pytest.raises(ValueError, match="one value per label"):
+        TaskModel.from_json(bad)
+
+
+def test_the_shipped_model_loads_and_knows_every_task_type() -> None:
+    model = TaskModel.shipped()
+    assert set(model.labels) == LABELS
+    assert len(model.weights) > 1000
+
+
+@pytest.mark.parametrize("path", sorted(DATA.glob("classify_*.jsonl")), ids=lambda p: p.name)
+def test_labelled_sets_are_well_formed(path: Path) -> None:
+    ids = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        assert item["task"] in LABELS, item["id"]
+        assert item["messages"][-1]["role"] == "user", item["id"]
+        assert {m["role"] for m in item["messages"]} <= {"user", "assistant", "system"}
+        assert item["id"] not in ids
+        ids.add(item["id"])
+    assert len(ids) >= 150
