@@ -1,4 +1,4 @@
-"""The learned task model: loading, probabilities, masking, explanations, and the data it is built from."""
+"""The learned task model: loading, probabilities, masking, explanations, its data."""
 
 from __future__ import annotations
 
