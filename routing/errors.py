@@ -42,7 +42,8 @@ class Problem:
             where += f", column '{self.column}'"
         hint = f" — did you mean '{self.suggestion}'?" if self.suggestion else ""
         label = "" if self.severity == "error" else f"{self.severity}: "
-        return f"{source}:{self.line}: {label}{self.message}{where}{hint}"
+        at = f"{source}:{self.line}" if self.line > 0 else source  # 0: the file as a whole
+        return f"{at}: {label}{self.message}{where}{hint}"
 
 
 class RoutingFileError(CortexError):

@@ -78,6 +78,8 @@ _STATEMENT = re.compile(
 )
 # A directive that is only a preposition must be set off ("…, with opus"), not run on.
 _PREPOSITION = re.compile(r"(?:with|using|via|mit|avec|con)\b", re.IGNORECASE)
+#: Characters at the end of a prompt where a closing directive is looked for.
+_WINDOW = 400
 _SEPARATORS = " \t\r\n,:-—–([>"
 _START_END = r"(?:\s*[:,;.!?\-—–>]+(?:\s+|\Z)|\s*\n\s*|\s*\Z)"
 
@@ -140,8 +142,7 @@ class OverrideDetector:
 
     def detect(self, prompt: str) -> Override | None:
         """The override in `prompt`, or None when it only mentions models (or none)."""
-        found = self._at_start(prompt) or self._at_end(prompt)
-        return found
+        return self._at_start(prompt) or self._at_end(prompt)
 
     def _spec_name(self, matched: str) -> str | None:
         text = re.sub(r"^claude[\s-]", "", matched.strip(), flags=re.IGNORECASE)
@@ -168,7 +169,9 @@ class OverrideDetector:
         return None
 
     def _at_end(self, prompt: str) -> Override | None:
-        m = self._end.search(prompt)
+        # A directive is short: search only the tail, or a long paste costs seconds.
+        offset = max(0, len(prompt) - _WINDOW)
+        m = self._end.search(prompt, offset)
         if not m:
             return None
         before, phrase = prompt[: m.start("d")], m.group("d")

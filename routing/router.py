@@ -167,7 +167,7 @@ def _task_reason(decided_by: str, task: str, c: Classification | None) -> str:
     if c is None:
         return f"task '{task}'"
     if decided_by == "default":
-        return f"task '{task}' (default route: {c.reason})"
+        return f"task '{task}' ({c.reason})"
     return f"task '{task}' classified with confidence {c.confidence:.2f}: {c.reason}"
 
 

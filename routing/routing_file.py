@@ -38,6 +38,10 @@ from cortexd.routing.workflow import read_workflow
 
 T = TypeVar("T")
 
+#: A routing file is a page or two of tables; a much larger file is a mistake (or hostile),
+#: and parsing megabytes of Markdown would stall a reload for seconds.
+MAX_FILE_BYTES = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Column:
@@ -241,6 +245,11 @@ def load_routing_file(path: str | Path) -> RoutingTable:
     """Read, parse and validate a routing file; raises `RoutingFileError` with every problem."""
     path = Path(path).expanduser()
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            limit = MAX_FILE_BYTES // 1024
+            message = f"the file is {size // 1024} KiB; routing files over {limit} KiB are refused"
+            raise RoutingFileError(path, [Problem(0, message)])
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError as exc:
         raise RoutingFileError(path, [Problem(0, "the routing file does not exist")]) from exc

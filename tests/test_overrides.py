@@ -109,3 +109,10 @@ def test_labelled_set_precision_and_recall(detector: OverrideDetector, name: str
     assert tp / (tp + fp) >= 0.98, f"precision {tp / (tp + fp):.3f}"
     assert tp / (tp + fn) >= 0.95, f"recall {tp / (tp + fn):.3f}"
     assert wrong_text == []
+
+
+def test_a_directive_after_a_long_paste_is_found(detector: OverrideDetector) -> None:
+    paste = "x = 1\n" * 20_000
+    found = detector.detect(paste + "\nwhy is this slow? use opus")
+    assert found is not None and found.model == "opus"
+    assert found.text == paste + "\nwhy is this slow?"

@@ -1164,6 +1164,15 @@ def test_file_not_found(tmp_path: Path) -> None:
     assert "does not exist" in str(info.value)
 
 
+def test_an_oversized_file_is_refused_before_it_is_parsed(seed_text: str, write_routing) -> None:
+    padding = "\n".join(f"prose line {i} " + "x" * 60 for i in range(20_000))
+    path = write_routing(seed_text + "\n" + padding)
+    with pytest.raises(RoutingFileError) as info:
+        load_routing_file(path)
+    assert f"{path}: the file is" in str(info.value)
+    assert "KiB are refused" in str(info.value)
+
+
 def test_file_not_utf8(write_routing) -> None:
     path = write_routing("## Routing Table\n| é |".encode("latin-1"))
     with pytest.raises(RoutingFileError) as info:
