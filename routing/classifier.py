@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from cortexd.routing.names import loose
 from cortexd.routing.request import Message
 from cortexd.routing.table import DEFAULT_TASK
 from cortexd.routing.task_features import extract
@@ -54,7 +55,12 @@ class TaskClassifier:
         default: str = DEFAULT_TASK,
         model: TaskModel | None = None,
     ) -> None:
-        self._tasks = frozenset(task_types) | {default}
+        # The routing file may spell a task type its own way ("Security Audit"); the rules and
+        # the model know the canonical spellings, so answers are mapped to the file's.
+        names = [*task_types, default]
+        self._spelling: dict[str, str] = {}
+        for name in names:
+            self._spelling.setdefault(loose(name), name)
         self._default = default
         self._model = model
 
@@ -63,29 +69,33 @@ class TaskClassifier:
         if not any(m.role == "user" for m in messages):
             return Classification(self._default, 0.0, "no user message: default route")
         views = analyse(messages)
-        evidence = rule_evidence(messages, views, self._tasks)
+        evidence = rule_evidence(messages, views)
         if self._model is None:
             return self._decide_by_rules(evidence)
-        return self._decide_by_model(self._model, extract(messages, views, evidence), evidence)
+        return self._decide_by_model(self._model, extract(messages, views, evidence))
 
-    def _decide_by_model(
-        self, model: TaskModel, features: dict[str, float], evidence: Evidence
-    ) -> Classification:
-        allowed = frozenset(model.labels) & self._tasks
+    def _spell(self, canonical: str) -> str | None:
+        """The routing file's spelling of a canonical task type, or None if it has none."""
+        return self._spelling.get(loose(canonical))
+
+    def _decide_by_model(self, model: TaskModel, features: dict[str, float]) -> Classification:
+        allowed = frozenset(t for t in model.labels if self._spell(t) is not None)
         if not allowed:
-            return self._decide_by_rules(evidence)
+            return Classification(self._default, 0.0, "no task type of the model is in the file")
         probs = model.probabilities(features, allowed)
         ranked = sorted(zip(probs, model.labels, strict=True), reverse=True)
-        scores = {label: round(p, 3) for p, label in ranked if p >= 0.01}
+        scores = {self._spell(t) or t: round(p, 3) for p, t in ranked if p >= 0.01}
         p, label = ranked[0]
         why = ", ".join(model.evidence(features, label)) or "no strong cue"
-        if label == self._default or p < MIN_PROBABILITY:
-            note = "" if label == self._default else f" (best: {label} at {p:.2f})"
+        task = self._spell(label) or self._default
+        if task == self._default or p < MIN_PROBABILITY:
+            note = "" if task == self._default else f" (best: {task} at {p:.2f})"
             return Classification(self._default, round(p, 2), f"default route{note}: {why}", scores)
-        return Classification(label, round(p, 2), why, scores)
+        return Classification(task, round(p, 2), why, scores)
 
     def _decide_by_rules(self, ev: Evidence) -> Classification:
-        ranked = sorted(((s, t) for t, s in ev.scores.items() if t in self._tasks), reverse=True)
+        spelled = ((s, self._spell(t)) for t, s in ev.scores.items())
+        ranked = sorted(((s, t) for s, t in spelled if t is not None), reverse=True)
         scores = {t: round(s, 2) for s, t in ranked}
         if not ranked or ranked[0][0] < MIN_SCORE or ranked[0][1] == self._default:
             best = f" (best: {ranked[0][1]} at {ranked[0][0]:.1f})" if ranked else ""
@@ -93,5 +103,6 @@ class TaskClassifier:
         top, task = ranked[0]
         second = ranked[1][0] if len(ranked) > 1 else 0.0
         confidence = round(min(1.0, (top - second) / top * 0.6 + min(top, 8) / 8 * 0.4), 2)
-        reason = ", ".join(ev.why.get(task, [])[:4])
+        canonical = next(t for t in ev.why if self._spell(t) == task)
+        reason = ", ".join(ev.why[canonical][:4])
         return Classification(task, confidence, reason, scores)

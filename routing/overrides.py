@@ -80,7 +80,7 @@ _STATEMENT = re.compile(
 _PREPOSITION = re.compile(r"(?:with|using|via|mit|avec|con)\b", re.IGNORECASE)
 #: Characters at the end of a prompt where a closing directive is looked for.
 _WINDOW = 400
-_SEPARATORS = " \t\r\n,:-—–([>"
+_SEPARATORS = " \t\r,:-—–([>"
 _START_END = r"(?:\s*[:,;.!?\-—–>]+(?:\s+|\Z)|\s*\n\s*|\s*\Z)"
 
 
@@ -158,14 +158,18 @@ class OverrideDetector:
             if not m:
                 continue
             name = self._spec_name(_matched_model(m))
-            rest = prompt[m.end() :]
+            end = m.end()
+            newline = prompt.rfind("\n", m.start(), end)
+            if newline >= 0:
+                end = newline + 1  # the next line keeps its own indentation
+            rest = prompt[end:]
             if name is None or not rest.strip():
                 continue  # unknown, or nothing but a directive: nothing to answer
             if pattern is self._start_to and name in _AMBIGUOUS:
                 continue  # "use sonnet to write a poem" is about poems
             if pattern is self._start_bare and _DEFINITION.match(rest):
                 continue
-            return Override(name, prompt[: m.end()].strip(), rest)
+            return Override(name, prompt[:end].strip(), rest)
         return None
 
     def _at_end(self, prompt: str) -> Override | None:
@@ -186,8 +190,11 @@ class OverrideDetector:
         name = self._spec_name(_matched_model(m))
         if name is None:
             return None
-        # Keep a sentence's own full stop; drop only the connector that joined the directive.
-        text = before.rstrip(_SEPARATORS) or before.rstrip()
+        # Keep a sentence's own full stop; drop only the connector that joined the directive
+        # on its own line ("…, use sonnet", "… — use opus"). Earlier lines are left as they are.
+        head, newline, line = before.rpartition("\n")
+        stripped = line.rstrip(_SEPARATORS)
+        text = (head + newline + stripped if stripped else head).rstrip()
         return Override(name, phrase.strip(), text)
 
 

@@ -245,9 +245,12 @@ def _apply_workflow(
             chain = (*rule.models, *(m for m in chain if m not in rule.models))
             reasons.append(f"'{rule.scenario}' (line {rule.line}): {' → '.join(chain)}")
     rule = table.rule(WorkflowKind.CLAUDE_CODE_CLIENT)
-    if rule is not None and re.search(r"claude[-_ ]?(code|cli)", client):
-        claude = tuple(m for m in chain if _family(m, catalog) == Provider.ANTHROPIC.value)
-        chain = tuple(dict.fromkeys((*claude, *rule.models)))
+    if rule is not None and re.search(r"claude[-_ ]?(code|cli)", client) and chain:
+        # Stay on Claude: keep local models (they never leave the machine) and Claude models,
+        # drop the others, and refill from the workflow row's Claude models.
+        kept = tuple(m for m in chain if _family(m, catalog) in (Provider.ANTHROPIC.value, "local"))
+        cloud = any(_family(m, catalog) != "local" for m in chain)
+        chain = tuple(dict.fromkeys((*kept, *(rule.models if cloud else ()))))
         reasons.append(
             f"'{rule.scenario}' (line {rule.line}): a Claude Code client stays on "
             f"Claude: {' → '.join(chain)}"

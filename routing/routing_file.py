@@ -279,7 +279,7 @@ def parse_routing_text(
                 "(a heading containing 'Routing Table' followed by a table)",
             )
         )
-    local = _local_routes(sheets["Local Models"], catalog)
+    local = _local_routes(sheets["Local Models"], catalog, routes)
     workflow = read_workflow(
         sheets["Coding Workflow"].rows, catalog, sheets["Coding Workflow"].problem
     )
@@ -453,7 +453,9 @@ def _routes(sheet: _Sheet, catalog: Catalog) -> dict[str, Route]:
     return routes
 
 
-def _local_routes(sheet: _Sheet, catalog: Catalog) -> dict[str, LocalRoute]:
+def _local_routes(
+    sheet: _Sheet, catalog: Catalog, routes: dict[str, Route]
+) -> dict[str, LocalRoute]:
     local: dict[str, LocalRoute] = {}
     for row, v in sheet.rows:
         task = v["task"].strip()
@@ -484,6 +486,8 @@ def _local_routes(sheet: _Sheet, catalog: Catalog) -> dict[str, LocalRoute]:
             continue
         if normalize(task) == normalize(EMBEDDINGS_TASK):
             task = EMBEDDINGS_TASK
+        # One task type, one spelling: the Routing Table's, if it has the row.
+        task = next((t for t in routes if loose(t) == loose(task)), task)
         local[task] = LocalRoute(task, models[0], fallback, row.line, toggle)
     return local
 

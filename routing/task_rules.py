@@ -164,10 +164,13 @@ def operation_over_items(lowered: str) -> bool:
 
 
 def is_coding_session(history: Sequence[Message]) -> bool:
-    return any(
-        m.role == "assistant" and ("```" in m.content or len(sig.CODE_LINE.findall(m.content)) >= 2)
-        for m in history
-    )
+    """Whether the assistant has been writing code in this conversation (its replies hold code)."""
+    for m in history:
+        if m.role == "assistant":
+            text = m.content[:_HEAD]  # a reply's first screens tell; all of it could be huge
+            if "```" in text or len(sig.CODE_LINE.findall(text)) >= 2:
+                return True
+    return False
 
 
 def rule_evidence(

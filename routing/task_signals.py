@@ -478,25 +478,25 @@ WORDS: dict[str, tuple[Signal, ...]] = {
 # Shapes seen in whole messages.
 DIFF = re.compile(r"^(?:diff --git|@@ -\d|\+\+\+ |--- a/)", re.MULTILINE)
 TRACE = re.compile(
-    r"Traceback \(most recent call last\)|^\s+at [\w$.<>]+\(.*\)$|^\s+at .+:\d+:\d+\)?$|"
+    r"Traceback \(most recent call last\)|^[ \t]+at [\w$.<>]+\(.*\)$|^[ \t]+at .+:\d+:\d+\)?$|"
     r"panicked at|Exception in thread|^\w+(?:Error|Exception):|segmentation fault|core dumped|"
-    r"^\s*File \".+\", line \d+|error\[E\d+\]|FATAL|Uncaught \w+Error|^ERROR:|fatal error:|panic:|SIGSEGV|"
+    r"^[ \t]*File \".+\", line \d+|error\[E\d+\]|FATAL|Uncaught \w+Error|^ERROR:|fatal error:|panic:|SIGSEGV|"
     r"CrashLoopBackOff|OOMKilled|deadlock detected|^FAILED |goroutine \d+ \[|APPLICATION FAILED TO START|"
     r"triggerUncaughtException|^Caused by:|^\S+ \d\d:\d\d:\d\d.{0,30}\b(?:ERROR|FATAL|CRITICAL)\b",
     re.MULTILINE,
 )
 TRANSCRIPT = re.compile(
-    r"^\s*(?:>\s*)?(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?\s*)?[A-Z][a-z][\w .'-]{0,24}:\s+\S",
+    r"^[ \t]*(?:>[ \t]*)?(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?\s*)?[A-Z][a-z][\w .'-]{0,24}:\s+\S",
     re.MULTILINE,
 )
 CODE_LINE = re.compile(
-    r"^\s*(?:def |class |import |from \S+ import|function |const |let |var |public |private |"
+    r"^[ \t]*(?:def |class |import |from \S+ import|function |const |let |var |public |private |"
     r"return |if \(|for \(|while \(|#include|fn |func |package |SELECT |INSERT |UPDATE |<\w+[ >]|"
     r"[\w.]+\(.*\);?$|[}{]\s*$)",
     re.MULTILINE,
 )
 DATA_ROW = re.compile(r"^[^\n,;|\t]{1,80}(?:[,;|\t][^\n,;|\t]{0,80}){2,}$", re.MULTILINE)
-LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S", re.MULTILINE)
+LIST_ITEM = re.compile(r"^[ \t]*(?:[-*•]|\d+[.)])[ \t]+\S", re.MULTILINE)
 FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 
 # Many items only make a bulk job when an operation is asked for ("translate 600 strings"),

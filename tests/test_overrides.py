@@ -77,7 +77,7 @@ def test_mentions_are_not_overrides(detector: OverrideDetector, prompt: str) -> 
 def test_text_outside_the_directive_is_untouched(detector: OverrideDetector) -> None:
     prompt = "use opus for this:\n  keep   this\tspacing\n\nand THIS case"
     found = detector.detect(prompt)
-    assert found is not None and found.text == "keep   this\tspacing\n\nand THIS case"
+    assert found is not None and found.text == "  keep   this\tspacing\n\nand THIS case"
 
 
 def test_aliases_from_the_routing_file_are_overrides_too() -> None:
@@ -116,3 +116,19 @@ def test_a_directive_after_a_long_paste_is_found(detector: OverrideDetector) -> 
     found = detector.detect(paste + "\nwhy is this slow? use opus")
     assert found is not None and found.model == "opus"
     assert found.text == paste + "\nwhy is this slow?"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "rest"),
+    [
+        ("def f(x):\n\nuse opus for this", "def f(x):"),
+        ("<!-- keep -->\n\nuse opus for this", "<!-- keep -->"),
+        ("items = [1, 2,\n\n(use haiku)", "items = [1, 2,"),
+        ("use opus for this:\n    indented = 1", "    indented = 1"),
+    ],
+)
+def test_removing_a_directive_never_touches_the_other_lines(
+    detector: OverrideDetector, prompt: str, rest: str
+) -> None:
+    found = detector.detect(prompt)
+    assert found is not None and found.text == rest

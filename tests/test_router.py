@@ -476,3 +476,29 @@ def test_a_typo_in_the_first_word_of_a_task_still_gets_a_hint(router: Router) ->
     with pytest.raises(UnknownTaskError) as info:
         plan(router, task="Debuging")
     assert info.value.suggestion == "Debugging / tracing"
+
+
+def test_task_types_spelled_differently_in_the_file_still_route(seed_text: str) -> None:
+    text = seed_text.replace("| Security audit |", "| Security Audit |").replace(
+        "| Code generation | sonnet |", "| Code Generation | sonnet |"
+    )
+    from cortexd.routing.task_model import TaskModel
+
+    custom = Router(parse_routing_text(text), TaskModel.shipped())
+    audit = plan(custom, "Do a security audit of this login handler for SQL injection")
+    assert (audit.task, audit.chain) == ("Security Audit", ("opus",))
+    code = plan(custom, "write a python function that parses ISO 8601 durations")
+    assert (code.task, code.chain) == ("Code Generation", ("sonnet", "codex"))
+
+
+def test_a_claude_code_client_keeps_local_models_and_empty_routes(router: Router) -> None:
+    with pytest.raises(NoRouteError):
+        plan(router, task="Embeddings", client="claude-code")
+    p = plan(
+        router,
+        task="Quick capture / filing",
+        client="claude-code",
+        local_only=True,
+        available=local("llama3.1:8b"),
+    )
+    assert p.chain == ("llama3.1:8b",)
