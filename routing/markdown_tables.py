@@ -50,6 +50,7 @@ class Document:
 
     tables: tuple[Table, ...]
     fields: tuple[Field, ...] = field(default=())
+    headings: tuple[tuple[str, int], ...] = field(default=())  # (text, line) of every heading
 
 
 _PLAIN_FIELD = re.compile(r"^\s*([A-Za-z][\w ./-]{0,30}?)\s*:\s+(\S.*)$")
@@ -66,7 +67,7 @@ def inline_text(token: Token) -> str:
     """The visible text of an inline token: emphasis and code marks dropped, breaks as spaces."""
     parts: list[str] = []
     for child in token.children or ():
-        if child.type in ("text", "code_inline", "html_inline"):
+        if child.type in ("text", "code_inline"):
             parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")
@@ -74,28 +75,37 @@ def inline_text(token: Token) -> str:
 
 
 def parse_document(text: str) -> Document:
-    """Parse Markdown text (a leading BOM and CRLF line endings are fine) into tables and fields."""
+    """Parse Markdown text (a leading BOM and CRLF line endings are fine) into tables and fields.
+
+    Fields are read only from the preamble — paragraphs before the first ``##`` heading, as
+    in the seed's header block — so prose further down ("- Mode: manual when travelling")
+    is never taken for configuration.
+    """
     text = text.removeprefix("\ufeff")
     tokens = _parser().parse(text)
     tables: list[Table] = []
     fields: list[Field] = []
+    headings: list[tuple[str, int]] = []
     heading, heading_line = "", 0
+    in_preamble = True
     i = 0
     while i < len(tokens):
         tok = tokens[i]
         if tok.type == "heading_open":
             heading = inline_text(tokens[i + 1])
             heading_line = _line(tok)
+            headings.append((heading, heading_line))
+            in_preamble = in_preamble and tok.tag == "h1"
             i += 3
             continue
-        if tok.type == "paragraph_open":
+        if tok.type == "paragraph_open" and in_preamble:
             fields.extend(_fields(tokens[i + 1], _line(tok)))
         if tok.type == "table_open":
             table, i = _read_table(tokens, i, heading, heading_line)
             tables.append(table)
             continue
         i += 1
-    return Document(tables=tuple(tables), fields=tuple(fields))
+    return Document(tables=tuple(tables), fields=tuple(fields), headings=tuple(headings))
 
 
 def _line(tok: Token) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable
 
 _SPACES = re.compile(r"\s+")
@@ -26,8 +27,10 @@ def loose(text: str) -> str:
 
     >>> loose("Vibe coding (interactive)") == loose("vibe-coding interactive")
     True
+    >>> loose("会议摘要") == loose("代码生成")
+    False
     """
-    return re.sub(r"[^0-9a-z]+", "", normalize(text))
+    return re.sub(r"[\W_]+", "", normalize(unicodedata.normalize("NFKC", text)))
 
 
 def nearest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:

@@ -66,15 +66,6 @@ _TASK = Column("task", ("task type", "task", "task types"), required=True)
 # Order matters: the first section whose heading pattern matches takes the table.
 SECTIONS: tuple[Section, ...] = (
     _section(
-        "Model Aliases",
-        r"\b(model )?aliases\b",
-        Column("alias", ("alias", "name"), True),
-        Column("provider", ("provider",), True),
-        Column("model", ("model id", "model", "id"), True),
-        Column("url", ("base url", "url", "endpoint")),
-        Column("window", ("context window", "context")),
-    ),
-    _section(
         "Local Model Files",
         r"\blocal model files?\b|\bgguf\b",
         Column("model", ("model", "local model", "name"), True),
@@ -88,6 +79,15 @@ SECTIONS: tuple[Section, ...] = (
         Column("fallback", ("fallback", "fallbacks", "fallback model", "fallback chain")),
         Column("notes", ("notes", "note", "why")),
         Column("local_only", ("local only", "private", "privacy")),
+    ),
+    _section(
+        "Model Aliases",
+        r"\b(model )?aliases\b",
+        Column("alias", ("alias", "name"), True),
+        Column("provider", ("provider",), True),
+        Column("model", ("model id", "model", "id"), True),
+        Column("url", ("base url", "url", "endpoint")),
+        Column("window", ("context window", "context")),
     ),
     _section(
         "Local Models",
@@ -128,6 +128,8 @@ SECTIONS: tuple[Section, ...] = (
     ),
 )
 
+SECTIONS_BY_TITLE = {s.title: s for s in SECTIONS}
+
 _PROVIDER_NAMES = {
     "anthropic": Provider.ANTHROPIC,
     "claude": Provider.ANTHROPIC,
@@ -149,8 +151,10 @@ _POLICY_SYNONYMS = {
     "block": BudgetPolicy.REFUSE,
     "stop": BudgetPolicy.REFUSE,
 }
+# A host is localhost, an IP address or a dotted name: "Tried at 10:30" is not an address.
 _HOST = re.compile(
-    r"(?:https?://)?(?:localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]+\]|[\w.-]+):\d{2,5}\b",
+    r"(?:https?://)?(?:localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]+\]|"
+    r"[a-z0-9-]+(?:\.[a-z0-9-]+)+):\d{2,5}\b",
     re.IGNORECASE,
 )
 _NOTE = re.compile(r"\s*\((?:future|planned|soon|later)[^)]*\)", re.IGNORECASE)
@@ -272,13 +276,7 @@ def parse_routing_text(
     catalog = build_catalog(specs, files)
     routes = _routes(sheets["Routing Table"], catalog)
     if not sheets["Routing Table"].rows and not any(p.section == "Routing Table" for p in problems):
-        problems.append(
-            Problem(
-                1,
-                "no 'Routing Table' section with rows was found "
-                "(a heading containing 'Routing Table' followed by a table)",
-            )
-        )
+        problems.append(_missing_routing_table(doc))
     local = _local_routes(sheets["Local Models"], catalog, routes)
     workflow = read_workflow(
         sheets["Coding Workflow"].rows, catalog, sheets["Coding Workflow"].problem
@@ -307,6 +305,18 @@ def parse_routing_text(
     if errors:
         raise RoutingFileError(source, sorted(errors, key=lambda p: p.line))
     return table
+
+
+def _missing_routing_table(doc: Document) -> Problem:
+    routing = SECTIONS_BY_TITLE["Routing Table"].heading
+    heading = next(((t, n) for t, n in doc.headings if routing.search(t)), None)
+    if heading is not None:
+        return Problem(heading[1], f"the heading '{heading[0]}' has no table with rows under it")
+    return Problem(
+        0,
+        "no 'Routing Table' section was found "
+        "(a heading containing 'Routing Table' followed by a table)",
+    )
 
 
 def catalog_for(table: RoutingTable) -> Catalog:
@@ -457,11 +467,17 @@ def _local_routes(
     sheet: _Sheet, catalog: Catalog, routes: dict[str, Route]
 ) -> dict[str, LocalRoute]:
     local: dict[str, LocalRoute] = {}
+    seen: set[str] = set()
+    spelled = {loose(t): t for t in routes}
     for row, v in sheet.rows:
         task = v["task"].strip()
-        if any(loose(t) == loose(task) for t in local):
+        if not task:
+            sheet.problem(row, "?", "empty task type", "task")
+            continue
+        if loose(task) in seen:
             sheet.problem(row, task, "duplicate task type in the local table", "task")
             continue
+        seen.add(loose(task))
         models = sheet.read(row, task, "model", v["model"], lambda c: cells.model_chain(c, catalog))
         fallback = sheet.read(
             row, task, "fallback", v.get("fallback", ""), lambda c: cells.model_chain(c, catalog)
@@ -487,7 +503,7 @@ def _local_routes(
         if normalize(task) == normalize(EMBEDDINGS_TASK):
             task = EMBEDDINGS_TASK
         # One task type, one spelling: the Routing Table's, if it has the row.
-        task = next((t for t in routes if loose(t) == loose(task)), task)
+        task = spelled.get(loose(task), task)
         local[task] = LocalRoute(task, models[0], fallback, row.line, toggle)
     return local
 
@@ -551,8 +567,9 @@ def _budgets(sheet: _Sheet) -> dict[str, Budget]:
 
 def _cross_checks(sheet: _Sheet, catalog: Catalog, known: list[str]) -> dict[str, CrossCheck]:
     checks: dict[str, CrossCheck] = {}
+    by_key = {loose(t): t for t in reversed(known)}
     for row, v in sheet.rows:
-        task = next((t for t in known if loose(t) == loose(v["task"])), None)
+        task = by_key.get(loose(v["task"]))
         if task is None:
             sheet.problem(
                 row,

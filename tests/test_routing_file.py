@@ -965,17 +965,18 @@ def test_empty_primary(cell: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "line"),
     [
-        "# My routing\n\nJust prose, no tables.\n",
-        "## Local Models\n\n| Task Type | Local Model |\n|---|---|\n| A | llama3.1:8b |\n",
-        "## Routing Table\n\nNothing here yet.\n",
-        "",
+        ("# My routing\n\nJust prose, no tables.\n", 0),
+        ("## Local Models\n\n| Task Type | Local Model |\n|---|---|\n| A | llama3.1:8b |\n", 0),
+        ("# Mine\n\nintro\n\n## Routing Table\n\nNothing here yet.\n", 5),
+        ("", 0),
     ],
 )
-def test_no_routing_table_section(text: str) -> None:
+def test_no_routing_table_section(text: str, line: int) -> None:
+    # 0: the file as a whole; otherwise the heading that has no table under it.
     problem = only_problem(text)
-    assert problem.line == 1
+    assert problem.line == line
     assert "Routing Table" in problem.message
 
 
@@ -1194,3 +1195,30 @@ def test_errors_of_a_file_on_disk_name_its_path(seed_text: str, write_routing) -
 
 def test_routing_file_error_is_a_cortex_error() -> None:
     assert issubclass(RoutingFileError, CortexError)
+
+
+def test_prose_below_the_preamble_is_never_configuration() -> None:
+    text = f"# Routing\n\n{ROUTES}\n\n## Notes\n\n- Mode: I switch to manual when travelling\n"
+    assert parse_routing_text(text).mode is Mode.STATIC_WITH_OVERRIDE
+
+
+def test_a_time_in_a_providers_note_is_not_an_address() -> None:
+    text = with_section(
+        ROUTES, "## Providers\n\n| Provider | Notes |\n|---|---|\n| Ollama | tried at 10:30 |\n"
+    )
+    assert parse_routing_text(text).ollama_host is None
+
+
+def test_a_routing_table_heading_that_mentions_aliases_is_still_the_routing_table() -> None:
+    text = ROUTES.replace("## Routing Table", "## Routing Table (aliases allowed)")
+    assert parse_routing_text(text).routes["Code generation"].chain == ("sonnet", "codex")
+
+
+def test_task_types_in_other_scripts_are_distinct() -> None:
+    text = "## Routing Table\n\n| Task Type | Primary |\n|---|---|\n| 会议摘要 | sonnet |\n| 代码生成 | codex |\n"
+    assert list(parse_routing_text(text).routes) == ["会议摘要", "代码生成"]
+
+
+def test_inline_html_is_markup_not_text() -> None:
+    text = "## Routing Table\n\n| Task Type | Primary |\n|---|---|\n| <b>Notes</b> | haiku |\n"
+    assert list(parse_routing_text(text).routes) == ["Notes"]
