@@ -14,13 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cortexd.environment import KEY_VARIABLES, Environment
 from cortexd.paths import Paths, install_default_routing_file
 from cortexd.routing.errors import RoutingFileError
 from cortexd.routing.routing_file import load_routing_file
-from cortexd.routing.table import RoutingTable, Toggle
+from cortexd.routing.table import RoutingTable, Toggle, WorkflowKind
+from cortexd.routing.urls import redact_url
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,21 +36,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def render(table: RoutingTable, env: Environment, console: Console) -> None:
     """Print the active routing table and the providers' key status."""
-    routes = Table(title=f"Routing table — {table.source}")
+    routes = Table(title=f"Routing table — {escape(table.source)}")
     for column in ("task type", "chain (primary → fallbacks)", "line"):
         routes.add_column(column, overflow="fold")
     for route in table.routes.values():
-        routes.add_row(route.task, " → ".join(route.chain), str(route.line))
+        routes.add_row(escape(route.task), escape(" → ".join(route.chain)), str(route.line))
     for rule in table.workflow:
-        if rule.kind.value == "task" and rule.scenario not in table.routes:
-            routes.add_row(rule.scenario, " → ".join(rule.models), str(rule.line))
+        if rule.kind is WorkflowKind.TASK and rule.scenario not in table.routes:
+            routes.add_row(escape(rule.scenario), " → ".join(rule.models), str(rule.line))
     console.print(routes)
     local = Table(title="Local models (need the hardware probe, not built yet)")
     for column in ("task type", "local model", "cloud fallback", "state"):
         local.add_column(column, overflow="fold")
     for row in table.local.values():
         state = {Toggle.ON: "forced on", Toggle.OFF: "off"}.get(row.toggle, "auto: inactive")
-        local.add_row(row.task, row.model, " → ".join(row.fallback) or "—", state)
+        local.add_row(escape(row.task), escape(row.model), " → ".join(row.fallback) or "—", state)
     console.print(local)
     providers = Table(title="Providers")
     providers.add_column("provider")
@@ -57,10 +59,10 @@ def render(table: RoutingTable, env: Environment, console: Console) -> None:
         ok = name in env.keys_present
         providers.add_row(name, f"{variable} set" if ok else f"no key ({variable} unset)")
     ollama = env.ollama_host or table.ollama_host or "http://localhost:11434"
-    providers.add_row("ollama", f"{ollama} (not contacted yet)")
+    providers.add_row("ollama", f"{escape(redact_url(ollama))} (not contacted yet)")
     console.print(providers)
     for warning in table.warnings:
-        console.print(f"[yellow]{warning.describe(table.source)}[/]")
+        console.print(f"[yellow]{escape(warning.describe(table.source))}[/]")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,8 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths.resolve(env)
     console = Console()
     path = args.routing_file or paths.routing_file
-    if args.routing_file is None and install_default_routing_file(path):
-        console.print(f"created {path} from the default routing file; edit it to change routes")
+    # Only the default location is seeded: a mistyped --routing-file or CORTEX_ROUTING_FILE
+    # must be reported as missing, not silently created.
+    chosen = args.routing_file is not None or env.routing_file is not None
+    if not chosen and install_default_routing_file(path):
+        console.print(
+            f"created {escape(str(path))} from the default routing file; edit it to change routes"
+        )
     try:
         table = load_routing_file(path)
     except RoutingFileError as exc:

@@ -34,6 +34,7 @@ from cortexd.routing.table import (
     Toggle,
     WorkflowKind,
 )
+from cortexd.routing.urls import redact_url
 from cortexd.routing.workflow import read_workflow
 
 T = TypeVar("T")
@@ -249,12 +250,13 @@ def load_routing_file(path: str | Path) -> RoutingTable:
     """Read, parse and validate a routing file; raises `RoutingFileError` with every problem."""
     path = Path(path).expanduser()
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
+        with path.open("rb") as handle:  # devices and pipes report no size: read a bounded amount
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
             limit = MAX_FILE_BYTES // 1024
-            message = f"the file is {size // 1024} KiB; routing files over {limit} KiB are refused"
+            message = f"the file is over {limit} KiB; a routing file that large is refused"
             raise RoutingFileError(path, [Problem(0, message)])
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except FileNotFoundError as exc:
         raise RoutingFileError(path, [Problem(0, "the routing file does not exist")]) from exc
     except UnicodeDecodeError as exc:
@@ -395,7 +397,7 @@ def _aliases(sheet: _Sheet) -> tuple[tuple[AliasEntry, ...], list[ModelSpec]]:
         if url is not None:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
-                sheet.problem(row, alias, f"'{url}' is not an http(s) URL", "url")
+                sheet.problem(row, alias, f"'{redact_url(url)}' is not an http(s) URL", "url")
                 continue
         window = None
         if v.get("window", "").strip():

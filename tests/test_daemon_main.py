@@ -87,3 +87,33 @@ def test_the_console_script_runs(home: Path) -> None:
     result = subprocess.run([str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "routing file valid" in result.stdout
+
+
+def test_markup_in_the_routing_file_is_shown_as_text(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = tmp_path / "odd.md"
+    odd.write_text(
+        "## Routing Table\n| Task Type | Primary |\n|---|---|\n| Bulk [/red] ops | haiku |\n"
+    )
+    assert main(["--routing-file", str(odd)]) == 0
+    assert "Bulk [/red] ops" in capsys.readouterr().out
+
+
+def test_a_mistyped_routing_file_variable_is_reported_not_created(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    typo = tmp_path / "nope" / "typo.md"
+    monkeypatch.setenv("CORTEX_ROUTING_FILE", str(typo))
+    assert main([]) == 1
+    assert not typo.exists()
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_secrets_in_the_ollama_address_are_not_printed(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", "http://me:hunter2@gpu-box.lan:11434")
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out and "gpu-box.lan:11434" in out

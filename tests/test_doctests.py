@@ -7,10 +7,10 @@ from types import ModuleType
 
 import pytest
 
-from cortexd.routing import catalog, cells, names
+from cortexd.routing import catalog, cells, names, urls
 
 
-@pytest.mark.parametrize("module", [names, cells, catalog])
+@pytest.mark.parametrize("module", [names, cells, catalog, urls])
 def test_doctests(module: ModuleType) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

@@ -1171,7 +1171,7 @@ def test_an_oversized_file_is_refused_before_it_is_parsed(seed_text: str, write_
     with pytest.raises(RoutingFileError) as info:
         load_routing_file(path)
     assert f"{path}: the file is" in str(info.value)
-    assert "KiB are refused" in str(info.value)
+    assert "a routing file that large is refused" in str(info.value)
 
 
 def test_file_not_utf8(write_routing) -> None:
@@ -1215,10 +1215,23 @@ def test_a_routing_table_heading_that_mentions_aliases_is_still_the_routing_tabl
 
 
 def test_task_types_in_other_scripts_are_distinct() -> None:
-    text = "## Routing Table\n\n| Task Type | Primary |\n|---|---|\n| 会议摘要 | sonnet |\n| 代码生成 | codex |\n"
+    head = "## Routing Table\n\n| Task Type | Primary |\n|---|---|\n"
+    text = head + "| 会议摘要 | sonnet |\n| 代码生成 | codex |\n"
     assert list(parse_routing_text(text).routes) == ["会议摘要", "代码生成"]
 
 
 def test_inline_html_is_markup_not_text() -> None:
     text = "## Routing Table\n\n| Task Type | Primary |\n|---|---|\n| <b>Notes</b> | haiku |\n"
     assert list(parse_routing_text(text).routes) == ["Notes"]
+
+
+def test_a_device_is_refused_without_reading_it_whole() -> None:
+    with pytest.raises(RoutingFileError, match="refused"):
+        load_routing_file("/dev/zero")
+
+
+def test_a_bad_base_url_error_does_not_echo_its_secret() -> None:
+    text = with_section(ROUTES, ALIASES_HEAD + "| x | openai | gpt-4o | ftp://u:sk-SECRET@h/ |\n")
+    with pytest.raises(RoutingFileError) as info:
+        parse_routing_text(text)
+    assert "sk-SECRET" not in str(info.value)

@@ -9,6 +9,7 @@ from typing import Any
 from cortexd.cli.common import load_table
 from cortexd.routing.catalog import Catalog, ModelSpec
 from cortexd.routing.routing_file import catalog_for
+from cortexd.routing.urls import redact_url
 
 
 def register(sub: Any) -> None:
@@ -30,7 +31,7 @@ def model_row(catalog: Catalog, spec: ModelSpec) -> dict[str, Any]:
         "input_usd_per_mtok": None if price is None else str(price.input_mtok),
         "output_usd_per_mtok": None if price is None else str(price.output_mtok),
         "price_source": None if price is None else price.source,
-        "base_url": spec.base_url,
+        "base_url": None if spec.base_url is None else redact_url(spec.base_url),
         "gguf_path": None if spec.gguf_path is None else str(spec.gguf_path),
     }
 
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="cortexd model catalog")
@@ -51,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         unknown = "[bold red]unknown[/]"
         table.add_row(
-            r["alias"],
+            escape(r["alias"]),
             r["provider"],
-            r["model_id"],
+            escape(r["model_id"]),
             f"{r['context_window']:,}" if r["context_window"] else "?",
             r["input_usd_per_mtok"] or unknown,
             r["output_usd_per_mtok"] or unknown,
