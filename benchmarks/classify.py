@@ -1,7 +1,8 @@
 """Time the router's local decisions: `uv run python -m benchmarks.classify [--rounds N]`.
 
-Runs every labelled conversation of tests/data through the classifier, and every labelled
-prompt through override detection and the whole router, and prints per-call latency.
+Runs the development and hold-out conversations of tests/data through the classifier (with
+the shipped model) and the whole router, and the labelled override prompts through override
+detection, and prints per-call latency.
 """
 
 from __future__ import annotations

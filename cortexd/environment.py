@@ -7,8 +7,8 @@
 | CORTEX_ROUTING_FILE | the routing file to use instead of <context>/model-routing.md    |
 | ANTHROPIC_API_KEY   | key for Anthropic (never printed, logged or stored)              |
 | OPENAI_API_KEY      | key for OpenAI (never printed, logged or stored)                 |
-| ANTHROPIC_BASE_URL  | Anthropic endpoint (the SDK's own variable)                      |
-| OPENAI_BASE_URL     | OpenAI endpoint (the SDK's own variable)                         |
+| ANTHROPIC_BASE_URL  | Anthropic endpoint (read by the SDK in the provider adapters)    |
+| OPENAI_BASE_URL     | OpenAI endpoint (read by the SDK in the provider adapters)       |
 | OLLAMA_HOST         | Ollama address; wins over the routing file's providers table     |
 """
 

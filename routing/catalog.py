@@ -2,7 +2,8 @@
 
 Built-in defaults cover the routing file's names; the routing file's ``## Model Aliases``
 and ``## Local Model Files`` sections add to or replace them. Prices are looked up lazily
-(genai-prices loads its snapshot on first use), so planning a route never pays for them.
+(genai-prices loads its snapshot on first use): planning a route with aliases never pays for
+them; a concrete model id the catalog lacks is looked up once for its context window.
 """
 
 from __future__ import annotations
@@ -180,6 +181,7 @@ class Catalog:
     models: Mapping[str, ModelSpec]
     _index: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _prices: dict[str, Price | None] = field(default_factory=dict, init=False, repr=False)
+    _placed: dict[str, ModelSpec] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for spec in self.models.values():
@@ -215,8 +217,12 @@ class Catalog:
             return None
         provider, api = placed
         model_id = name.strip()
-        window = None if provider.local else lookup_price(provider.value, model_id).context_window
-        return ModelSpec(model_id, provider, model_id, api, window)
+        if model_id not in self._placed:
+            window = (
+                None if provider.local else lookup_price(provider.value, model_id).context_window
+            )
+            self._placed[model_id] = ModelSpec(model_id, provider, model_id, api, window)
+        return self._placed[model_id]
 
     def suggest(self, name: str) -> str | None:
         """The alias closest to a misspelt name."""

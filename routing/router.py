@@ -19,14 +19,14 @@ from cortexd.routing.errors import NoRouteError, UnknownModelError, UnknownTaskE
 from cortexd.routing.names import loose, nearest
 from cortexd.routing.overrides import Override, OverrideDetector
 from cortexd.routing.request import Message, RouteRequest
-from cortexd.routing.routing_file import catalog_for
+from cortexd.routing.routing_file import RESERVED_NAMES, catalog_for
 from cortexd.routing.table import DEFAULT_TASK, Mode, RoutingTable, Toggle, WorkflowKind
 from cortexd.routing.task_model import TaskModel
 
 #: The cloud model of the default route when the file names none (seed: Anthropic is
 #: "primary for … general agent work").
 DEFAULT_CLOUD_MODEL = "sonnet"
-_AUTO = {"", "auto", "default", "cortex", "cortex-auto"}
+_AUTO = {"", *RESERVED_NAMES}
 _CODING_TASKS = {"code generation", "vibe coding (interactive)"}
 _REVIEW_TASKS = {"code review"}
 #: The model a provider reviews with when the task's chain has none of its models.

@@ -15,7 +15,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from cortexd.routing import cells
-from cortexd.routing.catalog import Api, Catalog, ModelSpec, Provider, build_catalog
+from cortexd.routing.catalog import BUILTIN_MODELS, Api, Catalog, ModelSpec, Provider, build_catalog
 from cortexd.routing.errors import Problem, RoutingFileError
 from cortexd.routing.markdown_tables import Document, Row, Table, parse_document
 from cortexd.routing.names import loose, nearest, normalize
@@ -130,6 +130,8 @@ SECTIONS: tuple[Section, ...] = (
 )
 
 SECTIONS_BY_TITLE = {s.title: s for s in SECTIONS}
+#: Values of a request's model field that mean "route it": no alias may take them.
+RESERVED_NAMES = frozenset({"auto", "default", "cortex", "cortex-auto"})
 
 _PROVIDER_NAMES = {
     "anthropic": Provider.ANTHROPIC,
@@ -376,11 +378,19 @@ def _alias_spec(entry: AliasEntry) -> ModelSpec | None:
 
 def _aliases(sheet: _Sheet) -> tuple[tuple[AliasEntry, ...], list[ModelSpec]]:
     entries: list[AliasEntry] = []
+    seen: dict[str, int] = {}
     for row, v in sheet.rows:
         alias = v["alias"].strip()
         if not alias:
             sheet.problem(row, "?", "empty alias", "alias")
             continue
+        if normalize(alias) in RESERVED_NAMES or normalize(alias).startswith("task:"):
+            sheet.problem(row, alias, f"'{alias}' is reserved (a request's model field uses it)")
+            continue
+        if normalize(alias) in seen:
+            sheet.problem(row, alias, f"duplicate alias (first on line {seen[normalize(alias)]})")
+            continue
+        seen[normalize(alias)] = row.line
         if normalize(v["provider"]) not in _PROVIDER_NAMES:
             sheet.problem(
                 row,
@@ -416,6 +426,11 @@ def _local_files(sheet: _Sheet, base_dir: Path) -> dict[str, Path]:
         name, raw = v["model"].strip(), v["path"].strip()
         if not name or not raw:
             sheet.problem(row, name or "?", "a local model file needs both a name and a path")
+            continue
+        builtin = next((b for b in BUILTIN_MODELS if normalize(b.name) == normalize(name)), None)
+        if builtin is not None and not builtin.local:
+            message = f"'{name}' is a cloud model; give the GGUF model a name of its own"
+            sheet.problem(row, name, message, "model")
             continue
         path = Path(raw).expanduser()
         path = path if path.is_absolute() else base_dir / path

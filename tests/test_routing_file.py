@@ -1235,3 +1235,24 @@ def test_a_bad_base_url_error_does_not_echo_its_secret() -> None:
     with pytest.raises(RoutingFileError) as info:
         parse_routing_text(text)
     assert "sk-SECRET" not in str(info.value)
+
+
+@pytest.mark.parametrize("alias", ["auto", "Auto", "task:x", "default"])
+def test_reserved_names_cannot_be_aliases(alias: str) -> None:
+    text = with_section(ROUTES, ALIASES_HEAD + f"| {alias} | openai | gpt-4o | |\n")
+    assert "reserved" in only_problem(text).message
+
+
+def test_a_duplicate_alias_is_an_error() -> None:
+    rows = "| fast | openai | gpt-4o | |\n| Fast | anthropic | claude-haiku-4-5 | |\n"
+    problem = only_problem(with_section(ROUTES, ALIASES_HEAD + rows))
+    assert "duplicate alias" in problem.message
+
+
+def test_a_gguf_file_cannot_take_a_cloud_models_name(tmp_path: Path) -> None:
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    text = with_section(
+        ROUTES, f"## Local Model Files\n\n| Model | File |\n|---|---|\n| sonnet | {gguf} |\n"
+    )
+    assert "cloud model" in only_problem(text).message
