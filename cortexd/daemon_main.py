@@ -19,10 +19,14 @@ from rich.table import Table
 
 from cortexd.environment import KEY_VARIABLES, Environment
 from cortexd.paths import Paths, install_default_routing_file
-from cortexd.routing.errors import RoutingFileError
-from cortexd.routing.routing_file import load_routing_file
-from cortexd.routing.table import RoutingTable, Toggle, WorkflowKind
-from cortexd.routing.urls import redact_url
+from cortexd.routing import (
+    RoutingFileError,
+    RoutingTable,
+    Toggle,
+    WorkflowKind,
+    load_routing_file,
+    redact_url,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

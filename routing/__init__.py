@@ -19,7 +19,9 @@ from cortexd.routing.overrides import Override, OverrideDetector
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.router import Availability, RoutePlan, Router, plan_route
 from cortexd.routing.routing_file import catalog_for, load_routing_file, parse_routing_text
-from cortexd.routing.table import DEFAULT_TASK, Mode, RoutingTable
+from cortexd.routing.table import DEFAULT_TASK, Mode, RoutingTable, Toggle, WorkflowKind
+from cortexd.routing.task_model import TaskModel
+from cortexd.routing.urls import redact_url
 
 __all__ = [
     "DEFAULT_TASK",
@@ -42,11 +44,15 @@ __all__ = [
     "RoutingFileError",
     "RoutingTable",
     "TaskClassifier",
+    "TaskModel",
+    "Toggle",
     "UnknownModelError",
     "UnknownTaskError",
+    "WorkflowKind",
     "build_catalog",
     "catalog_for",
     "load_routing_file",
     "parse_routing_text",
     "plan_route",
+    "redact_url",
 ]

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from cortexd.cli import config_cmd, models_cmd, route_cmd
-from cortexd.routing.errors import CortexError
+from cortexd.routing import CortexError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from cortexd.environment import Environment
 from cortexd.paths import Paths, default_routing_text
-from cortexd.routing.routing_file import load_routing_file, parse_routing_text
-from cortexd.routing.table import RoutingTable
+from cortexd.routing import RoutingTable, load_routing_file, parse_routing_text
 
 SHIPPED = "<shipped default model-routing.md>"
 

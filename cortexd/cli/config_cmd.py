@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from cortexd.cli.common import load_table
-from cortexd.routing.errors import RoutingFileError
+from cortexd.routing import RoutingFileError
 
 
 def register(sub: Any) -> None:

@@ -7,9 +7,7 @@ import json
 from typing import Any
 
 from cortexd.cli.common import load_table
-from cortexd.routing.catalog import Catalog, ModelSpec
-from cortexd.routing.routing_file import catalog_for
-from cortexd.routing.urls import redact_url
+from cortexd.routing import Catalog, ModelSpec, catalog_for, redact_url
 
 
 def register(sub: Any) -> None:

@@ -8,9 +8,7 @@ import sys
 from typing import Any
 
 from cortexd.cli.common import load_table
-from cortexd.routing.request import Message, RouteRequest
-from cortexd.routing.router import RoutePlan, Router
-from cortexd.routing.task_model import TaskModel
+from cortexd.routing import Message, RoutePlan, Router, RouteRequest, TaskModel
 
 
 def register(sub: Any) -> None:
