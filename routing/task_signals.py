@@ -196,7 +196,7 @@ WORDS: dict[str, tuple[Signal, ...]] = {
             3,
         ),
         _s(
-            r"(?<!lit )(?<!literature )(?<!performance )(?<!design )(?<!annual )\breview\b(?! (?:of the literature|papers|meeting))|\bcode review\b",
+            r"\breview\b(?<!lit review)(?<!literature review)(?<!performance review)(?<!design review)(?<!annual review)(?! (?:of the literature|papers|meeting))|\bcode review\b",
             3,
         ),
         _s(r"\b(?:pr|pull request|merge request|diff|patch|changeset|commit)\b", 1.5),
