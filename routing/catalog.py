@@ -86,7 +86,8 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
         "claude-sonnet-5-5",
         Api.MESSAGES,
         1_000_000,
-        synonyms=("claude sonnet", "claude-sonnet"),
+        # "use Claude for this" means Anthropic's everyday model.
+        synonyms=("claude sonnet", "claude-sonnet", "claude"),
     ),
     ModelSpec(
         "haiku",
@@ -102,7 +103,7 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
         "gpt-4o",
         Api.CHAT,
         128_000,
-        synonyms=("gpt4o", "gpt 4o", "4o", "gpt-4-o"),
+        synonyms=("gpt4o", "gpt 4o", "4o", "gpt-4-o", "chatgpt", "gpt"),
     ),
     ModelSpec(
         "codex",

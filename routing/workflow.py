@@ -29,6 +29,7 @@ _KINDS: tuple[tuple[re.Pattern[str], WorkflowKind], ...] = (
     (re.compile(r"\bqueue", re.I), WorkflowKind.QUEUE),
     (re.compile(r"pair programming|interactive", re.I), WorkflowKind.INTERACTIVE),
 )
+_VENDOR_WORDS = frozenset({"claude", "gpt", "chatgpt", "openai", "anthropic"})
 _WORD = re.compile(r"[a-z0-9][a-z0-9.:\-]*", re.I)
 
 Report = Callable[..., None]
@@ -41,7 +42,11 @@ def tool_models(cell: str, catalog: Catalog) -> tuple[str, ...]:
     model: sonnet for Claude, codex for Codex.
     """
     names: list[str] = []
-    for word in _WORD.findall(cell):
+    words = _WORD.findall(cell)
+    # A vendor word ("Claude") names a model only when the cell names no specific one:
+    # "Claude (Opus)" is opus, "Claude Code CLI" is Claude's everyday model.
+    specific = [w for w in words if w.casefold() not in _VENDOR_WORDS]
+    for word in specific or words:
         spec = catalog.find(word)
         if spec is not None and spec.name not in names:
             names.append(spec.name)

@@ -41,6 +41,8 @@ def detector() -> OverrideDetector:
         ("usa Opus para esto: explica las mónadas", "opus", "explica las mónadas"),
         ("Explica las mónadas, pregúntale a Haiku", "haiku", "Explica las mónadas"),
         ("use llama3.1:8b for this: tag these notes", "llama3.1:8b", "tag these notes"),
+        ("use Claude for this: explain monads", "sonnet", "explain monads"),
+        ("explain closures, ask ChatGPT", "gpt-4o", "explain closures"),
     ],
 )
 def test_directive_is_detected_and_removed(
@@ -68,6 +70,8 @@ def test_directive_is_detected_and_removed(
         "Sonnet 4.5 vs Opus on SWE-bench, who's ahead?",
         "Why did the router send this to Codex?",
         "what bitrate should I use for voice chat with opus",
+        "I asked Claude yesterday and it was wrong",
+        "Claude Code keeps crashing on start, why?",
     ],
 )
 def test_mentions_are_not_overrides(detector: OverrideDetector, prompt: str) -> None:
