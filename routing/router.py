@@ -96,12 +96,12 @@ def plan_route(
         if spec is None:
             raise UnknownModelError(model, catalog.suggest(model))
         pinned, how = spec.name, "explicit-model"
-        reasons.insert(0, f"explicit model '{model}' in the request: no fallback")
+        reasons.append(f"explicit model '{model}' in the request: no fallback")
     elif table.mode is Mode.STATIC_WITH_OVERRIDE:
         override = detector.detect(request.prompt)
         if override is not None:
             pinned, how = override.model, "override"
-            reasons.insert(0, f"override '{override.phrase}' in the prompt: no fallback")
+            reasons.append(f"override '{override.phrase}' in the prompt: no fallback")
             messages = _without_directive(messages, override)
     task, decided_by, classification = _task(request, given_task, messages, table, classifier)
     reasons.append(_task_reason(decided_by, task, classification))
@@ -175,6 +175,7 @@ def _task_chain(
     task: str, table: RoutingTable, available: Availability, reasons: list[str]
 ) -> tuple[str, ...]:
     route = table.routes.get(task)
+    local = table.local.get(task)
     if route is not None:
         chain = route.chain
         reasons.append(f"Routing Table row '{task}' (line {route.line}): {' → '.join(chain)}")
@@ -182,7 +183,6 @@ def _task_chain(
         rule = next(
             (r for r in table.workflow if r.kind is WorkflowKind.TASK and r.scenario == task), None
         )
-        local = table.local.get(task)
         if rule is not None:
             chain = rule.models
             reasons.append(f"Coding Workflow row '{task}' (line {rule.line}): {' → '.join(chain)}")
@@ -193,7 +193,6 @@ def _task_chain(
         else:
             chain = (DEFAULT_CLOUD_MODEL,)
             reasons.append(f"'{task}' has no row: default cloud model {DEFAULT_CLOUD_MODEL}")
-    local = table.local.get(task)
     if local is not None and local.toggle is not Toggle.OFF:
         active = local.toggle is Toggle.ON or local.model in available.local_models
         if active:

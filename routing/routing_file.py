@@ -8,8 +8,8 @@ with its line, section, row and column, and all of them are raised together.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -20,7 +20,6 @@ from cortexd.routing.errors import Problem, RoutingFileError
 from cortexd.routing.markdown_tables import Document, Row, Table, parse_document
 from cortexd.routing.names import loose, nearest, normalize
 from cortexd.routing.table import (
-    DEFAULT_TASK,
     EMBEDDINGS_TASK,
     AliasEntry,
     Budget,
@@ -32,7 +31,6 @@ from cortexd.routing.table import (
     Route,
     RoutingTable,
     Toggle,
-    WorkflowKind,
 )
 from cortexd.routing.urls import redact_url
 from cortexd.routing.workflow import read_workflow
@@ -275,9 +273,9 @@ def parse_routing_text(
     doc = parse_document(text)
     problems: list[Problem] = []
     sheets = _sheets(doc, problems)
-    aliases, specs = _aliases(sheets["Model Aliases"])
+    aliases = _aliases(sheets["Model Aliases"])
     files = _local_files(sheets["Local Model Files"], base_dir or Path.cwd())
-    catalog = build_catalog(specs, files)
+    catalog = _catalog(aliases, files)
     routes = _routes(sheets["Routing Table"], catalog)
     if not sheets["Routing Table"].rows and not any(p.section == "Routing Table" for p in problems):
         problems.append(_missing_routing_table(doc))
@@ -285,12 +283,6 @@ def parse_routing_text(
     workflow = read_workflow(
         sheets["Coding Workflow"].rows, catalog, sheets["Coding Workflow"].problem
     )
-    known = [
-        *routes,
-        *(t for t in local if t not in routes),
-        DEFAULT_TASK,
-        *(r.scenario for r in workflow if r.kind is WorkflowKind.TASK),
-    ]
     table = RoutingTable(
         source=source,
         mode=_mode(doc, problems),
@@ -301,10 +293,12 @@ def parse_routing_text(
         aliases=aliases,
         local_files=files,
         budgets=_budgets(sheets["Budgets"]),
-        cross_validation=_cross_checks(sheets["Cross-Validation"], catalog, known),
         ollama_host=_ollama_host(sheets["Available Providers"]),
         warnings=tuple(p for p in problems if p.severity != "error"),
     )
+    # Cross-validation rows name task types, which the table itself knows best.
+    checks = _cross_checks(sheets["Cross-Validation"], catalog, table.task_types())
+    table = replace(table, cross_validation=checks)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise RoutingFileError(source, sorted(errors, key=lambda p: p.line))
@@ -325,8 +319,12 @@ def _missing_routing_table(doc: Document) -> Problem:
 
 def catalog_for(table: RoutingTable) -> Catalog:
     """The model catalog as this routing file defines it (built-ins plus its aliases and files)."""
-    specs = [_alias_spec(a) for a in table.aliases]
-    return build_catalog([s for s in specs if s is not None], table.local_files)
+    return _catalog(table.aliases, table.local_files)
+
+
+def _catalog(aliases: Sequence[AliasEntry], files: Mapping[str, Path]) -> Catalog:
+    specs = [spec for spec in map(_alias_spec, aliases) if spec is not None]
+    return build_catalog(specs, files)
 
 
 def _sheets(doc: Document, problems: list[Problem]) -> dict[str, _Sheet]:
@@ -376,7 +374,7 @@ def _alias_spec(entry: AliasEntry) -> ModelSpec | None:
     )
 
 
-def _aliases(sheet: _Sheet) -> tuple[tuple[AliasEntry, ...], list[ModelSpec]]:
+def _aliases(sheet: _Sheet) -> tuple[AliasEntry, ...]:
     entries: list[AliasEntry] = []
     seen: dict[str, int] = {}
     for row, v in sheet.rows:
@@ -416,8 +414,7 @@ def _aliases(sheet: _Sheet) -> tuple[tuple[AliasEntry, ...], list[ModelSpec]]:
                 continue
         provider = normalize(v["provider"])
         entries.append(AliasEntry(alias, provider, v["model"].strip(), row.line, url, window))
-    specs = [s for s in map(_alias_spec, entries) if s is not None]
-    return tuple(entries), specs
+    return tuple(entries)
 
 
 def _local_files(sheet: _Sheet, base_dir: Path) -> dict[str, Path]:
