@@ -8,9 +8,20 @@ from types import ModuleType
 import pytest
 
 from cortexd.routing import catalog, cells, names, urls
+from cortexd.routing.providers import (
+    chat,
+    errors,
+    http_errors,
+    llamacpp_supervisor,
+    ollama_wire,
+    openai,
+    openai_wire,
+)
+
+PROVIDERS = [chat, errors, http_errors, llamacpp_supervisor, ollama_wire, openai, openai_wire]
 
 
-@pytest.mark.parametrize("module", [names, cells, catalog, urls])
+@pytest.mark.parametrize("module", [names, cells, catalog, urls, *PROVIDERS])
 def test_doctests(module: ModuleType) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

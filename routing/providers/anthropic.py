@@ -1,0 +1,178 @@
+"""Anthropic through the official SDK (`AsyncAnthropic`, Messages API).
+
+Retries are off (`max_retries=0`): dispatch owns them. Every SDK and transport exception is
+translated by `map_error`, the one place that knows the SDK's exception classes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import anthropic
+import httpx2
+
+from cortexd.routing.providers.anthropic_wire import (
+    AnthropicStreamDecoder,
+    from_anthropic,
+    to_anthropic,
+)
+from cortexd.routing.providers.chat import (
+    ChatRequest,
+    ChatResponse,
+    EmbedRequest,
+    EmbedResponse,
+    StreamEvent,
+    Timing,
+)
+from cortexd.routing.providers.cloud import CloudProvider, call_timeout
+from cortexd.routing.providers.errors import (
+    NotConfiguredError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    ServerError,
+    StreamInterruptedError,
+    redact,
+)
+from cortexd.routing.providers.http_errors import error_fields, error_for_status, parse_retry_after
+from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Endpoint
+from cortexd.routing.providers.stream import run_stream
+
+NAME = "anthropic"
+CAUGHT: tuple[type[BaseException], ...] = (anthropic.AnthropicError, httpx2.HTTPError, ValueError)
+
+
+def endpoint_from_env(
+    api_key: str | None = None,
+    base_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Endpoint:
+    """Anthropic's endpoint from explicit values, then ``ANTHROPIC_API_KEY``/``_BASE_URL``."""
+    return Endpoint.resolve(
+        NAME,
+        key_variable="ANTHROPIC_API_KEY",
+        url_variable="ANTHROPIC_BASE_URL",
+        api_key=api_key,
+        base_url=base_url,
+        env=env,
+    )
+
+
+def map_error(
+    exc: BaseException, *, model: str | None, secrets: tuple[str, ...] = ()
+) -> ProviderError:
+    """Our error for anything the SDK (or the transport under it) raised during a call."""
+    where: dict[str, Any] = {"provider": NAME, "model": model}
+    if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
+        return ProviderTimeoutError("timed out waiting for Anthropic", **where)
+    if isinstance(exc, anthropic.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        detail = f": {redact(str(cause), secrets)}" if cause and str(cause) else ""
+        return ProviderConnectionError(f"cannot reach Anthropic{detail}", **where)
+    if isinstance(exc, anthropic.APIStatusError):
+        kind, code, message = error_fields(exc.body)
+        text = redact(message or f"HTTP {exc.status_code}", secrets)
+        retry_after = parse_retry_after(exc.response.headers)
+        return error_for_status(
+            exc.status_code, text, error_type=kind, code=code, retry_after=retry_after, **where
+        )
+    if isinstance(exc, anthropic.APIResponseValidationError):
+        return ServerError("Anthropic sent a response that does not fit its schema", **where)
+    if isinstance(exc, httpx2.TransportError):
+        return StreamInterruptedError(f"the connection broke ({type(exc).__name__})", **where)
+    if isinstance(exc, ValueError):  # JSON that does not parse, in a body or an SSE event
+        return StreamInterruptedError("Anthropic sent malformed JSON", **where)
+    return ServerError(redact(f"{type(exc).__name__}: {exc}", secrets), **where)
+
+
+class AnthropicProvider(CloudProvider):
+    """Claude models through the Messages API; no embeddings (Anthropic has none)."""
+
+    name = NAME
+    caught = CAUGHT
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        http_client: httpx2.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(endpoint, clock)
+        self._client: anthropic.AsyncAnthropic | None = None
+        if endpoint.api_key:
+            self._client = anthropic.AsyncAnthropic(
+                api_key=endpoint.api_key,
+                base_url=endpoint.base_url,
+                max_retries=0,
+                timeout=httpx2.Timeout(DEFAULT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+                http_client=http_client,
+            )
+
+    def _has_client(self) -> bool:
+        return self._client is not None
+
+    def _require(self, model: str) -> anthropic.AsyncAnthropic:
+        if self._client is None:
+            raise self._missing_key(model)
+        return self._client
+
+    def _error(self, exc: BaseException, model: str | None) -> ProviderError:
+        return map_error(exc, model=model, secrets=self._secrets)
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """One Messages call; the first token arrives with the whole answer."""
+        client = self._require(request.model)
+        body, warnings = to_anthropic(request)
+        started = self._clock()
+        try:
+            message = await client.messages.create(**body, timeout=call_timeout(request.timeout))
+            data = message.model_dump()
+        except CAUGHT as exc:
+            raise self._error(exc, request.model) from None
+        elapsed = self._clock() - started
+        response = from_anthropic(data)
+        return replace(response, timing=Timing(elapsed, elapsed), warnings=warnings)
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Deltas as Anthropic streams them, then `StreamEnd`; a break raises our error."""
+        client = self._require(request.model)
+        body, warnings = to_anthropic(request)
+
+        async def open_events() -> AsyncIterator[Any]:
+            timeout = call_timeout(request.timeout)
+            events: AsyncIterator[Any] = await client.messages.create(
+                **body, stream=True, timeout=timeout
+            )
+            return events
+
+        return run_stream(
+            open_events,
+            AnthropicStreamDecoder(),
+            provider=NAME,
+            model=request.model,
+            map_error=lambda exc: self._error(exc, request.model),
+            caught=CAUGHT,
+            warnings=warnings,
+            clock=self._clock,
+        )
+
+    async def embed(self, request: EmbedRequest) -> EmbedResponse:
+        """Anthropic has no embeddings API."""
+        raise NotConfiguredError(
+            "Anthropic has no embeddings API: use an OpenAI or local embedding model",
+            provider=NAME,
+            model=request.model,
+        )
+
+    async def _ping(self) -> None:
+        if self._client is not None:
+            await self._client.models.list(limit=1, timeout=CONNECT_TIMEOUT_S)
+
+    async def aclose(self) -> None:
+        """Close the SDK's connection pool."""
+        if self._client is not None:
+            await self._client.close()

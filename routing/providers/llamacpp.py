@@ -1,0 +1,237 @@
+"""GGUF models through llama-cpp-python, run in the supervised worker process.
+
+The routing file's ``## Local Model Files`` names each model's file; the chat template comes
+from the file. The worker speaks OpenAI's chunk format (llama-cpp-python's own), so the
+Chat Completions translation serves here too; usage is counted in the worker, since
+llama-cpp-python's streams do not report it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cortexd.routing.providers.chat import (
+    ChatRequest,
+    ChatResponse,
+    EmbedRequest,
+    EmbedResponse,
+    StreamEnd,
+    StreamEvent,
+    Timing,
+    Usage,
+)
+from cortexd.routing.providers.contract import Capabilities, ProviderStatus
+from cortexd.routing.providers.errors import (
+    InvalidRequestError,
+    ModelLoadError,
+    ModelNotFoundError,
+    NotConfiguredError,
+    ProviderError,
+    StreamInterruptedError,
+)
+from cortexd.routing.providers.llamacpp_supervisor import NAME, LlamaCppWorker
+from cortexd.routing.providers.openai_wire import ChatStreamDecoder, to_chat
+from cortexd.routing.providers.stream import StreamCollector
+
+#: Tokens an answer may take when the request sets no max_tokens (random or looping output
+#: must not run until the context is full).
+DEFAULT_MAX_TOKENS = 1024
+#: Architectures whose models embed rather than chat.
+_ENCODERS = frozenset({"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "modern-bert"})
+
+
+@dataclass(frozen=True, slots=True)
+class GgufInfo:
+    """What a GGUF file's header says about the model."""
+
+    architecture: str
+    context_length: int | None
+    has_chat_template: bool
+
+    @property
+    def embedding(self) -> bool:
+        return self.architecture in _ENCODERS
+
+
+def read_gguf_info(path: Path) -> GgufInfo:
+    """The architecture, trained context and chat template presence, from the file's header."""
+    import gguf  # here: numpy and gguf cost ~0.7 s, and only local-model users pay it
+
+    reader = gguf.GGUFReader(str(path), "r")
+
+    def value(key: str) -> Any:
+        field = reader.get_field(key)
+        return None if field is None else field.contents()
+
+    arch = str(value("general.architecture") or "")
+    window = value(f"{arch}.context_length")
+    return GgufInfo(
+        arch, int(window) if window else None, value("tokenizer.chat_template") is not None
+    )
+
+
+class LlamaCppProvider:
+    """Local GGUF models by name (`models`: name → file), served by `worker`."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        models: Mapping[str, Path],
+        worker: LlamaCppWorker,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_threads_batch: int | None = None,
+        n_gpu_layers: int = -1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._models = dict(models)
+        self._worker = worker
+        self._clock = clock
+        self._info: dict[tuple[Path, int], GgufInfo] = {}
+        load = {
+            "n_ctx": n_ctx,
+            "n_threads": n_threads,
+            "n_threads_batch": n_threads_batch,
+            "n_gpu_layers": n_gpu_layers,
+        }
+        self._load = {k: v for k, v in load.items() if v is not None}
+
+    def _file(self, model: str) -> Path:
+        path = self._models.get(model)
+        if path is None:
+            raise ModelNotFoundError(
+                "no GGUF file is configured for this model (## Local Model Files)",
+                provider=NAME,
+                model=model,
+            )
+        if not path.is_file():
+            raise ModelNotFoundError(
+                f"the GGUF file {path} does not exist", provider=NAME, model=model
+            )
+        return path
+
+    async def _gguf(self, model: str) -> GgufInfo:
+        path = self._file(model)
+        key = (path, path.stat().st_mtime_ns)
+        if key not in self._info:
+            try:
+                self._info[key] = await asyncio.to_thread(read_gguf_info, path)
+            except (ValueError, OSError, KeyError, IndexError) as exc:
+                raise ModelLoadError(
+                    f"{path.name} is not a readable GGUF file: {exc}", provider=NAME, model=model
+                ) from None
+        return self._info[key]
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        if request.tools:
+            raise InvalidRequestError(
+                "local llama.cpp models take no tools here", provider=NAME, model=request.model
+            )
+        body = to_chat(request)
+        params: dict[str, Any] = {
+            "messages": body["messages"],
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+        }
+        for key in ("temperature", "top_p", "stop"):
+            if key in body:
+                params[key] = body[key]
+        fmt = request.response_format
+        if fmt is not None and fmt.wants_json:
+            # llama-cpp-python turns this into a grammar: the output is JSON by construction.
+            params["response_format"] = {"type": "json_object"}
+            if fmt.schema is not None:
+                params["response_format"]["schema"] = dict(fmt.schema)
+        return params
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """The whole answer, collected from the worker's stream."""
+        async for event in self.stream(request):
+            if isinstance(event, StreamEnd):
+                return event.response
+        raise StreamInterruptedError("the worker's stream ended early", provider=NAME)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Deltas from the worker, then `StreamEnd` with usage counted in the worker."""
+        path = self._file(request.model)
+        params = self._params(request)
+        started = self._clock()
+        decoder = ChatStreamDecoder()
+        collector = StreamCollector(started, self._clock)
+        message = {"op": "chat", "model_path": str(path), "load": self._load, "params": params}
+        async for event in self._worker.call(message, model=request.model, model_file=path):
+            if event.get("event") == "chunk":
+                for delta in decoder.feed(event["data"]):
+                    collector.add(delta)
+                    yield delta
+            elif event.get("event") == "usage":
+                decoder.feed({"choices": [], "usage": event["usage"]})
+        if not decoder.finished:
+            raise StreamInterruptedError(
+                "the worker ended the answer without a finish reason",
+                provider=NAME,
+                model=request.model,
+            )
+        # llama-cpp-python names the model by its file path; the caller knows it by name.
+        summary = replace(decoder.summary(), model=request.model)
+        yield StreamEnd(collector.finish(summary))
+
+    async def embed(self, request: EmbedRequest) -> EmbedResponse:
+        """Normalised vectors from an embedding model (nomic-embed-text and its kind)."""
+        path = self._file(request.model)
+        started = self._clock()
+        message = {
+            "op": "embed",
+            "model_path": str(path),
+            "load": self._load,
+            "inputs": list(request.inputs),
+        }
+        vectors: list[list[float]] = []
+        tokens = 0
+        async for event in self._worker.call(message, model=request.model, model_file=path):
+            if event.get("event") == "embedding":
+                vectors, tokens = event["vectors"], int(event.get("tokens") or 0)
+        elapsed = self._clock() - started
+        return EmbedResponse(
+            model=request.model,
+            vectors=tuple(tuple(float(x) for x in v) for v in vectors),
+            usage=Usage(input_tokens=tokens),
+            timing=Timing(elapsed, elapsed),
+        )
+
+    async def capabilities(self, model: str) -> Capabilities:
+        """From the GGUF header: chat or embeddings, and the trained context length."""
+        info = await self._gguf(model)
+        window = info.context_length
+        if window and self._load.get("n_ctx"):
+            window = min(window, int(self._load["n_ctx"]))
+        if info.embedding:
+            return Capabilities(context_window=window, chat=False, embeddings=True)
+        return Capabilities(context_window=window, json_mode=True, json_schema=True)
+
+    async def status(self) -> ProviderStatus:
+        """Configured when files are named; reachable when the worker starts and answers."""
+        missing = sorted(name for name, path in self._models.items() if not path.is_file())
+        if not self._models:
+            return ProviderStatus(
+                NAME, False, True, None, "worker process", "no GGUF files configured"
+            )
+        try:
+            await self._worker.ping()
+        except ProviderError as error:
+            configured = not isinstance(error, NotConfiguredError)
+            return ProviderStatus(NAME, configured, True, False, "worker process", error.detail)
+        detail = f"{len(self._models)} GGUF models" + (
+            f"; missing files: {', '.join(missing)}" if missing else ""
+        )
+        return ProviderStatus(NAME, True, True, True, "worker process", detail)
+
+    async def aclose(self) -> None:
+        """Stop the worker process."""
+        await self._worker.aclose()

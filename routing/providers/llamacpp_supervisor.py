@@ -1,0 +1,298 @@
+"""Starting, talking to and restarting the llama.cpp worker process.
+
+The worker (`llamacpp_worker`) runs one request at a time; this side serialises calls, turns
+the worker's events into our errors, and notices when it dies: a death while a model loads
+marks that file bad (until it changes on disk) so one broken file cannot crash the worker on
+every call; any other death fails the call in flight like a provider failure, and the next
+call starts a fresh worker. The worker's environment holds no secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from cortexd.routing.providers.errors import (
+    ContextLengthError,
+    InvalidRequestError,
+    ModelLoadError,
+    NotConfiguredError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    ServerError,
+)
+
+NAME = "llamacpp"
+_SECRET_NAMES = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
+#: One event line may carry many embedding vectors; asyncio's default line limit is 64 KiB.
+_LINE_LIMIT = 64 * 1024 * 1024
+log = logging.getLogger(__name__)
+
+
+def worker_environment(env: Mapping[str, str], idle_unload_s: float) -> dict[str, str]:
+    """The worker's environment: ours without anything that looks like a secret.
+
+    >>> sorted(worker_environment({"ANTHROPIC_API_KEY": "x", "HOME": "/h"}, 60))
+    ['CORTEX_LLAMACPP_IDLE_S', 'GGML_NO_BACKTRACE', 'HOME']
+    """
+    clean = {k: v for k, v in env.items() if not _SECRET_NAMES.search(k)}
+    clean["CORTEX_LLAMACPP_IDLE_S"] = str(idle_unload_s)
+    # On an abort ggml attaches gdb to print a backtrace: seconds lost, and noise in the log.
+    clean["GGML_NO_BACKTRACE"] = "1"
+    return clean
+
+
+def describe_exit(code: int | None) -> str:
+    """A process's end in words.
+
+    >>> describe_exit(-6)
+    'killed by SIGABRT'
+    >>> describe_exit(134)
+    'exit code 134 (SIGABRT)'
+    """
+    if code is None:
+        return "still running"
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+        return f"killed by signal {-code}"
+    if code > 128:
+        with contextlib.suppress(ValueError):
+            return f"exit code {code} ({signal.Signals(code - 128).name})"
+    return f"exit code {code}"
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+class LlamaCppWorker:
+    """The supervised worker. Calls are serialised; `call` yields the worker's events."""
+
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        idle_unload_s: float = 300.0,
+        start_timeout_s: float = 60.0,
+        python: str = sys.executable,
+    ) -> None:
+        self._env = worker_environment(os.environ if env is None else env, idle_unload_s)
+        self._start_timeout_s = start_timeout_s
+        self._python = python
+        self._proc: asyncio.subprocess.Process | None = None
+        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stderr: collections.deque[str] = collections.deque(maxlen=20)
+        self._lock = asyncio.Lock()
+        self._next_id = 0
+        self._bad_files: dict[tuple[str, int, int], str] = {}
+        self.unavailable: str | None = None  # why llama.cpp cannot run here, once known
+        self.starts = 0  # how many workers were started (restarts show up here)
+
+    @property
+    def pid(self) -> int | None:
+        """The running worker's process id, if one runs."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.returncode is None else None
+
+    async def _start(self) -> None:
+        self._stderr.clear()
+        self._events = asyncio.Queue()
+        proc = await asyncio.create_subprocess_exec(
+            self._python,
+            "-m",
+            "cortexd.routing.providers.llamacpp_worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=self._env,
+            limit=_LINE_LIMIT,
+        )
+        self._proc = proc
+        self.starts += 1
+        self._tasks = [
+            asyncio.create_task(self._read(proc)),
+            asyncio.create_task(self._drain_stderr(proc)),
+        ]
+        try:
+            async with asyncio.timeout(self._start_timeout_s):
+                first = await self._events.get()
+        except TimeoutError:
+            await self.aclose()
+            raise ProviderTimeoutError(
+                "the llama.cpp worker did not start", provider=NAME
+            ) from None
+        if first.get("event") == "unavailable":
+            self.unavailable = f"llama-cpp-python cannot be loaded: {first.get('message')}"
+            await self.aclose()
+        elif first.get("event") != "ready":
+            await self.aclose()
+            raise ProviderConnectionError(
+                f"the llama.cpp worker failed to start ({self._last_words()})", provider=NAME
+            )
+
+    async def _read(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
+            try:
+                await self._events.put(json.loads(line))
+            except ValueError:
+                log.warning("llama.cpp worker wrote a line that is not JSON: %.200r", line)
+        code = await proc.wait()
+        await self._events.put({"id": None, "event": "died", "returncode": code})
+
+    async def _drain_stderr(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr is not None
+        while line := await proc.stderr.readline():
+            text = line.decode("utf-8", "replace").rstrip()
+            self._stderr.append(text)
+            log.debug("llama.cpp worker: %s", text)
+
+    def _last_words(self) -> str:
+        lines = [line for line in self._stderr if line.strip()]
+        return " | ".join(lines[-3:]) if lines else "no output"
+
+    async def _ensure(self) -> asyncio.subprocess.Process:
+        if self.unavailable is not None:
+            raise NotConfiguredError(self.unavailable, provider=NAME)
+        if self._proc is None or self._proc.returncode is not None:
+            await self._reap()
+            await self._start()
+            if self.unavailable is not None:
+                raise NotConfiguredError(self.unavailable, provider=NAME)
+        assert self._proc is not None
+        return self._proc
+
+    async def _send(self, proc: asyncio.subprocess.Process, message: dict[str, Any]) -> None:
+        assert proc.stdin is not None
+        proc.stdin.write((json.dumps(message) + "\n").encode())
+        with contextlib.suppress(ConnectionError):
+            await proc.stdin.drain()
+
+    async def ping(self) -> list[str]:
+        """Start the worker if needed; the model files it has loaded."""
+        async for event in self.call({"op": "ping"}, model=None):
+            if event.get("event") == "pong":
+                return list(event.get("loaded") or ())
+        return []
+
+    async def call(
+        self, message: dict[str, Any], *, model: str | None, model_file: Path | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Send one request and yield its events up to its end; failures raise our errors."""
+        if model_file is not None:
+            known = self._bad_files.get(_file_key(model_file))
+            if known is not None:
+                raise ModelLoadError(known, provider=NAME, model=model)
+        async with self._lock:
+            proc = await self._ensure()
+            self._next_id += 1
+            rid = self._next_id
+            await self._send(proc, {**message, "id": rid})
+            loading = finished = False
+            try:
+                while True:
+                    event = await self._events.get()
+                    kind = event.get("event")
+                    if kind == "died":
+                        finished = True
+                        raise self._death(event.get("returncode"), loading, model, model_file)
+                    if event.get("id") != rid:
+                        continue  # left over from a call that was abandoned
+                    if kind == "loading":
+                        loading = True
+                    elif kind == "loaded":
+                        loading = False
+                    elif kind == "error":
+                        finished = True
+                        raise _error(event, model)
+                    elif kind == "done":
+                        finished = True
+                        return
+                    else:
+                        yield event
+            finally:
+                if not finished:
+                    await self._abandon(proc, rid)
+
+    async def _abandon(self, proc: asyncio.subprocess.Process, rid: int) -> None:
+        """The caller stopped listening: cancel the request and wait for its end."""
+        await self._send(proc, {"op": "cancel", "id": rid})
+        try:
+            async with asyncio.timeout(10):
+                while True:
+                    event = await self._events.get()
+                    if event.get("event") == "died" or (
+                        event.get("id") == rid and event.get("event") in ("done", "error")
+                    ):
+                        return
+        except TimeoutError:
+            await self.aclose()  # stuck in C code: a fresh worker is cheaper than waiting
+
+    def _death(
+        self, code: int | None, loading: bool, model: str | None, model_file: Path | None
+    ) -> ProviderError:
+        how = describe_exit(code)
+        if loading and model_file is not None:
+            message = (
+                f"llama.cpp crashed loading {model_file.name} ({how}): the file is malformed"
+                f" or not supported; last output: {self._last_words()}"
+            )
+            with contextlib.suppress(OSError):
+                self._bad_files[_file_key(model_file)] = message
+            return ModelLoadError(message, provider=NAME, model=model)
+        return ProviderConnectionError(
+            f"the llama.cpp worker died ({how}); it restarts on the next call",
+            provider=NAME,
+            model=model,
+        )
+
+    async def _reap(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+            await proc.wait()
+            if proc.stdin is not None:
+                proc.stdin.close()
+
+    async def aclose(self) -> None:
+        """Stop the worker: close its stdin, give it a moment, then kill it."""
+        proc = self._proc
+        if proc is not None and proc.returncode is None and proc.stdin is not None:
+            proc.stdin.close()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await proc.wait()
+        await self._reap()
+
+
+def _error(event: Mapping[str, Any], model: str | None) -> ProviderError:
+    kind, message = event.get("kind"), str(event.get("message") or "llama.cpp failed")
+    if kind == "load":
+        return ModelLoadError(f"cannot load the model: {message}", provider=NAME, model=model)
+    if kind == "context_length":
+        return ContextLengthError(message, provider=NAME, model=model)
+    if kind == "request":
+        return InvalidRequestError(message, provider=NAME, model=model)
+    return ServerError(message, provider=NAME, model=model)

@@ -1,0 +1,196 @@
+"""The llama.cpp worker process: loads GGUF files and runs them, one request at a time.
+
+llama.cpp aborts its whole process on some malformed model files, and model files are
+untrusted input, so inference never runs inside the daemon: the daemon starts this module as
+a child (``python -m cortexd.routing.providers.llamacpp_worker``), without API keys in its
+environment, and talks to it in JSON lines — requests on stdin, events on stdout. C code that
+prints to stdout would corrupt that channel, so fd 1 is pointed at stderr and the protocol
+keeps a private copy of the original stdout.
+
+Requests: ``{"id", "op": "chat", "model_path", "load": {…}, "params": {…}}``,
+``{"id", "op": "embed", "model_path", "load": {…}, "inputs": […]}``, ``{"op": "cancel", "id"}``,
+``{"id", "op": "ping"}``. Events, each with the request's id: ``loading``, ``loaded``,
+``chunk`` (an OpenAI chat.completion.chunk), ``usage``, ``embedding``, ``pong``, ``done``,
+``error`` (with ``kind``: load, context_length, request, runtime).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+#: How long a model may sit unused before it is unloaded (overridden by the daemon).
+IDLE_UNLOAD_S = 300.0
+#: Loaded models kept at once; the least recently used goes first.
+MAX_LOADED = 2
+
+
+@dataclass
+class _Loaded:
+    llm: Any
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class Worker:
+    """The request loop; `out` receives events, `load` builds a llama_cpp.Llama."""
+
+    def __init__(
+        self, out: Callable[[dict[str, Any]], None], load: Callable[..., Any], idle_s: float
+    ) -> None:
+        self._out = out
+        self._load = load
+        self._idle_s = idle_s
+        self._models: dict[tuple[str, bool, str], _Loaded] = {}
+        self._cancelled: set[Any] = set()
+        self.requests: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def cancel(self, request_id: Any) -> None:
+        self._cancelled.add(request_id)
+
+    def run(self) -> None:
+        """Serve requests until stdin closes (None in the queue)."""
+        while True:
+            try:
+                request = self.requests.get(timeout=min(self._idle_s, 30.0))
+            except queue.Empty:
+                self._unload_idle()
+                continue
+            if request is None:
+                return
+            self._serve(request)
+            self._unload_idle()
+
+    def _unload_idle(self) -> None:
+        now = time.monotonic()
+        for key, loaded in list(self._models.items()):
+            if now - loaded.last_used > self._idle_s:
+                del self._models[key]
+                loaded.llm.close()
+
+    def _model(self, rid: Any, path: str, embedding: bool, load: dict[str, Any]) -> Any:
+        key = (path, embedding, json.dumps(load, sort_keys=True))
+        if key not in self._models:
+            self._out({"id": rid, "event": "loading"})
+            while len(self._models) >= MAX_LOADED:
+                oldest = min(self._models, key=lambda k: self._models[k].last_used)
+                self._models.pop(oldest).llm.close()
+            self._models[key] = _Loaded(self._load(path, embedding=embedding, **load))
+            self._out({"id": rid, "event": "loaded"})
+        entry = self._models[key]
+        entry.last_used = time.monotonic()
+        return entry.llm
+
+    def _serve(self, request: dict[str, Any]) -> None:
+        rid = request.get("id")
+        op = request.get("op")
+        try:
+            if op == "ping":
+                self._out(
+                    {"id": rid, "event": "pong", "loaded": sorted(k[0] for k in self._models)}
+                )
+                return
+            path, load = str(request["model_path"]), dict(request.get("load") or {})
+            try:
+                llm = self._model(rid, path, op == "embed", load)
+            except (ValueError, RuntimeError, OSError) as exc:
+                self._out({"id": rid, "event": "error", "kind": "load", "message": str(exc)})
+                return
+            if op == "embed":
+                self._embed(rid, llm, list(request["inputs"]))
+            elif op == "chat":
+                self._chat(rid, llm, dict(request["params"]))
+            else:
+                self._out({"id": rid, "event": "error", "kind": "request", "message": f"op {op!r}"})
+                return
+            self._out({"id": rid, "event": "done"})
+        except ValueError as exc:
+            kind = "context_length" if "context window" in str(exc) else "request"
+            self._out({"id": rid, "event": "error", "kind": kind, "message": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, the worker lives on
+            message = f"{type(exc).__name__}: {exc}"
+            self._out({"id": rid, "event": "error", "kind": "runtime", "message": message})
+        finally:
+            self._cancelled.discard(rid)
+
+    def _chat(self, rid: Any, llm: Any, params: dict[str, Any]) -> None:
+        import llama_cpp
+
+        counts = {"prompt": 0, "completion": 0}
+
+        def count(ids: Any, scores: Any) -> Any:
+            # Called once per sampled token with the whole sequence so far: exact usage,
+            # which llama-cpp-python's streams do not report.
+            if counts["completion"] == 0:
+                counts["prompt"] = len(ids)
+            counts["completion"] += 1
+            return scores
+
+        chunks = llm.create_chat_completion(
+            **params, stream=True, logits_processor=llama_cpp.LogitsProcessorList([count])
+        )
+        for chunk in chunks:
+            if rid in self._cancelled:
+                chunks.close()
+                return
+            self._out({"id": rid, "event": "chunk", "data": chunk})
+        usage = {"prompt_tokens": counts["prompt"], "completion_tokens": counts["completion"]}
+        self._out({"id": rid, "event": "usage", "usage": usage})
+
+    def _embed(self, rid: Any, llm: Any, inputs: list[str]) -> None:
+        # Normalised, as Ollama's and OpenAI's are, so vectors compare by dot product.
+        vectors, tokens = llm.embed(inputs, normalize=True, return_count=True)
+        self._out({"id": rid, "event": "embedding", "vectors": vectors, "tokens": tokens})
+
+
+def _load_llama(path: str, *, embedding: bool, **options: Any) -> Any:
+    import llama_cpp
+
+    return llama_cpp.Llama(model_path=path, embedding=embedding, verbose=False, **options)
+
+
+def _reader(stream: IO[str], worker: Worker) -> None:
+    for line in stream:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if message.get("op") == "cancel":
+            worker.cancel(message.get("id"))
+        else:
+            worker.requests.put(message)
+    worker.requests.put(None)
+
+
+def main() -> None:
+    """Run the worker on this process's stdin and stdout."""
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)  # whatever llama.cpp prints goes to stderr, not into the protocol
+    lock = threading.Lock()
+
+    def out(event: dict[str, Any]) -> None:
+        line = json.dumps(event, separators=(",", ":"))
+        with lock:
+            protocol.write(line + "\n")
+            protocol.flush()
+
+    try:
+        import llama_cpp  # noqa: F401 - a build that fails to import makes the provider unavailable
+    except Exception as exc:  # noqa: BLE001 - ImportError, OSError from a broken shared library
+        out({"id": None, "event": "unavailable", "message": f"{type(exc).__name__}: {exc}"})
+        return
+    idle = float(os.environ.get("CORTEX_LLAMACPP_IDLE_S", IDLE_UNLOAD_S))
+    worker = Worker(out, _load_llama, idle)
+    threading.Thread(target=_reader, args=(sys.stdin, worker), daemon=True).start()
+    out({"id": None, "event": "ready", "pid": os.getpid()})
+    worker.run()
+
+
+if __name__ == "__main__":
+    main()

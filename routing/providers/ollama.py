@@ -1,0 +1,269 @@
+"""Local models through Ollama's official client (`ollama.AsyncClient`).
+
+Chat with an explicit ``num_ctx`` (Ollama's default window silently truncates longer
+prompts), embeddings, and what the server has: pulled models (``/api/tags``), loaded models
+(``/api/ps``) and a model's details (``/api/show``), which tell its capabilities and window.
+`map_error` is the one place that knows the client's exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+import ollama
+
+from cortexd.routing.providers.chat import (
+    ChatRequest,
+    ChatResponse,
+    EmbedRequest,
+    EmbedResponse,
+    StreamEvent,
+    Timing,
+    Usage,
+)
+from cortexd.routing.providers.contract import Capabilities, ProviderStatus
+from cortexd.routing.providers.errors import (
+    ContextLengthError,
+    ModelLoadError,
+    ModelNotFoundError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    ServerError,
+    StreamInterruptedError,
+)
+from cortexd.routing.providers.http_errors import error_for_status
+from cortexd.routing.providers.ollama_wire import (
+    OllamaStreamDecoder,
+    choose_num_ctx,
+    estimate_tokens,
+    from_ollama,
+    to_ollama,
+)
+from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
+from cortexd.routing.providers.stream import run_stream
+from cortexd.routing.urls import redact_url
+
+NAME = "ollama"
+DEFAULT_HOST = "http://127.0.0.1:11434"
+CAUGHT: tuple[type[BaseException], ...] = (
+    ollama.ResponseError,
+    ollama.RequestError,
+    ConnectionError,  # the client's word for "nothing listens there"
+    httpx.HTTPError,
+    ValueError,
+)
+_LOAD_FAILURE = re.compile(
+    r"requires more system memory|out of memory|unable to load|failed to load|"
+    r"runner process has terminated|error loading model",
+    re.IGNORECASE,
+)
+
+
+def map_error(exc: BaseException, *, model: str | None) -> ProviderError:
+    """Our error for anything the Ollama client (or httpx under it) raised."""
+    where: dict[str, Any] = {"provider": NAME, "model": model}
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return ProviderTimeoutError("timed out waiting for Ollama", **where)
+    if isinstance(exc, ConnectionError | httpx.ConnectError):
+        return ProviderConnectionError("cannot reach Ollama: is it running?", **where)
+    if isinstance(exc, ollama.ResponseError):
+        message = str(exc.error)
+        if exc.status_code == 404 or "not found" in message and "pull" in message:
+            hint = f" (run: ollama pull {model})" if model else ""
+            return ModelNotFoundError(f"{message}{hint}", status=404, **where)
+        if _LOAD_FAILURE.search(message):
+            status = exc.status_code if exc.status_code > 0 else None
+            return ModelLoadError(message, status=status, **where)
+        return error_for_status(exc.status_code if exc.status_code > 0 else 200, message, **where)
+    if isinstance(exc, ollama.RequestError):
+        return error_for_status(400, str(exc.error), **where)
+    if isinstance(exc, httpx.TransportError):
+        return StreamInterruptedError(f"the connection broke ({type(exc).__name__})", **where)
+    if isinstance(exc, ValueError):
+        return StreamInterruptedError("Ollama sent malformed JSON", **where)
+    return ServerError(f"{type(exc).__name__}: {exc}", **where)
+
+
+@dataclass(frozen=True, slots=True)
+class OllamaModel:
+    """A model the Ollama server has pulled or loaded.
+
+    `size_vram` and `context_length` are known for loaded models only.
+    """
+
+    name: str
+    size: int
+    family: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    size_vram: int | None = None
+    context_length: int | None = None
+
+
+def _model(entry: Any) -> OllamaModel:
+    details = entry.details
+    return OllamaModel(
+        name=entry.model or getattr(entry, "name", None) or "",
+        size=int(entry.size or 0),
+        family=details.family if details else None,
+        parameter_size=details.parameter_size if details else None,
+        quantization=details.quantization_level if details else None,
+        size_vram=int(entry.size_vram) if getattr(entry, "size_vram", None) is not None else None,
+        context_length=getattr(entry, "context_length", None),
+    )
+
+
+class OllamaProvider:
+    """One Ollama server. `host` wins over ``OLLAMA_HOST``; `timeout` bounds each read."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        env = os.environ if env is None else env
+        self.host = host or env.get("OLLAMA_HOST", "").strip() or DEFAULT_HOST
+        self._clock = clock
+        self._client = ollama.AsyncClient(
+            host=self.host, timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S)
+        )
+        self._num_ctx: dict[str, int] = {}  # last size per model: shrinking would reload it
+        self._shown: dict[str, Capabilities] = {}
+
+    async def _window(self, model: str) -> int | None:
+        return (await self.capabilities(model)).context_window
+
+    async def _plan(self, request: ChatRequest) -> tuple[dict[str, Any], int]:
+        window = await self._window(request.model)
+        tokens = estimate_tokens(request.prompt_chars(), len(request.messages))
+        if window and tokens // 2 > window:  # twice our generous estimate: surely too long
+            raise ContextLengthError(
+                f"the prompt (about {tokens} tokens) exceeds the model's window of {window}",
+                provider=NAME,
+                model=request.model,
+            )
+        num_ctx = choose_num_ctx(
+            tokens, request.max_tokens, window, self._num_ctx.get(request.model, 0)
+        )
+        self._num_ctx[request.model] = num_ctx
+        return to_ollama(request, num_ctx), num_ctx
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """One ``/api/chat`` call with ``stream: false``."""
+        started = self._clock()
+        try:
+            body, num_ctx = await self._plan(request)
+            async with asyncio.timeout(request.timeout):
+                answer = await self._client.chat(**body, stream=False)
+        except CAUGHT as exc:
+            raise map_error(exc, model=request.model) from None
+        elapsed = self._clock() - started
+        return replace(from_ollama(answer.model_dump(), num_ctx), timing=Timing(elapsed, elapsed))
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Deltas from the NDJSON stream, then `StreamEnd`; a break raises our error."""
+        try:
+            body, num_ctx = await self._plan(request)
+        except CAUGHT as exc:
+            raise map_error(exc, model=request.model) from None
+
+        async def open_events() -> AsyncIterator[Any]:
+            return await self._client.chat(**body, stream=True)
+
+        async for event in run_stream(
+            open_events,
+            OllamaStreamDecoder(num_ctx),
+            provider=NAME,
+            model=request.model,
+            map_error=lambda exc: map_error(exc, model=request.model),
+            caught=CAUGHT,
+            clock=self._clock,
+        ):
+            yield event
+
+    async def embed(self, request: EmbedRequest) -> EmbedResponse:
+        """Vectors from ``/api/embed`` (normalised by Ollama), in input order."""
+        started = self._clock()
+        try:
+            async with asyncio.timeout(request.timeout):
+                result = await self._client.embed(
+                    model=request.model, input=list(request.inputs), dimensions=request.dimensions
+                )
+        except CAUGHT as exc:
+            raise map_error(exc, model=request.model) from None
+        elapsed = self._clock() - started
+        return EmbedResponse(
+            model=request.model,
+            vectors=tuple(tuple(float(x) for x in row) for row in result.embeddings),
+            usage=Usage(input_tokens=int(getattr(result, "prompt_eval_count", 0) or 0)),
+            timing=Timing(elapsed, elapsed),
+        )
+
+    async def pulled(self) -> list[OllamaModel]:
+        """The models the server has (``/api/tags``)."""
+        try:
+            listing = await self._client.list()
+        except CAUGHT as exc:
+            raise map_error(exc, model=None) from None
+        return [_model(m) for m in listing.models]
+
+    async def loaded(self) -> list[OllamaModel]:
+        """The models in memory now, with their VRAM share and context (``/api/ps``)."""
+        try:
+            listing = await self._client.ps()
+        except CAUGHT as exc:
+            raise map_error(exc, model=None) from None
+        return [_model(m) for m in listing.models]
+
+    async def capabilities(self, model: str) -> Capabilities:
+        """From ``/api/show``: its capability list and ``<arch>.context_length`` (cached)."""
+        if model in self._shown:
+            return self._shown[model]
+        try:
+            shown = await self._client.show(model)
+        except CAUGHT as exc:
+            raise map_error(exc, model=model) from None
+        caps = set(shown.capabilities or ("completion",))
+        info = shown.modelinfo or {}
+        window = next(
+            (int(v) for k, v in info.items() if k.endswith(".context_length") and v), None
+        )
+        chat = "completion" in caps
+        result = Capabilities(
+            context_window=window,
+            chat=chat,
+            tools="tools" in caps,
+            images="vision" in caps,
+            json_mode=chat,
+            json_schema=chat,
+            reasoning="thinking" in caps,
+            embeddings="embedding" in caps,
+        )
+        self._shown[model] = result
+        return result
+
+    async def status(self) -> ProviderStatus:
+        """Reachable when ``/api/tags`` answers; the detail counts the pulled models."""
+        shown = redact_url(self.host)
+        try:
+            models = await self.pulled()
+        except ProviderError as error:
+            return ProviderStatus(NAME, True, True, False, shown, error.detail)
+        return ProviderStatus(NAME, True, True, True, shown, f"{len(models)} models pulled")
+
+    async def aclose(self) -> None:
+        """Close the client's connection pool."""
+        await self._client.close()  # type: ignore[no-untyped-call]

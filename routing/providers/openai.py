@@ -1,0 +1,235 @@
+"""OpenAI through the official SDK (`AsyncOpenAI`): Chat Completions, Responses, Embeddings.
+
+Codex models are served only by the Responses API; every other chat model goes through Chat
+Completions. Retries are off (`max_retries=0`): dispatch owns them. `map_error` is the one
+place that knows the SDK's exception classes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from dataclasses import replace
+from typing import Any
+
+import httpx2
+import openai
+
+from cortexd.routing.providers.chat import (
+    ChatRequest,
+    ChatResponse,
+    EmbedRequest,
+    EmbedResponse,
+    StreamEvent,
+    Timing,
+    Usage,
+)
+from cortexd.routing.providers.cloud import CloudProvider, call_timeout
+from cortexd.routing.providers.errors import (
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    ServerError,
+    StreamInterruptedError,
+    redact,
+)
+from cortexd.routing.providers.http_errors import error_fields, error_for_status, parse_retry_after
+from cortexd.routing.providers.openai_responses_wire import (
+    ResponsesStreamDecoder,
+    from_responses,
+    to_responses,
+)
+from cortexd.routing.providers.openai_wire import ChatStreamDecoder, from_chat, to_chat
+from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Endpoint
+from cortexd.routing.providers.stream import StreamDecoder, run_stream
+
+NAME = "openai"
+CAUGHT: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx2.HTTPError, ValueError)
+
+
+def endpoint_from_env(
+    api_key: str | None = None,
+    base_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Endpoint:
+    """OpenAI's endpoint from explicit values, then ``OPENAI_API_KEY``/``OPENAI_BASE_URL``."""
+    return Endpoint.resolve(
+        NAME,
+        key_variable="OPENAI_API_KEY",
+        url_variable="OPENAI_BASE_URL",
+        api_key=api_key,
+        base_url=base_url,
+        env=env,
+    )
+
+
+def map_error(
+    exc: BaseException, *, model: str | None, secrets: tuple[str, ...] = ()
+) -> ProviderError:
+    """Our error for anything the SDK (or the transport under it) raised during a call."""
+    where: dict[str, Any] = {"provider": NAME, "model": model}
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+        return ProviderTimeoutError("timed out waiting for OpenAI", **where)
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        detail = f": {redact(str(cause), secrets)}" if cause and str(cause) else ""
+        return ProviderConnectionError(f"cannot reach OpenAI{detail}", **where)
+    if isinstance(exc, openai.APIStatusError):
+        kind, code, message = error_fields(exc.body)
+        text = redact(message or f"HTTP {exc.status_code}", secrets)
+        retry_after = parse_retry_after(exc.response.headers)
+        return error_for_status(
+            exc.status_code, text, error_type=kind, code=code, retry_after=retry_after, **where
+        )
+    if isinstance(exc, openai.APIResponseValidationError):
+        return ServerError("OpenAI sent a response that does not fit its schema", **where)
+    if isinstance(exc, openai.APIError):  # an error object inside a 200 stream
+        kind, code, message = error_fields(exc.body)
+        text = redact(message or exc.message, secrets)
+        return error_for_status(200, text, error_type=kind or code, code=code, **where)
+    if isinstance(exc, httpx2.TransportError):
+        return StreamInterruptedError(f"the connection broke ({type(exc).__name__})", **where)
+    if isinstance(exc, ValueError):  # JSON that does not parse, in a body or an SSE event
+        return StreamInterruptedError("OpenAI sent malformed JSON", **where)
+    return ServerError(redact(f"{type(exc).__name__}: {exc}", secrets), **where)
+
+
+def uses_responses(model: str, responses_models: Collection[str] = ()) -> bool:
+    """Whether a model is served by the Responses API (Codex models are served only there).
+
+    >>> uses_responses("gpt-5.3-codex"), uses_responses("gpt-4o")
+    (True, False)
+    """
+    return model in responses_models or "codex" in model.casefold()
+
+
+class OpenAIProvider(CloudProvider):
+    """GPT and Codex models, and OpenAI embeddings.
+
+    `responses_models` names model ids that must go through the Responses API besides the
+    Codex ones (the catalog's ``api: responses`` entries).
+    """
+
+    name = NAME
+    caught = CAUGHT
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        responses_models: Collection[str] = (),
+        http_client: httpx2.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(endpoint, clock)
+        self._responses_models = frozenset(responses_models)
+        self._client: openai.AsyncOpenAI | None = None
+        if endpoint.api_key:
+            self._client = openai.AsyncOpenAI(
+                api_key=endpoint.api_key,
+                base_url=endpoint.base_url,
+                max_retries=0,
+                timeout=httpx2.Timeout(DEFAULT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+                http_client=http_client,
+            )
+
+    def _has_client(self) -> bool:
+        return self._client is not None
+
+    def _require(self, model: str) -> openai.AsyncOpenAI:
+        if self._client is None:
+            raise self._missing_key(model)
+        return self._client
+
+    def _error(self, exc: BaseException, model: str | None) -> ProviderError:
+        return map_error(exc, model=model, secrets=self._secrets)
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """One call; the first token arrives with the whole answer."""
+        client = self._require(request.model)
+        timeout = call_timeout(request.timeout)
+        started = self._clock()
+        try:
+            if uses_responses(request.model, self._responses_models):
+                body, warnings = to_responses(request)
+                response = from_responses(
+                    (await client.responses.create(**body, timeout=timeout)).model_dump()
+                )
+            else:
+                body, warnings = to_chat(request), ()
+                completion = await client.chat.completions.create(**body, timeout=timeout)
+                response = from_chat(completion.model_dump())
+        except CAUGHT as exc:
+            raise self._error(exc, request.model) from None
+        elapsed = self._clock() - started
+        return replace(response, timing=Timing(elapsed, elapsed), warnings=warnings)
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Deltas as OpenAI streams them, then `StreamEnd`; a break raises our error."""
+        client = self._require(request.model)
+        timeout = call_timeout(request.timeout)
+        decoder: StreamDecoder
+        if uses_responses(request.model, self._responses_models):
+            body, warnings = to_responses(request)
+            decoder = ResponsesStreamDecoder()
+
+            async def open_events() -> AsyncIterator[Any]:
+                events: AsyncIterator[Any] = await client.responses.create(
+                    **body, stream=True, timeout=timeout
+                )
+                return events
+        else:
+            body, warnings = to_chat(request, stream=True), ()
+            decoder = ChatStreamDecoder()
+
+            async def open_events() -> AsyncIterator[Any]:
+                events: AsyncIterator[Any] = await client.chat.completions.create(
+                    **body, stream=True, timeout=timeout
+                )
+                return events
+
+        return run_stream(
+            open_events,
+            decoder,
+            provider=NAME,
+            model=request.model,
+            map_error=lambda exc: self._error(exc, request.model),
+            caught=CAUGHT,
+            warnings=warnings,
+            clock=self._clock,
+        )
+
+    async def embed(self, request: EmbedRequest) -> EmbedResponse:
+        """Vectors from the Embeddings API, in input order."""
+        client = self._require(request.model)
+        extra: dict[str, Any] = {}
+        if request.dimensions is not None:
+            extra["dimensions"] = request.dimensions
+        started = self._clock()
+        try:
+            result = await client.embeddings.create(
+                model=request.model,
+                input=list(request.inputs),
+                timeout=call_timeout(request.timeout),
+                **extra,
+            )
+        except CAUGHT as exc:
+            raise self._error(exc, request.model) from None
+        elapsed = self._clock() - started
+        rows = sorted(result.data, key=lambda d: d.index)
+        tokens = result.usage.prompt_tokens if result.usage else 0
+        return EmbedResponse(
+            model=result.model or request.model,
+            vectors=tuple(tuple(float(x) for x in row.embedding) for row in rows),
+            usage=Usage(input_tokens=tokens),
+            timing=Timing(elapsed, elapsed),
+        )
+
+    async def _ping(self) -> None:
+        if self._client is not None:
+            await self._client.models.list(timeout=CONNECT_TIMEOUT_S)
+
+    async def aclose(self) -> None:
+        """Close the SDK's connection pool."""
+        if self._client is not None:
+            await self._client.close()
