@@ -33,3 +33,9 @@ def write_routing(tmp_path: Path) -> WriteRouting:
         return path
 
     return write
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (``@pytest.mark.anyio``) run on asyncio, as the daemon does."""
+    return "asyncio"

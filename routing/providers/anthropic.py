@@ -71,7 +71,9 @@ def map_error(
     if isinstance(exc, anthropic.APIConnectionError):
         cause = exc.__cause__ or exc.__context__
         detail = f": {redact(str(cause), secrets)}" if cause and str(cause) else ""
-        return ProviderConnectionError(f"cannot reach Anthropic{detail}", **where)
+        if cause is None or isinstance(cause, httpx2.ConnectError):
+            return ProviderConnectionError(f"cannot reach Anthropic{detail}", **where)
+        return ProviderConnectionError(f"the connection to Anthropic broke{detail}", **where)
     if isinstance(exc, anthropic.APIStatusError):
         kind, code, message = error_fields(exc.body)
         text = redact(message or f"HTTP {exc.status_code}", secrets)

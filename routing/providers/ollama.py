@@ -57,6 +57,7 @@ CAUGHT: tuple[type[BaseException], ...] = (
     ollama.ResponseError,
     ollama.RequestError,
     ConnectionError,  # the client's word for "nothing listens there"
+    TimeoutError,  # our own per-call limit (asyncio.timeout)
     httpx.HTTPError,
     ValueError,
 )

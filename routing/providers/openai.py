@@ -73,7 +73,9 @@ def map_error(
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc.__context__
         detail = f": {redact(str(cause), secrets)}" if cause and str(cause) else ""
-        return ProviderConnectionError(f"cannot reach OpenAI{detail}", **where)
+        if cause is None or isinstance(cause, httpx2.ConnectError):
+            return ProviderConnectionError(f"cannot reach OpenAI{detail}", **where)
+        return ProviderConnectionError(f"the connection to OpenAI broke{detail}", **where)
     if isinstance(exc, openai.APIStatusError):
         kind, code, message = error_fields(exc.body)
         text = redact(message or f"HTTP {exc.status_code}", secrets)

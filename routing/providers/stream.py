@@ -21,7 +21,11 @@ from cortexd.routing.providers.chat import (
     ToolCallDelta,
     Usage,
 )
-from cortexd.routing.providers.errors import ProviderError, StreamInterruptedError
+from cortexd.routing.providers.errors import (
+    ProviderConnectionError,
+    ProviderError,
+    StreamInterruptedError,
+)
 from cortexd.routing.providers.http_errors import error_for_status
 
 
@@ -174,7 +178,12 @@ async def run_stream(
             200, exc.message, provider=provider, model=model, error_type=kind, code=exc.code
         ) from None
     except caught as exc:
-        raise map_error(exc) from None
+        error = map_error(exc)
+        if events is not None and type(error) is ProviderConnectionError:
+            # Some SDKs call a connection lost mid-body a connection error; once the stream
+            # has begun it is an interrupted stream.
+            error = StreamInterruptedError(error.detail, provider=provider, model=model)
+        raise error from None
     finally:
         close = getattr(events, "aclose", None) or getattr(events, "close", None)
         if close is not None:

@@ -1,0 +1,304 @@
+"""A fake Anthropic Messages API: /v1/messages (JSON and SSE), count_tokens, and the model list."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ._provider import (
+    Event,
+    JsonPlan,
+    Plan,
+    ProviderFake,
+    StreamPlan,
+    new_id,
+    split_fixed,
+    split_text,
+)
+from .script import Fault, Turn
+from .server import Action, RecordedRequest
+
+DEFAULT_MODELS = (
+    "claude-sonnet-4-5-20250929",
+    "claude-haiku-4-5-20251001",
+    "claude-opus-4-1-20250805",
+)
+
+# Anthropic's documented error type for each status.
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+_STATUS_BY_TYPE = {error_type: status for status, error_type in ERROR_TYPES.items()}
+_STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+# Keys whose string values are structure, not prompt text, when counting tokens.
+_NOT_TEXT = frozenset({"type", "role", "id", "tool_use_id", "media_type", "cache_control"})
+
+
+class FakeAnthropic(ProviderFake):
+    """A fake of the Anthropic API; hand ``base_url`` (no ``/v1``) to ``AsyncAnthropic``.
+
+    ``models`` are the ids ``GET /v1/models`` lists. With ``require_auth`` (the default) a request
+    without ``x-api-key`` (or a bearer token) gets a 401, and one without ``anthropic-version``
+    a 400, as the real API answers.
+    """
+
+    request_id_header = "request-id"
+
+    def __init__(
+        self, *, models: Sequence[str] = DEFAULT_MODELS, require_auth: bool = True
+    ) -> None:
+        super().__init__()
+        self.models = list(models)
+        self.require_auth = require_auth
+        self.route("POST", "/v1/messages", self._messages)
+        self.route("POST", "/v1/messages/count_tokens", self._count_tokens)
+        self.route("GET", "/v1/models", self._list_models)
+
+    # -- ProviderFake hooks ----------------------------------------------------------------
+
+    def check_request(self, request: RecordedRequest) -> Action | None:
+        if not self.require_auth:
+            return None
+        authorization = request.header("authorization", "") or ""
+        if not request.header("x-api-key") and not authorization.lower().startswith("bearer "):
+            return self.error_reply(401, "x-api-key header is required")
+        if not request.header("anthropic-version"):
+            return self.error_reply(400, "anthropic-version: header is required")
+        return None
+
+    def route_fallback(self, request: RecordedRequest) -> Action:
+        prefix = "/v1/models/"
+        if request.method == "GET" and request.path.startswith(prefix):
+            refusal = self.check_request(request)
+            if refusal is not None:
+                return refusal
+            model_id = request.path[len(prefix) :]
+            if model_id in self.models:
+                return self.json_reply(_model_info(model_id))
+            return self.error_reply(404, f"model: {model_id}")
+        return self.error_reply(404, "Not found")
+
+    def error_payload(
+        self,
+        status: int,
+        message: str,
+        error_type: str | None,
+        error_code: str | None,
+        request_id: str | None,
+    ) -> object:
+        error: dict[str, Any] = {
+            "type": error_type
+            or ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error"),
+            "message": message,
+        }
+        if error_code is not None:
+            error["details"] = {"error_code": error_code}
+        return {"type": "error", "error": error, "request_id": request_id}
+
+    def status_for_error_type(self, error_type: str | None) -> int:
+        status = _STATUS_BY_TYPE.get(error_type or "")
+        return status if status is not None else super().status_for_error_type(error_type)
+
+    # -- routes ----------------------------------------------------------------------------
+
+    def _messages(self, request: RecordedRequest) -> Action:
+        return self.scripted(request, self._render)
+
+    def _count_tokens(self, request: RecordedRequest) -> Action:
+        body = request.json if isinstance(request.json, dict) else {}
+        chars = sum(_text_length(body.get(key)) for key in ("system", "messages", "tools"))
+        return self.json_reply({"input_tokens": max(1, math.ceil(chars / 4))})
+
+    def _list_models(self, request: RecordedRequest) -> Action:
+        ids = list(self.models)
+        if "after_id" in request.query and request.query["after_id"] in ids:
+            ids = ids[ids.index(request.query["after_id"]) + 1 :]
+        elif "before_id" in request.query and request.query["before_id"] in ids:
+            ids = ids[: ids.index(request.query["before_id"])]
+        limit = int(request.query.get("limit", "20"))
+        page = ids[:limit]
+        return self.json_reply(
+            {
+                "data": [_model_info(model_id) for model_id in page],
+                "has_more": len(ids) > limit,
+                "first_id": page[0] if page else None,
+                "last_id": page[-1] if page else None,
+            }
+        )
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def _render(self, request: RecordedRequest, turn: Turn) -> Plan:
+        body = request.json if isinstance(request.json, dict) else {}
+        message = {
+            "id": new_id("msg_01"),
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "claude-unknown"),
+            "content": _blocks(turn),
+            "stop_reason": _stop_reason(turn),
+            "stop_sequence": turn.stop_sequence if _stop_reason(turn) == "stop_sequence" else None,
+            "usage": _usage(turn),
+        }
+        if not body.get("stream"):
+            return JsonPlan(message)
+        return StreamPlan(
+            events=_stream_events(message, turn),
+            content_type="text/event-stream; charset=utf-8",
+            error=_stream_error,
+        )
+
+
+def _usage(turn: Turn) -> dict[str, Any]:
+    uncached = max(0, turn.input_tokens - turn.cache_read_tokens - turn.cache_write_tokens)
+    return {
+        "input_tokens": uncached,
+        "cache_creation_input_tokens": turn.cache_write_tokens,
+        "cache_read_input_tokens": turn.cache_read_tokens,
+        "output_tokens": turn.output_tokens,
+        "service_tier": "standard",
+    }
+
+
+def _stop_reason(turn: Turn) -> str:
+    if turn.finish_reason == "stop" and turn.stop_sequence is not None:
+        return "stop_sequence"
+    return _STOP_REASONS[turn.finish_reason]
+
+
+def _signature(thinking: str) -> str:
+    # Opaque to clients; derived from the text so repeated runs compare equal.
+    return base64.b64encode(hashlib.sha256(thinking.encode()).digest() * 2).decode()
+
+
+def _blocks(turn: Turn) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if turn.thinking is not None:
+        blocks.append(
+            {"type": "thinking", "thinking": turn.thinking, "signature": _signature(turn.thinking)}
+        )
+    if turn.text or not turn.tool_calls:
+        blocks.append({"type": "text", "text": turn.text, "citations": None})
+    for call in turn.tool_calls:
+        blocks.append(
+            {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+        )
+    return blocks
+
+
+def _sse(event_type: str, payload: dict[str, Any]) -> bytes:
+    return f"event: {event_type}\ndata: {json.dumps(payload)}\n\n".encode()
+
+
+def _block_start(block: dict[str, Any]) -> dict[str, Any]:
+    """The block as content_block_start announces it: everything streamed later left empty."""
+    if block["type"] == "thinking":
+        return {"type": "thinking", "thinking": "", "signature": ""}
+    if block["type"] == "text":
+        return {"type": "text", "text": "", "citations": None}
+    return {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+
+
+def _block_deltas(block: dict[str, Any]) -> list[dict[str, Any]]:
+    if block["type"] == "thinking":
+        deltas = [
+            {"type": "thinking_delta", "thinking": piece} for piece in split_text(block["thinking"])
+        ]
+        return deltas + [{"type": "signature_delta", "signature": block["signature"]}]
+    if block["type"] == "text":
+        return [{"type": "text_delta", "text": piece} for piece in split_text(block["text"])]
+    arguments = json.dumps(block["input"])
+    return [{"type": "input_json_delta", "partial_json": piece} for piece in split_fixed(arguments)]
+
+
+def _stream_events(message: dict[str, Any], turn: Turn) -> list[Event]:
+    start = dict(message, content=[], stop_reason=None, stop_sequence=None)
+    start["usage"] = dict(message["usage"], output_tokens=1)
+    events = [Event(_sse("message_start", {"type": "message_start", "message": start}))]
+    for index, block in enumerate(message["content"]):
+        events.append(
+            Event(
+                _sse(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": index,
+                        "content_block": _block_start(block),
+                    },
+                )
+            )
+        )
+        if index == 0:
+            events.append(Event(_sse("ping", {"type": "ping"})))
+        for delta in _block_deltas(block):
+            payload = {"type": "content_block_delta", "index": index, "delta": delta}
+            events.append(Event(_sse("content_block_delta", payload), content=True))
+        events.append(
+            Event(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+        )
+    delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]}
+    events.append(
+        Event(
+            _sse(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": delta,
+                    "usage": {"output_tokens": turn.output_tokens},
+                },
+            )
+        )
+    )
+    events.append(Event(_sse("message_stop", {"type": "message_stop"})))
+    return events
+
+
+def _stream_error(_sent: int, fault: Fault) -> list[bytes]:
+    error = {"type": fault.error_type or "api_error", "message": fault.message or "Internal error"}
+    return [_sse("error", {"type": "error", "error": error})]
+
+
+def _display_name(model_id: str) -> str:
+    words: list[str] = []
+    numbers: list[str] = []
+    for part in model_id.split("-"):
+        if part.isdigit() and len(part) < 8:
+            numbers.append(part)
+        elif not part.isdigit():
+            words.append(part.capitalize())
+    return " ".join(words + ([".".join(numbers)] if numbers else []))
+
+
+def _model_info(model_id: str) -> dict[str, Any]:
+    return {
+        "type": "model",
+        "id": model_id,
+        "display_name": _display_name(model_id),
+        "created_at": "2025-01-01T00:00:00Z",
+        "lifecycle": "active",
+        "max_input_tokens": 200000,
+        "max_tokens": 64000,
+    }
+
+
+def _text_length(value: object) -> int:
+    """Characters of prompt text in a request field, structure keys left out."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list):
+        return sum(_text_length(item) for item in value)
+    if isinstance(value, dict):
+        return sum(_text_length(item) for key, item in value.items() if key not in _NOT_TEXT)
+    return 0

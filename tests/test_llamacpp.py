@@ -1,0 +1,220 @@
+"""llama.cpp for real: tiny generated GGUF models, run in the supervised worker process.
+
+With random weights the text is noise, so these assert structure — roles, finish reasons,
+token counts, vector sizes — and the supervisor's promises: a crash is our error, the worker
+comes back, a bad file is remembered, keys never reach the worker.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from support.gguf_models import (
+    write_aborting_model,
+    write_chat_model,
+    write_corrupt_model,
+    write_embedding_model,
+)
+
+from cortexd.routing.providers import (
+    ChatMessage,
+    ChatRequest,
+    ContextLengthError,
+    EmbedRequest,
+    InvalidRequestError,
+    ModelLoadError,
+    ModelNotFoundError,
+    NotConfiguredError,
+    ProviderConnectionError,
+    StreamEnd,
+    TextDelta,
+    ToolSpec,
+)
+from cortexd.routing.providers.llamacpp import LlamaCppProvider, read_gguf_info
+from cortexd.routing.providers.llamacpp_supervisor import LlamaCppWorker
+
+pytestmark = pytest.mark.anyio
+CANARY = "sk-ant-test-canary-0123456789abcdefghij"
+EMBED_WIDTH = 64
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("gguf")
+    return {
+        "tiny": write_chat_model(folder / "tiny.gguf"),
+        "embed": write_embedding_model(folder / "embed.gguf", n_embd=EMBED_WIDTH),
+        "corrupt": write_corrupt_model(folder / "corrupt.gguf"),
+        "aborts": write_aborting_model(folder / "aborts.gguf"),
+        "gone": folder / "missing.gguf",
+    }
+
+
+@pytest.fixture
+async def worker(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[LlamaCppWorker]:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", CANARY)
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    w = LlamaCppWorker(idle_unload_s=60)
+    yield w
+    await w.aclose()
+
+
+@pytest.fixture
+def local(models: dict[str, Path], worker: LlamaCppWorker) -> LlamaCppProvider:
+    # Tiny models run fastest on one thread (DESIGN.md).
+    return LlamaCppProvider(models, worker, n_ctx=256, n_threads=1, n_threads_batch=1)
+
+
+def chat(model: str = "tiny", text: str = "Hello there", max_tokens: int = 8) -> ChatRequest:
+    messages = (ChatMessage.of("system", "Be brief."), ChatMessage.of("user", text))
+    return ChatRequest(model, messages, max_tokens=max_tokens)
+
+
+async def test_a_completion_has_usage_timing_and_the_models_name(local: LlamaCppProvider) -> None:
+    response = await local.complete(chat(max_tokens=6))
+    assert response.model == "tiny"
+    assert response.finish_reason == "length"  # random weights never choose to stop
+    assert response.usage.output_tokens == 6
+    assert response.usage.input_tokens > 10  # system + user turn through the file's template
+    assert response.text
+    assert response.timing.first_token_s is not None
+    assert 0 < response.timing.first_token_s <= response.timing.total_s
+
+
+async def test_a_stream_yields_deltas_then_the_whole_answer(local: LlamaCppProvider) -> None:
+    events = [e async for e in local.stream(chat(max_tokens=5))]
+    end = events[-1]
+    assert isinstance(end, StreamEnd)
+    deltas = [e for e in events[:-1] if isinstance(e, TextDelta)]
+    assert deltas and "".join(d.text for d in deltas) == end.response.text
+    assert end.response.usage.output_tokens == 5
+    assert end.response.finish_reason == "length"
+
+
+async def test_embeddings_are_unit_vectors_of_the_models_width(local: LlamaCppProvider) -> None:
+    result = await local.embed(EmbedRequest("embed", ("a b", "c", "hello there")))
+    assert len(result.vectors) == 3
+    assert all(len(v) == EMBED_WIDTH for v in result.vectors)
+    assert all(math.isclose(math.hypot(*v), 1.0, rel_tol=1e-4) for v in result.vectors)
+    assert result.vectors[0] != result.vectors[1]
+    assert result.usage.input_tokens > 0
+
+
+async def test_capabilities_come_from_the_gguf_header(
+    local: LlamaCppProvider, models: dict[str, Path]
+) -> None:
+    chat_caps = await local.capabilities("tiny")
+    assert chat_caps.chat and not chat_caps.embeddings and chat_caps.json_mode
+    assert chat_caps.context_window == 256
+    embed_caps = await local.capabilities("embed")
+    assert embed_caps.embeddings and not embed_caps.chat
+    info = read_gguf_info(models["tiny"])
+    assert info.architecture == "llama" and info.has_chat_template
+
+
+async def test_keys_never_reach_the_worker(local: LlamaCppProvider, worker: LlamaCppWorker) -> None:
+    await local.complete(chat(max_tokens=1))
+    assert worker.pid is not None
+    environ = Path(f"/proc/{worker.pid}/environ").read_bytes()
+    assert CANARY.encode() not in environ
+    assert b"ANTHROPIC_API_KEY" not in environ and b"OPENAI_API_KEY" not in environ
+
+
+async def test_a_corrupt_file_is_a_load_error_and_the_worker_lives_on(
+    local: LlamaCppProvider, worker: LlamaCppWorker
+) -> None:
+    await local.complete(chat(max_tokens=1))
+    pid = worker.pid
+    with pytest.raises(ModelLoadError, match="cannot load the model"):
+        await local.complete(chat("corrupt"))
+    assert (await local.complete(chat(max_tokens=2))).usage.output_tokens == 2
+    assert worker.pid == pid and worker.starts == 1
+
+
+async def test_a_file_that_aborts_llama_cpp_kills_only_the_worker(
+    local: LlamaCppProvider, worker: LlamaCppWorker
+) -> None:
+    with pytest.raises(ModelLoadError, match=r"crashed loading aborts\.gguf \(killed by SIGABRT\)"):
+        await local.complete(chat("aborts"))
+    # Remembered: the same file fails at once, without crashing another worker.
+    with pytest.raises(ModelLoadError, match="crashed loading"):
+        await local.complete(chat("aborts"))
+    assert worker.starts == 1
+    assert (await local.complete(chat(max_tokens=2))).finish_reason == "length"
+    assert worker.starts == 2
+
+
+async def test_a_worker_killed_mid_call_fails_the_call_and_comes_back(
+    local: LlamaCppProvider, worker: LlamaCppWorker
+) -> None:
+    await local.complete(chat(max_tokens=1))
+    stream = local.stream(chat(max_tokens=200, text="Hello " * 20))
+    first = await anext(stream)
+    assert isinstance(first, TextDelta)
+    assert worker.pid is not None
+    os.kill(worker.pid, signal.SIGKILL)
+    with pytest.raises(ProviderConnectionError, match="worker died .*SIGKILL"):
+        async for _ in stream:
+            pass
+    assert (await local.complete(chat(max_tokens=2))).usage.output_tokens == 2
+    assert worker.starts == 2
+
+
+async def test_a_stream_the_caller_abandons_is_cancelled_cleanly(
+    local: LlamaCppProvider, worker: LlamaCppWorker
+) -> None:
+    stream = local.stream(chat(max_tokens=200))
+    await anext(stream)
+    await stream.aclose()  # the client hung up
+    response = await local.complete(chat(max_tokens=3))
+    assert response.usage.output_tokens == 3 and worker.starts == 1
+
+
+async def test_a_prompt_longer_than_the_context_is_a_context_length_error(
+    local: LlamaCppProvider,
+) -> None:
+    with pytest.raises(ContextLengthError):
+        await local.complete(chat(text="hello there " * 200))
+    assert (await local.complete(chat(max_tokens=1))).usage.output_tokens == 1
+
+
+async def test_requests_it_cannot_serve_are_refused_before_the_worker(
+    local: LlamaCppProvider, worker: LlamaCppWorker
+) -> None:
+    with pytest.raises(ModelNotFoundError, match="Local Model Files"):
+        await local.complete(chat("nobody"))
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        await local.complete(chat("gone"))
+    tool = ToolSpec("lookup", "Look it up")
+    with pytest.raises(InvalidRequestError, match="no tools"):
+        await local.complete(ChatRequest("tiny", chat().messages, tools=(tool,)))
+    assert worker.starts == 0
+
+
+async def test_status_reports_a_running_worker_and_missing_files(local: LlamaCppProvider) -> None:
+    status = await local.status()
+    assert status.configured and status.reachable
+    assert "missing files: gone" in status.detail
+
+
+async def test_a_llama_cpp_that_cannot_import_makes_the_provider_unavailable(
+    tmp_path: Path, models: dict[str, Path]
+) -> None:
+    # A broken build: the module exists but its shared library does not load.
+    (tmp_path / "llama_cpp.py").write_text("raise OSError('libllama.so: cannot open')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    worker = LlamaCppWorker(env=env)
+    provider = LlamaCppProvider(models, worker)
+    try:
+        status = await provider.status()
+        assert status.reachable is False and not status.configured
+        assert "libllama.so" in status.detail
+        with pytest.raises(NotConfiguredError, match="llama-cpp-python cannot be loaded"):
+            await provider.complete(chat())
+    finally:
+        await provider.aclose()
