@@ -7,6 +7,7 @@ relies on that).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -28,12 +29,12 @@ from support.fakes import (
     FakeOpenAI,
     Fault,
     OllamaModel,
+    ProviderFake,
+    Script,
     ToolCall,
     Turn,
     embed_text,
 )
-from support.fakes._provider import ProviderFake
-from support.fakes.script import Script
 
 pytestmark = pytest.mark.anyio
 
@@ -56,6 +57,7 @@ def anyio_backend() -> str:
 # build); each test gets them cleared, and must consume everything it queued.
 
 
+@contextlib.contextmanager
 def _fresh(fake: ProviderFake) -> Iterator[None]:
     fake.clear()
     yield
@@ -85,19 +87,19 @@ def ollama_server() -> Iterator[FakeOllama]:
 
 @pytest.fixture
 def fake_anthropic(anthropic_server: FakeAnthropic) -> Iterator[FakeAnthropic]:
-    for _ in _fresh(anthropic_server):
+    with _fresh(anthropic_server):
         yield anthropic_server
 
 
 @pytest.fixture
 def fake_openai(openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    for _ in _fresh(openai_server):
+    with _fresh(openai_server):
         yield openai_server
 
 
 @pytest.fixture
 def fake_ollama(ollama_server: FakeOllama) -> Iterator[FakeOllama]:
-    for _ in _fresh(ollama_server):
+    with _fresh(ollama_server):
         yield ollama_server
 
 
@@ -180,6 +182,23 @@ def test_server_stops_cleanly_and_leaves_no_thread() -> None:
         assert "FakeOpenAI-server" in names
     fake.stop()  # a second stop is harmless
     assert "FakeOpenAI-server" not in {thread.name for thread in threading.enumerate()}
+
+
+async def test_a_stopped_fake_refuses_connections() -> None:
+    with FakeAnthropic() as claude_down, FakeOpenAI() as gpt_down, FakeOllama() as llama_down:
+        pass
+    async with AsyncAnthropic(
+        api_key="test-key", base_url=claude_down.base_url, max_retries=0
+    ) as claude_client:
+        with pytest.raises(anthropic.APIConnectionError):
+            await _claude_message(claude_client)
+    async with AsyncOpenAI(api_key="test-key", base_url=gpt_down.base_url, max_retries=0) as client:
+        with pytest.raises(openai.APIConnectionError):
+            await client.chat.completions.create(model="gpt-4o", messages=GPT_USER)
+    # The ollama SDK turns a refused connection into the builtin ConnectionError.
+    async with ollama.AsyncClient(host=llama_down.base_url) as llama_client:
+        with pytest.raises(ConnectionError):
+            await llama_client.chat(model="llama3.1:8b", messages=USER)
 
 
 def test_script_answers_in_order_then_with_default_turns() -> None:

@@ -7,6 +7,7 @@ comes back, a bad file is remembered, keys never reach the worker.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import signal
@@ -218,3 +219,17 @@ async def test_a_llama_cpp_that_cannot_import_makes_the_provider_unavailable(
             await provider.complete(chat())
     finally:
         await provider.aclose()
+
+
+async def test_models_are_cached_and_unloaded_when_idle(models: dict[str, Path]) -> None:
+    worker = LlamaCppWorker(idle_unload_s=0.4)
+    local = LlamaCppProvider(models, worker, n_ctx=256, n_threads=1, n_threads_batch=1)
+    try:
+        await local.complete(chat(max_tokens=1))
+        assert await worker.ping() == [str(models["tiny"])]
+        await asyncio.sleep(1.2)
+        assert await worker.ping() == []
+        assert (await local.complete(chat(max_tokens=1))).usage.output_tokens == 1
+        assert worker.starts == 1
+    finally:
+        await local.aclose()

@@ -184,10 +184,11 @@ class LlamaCppWorker:
 
     async def ping(self) -> list[str]:
         """Start the worker if needed; the model files it has loaded."""
+        loaded: list[str] = []
         async for event in self.call({"op": "ping"}, model=None):
             if event.get("event") == "pong":
-                return list(event.get("loaded") or ())
-        return []
+                loaded = list(event.get("loaded") or ())
+        return loaded
 
     async def call(
         self, message: dict[str, Any], *, model: str | None, model_file: Path | None = None

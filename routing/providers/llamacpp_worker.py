@@ -92,9 +92,9 @@ class Worker:
         op = request.get("op")
         try:
             if op == "ping":
-                self._out(
-                    {"id": rid, "event": "pong", "loaded": sorted(k[0] for k in self._models)}
-                )
+                loaded = sorted({k[0] for k in self._models})
+                self._out({"id": rid, "event": "pong", "loaded": loaded})
+                self._out({"id": rid, "event": "done"})
                 return
             path, load = str(request["model_path"]), dict(request.get("load") or {})
             try:

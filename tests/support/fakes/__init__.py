@@ -10,10 +10,11 @@ against it unchanged; a script of turns and faults decides what it answers::
 
 from __future__ import annotations
 
+from ._provider import ProviderFake
 from .anthropic import FakeAnthropic
 from .ollama import FakeOllama, OllamaModel
 from .openai import FakeOpenAI
-from .script import Fault, ToolCall, Turn
+from .script import Fault, Script, ToolCall, Turn
 from .server import FakeServer, RecordedRequest
 from .vectors import embed_text
 
@@ -24,7 +25,9 @@ __all__ = [
     "FakeServer",
     "Fault",
     "OllamaModel",
+    "ProviderFake",
     "RecordedRequest",
+    "Script",
     "ToolCall",
     "Turn",
     "embed_text",

@@ -101,13 +101,13 @@ class ProviderFake(FakeServer):
     provider shapes an error body.
     """
 
+    # The response header that carries the provider's request id, if it has one.
+    request_id_header: str | None = None
+
     def __init__(self) -> None:
         super().__init__()
         self._script = Script()
         self._routes: dict[tuple[str, str], Route] = {}
-
-    # The response header that carries the provider's request id, if it has one.
-    request_id_header: str | None = None
 
     def enqueue(self, *items: Turn | Fault) -> None:
         """Queue answers for the next scripted requests (generation and embeddings)."""
@@ -124,11 +124,11 @@ class ProviderFake(FakeServer):
         return len(self._script)
 
     def handle(self, request: RecordedRequest) -> Action:
-        route = self._routes.get((request.method, request.path))
-        if route is None:
-            return self.route_fallback(request)
         refusal = self.check_request(request)
-        return refusal if refusal is not None else route(request)
+        if refusal is not None:
+            return refusal
+        route = self._routes.get((request.method, request.path))
+        return route(request) if route is not None else self.route_fallback(request)
 
     # -- for subclasses --------------------------------------------------------------------
 
@@ -141,7 +141,7 @@ class ProviderFake(FakeServer):
         return self.error_reply(404, f"Not found: {request.method} {request.path}")
 
     def check_request(self, request: RecordedRequest) -> Action | None:
-        """A refusal (e.g. missing credentials) before any route runs, or None."""
+        """A refusal (e.g. missing credentials) checked before routing, or None."""
         return None
 
     def error_payload(

@@ -71,7 +71,7 @@ class FakeAnthropic(ProviderFake):
     def check_request(self, request: RecordedRequest) -> Action | None:
         if not self.require_auth:
             return None
-        authorization = request.header("authorization", "") or ""
+        authorization = request.header("authorization") or ""
         if not request.header("x-api-key") and not authorization.lower().startswith("bearer "):
             return self.error_reply(401, "x-api-key header is required")
         if not request.header("anthropic-version"):
@@ -81,9 +81,6 @@ class FakeAnthropic(ProviderFake):
     def route_fallback(self, request: RecordedRequest) -> Action:
         prefix = "/v1/models/"
         if request.method == "GET" and request.path.startswith(prefix):
-            refusal = self.check_request(request)
-            if refusal is not None:
-                return refusal
             model_id = request.path[len(prefix) :]
             if model_id in self.models:
                 return self.json_reply(_model_info(model_id))
@@ -98,9 +95,9 @@ class FakeAnthropic(ProviderFake):
         error_code: str | None,
         request_id: str | None,
     ) -> object:
+        fallback = "api_error" if status >= 500 else "invalid_request_error"
         error: dict[str, Any] = {
-            "type": error_type
-            or ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error"),
+            "type": error_type or ERROR_TYPES.get(status, fallback),
             "message": message,
         }
         if error_code is not None:

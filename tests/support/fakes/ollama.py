@@ -182,17 +182,19 @@ class FakeOllama(ProviderFake):
         for name in self.loaded:
             model = self.find(name)
             if model is None:
-                continue
+                continue  # a test removed it from `models` after loading it
             running.append(
-                _tag(model)
-                | {
+                {
+                    "name": model.full_name,
+                    "model": model.full_name,
+                    "size": model.bytes,
+                    "digest": model.digest,
+                    "details": model.details(),
                     "expires_at": expires,
                     "size_vram": model.bytes,
                     "context_length": model.loaded_context_length,
                 }
             )
-        for entry in running:
-            entry.pop("modified_at", None)
         return self.json_reply({"models": running})
 
     def _show(self, request: RecordedRequest) -> Action:

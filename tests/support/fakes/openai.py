@@ -61,7 +61,7 @@ class FakeOpenAI(ProviderFake):
     # -- ProviderFake hooks ----------------------------------------------------------------
 
     def check_request(self, request: RecordedRequest) -> Action | None:
-        authorization = request.header("authorization", "") or ""
+        authorization = request.header("authorization") or ""
         if self.require_auth and not authorization.lower().startswith("bearer "):
             return self.error_reply(
                 401,
@@ -74,9 +74,6 @@ class FakeOpenAI(ProviderFake):
     def route_fallback(self, request: RecordedRequest) -> Action:
         prefix = "/v1/models/"
         if request.method == "GET" and request.path.startswith(prefix):
-            refusal = self.check_request(request)
-            if refusal is not None:
-                return refusal
             model_id = request.path[len(prefix) :]
             if model_id in self.models:
                 return self.json_reply(_model(model_id))

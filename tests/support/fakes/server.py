@@ -102,6 +102,8 @@ class FakeServer:
         """Start serving; returns once the port is bound."""
         if self._thread is not None:
             raise RuntimeError("the fake server is already started")
+        self._ready = threading.Event()
+        self._start_error = None
         self._thread = threading.Thread(
             target=self._run, name=f"{type(self).__name__}-server", daemon=True
         )
@@ -115,7 +117,10 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving, close every connection and join the thread. Safe to call twice."""
+        """Stop serving, close every connection and join the thread. Safe to call twice.
+
+        The URLs stay as they were, so a test can point a client at a server that is down.
+        """
         thread, self._thread = self._thread, None
         if thread is None:
             return
