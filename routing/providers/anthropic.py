@@ -30,14 +30,9 @@ from cortexd.routing.providers.chat import (
 from cortexd.routing.providers.cloud import CloudProvider, call_timeout
 from cortexd.routing.providers.errors import (
     NotConfiguredError,
-    ProviderConnectionError,
     ProviderError,
-    ProviderTimeoutError,
-    ServerError,
-    StreamInterruptedError,
-    redact,
 )
-from cortexd.routing.providers.http_errors import error_fields, error_for_status, parse_retry_after
+from cortexd.routing.providers.sdk_errors import SdkExceptions, map_sdk_error
 from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Endpoint
 from cortexd.routing.providers.stream import run_stream
 
@@ -61,33 +56,22 @@ def endpoint_from_env(
     )
 
 
+SDK = SdkExceptions(
+    NAME,
+    "Anthropic",
+    timeout=anthropic.APITimeoutError,
+    connection=anthropic.APIConnectionError,
+    status=anthropic.APIStatusError,
+    validation=anthropic.APIResponseValidationError,
+    api=anthropic.APIError,
+)
+
+
 def map_error(
     exc: BaseException, *, model: str | None, secrets: tuple[str, ...] = ()
 ) -> ProviderError:
-    """Our error for anything the SDK (or the transport under it) raised during a call."""
-    where: dict[str, Any] = {"provider": NAME, "model": model}
-    if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
-        return ProviderTimeoutError("timed out waiting for Anthropic", **where)
-    if isinstance(exc, anthropic.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
-        detail = f": {redact(str(cause), secrets)}" if cause and str(cause) else ""
-        if cause is None or isinstance(cause, httpx2.ConnectError):
-            return ProviderConnectionError(f"cannot reach Anthropic{detail}", **where)
-        return ProviderConnectionError(f"the connection to Anthropic broke{detail}", **where)
-    if isinstance(exc, anthropic.APIStatusError):
-        kind, code, message = error_fields(exc.body)
-        text = redact(message or f"HTTP {exc.status_code}", secrets)
-        retry_after = parse_retry_after(exc.response.headers)
-        return error_for_status(
-            exc.status_code, text, error_type=kind, code=code, retry_after=retry_after, **where
-        )
-    if isinstance(exc, anthropic.APIResponseValidationError):
-        return ServerError("Anthropic sent a response that does not fit its schema", **where)
-    if isinstance(exc, httpx2.TransportError):
-        return StreamInterruptedError(f"the connection broke ({type(exc).__name__})", **where)
-    if isinstance(exc, ValueError):  # JSON that does not parse, in a body or an SSE event
-        return StreamInterruptedError("Anthropic sent malformed JSON", **where)
-    return ServerError(redact(f"{type(exc).__name__}: {exc}", secrets), **where)
+    """Our error for anything the Anthropic SDK (or httpx2 under it) raised during a call."""
+    return map_sdk_error(exc, SDK, model=model, secrets=secrets)
 
 
 class AnthropicProvider(CloudProvider):

@@ -26,20 +26,15 @@ from cortexd.routing.providers.chat import (
 )
 from cortexd.routing.providers.cloud import CloudProvider, call_timeout
 from cortexd.routing.providers.errors import (
-    ProviderConnectionError,
     ProviderError,
-    ProviderTimeoutError,
-    ServerError,
-    StreamInterruptedError,
-    redact,
 )
-from cortexd.routing.providers.http_errors import error_fields, error_for_status, parse_retry_after
 from cortexd.routing.providers.openai_responses_wire import (
     ResponsesStreamDecoder,
     from_responses,
     to_responses,
 )
 from cortexd.routing.providers.openai_wire import ChatStreamDecoder, from_chat, to_chat
+from cortexd.routing.providers.sdk_errors import SdkExceptions, map_sdk_error
 from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Endpoint
 from cortexd.routing.providers.stream import StreamDecoder, run_stream
 
@@ -63,37 +58,22 @@ def endpoint_from_env(
     )
 
 
+SDK = SdkExceptions(
+    NAME,
+    "OpenAI",
+    timeout=openai.APITimeoutError,
+    connection=openai.APIConnectionError,
+    status=openai.APIStatusError,
+    validation=openai.APIResponseValidationError,
+    api=openai.APIError,
+)
+
+
 def map_error(
     exc: BaseException, *, model: str | None, secrets: tuple[str, ...] = ()
 ) -> ProviderError:
-    """Our error for anything the SDK (or the transport under it) raised during a call."""
-    where: dict[str, Any] = {"provider": NAME, "model": model}
-    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
-        return ProviderTimeoutError("timed out waiting for OpenAI", **where)
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
-        detail = f": {redact(str(cause), secrets)}" if cause and str(cause) else ""
-        if cause is None or isinstance(cause, httpx2.ConnectError):
-            return ProviderConnectionError(f"cannot reach OpenAI{detail}", **where)
-        return ProviderConnectionError(f"the connection to OpenAI broke{detail}", **where)
-    if isinstance(exc, openai.APIStatusError):
-        kind, code, message = error_fields(exc.body)
-        text = redact(message or f"HTTP {exc.status_code}", secrets)
-        retry_after = parse_retry_after(exc.response.headers)
-        return error_for_status(
-            exc.status_code, text, error_type=kind, code=code, retry_after=retry_after, **where
-        )
-    if isinstance(exc, openai.APIResponseValidationError):
-        return ServerError("OpenAI sent a response that does not fit its schema", **where)
-    if isinstance(exc, openai.APIError):  # an error object inside a 200 stream
-        kind, code, message = error_fields(exc.body)
-        text = redact(message or exc.message, secrets)
-        return error_for_status(200, text, error_type=kind or code, code=code, **where)
-    if isinstance(exc, httpx2.TransportError):
-        return StreamInterruptedError(f"the connection broke ({type(exc).__name__})", **where)
-    if isinstance(exc, ValueError):  # JSON that does not parse, in a body or an SSE event
-        return StreamInterruptedError("OpenAI sent malformed JSON", **where)
-    return ServerError(redact(f"{type(exc).__name__}: {exc}", secrets), **where)
+    """Our error for anything the OpenAI SDK (or httpx2 under it) raised during a call."""
+    return map_sdk_error(exc, SDK, model=model, secrets=secrets)
 
 
 def uses_responses(model: str, responses_models: Collection[str] = ()) -> bool:
