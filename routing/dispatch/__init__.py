@@ -1,0 +1,33 @@
+"""Dispatch: running a plan's chain across the providers, with fallback and second opinions."""
+
+from __future__ import annotations
+
+from cortexd.routing.dispatch.attempt import Attempt, AttemptSink, cost_usd
+from cortexd.routing.dispatch.circuit import CircuitBreakers
+from cortexd.routing.dispatch.dispatcher import (
+    Dispatch,
+    Dispatcher,
+    DispatchResult,
+    DispatchSettings,
+)
+from cortexd.routing.dispatch.errors import ChainExhaustedError, PartialAnswerError
+from cortexd.routing.dispatch.health import ModelHealth
+from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
+
+__all__ = [
+    "Action",
+    "Attempt",
+    "AttemptSink",
+    "ChainExhaustedError",
+    "CircuitBreakers",
+    "Dispatch",
+    "DispatchResult",
+    "DispatchSettings",
+    "Dispatcher",
+    "ModelHealth",
+    "PartialAnswerError",
+    "action_for",
+    "cost_usd",
+    "retry_delay",
+    "should_retry",
+]

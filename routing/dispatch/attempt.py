@@ -1,0 +1,69 @@
+"""One record per attempt: what dispatch hands to the ledger (through an injected sink)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from cortexd.routing.prices import Price
+from cortexd.routing.providers.chat import Usage
+
+Outcome = Literal["ok", "error", "partial", "skipped", "cancelled"]
+_MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of one model for one request, or one model skipped before any try.
+
+    `number` counts tries of this request from 1 (skips are 0); `fallback` is true for any
+    model after the plan's first; `retry` for a second try of the same model. `cost_usd` is
+    None when the model's price is unknown — never a silent 0.
+    """
+
+    request_id: str
+    number: int
+    task: str
+    provider: str
+    model: str
+    model_id: str
+    outcome: Outcome
+    fallback: bool = False
+    retry: bool = False
+    usage: Usage = Usage()
+    first_token_s: float | None = None
+    total_s: float = 0.0
+    error_class: str | None = None
+    error: str | None = None
+    skip_reason: str | None = None
+    cost_usd: Decimal | None = None
+    second_opinion: bool = False
+
+
+AttemptSink = Callable[[Attempt], None]
+
+
+def cost_usd(price: Price | None, usage: Usage) -> Decimal | None:
+    """What `usage` cost at `price` (USD per million tokens); None when the price is unknown.
+
+    Cached prompt tokens are charged at the cache prices where the catalog has them.
+
+    >>> from cortexd.routing.prices import Price
+    >>> p = Price(Decimal(3), Decimal(15), Decimal("0.3"), Decimal("3.75"), False, "x")
+    >>> cost_usd(p, Usage(input_tokens=1_000_000, output_tokens=100_000, cache_read_tokens=500_000))
+    Decimal('3.15')
+    """
+    if price is None:
+        return None
+    cache_read = price.cache_read_mtok if price.cache_read_mtok is not None else price.input_mtok
+    cache_write = price.cache_write_mtok if price.cache_write_mtok is not None else price.input_mtok
+    plain = max(0, usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens)
+    total = (
+        plain * price.input_mtok
+        + usage.cache_read_tokens * cache_read
+        + usage.cache_write_tokens * cache_write
+        + usage.output_tokens * price.output_mtok
+    )
+    return (total / _MILLION).normalize()

@@ -1,0 +1,390 @@
+"""Dispatch: run a plan's chain of models under one deadline until one answers.
+
+Models that cannot serve the request are skipped with a reason (no key, a paused provider,
+an open circuit, missing tools/images/JSON, a window too small for the prompt). Each failure
+is classified by `policy`: retry once, move on, look for a larger window, or give the client
+the provider's message. Streams fall back only until the first content token; after it a
+failure ends the stream with `PartialAnswerError`, so no answer ever mixes two models' text.
+Every try and every skip becomes one `Attempt`, handed to the injected sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from cortexd.routing.catalog import Catalog, ModelSpec
+from cortexd.routing.dispatch.attempt import Attempt, AttemptSink, Outcome, cost_usd
+from cortexd.routing.dispatch.errors import ChainExhaustedError, PartialAnswerError
+from cortexd.routing.dispatch.health import ModelHealth
+from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
+from cortexd.routing.dispatch.requirements import estimate_tokens, missing
+from cortexd.routing.providers.chat import (
+    ChatRequest,
+    ChatResponse,
+    ReasoningDelta,
+    StreamEnd,
+    StreamEvent,
+    Usage,
+)
+from cortexd.routing.providers.contract import Capabilities, ChatProvider
+from cortexd.routing.providers.errors import (
+    NotConfiguredError,
+    ProviderError,
+    ProviderTimeoutError,
+    StreamInterruptedError,
+)
+
+ProviderLookup = Callable[[ModelSpec], ChatProvider]
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    """Time limits. `ttft_s` bounds the wait for a model's first event (reasoning models get
+    `reasoning_ttft_s`: they may think long before they say anything); `stall_s` bounds the
+    gap between events once a stream moves. `deadline_s` covers every attempt of a request.
+    """
+
+    deadline_s: float = 120.0
+    ttft_s: float = 30.0
+    reasoning_ttft_s: float = 120.0
+    stall_s: float = 30.0
+
+
+@dataclass
+class Dispatch:
+    """The state of one dispatched request, filled in as it runs.
+
+    `model` and `provider` name the model that answered (or is answering); `attempts` every
+    try and skip so far.
+    """
+
+    request_id: str
+    task: str
+    model: str | None = None
+    provider: str | None = None
+    fallback: bool = False
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    """A finished, non-streamed answer and how it was reached."""
+
+    response: ChatResponse
+    dispatch: Dispatch
+
+
+class Dispatcher:
+    """Runs plans' chains across the providers; remembers model health between requests."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        providers: ProviderLookup,
+        sink: AttemptSink,
+        *,
+        health: ModelHealth | None = None,
+        settings: DispatchSettings = DispatchSettings(),
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._catalog = catalog
+        self._providers = providers
+        self._sink = sink
+        self.health = health or ModelHealth(clock)
+        self.settings = settings
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+
+    async def complete(
+        self,
+        chain: tuple[str, ...],
+        request: ChatRequest,
+        *,
+        task: str,
+        request_id: str,
+        deadline_s: float | None = None,
+    ) -> DispatchResult:
+        """The first answer the chain produces; raises `ChainExhaustedError` or the
+        provider's `InvalidRequestError` when the request itself is wrong."""
+        state = Dispatch(request_id, task)
+        run = self._run(chain, request, state, deadline_s, streaming=False)
+        try:
+            async for event in run:
+                if isinstance(event, StreamEnd):
+                    return DispatchResult(event.response, state)
+        finally:
+            await run.aclose()
+        raise ChainExhaustedError([], None)  # pragma: no cover - _run ends with StreamEnd or raises
+
+    def stream(
+        self,
+        chain: tuple[str, ...],
+        request: ChatRequest,
+        *,
+        task: str,
+        request_id: str,
+        deadline_s: float | None = None,
+    ) -> tuple[Dispatch, AsyncIterator[StreamEvent]]:
+        """The dispatch state and the stream of the first model that produces content."""
+        state = Dispatch(request_id, task)
+        return state, self._run(chain, request, state, deadline_s, streaming=True)
+
+    async def _capabilities(self, provider: ChatProvider, spec: ModelSpec) -> Capabilities:
+        caps = await provider.capabilities(spec.model_id)
+        if spec.context_window and not spec.local:
+            caps = replace(caps, context_window=spec.context_window)  # the user's alias row wins
+        return caps
+
+    def _record(
+        self,
+        state: Dispatch,
+        spec: ModelSpec,
+        outcome: Outcome,
+        *,
+        number: int,
+        fallback: bool = False,
+        retry: bool = False,
+        response: ChatResponse | None = None,
+        usage: Usage | None = None,
+        first_token_s: float | None = None,
+        total_s: float = 0.0,
+        error: BaseException | None = None,
+        skip_reason: str | None = None,
+    ) -> None:
+        if response is not None:
+            usage = response.usage
+            first_token_s = response.timing.first_token_s
+        usage = usage or Usage()
+        attempt = Attempt(
+            request_id=state.request_id,
+            number=number,
+            task=state.task,
+            provider=spec.provider.value,
+            model=spec.name,
+            model_id=spec.model_id,
+            outcome=outcome,
+            fallback=fallback,
+            retry=retry,
+            usage=usage,
+            first_token_s=first_token_s,
+            total_s=total_s,
+            error_class=type(error).__name__ if error is not None else None,
+            error=str(error) if error is not None else None,
+            skip_reason=skip_reason,
+            cost_usd=cost_usd(self._catalog.price(spec), usage) if outcome != "skipped" else None,
+        )
+        state.attempts.append(attempt)
+        self._sink(attempt)
+
+    async def _run(
+        self,
+        chain: tuple[str, ...],
+        request: ChatRequest,
+        state: Dispatch,
+        deadline_s: float | None,
+        *,
+        streaming: bool,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        deadline = self._clock() + (deadline_s or self.settings.deadline_s)
+        failures: list[tuple[str, str]] = []
+        retry_hint: float | None = None
+        min_window = 0  # after a context-length error, only larger windows may try
+        number = 0
+        for index, name in enumerate(chain):
+            spec = self._catalog.resolve(name)
+            if spec is None:
+                failures.append((name, "not in the model catalog"))
+                continue
+            provider = self._providers(spec)
+            why = self.health.skip_reason(spec)
+            caps = Capabilities()
+            if why is None:
+                try:
+                    caps = await self._capabilities(provider, spec)
+                except ProviderError as unknown:
+                    why = f"cannot tell what it can do: {unknown.detail}"
+                    self.health.abandoned(spec)
+            if why is None:
+                why = missing(request, caps)
+                if why is None and min_window and (caps.context_window or 0) <= min_window:
+                    why = f"its window ({caps.context_window}) is no larger than a window too small"
+                if why is not None:
+                    self.health.abandoned(spec)
+            if why is not None:
+                self._record(state, spec, "skipped", number=0, fallback=index > 0, skip_reason=why)
+                failures.append((name, f"skipped: {why}"))
+                continue
+            retries = 0
+            while True:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    failures.append((name, "the request's deadline passed"))
+                    raise ChainExhaustedError(failures, retry_hint)
+                number += 1
+                sized = replace(request, model=spec.model_id, timeout=remaining)
+                started = self._clock()
+                collected: list[StreamEvent] = []
+                tried: dict[str, Any] = {
+                    "number": number,
+                    "fallback": index > 0,
+                    "retry": retries > 0,
+                }
+                failure: ProviderError | None = None
+                try:
+                    # Non-streamed requests are streamed too, so the same first-token and
+                    # stall limits catch a hanging upstream; nothing reaches the caller until
+                    # the end, so any failure may fall back.
+                    inner = self._stream_one(provider, spec, sized, deadline, state)
+                    try:
+                        async for event in inner:
+                            if not collected:
+                                state.fallback = index > 0
+                            collected.append(event)
+                            if isinstance(event, StreamEnd):
+                                break
+                            if streaming:
+                                yield event
+                    finally:
+                        await inner.aclose()
+                except PartialAnswerError as partial:
+                    if not streaming:
+                        failure = partial.cause
+                    else:
+                        self.health.failed(spec, partial.cause)
+                        self._record(
+                            state, spec, "partial", **tried,
+                            total_s=self._clock() - started, error=partial.cause,
+                        )  # fmt: skip
+                        raise
+                except NotConfiguredError as absent:
+                    # No key, no library: not a failure of the model, just not usable here.
+                    number -= 1
+                    self._record(state, spec, "skipped", number=0, skip_reason=absent.detail)
+                    failures.append((name, f"skipped: {absent.detail}"))
+                    break
+                except ProviderError as failed:
+                    failure = failed
+                except (asyncio.CancelledError, GeneratorExit):
+                    self.health.abandoned(spec)
+                    self._record(state, spec, "cancelled", **tried, total_s=self._clock() - started)
+                    raise
+                else:
+                    end = collected[-1]
+                    assert isinstance(end, StreamEnd)
+                    self.health.succeeded(spec)
+                    state.model, state.provider = spec.name, spec.provider.value
+                    state.fallback = index > 0
+                    self._record(
+                        state, spec, "ok", **tried,
+                        response=end.response, total_s=self._clock() - started,
+                    )  # fmt: skip
+                    # Recorded before the last event leaves: a caller may stop reading there.
+                    yield end
+                    return
+                error = failure
+                assert error is not None
+                self.health.failed(spec, error)
+                self._record(
+                    state, spec, "error", **tried, total_s=self._clock() - started, error=error
+                )
+                action = action_for(error)
+                if action is Action.FAIL:
+                    raise error
+                if action is Action.LARGER_WINDOW:
+                    min_window = max(min_window, caps.context_window or estimate_tokens(request))
+                if should_retry(error, retries):
+                    delay = retry_delay(
+                        retries, error.retry_after, deadline - self._clock(), self._rng
+                    )
+                    if delay is not None:
+                        await self._sleep(delay)
+                        retries += 1
+                        continue
+                if error.retry_after is not None:
+                    retry_hint = min(retry_hint or error.retry_after, error.retry_after)
+                failures.append((name, f"{type(error).__name__}: {error.detail}"))
+                break
+        raise ChainExhaustedError(failures, retry_hint)
+
+    async def _stream_one(
+        self,
+        provider: ChatProvider,
+        spec: ModelSpec,
+        request: ChatRequest,
+        deadline: float,
+        state: Dispatch,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """One model's stream with time limits; reasoning is held back until content comes,
+        and a failure after content raises `PartialAnswerError` instead of the error."""
+        first_wait = self.settings.reasoning_ttft_s if _reasons(spec) else self.settings.ttft_s
+        held: list[StreamEvent] = []
+        event_seen: StreamEvent | None = None
+        content = False
+        moved = False
+        events = provider.stream(request)
+        try:
+            while True:
+                budget = self.settings.stall_s if moved else first_wait
+                limit = min(budget, deadline - self._clock())
+                try:
+                    async with asyncio.timeout(max(limit, 0.0)):
+                        event = await anext(events)
+                except StopAsyncIteration:
+                    if isinstance(event_seen, StreamEnd):
+                        return
+                    broken = StreamInterruptedError(
+                        "the stream ended without its end",
+                        provider=spec.provider.value,
+                        model=spec.name,
+                    )
+                    if content:
+                        raise PartialAnswerError(spec.name, broken) from None
+                    raise broken from None
+                except TimeoutError:
+                    what = "stalled" if moved else "sent nothing"
+                    error = ProviderTimeoutError(
+                        f"the stream {what} for {limit:.1f} s",
+                        provider=spec.provider.value,
+                        model=spec.name,
+                    )
+                    if content:
+                        raise PartialAnswerError(spec.name, error) from None
+                    raise error from None
+                except ProviderError as error:
+                    if content:
+                        raise PartialAnswerError(spec.name, error) from None
+                    raise
+                moved = True
+                event_seen = event
+                if not content and isinstance(event, ReasoningDelta):
+                    held.append(event)  # shown once this model is known to answer
+                    continue
+                if not content:
+                    content = True
+                    state.model, state.provider = spec.name, spec.provider.value
+                    for early in held:
+                        yield early
+                yield event
+        finally:
+            close = getattr(events, "aclose", None)
+            if close is not None:
+                await close()
+
+
+def _reasons(spec: ModelSpec) -> bool:
+    """Whether a model may think for long before its first token."""
+    mid = spec.model_id.casefold()
+    return (
+        spec.name in ("opus", "codex")
+        or "codex" in mid
+        or "opus" in mid
+        or mid[:2] in ("o1", "o3", "o4")
+    )

@@ -1,0 +1,80 @@
+"""What dispatch remembers between requests: open circuits, unavailable models, paused providers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from cortexd.routing.catalog import ModelSpec
+from cortexd.routing.dispatch.circuit import CircuitBreakers
+from cortexd.routing.dispatch.policy import Action, action_for, pause_for
+from cortexd.routing.providers.errors import AuthenticationError, ProviderError
+
+
+class ModelHealth:
+    """Per-model circuit breakers and pauses, per-provider pauses (a spend limit, a bad key).
+
+    All times come from `clock`, so tests move time instead of waiting.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.breakers = CircuitBreakers(clock)
+        self._model_pauses: dict[str, tuple[float, str]] = {}
+        self._provider_pauses: dict[str, tuple[float, str]] = {}
+
+    def _paused(self, table: dict[str, tuple[float, str]], key: str) -> str | None:
+        entry = table.get(key)
+        if entry is None:
+            return None
+        until, why = entry
+        if self._clock() >= until:
+            del table[key]
+            return None
+        return why
+
+    def skip_reason(self, spec: ModelSpec) -> str | None:
+        """Why this model must not be tried now, or None (which may start a circuit probe)."""
+        why = self._paused(self._provider_pauses, spec.provider.value)
+        if why is not None:
+            return why
+        why = self._paused(self._model_pauses, spec.name)
+        if why is not None:
+            return why
+        return self.breakers.blocked(spec.name)
+
+    def succeeded(self, spec: ModelSpec) -> None:
+        """The model answered."""
+        self.breakers.success(spec.name)
+
+    def failed(self, spec: ModelSpec, error: ProviderError) -> None:
+        """Remember what a failure means for later requests."""
+        action = action_for(error)
+        until = self._clock() + pause_for(error)
+        if action is Action.DISABLE_PROVIDER:
+            why = f"{spec.provider.value} spend limit reached: {error.detail}"
+            self._provider_pauses[spec.provider.value] = (until, why)
+        elif isinstance(error, AuthenticationError):
+            why = f"{spec.provider.value} refused the key: {error.detail}"
+            self._provider_pauses[spec.provider.value] = (until, why)
+        elif action is Action.MARK_UNAVAILABLE:
+            self._model_pauses[spec.name] = (until, f"unavailable: {error.detail}")
+        if action in (Action.RETRY, Action.NEXT, Action.MARK_UNAVAILABLE):
+            self.breakers.failure(spec.name)
+
+    def abandoned(self, spec: ModelSpec) -> None:
+        """An attempt ended without a verdict (the client went away)."""
+        self.breakers.release(spec.name)
+
+    def unavailable(self, specs: Mapping[str, ModelSpec]) -> dict[str, str]:
+        """The models that would be skipped now, with why (for the router's `Availability`)."""
+        out = {}
+        for name, spec in specs.items():
+            why = self._paused(self._provider_pauses, spec.provider.value) or self._paused(
+                self._model_pauses, name
+            )
+            if why is None and self.breakers.is_open(name):
+                why = "circuit open"
+            if why is not None:
+                out[name] = why
+        return out
