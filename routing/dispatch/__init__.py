@@ -13,6 +13,15 @@ from cortexd.routing.dispatch.dispatcher import (
 from cortexd.routing.dispatch.errors import ChainExhaustedError, PartialAnswerError
 from cortexd.routing.dispatch.health import ModelHealth
 from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
+from cortexd.routing.dispatch.second_opinion import (
+    SecondOpinion,
+    Verdict,
+    VerdictError,
+    cross_validate,
+    judge_chain,
+    parse_verdict,
+    second_model_for,
+)
 
 __all__ = [
     "Action",
@@ -26,8 +35,15 @@ __all__ = [
     "Dispatcher",
     "ModelHealth",
     "PartialAnswerError",
+    "SecondOpinion",
+    "Verdict",
+    "VerdictError",
     "action_for",
     "cost_usd",
+    "cross_validate",
+    "judge_chain",
+    "parse_verdict",
     "retry_delay",
+    "second_model_for",
     "should_retry",
 ]

@@ -65,6 +65,7 @@ class Dispatch:
 
     request_id: str
     task: str
+    second_opinion: bool = False
     model: str | None = None
     provider: str | None = None
     fallback: bool = False
@@ -111,10 +112,13 @@ class Dispatcher:
         task: str,
         request_id: str,
         deadline_s: float | None = None,
+        second_opinion: bool = False,
     ) -> DispatchResult:
         """The first answer the chain produces; raises `ChainExhaustedError` or the
-        provider's `InvalidRequestError` when the request itself is wrong."""
-        state = Dispatch(request_id, task)
+        provider's `InvalidRequestError` when the request itself is wrong.
+
+        `second_opinion` marks the attempts as a cross-check's, not the answer's."""
+        state = Dispatch(request_id, task, second_opinion)
         run = self._run(chain, request, state, deadline_s, streaming=False)
         try:
             async for event in run:
@@ -180,6 +184,7 @@ class Dispatcher:
             error=str(error) if error is not None else None,
             skip_reason=skip_reason,
             cost_usd=cost_usd(self._catalog.price(spec), usage) if outcome != "skipped" else None,
+            second_opinion=state.second_opinion,
         )
         state.attempts.append(attempt)
         self._sink(attempt)
