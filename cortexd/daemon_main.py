@@ -1,9 +1,9 @@
 """``cortexd``: the daemon's entry point.
 
-Until the daemon proper is built (socket, API, dispatch), it does its start-up checks and
-exits: installs the default routing file on first run, loads and validates it, prints the
-active routing table and which providers have keys (never the keys), and exits 0 — or 1
-with every problem of a bad routing file.
+On first run it installs the default routing file; it loads and validates the routing file
+(a bad one: exit 1 with every problem), reads the keys, opens the socket (a second instance:
+exit 1 naming the running one) and serves until SIGTERM or SIGINT. ``--check`` only
+validates and prints the active table and which providers have keys (never the keys).
 """
 
 from __future__ import annotations
@@ -34,6 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cortexd", description="The cortexd LLM routing daemon.")
     parser.add_argument(
         "--routing-file", type=Path, help="routing file (default: in the context folder)"
+    )
+    parser.add_argument("--socket", type=Path, help="Unix socket path (default: runtime folder)")
+    parser.add_argument("--key-file", type=Path, help="API keys, NAME=value lines, mode 0600")
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    parser.add_argument(
+        "--drain-seconds", type=float, default=10.0, help="time calls in flight get at shutdown"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="validate the routing file, show it, and exit"
     )
     return parser
 
@@ -74,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     env = Environment.read()
     paths = Paths.resolve(env)
-    console = Console()
+    console = Console(stderr=not args.check)
     path = args.routing_file or paths.routing_file
     # Only the default location is seeded: a mistyped --routing-file or CORTEX_ROUTING_FILE
     # must be reported as missing, not silently created.
@@ -88,11 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RoutingFileError as exc:
         print(exc, file=sys.stderr)
         return 1
-    render(table, env, console)
-    console.print(
-        "cortexd: routing file valid. The daemon itself (socket, API) arrives in a later release."
-    )
-    return 0
+    if args.check:
+        render(table, env, console)
+        console.print("cortexd: routing file valid.")
+        return 0
+    from cortexd.daemon import run  # the server stack, only when serving
+
+    return run(table, path, paths, env, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,10 @@
 | ANTHROPIC_BASE_URL  | Anthropic endpoint (read by the SDK in the provider adapters)    |
 | OPENAI_BASE_URL     | OpenAI endpoint (read by the SDK in the provider adapters)       |
 | OLLAMA_HOST         | Ollama address; wins over the routing file's providers table     |
+| CORTEX_KEY_FILE     | a key file (NAME=value lines, mode 0600) instead of the default  |
+| CREDENTIALS_DIRECTORY | systemd credentials (LoadCredential=anthropic:…), read for keys |
+| NOTIFY_SOCKET, WATCHDOG_USEC | set by systemd: readiness and watchdog notifications   |
+| LISTEN_FDS, LISTEN_PID | set by systemd socket activation: serve the socket handed over |
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ class Environment:
     routing_file: Path | None = None
     ollama_host: str | None = None
     keys_present: frozenset[str] = frozenset()
+    key_file: Path | None = None
+    credentials_dir: Path | None = None
 
     @classmethod
     def read(cls, env: Mapping[str, str] | None = None) -> Environment:
@@ -49,4 +55,6 @@ class Environment:
             routing_file=path("CORTEX_ROUTING_FILE"),
             ollama_host=env.get("OLLAMA_HOST", "").strip() or None,
             keys_present=keys,
+            key_file=path("CORTEX_KEY_FILE"),
+            credentials_dir=path("CREDENTIALS_DIRECTORY"),
         )

@@ -28,15 +28,18 @@ class Paths:
     runtime_dir: Path  # the socket and the lock file
     routing_file: Path
     socket: Path
+    key_file: Path  # API keys, NAME=value lines, mode 0600 (optional)
 
     @classmethod
     def resolve(cls, env: Environment) -> Paths:
         """The paths for this environment (nothing is created)."""
         if env.home is not None:
             context, state, runtime = env.home / "context", env.home / "state", env.home / "run"
+            config = env.home / "config"
         else:
             app = "cortex"
             context = Path(platformdirs.user_data_dir(app, appauthor=False))
+            config = Path(platformdirs.user_config_dir(app, appauthor=False))
             state = Path(platformdirs.user_state_dir(app, appauthor=False))
             with warnings.catch_warnings():
                 # Without XDG_RUNTIME_DIR (cron, ssh without a session) platformdirs warns and
@@ -49,6 +52,7 @@ class Paths:
             runtime_dir=runtime,
             routing_file=env.routing_file or context / ROUTING_FILE_NAME,
             socket=env.socket or runtime / "cortexd.sock",
+            key_file=env.key_file or config / "keys.env",
         )
 
 

@@ -28,7 +28,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_first_run_installs_the_default_routing_file(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([]) == 0
+    assert main(["--check"]) == 0
     installed = home / "context" / "model-routing.md"
     assert installed.read_text(encoding="utf-8") == default_routing_text()
     out = capsys.readouterr().out
@@ -41,14 +41,14 @@ def test_the_users_file_is_never_overwritten(home: Path) -> None:
     mine.write_text(
         default_routing_text().replace("| haiku | sonnet | Fast", "| opus | sonnet | Fast")
     )
-    assert main([]) == 0
+    assert main(["--check"]) == 0
     assert "| opus | sonnet | Fast" in mine.read_text()
 
 
 def test_keys_are_reported_present_never_printed(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([]) == 0
+    assert main(["--check"]) == 0
     captured = capsys.readouterr()
     assert "ANTHROPIC_API_KEY set" in captured.out
     assert "OPENAI_API_KEY unset" in captured.out
@@ -84,7 +84,7 @@ def test_cortex_socket_wins_over_cortex_home(tmp_path: Path) -> None:
 def test_the_console_script_runs(home: Path) -> None:
     # The installed entry point, as `uv run cortexd` starts it.
     script = Path(sys.executable).parent / "cortexd"
-    result = subprocess.run([str(script)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([str(script), "--check"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "routing file valid" in result.stdout
 
@@ -96,7 +96,7 @@ def test_markup_in_the_routing_file_is_shown_as_text(
     odd.write_text(
         "## Routing Table\n| Task Type | Primary |\n|---|---|\n| Bulk [/red] ops | haiku |\n"
     )
-    assert main(["--routing-file", str(odd)]) == 0
+    assert main(["--check", "--routing-file", str(odd)]) == 0
     assert "Bulk [/red] ops" in capsys.readouterr().out
 
 
@@ -114,6 +114,6 @@ def test_secrets_in_the_ollama_address_are_not_printed(
     home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("OLLAMA_HOST", "http://me:hunter2@gpu-box.lan:11434")
-    assert main([]) == 0
+    assert main(["--check"]) == 0
     out = capsys.readouterr().out
     assert "hunter2" not in out and "gpu-box.lan:11434" in out

@@ -23,6 +23,7 @@ from cortexd.routing.providers import (
     RateLimitError,
     ServerError,
     StreamInterruptedError,
+    UnsupportedRequestError,
 )
 
 TABLE: list[tuple[type[ProviderError], Action, bool]] = [
@@ -39,6 +40,7 @@ TABLE: list[tuple[type[ProviderError], Action, bool]] = [
     (NotConfiguredError, Action.MARK_UNAVAILABLE, False),
     (ModelLoadError, Action.MARK_UNAVAILABLE, False),
     (InvalidRequestError, Action.FAIL, False),
+    (UnsupportedRequestError, Action.SKIP, False),
     (ProviderError, Action.NEXT, False),
 ]
 

@@ -27,7 +27,6 @@ from cortexd.routing.providers import (
     ChatRequest,
     ContextLengthError,
     EmbedRequest,
-    InvalidRequestError,
     ModelLoadError,
     ModelNotFoundError,
     NotConfiguredError,
@@ -35,6 +34,7 @@ from cortexd.routing.providers import (
     StreamEnd,
     TextDelta,
     ToolSpec,
+    UnsupportedRequestError,
 )
 from cortexd.routing.providers.llamacpp import LlamaCppProvider, read_gguf_info
 from cortexd.routing.providers.llamacpp_supervisor import LlamaCppWorker
@@ -192,7 +192,7 @@ async def test_requests_it_cannot_serve_are_refused_before_the_worker(
     with pytest.raises(ModelNotFoundError, match="does not exist"):
         await local.complete(chat("gone"))
     tool = ToolSpec("lookup", "Look it up")
-    with pytest.raises(InvalidRequestError, match="no tools"):
+    with pytest.raises(UnsupportedRequestError, match="no tools"):
         await local.complete(ChatRequest("tiny", chat().messages, tools=(tool,)))
     assert worker.starts == 0
 

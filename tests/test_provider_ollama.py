@@ -15,7 +15,6 @@ from cortexd.routing.providers import (
     ContextLengthError,
     EmbedRequest,
     ImagePart,
-    InvalidRequestError,
     ModelLoadError,
     ModelNotFoundError,
     OverloadedError,
@@ -29,6 +28,7 @@ from cortexd.routing.providers import (
     TextDelta,
     TextPart,
     ToolSpec,
+    UnsupportedRequestError,
 )
 from cortexd.routing.providers.ollama import OllamaProvider
 
@@ -161,7 +161,7 @@ async def test_images_json_and_web_urls(local: OllamaProvider, fake: FakeOllama)
     assert body["messages"][0]["images"] == ["iVBORw0KGgo="]  # type: ignore[index]
     assert body["format"] == "json"
     web = ChatRequest(MODEL, (ChatMessage("user", (ImagePart("https://example.com/a.png"),)),))
-    with pytest.raises(InvalidRequestError, match="data: URL"):
+    with pytest.raises(UnsupportedRequestError, match="data: URL"):
         await local.complete(web)
 
 

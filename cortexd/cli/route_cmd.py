@@ -8,7 +8,8 @@ import sys
 from typing import Any
 
 from cortexd.cli.common import load_table
-from cortexd.routing import Message, RoutePlan, Router, RouteRequest, TaskModel
+from cortexd.plans import plan_to_json
+from cortexd.routing import Message, Router, RouteRequest, TaskModel
 
 
 def register(sub: Any) -> None:
@@ -22,29 +23,6 @@ def register(sub: Any) -> None:
     p.add_argument("--file", help="routing file (default: yours, else the shipped one)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(run=run)
-
-
-def plan_to_json(plan: RoutePlan, source: str) -> dict[str, Any]:
-    """The plan as plain JSON-ready data."""
-    c = plan.classification
-    return {
-        "task": plan.task,
-        "decided_by": plan.decided_by,
-        "chain": list(plan.chain),
-        "primary": plan.primary,
-        "fallbacks": list(plan.fallbacks),
-        "local_only": plan.local_only,
-        "override": None
-        if plan.override is None
-        else {"model": plan.override.model, "phrase": plan.override.phrase},
-        "classification": None
-        if c is None
-        else {"task": c.task, "confidence": c.confidence, "reason": c.reason},
-        "prompt": plan.messages[-1].content if plan.messages else "",
-        "skipped": [{"model": m, "reason": r} for m, r in plan.skipped],
-        "reasons": list(plan.reasons),
-        "routing_file": source,
-    }
 
 
 def run(args: argparse.Namespace) -> int:

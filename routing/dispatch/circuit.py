@@ -70,6 +70,8 @@ class CircuitBreakers:
             state.probing = False
 
     def is_open(self, model: str) -> bool:
-        """Whether the model's circuit is open or half-open."""
+        """Whether the model's circuit is open now (a half-open one is not: it may be probed)."""
         state = self._states.get(model)
-        return state is not None and state.open_until is not None
+        return (
+            state is not None and state.open_until is not None and self._clock() < state.open_until
+        )

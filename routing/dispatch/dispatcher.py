@@ -72,6 +72,18 @@ class Dispatch:
     attempts: list[Attempt] = field(default_factory=list)
 
 
+@dataclass
+class _Run:
+    """What one request's walk down its chain has learned so far."""
+
+    deadline: float
+    number: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    retry_hint: float | None = None
+    min_window: int = 0  # after a context-length error, only larger windows may try
+    answered: bool = False
+
+
 @dataclass(frozen=True)
 class DispatchResult:
     """A finished, non-streamed answer and how it was reached."""
@@ -101,6 +113,7 @@ class Dispatcher:
         self.health = health or ModelHealth(clock)
         self.settings = settings
         self._clock = clock
+        self.clock = clock
         self._rng = rng or random.Random()
         self._sleep = sleep
 
@@ -183,7 +196,10 @@ class Dispatcher:
             error_class=type(error).__name__ if error is not None else None,
             error=str(error) if error is not None else None,
             skip_reason=skip_reason,
-            cost_usd=cost_usd(self._catalog.price(spec), usage) if outcome != "skipped" else None,
+            # Partial and cancelled streams end before the provider counts tokens: unknown.
+            cost_usd=cost_usd(self._catalog.price(spec), usage)
+            if outcome in ("ok", "error")
+            else None,
             second_opinion=state.second_opinion,
         )
         state.attempts.append(attempt)
@@ -199,125 +215,157 @@ class Dispatcher:
         streaming: bool,
     ) -> AsyncGenerator[StreamEvent, None]:
         deadline = self._clock() + (deadline_s or self.settings.deadline_s)
-        failures: list[tuple[str, str]] = []
-        retry_hint: float | None = None
-        min_window = 0  # after a context-length error, only larger windows may try
-        number = 0
+        run = _Run(deadline)
         for index, name in enumerate(chain):
             spec = self._catalog.resolve(name)
             if spec is None:
-                failures.append((name, "not in the model catalog"))
+                run.failures.append((name, "not in the model catalog"))
                 continue
-            provider = self._providers(spec)
             why = self.health.skip_reason(spec)
-            caps = Capabilities()
-            if why is None:
-                try:
-                    caps = await self._capabilities(provider, spec)
-                except ProviderError as unknown:
-                    why = f"cannot tell what it can do: {unknown.detail}"
-                    self.health.abandoned(spec)
-            if why is None:
-                why = missing(request, caps)
-                if why is None and min_window and (caps.context_window or 0) <= min_window:
-                    why = f"its window ({caps.context_window}) is no larger than a window too small"
-                if why is not None:
-                    self.health.abandoned(spec)
             if why is not None:
-                self._record(state, spec, "skipped", number=0, fallback=index > 0, skip_reason=why)
-                failures.append((name, f"skipped: {why}"))
+                self._skip(state, spec, run, index, why)
                 continue
-            retries = 0
-            while True:
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    failures.append((name, "the request's deadline passed"))
-                    raise ChainExhaustedError(failures, retry_hint)
-                number += 1
-                sized = replace(request, model=spec.model_id, timeout=remaining)
-                started = self._clock()
-                collected: list[StreamEvent] = []
-                tried: dict[str, Any] = {
-                    "number": number,
-                    "fallback": index > 0,
-                    "retry": retries > 0,
-                }
-                failure: ProviderError | None = None
-                try:
-                    # Non-streamed requests are streamed too, so the same first-token and
-                    # stall limits catch a hanging upstream; nothing reaches the caller until
-                    # the end, so any failure may fall back.
-                    inner = self._stream_one(provider, spec, sized, deadline, state)
-                    try:
-                        async for event in inner:
-                            if not collected:
-                                state.fallback = index > 0
-                            collected.append(event)
-                            if isinstance(event, StreamEnd):
-                                break
-                            if streaming:
-                                yield event
-                    finally:
-                        await inner.aclose()
-                except PartialAnswerError as partial:
-                    if not streaming:
-                        failure = partial.cause
-                    else:
-                        self.health.failed(spec, partial.cause)
-                        self._record(
-                            state, spec, "partial", **tried,
-                            total_s=self._clock() - started, error=partial.cause,
-                        )  # fmt: skip
-                        raise
-                except NotConfiguredError as absent:
-                    # No key, no library: not a failure of the model, just not usable here.
-                    number -= 1
-                    self._record(state, spec, "skipped", number=0, skip_reason=absent.detail)
-                    failures.append((name, f"skipped: {absent.detail}"))
-                    break
-                except ProviderError as failed:
-                    failure = failed
-                except (asyncio.CancelledError, GeneratorExit):
-                    self.health.abandoned(spec)
-                    self._record(state, spec, "cancelled", **tried, total_s=self._clock() - started)
-                    raise
-                else:
-                    end = collected[-1]
-                    assert isinstance(end, StreamEnd)
-                    self.health.succeeded(spec)
-                    state.model, state.provider = spec.name, spec.provider.value
-                    state.fallback = index > 0
-                    self._record(
-                        state, spec, "ok", **tried,
-                        response=end.response, total_s=self._clock() - started,
-                    )  # fmt: skip
-                    # Recorded before the last event leaves: a caller may stop reading there.
-                    yield end
+            # skip_reason() may have made this request the circuit's probe: whatever happens
+            # below, the probe slot is given back (a verdict, if any, is recorded first).
+            attempt = self._try_model(spec, index, request, state, run, streaming)
+            try:
+                async for event in attempt:
+                    yield event
+                if run.answered:
                     return
-                error = failure
-                assert error is not None
-                self.health.failed(spec, error)
+            finally:
+                await attempt.aclose()  # a caller that left is recorded as such, at once
+                self.health.abandoned(spec)
+        raise ChainExhaustedError(run.failures, run.retry_hint)
+
+    def _skip(self, state: Dispatch, spec: ModelSpec, run: _Run, index: int, why: str) -> None:
+        self._record(state, spec, "skipped", number=0, fallback=index > 0, skip_reason=why)
+        run.failures.append((spec.name, f"skipped: {why}"))
+
+    async def _try_model(
+        self,
+        spec: ModelSpec,
+        index: int,
+        request: ChatRequest,
+        state: Dispatch,
+        run: _Run,
+        streaming: bool,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Try one model (and retry it once when that may help); sets `run.answered`."""
+        provider = self._providers(spec)
+        try:
+            limit = max(0.0, min(self.settings.ttft_s, run.deadline - self._clock()))
+            async with asyncio.timeout(limit):
+                caps = await self._capabilities(provider, spec)
+        except ProviderError as unknown:
+            self._skip(state, spec, run, index, f"cannot tell what it can do: {unknown.detail}")
+            return
+        except TimeoutError:
+            self._skip(state, spec, run, index, "cannot tell what it can do: no answer in time")
+            return
+        why = missing(request, caps)
+        if why is None and run.min_window and (caps.context_window or 0) <= run.min_window:
+            why = f"its window ({caps.context_window}) is no larger than a window too small"
+        if why is not None:
+            self._skip(state, spec, run, index, why)
+            return
+        # Reasoning models, requests asking for reasoning and local models (which may have to
+        # load first) get the long wait for their first event.
+        patient = spec.local or caps.reasoning or request.reasoning is not None or _reasons(spec)
+        retries = 0
+        while True:
+            remaining = run.deadline - self._clock()
+            if remaining <= 0:
+                run.failures.append((spec.name, "the request's deadline passed"))
+                raise ChainExhaustedError(run.failures, run.retry_hint)
+            run.number += 1
+            sized = replace(request, model=spec.model_id, timeout=remaining)
+            started = self._clock()
+            collected: list[StreamEvent] = []
+            tried: dict[str, Any] = {
+                "number": run.number,
+                "fallback": index > 0,
+                "retry": retries > 0,
+            }
+            failure: ProviderError | None = None
+            try:
+                # Non-streamed requests are streamed too, so the same first-token and stall
+                # limits catch a hanging upstream; nothing reaches the caller until the end,
+                # so any failure may fall back.
+                inner = self._stream_one(provider, spec, sized, run.deadline, state, patient)
+                try:
+                    async for event in inner:
+                        if not collected:
+                            state.fallback = index > 0
+                        collected.append(event)
+                        if isinstance(event, StreamEnd):
+                            break
+                        if streaming:
+                            yield event
+                finally:
+                    await inner.aclose()
+            except PartialAnswerError as partial:
+                if not streaming:
+                    failure = partial.cause
+                else:
+                    self.health.failed(spec, partial.cause)
+                    self._record(
+                        state, spec, "partial", **tried,
+                        total_s=self._clock() - started, error=partial.cause,
+                    )  # fmt: skip
+                    raise
+            except NotConfiguredError as absent:
+                # No key, no library: not a failure of the model, just not usable here.
+                run.number -= 1
+                self._skip(state, spec, run, index, absent.detail)
+                return
+            except ProviderError as failed:
+                failure = failed
+            except (asyncio.CancelledError, GeneratorExit):
+                self._record(state, spec, "cancelled", **tried, total_s=self._clock() - started)
+                raise
+            else:
+                end = collected[-1]
+                assert isinstance(end, StreamEnd)
+                self.health.succeeded(spec)
+                state.model, state.provider = spec.name, spec.provider.value
+                state.fallback = index > 0
                 self._record(
-                    state, spec, "error", **tried, total_s=self._clock() - started, error=error
+                    state, spec, "ok", **tried,
+                    response=end.response, total_s=self._clock() - started,
+                )  # fmt: skip
+                run.answered = True
+                # Recorded before the last event leaves: a caller may stop reading there.
+                yield end
+                return
+            error = failure
+            assert error is not None
+            action = action_for(error)
+            if action is Action.SKIP:
+                run.number -= 1
+                self._skip(state, spec, run, index, error.detail)
+                return
+            self.health.failed(spec, error)
+            self._record(
+                state, spec, "error", **tried, total_s=self._clock() - started, error=error
+            )
+            if action is Action.FAIL:
+                raise error
+            if action is Action.LARGER_WINDOW:
+                run.min_window = max(
+                    run.min_window, caps.context_window or estimate_tokens(request)
                 )
-                action = action_for(error)
-                if action is Action.FAIL:
-                    raise error
-                if action is Action.LARGER_WINDOW:
-                    min_window = max(min_window, caps.context_window or estimate_tokens(request))
-                if should_retry(error, retries):
-                    delay = retry_delay(
-                        retries, error.retry_after, deadline - self._clock(), self._rng
-                    )
-                    if delay is not None:
-                        await self._sleep(delay)
-                        retries += 1
-                        continue
-                if error.retry_after is not None:
-                    retry_hint = min(retry_hint or error.retry_after, error.retry_after)
-                failures.append((name, f"{type(error).__name__}: {error.detail}"))
-                break
-        raise ChainExhaustedError(failures, retry_hint)
+            if should_retry(error, retries):
+                left = run.deadline - self._clock()
+                delay = retry_delay(retries, error.retry_after, left, self._rng)
+                if delay is not None:
+                    await self._sleep(delay)
+                    retries += 1
+                    continue
+            if error.retry_after is not None:
+                run.retry_hint = min(run.retry_hint or error.retry_after, error.retry_after)
+            run.failures.append((spec.name, f"{type(error).__name__}: {error.detail}"))
+            return
 
     async def _stream_one(
         self,
@@ -326,10 +374,11 @@ class Dispatcher:
         request: ChatRequest,
         deadline: float,
         state: Dispatch,
+        patient: bool,
     ) -> AsyncGenerator[StreamEvent, None]:
         """One model's stream with time limits; reasoning is held back until content comes,
         and a failure after content raises `PartialAnswerError` instead of the error."""
-        first_wait = self.settings.reasoning_ttft_s if _reasons(spec) else self.settings.ttft_s
+        first_wait = self.settings.reasoning_ttft_s if patient else self.settings.ttft_s
         held: list[StreamEvent] = []
         event_seen: StreamEvent | None = None
         content = False

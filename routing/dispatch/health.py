@@ -54,13 +54,17 @@ class ModelHealth:
         if action is Action.DISABLE_PROVIDER:
             why = f"{spec.provider.value} spend limit reached: {error.detail}"
             self._provider_pauses[spec.provider.value] = (until, why)
-        elif isinstance(error, AuthenticationError):
+        elif isinstance(error, AuthenticationError) and error.status == 401:
+            # A rejected key fails every model of the provider; a 403 may be this model only.
             why = f"{spec.provider.value} refused the key: {error.detail}"
             self._provider_pauses[spec.provider.value] = (until, why)
         elif action is Action.MARK_UNAVAILABLE:
             self._model_pauses[spec.name] = (until, f"unavailable: {error.detail}")
         if action in (Action.RETRY, Action.NEXT, Action.MARK_UNAVAILABLE):
             self.breakers.failure(spec.name)
+        else:
+            # The request's fault, a window too small, a spend limit: no verdict on the model.
+            self.breakers.release(spec.name)
 
     def abandoned(self, spec: ModelSpec) -> None:
         """An attempt ended without a verdict (the client went away)."""

@@ -21,6 +21,7 @@ from cortexd.routing.providers.errors import (
     ProviderError,
     QuotaExceededError,
     TransientError,
+    UnsupportedRequestError,
 )
 
 #: Retries of one model after its first attempt.
@@ -44,6 +45,7 @@ class Action(StrEnum):
     MARK_UNAVAILABLE = "mark-unavailable"  # skip this model for a while, then the next
     DISABLE_PROVIDER = "disable-provider"  # spend limit: the whole provider is out
     FAIL = "fail"  # the request is wrong: the client gets the provider's message
+    SKIP = "skip"  # this model cannot take this request (a capability it lacks): the next
 
 
 def action_for(error: ProviderError) -> Action:
@@ -53,6 +55,8 @@ def action_for(error: ProviderError) -> Action:
     >>> action_for(OverloadedError("busy", provider="anthropic"))
     <Action.RETRY: 'retry'>
     """
+    if isinstance(error, UnsupportedRequestError):
+        return Action.SKIP
     if isinstance(error, InvalidRequestError):
         return Action.FAIL
     if isinstance(error, ContextLengthError):

@@ -147,10 +147,17 @@ async def cross_validate(
     judges: tuple[str, ...],
     deadline_s: float | None = None,
 ) -> SecondOpinion:
-    """The main answer with a second opinion and a verdict, both computed concurrently."""
+    """The main answer with a second opinion and a verdict, both computed concurrently.
+
+    One deadline covers all three calls: the second model and the judge get only what the
+    main answer left, so a slow second opinion costs at most the request's deadline. Their
+    attempts carry the request id with ``:second`` and ``:judge``.
+    """
+    clock = dispatcher.clock
+    ends = clock() + (deadline_s or dispatcher.settings.deadline_s)
     if second_model is None:
         main = await dispatcher.complete(
-            chain, request, task=task, request_id=request_id, deadline_s=deadline_s
+            chain, request, task=task, request_id=request_id, deadline_s=ends - clock()
         )
         return SecondOpinion(main, "no-second-model", detail="no model from another provider")
     second_task = asyncio.create_task(
@@ -158,14 +165,14 @@ async def cross_validate(
             (second_model,),
             request,
             task=task,
-            request_id=request_id,
-            deadline_s=deadline_s,
+            request_id=f"{request_id}:second",
+            deadline_s=ends - clock(),
             second_opinion=True,
         )
     )
     try:
         main = await dispatcher.complete(
-            chain, request, task=task, request_id=request_id, deadline_s=deadline_s
+            chain, request, task=task, request_id=request_id, deadline_s=ends - clock()
         )
     except BaseException:
         second_task.cancel()
@@ -173,17 +180,24 @@ async def cross_validate(
             await second_task
         raise
     try:
-        second = await second_task
+        async with asyncio.timeout(max(0.0, ends - clock())):
+            second = await second_task
+    except TimeoutError:
+        return SecondOpinion(main, "second-failed", second_model, detail="no answer in time")
     except CortexError as error:
         return SecondOpinion(main, "second-failed", second_model, detail=str(error))
+    left = ends - clock()
+    if left <= 0:
+        detail = "no time left for the judge"
+        return SecondOpinion(main, "judge-failed", second_model, second.response, detail=detail)
     judged = _judge_request(request, main.response.text, second.response.text)
     try:
         ruling = await dispatcher.complete(
             judges,
             judged,
             task=JUDGE_TASK,
-            request_id=request_id,
-            deadline_s=deadline_s,
+            request_id=f"{request_id}:judge",
+            deadline_s=left,
             second_opinion=True,
         )
         verdict = parse_verdict(ruling.response.text, ruling.dispatch.model or judges[0])

@@ -47,7 +47,9 @@ from cortexd.routing.providers.errors import (
     ServerError,
     StreamInterruptedError,
     TransientError,
+    UnsupportedRequestError,
 )
+from cortexd.routing.providers.registry import ProviderRegistry
 from cortexd.routing.providers.settings import Endpoint
 
 __all__ = [
@@ -70,6 +72,7 @@ __all__ = [
     "OverloadedError",
     "ProviderConnectionError",
     "ProviderError",
+    "ProviderRegistry",
     "ProviderStatus",
     "ProviderTimeoutError",
     "QuotaExceededError",
@@ -90,5 +93,6 @@ __all__ = [
     "ToolChoice",
     "ToolSpec",
     "TransientError",
+    "UnsupportedRequestError",
     "Usage",
 ]

@@ -21,6 +21,8 @@ nothing above the adapters ever looks at an SDK exception or parses a message::
           │    ├── ModelNotFoundError        404: no such model (or not pulled, for Ollama)
           │    ├── NotConfiguredError        no key, no base URL, a library that will not import
           │    └── ModelLoadError            a local model file that cannot be loaded
+          ├── UnsupportedRequestError  this model cannot take this request (images as URLs for
+          │                            Ollama, tools for llama.cpp): another model may
           └── InvalidRequestError      400, 413, 422: the request itself is wrong; the client
                                        gets the provider's message, nothing is retried
 """
@@ -132,3 +134,7 @@ class ModelLoadError(ModelUnavailableError):
 
 class InvalidRequestError(ProviderError):
     """The request is wrong (400, 413, 422); the message is the provider's, for the client."""
+
+
+class UnsupportedRequestError(ProviderError):
+    """This model cannot take this request (a capability it lacks); another model may."""

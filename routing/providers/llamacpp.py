@@ -9,8 +9,9 @@ llama-cpp-python's streams do not report it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,12 @@ from cortexd.routing.providers.chat import (
 )
 from cortexd.routing.providers.contract import Capabilities, ProviderStatus
 from cortexd.routing.providers.errors import (
-    InvalidRequestError,
     ModelLoadError,
     ModelNotFoundError,
     NotConfiguredError,
     ProviderError,
     StreamInterruptedError,
+    UnsupportedRequestError,
 )
 from cortexd.routing.providers.llamacpp_supervisor import NAME, LlamaCppWorker
 from cortexd.routing.providers.openai_wire import ChatStreamDecoder, to_chat
@@ -131,7 +132,7 @@ class LlamaCppProvider:
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         if request.tools:
-            raise InvalidRequestError(
+            raise UnsupportedRequestError(
                 "local llama.cpp models take no tools here", provider=NAME, model=request.model
             )
         body = to_chat(request)
@@ -152,12 +153,13 @@ class LlamaCppProvider:
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """The whole answer, collected from the worker's stream."""
-        async for event in self.stream(request):
-            if isinstance(event, StreamEnd):
-                return event.response
+        async with contextlib.aclosing(self.stream(request)) as events:
+            async for event in events:
+                if isinstance(event, StreamEnd):
+                    return event.response
         raise StreamInterruptedError("the worker's stream ended early", provider=NAME)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         """Deltas from the worker, then `StreamEnd` with usage counted in the worker."""
         path = self._file(request.model)
         params = self._params(request)
@@ -165,13 +167,15 @@ class LlamaCppProvider:
         decoder = ChatStreamDecoder()
         collector = StreamCollector(started, self._clock)
         message = {"op": "chat", "model_path": str(path), "load": self._load, "params": params}
-        async for event in self._worker.call(message, model=request.model, model_file=path):
-            if event.get("event") == "chunk":
-                for delta in decoder.feed(event["data"]):
-                    collector.add(delta)
-                    yield delta
-            elif event.get("event") == "usage":
-                decoder.feed({"choices": [], "usage": event["usage"]})
+        events = self._worker.call(message, model=request.model, model_file=path)
+        async with contextlib.aclosing(events):  # the worker's lock and cancel, at once
+            async for event in events:
+                if event.get("event") == "chunk":
+                    for delta in decoder.feed(event["data"]):
+                        collector.add(delta)
+                        yield delta
+                elif event.get("event") == "usage":
+                    decoder.feed({"choices": [], "usage": event["usage"]})
         if not decoder.finished:
             raise StreamInterruptedError(
                 "the worker ended the answer without a finish reason",
@@ -194,9 +198,11 @@ class LlamaCppProvider:
         }
         vectors: list[list[float]] = []
         tokens = 0
-        async for event in self._worker.call(message, model=request.model, model_file=path):
-            if event.get("event") == "embedding":
-                vectors, tokens = event["vectors"], int(event.get("tokens") or 0)
+        events = self._worker.call(message, model=request.model, model_file=path)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if event.get("event") == "embedding":
+                    vectors, tokens = event["vectors"], int(event.get("tokens") or 0)
         elapsed = self._clock() - started
         return EmbedResponse(
             model=request.model,

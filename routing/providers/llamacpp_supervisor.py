@@ -15,10 +15,9 @@ import contextlib
 import json
 import logging
 import os
-import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +33,39 @@ from cortexd.routing.providers.errors import (
 )
 
 NAME = "llamacpp"
-_SECRET_NAMES = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
+_KEEP = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TMPDIR", "TZ", "LD_LIBRARY_PATH",
+     "DYLD_LIBRARY_PATH", "VIRTUAL_ENV", "SYSTEMROOT", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"}
+)  # fmt: skip
+_KEEP_PREFIXES = (
+    "LC_",
+    "PYTHON",
+    "CUDA_",
+    "GGML_",
+    "LLAMA_",
+    "OMP_",
+    "OPENBLAS_",
+    "MKL_",
+    "HIP_",
+    "ROCR_",
+    "NVIDIA_",
+)
 #: One event line may carry many embedding vectors; asyncio's default line limit is 64 KiB.
 _LINE_LIMIT = 64 * 1024 * 1024
 log = logging.getLogger(__name__)
 
 
 def worker_environment(env: Mapping[str, str], idle_unload_s: float) -> dict[str, str]:
-    """The worker's environment: ours without anything that looks like a secret.
+    """The worker's environment: only what running Python and llama.cpp needs.
 
-    >>> sorted(worker_environment({"ANTHROPIC_API_KEY": "x", "HOME": "/h"}, 60))
+    An allow-list, not a deny-list: keys, proxy credentials, tokens in URLs never reach a
+    process that reads untrusted model files and needs no network.
+
+    >>> env = {"ANTHROPIC_API_KEY": "x", "HOME": "/h", "HTTPS_PROXY": "http://u:p@h"}
+    >>> sorted(worker_environment(env, 60))
     ['CORTEX_LLAMACPP_IDLE_S', 'GGML_NO_BACKTRACE', 'HOME']
     """
-    clean = {k: v for k, v in env.items() if not _SECRET_NAMES.search(k)}
+    clean = {k: v for k, v in env.items() if k in _KEEP or k.startswith(_KEEP_PREFIXES)}
     clean["CORTEX_LLAMACPP_IDLE_S"] = str(idle_unload_s)
     # On an abort ggml attaches gdb to print a backtrace: seconds lost, and noise in the log.
     clean["GGML_NO_BACKTRACE"] = "1"
@@ -71,6 +90,21 @@ def describe_exit(code: int | None) -> str:
         with contextlib.suppress(ValueError):
             return f"exit code {code} ({signal.Signals(code - 128).name})"
     return f"exit code {code}"
+
+
+#: Deaths that mean the file broke llama.cpp. SIGKILL is not among them: it is what the
+#: kernel's out-of-memory killer sends, and a good file may load once memory is free.
+_CRASH_SIGNALS = frozenset(
+    {signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
+)
+
+
+def _crashed(code: int | None) -> bool:
+    """Whether an exit status is a crash (a fatal signal, or 128 + one from a shell)."""
+    if code is None:
+        return False
+    number = -code if code < 0 else code - 128 if code > 128 else 0
+    return number in {int(s) for s in _CRASH_SIGNALS}
 
 
 def _file_key(path: Path) -> tuple[str, int, int]:
@@ -185,14 +219,15 @@ class LlamaCppWorker:
     async def ping(self) -> list[str]:
         """Start the worker if needed; the model files it has loaded."""
         loaded: list[str] = []
-        async for event in self.call({"op": "ping"}, model=None):
-            if event.get("event") == "pong":
-                loaded = list(event.get("loaded") or ())
+        async with contextlib.aclosing(self.call({"op": "ping"}, model=None)) as events:
+            async for event in events:
+                if event.get("event") == "pong":
+                    loaded = list(event.get("loaded") or ())
         return loaded
 
     async def call(
         self, message: dict[str, Any], *, model: str | None, model_file: Path | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Send one request and yield its events up to its end; failures raise our errors."""
         if model_file is not None:
             known = self._bad_files.get(_file_key(model_file))
@@ -247,7 +282,7 @@ class LlamaCppWorker:
         self, code: int | None, loading: bool, model: str | None, model_file: Path | None
     ) -> ProviderError:
         how = describe_exit(code)
-        if loading and model_file is not None:
+        if loading and model_file is not None and _crashed(code):
             message = (
                 f"llama.cpp crashed loading {model_file.name} ({how}): the file is malformed"
                 f" or not supported; last output: {self._last_words()}"

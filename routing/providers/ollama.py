@@ -9,10 +9,11 @@ prompts), embeddings, and what the server has: pulled models (``/api/tags``), lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from cortexd.routing.providers.chat import (
     ChatResponse,
     EmbedRequest,
     EmbedResponse,
+    StreamEnd,
     StreamEvent,
     Timing,
     Usage,
@@ -159,8 +161,12 @@ class OllamaProvider:
         num_ctx = choose_num_ctx(
             tokens, request.max_tokens, window, self._num_ctx.get(request.model, 0)
         )
-        self._num_ctx[request.model] = num_ctx
         return to_ollama(request, num_ctx), num_ctx
+
+    def _worked(self, model: str, num_ctx: int) -> None:
+        # Remembered only once a call succeeded with it: a size that failed (out of memory)
+        # must not stick to every later call.
+        self._num_ctx[model] = max(num_ctx, self._num_ctx.get(model, 0))
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """One ``/api/chat`` call with ``stream: false``."""
@@ -171,10 +177,11 @@ class OllamaProvider:
                 answer = await self._client.chat(**body, stream=False)
         except CAUGHT as exc:
             raise map_error(exc, model=request.model) from None
+        self._worked(request.model, num_ctx)
         elapsed = self._clock() - started
         return replace(from_ollama(answer.model_dump(), num_ctx), timing=Timing(elapsed, elapsed))
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         """Deltas from the NDJSON stream, then `StreamEnd`; a break raises our error."""
         try:
             body, num_ctx = await self._plan(request)
@@ -184,7 +191,7 @@ class OllamaProvider:
         async def open_events() -> AsyncIterator[Any]:
             return await self._client.chat(**body, stream=True)
 
-        async for event in run_stream(
+        events = run_stream(
             open_events,
             OllamaStreamDecoder(num_ctx),
             provider=NAME,
@@ -192,8 +199,12 @@ class OllamaProvider:
             map_error=lambda exc: map_error(exc, model=request.model),
             caught=CAUGHT,
             clock=self._clock,
-        ):
-            yield event
+        )
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, StreamEnd):
+                    self._worked(request.model, num_ctx)
+                yield event
 
     async def embed(self, request: EmbedRequest) -> EmbedResponse:
         """Vectors from ``/api/embed`` (normalised by Ollama), in input order."""

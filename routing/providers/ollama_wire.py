@@ -27,7 +27,7 @@ from cortexd.routing.providers.chat import (
     ToolCallDelta,
     Usage,
 )
-from cortexd.routing.providers.errors import InvalidRequestError
+from cortexd.routing.providers.errors import UnsupportedRequestError
 from cortexd.routing.providers.stream import StreamSummary
 
 #: num_ctx sizes we choose from; each new size makes Ollama reload the model.
@@ -75,7 +75,7 @@ def _message(message: ChatMessage, names: Mapping[str, str]) -> dict[str, Any]:
     for image in message.images:
         inline = image.inline
         if inline is None:
-            raise InvalidRequestError(
+            raise UnsupportedRequestError(
                 "Ollama takes images as data, not URLs: send a data: URL",
                 provider="ollama",
                 status=None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -155,7 +155,7 @@ async def run_stream(
     caught: tuple[type[BaseException], ...],
     warnings: tuple[str, ...] = (),
     clock: Callable[[], float] = time.monotonic,
-) -> AsyncIterator[StreamEvent]:
+) -> AsyncGenerator[StreamEvent, None]:
     """Open an SDK stream, yield our deltas, end with `StreamEnd` — or raise our error.
 
     `open_events` starts the call and returns the SDK's async iterator of events (pydantic

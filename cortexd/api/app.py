@@ -1,0 +1,380 @@
+"""The Starlette application: routes, body limits, the in-flight bound, errors as OpenAI JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import struct
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from pydantic import Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from cortexd import __version__
+from cortexd.api.chat_request import (
+    ChatBody,
+    _Model,
+    parse_body,
+    to_chat_request,
+    to_route_request,
+    without_directive,
+)
+from cortexd.api.chat_response import ChunkWriter, completion_json, cortex_block
+from cortexd.api.errors import ApiError
+from cortexd.plans import plan_to_json
+from cortexd.routing import (
+    NoRouteError,
+    RoutePlan,
+    UnknownModelError,
+    UnknownTaskError,
+)
+from cortexd.routing.dispatch import (
+    ChainExhaustedError,
+    PartialAnswerError,
+    cross_validate,
+    judge_chain,
+    second_model_for,
+)
+from cortexd.routing.providers import (
+    EmbedRequest,
+    InvalidRequestError,
+    ProviderError,
+    ReasoningDelta,
+    StreamEnd,
+    TextDelta,
+    ToolCallDelta,
+)
+from cortexd.services import Services
+
+log = logging.getLogger("cortexd.api")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class EmbeddingsBody(_Model):
+    """The request body of ``POST /v1/embeddings``."""
+
+    model: str = "auto"
+    input: str | list[str] = Field(min_length=1)
+    dimensions: int | None = Field(default=None, gt=0)
+    encoding_format: str = "float"
+
+
+async def read_json(request: Request, services: Services) -> Any:
+    """The body as JSON: 413 beyond the limit (before reading it whole), 408 when too slow."""
+    limit = services.limits.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise ApiError(413, f"the request body is over the {limit} byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(services.limits.body_timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, f"the request body is over the {limit} byte limit")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(408, "the request body arrived too slowly") from None
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"the body is not valid JSON: {exc}") from None
+
+
+def _plan(services: Services, body: ChatBody, request: Request) -> tuple[RoutePlan, Any]:
+    routing = services.routing  # one generation for the whole request
+    chat = to_chat_request(body)
+    route = to_route_request(body, chat, request.headers.get("user-agent"))
+    available = services.dispatcher.health.unavailable(routing.catalog.models)
+    from cortexd.routing import Availability
+
+    try:
+        plan = routing.router.plan(route, Availability(unavailable=available))
+    except (UnknownModelError, UnknownTaskError) as error:
+        names = (
+            routing.catalog.names()
+            if isinstance(error, UnknownModelError)
+            else routing.table.task_types()
+        )
+        raise ApiError(
+            400, f"{error}; valid names: {', '.join(names)}", code="model_not_found"
+            if isinstance(error, UnknownModelError) else "unknown_task", param="model",
+        ) from None  # fmt: skip
+    except NoRouteError as error:
+        raise ApiError(503, str(error), code="no_route", retry_after=60) from None
+    return plan, without_directive(chat, plan.messages)
+
+
+def _provider_error(error: ProviderError | ChainExhaustedError) -> ApiError:
+    if isinstance(error, InvalidRequestError):
+        return ApiError(400, str(error), code="upstream_invalid_request")
+    if isinstance(error, ChainExhaustedError):
+        return ApiError(503, str(error), code="no_model_available", retry_after=error.retry_after)
+    return ApiError(502, str(error), code="upstream_error")
+
+
+async def chat_completions(request: Request) -> Response:
+    """``POST /v1/chat/completions``: route, dispatch, answer (JSON or SSE)."""
+    services: Services = request.app.state.services
+    body = parse_body(await read_json(request, services), ChatBody)
+    plan, chat = _plan(services, body, request)
+    call_id = uuid.uuid4().hex[:24]
+    await services.sdks_ready.wait()
+    options = body.cortex
+    second = options.second_opinion if options else False
+    found = services.routing.table.find_task(plan.task)
+    if found and found in services.routing.table.cross_validation:
+        second = True
+    if body.stream and not second:
+        return await _stream(services, plan, chat, call_id, body)
+    try:
+        if second:
+            routing = services.routing
+            opinion = await cross_validate(
+                services.dispatcher,
+                plan.chain,
+                chat,
+                task=plan.task,
+                request_id=call_id,
+                second_model=second_model_for(
+                    plan.task, plan.chain, routing.table, routing.catalog
+                ),
+                judges=judge_chain(routing.table),
+            )
+            result, extra = opinion.main, opinion
+        else:
+            result = await services.dispatcher.complete(
+                plan.chain, chat, task=plan.task, request_id=call_id
+            )
+            extra = None
+    except (ProviderError, ChainExhaustedError) as error:
+        raise _provider_error(error) from None
+    cortex = cortex_block(call_id, plan, result.dispatch, result.response.warnings, extra)
+    return JSONResponse(completion_json(call_id, result.response, cortex))
+
+
+async def _stream(
+    services: Services, plan: RoutePlan, chat: Any, call_id: str, body: ChatBody
+) -> Response:
+    state, events = services.dispatcher.stream(plan.chain, chat, task=plan.task, request_id=call_id)
+    try:
+        first = await anext(events)  # errors before any byte is sent are plain HTTP errors
+    except (ProviderError, ChainExhaustedError) as error:
+        raise _provider_error(error) from None
+    include_usage = bool((body.stream_options or {}).get("include_usage"))
+    writer = ChunkWriter(call_id)
+
+    async def sse() -> AsyncIterator[bytes]:
+        event = first
+        try:
+            while True:
+                if isinstance(event, StreamEnd):
+                    cortex = cortex_block(call_id, plan, state, event.response.warnings)
+                    yield writer.finish(event.response, cortex, include_usage)
+                    return
+                if isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta):
+                    writer.model = state.model or writer.model
+                    yield writer.delta(event)
+                event = await anext(events)
+        except PartialAnswerError as error:
+            yield writer.error(str(error), "stream_interrupted")
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    return StreamingResponse(
+        sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+def _vectors_json(vectors: tuple[tuple[float, ...], ...], encoding: str) -> list[dict[str, Any]]:
+    data = []
+    for index, vector in enumerate(vectors):
+        value: Any = list(vector)
+        if encoding == "base64":
+            value = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": value})
+    return data
+
+
+async def embeddings(request: Request) -> Response:
+    """``POST /v1/embeddings`` to the model the request names (``auto``: the Embeddings route)."""
+    services: Services = request.app.state.services
+    body = parse_body(await read_json(request, services), EmbeddingsBody)
+    routing = services.routing
+    if body.model in ("auto", "", "default"):
+        found = routing.table.find_task("Embeddings")
+        local = routing.table.local.get(found) if found else None
+        names = (local.model, *local.fallback) if local else ("nomic-embed-text",)
+    else:
+        names = (body.model,)
+    inputs = (body.input,) if isinstance(body.input, str) else tuple(body.input)
+    await services.sdks_ready.wait()
+    failures = []
+    for name in names:
+        spec = routing.catalog.resolve(name)
+        if spec is None:
+            raise ApiError(
+                400,
+                f"unknown model '{name}'; valid names: {', '.join(routing.catalog.names())}",
+                code="model_not_found",
+                param="model",
+            )
+        try:
+            result = await services.registry(spec).embed(
+                EmbedRequest(spec.model_id, inputs, body.dimensions, timeout=60.0)
+            )
+        except InvalidRequestError as error:
+            raise ApiError(400, str(error)) from None
+        except ProviderError as error:
+            failures.append((name, f"{type(error).__name__}: {error.detail}"))
+            continue
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": _vectors_json(result.vectors, body.encoding_format),
+                "model": spec.model_id,
+                "usage": {
+                    "prompt_tokens": result.usage.input_tokens,
+                    "total_tokens": result.usage.input_tokens,
+                },
+            }
+        )
+    raise _provider_error(ChainExhaustedError(failures, None))
+
+
+async def models(request: Request) -> Response:
+    """``GET /v1/models``: every alias and the task routes, as OpenAI's model list."""
+    services: Services = request.app.state.services
+    routing = services.routing
+    data = [{"id": "auto", "object": "model", "created": 0, "owned_by": "cortexd"}]
+    data += [
+        {
+            "id": s.name,
+            "object": "model",
+            "created": 0,
+            "owned_by": s.provider.value,
+            "model_id": s.model_id,
+        }
+        for s in routing.catalog
+    ]
+    data += [
+        {"id": f"task:{t}", "object": "model", "created": 0, "owned_by": "cortexd"}
+        for t in routing.table.task_types()
+    ]
+    return JSONResponse({"object": "list", "data": data})
+
+
+async def route(request: Request) -> Response:
+    """``POST /v1/route``: the plan for a chat body, without calling any model."""
+    services: Services = request.app.state.services
+    body = parse_body(await read_json(request, services), ChatBody)
+    plan, _ = _plan(services, body, request)
+    return JSONResponse(plan_to_json(plan, services.routing.table.source))
+
+
+async def health(request: Request) -> Response:
+    """``GET /v1/health``: version, uptime, routing file and providers."""
+    services: Services = request.app.state.services
+    routing = services.routing
+    statuses: list[dict[str, object]] = []
+    if services.sdks_ready.is_set():
+        seen = set()
+        for spec in routing.catalog:
+            key = (spec.provider, spec.base_url)
+            if key in seen or spec.provider.value == "llamacpp" and not routing.table.local_files:
+                continue
+            seen.add(key)
+            try:
+                async with asyncio.timeout(3):
+                    status = await services.registry(spec).status()
+            except TimeoutError:
+                statuses.append(
+                    {
+                        "provider": spec.provider.value,
+                        "reachable": False,
+                        "detail": "no answer in 3 s",
+                    }
+                )
+                continue
+            statuses.append(
+                {
+                    "provider": status.provider,
+                    "configured": status.configured,
+                    "key_present": status.key_present,
+                    "reachable": status.reachable,
+                    "endpoint": status.endpoint,
+                    "detail": status.detail,
+                }
+            )
+    return JSONResponse(
+        {
+            "status": "ok",
+            "version": __version__,
+            "uptime_s": round(time.time() - services.started, 1),
+            "routing_file": {
+                "path": routing.table.source,
+                "generation": routing.generation,
+                "last_error": services.last_reload_error,
+            },
+            "keys": {p: s for p, s in services.keys.sources.items()},
+            "keys_missing": services.keys.missing(),
+            "sdks_loaded": services.sdks_ready.is_set(),
+            "sdk_error": services.sdk_error,
+            "providers": statuses,
+            "in_flight": services.in_flight,
+        }
+    )
+
+
+def _guarded(handler: Handler, counted: bool) -> Handler:
+    async def run(request: Request) -> Response:
+        services: Services = request.app.state.services
+        if counted and services.in_flight >= services.limits.max_in_flight:
+            return ApiError(
+                503, "too many calls in flight; retry shortly", code="busy", retry_after=1
+            ).response()
+        if counted:
+            services.in_flight += 1
+        try:
+            return await handler(request)
+        except ApiError as error:
+            return error.response()
+        except Exception:  # noqa: BLE001 - a bug answers 500 and the daemon keeps serving
+            log.exception("unexpected error in %s", request.url.path)
+            return ApiError(500, "internal error in cortexd (see its log)").response()
+        finally:
+            if counted:
+                services.in_flight -= 1
+
+    return run
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return ApiError(404, f"no such endpoint: {request.method} {request.url.path}").response()
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    return ApiError(405, f"{request.method} is not allowed on {request.url.path}").response()
+
+
+def build_app(services: Services) -> Starlette:
+    """The API over `services`."""
+    routes = [
+        Route("/v1/chat/completions", _guarded(chat_completions, True), methods=["POST"]),
+        Route("/v1/embeddings", _guarded(embeddings, True), methods=["POST"]),
+        Route("/v1/models", _guarded(models, False), methods=["GET"]),
+        Route("/v1/route", _guarded(route, False), methods=["POST"]),
+        Route("/v1/health", _guarded(health, False), methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
+    app.state.services = services
+    return app

@@ -1,0 +1,254 @@
+"""An OpenAI Chat Completions request body, validated, as our request and the router's view.
+
+Unknown OpenAI parameters are accepted and ignored (clients send many), except the ones that
+would choose where a request goes or with which credentials: those are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cortexd.api.errors import ApiError
+from cortexd.routing import Message, RouteRequest
+from cortexd.routing.providers import (
+    ChatMessage,
+    ChatRequest,
+    ImagePart,
+    ReasoningConfig,
+    ResponseFormat,
+    TextPart,
+    ToolCall,
+    ToolChoice,
+    ToolSpec,
+)
+
+#: Body fields no client may set: they would pick an upstream or credentials.
+FORBIDDEN = frozenset(
+    {"api_key", "api_base", "base_url", "api_version", "organization", "headers", "extra_headers"}
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _ImageUrl(_Model):
+    url: str = Field(min_length=1)
+    detail: str | None = None
+
+
+class _Part(_Model):
+    type: Literal["text", "image_url", "input_text"]
+    text: str | None = None
+    image_url: _ImageUrl | str | None = None
+
+
+class _Function(_Model):
+    name: str = Field(min_length=1)
+    arguments: str = "{}"
+
+
+class _ToolCall(_Model):
+    id: str
+    type: Literal["function"] = "function"
+    function: _Function
+
+
+class _Message(_Model):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[_Part] | None = None
+    tool_calls: list[_ToolCall] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+class _FunctionDef(_Model):
+    name: str = Field(min_length=1, max_length=128)
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+
+class _Tool(_Model):
+    type: Literal["function"] = "function"
+    function: _FunctionDef
+
+
+class CortexOptions(_Model):
+    """The ``cortex`` extension object of a request."""
+
+    task: str | None = None
+    local_only: bool = False
+    author: str | None = None
+    client: str | None = None
+    project: str | None = None
+    second_opinion: bool = False
+
+
+class ChatBody(_Model):
+    """The request body of ``POST /v1/chat/completions``."""
+
+    model: str = "auto"
+    messages: list[_Message] = Field(min_length=1)
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    max_completion_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    stop: str | list[str] | None = None
+    tools: list[_Tool] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    user: str | None = None
+    cortex: CortexOptions | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _few_stops(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list) and len(value) > 16:
+            raise ValueError("at most 16 stop sequences")
+        return value
+
+
+def _describe(error: ValidationError) -> tuple[str, str | None]:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"], where or None
+
+
+def parse_body(data: object, model: type[_Model]) -> Any:
+    """Validate a decoded JSON body against `model`; refuse credential and upstream fields."""
+    if not isinstance(data, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    bad = sorted(FORBIDDEN & data.keys())
+    if bad:
+        raise ApiError(
+            400,
+            f"'{bad[0]}' cannot be set by a request: cortexd chooses upstreams and holds the keys",
+            param=bad[0],
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        message, param = _describe(error)
+        raise ApiError(400, message, param=param) from None
+
+
+def _parts(content: str | list[_Part] | None) -> tuple[TextPart | ImagePart, ...]:
+    if content is None:
+        return ()
+    if isinstance(content, str):
+        return (TextPart(content),)
+    parts: list[TextPart | ImagePart] = []
+    for part in content:
+        if part.type == "image_url":
+            image = part.image_url
+            if image is None:
+                raise ApiError(400, "an image_url part needs its image_url", param="messages")
+            url, detail = (image, None) if isinstance(image, str) else (image.url, image.detail)
+            parts.append(ImagePart(url, detail))
+        else:
+            parts.append(TextPart(part.text or ""))
+    return tuple(parts)
+
+
+def _message(message: _Message) -> ChatMessage:
+    role = "system" if message.role == "developer" else message.role
+    calls = tuple(
+        ToolCall(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or ()
+    )
+    if role == "tool" and not message.tool_call_id:
+        raise ApiError(400, "a tool message needs its tool_call_id", param="messages")
+    return ChatMessage(
+        role,
+        _parts(message.content),
+        tool_calls=calls,
+        tool_call_id=message.tool_call_id,
+        name=message.name,
+    )
+
+
+def _tool_choice(value: str | dict[str, Any] | None) -> ToolChoice | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in ("auto", "none", "required"):
+            raise ApiError(400, f"tool_choice '{value}' is not auto, none or required")
+        return ToolChoice(value)  # type: ignore[arg-type]
+    name = (value.get("function") or {}).get("name") or value.get("name")
+    if not isinstance(name, str) or not name:
+        raise ApiError(400, "tool_choice names no function", param="tool_choice")
+    return ToolChoice("tool", name)
+
+
+def _format(value: dict[str, Any] | None) -> ResponseFormat | None:
+    if value is None:
+        return None
+    kind = value.get("type")
+    if kind == "json_schema":
+        spec = value.get("json_schema") or {}
+        schema = spec.get("schema")
+        if not isinstance(schema, dict):
+            raise ApiError(400, "response_format.json_schema.schema must be an object")
+        return ResponseFormat(
+            "json_schema", schema, spec.get("name") or "response", spec.get("strict")
+        )
+    if kind in ("json_object", "text"):
+        return ResponseFormat(kind)
+    raise ApiError(400, f"response_format type '{kind}' is not text, json_object or json_schema")
+
+
+def to_chat_request(body: ChatBody) -> ChatRequest:
+    """Our request for the providers (the model is set per attempt by dispatch)."""
+    stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
+    tools = tuple(
+        ToolSpec(t.function.name, t.function.description, t.function.parameters, t.function.strict)
+        for t in body.tools or ()
+    )
+    return ChatRequest(
+        model=body.model,
+        messages=tuple(_message(m) for m in body.messages),
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=stop,
+        tools=tools,
+        tool_choice=_tool_choice(body.tool_choice),
+        response_format=_format(body.response_format),
+        reasoning=ReasoningConfig(effort=body.reasoning_effort) if body.reasoning_effort else None,
+        user=body.user,
+    )
+
+
+def to_route_request(body: ChatBody, request: ChatRequest, user_agent: str | None) -> RouteRequest:
+    """What the router needs: the messages' text, the model asked for and the cortex object."""
+    options = body.cortex or CortexOptions()
+    return RouteRequest(
+        messages=tuple(Message(m.role, m.text) for m in request.messages),
+        model=body.model,
+        task=options.task,
+        client=options.client or user_agent,
+        author=options.author,
+        local_only=options.local_only,
+    )
+
+
+def without_directive(request: ChatRequest, routed: tuple[Message, ...]) -> ChatRequest:
+    """`request` with the last user message's text as the router left it (override removed)."""
+    users = [i for i, m in enumerate(request.messages) if m.role == "user"]
+    last = users[-1] if users else None
+    text = next((m.content for m in reversed(routed) if m.role == "user"), None)
+    if last is None or text is None or request.messages[last].text == text:
+        return request
+    old = request.messages[last]
+    parts: tuple[TextPart | ImagePart, ...] = (TextPart(text), *old.images)
+    messages = list(request.messages)
+    messages[last] = ChatMessage(
+        old.role, parts, old.tool_calls, old.tool_call_id, old.reasoning, old.name
+    )
+    return replace(request, messages=tuple(messages))

@@ -1,0 +1,79 @@
+"""The daemon's life: logging, keys, the socket, the services, the server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from cortexd.environment import Environment
+from cortexd.keys import KeyFileError, read_keys
+from cortexd.listener import ListenerError, open_listener
+from cortexd.paths import Paths
+from cortexd.routing import RoutingTable, TaskModel
+from cortexd.sd_notify import Notifier
+
+#: Python levels as syslog priorities, which journald reads from a "<N>" line prefix.
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
+
+
+class JournalFormatter(logging.Formatter):
+    """``<priority>logger: message`` — journald files each line at its level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = _PRIORITY.get(record.levelno, 2 if record.levelno > logging.ERROR else 6)
+        return f"<{priority}>{record.name}: {super().format(record)}"
+
+
+def setup_logging(level: str) -> None:
+    """Log to stderr: journald's form under systemd, a timestamped line on a terminal."""
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM") or not sys.stderr.isatty():
+        handler.setFormatter(JournalFormatter("%(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "anthropic", "openai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)  # they log request URLs at INFO
+
+
+def run(
+    table: RoutingTable,
+    routing_path: Path,
+    paths: Paths,
+    env: Environment,
+    args: argparse.Namespace,
+) -> int:
+    """Serve until stopped; 1 when the keys or the socket cannot be had."""
+    setup_logging(args.log_level)
+    log = logging.getLogger("cortexd")
+    try:
+        keys = read_keys(os.environ, args.key_file or paths.key_file, env.credentials_dir)
+    except KeyFileError as error:
+        log.error("%s", error)
+        return 1
+    socket_path = args.socket or paths.socket
+    own = args.socket is None and env.socket is None
+    try:
+        listener = open_listener(socket_path, os.environ, own_folder=own)
+    except ListenerError as error:
+        log.error("%s", error)
+        return 1
+    # Imported after the socket is bound: the server stack and Starlette take a moment.
+    from cortexd.api.app import build_app
+    from cortexd.server import attach_lifecycle, serve
+    from cortexd.services import build_services
+
+    services = build_services(
+        table, routing_path, keys, env=dict(os.environ), task_model=TaskModel.shipped()
+    )
+    for provider in keys.missing():
+        log.warning("no API key for %s: its models are skipped", provider)
+    app = build_app(services)
+    attach_lifecycle(app, services, listener, Notifier(os.environ))
+    serve(app, listener, drain_s=args.drain_seconds)
+    return 0

@@ -1,0 +1,98 @@
+"""API keys: from the environment, systemd credentials, or a key file only its owner can read.
+
+Keys live in a `Keys` object whose repr shows which providers have one and where it came
+from, never the values; nothing else in cortexd holds them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cortexd.environment import KEY_VARIABLES
+from cortexd.routing import CortexError
+
+
+class KeyFileError(CortexError):
+    """A key file that must not be used (readable by others, not ours, unreadable)."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Each provider's key (hidden from repr) and where it came from."""
+
+    values: Mapping[str, str] = field(default_factory=dict, repr=False)
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def missing(self) -> list[str]:
+        """The providers without a key."""
+        return [p for p in KEY_VARIABLES if p not in self.values]
+
+
+def _check_private(path: Path) -> None:
+    info = path.stat()
+    if info.st_uid != os.getuid():
+        raise KeyFileError(f"{path} belongs to another user: cortexd reads only its own key file")
+    loose = stat.S_IMODE(info.st_mode) & 0o077
+    if loose:
+        mode = oct(stat.S_IMODE(info.st_mode))[2:]
+        raise KeyFileError(
+            f"{path} is readable by group or others (mode {mode}); run: chmod 600 {path}"
+        )
+
+
+def parse_key_file(text: str) -> dict[str, str]:
+    """``NAME=value`` lines (``export`` and quotes allowed, ``#`` comments) of known key names.
+
+    >>> parse_key_file('# mine\\nexport OPENAI_API_KEY="sk-x"\\nOTHER=1\\n')
+    {'openai': 'sk-x'}
+    """
+    by_variable = {v: p for p, v in KEY_VARIABLES.items()}
+    keys: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip().strip("'\"")
+        provider = by_variable.get(name.strip())
+        if provider and value:
+            keys[provider] = value
+    return keys
+
+
+def read_keys(
+    env: Mapping[str, str], key_file: Path | None = None, credentials_dir: Path | None = None
+) -> Keys:
+    """Keys by precedence: the environment, then systemd credentials, then the key file.
+
+    Credentials are files named after the provider (``anthropic``), the variable
+    (``ANTHROPIC_API_KEY``) or its lower-case form, as ``LoadCredential=`` names them.
+    """
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    if key_file is not None and key_file.exists():
+        _check_private(key_file)
+        try:
+            found = parse_key_file(key_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KeyFileError(f"cannot read {key_file}: {exc}") from None
+        values.update(found)
+        sources.update({p: f"key file {key_file}" for p in found})
+    if credentials_dir is not None:
+        for provider, variable in KEY_VARIABLES.items():
+            for name in (provider, variable, variable.lower()):
+                path = credentials_dir / name
+                if path.is_file():
+                    value = path.read_text(encoding="utf-8").strip()
+                    if value:
+                        values[provider], sources[provider] = value, "systemd credentials"
+                    break
+    for provider, variable in KEY_VARIABLES.items():
+        value = env.get(variable, "").strip()
+        if value:
+            values[provider], sources[provider] = value, f"environment ({variable})"
+    return Keys(values, sources)

@@ -1,0 +1,131 @@
+"""The daemon's listening socket: made safely here, handed to the server ready to accept.
+
+A lock file next to the socket decides which instance owns it: the holder of an exclusive
+``flock`` may replace a stale socket left by a crash; a second instance finds the lock held
+and stops with a message naming the running one. The socket's folder is created 0700 and
+the socket is 0600 from the moment it exists (bound under a strict umask). Under systemd
+socket activation (``LISTEN_FDS``) the socket handed over is served as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cortexd.routing import CortexError
+
+#: AF_UNIX paths are limited to 108 bytes on Linux (104 on macOS), the final NUL included.
+MAX_SOCKET_PATH = 100
+_SD_LISTEN_FDS_START = 3
+
+
+class ListenerError(CortexError):
+    """The socket cannot be opened; the message says what to do."""
+
+
+class AlreadyRunningError(ListenerError):
+    """Another cortexd holds the lock for this socket."""
+
+
+@dataclass
+class Listener:
+    """A bound, listening socket and what must be undone when the daemon stops."""
+
+    sock: socket.socket
+    path: Path | None  # None: handed over by the service manager, not ours to remove
+    lock_fd: int | None = None
+
+    def close(self) -> None:
+        """Close the socket, remove it if we made it, and release the lock."""
+        self.sock.close()
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)  # closing the descriptor releases the flock
+            self.lock_fd = None
+
+
+def activated_socket(env: Mapping[str, str]) -> socket.socket | None:
+    """The socket systemd passed (``LISTEN_FDS``, ``LISTEN_PID``), if any."""
+    if env.get("LISTEN_PID") != str(os.getpid()):
+        return None
+    try:
+        count = int(env.get("LISTEN_FDS", "0"))
+    except ValueError:
+        return None
+    if count < 1:
+        return None
+    sock = socket.socket(fileno=_SD_LISTEN_FDS_START)
+    sock.setblocking(False)
+    return sock
+
+
+def _lock(lock_path: Path, socket_path: Path) -> int:
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise AlreadyRunningError(
+            f"cortexd is already running (pid {holder}) on {socket_path}; "
+            "stop it first, or give this one another socket with --socket or CORTEX_SOCKET"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _prepare_folder(folder: Path, own: bool) -> None:
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+    elif own and stat.S_IMODE(folder.stat().st_mode) & 0o077:
+        # cortexd's own runtime folder that others may enter: close it. A folder the user
+        # chose for the socket (CORTEX_SOCKET) is theirs; the socket's own mode guards it.
+        folder.chmod(0o700)
+
+
+def open_listener(
+    path: Path, env: Mapping[str, str], *, own_folder: bool = True, backlog: int = 128
+) -> Listener:
+    """The daemon's socket: activated by systemd, or bound at `path` under the lock.
+
+    `own_folder`: the socket's folder is cortexd's runtime folder, to be kept 0700.
+    """
+    handed = activated_socket(env)
+    if handed is not None:
+        return Listener(handed, None)
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        raise ListenerError(
+            f"socket path too long for AF_UNIX ({len(os.fsencode(path))} bytes, at most "
+            f"{MAX_SOCKET_PATH}): {path}; choose a shorter one with --socket or CORTEX_SOCKET"
+        )
+    _prepare_folder(path.parent, own_folder)
+    lock_fd = _lock(path.with_name(path.name + ".lock"), path)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            # We hold the lock, so whoever made this socket is gone: it is stale.
+            if not stat.S_ISSOCK(path.lstat().st_mode):
+                raise ListenerError(f"{path} exists and is not a socket; move it away first")
+            path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)  # the socket is 0600 from its first moment
+        try:
+            sock.bind(os.fspath(path))
+        finally:
+            os.umask(old)
+        path.chmod(0o600)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        os.close(lock_fd)
+        raise
+    return Listener(sock, path, lock_fd)

@@ -1,0 +1,147 @@
+"""Serving the API on the daemon's socket: uvicorn (httptools, uvloop), peers checked by uid.
+
+The server is handed a listening socket (`cortexd.listener`); it does not decide where to
+bind. Clean-up (socket, lock, providers, the llama.cpp worker) runs in the application's
+shutdown, because uvicorn re-raises SIGTERM after its graceful shutdown and code after
+``serve()`` may never run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import struct
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from cortexd.listener import Listener
+from cortexd.sd_notify import Notifier
+from cortexd.services import Services
+
+log = logging.getLogger("cortexd")
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket (None where unknown)."""
+    if hasattr(socket, "SO_PEERCRED"):  # Linux
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return int(struct.unpack("3i", creds)[1])
+    if sys.platform == "darwin":  # LOCAL_PEERCRED: struct xucred {version, uid, …}
+        with contextlib.suppress(OSError):
+            creds = sock.getsockopt(0, 0x001, 76)
+            return int(struct.unpack_from("2I", creds)[1])
+    return None
+
+
+def peer_checked_protocol(allowed_uid: int) -> type[HttpToolsProtocol]:
+    """uvicorn's HTTP protocol, closing connections from any other user at once."""
+
+    class PeerChecked(HttpToolsProtocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            sock = transport.get_extra_info("socket")
+            if sock is None or sock.family != socket.AF_UNIX:
+                return
+            uid = peer_uid(sock)
+            if uid is not None and uid != allowed_uid:
+                log.warning(
+                    "refused a connection from uid %d (cortexd serves uid %d)", uid, allowed_uid
+                )
+                transport.close()
+
+    return PeerChecked
+
+
+def attach_lifecycle(
+    app: Starlette, services: Services, listener: Listener, notifier: Notifier
+) -> None:
+    """Start-up (SDKs in the background, SIGHUP, READY, watchdog) and clean shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        tasks = [asyncio.create_task(services.load_sdks())]
+        loop.add_signal_handler(signal.SIGHUP, _reload, services, notifier)
+        interval = _watchdog_interval(os.environ)
+        if interval:
+            tasks.append(asyncio.create_task(_watchdog(notifier, interval)))
+        notifier.send("READY=1", f"STATUS={_status(services)}")
+        log.info("cortexd serving on %s", listener.path or "the socket systemd passed")
+        try:
+            yield
+        finally:
+            notifier.send("STOPPING=1")
+            loop.remove_signal_handler(signal.SIGHUP)
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await services.registry.aclose()
+            listener.close()
+            log.info("cortexd stopped")
+
+    app.router.lifespan_context = lifespan
+
+
+def _status(services: Services) -> str:
+    missing = services.keys.missing()
+    keys = f"no key for {', '.join(missing)}" if missing else "all keys present"
+    return f"serving; routing file generation {services.routing.generation}; {keys}"
+
+
+def _reload(services: Services, notifier: Notifier) -> None:
+    notifier.send("RELOADING=1")
+    services.reload()
+    notifier.send("READY=1", f"STATUS={_status(services)}")
+
+
+def _watchdog_interval(env: dict[str, str] | os._Environ[str]) -> float | None:
+    usec = env.get("WATCHDOG_USEC")
+    if not usec or env.get("WATCHDOG_PID", str(os.getpid())) != str(os.getpid()):
+        return None
+    try:
+        return int(usec) / 2_000_000  # ping at half the interval systemd allows
+    except ValueError:
+        return None
+
+
+async def _watchdog(notifier: Notifier, interval: float) -> None:
+    # Pinged from the event loop itself: a blocked loop stops the pings, and systemd notices.
+    while True:
+        notifier.send("WATCHDOG=1")
+        await asyncio.sleep(interval)
+
+
+def serve(app: Starlette, listener: Listener, *, drain_s: float = 10.0) -> None:
+    """Serve until SIGTERM/SIGINT; calls in flight get `drain_s` seconds to finish."""
+    config = uvicorn.Config(
+        app,
+        http=peer_checked_protocol(os.getuid()),
+        loop="uvloop" if _has_uvloop() else "asyncio",
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(drain_s),
+        timeout_keep_alive=5,
+        server_header=False,
+        date_header=False,
+    )
+    uvicorn.Server(config).run(sockets=[listener.sock])
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but not on every platform
+        return False
+    return True

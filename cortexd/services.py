@@ -1,0 +1,134 @@
+"""Everything the API serves with, built once at start-up and passed in (no globals).
+
+The routing table, its router and catalog are swapped together in one assignment on reload,
+so a request that started keeps the `Routing` it took; the provider SDKs load in a thread
+after the socket is ready, and the first call waits for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cortexd.keys import Keys
+from cortexd.routing import (
+    Catalog,
+    Router,
+    RoutingFileError,
+    RoutingTable,
+    TaskModel,
+    catalog_for,
+    load_routing_file,
+)
+from cortexd.routing.dispatch import Attempt, Dispatcher, DispatchSettings
+from cortexd.routing.providers import ProviderRegistry
+
+log = logging.getLogger("cortexd")
+
+
+@dataclass(frozen=True)
+class Routing:
+    """One generation of the routing file: the table and what is built from it."""
+
+    table: RoutingTable
+    router: Router
+    catalog: Catalog
+    generation: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one client can make the daemon do."""
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    body_timeout_s: float = 30.0
+    max_in_flight: int = 64
+
+
+@dataclass
+class Services:
+    """The daemon's parts. `routing` is replaced whole on reload."""
+
+    routing: Routing
+    routing_path: Path
+    keys: Keys
+    registry: ProviderRegistry
+    dispatcher: Dispatcher
+    task_model: TaskModel | None
+    limits: Limits = Limits()
+    started: float = field(default_factory=time.time)
+    last_reload_error: str | None = None
+    sdks_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    sdk_error: str | None = None
+    in_flight: int = 0
+
+    def reload(self) -> bool:
+        """Validate the routing file, then swap it in; a bad file keeps the old one."""
+        try:
+            table = load_routing_file(self.routing_path)
+        except (RoutingFileError, OSError) as error:
+            self.last_reload_error = str(error)
+            log.error("routing file not reloaded, the previous one stays: %s", error)
+            return False
+        generation = self.routing.generation + 1
+        self.routing = build_routing(table, self.task_model, generation)
+        self.last_reload_error = None
+        log.info("routing file reloaded (generation %d): %s", generation, table.source)
+        return True
+
+    async def load_sdks(self) -> None:
+        """Import the provider SDKs in a thread, off the event loop; calls wait for this."""
+        try:
+            await asyncio.to_thread(self.registry.preload)
+        except Exception as error:  # noqa: BLE001 - reported in /v1/health, calls still try
+            self.sdk_error = f"{type(error).__name__}: {error}"
+            log.error("provider SDKs failed to load: %s", self.sdk_error)
+        self.sdks_ready.set()
+
+
+def build_routing(table: RoutingTable, task_model: TaskModel | None, generation: int) -> Routing:
+    """The router and catalog for a table."""
+    return Routing(table, Router(table, task_model), catalog_for(table), generation)
+
+
+def build_services(
+    table: RoutingTable,
+    routing_path: Path,
+    keys: Keys,
+    *,
+    env: dict[str, str],
+    task_model: TaskModel | None,
+    settings: DispatchSettings | None = None,
+    limits: Limits | None = None,
+) -> Services:
+    """Wire the daemon's parts together; attempts go to the log until the ledger exists."""
+    routing = build_routing(table, task_model, 1)
+    registry = ProviderRegistry(
+        keys=keys.values,
+        env=env,
+        ollama_host=table.ollama_host,
+        # The provider is asked by model id; the routing file names files by model name.
+        gguf_files={s.model_id: s.gguf_path for s in routing.catalog if s.gguf_path},
+        responses_models=[s.model_id for s in routing.catalog if s.api.value == "responses"],
+    )
+
+    def record(attempt: Attempt) -> None:
+        log.info(
+            "attempt %s #%d %s/%s %s%s",
+            attempt.request_id,
+            attempt.number,
+            attempt.provider,
+            attempt.model,
+            attempt.outcome,
+            f" ({attempt.error_class or attempt.skip_reason})" if attempt.outcome != "ok" else "",
+        )
+
+    dispatcher = Dispatcher(
+        routing.catalog, registry, record, settings=settings or DispatchSettings()
+    )
+    return Services(
+        routing, routing_path, keys, registry, dispatcher, task_model, limits or Limits()
+    )

@@ -1,0 +1,122 @@
+"""Starting the real `cortexd` process for integration tests, on a short private socket path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2
+
+CORTEXD = str(Path(sys.executable).parent / "cortexd")
+
+
+@dataclass
+class Daemon:
+    """A running cortexd: its process, home folder, socket and log."""
+
+    home: Path
+    socket: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+    clients: list[httpx2.Client] = field(default_factory=list)
+
+    def client(self, timeout: float = 30.0) -> httpx2.Client:
+        """A plain HTTP client on the daemon's socket."""
+        client = httpx2.Client(
+            transport=httpx2.HTTPTransport(uds=str(self.socket)),
+            base_url="http://cortexd",
+            timeout=timeout,
+        )
+        self.clients.append(client)
+        return client
+
+    def output(self) -> str:
+        """What the daemon logged so far."""
+        return self.log.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 20.0) -> int:
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        for client in self.clients:
+            client.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def short_home() -> Path:
+    """A private folder with a short path: AF_UNIX paths are limited to about 100 bytes."""
+    return Path(tempfile.mkdtemp(prefix="cx", dir="/tmp"))
+
+
+def start_daemon(
+    home: Path,
+    env: Mapping[str, str],
+    *args: str,
+    socket: Path | None = None,
+    wait: bool = True,
+) -> Daemon:
+    """Start cortexd with CORTEX_HOME=`home`; wait until its socket answers /v1/health."""
+    socket = socket or home / "run" / "cortexd.sock"
+    full = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_API_KEY") and k not in ("OLLAMA_HOST", "CORTEX_SOCKET")
+    }
+    full.update({"CORTEX_HOME": str(home), "PYTHONUNBUFFERED": "1", **env})
+    if socket != home / "run" / "cortexd.sock":
+        full["CORTEX_SOCKET"] = str(socket)
+    log = home / f"cortexd-{time.monotonic_ns()}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [CORTEXD, *args], env=full, stdout=sink, stderr=subprocess.STDOUT
+        )
+    daemon = Daemon(home, socket, process, log)
+    if wait:
+        wait_ready(daemon)
+    return daemon
+
+
+def _accepts(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def wait_ready(daemon: Daemon, timeout: float = 30.0) -> None:
+    """Wait until the socket accepts and /v1/health answers; fail with the daemon's log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if daemon.process.poll() is not None:
+            raise AssertionError(f"cortexd exited {daemon.process.returncode}:\n{daemon.output()}")
+        if _accepts(daemon.socket):
+            with httpx2.Client(transport=httpx2.HTTPTransport(uds=str(daemon.socket))) as c:
+                if c.get("http://cortexd/v1/health", timeout=10).status_code == 200:
+                    return
+        time.sleep(0.05)
+    daemon.stop()
+    raise AssertionError(f"cortexd did not answer in {timeout} s:\n{daemon.output()}")
+
+
+def remove_home(home: Path) -> None:
+    shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,366 @@
+"""The real cortexd process on a temporary socket, with fake providers behind it.
+
+Clients: the official openai SDK (through an httpx2 Unix-socket transport) and raw HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import openai
+import pytest
+from support.daemon import CORTEXD, Daemon, remove_home, short_home, start_daemon
+from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
+
+KEY_A = "sk-ant-test-canary-0123456789abcdefghij"
+KEY_O = "sk-test-canary-0123456789abcdefghijklmnopqrstuv"
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[tuple[FakeAnthropic, FakeOpenAI]]:
+    with FakeAnthropic() as anthropic_fake, FakeOpenAI() as openai_fake:
+        yield anthropic_fake, openai_fake
+
+
+@pytest.fixture(scope="module")
+def daemon(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> Iterator[Daemon]:
+    anthropic_fake, openai_fake = fakes
+    home = short_home()
+    env = {
+        "ANTHROPIC_API_KEY": KEY_A,
+        "OPENAI_API_KEY": KEY_O,
+        "ANTHROPIC_BASE_URL": anthropic_fake.base_url,
+        "OPENAI_BASE_URL": openai_fake.base_url,
+    }
+    running = start_daemon(home, env)
+    yield running
+    running.stop()
+    remove_home(home)
+
+
+@pytest.fixture
+def fresh(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> tuple[FakeAnthropic, FakeOpenAI]:
+    for fake in fakes:
+        fake.clear()
+    return fakes
+
+
+@pytest.fixture
+def sdk(daemon: Daemon) -> Iterator[openai.OpenAI]:
+    http = httpx2.Client(transport=httpx2.HTTPTransport(uds=str(daemon.socket)))
+    client = openai.OpenAI(
+        base_url="http://cortexd/v1", api_key="unused", http_client=http, max_retries=0
+    )
+    yield client
+    client.close()
+
+
+def test_the_openai_sdk_completes_through_the_socket(
+    sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="The standup went fine.", input_tokens=40, output_tokens=6))
+    completion = sdk.chat.completions.create(
+        model="task:Meeting summary",
+        messages=[{"role": "user", "content": "Summarize: Alice shipped login."}],
+    )
+    assert completion.choices[0].message.content == "The standup went fine."
+    assert completion.usage is not None and completion.usage.prompt_tokens == 40
+    cortex = (completion.model_extra or {})["cortex"]
+    assert cortex["model"] == "sonnet" and cortex["provider"] == "anthropic"
+    assert cortex["task"] == "Meeting summary" and cortex["fallback"] is False
+    assert float(cortex["cost_usd"]) > 0
+    sent = anthropic_fake.requests[-1]
+    assert sent.json["model"] == "claude-sonnet-5-5"
+
+
+def test_the_openai_sdk_streams_through_the_socket(
+    sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="one two three four"))
+    stream = sdk.chat.completions.create(
+        model="sonnet",
+        messages=[{"role": "user", "content": "Count to four"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "one two three four"
+    finish = [c for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finish[0].choices[0].finish_reason == "stop"
+    assert (finish[0].model_extra or {})["cortex"]["model"] == "sonnet"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+
+def test_a_failing_primary_is_answered_by_the_fallback(
+    sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    anthropic_fake.enqueue(Fault.status(529), Fault.status(529))
+    openai_fake.enqueue(Turn(text="from gpt-4o"))
+    completion = sdk.chat.completions.create(
+        model="task:Complex reasoning", messages=[{"role": "user", "content": "Plan it"}]
+    )
+    assert completion.choices[0].message.content == "from gpt-4o"
+    cortex = (completion.model_extra or {})["cortex"]
+    assert cortex["model"] == "gpt-4o" and cortex["fallback"] is True
+    assert [a["outcome"] for a in cortex["attempts"]] == ["error", "error", "ok"]
+
+
+def test_the_whole_chain_failing_is_a_503_naming_each_model(
+    daemon: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    anthropic_fake.enqueue(Fault.status(500), Fault.status(500))
+    openai_fake.enqueue(Fault.status(500), Fault.status(500))
+    body = {"model": "task:Complex reasoning", "messages": [{"role": "user", "content": "x"}]}
+    answer = daemon.client().post("/v1/chat/completions", json=body)
+    assert answer.status_code == 503 and "retry-after" in answer.headers
+    message = answer.json()["error"]["message"]
+    assert "opus: ServerError" in message and "gpt-4o: ServerError" in message
+
+
+def test_tools_pass_through(sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]) -> None:
+    from support.fakes import ToolCall
+
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="", tool_calls=(ToolCall("toolu_1", "lookup", {"q": "x"}),)))
+    tool = {
+        "type": "function",
+        "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+    }
+    completion = sdk.chat.completions.create(
+        model="sonnet",
+        messages=[{"role": "user", "content": "look x up"}],
+        tools=[tool],  # type: ignore[list-item]
+    )
+    call = completion.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert call.function.name == "lookup" and json.loads(call.function.arguments) == {"q": "x"}  # type: ignore[union-attr]
+    assert completion.choices[0].finish_reason == "tool_calls"
+
+
+def test_embeddings_through_the_sdk(
+    sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    _, openai_fake = fresh
+    openai_fake.enqueue(Turn(embedding_dims=8))
+    result = sdk.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+    assert len(result.data) == 2 and len(result.data[0].embedding) == 8
+
+
+def test_models_route_and_health(daemon: Daemon) -> None:
+    client = daemon.client()
+    ids = {m["id"] for m in client.get("/v1/models").json()["data"]}
+    assert {"auto", "sonnet", "opus", "codex", "task:Meeting summary"} <= ids
+    plan = client.post(
+        "/v1/route", json={"messages": [{"role": "user", "content": "use haiku for this: hi"}]}
+    ).json()
+    assert plan.get("chain") == ["haiku"] and plan["decided_by"] == "override", plan
+    health = client.get("/v1/health").json()
+    assert health["status"] == "ok" and health["routing_file"]["generation"] >= 1
+    assert health["keys_missing"] == []
+    assert KEY_A not in json.dumps(health) and KEY_O not in json.dumps(health)
+
+
+def _body(**fields: object) -> bytes:
+    return json.dumps({"messages": [{"role": "user", "content": "x"}], **fields}).encode()
+
+
+BAD = [
+    (b"{not json", 400, None),
+    (b"[]", 400, None),
+    (_body(messages=[]), 400, "messages"),
+    (_body(messages="hi"), 400, "messages"),
+    (_body(messages=[{"role": "wizard", "content": "x"}]), 400, "messages.0.role"),
+    (_body(messages=[{"role": "user", "content": 5}]), 400, None),
+    (_body(model="sonet"), 400, "model"),
+    (_body(model="task:Nope"), 400, "model"),
+    (_body(temperature=9), 400, "temperature"),
+    (_body(max_tokens="many"), 400, "max_tokens"),
+    (_body(base_url="http://evil"), 400, "base_url"),
+    (_body(api_key="sk-x"), 400, "api_key"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "param"), BAD)
+def test_bad_input_gets_an_openai_error(
+    daemon: Daemon, body: bytes, status: int, param: str | None
+) -> None:
+    answer = daemon.client().post(
+        "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == status
+    error = answer.json()["error"]
+    assert error["message"] and error["type"] == "invalid_request_error"
+    if param:
+        assert error["param"] == param
+    if b"sonet" in body:
+        assert "sonnet" in error["message"]  # the valid names are listed
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(daemon: Daemon) -> None:
+    # Raw bytes: an HTTP client would not announce a body it does not send.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
+        raw.settimeout(10)
+        raw.connect(str(daemon.socket))
+        raw.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: cortexd\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 67108864\r\n\r\n{"
+        )
+        head = raw.recv(4096).decode()
+    assert head.startswith("HTTP/1.1 413") and "over the" in head
+
+
+def test_unknown_paths_and_methods(daemon: Daemon) -> None:
+    client = daemon.client()
+    assert client.get("/v1/chat/completions").status_code == 405
+    missing = client.get("/v1/nothing")
+    assert missing.status_code == 404 and "error" in missing.json()
+
+
+def test_the_socket_and_its_folder_are_private(daemon: Daemon) -> None:
+    assert stat.S_IMODE(daemon.socket.stat().st_mode) == 0o600
+    assert stat.S_IMODE(daemon.socket.parent.stat().st_mode) == 0o700
+
+
+def test_a_second_instance_exits_naming_the_first(daemon: Daemon) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CORTEX_SOCKET"}
+    env["CORTEX_HOME"] = str(daemon.home)
+    second = subprocess.run([CORTEXD], env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1
+    assert f"already running (pid {daemon.process.pid})" in second.stderr
+    assert daemon.client().get("/v1/health").status_code == 200
+
+
+def test_without_keys_it_serves_and_names_the_missing_keys() -> None:
+    home = short_home()
+    running = start_daemon(home, {})
+    try:
+        client = running.client()
+        assert client.get("/v1/models").status_code == 200
+        assert (
+            client.post(
+                "/v1/route", json={"messages": [{"role": "user", "content": "hi"}]}
+            ).status_code
+            == 200
+        )
+        health = client.get("/v1/health").json()
+        assert health["keys_missing"] == ["anthropic", "openai"]
+        body = {"model": "task:Complex reasoning", "messages": [{"role": "user", "content": "x"}]}
+        answer = client.post("/v1/chat/completions", json=body)
+        assert answer.status_code == 503
+        message = answer.json()["error"]["message"]
+        assert "ANTHROPIC_API_KEY" in message and "OPENAI_API_KEY" in message
+    finally:
+        running.stop()
+        remove_home(home)
+
+
+def test_sighup_reloads_a_good_file_and_keeps_serving_through_a_bad_one() -> None:
+    home = short_home()
+    running = start_daemon(home, {})
+    try:
+        client = running.client()
+        routing = home / "context" / "model-routing.md"
+        text = routing.read_text()
+        routing.write_text(
+            text.replace("| Bulk operations | haiku | — |", "| Bulk operations | sonnet | — |")
+        )
+        running.signal(signal.SIGHUP)
+        _until(lambda: client.get("/v1/health").json()["routing_file"]["generation"] == 2)
+        routing.write_text(
+            text.replace(
+                "| Meeting summary | sonnet | opus |", "| Meeting summary | sonet | opus |"
+            )
+        )
+        running.signal(signal.SIGHUP)
+        _until(lambda: client.get("/v1/health").json()["routing_file"]["last_error"] is not None)
+        health = client.get("/v1/health").json()
+        assert health["routing_file"]["generation"] == 2
+        assert "sonet" in health["routing_file"]["last_error"]
+        plan = client.post(
+            "/v1/route",
+            json={"model": "task:Bulk operations", "messages": [{"role": "user", "content": "x"}]},
+        ).json()
+        assert plan["chain"] == ["sonnet"]  # the good edit still serves
+    finally:
+        running.stop()
+        remove_home(home)
+
+
+def test_a_stale_socket_after_kill_9_is_replaced() -> None:
+    home = short_home()
+    first = start_daemon(home, {})
+    try:
+        first.process.kill()
+        first.process.wait()
+        assert first.socket.exists()  # left behind by the crash
+        second = start_daemon(home, {})
+        assert second.client().get("/v1/health").status_code == 200
+        second.stop()
+        assert not second.socket.exists()
+    finally:
+        first.stop()
+        remove_home(home)
+
+
+def test_sigterm_during_a_stream_lets_it_finish(
+    fakes: tuple[FakeAnthropic, FakeOpenAI],
+) -> None:
+    anthropic_fake, openai_fake = fakes
+    home = short_home()
+    env = {"ANTHROPIC_API_KEY": KEY_A, "ANTHROPIC_BASE_URL": anthropic_fake.base_url}
+    running = start_daemon(home, env)
+    try:
+        anthropic_fake.clear()
+        anthropic_fake.enqueue(Turn(text="a b c d e f g h i j", chunk_delay=0.1))
+        body = {"model": "sonnet", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+        lines: list[str] = []
+        with running.client().stream("POST", "/v1/chat/completions", json=body) as answer:
+            for line in answer.iter_lines():
+                if not line:
+                    continue
+                if not lines:
+                    threading.Thread(target=running.signal, args=(signal.SIGTERM,)).start()
+                lines.append(line)
+        assert lines[-1] == "data: [DONE]"
+        text = "".join(
+            json.loads(line[5:])["choices"][0]["delta"].get("content", "")
+            for line in lines
+            if line.startswith("data: {") and json.loads(line[5:])["choices"]
+        )
+        assert text == "a b c d e f g h i j"
+        running.wait()
+        assert not running.socket.exists()
+    finally:
+        running.stop()
+        remove_home(home)
+
+
+def _until(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def test_the_socket_path_must_fit_af_unix(tmp_path: Path) -> None:
+    long = Path("/tmp") / ("x" * 120) / "s.sock"
+    env = {k: v for k, v in os.environ.items()}
+    env.update({"CORTEX_HOME": str(tmp_path), "CORTEX_SOCKET": str(long)})
+    result = subprocess.run([CORTEXD], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "too long" in result.stderr
