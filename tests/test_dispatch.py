@@ -423,3 +423,38 @@ async def test_a_caller_that_goes_away_is_recorded_as_cancelled(
     await events.aclose()  # type: ignore[attr-defined]
     assert attempts[-1].outcome == "cancelled"
     await asyncio.sleep(0)
+
+
+async def test_a_probe_that_meets_a_wrong_request_gives_the_slot_back(
+    dispatcher: Dispatcher, anthropic_fake: FakeAnthropic, clock: Clock
+) -> None:
+    for _ in range(3):
+        dispatcher.health.breakers.failure(PRIMARY)
+    clock.offset += 11
+    anthropic_fake.enqueue(Fault.status(400, message="bad field"))
+    with pytest.raises(InvalidRequestError):
+        await run(dispatcher)  # this request was the probe; its 400 says nothing of the model
+    assert await run(dispatcher) == "sonnet: Hello from the fake."  # probed again, not stuck
+    assert dispatcher.health.unavailable({PRIMARY: build_catalog().models[PRIMARY]}) == {}
+
+
+async def test_a_half_open_circuit_is_not_reported_as_open(
+    dispatcher: Dispatcher, clock: Clock
+) -> None:
+    models = {PRIMARY: build_catalog().models[PRIMARY]}
+    for _ in range(3):
+        dispatcher.health.breakers.failure(PRIMARY)
+    assert dispatcher.health.unavailable(models) == {PRIMARY: "circuit open"}
+    clock.offset += 11
+    assert dispatcher.health.unavailable(models) == {}  # the router may plan it: a probe
+
+
+async def test_a_403_pauses_the_model_not_the_provider(
+    dispatcher: Dispatcher, anthropic_fake: FakeAnthropic, attempts: list[Attempt]
+) -> None:
+    anthropic_fake.enqueue(Fault.status(403, message="no access to this model"))
+    assert (await run(dispatcher, chain=("opus", "gpt-4o"))).startswith("gpt-4o:")
+    assert await run(dispatcher, chain=("sonnet",)) == "sonnet: Hello from the fake."
+    attempts.clear()
+    assert (await run(dispatcher, chain=("opus", "gpt-4o"))).startswith("gpt-4o:")
+    assert attempts[0].outcome == "skipped" and attempts[0].model == "opus"

@@ -172,6 +172,7 @@ async def test_a_stream_the_caller_abandons_is_cancelled_cleanly(
     stream = local.stream(chat(max_tokens=200))
     await anext(stream)
     await stream.aclose()  # the client hung up
+    assert not worker._lock.locked()  # the cancel was sent and answered at once, not by GC
     response = await local.complete(chat(max_tokens=3))
     assert response.usage.output_tokens == 3 and worker.starts == 1
 

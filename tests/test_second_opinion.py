@@ -177,3 +177,24 @@ def test_parse_verdict_refuses_what_is_not_a_verdict() -> None:
                 '{"agree": true, "differences": [], "summary": 3}'):  # fmt: skip
         with pytest.raises(VerdictError):
             parse_verdict(bad, "h")
+
+
+async def test_a_hanging_second_model_costs_at_most_the_deadline(
+    dispatcher: Dispatcher,
+    anthropic_fake: FakeAnthropic,
+    openai_fake: FakeOpenAI,
+    attempts: list[Attempt],
+) -> None:
+    import time
+
+    anthropic_fake.enqueue(Turn(text="4"))
+    openai_fake.enqueue(Fault.hang(), Fault.hang())
+    started = time.monotonic()
+    result = await cross_validate(
+        dispatcher, ("sonnet",), ask(), task="t", request_id="r9",
+        second_model="gpt-4o", judges=("haiku",), deadline_s=1.5,
+    )  # fmt: skip
+    assert time.monotonic() - started < 3.0
+    assert result.status == "second-failed" and result.main.response.text == "4"
+    assert {a.request_id for a in attempts} <= {"r9", "r9:second", "r9:judge"}
+    assert any(a.request_id == "r9:second" for a in attempts)

@@ -100,7 +100,11 @@ _CRASH_SIGNALS = frozenset(
 
 
 def _crashed(code: int | None) -> bool:
-    """Whether an exit status is a crash (a fatal signal, or 128 + one from a shell)."""
+    """Whether an exit status is a crash (a fatal signal, or 128 + one from a shell).
+
+    >>> _crashed(-6), _crashed(134), _crashed(-9), _crashed(137), _crashed(1)
+    (True, True, False, False, False)
+    """
     if code is None:
         return False
     number = -code if code < 0 else code - 128 if code > 128 else 0
