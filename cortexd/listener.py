@@ -62,7 +62,12 @@ def activated_socket(env: Mapping[str, str]) -> socket.socket | None:
         return None
     if count < 1:
         return None
-    sock = socket.socket(fileno=_SD_LISTEN_FDS_START)
+    try:
+        sock = socket.socket(fileno=_SD_LISTEN_FDS_START)
+    except OSError as exc:
+        raise ListenerError(
+            f"LISTEN_FDS is set but descriptor {_SD_LISTEN_FDS_START} is no socket: {exc}"
+        ) from None
     sock.setblocking(False)
     return sock
 

@@ -364,3 +364,133 @@ def test_the_socket_path_must_fit_af_unix(tmp_path: Path) -> None:
     env.update({"CORTEX_HOME": str(tmp_path), "CORTEX_SOCKET": str(long)})
     result = subprocess.run([CORTEXD], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "too long" in result.stderr
+
+
+def _cortex(
+    daemon: Daemon, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    cortex = str(Path(CORTEXD).with_name("cortex"))
+    env = {**os.environ, "CORTEX_SOCKET": str(daemon.socket)}
+    return subprocess.run(
+        [cortex, *args], env=env, capture_output=True, text=True, timeout=60, input=stdin
+    )
+
+
+def test_cortex_ask_streams_and_says_who_answered(
+    daemon: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="Paris is the capital."))
+    result = _cortex(daemon, "ask", "--task", "Meeting summary", "-", stdin="Capital of France?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Paris is the capital."
+    assert "sonnet via anthropic, Meeting summary" in result.stderr and "$" in result.stderr
+
+
+def test_cortex_health_and_a_daemon_that_is_not_running(daemon: Daemon, tmp_path: Path) -> None:
+    result = _cortex(daemon, "health", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["status"] == "ok"
+    cortex = str(Path(CORTEXD).with_name("cortex"))
+    env = {**os.environ, "CORTEX_SOCKET": str(tmp_path / "none.sock")}
+    down = subprocess.run([cortex, "health"], env=env, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 1
+    assert "cortexd is not running" in down.stderr and "start it with `cortexd`" in down.stderr
+
+
+def test_fuzzing_the_api_never_crashes_it_nor_answers_500(
+    daemon: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    import random
+
+    rng = random.Random(20261202)
+    values: list[object] = [None, True, 0, -1, 2**40, 3.5, "", "x" * 300, [], {}, [1], {"a": 1}]
+
+    def noise(depth: int = 0) -> object:
+        pick = rng.random()
+        if depth < 3 and pick < 0.2:
+            return [noise(depth + 1) for _ in range(rng.randint(0, 3))]
+        if depth < 3 and pick < 0.4:
+            keys = ["role", "content", "model", "type", "text", "image_url", "function", "x"]
+            return {rng.choice(keys): noise(depth + 1) for _ in range(rng.randint(0, 3))}
+        return rng.choice(values)
+
+    fields = ["model", "messages", "stream", "tools", "tool_choice", "response_format",
+              "max_tokens", "temperature", "stop", "cortex", "user", "top_p"]  # fmt: skip
+    client = daemon.client(timeout=30)
+    statuses: dict[int, int] = {}
+    for i in range(1500):
+        kind = i % 3
+        if kind == 0:  # random JSON of the right outline
+            body = {f: noise() for f in rng.sample(fields, rng.randint(0, len(fields)))}
+            if rng.random() < 0.5:
+                body["messages"] = [{"role": "user", "content": noise()}]
+            content = json.dumps(body).encode()
+        elif kind == 1:  # random bytes
+            content = bytes(rng.randrange(256) for _ in range(rng.randint(0, 200)))
+        else:  # valid JSON, wrong types everywhere
+            content = json.dumps(noise()).encode()
+        path = rng.choice(["/v1/chat/completions", "/v1/route", "/v1/embeddings"])
+        answer = client.post(path, content=content, headers={"content-type": "application/json"})
+        statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+        assert answer.status_code != 500, (content[:200], answer.text[:300])
+        if answer.status_code >= 400:
+            assert "error" in answer.json()
+    assert daemon.process.poll() is None
+    assert daemon.client().get("/v1/health").status_code == 200
+    assert statuses.get(400, 0) > 1000  # most of it is refused as a bad request
+
+
+def test_it_tells_systemd_when_ready_and_when_stopping() -> None:
+    home = short_home()
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(home / "notify"))
+    notify.settimeout(20)
+    running = start_daemon(home, {"NOTIFY_SOCKET": str(home / "notify")})
+    try:
+        ready = notify.recv(4096).decode()
+        assert "READY=1" in ready and "STATUS=serving" in ready
+        running.signal(signal.SIGTERM)
+        assert "STOPPING=1" in notify.recv(4096).decode()
+        running.wait()
+    finally:
+        notify.close()
+        running.stop()
+        remove_home(home)
+
+
+def test_socket_activation_serves_the_socket_it_was_handed() -> None:
+    home = short_home()
+    path = home / "activated.sock"
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listening.bind(str(path))
+    listening.listen(16)
+    fd = listening.fileno()
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update({"CORTEX_HOME": str(home), "LISTEN_FDS": "1"})
+    log = (home / "log").open("wb")
+    process = subprocess.Popen(
+        ["sh", "-c", f'LISTEN_PID=$$ exec "{CORTEXD}"'],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        # fd 3 is where systemd puts the first socket; keep it past close_fds.
+        pass_fds=(fd, 3) if fd != 3 else (3,),
+        preexec_fn=lambda: os.dup2(fd, 3),
+    )
+    listening.close()  # the daemon holds it now
+    running = Daemon(home, path, process, home / "log")
+    try:
+        # The socket accepts (into its backlog) before the daemon runs: wait for its word.
+        try:
+            _until(lambda: "serving on the socket systemd passed" in running.output(), 30)
+        except AssertionError:
+            raise AssertionError(running.output()) from None
+        assert running.client().get("/v1/health").json()["status"] == "ok"
+        assert not (home / "run" / "cortexd.sock").exists()  # it bound nothing itself
+        running.signal(signal.SIGTERM)
+        running.wait()
+        assert path.exists()  # the service manager's socket is not ours to remove
+    finally:
+        log.close()
+        running.stop()
+        remove_home(home)

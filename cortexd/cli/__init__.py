@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cortexd.cli import config_cmd, models_cmd, route_cmd
+from cortexd.cli import ask_cmd, config_cmd, health_cmd, models_cmd, route_cmd
 from cortexd.routing import CortexError
 
 
@@ -15,7 +15,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``cortex`` subcommand."""
     parser = argparse.ArgumentParser(prog="cortex", description="Talk to the cortexd LLM router.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ask_cmd.register(sub)
     route_cmd.register(sub)
+    health_cmd.register(sub)
     config_cmd.register(sub)
     models_cmd.register(sub)
     return parser

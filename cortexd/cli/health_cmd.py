@@ -1,0 +1,51 @@
+"""``cortex health``: is the daemon up, which routing file, which providers answer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cortexd.client import Client
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("health", help="the daemon's health: routing file, keys, providers")
+    p.add_argument("--json", action="store_true", help="print the raw JSON")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with Client() as client:
+        health = client.health()
+    if args.json:
+        print(json.dumps(health, indent=2))
+        return 0
+    console = Console()
+    routing = health["routing_file"]
+    console.print(f"cortexd {health['version']}, up {health['uptime_s']:.0f} s")
+    console.print(f"routing file: {escape(routing['path'])} (generation {routing['generation']})")
+    if routing.get("last_error"):
+        console.print(
+            "[red]last reload failed, the previous file serves:[/]\n"
+            + escape(routing["last_error"])
+        )
+    if health.get("keys_missing"):
+        console.print(f"[yellow]no API key for: {', '.join(health['keys_missing'])}[/]")
+    table = Table(title="providers")
+    for column in ("provider", "endpoint", "reachable", "detail"):
+        table.add_column(column, overflow="fold")
+    for p in health.get("providers") or ():
+        reachable = {True: "yes", False: "no", None: "—"}[p.get("reachable")]
+        table.add_row(
+            p["provider"],
+            escape(str(p.get("endpoint", ""))),
+            reachable,
+            escape(str(p.get("detail", ""))),
+        )
+    console.print(table)
+    return 0 if not routing.get("last_error") else 1

@@ -1,0 +1,201 @@
+"""A small client for cortexd's socket, for the CLI, editor plugins and scripts.
+
+Sync (`Client`) and async (`AsyncClient`) over an httpx2 Unix-socket transport — httpx2 is
+the HTTP package the official SDKs use, so one HTTP stack serves cortexd and its clients.
+Errors come back as `DaemonError` with the daemon's message, or `DaemonNotRunning`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from cortexd.environment import Environment
+from cortexd.paths import Paths
+from cortexd.routing import CortexError
+
+#: How long a call may take; an answer from a reasoning model can take minutes.
+TIMEOUT = httpx2.Timeout(600.0, connect=2.0)
+
+
+class DaemonNotRunning(CortexError):
+    """Nothing answers on the socket."""
+
+    def __init__(self, socket: Path) -> None:
+        self.socket = socket
+        super().__init__(
+            f"cortexd is not running (no answer on {socket}); "
+            "start it with `cortexd` or `cortex service install`"
+        )
+
+
+class DaemonError(CortexError):
+    """The daemon answered with an error (its OpenAI-style message)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(f"{message} (HTTP {status})")
+
+
+def default_socket() -> Path:
+    """Where the daemon listens: ``CORTEX_SOCKET``, ``CORTEX_HOME``, or the runtime folder."""
+    return Paths.resolve(Environment.read()).socket
+
+
+def chat_body(
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    model: str = "auto",
+    task: str | None = None,
+    stream: bool = False,
+    **cortex: Any,
+) -> dict[str, Any]:
+    """A chat completions body; `task` and the keyword arguments fill the cortex object."""
+    options = {k: v for k, v in {"task": task, **cortex}.items() if v not in (None, False)}
+    body: dict[str, Any] = {"model": model, "messages": list(messages), "stream": stream}
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    if options:
+        body["cortex"] = options
+    return body
+
+
+def _raise_for(answer: httpx2.Response) -> None:
+    if answer.status_code < 400:
+        return
+    try:
+        message = answer.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = answer.text[:500] or answer.reason_phrase
+    raise DaemonError(answer.status_code, message)
+
+
+def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+    for line in lines:
+        if not line.startswith("data: "):
+            continue
+        data = line[6:]
+        if data == "[DONE]":
+            return
+        event = json.loads(data)
+        if "error" in event:
+            raise DaemonError(200, event["error"].get("message", "the stream broke off"))
+        yield event
+
+
+class Client:
+    """The daemon, synchronously."""
+
+    def __init__(self, socket: Path | None = None) -> None:
+        self.socket = socket or default_socket()
+        self._http = httpx2.Client(
+            transport=httpx2.HTTPTransport(uds=str(self.socket)),
+            base_url="http://cortexd",
+            timeout=TIMEOUT,
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            answer = self._http.request(method, path, json=body)
+        except (httpx2.ConnectError, FileNotFoundError) as exc:
+            raise DaemonNotRunning(self.socket) from exc
+        _raise_for(answer)
+        return answer.json()
+
+    def health(self) -> dict[str, Any]:
+        """``GET /v1/health``."""
+        result: dict[str, Any] = self._request("GET", "/v1/health")
+        return result
+
+    def models(self) -> dict[str, Any]:
+        """``GET /v1/models``."""
+        result: dict[str, Any] = self._request("GET", "/v1/models")
+        return result
+
+    def route(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /v1/route``: the plan for a chat body."""
+        result: dict[str, Any] = self._request("POST", "/v1/route", dict(body))
+        return result
+
+    def chat(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /v1/chat/completions`` without streaming."""
+        result: dict[str, Any] = self._request("POST", "/v1/chat/completions", dict(body))
+        return result
+
+    def stream(self, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """``POST /v1/chat/completions`` streaming: the chunks as they arrive."""
+        try:
+            with self._http.stream("POST", "/v1/chat/completions", json=dict(body)) as answer:
+                if answer.status_code >= 400:
+                    answer.read()
+                    _raise_for(answer)
+                yield from _events(answer.iter_lines())
+        except (httpx2.ConnectError, FileNotFoundError) as exc:
+            raise DaemonNotRunning(self.socket) from exc
+
+
+class AsyncClient:
+    """The daemon, asynchronously (for editor plugins and async scripts)."""
+
+    def __init__(self, socket: Path | None = None) -> None:
+        self.socket = socket or default_socket()
+        self._http = httpx2.AsyncClient(
+            transport=httpx2.AsyncHTTPTransport(uds=str(self.socket)),
+            base_url="http://cortexd",
+            timeout=TIMEOUT,
+        )
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            answer = await self._http.request(method, path, json=body)
+        except (httpx2.ConnectError, FileNotFoundError) as exc:
+            raise DaemonNotRunning(self.socket) from exc
+        _raise_for(answer)
+        return answer.json()
+
+    async def health(self) -> dict[str, Any]:
+        """``GET /v1/health``."""
+        result: dict[str, Any] = await self._request("GET", "/v1/health")
+        return result
+
+    async def chat(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /v1/chat/completions`` without streaming."""
+        result: dict[str, Any] = await self._request("POST", "/v1/chat/completions", dict(body))
+        return result
+
+    async def stream(self, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """``POST /v1/chat/completions`` streaming: the chunks as they arrive."""
+        try:
+            async with self._http.stream("POST", "/v1/chat/completions", json=dict(body)) as answer:
+                if answer.status_code >= 400:
+                    await answer.aread()
+                    _raise_for(answer)
+                async for line in answer.aiter_lines():
+                    for event in _events(iter([line])):
+                        yield event
+                    if line == "data: [DONE]":
+                        return
+        except (httpx2.ConnectError, FileNotFoundError) as exc:
+            raise DaemonNotRunning(self.socket) from exc
