@@ -66,10 +66,15 @@ def run(
     # Imported after the socket is bound: the server stack and Starlette take a moment.
     from cortexd.api.app import build_app
     from cortexd.server import attach_lifecycle, serve
-    from cortexd.services import build_services
+    from cortexd.services import Limits, build_services
 
     services = build_services(
-        table, routing_path, keys, env=dict(os.environ), task_model=TaskModel.shipped()
+        table,
+        routing_path,
+        keys,
+        env=dict(os.environ),
+        task_model=TaskModel.shipped(),
+        limits=Limits(max_in_flight=args.max_in_flight),
     )
     for provider in keys.missing():
         log.warning("no API key for %s: its models are skipped", provider)

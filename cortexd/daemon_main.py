@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--drain-seconds", type=float, default=10.0, help="time calls in flight get at shutdown"
     )
     parser.add_argument(
+        "--max-in-flight", type=int, default=64, help="calls at once before answering 503"
+    )
+    parser.add_argument(
         "--check", action="store_true", help="validate the routing file, show it, and exit"
     )
     return parser

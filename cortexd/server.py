@@ -42,23 +42,61 @@ def peer_uid(sock: socket.socket) -> int | None:
     return None
 
 
-def peer_checked_protocol(allowed_uid: int) -> type[HttpToolsProtocol]:
-    """uvicorn's HTTP protocol, closing connections from any other user at once."""
+#: A request's headers must arrive whole within this many seconds of the connection or of
+#: the request's first byte: a client that dribbles them (slowloris) is cut off.
+HEADER_TIMEOUT_S = 10.0
 
-    class PeerChecked(HttpToolsProtocol):
+
+def peer_checked_protocol(allowed_uid: int | None) -> type[HttpToolsProtocol]:
+    """uvicorn's HTTP protocol, closing connections from any other user at once (Unix
+    sockets; `allowed_uid` None: no check) and clients whose headers come too slowly."""
+
+    class Guarded(HttpToolsProtocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             sock = transport.get_extra_info("socket")
-            if sock is None or sock.family != socket.AF_UNIX:
-                return
-            uid = peer_uid(sock)
-            if uid is not None and uid != allowed_uid:
-                log.warning(
-                    "refused a connection from uid %d (cortexd serves uid %d)", uid, allowed_uid
-                )
-                transport.close()
+            if allowed_uid is not None and sock is not None and sock.family == socket.AF_UNIX:
+                uid = peer_uid(sock)
+                if uid is not None and uid != allowed_uid:
+                    log.warning(
+                        "refused a connection from uid %d (serving uid %d)", uid, allowed_uid
+                    )
+                    transport.close()
+                    return
+            self._arm()
 
-    return PeerChecked
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _too_slow(self) -> None:
+            log.warning("closed a connection whose request headers did not arrive in time")
+            self.transport.close()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._disarm()  # between requests, uvicorn's keep-alive timeout applies
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return Guarded
 
 
 def attach_lifecycle(

@@ -494,3 +494,43 @@ def test_socket_activation_serves_the_socket_it_was_handed() -> None:
         log.close()
         running.stop()
         remove_home(home)
+
+
+def test_beyond_the_calls_in_flight_the_answer_is_503_with_retry_after(
+    fakes: tuple[FakeAnthropic, FakeOpenAI],
+) -> None:
+    anthropic_fake, _ = fakes
+    home = short_home()
+    env = {"ANTHROPIC_API_KEY": KEY_A, "ANTHROPIC_BASE_URL": anthropic_fake.base_url}
+    running = start_daemon(home, env, "--max-in-flight", "1")
+    try:
+        anthropic_fake.clear()
+        anthropic_fake.enqueue(Turn(text=" ".join("abcdefghijklmnop"), chunk_delay=0.3))
+        body = {"model": "sonnet", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+        with running.client().stream("POST", "/v1/chat/completions", json=body) as first:
+            assert first.status_code == 200, first.read()
+            lines = first.iter_lines()  # kept: a dropped iterator hangs up, ending the call
+            next(lines)  # the stream is under way
+            second = running.client().post("/v1/chat/completions", json=body)
+            assert second.status_code == 503 and second.headers["retry-after"] == "1"
+            assert second.json()["error"]["code"] == "busy"
+            assert [line for line in lines if line][-1] == "data: [DONE]"
+        anthropic_fake.enqueue(Turn(text="later"))
+        later = running.client().post("/v1/chat/completions", json={**body, "stream": False})
+        assert later.status_code == 200  # the finished stream no longer counts
+    finally:
+        running.stop()
+        remove_home(home)
+
+
+def test_a_client_that_sends_its_headers_too_slowly_is_cut_off(daemon: Daemon) -> None:
+    import cortexd.server as server
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as slow:
+        slow.connect(str(daemon.socket))
+        slow.sendall(b"POST /v1/route HTTP/1.1\r\nHost: cortexd\r\n")  # and then nothing
+        slow.settimeout(server.HEADER_TIMEOUT_S + 10)
+        started = time.monotonic()
+        assert slow.recv(1024) == b""  # closed by the daemon
+        assert time.monotonic() - started < server.HEADER_TIMEOUT_S + 5
+    assert daemon.client().get("/v1/health").status_code == 200

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import Field
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -285,6 +286,7 @@ async def health(request: Request) -> Response:
     """``GET /v1/health``: version, uptime, routing file and providers."""
     services: Services = request.app.state.services
     routing = services.routing
+    in_flight = services.in_flight  # before the status checks below take their time
     statuses: list[dict[str, object]] = []
     if services.sdks_ready.is_set():
         seen = set()
@@ -330,7 +332,7 @@ async def health(request: Request) -> Response:
             "sdks_loaded": services.sdks_ready.is_set(),
             "sdk_error": services.sdk_error,
             "providers": statuses,
-            "in_flight": services.in_flight,
+            "in_flight": in_flight,
         }
     )
 
@@ -339,23 +341,34 @@ def _guarded(handler: Handler, counted: bool) -> Handler:
     async def run(request: Request) -> Response:
         services: Services = request.app.state.services
         if counted and services.in_flight >= services.limits.max_in_flight:
-            return ApiError(
+            busy = ApiError(
                 503, "too many calls in flight; retry shortly", code="busy", retry_after=1
-            ).response()
+            )
+            return busy.response()
         if counted:
             services.in_flight += 1
+        handed_off = False
         try:
-            return await handler(request)
+            response = await handler(request)
+            if counted and isinstance(response, StreamingResponse):
+                # A stream is in flight until its last byte: counted down after that.
+                response.background = BackgroundTask(_done, services)
+                handed_off = True
+            return response
         except ApiError as error:
             return error.response()
         except Exception:  # noqa: BLE001 - a bug answers 500 and the daemon keeps serving
             log.exception("unexpected error in %s", request.url.path)
             return ApiError(500, "internal error in cortexd (see its log)").response()
         finally:
-            if counted:
+            if counted and not handed_off:
                 services.in_flight -= 1
 
     return run
+
+
+async def _done(services: Services) -> None:
+    services.in_flight -= 1
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
