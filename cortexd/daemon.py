@@ -7,13 +7,17 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cortexd.environment import Environment
 from cortexd.keys import KeyFileError, read_keys
-from cortexd.listener import ListenerError, open_listener
+from cortexd.listener import ListenerError, open_listener, open_tcp
 from cortexd.paths import Paths
 from cortexd.routing import RoutingTable, TaskModel
 from cortexd.sd_notify import Notifier
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 #: Python levels as syslog priorities, which journald reads from a "<N>" line prefix.
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
@@ -63,6 +67,18 @@ def run(
     except ListenerError as error:
         log.error("%s", error)
         return 1
+    token_file = paths.state_dir / "tcp-token"
+    token = None
+    if args.tcp:
+        from cortexd.api.tcp_guard import TokenFileError, load_or_create_token
+
+        try:
+            listener.tcp = open_tcp(args.tcp)
+            token = load_or_create_token(token_file)
+        except (ListenerError, TokenFileError) as error:
+            listener.close()
+            log.error("%s", error)
+            return 1
     # Imported after the socket is bound: the server stack and Starlette take a moment.
     from cortexd.api.app import build_app
     from cortexd.server import attach_lifecycle, serve
@@ -80,5 +96,12 @@ def run(
         log.warning("no API key for %s: its models are skipped", provider)
     app = build_app(services)
     attach_lifecycle(app, services, listener, Notifier(os.environ))
-    serve(app, listener, drain_s=args.drain_seconds)
+    served: ASGIApp = app
+    if listener.tcp is not None and token is not None:
+        from cortexd.api.tcp_guard import TcpGuard
+
+        host, port = listener.tcp.getsockname()[:2]
+        log.info("also listening on %s:%d (TCP, bearer token in %s)", host, port, token_file)
+        served = TcpGuard(app, token, port)
+    serve(served, listener, drain_s=args.drain_seconds)
     return 0

@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--drain-seconds", type=float, default=10.0, help="time calls in flight get at shutdown"
     )
     parser.add_argument(
+        "--tcp",
+        metavar="HOST:PORT",
+        help="also listen on loopback TCP (e.g. 127.0.0.1:8765), with a bearer token",
+    )
+    parser.add_argument(
         "--max-in-flight", type=int, default=64, help="calls at once before answering 503"
     )
     parser.add_argument(

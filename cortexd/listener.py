@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import os
 import socket
 import stat
@@ -40,10 +41,18 @@ class Listener:
     sock: socket.socket
     path: Path | None  # None: handed over by the service manager, not ours to remove
     lock_fd: int | None = None
+    tcp: socket.socket | None = None  # the optional loopback TCP listener
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        """Every socket to serve."""
+        return [self.sock] + ([self.tcp] if self.tcp is not None else [])
 
     def close(self) -> None:
-        """Close the socket, remove it if we made it, and release the lock."""
+        """Close the sockets, remove the Unix one if we made it, and release the lock."""
         self.sock.close()
+        if self.tcp is not None:
+            self.tcp.close()
         if self.path is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
@@ -134,3 +143,32 @@ def open_listener(
         os.close(lock_fd)
         raise
     return Listener(sock, path, lock_fd)
+
+
+def open_tcp(address: str) -> socket.socket:
+    """A listening TCP socket on a loopback address (``127.0.0.1:8765``, ``[::1]:0``)."""
+    host, _, port_text = address.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if host == "localhost":
+        host = "127.0.0.1"
+    try:
+        port = int(port_text)
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        raise ListenerError(f"--tcp wants HOST:PORT on loopback, not {address!r}") from None
+    if not loopback:
+        raise ListenerError(
+            f"--tcp {address}: only loopback addresses (127.0.0.1, ::1) are served; "
+            "cortexd holds your API keys and is not for the network"
+        )
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ListenerError(f"cannot listen on {address}: {exc.strerror}") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock

@@ -21,6 +21,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from cortexd.listener import Listener
@@ -160,7 +161,7 @@ async def _watchdog(notifier: Notifier, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def serve(app: Starlette, listener: Listener, *, drain_s: float = 10.0) -> None:
+def serve(app: ASGIApp, listener: Listener, *, drain_s: float = 10.0) -> None:
     """Serve until SIGTERM/SIGINT; calls in flight get `drain_s` seconds to finish."""
     config = uvicorn.Config(
         app,
@@ -174,7 +175,7 @@ def serve(app: Starlette, listener: Listener, *, drain_s: float = 10.0) -> None:
         server_header=False,
         date_header=False,
     )
-    uvicorn.Server(config).run(sockets=[listener.sock])
+    uvicorn.Server(config).run(sockets=listener.sockets)
 
 
 def _has_uvloop() -> bool:

@@ -534,3 +534,38 @@ def test_a_client_that_sends_its_headers_too_slowly_is_cut_off(daemon: Daemon) -
         assert slow.recv(1024) == b""  # closed by the daemon
         assert time.monotonic() - started < server.HEADER_TIMEOUT_S + 5
     assert daemon.client().get("/v1/health").status_code == 200
+
+
+def test_the_loopback_tcp_listener_wants_the_token_and_its_own_host() -> None:
+    home = short_home()
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    running = start_daemon(home, {}, "--tcp", f"127.0.0.1:{port}")
+    try:
+        token_file = home / "state" / "tcp-token"
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        token = token_file.read_text().strip()
+        url = f"http://127.0.0.1:{port}/v1/health"
+        with httpx2.Client(timeout=10) as tcp:
+            assert tcp.get(url).status_code == 401
+            assert tcp.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+            good = {"Authorization": f"Bearer {token}"}
+            assert tcp.get(url, headers=good).json()["status"] == "ok"
+            rebound = tcp.get(url, headers={**good, "Host": f"evil.example:{port}"})
+            assert rebound.status_code == 403 and "Host" in rebound.json()["error"]["message"]
+            page = tcp.get(url, headers={**good, "Origin": "https://evil.example"})
+            assert page.status_code == 403 and "Origin" in page.json()["error"]["message"]
+        # The Unix socket needs no token.
+        assert running.client().get("/v1/health").status_code == 200
+    finally:
+        running.stop()
+        remove_home(home)
+
+
+def test_the_tcp_listener_is_for_loopback_only(tmp_path: Path) -> None:
+    env = {**os.environ, "CORTEX_HOME": str(short_home())}
+    result = subprocess.run(
+        [CORTEXD, "--tcp", "0.0.0.0:8765"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1 and "only loopback" in result.stderr
