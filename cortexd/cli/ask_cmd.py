@@ -7,8 +7,6 @@ import json
 import sys
 from typing import Any
 
-from cortexd.client import Client, chat_body
-
 
 def register(sub: Any) -> None:
     p = sub.add_parser("ask", help="ask through the daemon and stream the answer")
@@ -30,6 +28,8 @@ def describe(cortex: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cortexd.client import Client, chat_body  # here: `cortex --help` need not load httpx2
+
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     messages = [{"role": "user", "content": prompt}]
     with Client() as client:

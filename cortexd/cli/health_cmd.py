@@ -6,12 +6,6 @@ import argparse
 import json
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from cortexd.client import Client
-
 
 def register(sub: Any) -> None:
     p = sub.add_parser("health", help="the daemon's health: routing file, keys, providers")
@@ -20,6 +14,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from cortexd.client import Client  # here: `cortex --help` need not load httpx2
+
     with Client() as client:
         health = client.health()
     if args.json:

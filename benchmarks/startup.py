@@ -1,0 +1,95 @@
+"""Time cortexd's start-up and the CLI's: `uv run python -m benchmarks.startup [--rounds N]`.
+
+Measures, over N runs each: `cortexd` from exec to a socket that accepts connections (they
+wait in its backlog), to one that answers /v1/health, and to the provider SDKs loaded
+(reported by /v1/health); and `cortex --help` from exec to exit.
+Everything runs on this machine, in temporary folders; no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2
+
+BIN = Path(sys.executable).parent
+
+
+def _accepts(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def daemon_once() -> tuple[float, float, float]:
+    """Seconds to a socket that accepts, to one that answers /v1/health, to the SDKs loaded."""
+    home = Path(tempfile.mkdtemp(prefix="cxb", dir="/tmp"))
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env["CORTEX_HOME"] = str(home)
+    sock = home / "run" / "cortexd.sock"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(BIN / "cortexd")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    accepts = ready = loaded = float("nan")
+    try:
+        while not _accepts(sock):
+            time.sleep(0.002)
+        accepts = time.perf_counter() - started
+        with httpx2.Client(transport=httpx2.HTTPTransport(uds=str(sock)), timeout=30) as client:
+            client.get("http://cortexd/v1/health")
+            ready = time.perf_counter() - started
+            while not client.get("http://cortexd/v1/health").json()["sdks_loaded"]:
+                time.sleep(0.01)
+            loaded = time.perf_counter() - started
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait()
+        shutil.rmtree(home, ignore_errors=True)
+    return accepts, ready, loaded
+
+
+def cli_once() -> float:
+    """Seconds for `cortex --help`."""
+    started = time.perf_counter()
+    subprocess.run([str(BIN / "cortex"), "--help"], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def _row(name: str, values: list[float]) -> str:
+    ordered = sorted(values)
+    return (
+        f"{name:<34} median {statistics.median(ordered) * 1000:7.0f} ms   "
+        f"min {ordered[0] * 1000:7.0f} ms   max {ordered[-1] * 1000:7.0f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    rounds = parser.parse_args().rounds
+    daemon_once()  # warm the file cache and the bytecode
+    runs = [daemon_once() for _ in range(rounds)]
+    cli = [cli_once() for _ in range(rounds)]
+    print(f"{rounds} rounds on {os.cpu_count()} cores")
+    print(_row("cortexd: exec -> socket accepts", [r[0] for r in runs]))
+    print(_row("cortexd: exec -> /v1/health answers", [r[1] for r in runs]))
+    print(_row("cortexd: exec -> provider SDKs loaded", [r[2] for r in runs]))
+    print(_row("cortex --help", cli))
+
+
+if __name__ == "__main__":
+    main()
