@@ -8,6 +8,7 @@ Errors come back as `DaemonError` with the daemon's message, or `DaemonNotRunnin
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,19 @@ def chat_body(
     return body
 
 
+def _probe(path: Path) -> None:
+    """Raise `DaemonNotRunning` unless something accepts on the socket.
+
+    Checked with a plain socket first: a Unix-socket transport that fails to connect leaves
+    its socket for the garbage collector, and there is nothing to say but "not running".
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(str(path))
+        except OSError:
+            raise DaemonNotRunning(path) from None
+
+
 def _raise_for(answer: httpx2.Response) -> None:
     if answer.status_code < 400:
         return
@@ -108,6 +122,7 @@ class Client:
         self._http.close()
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:
+        _probe(self.socket)
         try:
             answer = self._http.request(method, path, json=body)
         except (httpx2.ConnectError, FileNotFoundError) as exc:
@@ -137,6 +152,7 @@ class Client:
 
     def stream(self, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """``POST /v1/chat/completions`` streaming: the chunks as they arrive."""
+        _probe(self.socket)
         try:
             with self._http.stream("POST", "/v1/chat/completions", json=dict(body)) as answer:
                 if answer.status_code >= 400:
@@ -168,6 +184,7 @@ class AsyncClient:
         await self._http.aclose()
 
     async def _request(self, method: str, path: str, body: Any = None) -> Any:
+        _probe(self.socket)
         try:
             answer = await self._http.request(method, path, json=body)
         except (httpx2.ConnectError, FileNotFoundError) as exc:
@@ -187,6 +204,7 @@ class AsyncClient:
 
     async def stream(self, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """``POST /v1/chat/completions`` streaming: the chunks as they arrive."""
+        _probe(self.socket)
         try:
             async with self._http.stream("POST", "/v1/chat/completions", json=dict(body)) as answer:
                 if answer.status_code >= 400:

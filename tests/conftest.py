@@ -39,3 +39,9 @@ def write_routing(tmp_path: Path) -> WriteRouting:
 def anyio_backend() -> str:
     """Async tests (``@pytest.mark.anyio``) run on asyncio, as the daemon does."""
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _no_daemon_of_the_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach a cortexd the developer runs: the default socket leads nowhere."""
+    monkeypatch.setenv("CORTEX_SOCKET", str(tmp_path / "no-daemon.sock"))

@@ -11,6 +11,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -569,3 +570,81 @@ def test_the_tcp_listener_is_for_loopback_only(tmp_path: Path) -> None:
         [CORTEXD, "--tcp", "0.0.0.0:8765"], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 1 and "only loopback" in result.stderr
+
+
+def test_cortex_route_asks_the_running_daemon(daemon: Daemon) -> None:
+    result = _cortex(daemon, "route", "--json", "use haiku for this: hi")
+    plan = json.loads(result.stdout)
+    assert plan["chain"] == ["haiku"]
+    assert plan["routing_file"] == str(daemon.home / "context" / "model-routing.md")
+    local = _cortex(daemon, "route", "--json", "--local", "use haiku for this: hi")
+    assert json.loads(local.stdout)["routing_file"] != plan["routing_file"]
+
+
+async def _async_client_round_trip(daemon: Daemon) -> tuple[dict[str, object], list[str]]:
+    from cortexd.client import AsyncClient, chat_body
+
+    async with AsyncClient(daemon.socket) as client:
+        health = await client.health()
+        body = chat_body([{"role": "user", "content": "hi"}], model="sonnet", stream=True)
+        texts = [
+            c["choices"][0]["delta"].get("content") or ""
+            async for c in client.stream(body)
+            if c.get("choices")
+        ]
+    return health, texts
+
+
+def test_the_async_client_library(daemon: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]) -> None:
+    import asyncio
+
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="hello there"))
+    health, texts = asyncio.run(_async_client_round_trip(daemon))
+    assert health["status"] == "ok" and "".join(texts) == "hello there"
+
+
+def test_the_watchdog_is_pinged_from_the_event_loop() -> None:
+    home = short_home()
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(home / "notify"))
+    notify.settimeout(20)
+    running = start_daemon(home, {"NOTIFY_SOCKET": str(home / "notify"), "WATCHDOG_USEC": "400000"})
+    try:
+        seen = [notify.recv(4096).decode() for _ in range(4)]
+        assert sum("WATCHDOG=1" in message for message in seen) >= 2
+    finally:
+        notify.close()
+        running.stop()
+        remove_home(home)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to connect as another user")
+def test_a_connection_from_another_user_is_closed(daemon: Daemon) -> None:
+    # Let the other user past the file modes: the uid check must hold on its own.
+    opened = [daemon.home, daemon.socket.parent, daemon.socket]
+    modes = [stat.S_IMODE(p.stat().st_mode) for p in opened]
+    for path in opened:
+        path.chmod(0o777)
+    try:
+        code = "\n".join(
+            [
+                "import os, socket, sys",
+                "os.setgid(65534); os.setuid(65534)",
+                "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(10)",
+                "s.sendall(b'GET /v1/health HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')",
+                "try:",
+                "    print('answered' if s.recv(100) else 'closed')",
+                "except ConnectionResetError:",
+                "    print('closed')",
+            ]
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(daemon.socket)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert result.stdout.strip() == "closed", result.stderr  # closed without an answer
+        assert "refused a connection from uid 65534" in daemon.output()
+    finally:
+        for path, mode in zip(opened, modes, strict=True):
+            path.chmod(mode)

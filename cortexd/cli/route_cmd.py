@@ -1,4 +1,8 @@
-"""``cortex route``: show where a prompt would go and why — no daemon and no keys needed."""
+"""``cortex route``: show where a prompt would go and why.
+
+Through the daemon when it runs (its routing file, its view of which models are up), else
+locally from the routing file — no daemon and no keys needed. ``--file`` always plans locally.
+"""
 
 from __future__ import annotations
 
@@ -22,29 +26,50 @@ def register(sub: Any) -> None:
     p.add_argument("--local-only", action="store_true", help="the request must stay local")
     p.add_argument("--file", help="routing file (default: yours, else the shipped one)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--local", action="store_true", help="plan here, even if the daemon runs")
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    table = load_table(args.file)
-    request = RouteRequest(
-        messages=(Message("user", prompt),),
-        model=args.model,
+def _from_daemon(args: argparse.Namespace, prompt: str) -> dict[str, Any] | None:
+    from cortexd.client import Client, DaemonNotRunning, chat_body
+
+    body = chat_body(
+        [{"role": "user", "content": prompt}],
+        model=args.model or "auto",
         task=args.task,
         client=args.client,
         author=args.author,
         local_only=args.local_only,
     )
-    plan = Router(table, TaskModel.shipped()).plan(request)
+    try:
+        with Client() as client:
+            return client.route(body)
+    except DaemonNotRunning:
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    data = None if args.local or args.file else _from_daemon(args, prompt)
+    if data is None:
+        table = load_table(args.file)
+        request = RouteRequest(
+            messages=(Message("user", prompt),),
+            model=args.model,
+            task=args.task,
+            client=args.client,
+            author=args.author,
+            local_only=args.local_only,
+        )
+        data = plan_to_json(Router(table, TaskModel.shipped()).plan(request), table.source)
     if args.json:
-        print(json.dumps(plan_to_json(plan, table.source), indent=2, ensure_ascii=False))
+        print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
-    print(f"task:   {plan.task}  ({plan.decided_by})")
-    print(f"chain:  {' → '.join(plan.chain)}")
-    if plan.override is not None:
-        print(f"prompt: {plan.messages[-1].content}")
+    print(f"task:   {data['task']}  ({data['decided_by']})")
+    print(f"chain:  {' → '.join(data['chain'])}")
+    if data.get("override") is not None:
+        print(f"prompt: {data['prompt']}")
     print("why:")
-    for reason in plan.reasons:
+    for reason in data["reasons"]:
         print(f"  - {reason}")
     return 0
