@@ -648,3 +648,33 @@ def test_a_connection_from_another_user_is_closed(daemon: Daemon) -> None:
     finally:
         for path, mode in zip(opened, modes, strict=True):
             path.chmod(mode)
+
+
+def test_a_second_opinion_through_the_api(
+    sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    verdict = '{"agree": false, "differences": ["4 vs 5"], "summary": "They differ."}'
+    anthropic_fake.enqueue(Turn(text="4"), Turn(text=verdict))  # the answer, then the judge
+    openai_fake.enqueue(Turn(text="5"))
+    completion = sdk.chat.completions.create(
+        model="sonnet",
+        messages=[{"role": "user", "content": "2 + 2?"}],
+        extra_body={"cortex": {"second_opinion": True, "task": "Code review"}},
+    )
+    opinion = (completion.model_extra or {})["cortex"]["second_opinion"]
+    assert completion.choices[0].message.content == "4"
+    assert opinion["status"] == "disagree" and opinion["answer"] == "5"
+    assert opinion["verdict"]["differences"] == ["4 vs 5"]
+    anthropic_fake.enqueue(Turn(text="4"), Turn(text=verdict))
+    openai_fake.enqueue(Turn(text="5"))
+    stream = sdk.chat.completions.create(
+        model="sonnet",
+        messages=[{"role": "user", "content": "2 + 2?"}],
+        stream=True,
+        extra_body={"cortex": {"second_opinion": True}},
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "4"
+    finish = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
+    assert (finish.model_extra or {})["cortex"]["second_opinion"]["status"] == "disagree"

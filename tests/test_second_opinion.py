@@ -166,7 +166,9 @@ def test_the_second_model_comes_from_the_file_or_another_provider(seed_text: str
     catalog = build_catalog()
     assert second_model_for("Security audit", ("opus",), table, catalog) == "gpt-4o"
     assert second_model_for("Code generation", ("codex", "sonnet"), table, catalog) == "sonnet"
-    assert second_model_for("Meeting summary", ("sonnet", "opus"), table, catalog) is None
+    assert second_model_for("Meeting summary", ("sonnet", "opus"), table, catalog) == "gpt-4o"
+    assert second_model_for("Vibe coding", ("codex",), table, catalog) == "sonnet"
+    assert second_model_for("Anything", ("mystery-model",), table, catalog) is None
     assert judge_chain(table) == ("haiku", "sonnet")
 
 

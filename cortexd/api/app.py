@@ -160,7 +160,28 @@ async def chat_completions(request: Request) -> Response:
     except (ProviderError, ChainExhaustedError) as error:
         raise _provider_error(error) from None
     cortex = cortex_block(call_id, plan, result.dispatch, result.response.warnings, extra)
+    if body.stream:
+        # A second opinion needs both whole answers: the stream carries the finished answer.
+        return _finished_as_stream(call_id, result.response, cortex, body)
     return JSONResponse(completion_json(call_id, result.response, cortex))
+
+
+def _finished_as_stream(
+    call_id: str, response: Any, cortex: dict[str, Any], body: ChatBody
+) -> Response:
+    writer = ChunkWriter(call_id)
+    writer.model = response.model
+    include_usage = bool((body.stream_options or {}).get("include_usage"))
+
+    async def sse() -> AsyncIterator[bytes]:
+        if response.text:
+            yield writer.delta(TextDelta(response.text))
+        for index, call in enumerate(response.tool_calls):
+            yield writer.delta(ToolCallDelta(index, call.id, call.name, call.arguments))
+        yield writer.finish(response, cortex, include_usage)
+
+    headers = {"Cache-Control": "no-cache"}
+    return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
 
 
 async def _stream(

@@ -96,11 +96,16 @@ def parse_verdict(text: str, judge: str) -> Verdict:
     return Verdict(agree, tuple(differences), summary, judge)
 
 
+#: Whom to ask when the chain has no model from another provider.
+_OTHER_SIDE = {"anthropic": "gpt-4o", "openai": "sonnet", "local": "sonnet"}
+
+
 def second_model_for(
     task: str, chain: tuple[str, ...], table: RoutingTable, catalog: Catalog
 ) -> str | None:
     """The routing file's Cross-Validation model for `task`, else the first model of the
-    chain from another provider than the chain's first; None when there is none."""
+    chain from another provider than the chain's first, else the other provider's everyday
+    model (gpt-4o for Claude, sonnet for OpenAI and local models)."""
     found = table.find_task(task)
     check = table.cross_validation.get(found) if found else None
     if check is not None:
@@ -112,7 +117,9 @@ def second_model_for(
         spec = catalog.resolve(name)
         if spec is not None and spec.family != first.family:
             return name
-    return None
+    # The chain stays with one provider: ask the other side's everyday model.
+    other = _OTHER_SIDE.get(first.family)
+    return other if other is not None and other in catalog else None
 
 
 def judge_chain(table: RoutingTable) -> tuple[str, ...]:
