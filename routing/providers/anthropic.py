@@ -74,10 +74,11 @@ def map_error(
     return map_sdk_error(exc, SDK, model=model, secrets=secrets)
 
 
-class AnthropicProvider(CloudProvider):
+class AnthropicProvider(CloudProvider[anthropic.AsyncAnthropic]):
     """Claude models through the Messages API; no embeddings (Anthropic has none)."""
 
     name = NAME
+    sdk = SDK
     caught = CAUGHT
 
     def __init__(
@@ -88,7 +89,6 @@ class AnthropicProvider(CloudProvider):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(endpoint, clock)
-        self._client: anthropic.AsyncAnthropic | None = None
         if endpoint.api_key:
             self._client = anthropic.AsyncAnthropic(
                 api_key=endpoint.api_key,
@@ -97,17 +97,6 @@ class AnthropicProvider(CloudProvider):
                 timeout=httpx2.Timeout(DEFAULT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
                 http_client=http_client,
             )
-
-    def _has_client(self) -> bool:
-        return self._client is not None
-
-    def _require(self, model: str) -> anthropic.AsyncAnthropic:
-        if self._client is None:
-            raise self._missing_key(model)
-        return self._client
-
-    def _error(self, exc: BaseException, model: str | None) -> ProviderError:
-        return map_error(exc, model=model, secrets=self._secrets)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """One Messages call; the first token arrives with the whole answer."""

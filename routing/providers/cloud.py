@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import httpx2
 
@@ -15,7 +16,10 @@ from cortexd.routing.providers.errors import (
     ProviderError,
     ProviderTimeoutError,
 )
+from cortexd.routing.providers.sdk_errors import SdkExceptions, map_sdk_error
 from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Endpoint
+
+ClientT = TypeVar("ClientT")
 
 
 def call_timeout(seconds: float | None) -> httpx2.Timeout:
@@ -24,10 +28,13 @@ def call_timeout(seconds: float | None) -> httpx2.Timeout:
     return httpx2.Timeout(total, connect=min(CONNECT_TIMEOUT_S, total))
 
 
-class CloudProvider:
-    """Base of the SDK adapters; subclasses set `name`, build `_client`, and map errors."""
+class CloudProvider(Generic[ClientT]):
+    """Base of the SDK adapters: subclasses set `name`, `sdk` and `caught`, and build
+    `_client` (None without a key)."""
 
     name: str
+    #: The SDK's exception classes, read by `map_sdk_error`.
+    sdk: SdkExceptions
     #: What each adapter catches around an SDK call (its SDK's base error, httpx2's, JSON's).
     caught: tuple[type[BaseException], ...]
 
@@ -35,19 +42,19 @@ class CloudProvider:
         self.endpoint = endpoint
         self._clock = clock
         self._secrets = (endpoint.api_key,) if endpoint.api_key else ()
+        self._client: ClientT | None = None
 
-    def _has_client(self) -> bool:
-        raise NotImplementedError
-
-    def _missing_key(self, model: str | None) -> NotConfiguredError:
-        return NotConfiguredError(
-            f"no API key: set {self.endpoint.key_variable} or add a key file",
-            provider=self.name,
-            model=model,
-        )
+    def _require(self, model: str) -> ClientT:
+        if self._client is None:
+            raise NotConfiguredError(
+                f"no API key: set {self.endpoint.key_variable} or add a key file",
+                provider=self.name,
+                model=model,
+            )
+        return self._client
 
     def _error(self, exc: BaseException, model: str | None) -> ProviderError:
-        raise NotImplementedError
+        return map_sdk_error(exc, self.sdk, model=model, secrets=self._secrets)
 
     async def _ping(self) -> None:
         """The cheapest authenticated request the API has."""
@@ -56,7 +63,7 @@ class CloudProvider:
     async def status(self) -> ProviderStatus:
         """A short authenticated request tells a missing, rejected or unreachable endpoint apart."""
         shown = self.endpoint.shown
-        if not self._has_client():
+        if self._client is None:
             detail = f"no API key ({self.endpoint.key_variable} is not set)"
             return ProviderStatus(self.name, False, False, None, shown, detail)
         try:

@@ -85,7 +85,7 @@ def uses_responses(model: str, responses_models: Collection[str] = ()) -> bool:
     return model in responses_models or "codex" in model.casefold()
 
 
-class OpenAIProvider(CloudProvider):
+class OpenAIProvider(CloudProvider[openai.AsyncOpenAI]):
     """GPT and Codex models, and OpenAI embeddings.
 
     `responses_models` names model ids that must go through the Responses API besides the
@@ -93,6 +93,7 @@ class OpenAIProvider(CloudProvider):
     """
 
     name = NAME
+    sdk = SDK
     caught = CAUGHT
 
     def __init__(
@@ -105,7 +106,6 @@ class OpenAIProvider(CloudProvider):
     ) -> None:
         super().__init__(endpoint, clock)
         self._responses_models = frozenset(responses_models)
-        self._client: openai.AsyncOpenAI | None = None
         if endpoint.api_key:
             self._client = openai.AsyncOpenAI(
                 api_key=endpoint.api_key,
@@ -114,17 +114,6 @@ class OpenAIProvider(CloudProvider):
                 timeout=httpx2.Timeout(DEFAULT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
                 http_client=http_client,
             )
-
-    def _has_client(self) -> bool:
-        return self._client is not None
-
-    def _require(self, model: str) -> openai.AsyncOpenAI:
-        if self._client is None:
-            raise self._missing_key(model)
-        return self._client
-
-    def _error(self, exc: BaseException, model: str | None) -> ProviderError:
-        return map_error(exc, model=model, secrets=self._secrets)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """One call; the first token arrives with the whole answer."""
