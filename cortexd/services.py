@@ -75,6 +75,9 @@ class Services:
             return False
         generation = self.routing.generation + 1
         self.routing = build_routing(table, self.task_model, generation)
+        # Dispatch resolves names with the new catalog too. The providers stay as built: a
+        # new GGUF file, Ollama address or alias base URL takes a restart (README).
+        self.dispatcher.catalog = self.routing.catalog
         self.last_reload_error = None
         log.info("routing file reloaded (generation %d): %s", generation, table.source)
         return True

@@ -276,11 +276,16 @@ def test_sighup_reloads_a_good_file_and_keeps_serving_through_a_bad_one() -> Non
         client = running.client()
         routing = home / "context" / "model-routing.md"
         text = routing.read_text()
-        routing.write_text(
-            text.replace("| Bulk operations | haiku | — |", "| Bulk operations | sonnet | — |")
-        )
+        aliases = "\n## Model Aliases\n| Alias | Provider | Model ID |\n|---|---|---|\n"
+        aliases += "| mini | anthropic | claude-haiku-5-5 |\n"
+        good = text.replace("| Bulk operations | haiku | — |", "| Bulk operations | sonnet | — |")
+        routing.write_text(good + aliases)
         running.signal(signal.SIGHUP)
         _until(lambda: client.get("/v1/health").json()["routing_file"]["generation"] == 2)
+        # The new alias is known to the router and to dispatch (here: no key to call it).
+        body = {"model": "mini", "messages": [{"role": "user", "content": "x"}]}
+        refused = client.post("/v1/chat/completions", json=body).json()["error"]["message"]
+        assert "mini: skipped: no API key" in refused
         routing.write_text(
             text.replace(
                 "| Meeting summary | sonnet | opus |", "| Meeting summary | sonet | opus |"

@@ -107,7 +107,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._catalog = catalog
+        self.catalog = catalog
         self._providers = providers
         self._sink = sink
         self.health = health or ModelHealth(clock)
@@ -197,7 +197,7 @@ class Dispatcher:
             error=str(error) if error is not None else None,
             skip_reason=skip_reason,
             # Partial and cancelled streams end before the provider counts tokens: unknown.
-            cost_usd=cost_usd(self._catalog.price(spec), usage)
+            cost_usd=cost_usd(self.catalog.price(spec), usage)
             if outcome in ("ok", "error")
             else None,
             second_opinion=state.second_opinion,
@@ -217,7 +217,7 @@ class Dispatcher:
         deadline = self._clock() + (deadline_s or self.settings.deadline_s)
         run = _Run(deadline)
         for index, name in enumerate(chain):
-            spec = self._catalog.resolve(name)
+            spec = self.catalog.resolve(name)
             if spec is None:
                 run.failures.append((name, "not in the model catalog"))
                 continue
