@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
+from support.fakes import FakeAnthropic, FakeOpenAI
 
 WriteRouting = Callable[..., Path]
 
@@ -45,3 +46,17 @@ def anyio_backend() -> str:
 def _no_daemon_of_the_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach a cortexd the developer runs: the default socket leads nowhere."""
     monkeypatch.setenv("CORTEX_SOCKET", str(tmp_path / "no-daemon.sock"))
+
+
+@pytest.fixture
+def anthropic_fake() -> Iterator[FakeAnthropic]:
+    """A fake Anthropic Messages API on loopback (see tests/support/fakes)."""
+    with FakeAnthropic() as fake:
+        yield fake
+
+
+@pytest.fixture
+def openai_fake() -> Iterator[FakeOpenAI]:
+    """A fake OpenAI API (Chat Completions, Responses, Embeddings) on loopback."""
+    with FakeOpenAI() as fake:
+        yield fake

@@ -45,18 +45,6 @@ class Clock:
 
 
 @pytest.fixture
-def anthropic_fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as fake:
-        yield fake
-
-
-@pytest.fixture
-def openai_fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture
 def ollama_fake() -> Iterator[FakeOllama]:
     models = [
         OllamaModel("llama3.1:8b", capabilities=("completion",)),  # no tools

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
@@ -33,18 +33,6 @@ CROSS = """
 |---|---|
 | Security audit | gpt-4o |
 """
-
-
-@pytest.fixture
-def anthropic_fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as fake:
-        yield fake
-
-
-@pytest.fixture
-def openai_fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
 
 
 @pytest.fixture
