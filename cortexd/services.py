@@ -82,10 +82,17 @@ class Services:
         log.info("routing file reloaded (generation %d): %s", generation, table.source)
         return True
 
+    def _warm(self) -> None:
+        """Load what the first call would otherwise load on the event loop: the SDKs and
+        genai-prices' snapshot (costs are computed for every attempt)."""
+        self.registry.preload()
+        for spec in self.routing.catalog:
+            self.routing.catalog.price(spec)
+
     async def load_sdks(self) -> None:
         """Import the provider SDKs in a thread, off the event loop; calls wait for this."""
         try:
-            await asyncio.to_thread(self.registry.preload)
+            await asyncio.to_thread(self._warm)
         except Exception as error:  # noqa: BLE001 - reported in /v1/health, calls still try
             self.sdk_error = f"{type(error).__name__}: {error}"
             log.error("provider SDKs failed to load: %s", self.sdk_error)

@@ -683,3 +683,11 @@ def test_a_second_opinion_through_the_api(
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "4"
     finish = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
     assert (finish.model_extra or {})["cortex"]["second_opinion"]["status"] == "disagree"
+
+
+def test_cortex_models_shows_the_daemons_catalog(daemon: Daemon) -> None:
+    result = _cortex(daemon, "models", "--json")
+    rows = {r["alias"]: r for r in json.loads(result.stdout)}
+    assert rows["sonnet"]["model_id"] == "claude-sonnet-5-5"
+    assert rows["sonnet"]["input_usd_per_mtok"] is not None
+    assert rows["gpt-4o"]["provider"] == "openai"

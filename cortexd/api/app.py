@@ -30,6 +30,7 @@ from cortexd.api.chat_request import (
 )
 from cortexd.api.chat_response import ChunkWriter, completion_json, cortex_block
 from cortexd.api.errors import ApiError
+from cortexd.models_json import model_row
 from cortexd.plans import plan_to_json
 from cortexd.routing import (
     NoRouteError,
@@ -278,15 +279,12 @@ async def models(request: Request) -> Response:
     services: Services = request.app.state.services
     routing = services.routing
     data = [{"id": "auto", "object": "model", "created": 0, "owned_by": "cortexd"}]
+    catalog = routing.catalog
+    # Prices come from genai-prices, whose first use loads a snapshot: off the event loop.
+    rows = await asyncio.to_thread(lambda: [model_row(catalog, spec) for spec in catalog])
     data += [
-        {
-            "id": s.name,
-            "object": "model",
-            "created": 0,
-            "owned_by": s.provider.value,
-            "model_id": s.model_id,
-        }
-        for s in routing.catalog
+        {"id": r["alias"], "object": "model", "created": 0, "owned_by": r["provider"], "cortex": r}
+        for r in rows
     ]
     data += [
         {"id": f"task:{t}", "object": "model", "created": 0, "owned_by": "cortexd"}

@@ -1,4 +1,7 @@
-"""``cortex models``: the model catalog as a table (aliases, ids, windows, prices)."""
+"""``cortex models``: the model catalog as a table (aliases, ids, windows, prices).
+
+The running daemon's catalog when it runs, else the routing file's (``--local`` forces it).
+"""
 
 from __future__ import annotations
 
@@ -7,36 +10,36 @@ import json
 from typing import Any
 
 from cortexd.cli.common import load_table
-from cortexd.routing import Catalog, ModelSpec, catalog_for, redact_url
+from cortexd.models_json import model_row
+from cortexd.routing import catalog_for
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("models", help="list the model catalog")
     p.add_argument("--file", help="routing file (default: yours, else the shipped one)")
     p.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    p.add_argument(
+        "--local", action="store_true", help="read the file here, even if the daemon runs"
+    )
     p.set_defaults(run=run)
 
 
-def model_row(catalog: Catalog, spec: ModelSpec) -> dict[str, Any]:
-    """One catalog entry as JSON-ready data; an unknown price is null, never 0."""
-    price = catalog.price(spec)
-    return {
-        "alias": spec.name,
-        "provider": spec.provider.value,
-        "model_id": spec.model_id,
-        "api": spec.api.value,
-        "context_window": spec.context_window,
-        "input_usd_per_mtok": None if price is None else str(price.input_mtok),
-        "output_usd_per_mtok": None if price is None else str(price.output_mtok),
-        "price_source": None if price is None else price.source,
-        "base_url": None if spec.base_url is None else redact_url(spec.base_url),
-        "gguf_path": None if spec.gguf_path is None else str(spec.gguf_path),
-    }
+def _from_daemon() -> list[dict[str, Any]] | None:
+    from cortexd.client import Client, DaemonNotRunning
+
+    try:
+        with Client() as client:
+            listing = client.models()
+    except DaemonNotRunning:
+        return None
+    return [m["cortex"] for m in listing["data"] if "cortex" in m]
 
 
 def run(args: argparse.Namespace) -> int:
-    catalog = catalog_for(load_table(args.file))
-    rows = [model_row(catalog, spec) for spec in catalog]
+    rows = None if args.local or args.file else _from_daemon()
+    if rows is None:
+        catalog = catalog_for(load_table(args.file))
+        rows = [model_row(catalog, spec) for spec in catalog]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
