@@ -33,6 +33,7 @@ from cortexd.api.errors import ApiError
 from cortexd.models_json import model_row
 from cortexd.plans import plan_to_json
 from cortexd.routing import (
+    Availability,
     NoRouteError,
     RoutePlan,
     UnknownModelError,
@@ -97,8 +98,6 @@ def _plan(services: Services, body: ChatBody, request: Request) -> tuple[RoutePl
     chat = to_chat_request(body)
     route = to_route_request(body, chat, request.headers.get("user-agent"))
     available = services.dispatcher.health.unavailable(routing.catalog.models)
-    from cortexd.routing import Availability
-
     try:
         plan = routing.router.plan(route, Availability(unavailable=available))
     except (UnknownModelError, UnknownTaskError) as error:
