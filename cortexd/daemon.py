@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from cortexd.environment import Environment
 from cortexd.keys import KeyFileError, read_keys
-from cortexd.listener import ListenerError, open_listener, open_tcp
+from cortexd.listener import Listener, ListenerError, open_tcp
 from cortexd.paths import Paths
 from cortexd.routing import RoutingTable, TaskModel
 from cortexd.sd_notify import Notifier
@@ -51,20 +51,15 @@ def run(
     paths: Paths,
     env: Environment,
     args: argparse.Namespace,
+    listener: Listener,
 ) -> int:
-    """Serve until stopped; 1 when the keys or the socket cannot be had."""
+    """Serve on `listener` until stopped; 1 when the keys or the TCP port cannot be had."""
     setup_logging(args.log_level)
     log = logging.getLogger("cortexd")
     try:
         keys = read_keys(os.environ, args.key_file or paths.key_file, env.credentials_dir)
     except KeyFileError as error:
-        log.error("%s", error)
-        return 1
-    socket_path = args.socket or paths.socket
-    own = args.socket is None and env.socket is None
-    try:
-        listener = open_listener(socket_path, os.environ, own_folder=own)
-    except ListenerError as error:
+        listener.close()
         log.error("%s", error)
         return 1
     token_file = paths.state_dir / "tcp-token"

@@ -1,32 +1,29 @@
 """``cortexd``: the daemon's entry point.
 
-On first run it installs the default routing file; it loads and validates the routing file
-(a bad one: exit 1 with every problem), reads the keys, opens the socket (a second instance:
-exit 1 naming the running one) and serves until SIGTERM or SIGINT. ``--check`` only
-validates and prints the active table and which providers have keys (never the keys).
+It opens the socket first (a second instance: exit 1 naming the running one), so that the
+socket accepts a fraction of a second after exec; then, on first run, it installs the
+default routing file, loads and validates it (a bad one: exit 1 with every problem), reads
+the keys and serves until SIGTERM or SIGINT. ``--check`` only validates and prints the
+active table and which providers have keys (never the keys).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from cortexd.environment import KEY_VARIABLES, Environment
 from cortexd.paths import Paths, install_default_routing_file
-from cortexd.routing import (
-    RoutingFileError,
-    RoutingTable,
-    Toggle,
-    WorkflowKind,
-    load_routing_file,
-    redact_url,
-)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from cortexd.listener import Listener
+    from cortexd.routing import RoutingTable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def render(table: RoutingTable, env: Environment, console: Console) -> None:
     """Print the active routing table and the providers' key status."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from cortexd.routing import Toggle, WorkflowKind, redact_url
+
     routes = Table(title=f"Routing table — {escape(table.source)}")
     for column in ("task type", "chain (primary → fallbacks)", "line"):
         routes.add_column(column, overflow="fold")
@@ -93,6 +95,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     env = Environment.read()
     paths = Paths.resolve(env)
+    listener: Listener | None = None
+    if not args.check:
+        from cortexd.listener import ListenerError, open_listener
+
+        own = args.socket is None and env.socket is None
+        try:
+            listener = open_listener(args.socket or paths.socket, os.environ, own_folder=own)
+        except ListenerError as error:
+            print(f"cortexd: {error}", file=sys.stderr)
+            return 1
+    try:
+        loaded = _load_table(args, env, paths)
+    except BaseException:
+        if listener is not None:
+            listener.close()
+        raise
+    if loaded is None:
+        if listener is not None:
+            listener.close()
+        return 1
+    table, path = loaded
+    if listener is None:
+        from rich.console import Console
+
+        console = Console()
+        render(table, env, console)
+        console.print("cortexd: routing file valid.")
+        return 0
+    from cortexd.daemon import run  # the server stack, only when serving
+
+    return run(table, path, paths, env, args, listener)
+
+
+def _load_table(
+    args: argparse.Namespace, env: Environment, paths: Paths
+) -> tuple[RoutingTable, Path] | None:
+    """The routing file, installed on first run and validated; None after printing why not."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from cortexd.routing import RoutingFileError, load_routing_file
+
     console = Console(stderr=not args.check)
     path = args.routing_file or paths.routing_file
     # Only the default location is seeded: a mistyped --routing-file or CORTEX_ROUTING_FILE
@@ -103,17 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"created {escape(str(path))} from the default routing file; edit it to change routes"
         )
     try:
-        table = load_routing_file(path)
+        return load_routing_file(path), path
     except RoutingFileError as exc:
         print(exc, file=sys.stderr)
-        return 1
-    if args.check:
-        render(table, env, console)
-        console.print("cortexd: routing file valid.")
-        return 0
-    from cortexd.daemon import run  # the server stack, only when serving
-
-    return run(table, path, paths, env, args)
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover
