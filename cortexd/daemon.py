@@ -57,9 +57,26 @@ def run(
     setup_logging(args.log_level)
     log = logging.getLogger("cortexd")
     try:
-        keys = read_keys(os.environ, args.key_file or paths.key_file, env.credentials_dir)
+        return _serve(table, routing_path, paths, env, args, listener, log)
+    finally:
+        listener.close()  # idempotent: also after a failed start, never leaves the socket
+
+
+def _serve(
+    table: RoutingTable,
+    routing_path: Path,
+    paths: Paths,
+    env: Environment,
+    args: argparse.Namespace,
+    listener: Listener,
+    log: logging.Logger,
+) -> int:
+    named = args.key_file or env.key_file
+    try:
+        keys = read_keys(
+            os.environ, named or paths.key_file, env.credentials_dir, required=named is not None
+        )
     except KeyFileError as error:
-        listener.close()
         log.error("%s", error)
         return 1
     token_file = paths.state_dir / "tcp-token"
@@ -70,8 +87,7 @@ def run(
         try:
             listener.tcp = open_tcp(args.tcp)
             token = load_or_create_token(token_file)
-        except (ListenerError, TokenFileError) as error:
-            listener.close()
+        except (ListenerError, TokenFileError, OSError) as error:
             log.error("%s", error)
             return 1
     # Imported after the socket is bound: the server stack and Starlette take a moment.

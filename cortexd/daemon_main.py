@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,16 @@ if TYPE_CHECKING:
 
     from cortexd.listener import Listener
     from cortexd.routing import RoutingTable
+
+
+def _at_least(low: float, kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = kind(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     parser.add_argument(
-        "--drain-seconds", type=float, default=10.0, help="time calls in flight get at shutdown"
+        "--drain-seconds",
+        type=_at_least(0.0, float),
+        default=10.0,
+        help="time calls in flight get at shutdown",
     )
     parser.add_argument(
         "--tcp",
@@ -46,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="also listen on loopback TCP (e.g. 127.0.0.1:8765), with a bearer token",
     )
     parser.add_argument(
-        "--max-in-flight", type=int, default=64, help="calls at once before answering 503"
+        "--max-in-flight",
+        type=_at_least(1, int),
+        default=64,
+        help="calls at once before answering 503",
     )
     parser.add_argument(
         "--check", action="store_true", help="validate the routing file, show it, and exit"

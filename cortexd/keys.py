@@ -32,16 +32,31 @@ class Keys:
         return [p for p in KEY_VARIABLES if p not in self.values]
 
 
-def _check_private(path: Path) -> None:
-    info = path.stat()
-    if info.st_uid != os.getuid():
-        raise KeyFileError(f"{path} belongs to another user: cortexd reads only its own key file")
-    loose = stat.S_IMODE(info.st_mode) & 0o077
-    if loose:
-        mode = oct(stat.S_IMODE(info.st_mode))[2:]
-        raise KeyFileError(
-            f"{path} is readable by group or others (mode {mode}); run: chmod 600 {path}"
-        )
+def _read_private(path: Path) -> str:
+    """The file's text, if only its owner (us) can read it; checked on the open descriptor,
+    so the file cannot be swapped between the check and the read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise KeyFileError(f"the key file {path} does not exist") from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot open the key file {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if info.st_uid != os.getuid():
+            raise KeyFileError(
+                f"{path} belongs to another user: cortexd reads only its own key file"
+            )
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            shown = oct(mode)[2:]
+            raise KeyFileError(
+                f"{path} is readable by group or others (mode {shown}); run: chmod 600 {path}"
+            )
+        try:
+            return handle.read(1024 * 1024).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KeyFileError(f"cannot read {path}: {exc}") from None
 
 
 def parse_key_file(text: str) -> dict[str, str]:
@@ -65,21 +80,22 @@ def parse_key_file(text: str) -> dict[str, str]:
 
 
 def read_keys(
-    env: Mapping[str, str], key_file: Path | None = None, credentials_dir: Path | None = None
+    env: Mapping[str, str],
+    key_file: Path | None = None,
+    credentials_dir: Path | None = None,
+    *,
+    required: bool = False,
 ) -> Keys:
     """Keys by precedence: the environment, then systemd credentials, then the key file.
 
     Credentials are files named after the provider (``anthropic``), the variable
     (``ANTHROPIC_API_KEY``) or its lower-case form, as ``LoadCredential=`` names them.
+    `required`: the key file was named by the user, so a missing one is an error.
     """
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
-    if key_file is not None and key_file.exists():
-        _check_private(key_file)
-        try:
-            found = parse_key_file(key_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise KeyFileError(f"cannot read {key_file}: {exc}") from None
+    if key_file is not None and (required or key_file.exists()):
+        found = parse_key_file(_read_private(key_file))
         values.update(found)
         sources.update({p: f"key file {key_file}" for p in found})
     if credentials_dir is not None:
@@ -87,7 +103,10 @@ def read_keys(
             for name in (provider, variable, variable.lower()):
                 path = credentials_dir / name
                 if path.is_file():
-                    value = path.read_text(encoding="utf-8").strip()
+                    try:
+                        value = path.read_text(encoding="utf-8").strip()
+                    except (OSError, UnicodeDecodeError) as exc:
+                        raise KeyFileError(f"cannot read the credential {path}: {exc}") from None
                     if value:
                         values[provider], sources[provider] = value, "systemd credentials"
                     break

@@ -44,6 +44,7 @@ class Listener:
     path: Path | None  # None: handed over by the service manager, not ours to remove
     lock_fd: int | None = None
     tcp: socket.socket | None = None  # the optional loopback TCP listener
+    closed: bool = False
 
     @property
     def sockets(self) -> list[socket.socket]:
@@ -51,8 +52,14 @@ class Listener:
         return [self.sock] + ([self.tcp] if self.tcp is not None else [])
 
     def close(self) -> None:
-        """Close the sockets, remove the Unix one if we made it, and release the lock."""
-        self.sock.close()
+        """Close the sockets, remove the Unix one if we made it, and release the lock.
+
+        Safe to call more than once.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        self.sock.close()  # uvicorn may have closed it already: closing again is harmless
         if self.tcp is not None:
             self.tcp.close()
         if self.path is not None:
@@ -84,7 +91,13 @@ def activated_socket(env: Mapping[str, str]) -> socket.socket | None:
 
 
 def _lock(lock_path: Path, socket_path: Path) -> int:
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise ListenerError(f"cannot open the lock file {lock_path}: {exc.strerror}") from None
+    if os.fstat(fd).st_uid != os.getuid():
+        os.close(fd)
+        raise ListenerError(f"{lock_path} belongs to another user; remove it first")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -100,12 +113,23 @@ def _lock(lock_path: Path, socket_path: Path) -> int:
 
 
 def _prepare_folder(folder: Path, own: bool) -> None:
-    if not folder.exists():
+    if not folder.exists() and not folder.is_symlink():
         folder.mkdir(parents=True, mode=0o700)
         folder.chmod(0o700)  # mkdir's mode is filtered by the umask
-    elif own and stat.S_IMODE(folder.stat().st_mode) & 0o077:
-        # cortexd's own runtime folder that others may enter: close it. A folder the user
-        # chose for the socket (CORTEX_SOCKET) is theirs; the socket's own mode guards it.
+    info = folder.lstat()
+    if not own:
+        # A folder the user chose for the socket (CORTEX_SOCKET) is theirs; the socket's own
+        # mode and the lock file's O_NOFOLLOW guard it.
+        return
+    # cortexd's runtime folder may sit in a shared place (/tmp/runtime-$UID without
+    # XDG_RUNTIME_DIR): another user could have made it, or put a symlink there.
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise ListenerError(f"{folder} is not a plain folder (a symlink?); remove it first")
+    if info.st_uid != os.getuid():
+        raise ListenerError(
+            f"{folder} belongs to another user; cortexd will not put its socket there"
+        )
+    if stat.S_IMODE(info.st_mode) & 0o077:
         folder.chmod(0o700)
 
 
@@ -156,6 +180,8 @@ def open_tcp(address: str) -> socket.socket:
     try:
         port = int(port_text)
         loopback = ipaddress.ip_address(host).is_loopback
+        if not 0 <= port <= 65535:
+            raise ValueError(port)
     except ValueError:
         raise ListenerError(f"--tcp wants HOST:PORT on loopback, not {address!r}") from None
     if not loopback:

@@ -192,6 +192,16 @@ BAD = [
     (_body(max_tokens="many"), 400, "max_tokens"),
     (_body(base_url="http://evil"), 400, "base_url"),
     (_body(api_key="sk-x"), 400, "api_key"),
+    # Wrong types inside the objects pydantic leaves open (found by review):
+    (_body(tool_choice={"function": "x"}), 400, None),
+    (_body(tool_choice=["auto"]), 400, None),
+    (_body(response_format={"type": "json_schema", "json_schema": "x"}), 400, None),
+    (_body(response_format={"type": "json_schema", "json_schema": ["x"]}), 400, None),
+    (_body(response_format={"type": "xml"}), 400, None),
+    (_body(messages=[{"role": "user", "content": [{"type": "image_url"}]}]), 400, None),
+    (_body(messages=[{"role": "tool", "content": "x"}]), 400, None),
+    (_body(stream_options="yes"), 400, "stream_options"),
+    (b"[" * 100_000 + b"]" * 100_000, 400, None),
 ]
 
 
@@ -202,7 +212,7 @@ def test_bad_input_gets_an_openai_error(
     answer = daemon.client().post(
         "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
     )
-    assert answer.status_code == status
+    assert answer.status_code == status, answer.text
     error = answer.json()["error"]
     assert error["message"] and error["type"] == "invalid_request_error"
     if param:
@@ -691,3 +701,54 @@ def test_cortex_models_shows_the_daemons_catalog(daemon: Daemon) -> None:
     assert rows["sonnet"]["model_id"] == "claude-sonnet-5-5"
     assert rows["sonnet"]["input_usd_per_mtok"] is not None
     assert rows["gpt-4o"]["provider"] == "openai"
+
+
+def test_embeddings_with_a_chat_model_is_the_requests_error(daemon: Daemon) -> None:
+    answer = daemon.client().post("/v1/embeddings", json={"model": "sonnet", "input": "x"})
+    assert answer.status_code == 400 and "embeddings" in answer.json()["error"]["message"]
+
+
+def test_a_content_length_that_is_no_number_is_a_bad_request(daemon: Daemon) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
+        raw.settimeout(10)
+        raw.connect(str(daemon.socket))
+        raw.sendall(b"POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n{}")
+        head = raw.recv(4096).decode()
+    assert head.startswith("HTTP/1.1 400")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tcp", "127.0.0.1:70000"], "HOST:PORT"),
+        (["--key-file", "/nonexistent/keys.env"], "does not exist"),
+        (["--max-in-flight", "0"], "at least 1"),
+    ],
+)
+def test_bad_start_up_options_exit_1_and_leave_no_socket(args: list[str], message: str) -> None:
+    home = short_home()
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "CORTEX_SOCKET"}
+        env["CORTEX_HOME"] = str(home)
+        result = subprocess.run(
+            [CORTEXD, *args], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode in (1, 2) and message in result.stderr
+        assert not (home / "run" / "cortexd.sock").exists()
+    finally:
+        remove_home(home)
+
+
+def test_a_runtime_folder_owned_by_a_symlink_is_refused() -> None:
+    home = short_home()
+    try:
+        elsewhere = home / "elsewhere"
+        elsewhere.mkdir()
+        (home / "run").symlink_to(elsewhere)
+        env = {k: v for k, v in os.environ.items() if k != "CORTEX_SOCKET"}
+        env["CORTEX_HOME"] = str(home)
+        result = subprocess.run([CORTEXD], env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1 and "not a plain folder" in result.stderr
+        assert list(elsewhere.iterdir()) == []
+    finally:
+        remove_home(home)

@@ -51,3 +51,16 @@ def test_credentials_then_environment_win_over_the_file(tmp_path: Path) -> None:
 def test_no_keys_anywhere(tmp_path: Path) -> None:
     keys = read_keys({"ANTHROPIC_API_KEY": "  "}, tmp_path / "absent.env")
     assert keys.values == {} and keys.missing() == ["anthropic", "openai"]
+
+
+def test_a_key_file_the_user_named_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(KeyFileError, match="does not exist"):
+        read_keys({}, tmp_path / "typo.env", required=True)
+
+
+def test_a_symlinked_key_file_is_refused(tmp_path: Path) -> None:
+    target = key_file(tmp_path, f"ANTHROPIC_API_KEY={KEY}\n")
+    link = tmp_path / "link.env"
+    link.symlink_to(target)
+    with pytest.raises(KeyFileError, match="cannot open"):
+        read_keys({}, link)

@@ -9,7 +9,7 @@ import logging
 import struct
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from pydantic import Field
@@ -54,6 +54,7 @@ from cortexd.routing.providers import (
     StreamEnd,
     TextDelta,
     ToolCallDelta,
+    TransientError,
 )
 from cortexd.services import Services
 
@@ -74,7 +75,9 @@ async def read_json(request: Request, services: Services) -> Any:
     """The body as JSON: 413 beyond the limit (before reading it whole), 408 when too slow."""
     limit = services.limits.max_body_bytes
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    if declared is not None and not declared.isdigit():
+        raise ApiError(400, "Content-Length is not a number")
+    if declared is not None and int(declared) > limit:
         raise ApiError(413, f"the request body is over the {limit} byte limit")
     chunks: list[bytes] = []
     size = 0
@@ -91,6 +94,8 @@ async def read_json(request: Request, services: Services) -> Any:
         return json.loads(b"".join(chunks))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "the body's JSON is nested too deeply") from None
 
 
 def _plan(services: Services, body: ChatBody, request: Request) -> tuple[RoutePlan, Any]:
@@ -238,6 +243,7 @@ async def embeddings(request: Request) -> Response:
         names = (local.model, *local.fallback) if local else ("nomic-embed-text",)
     else:
         names = (body.model,)
+    explicit = body.model not in ("auto", "", "default")
     inputs = (body.input,) if isinstance(body.input, str) else tuple(body.input)
     await services.sdks_ready.wait()
     failures = []
@@ -257,6 +263,10 @@ async def embeddings(request: Request) -> Response:
         except InvalidRequestError as error:
             raise ApiError(400, str(error)) from None
         except ProviderError as error:
+            if explicit and not isinstance(error, TransientError):
+                # The named model cannot embed (a chat model, no key, not pulled): retrying
+                # will not help, so this is the request's error.
+                raise ApiError(400, str(error), code="model_not_found", param="model") from None
             failures.append((name, f"{type(error).__name__}: {error.detail}"))
             continue
         return JSONResponse(
@@ -355,6 +365,30 @@ async def health(request: Request) -> Response:
     )
 
 
+class _Slot:
+    """One call's place among those in flight, given back exactly once."""
+
+    def __init__(self, services: Services) -> None:
+        self._services: Services | None = services
+        services.in_flight += 1
+
+    def release(self) -> None:
+        if self._services is not None:
+            self._services.in_flight -= 1
+            self._services = None
+
+    async def arelease(self) -> None:
+        self.release()
+
+
+async def _until_done(body: AsyncIterable[Any], slot: _Slot) -> AsyncIterator[Any]:
+    try:
+        async for chunk in body:
+            yield chunk
+    finally:
+        slot.release()
+
+
 def _guarded(handler: Handler, counted: bool) -> Handler:
     async def run(request: Request) -> Response:
         services: Services = request.app.state.services
@@ -363,14 +397,16 @@ def _guarded(handler: Handler, counted: bool) -> Handler:
                 503, "too many calls in flight; retry shortly", code="busy", retry_after=1
             )
             return busy.response()
-        if counted:
-            services.in_flight += 1
+        slot = _Slot(services) if counted else None
         handed_off = False
         try:
             response = await handler(request)
-            if counted and isinstance(response, StreamingResponse):
-                # A stream is in flight until its last byte: counted down after that.
-                response.background = BackgroundTask(_done, services)
+            if slot is not None and isinstance(response, StreamingResponse):
+                # A stream is in flight until its last byte. Released when its body ends or
+                # after the response, whichever comes (Starlette skips the background task
+                # on a disconnect under newer ASGI versions).
+                response.body_iterator = _until_done(response.body_iterator, slot)
+                response.background = BackgroundTask(slot.arelease)
                 handed_off = True
             return response
         except ApiError as error:
@@ -379,14 +415,10 @@ def _guarded(handler: Handler, counted: bool) -> Handler:
             log.exception("unexpected error in %s", request.url.path)
             return ApiError(500, "internal error in cortexd (see its log)").response()
         finally:
-            if counted and not handed_off:
-                services.in_flight -= 1
+            if slot is not None and not handed_off:
+                slot.release()
 
     return run
-
-
-async def _done(services: Services) -> None:
-    services.in_flight -= 1
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

@@ -180,7 +180,8 @@ def _tool_choice(value: str | dict[str, Any] | None) -> ToolChoice | None:
         if value not in ("auto", "none", "required"):
             raise ApiError(400, f"tool_choice '{value}' is not auto, none or required")
         return ToolChoice(value)  # type: ignore[arg-type]
-    name = (value.get("function") or {}).get("name") or value.get("name")
+    function = value.get("function")
+    name = function.get("name") if isinstance(function, dict) else value.get("name")
     if not isinstance(name, str) or not name:
         raise ApiError(400, "tool_choice names no function", param="tool_choice")
     return ToolChoice("tool", name)
@@ -191,7 +192,9 @@ def _format(value: dict[str, Any] | None) -> ResponseFormat | None:
         return None
     kind = value.get("type")
     if kind == "json_schema":
-        spec = value.get("json_schema") or {}
+        spec = value.get("json_schema")
+        if not isinstance(spec, dict):
+            raise ApiError(400, "response_format.json_schema must be an object")
         schema = spec.get("schema")
         if not isinstance(schema, dict):
             raise ApiError(400, "response_format.json_schema.schema must be an object")

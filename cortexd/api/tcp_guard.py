@@ -47,7 +47,7 @@ def load_or_create_token(path: Path) -> str:
 class TcpGuard:
     """ASGI middleware: requests over TCP need the token, this port's Host, no foreign Origin.
 
-    Requests over the Unix socket (no client address) pass untouched.
+    Requests over the Unix socket (whose server address has no port) pass untouched.
     """
 
     def __init__(self, app: ASGIApp, token: str, port: int) -> None:
@@ -57,7 +57,11 @@ class TcpGuard:
         self._origins = {b"http://" + h for h in self._hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope.get("client"):
+        # Decided by the socket the request came in on, not by the client's address (uvicorn
+        # leaves that empty when a TCP peer is already gone): fail closed.
+        server = scope.get("server")
+        on_tcp = isinstance(server, (tuple, list)) and len(server) == 2 and server[1] is not None
+        if scope["type"] != "http" or not on_tcp:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
