@@ -286,7 +286,9 @@ async def test_an_open_circuit_skips_without_waiting_and_probes_after_the_cooldo
     attempts.clear()
     started = time.monotonic()
     assert (await run(dispatcher)).startswith("gpt-4o:")
-    assert time.monotonic() - started < 1.0
+    assert (
+        time.monotonic() - started < 3.0
+    )  # generous on a loaded machine; waiting out the circuit would take 10 s
     assert attempts[0].outcome == "skipped" and "circuit open" in (attempts[0].skip_reason or "")
     assert len(anthropic_fake.requests) == sent
     anthropic_fake.clear()
@@ -375,7 +377,7 @@ async def test_the_deadline_holds_with_hanging_upstreams(
     started = time.monotonic()
     with pytest.raises(ChainExhaustedError, match="deadline"):
         await slow.complete(CHAIN, ask(), task="t", request_id="r")
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # the upstreams hang forever; the deadline is 1 s
 
 
 async def test_a_model_without_a_key_is_skipped_with_the_reason(

@@ -184,7 +184,7 @@ async def test_a_hanging_second_model_costs_at_most_the_deadline(
         dispatcher, ("sonnet",), ask(), task="t", request_id="r9",
         second_model="gpt-4o", judges=("haiku",), deadline_s=1.5,
     )  # fmt: skip
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 6.0  # the second model hangs forever; the deadline is 1.5 s
     assert result.status == "second-failed" and result.main.response.text == "4"
     assert {a.request_id for a in attempts} <= {"r9", "r9:second", "r9:judge"}
     assert any(a.request_id == "r9:second" for a in attempts)
