@@ -112,7 +112,6 @@ class Dispatcher:
         self._sink = sink
         self.health = health or ModelHealth(clock)
         self.settings = settings
-        self._clock = clock
         self.clock = clock
         self._rng = rng or random.Random()
         self._sleep = sleep
@@ -214,7 +213,7 @@ class Dispatcher:
         *,
         streaming: bool,
     ) -> AsyncGenerator[StreamEvent, None]:
-        deadline = self._clock() + (deadline_s or self.settings.deadline_s)
+        deadline = self.clock() + (deadline_s or self.settings.deadline_s)
         run = _Run(deadline)
         for index, name in enumerate(chain):
             spec = self.catalog.resolve(name)
@@ -254,7 +253,7 @@ class Dispatcher:
         """Try one model (and retry it once when that may help); sets `run.answered`."""
         provider = self._providers(spec)
         try:
-            limit = max(0.0, min(self.settings.ttft_s, run.deadline - self._clock()))
+            limit = max(0.0, min(self.settings.ttft_s, run.deadline - self.clock()))
             async with asyncio.timeout(limit):
                 caps = await self._capabilities(provider, spec)
         except ProviderError as unknown:
@@ -274,13 +273,13 @@ class Dispatcher:
         patient = spec.local or caps.reasoning or request.reasoning is not None or _reasons(spec)
         retries = 0
         while True:
-            remaining = run.deadline - self._clock()
+            remaining = run.deadline - self.clock()
             if remaining <= 0:
                 run.failures.append((spec.name, "the request's deadline passed"))
                 raise ChainExhaustedError(run.failures, run.retry_hint)
             run.number += 1
             sized = replace(request, model=spec.model_id, timeout=remaining)
-            started = self._clock()
+            started = self.clock()
             collected: list[StreamEvent] = []
             tried: dict[str, Any] = {
                 "number": run.number,
@@ -311,7 +310,7 @@ class Dispatcher:
                     self.health.failed(spec, partial.cause)
                     self._record(
                         state, spec, "partial", **tried,
-                        total_s=self._clock() - started, error=partial.cause,
+                        total_s=self.clock() - started, error=partial.cause,
                     )  # fmt: skip
                     raise
             except NotConfiguredError as absent:
@@ -322,7 +321,7 @@ class Dispatcher:
             except ProviderError as failed:
                 failure = failed
             except (asyncio.CancelledError, GeneratorExit):
-                self._record(state, spec, "cancelled", **tried, total_s=self._clock() - started)
+                self._record(state, spec, "cancelled", **tried, total_s=self.clock() - started)
                 raise
             else:
                 end = collected[-1]
@@ -332,7 +331,7 @@ class Dispatcher:
                 state.fallback = index > 0
                 self._record(
                     state, spec, "ok", **tried,
-                    response=end.response, total_s=self._clock() - started,
+                    response=end.response, total_s=self.clock() - started,
                 )  # fmt: skip
                 run.answered = True
                 # Recorded before the last event leaves: a caller may stop reading there.
@@ -346,9 +345,7 @@ class Dispatcher:
                 self._skip(state, spec, run, index, error.detail)
                 return
             self.health.failed(spec, error)
-            self._record(
-                state, spec, "error", **tried, total_s=self._clock() - started, error=error
-            )
+            self._record(state, spec, "error", **tried, total_s=self.clock() - started, error=error)
             if action is Action.FAIL:
                 raise error
             if action is Action.LARGER_WINDOW:
@@ -356,7 +353,7 @@ class Dispatcher:
                     run.min_window, caps.context_window or estimate_tokens(request)
                 )
             if should_retry(error, retries):
-                left = run.deadline - self._clock()
+                left = run.deadline - self.clock()
                 delay = retry_delay(retries, error.retry_after, left, self._rng)
                 if delay is not None:
                     await self._sleep(delay)
@@ -387,7 +384,7 @@ class Dispatcher:
         try:
             while True:
                 budget = self.settings.stall_s if moved else first_wait
-                limit = min(budget, deadline - self._clock())
+                limit = min(budget, deadline - self.clock())
                 try:
                     async with asyncio.timeout(max(limit, 0.0)):
                         event = await anext(events)

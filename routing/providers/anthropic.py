@@ -1,7 +1,7 @@
 """Anthropic through the official SDK (`AsyncAnthropic`, Messages API).
 
 Retries are off (`max_retries=0`): dispatch owns them. Every SDK and transport exception is
-translated by `map_error`, the one place that knows the SDK's exception classes.
+translated in one place: `SDK` names its exception classes for `sdk_errors.map_sdk_error`.
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ from cortexd.routing.providers.chat import (
 from cortexd.routing.providers.cloud import CloudProvider, call_timeout
 from cortexd.routing.providers.errors import (
     NotConfiguredError,
-    ProviderError,
 )
-from cortexd.routing.providers.sdk_errors import SdkExceptions, map_sdk_error
+from cortexd.routing.providers.sdk_errors import SdkExceptions
 from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Endpoint
 from cortexd.routing.providers.stream import run_stream
 
@@ -65,13 +64,6 @@ SDK = SdkExceptions(
     validation=anthropic.APIResponseValidationError,
     api=anthropic.APIError,
 )
-
-
-def map_error(
-    exc: BaseException, *, model: str | None, secrets: tuple[str, ...] = ()
-) -> ProviderError:
-    """Our error for anything the Anthropic SDK (or httpx2 under it) raised during a call."""
-    return map_sdk_error(exc, SDK, model=model, secrets=secrets)
 
 
 class AnthropicProvider(CloudProvider[anthropic.AsyncAnthropic]):

@@ -1,8 +1,8 @@
 """OpenAI through the official SDK (`AsyncOpenAI`): Chat Completions, Responses, Embeddings.
 
 Codex models are served only by the Responses API; every other chat model goes through Chat
-Completions. Retries are off (`max_retries=0`): dispatch owns them. `map_error` is the one
-place that knows the SDK's exception classes.
+Completions. Retries are off (`max_retries=0`): dispatch owns them. `SDK` names the SDK's
+exception classes for `sdk_errors.map_sdk_error`, the one place that reads them.
 """
 
 from __future__ import annotations
@@ -25,16 +25,13 @@ from cortexd.routing.providers.chat import (
     Usage,
 )
 from cortexd.routing.providers.cloud import CloudProvider, call_timeout
-from cortexd.routing.providers.errors import (
-    ProviderError,
-)
 from cortexd.routing.providers.openai_responses_wire import (
     ResponsesStreamDecoder,
     from_responses,
     to_responses,
 )
 from cortexd.routing.providers.openai_wire import ChatStreamDecoder, from_chat, to_chat
-from cortexd.routing.providers.sdk_errors import SdkExceptions, map_sdk_error
+from cortexd.routing.providers.sdk_errors import SdkExceptions
 from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Endpoint
 from cortexd.routing.providers.stream import StreamDecoder, run_stream
 
@@ -67,13 +64,6 @@ SDK = SdkExceptions(
     validation=openai.APIResponseValidationError,
     api=openai.APIError,
 )
-
-
-def map_error(
-    exc: BaseException, *, model: str | None, secrets: tuple[str, ...] = ()
-) -> ProviderError:
-    """Our error for anything the OpenAI SDK (or httpx2 under it) raised during a call."""
-    return map_sdk_error(exc, SDK, model=model, secrets=secrets)
 
 
 def uses_responses(model: str, responses_models: Collection[str] = ()) -> bool:
