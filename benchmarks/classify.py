@@ -45,10 +45,8 @@ def _report(label: str, samples: list[float]) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5)
-    rounds = parser.parse_args().rounds
+def measure(rounds: int) -> dict[str, list[float]]:
+    """Per-call milliseconds of each routing decision, by label."""
     router = Router(parse_routing_text(default_routing_text()), TaskModel.shipped())
     convs = [
         [Message(str(m["role"]), str(m["content"])) for m in c["messages"]]  # type: ignore[attr-defined]
@@ -57,10 +55,25 @@ def main() -> None:
     prompts = [
         str(c["prompt"]) for c in _load("overrides.jsonl") + _load("overrides_holdout.jsonl")
     ]
-    _report("classify", _time(lambda m: router.classifier.classify(m), convs, rounds))  # type: ignore[arg-type]
-    _report("detect override", _time(lambda p: router.detector.detect(p), prompts, rounds))  # type: ignore[arg-type]
-    requests = [RouteRequest(messages=m) for m in convs]
-    _report("plan (whole router)", _time(lambda r: router.plan(r), requests, rounds))  # type: ignore[arg-type]
+    tasks = [t for t in router.table.task_types() if t != "Embeddings"]
+    given = [RouteRequest(messages=m, task=tasks[i % len(tasks)]) for i, m in enumerate(convs)]
+    models = [RouteRequest(messages=m, model="gpt-4o") for m in convs]
+    return {
+        "route, task type given": _time(lambda r: router.plan(r), given, rounds),  # type: ignore[arg-type]
+        "route, model named": _time(lambda r: router.plan(r), models, rounds),  # type: ignore[arg-type]
+        "detect override": _time(lambda p: router.detector.detect(p), prompts, rounds),  # type: ignore[arg-type]
+        "classify": _time(lambda m: router.classifier.classify(m), convs, rounds),  # type: ignore[arg-type]
+        "route, classified": _time(
+            lambda r: router.plan(r), [RouteRequest(messages=m) for m in convs], rounds  # type: ignore[arg-type]
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    for label, samples in measure(parser.parse_args().rounds).items():
+        _report(label, samples)
 
 
 if __name__ == "__main__":

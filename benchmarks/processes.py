@@ -1,0 +1,203 @@
+"""Starting what the benchmarks measure as real processes: upstream, cortexd, LiteLLM proxy."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import psutil
+
+BIN = Path(sys.executable).parent
+# A fake key of the providers' shape: the upstream ignores it, the SDKs insist on one.
+FAKE_KEY = "sk-bench-0000000000000000"
+
+
+@dataclass
+class Started:
+    """A child process and what it needs cleaning up."""
+
+    process: subprocess.Popen[bytes]
+    home: Path | None = None
+    seconds_to_ready: float = float("nan")
+
+    @property
+    def ps(self) -> psutil.Process:
+        return psutil.Process(self.process.pid)
+
+    def rss_mib(self) -> float:
+        """Resident memory of the process and its children (a proxy's workers), in MiB."""
+        main = self.ps
+        total = main.memory_info().rss
+        for child in main.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total / 2**20
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the process and its children so far."""
+        main = self.ps
+        times = main.cpu_times()
+        total = times.user + times.system
+        for child in main.children(recursive=True):
+            try:
+                child_times = child.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += child_times.user + child_times.system
+        return total
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.home is not None:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+
+def start_upstream(delay: float = 0.0) -> tuple[Started, int]:
+    """The fake upstream on a free loopback port; returns it and the port."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.upstream", "--delay", str(delay)],
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().decode()
+    if not line.startswith("port "):
+        process.kill()
+        raise RuntimeError(f"the fake upstream did not start: {line!r}")
+    return Started(process), int(line.split()[1])
+
+
+def _clean_env() -> dict[str, str]:
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_API_KEY") and not k.endswith("_BASE_URL")
+        and k not in ("OLLAMA_HOST", "CORTEX_SOCKET", "CORTEX_HOME")
+    }
+
+
+def _accepts(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def start_cortexd(upstream_port: int) -> tuple[Started, Path]:
+    """cortexd in a temporary home, its cloud providers pointed at the upstream.
+
+    Returns once the provider SDKs are loaded (so that idle memory includes them), with
+    the socket's path.
+    """
+    home = Path(tempfile.mkdtemp(prefix="cxb", dir="/tmp"))  # AF_UNIX paths are short
+    env = _clean_env()
+    base = f"http://127.0.0.1:{upstream_port}"
+    env.update(
+        CORTEX_HOME=str(home),
+        OPENAI_API_KEY=FAKE_KEY,
+        ANTHROPIC_API_KEY=FAKE_KEY,
+        OPENAI_BASE_URL=f"{base}/v1",
+        ANTHROPIC_BASE_URL=base,
+        OLLAMA_HOST="http://127.0.0.1:9",  # nothing there: no local models in the way
+    )
+    sock = home / "run" / "cortexd.sock"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(BIN / "cortexd"), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    daemon = Started(process, home)
+    while not _accepts(sock):
+        if process.poll() is not None:
+            raise RuntimeError(f"cortexd exited with {process.returncode}")
+        time.sleep(0.005)
+    daemon.seconds_to_ready = time.perf_counter() - started
+    with httpx2.Client(transport=httpx2.HTTPTransport(uds=str(sock)), timeout=30) as client:
+        while not client.get("http://cortexd/v1/health").json().get("sdks_loaded"):
+            time.sleep(0.02)
+    return daemon, sock
+
+
+def litellm_installed() -> bool:
+    return shutil.which("litellm", path=str(BIN)) is not None
+
+
+def litellm_env() -> dict[str, str]:
+    """LiteLLM without its network calls: the bundled price map, no telemetry."""
+    env = _clean_env()
+    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_TELEMETRY="False")
+    return env
+
+
+def start_litellm_proxy(upstream_port: int) -> tuple[Started, int, str]:
+    """LiteLLM's proxy (one worker) serving `gpt-4o` from the upstream.
+
+    Returns it, its port and its master key (it refuses to start without one).
+
+    `seconds_to_ready` is from exec to its first answered chat completion.
+    """
+    home = Path(tempfile.mkdtemp(prefix="llb", dir="/tmp"))
+    config = home / "config.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - model_name: gpt-4o\n"
+        "    litellm_params:\n"
+        "      model: openai/gpt-4o\n"
+        f"      api_base: http://127.0.0.1:{upstream_port}/v1\n"
+        f"      api_key: {FAKE_KEY}\n"
+        "litellm_settings:\n"
+        "  telemetry: false\n"
+    )
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = int(free.getsockname()[1])
+    master_key = f"sk-{secrets.token_hex(32)}"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(BIN / "litellm"), "--config", str(config), "--host", "127.0.0.1",
+         "--port", str(port), "--num_workers", "1"],
+        env={**litellm_env(), "LITELLM_MASTER_KEY": master_key},
+        cwd=home,
+        stdout=subprocess.DEVNULL,
+        stderr=(home / "proxy.log").open("wb"),
+    )
+    proxy = Started(process, home)
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    deadline = time.monotonic() + 120
+    headers = {"Authorization": f"Bearer {master_key}"}
+    with httpx2.Client(timeout=10, headers=headers) as client:
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                log = (home / "proxy.log").read_text(errors="replace")[-2000:]
+                proxy.stop()
+                raise RuntimeError(f"LiteLLM's proxy did not start:\n{log}")
+            try:
+                answer = client.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body)
+                if answer.status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            time.sleep(0.05)
+    proxy.seconds_to_ready = time.perf_counter() - started
+    return proxy, port, master_key

@@ -1,0 +1,165 @@
+"""What is measured: one chat call through each path, all with the official SDKs.
+
+- ``direct``: the openai SDK straight to the upstream (the baseline);
+- ``cortexd``: the same SDK through cortexd's Unix socket, routed to OpenAI (the upstream);
+- ``litellm-router``: LiteLLM's in-process `Router.acompletion` to the upstream;
+- ``litellm-proxy``: the openai SDK through LiteLLM's proxy;
+- ``anthropic-direct`` and ``cortexd-anthropic``: the Anthropic path, the anthropic SDK
+  straight to the upstream against the openai SDK through cortexd routed to Claude.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx2
+import openai
+
+from benchmarks.load import Call, CpuClock
+from benchmarks.processes import FAKE_KEY
+
+MESSAGES = [{"role": "user", "content": "What is the answer? Reply in one short sentence."}]
+# Enough connections that the client's pool never queues requests at concurrency 128.
+LIMITS = httpx2.Limits(max_connections=512, max_keepalive_connections=512)
+
+
+@dataclass
+class Target:
+    """A named path to the upstream, the baseline it is compared with, and its process."""
+
+    name: str
+    call: Call
+    baseline: str
+    server_cpu: CpuClock = lambda: None  # noqa: E731 - a default that reads "no process"
+
+
+def openai_call(client: openai.AsyncOpenAI, model: str) -> Call:
+    """A chat completion through the openai SDK; streamed calls time the first content."""
+
+    async def call(stream: bool) -> tuple[float | None, float]:
+        started = time.perf_counter()
+        if not stream:
+            answer = await client.chat.completions.create(
+                model=model, messages=MESSAGES, max_tokens=64  # type: ignore[arg-type]
+            )
+            if not answer.choices[0].message.content:
+                raise RuntimeError("empty answer")
+            return None, time.perf_counter() - started
+        first: float | None = None
+        chunks = await client.chat.completions.create(
+            model=model, messages=MESSAGES, max_tokens=64, stream=True  # type: ignore[arg-type]
+        )
+        async for chunk in chunks:
+            if first is None and chunk.choices and chunk.choices[0].delta.content:
+                first = time.perf_counter() - started
+        if first is None:
+            raise RuntimeError("no content streamed")
+        return first, time.perf_counter() - started
+
+    return call
+
+
+def anthropic_call(client: anthropic.AsyncAnthropic, model: str) -> Call:
+    """A Messages call through the anthropic SDK; streamed calls time the first text delta."""
+
+    async def call(stream: bool) -> tuple[float | None, float]:
+        started = time.perf_counter()
+        if not stream:
+            await client.messages.create(
+                model=model, max_tokens=64, messages=MESSAGES  # type: ignore[arg-type]
+            )
+            return None, time.perf_counter() - started
+        first: float | None = None
+        async with client.messages.stream(
+            model=model, max_tokens=64, messages=MESSAGES  # type: ignore[arg-type]
+        ) as events:
+            async for _text in events.text_stream:
+                if first is None:
+                    first = time.perf_counter() - started
+        return first, time.perf_counter() - started
+
+    return call
+
+
+def direct(port: int) -> Target:
+    client = openai.AsyncOpenAI(
+        base_url=f"http://127.0.0.1:{port}/v1",
+        api_key=FAKE_KEY,
+        max_retries=0,
+        http_client=httpx2.AsyncClient(limits=LIMITS, timeout=60),
+    )
+    return Target("direct", openai_call(client, "gpt-4o"), "direct")
+
+
+def through_cortexd(sock: Path, server_cpu: CpuClock, model: str = "gpt-4o") -> Target:
+    client = openai.AsyncOpenAI(
+        base_url="http://cortexd/v1",
+        api_key="unused",  # the socket is guarded by the peer's uid, not a key
+        max_retries=0,
+        http_client=httpx2.AsyncClient(
+            transport=httpx2.AsyncHTTPTransport(uds=str(sock), limits=LIMITS), timeout=60
+        ),
+    )
+    if model == "gpt-4o":
+        return Target("cortexd", openai_call(client, model), "direct", server_cpu)
+    return Target("cortexd-anthropic", openai_call(client, model), "anthropic-direct", server_cpu)
+
+
+def anthropic_direct(port: int) -> Target:
+    client = anthropic.AsyncAnthropic(
+        base_url=f"http://127.0.0.1:{port}",
+        api_key=FAKE_KEY,
+        max_retries=0,
+        http_client=httpx2.AsyncClient(limits=LIMITS, timeout=60),
+    )
+    call = anthropic_call(client, "claude-sonnet-4-5")
+    return Target("anthropic-direct", call, "anthropic-direct")
+
+
+def litellm_router(port: int) -> Target:
+    """LiteLLM's Router in this process (imported here: it takes seconds)."""
+    import litellm
+
+    litellm.telemetry = False
+    router = litellm.Router(
+        model_list=[
+            {
+                "model_name": "gpt-4o",
+                "litellm_params": {
+                    "model": "openai/gpt-4o",
+                    "api_base": f"http://127.0.0.1:{port}/v1",
+                    "api_key": FAKE_KEY,
+                },
+            }
+        ],
+        num_retries=0,
+    )
+
+    async def call(stream: bool) -> tuple[float | None, float]:
+        started = time.perf_counter()
+        answer: Any = await router.acompletion(
+            model="gpt-4o", messages=MESSAGES, max_tokens=64, stream=stream
+        )
+        if not stream:
+            return None, time.perf_counter() - started
+        first: float | None = None
+        async for chunk in answer:
+            if first is None and chunk.choices and chunk.choices[0].delta.content:
+                first = time.perf_counter() - started
+        return first, time.perf_counter() - started
+
+    return Target("litellm-router", call, "direct")
+
+
+def litellm_proxy(port: int, master_key: str, server_cpu: CpuClock) -> Target:
+    client = openai.AsyncOpenAI(
+        base_url=f"http://127.0.0.1:{port}/v1",
+        api_key=master_key,
+        max_retries=0,
+        http_client=httpx2.AsyncClient(limits=LIMITS, timeout=60),
+    )
+    return Target("litellm-proxy", openai_call(client, "gpt-4o"), "direct", server_cpu)
