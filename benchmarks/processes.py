@@ -102,13 +102,8 @@ def _accepts(path: Path) -> bool:
     return True
 
 
-def start_cortexd(upstream_port: int) -> tuple[Started, Path]:
-    """cortexd in a temporary home, its cloud providers pointed at the upstream.
-
-    Returns once the provider SDKs are loaded (so that idle memory includes them), with
-    the socket's path.
-    """
-    home = Path(tempfile.mkdtemp(prefix="cxb", dir="/tmp"))  # AF_UNIX paths are short
+def cortexd_env(home: Path, upstream_port: int) -> dict[str, str]:
+    """cortexd's environment: a private home, the cloud providers pointed at the upstream."""
     env = _clean_env()
     base = f"http://127.0.0.1:{upstream_port}"
     env.update(
@@ -119,24 +114,39 @@ def start_cortexd(upstream_port: int) -> tuple[Started, Path]:
         ANTHROPIC_BASE_URL=base,
         OLLAMA_HOST="http://127.0.0.1:9",  # nothing there: no local models in the way
     )
-    sock = home / "run" / "cortexd.sock"
+    return env
+
+
+def wait_sdks_loaded(daemon: Started, sock: Path) -> None:
+    """Wait for the socket, then for the provider SDKs; sets `seconds_to_ready` (socket)."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [str(BIN / "cortexd"), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    daemon = Started(process, home)
     while not _accepts(sock):
-        if process.poll() is not None:
-            raise RuntimeError(f"cortexd exited with {process.returncode}")
+        if daemon.process.poll() is not None:
+            raise RuntimeError(f"cortexd exited with {daemon.process.returncode}")
         time.sleep(0.005)
     daemon.seconds_to_ready = time.perf_counter() - started
     with httpx2.Client(transport=httpx2.HTTPTransport(uds=str(sock)), timeout=30) as client:
         while not client.get("http://cortexd/v1/health").json().get("sdks_loaded"):
             time.sleep(0.02)
-    return daemon, sock
+
+
+def start_cortexd(upstream_port: int) -> tuple[Started, Path]:
+    """cortexd in a temporary home, its cloud providers pointed at the upstream.
+
+    Returns once the provider SDKs are loaded (so that idle memory includes them), with
+    the socket's path.
+    """
+    home = Path(tempfile.mkdtemp(prefix="cxb", dir="/tmp"))  # AF_UNIX paths are short
+    process = subprocess.Popen(
+        # Room for the benchmark's 128 concurrent calls (the default answers 503 past 64).
+        [str(BIN / "cortexd"), "--log-level", "warning", "--max-in-flight", "256"],
+        env=cortexd_env(home, upstream_port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    daemon = Started(process, home)
+    wait_sdks_loaded(daemon, home / "run" / "cortexd.sock")
+    return daemon, home / "run" / "cortexd.sock"
 
 
 def litellm_installed() -> bool:

@@ -61,6 +61,7 @@ class TaskClassifier:
         self._spelling: dict[str, str] = {}
         for name in names:
             self._spelling.setdefault(loose(name), name)
+        self._spelled: dict[str, str | None] = {}
         self._default = default
         self._model = model
 
@@ -76,7 +77,12 @@ class TaskClassifier:
 
     def _spell(self, canonical: str) -> str | None:
         """The routing file's spelling of a canonical task type, or None if it has none."""
-        return self._spelling.get(loose(canonical))
+        # The model's labels are a fixed few: remember each answer (a miss is stored too).
+        try:
+            return self._spelled[canonical]
+        except KeyError:
+            spelled = self._spelled[canonical] = self._spelling.get(loose(canonical))
+            return spelled
 
     def _decide_by_model(self, model: TaskModel, features: dict[str, float]) -> Classification:
         allowed = frozenset(t for t in model.labels if self._spell(t) is not None)

@@ -121,6 +121,9 @@ class OverrideDetector:
             )
 
         flags = re.IGNORECASE
+        # Every directive at the end names a model: most prompts name none, and this plain
+        # search rules them out at a fraction of the cost of the full pattern below.
+        self._any_model = re.compile(rf"(?<![\w-])(?:{names})", flags)
         self._start = re.compile(
             rf"\A\s*{_PLEASE}(?:[(\[]{directive()}[)\]]\s*|{label()}(?:{_START_END}|\s+)"
             rf"|{directive()}{_START_END})",
@@ -175,6 +178,8 @@ class OverrideDetector:
     def _at_end(self, prompt: str) -> Override | None:
         # A directive is short: search only the tail, or a long paste costs seconds.
         offset = max(0, len(prompt) - _WINDOW)
+        if not self._any_model.search(prompt, offset):
+            return None
         m = self._end.search(prompt, offset)
         if not m:
             return None

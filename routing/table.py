@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 
 from cortexd.routing.errors import Problem
@@ -164,8 +165,15 @@ class RoutingTable:
 
     def find_task(self, name: str) -> str | None:
         """The task type spelled `name` (ignoring case, spaces and punctuation), if defined."""
-        key = loose(name)
-        return next((t for t in self.task_types() if loose(t) == key), None)
+        return self._task_keys.get(loose(name))
+
+    @cached_property
+    def _task_keys(self) -> dict[str, str]:
+        # Asked on every request that names its task; the table never changes once built.
+        keys: dict[str, str] = {}
+        for task in self.task_types():
+            keys.setdefault(loose(task), task)
+        return keys
 
     def rule(self, kind: WorkflowKind) -> WorkflowRule | None:
         """The workflow rule of this kind, if the file has one."""

@@ -36,6 +36,12 @@ from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOU
 from cortexd.routing.providers.stream import run_stream
 
 NAME = "anthropic"
+
+
+class JsonEvents(anthropic.AsyncStream[object]):
+    """The SDK's event stream (SSE framing, pings skipped, ``error`` events raised as its
+    exceptions) yielding each event's JSON as it came, without a pydantic model per event."""
+
 CAUGHT: tuple[type[BaseException], ...] = (anthropic.AnthropicError, httpx2.HTTPError, ValueError)
 
 
@@ -110,9 +116,16 @@ class AnthropicProvider(CloudProvider[anthropic.AsyncAnthropic]):
         body, warnings = to_anthropic(request)
 
         async def open_events() -> AsyncIterator[Any]:
-            timeout = call_timeout(request.timeout)
-            events: AsyncIterator[Any] = await client.messages.create(
-                **body, stream=True, timeout=timeout
+            # `post` is the SDK's documented request method: the typed `create` would first
+            # walk the body against its TypedDicts, and the SDK's stream would build a
+            # pydantic model per event for our decoder to read back as a dict.
+            events: AsyncIterator[Any] = await client.post(
+                "/v1/messages",
+                body={**body, "stream": True},
+                cast_to=object,
+                options={"timeout": call_timeout(request.timeout)},
+                stream=True,
+                stream_cls=JsonEvents,
             )
             return events
 

@@ -43,6 +43,9 @@ class CloudProvider(Generic[ClientT]):
         self._clock = clock
         self._secrets = (endpoint.api_key,) if endpoint.api_key else ()
         self._client: ClientT | None = None
+        # Asked on every call; genai-prices' lookup behind it is the slow part and never
+        # changes while the daemon runs.
+        self._capabilities: dict[str, Capabilities] = {}
 
     def _require(self, model: str) -> ClientT:
         if self._client is None:
@@ -76,4 +79,7 @@ class CloudProvider(Generic[ClientT]):
 
     async def capabilities(self, model: str) -> Capabilities:
         """From the model family table and genai-prices' context window."""
-        return cloud_capabilities(self.name, model)
+        caps = self._capabilities.get(model)
+        if caps is None:
+            caps = self._capabilities[model] = cloud_capabilities(self.name, model)
+        return caps

@@ -36,6 +36,28 @@ from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOU
 from cortexd.routing.providers.stream import StreamDecoder, run_stream
 
 NAME = "openai"
+
+
+class JsonEvents(openai.AsyncStream[object]):
+    """The SDK's event stream (SSE framing, ``[DONE]``, in-stream errors raised as its
+    exceptions) yielding each event's JSON as it came: building a pydantic model per chunk
+    only for our decoders to read it back as a dict cost more CPU than the rest of a call."""
+
+
+async def _post_stream(
+    client: openai.AsyncOpenAI, path: str, body: dict[str, Any], timeout: httpx2.Timeout
+) -> AsyncIterator[Any]:
+    # `post` is the SDK's documented request method; the typed `create` wrappers would first
+    # walk the whole body against its TypedDicts, which our wire module already built exactly.
+    events: AsyncIterator[Any] = await client.post(
+        path,
+        body={**body, "stream": True},
+        cast_to=object,
+        options={"timeout": timeout},
+        stream=True,
+        stream_cls=JsonEvents,
+    )
+    return events
 CAUGHT: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx2.HTTPError, ValueError)
 
 
@@ -135,19 +157,13 @@ class OpenAIProvider(CloudProvider[openai.AsyncOpenAI]):
             decoder = ResponsesStreamDecoder()
 
             async def open_events() -> AsyncIterator[Any]:
-                events: AsyncIterator[Any] = await client.responses.create(
-                    **body, stream=True, timeout=timeout
-                )
-                return events
+                return await _post_stream(client, "/responses", body, timeout)
         else:
             body, warnings = to_chat(request, stream=True), ()
             decoder = ChatStreamDecoder()
 
             async def open_events() -> AsyncIterator[Any]:
-                events: AsyncIterator[Any] = await client.chat.completions.create(
-                    **body, stream=True, timeout=timeout
-                )
-                return events
+                return await _post_stream(client, "/chat/completions", body, timeout)
 
         return run_stream(
             open_events,
