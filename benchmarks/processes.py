@@ -106,7 +106,14 @@ def cortexd_env(home: Path, upstream_port: int) -> dict[str, str]:
     """cortexd's environment: a private home, the cloud providers pointed at the upstream."""
     env = _clean_env()
     base = f"http://127.0.0.1:{upstream_port}"
+    # LiteLLM's proxy installs aiohttp in this environment, and both SDKs import their
+    # aiohttp transport whenever it is importable (+20 MiB, +0.5 s), which a cortexd install
+    # never has: hide it so the daemon is measured as users run it.
+    shadow = home / "shadow" / "aiohttp"
+    shadow.mkdir(parents=True, exist_ok=True)
+    (shadow / "__init__.py").write_text('raise ImportError("not in a cortexd install")\n')
     env.update(
+        PYTHONPATH=str(home / "shadow"),
         CORTEX_HOME=str(home),
         OPENAI_API_KEY=FAKE_KEY,
         ANTHROPIC_API_KEY=FAKE_KEY,
@@ -153,11 +160,9 @@ def litellm_installed() -> bool:
     return shutil.which("litellm", path=str(BIN)) is not None
 
 
-def litellm_env() -> dict[str, str]:
-    """LiteLLM without its network calls: the bundled price map, no telemetry."""
-    env = _clean_env()
-    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_TELEMETRY="False")
-    return env
+# LiteLLM without its network calls: its bundled price map (it would fetch one, retrying
+# for seconds), no telemetry.
+LITELLM_OFFLINE = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False"}
 
 
 def start_litellm_proxy(upstream_port: int) -> tuple[Started, int, str]:
@@ -187,7 +192,7 @@ def start_litellm_proxy(upstream_port: int) -> tuple[Started, int, str]:
     process = subprocess.Popen(
         [str(BIN / "litellm"), "--config", str(config), "--host", "127.0.0.1",
          "--port", str(port), "--num_workers", "1"],
-        env={**litellm_env(), "LITELLM_MASTER_KEY": master_key},
+        env={**_clean_env(), **LITELLM_OFFLINE, "LITELLM_MASTER_KEY": master_key},
         cwd=home,
         stdout=subprocess.DEVNULL,
         stderr=(home / "proxy.log").open("wb"),

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import httpx2
 import openai
 
 from benchmarks.load import Call, CpuClock
-from benchmarks.processes import FAKE_KEY
+from benchmarks.processes import FAKE_KEY, LITELLM_OFFLINE
 
 MESSAGES = [{"role": "user", "content": "What is the answer? Reply in one short sentence."}]
 # Enough connections that the client's pool never queues requests at concurrency 128.
@@ -122,6 +123,7 @@ def anthropic_direct(port: int) -> Target:
 
 def litellm_router(port: int) -> Target:
     """LiteLLM's Router in this process (imported here: it takes seconds)."""
+    os.environ.update(LITELLM_OFFLINE)
     import litellm
 
     litellm.telemetry = False

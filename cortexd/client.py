@@ -16,8 +16,8 @@ from typing import Any
 import httpx2
 
 from cortexd.environment import Environment
+from cortexd.errors import CortexError
 from cortexd.paths import Paths
-from cortexd.routing import CortexError
 
 #: How long a call may take; an answer from a reasoning model can take minutes.
 TIMEOUT = httpx2.Timeout(600.0, connect=2.0)

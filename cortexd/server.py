@@ -168,6 +168,7 @@ def serve(app: ASGIApp, listener: Listener, *, drain_s: float = 10.0) -> None:
         http=peer_checked_protocol(os.getuid()),
         loop="uvloop" if _has_uvloop() else "asyncio",
         lifespan="on",
+        ws="none",  # nothing served over websockets: never import a websockets library
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=drain_s,  # type: ignore[arg-type]  # a float works

@@ -15,9 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class CortexError(Exception):
-    """Base of every error cortexd raises on purpose; the message is for the user."""
+from cortexd.errors import CortexError
 
 
 @dataclass(frozen=True)

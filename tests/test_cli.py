@@ -282,3 +282,30 @@ def test_models_table_output(
     out = capsys.readouterr().out
     assert "sonnet" in out
     assert "gpt-5.3-codex" in out
+
+
+@pytest.mark.parametrize(
+    ("module", "heavy"),
+    [
+        # `cortex --help` is typed often: the routing package (markdown-it, the classifier)
+        # and the version metadata would double its start-up.
+        ("cortexd.cli", ("cortexd.routing", "importlib.metadata", "httpx2", "rich")),
+        # `cortex ask` needs HTTP but not the router.
+        ("cortexd.client", ("cortexd.routing",)),
+    ],
+)
+def test_the_cli_starts_without_the_heavy_packages(module: str, heavy: tuple[str, ...]) -> None:
+    import subprocess
+    import sys
+
+    code = f"import sys, {module}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == ""
+
+
+def test_a_cortex_error_is_one_line_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["route", "--json", "--model", "no-such-model", "hello"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cortex: ") and "Traceback" not in err

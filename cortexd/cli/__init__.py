@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from cortexd.cli import ask_cmd, config_cmd, health_cmd, models_cmd, route_cmd
-from cortexd.routing import CortexError
+from cortexd.errors import CortexError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,13 +28,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status: int = args.run(args)
-    except CortexError as exc:
-        print(f"cortex: {exc}", file=sys.stderr)
-        return 1
     except BrokenPipeError:
         # `cortex … | head`: the reader left; say nothing more (and not at exit either).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except CortexError as exc:
+        print(f"cortex: {exc}", file=sys.stderr)
+        return 1
     return status
 
 

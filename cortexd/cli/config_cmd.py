@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 from cortexd.cli.common import load_table
-from cortexd.routing import RoutingFileError
 
 
 def register(sub: Any) -> None:
@@ -19,6 +18,8 @@ def register(sub: Any) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from cortexd.routing import RoutingFileError
+
     try:
         table = load_table(args.file)
     except RoutingFileError as exc:

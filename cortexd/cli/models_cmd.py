@@ -10,8 +10,6 @@ import json
 from typing import Any
 
 from cortexd.cli.common import load_table
-from cortexd.models_json import model_row
-from cortexd.routing import catalog_for
 
 
 def register(sub: Any) -> None:
@@ -38,6 +36,9 @@ def _from_daemon() -> list[dict[str, Any]] | None:
 def run(args: argparse.Namespace) -> int:
     rows = None if args.local or args.file else _from_daemon()
     if rows is None:
+        from cortexd.models_json import model_row
+        from cortexd.routing import catalog_for
+
         catalog = catalog_for(load_table(args.file))
         rows = [model_row(catalog, spec) for spec in catalog]
     if args.json:

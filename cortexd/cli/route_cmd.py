@@ -12,8 +12,6 @@ import sys
 from typing import Any
 
 from cortexd.cli.common import load_table
-from cortexd.plans import plan_to_json
-from cortexd.routing import Message, Router, RouteRequest, TaskModel
 
 
 def register(sub: Any) -> None:
@@ -52,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     data = None if args.local or args.file else _from_daemon(args, prompt)
     if data is None:
+        from cortexd.plans import plan_to_json
+        from cortexd.routing import Message, Router, RouteRequest, TaskModel
+
         table = load_table(args.file)
         request = RouteRequest(
             messages=(Message("user", prompt),),
