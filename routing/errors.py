@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cortexd.errors import CortexError
+from cortexd.errors import CortexError as CortexError  # re-exported
 
 
 @dataclass(frozen=True)
