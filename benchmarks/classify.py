@@ -59,12 +59,12 @@ def measure(rounds: int) -> dict[str, list[float]]:
     given = [RouteRequest(messages=m, task=tasks[i % len(tasks)]) for i, m in enumerate(convs)]
     models = [RouteRequest(messages=m, model="gpt-4o") for m in convs]
     return {
-        "route, task type given": _time(lambda r: router.plan(r), given, rounds),  # type: ignore[arg-type]
-        "route, model named": _time(lambda r: router.plan(r), models, rounds),  # type: ignore[arg-type]
-        "detect override": _time(lambda p: router.detector.detect(p), prompts, rounds),  # type: ignore[arg-type]
-        "classify": _time(lambda m: router.classifier.classify(m), convs, rounds),  # type: ignore[arg-type]
+        "route, task type given": _time(lambda r: router.plan(r), given, rounds),
+        "route, model named": _time(lambda r: router.plan(r), models, rounds),
+        "detect override": _time(lambda p: router.detector.detect(p), prompts, rounds),
+        "classify": _time(lambda m: router.classifier.classify(m), convs, rounds),
         "route, classified": _time(
-            lambda r: router.plan(r), [RouteRequest(messages=m) for m in convs], rounds  # type: ignore[arg-type]
+            lambda r: router.plan(r), [RouteRequest(messages=m) for m in convs], rounds
         ),
     }
 

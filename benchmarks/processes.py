@@ -43,13 +43,13 @@ class Started:
                 total += child.memory_info().rss
             except psutil.NoSuchProcess:
                 pass
-        return total / 2**20
+        return float(total) / 2**20
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the process and its children so far."""
         main = self.ps
         times = main.cpu_times()
-        total = times.user + times.system
+        total = float(times.user + times.system)
         for child in main.children(recursive=True):
             try:
                 child_times = child.cpu_times()

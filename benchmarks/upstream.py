@@ -94,7 +94,7 @@ def _anthropic_sse(model: str) -> list[bytes]:
     def event(payload: dict[str, object]) -> bytes:
         return f"event: {payload['type']}\ndata: {json.dumps(payload)}\n\n".encode()
 
-    start = {
+    start: dict[str, object] = {
         "id": "msg_bench",
         "type": "message",
         "role": "assistant",
