@@ -77,3 +77,26 @@ def test_labelled_sets_are_well_formed(path: Path) -> None:
         assert item["id"] not in ids
         ids.add(item["id"])
     assert len(ids) >= 150
+
+
+def test_the_packed_form_round_trips_and_matches_the_unpacked_one() -> None:
+    plain = json.dumps(
+        {
+            "labels": ["A", "B"],
+            "bias": [0.5, -0.5],
+            "weights": {"w:x": [1.25, -2.0], "w:y": [0.001, 3.5]},
+        }
+    )
+    unpacked = TaskModel.from_json(plain)
+    packed = TaskModel.from_json(unpacked.to_json())
+    assert "packed" in json.loads(unpacked.to_json())
+    assert dict(packed.weights) == dict(unpacked.weights)
+    assert packed.weights["w:y"] == pytest.approx((0.001, 3.5), rel=1e-6)
+    features = {"w:x": 1.0, "w:y": 2.0, "w:unknown": 9.0}
+    assert packed.logits(features) == pytest.approx([0.5 + 1.25 + 0.002, -0.5 - 2.0 + 7.0])
+
+
+def test_a_packed_model_with_the_wrong_number_of_weights_is_refused() -> None:
+    bad = json.dumps({"labels": ["A", "B"], "bias": [0, 0], "features": ["w:x"], "packed": ""})
+    with pytest.raises(ValueError, match="one value per label"):
+        TaskModel.from_json(bad)
