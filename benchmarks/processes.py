@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx2
 import psutil
 
+from benchmarks.startup import accepts
+
 BIN = Path(sys.executable).parent
 # A fake key of the providers' shape: the upstream ignores it, the SDKs insist on one.
 FAKE_KEY = "sk-bench-0000000000000000"
@@ -93,15 +95,6 @@ def _clean_env() -> dict[str, str]:
     }
 
 
-def _accepts(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
-
-
 def cortexd_env(home: Path, upstream_port: int) -> dict[str, str]:
     """cortexd's environment: a private home, the cloud providers pointed at the upstream."""
     env = _clean_env()
@@ -127,7 +120,7 @@ def cortexd_env(home: Path, upstream_port: int) -> dict[str, str]:
 def wait_sdks_loaded(daemon: Started, sock: Path) -> None:
     """Wait for the socket, then for the provider SDKs; sets `seconds_to_ready` (socket)."""
     started = time.perf_counter()
-    while not _accepts(sock):
+    while not accepts(sock):
         if daemon.process.poll() is not None:
             raise RuntimeError(f"cortexd exited with {daemon.process.returncode}")
         time.sleep(0.005)

@@ -25,7 +25,8 @@ import httpx2
 BIN = Path(sys.executable).parent
 
 
-def _accepts(path: Path) -> bool:
+def accepts(path: Path) -> bool:
+    """Whether a Unix socket at `path` accepts a connection."""
     with socket.socket(socket.AF_UNIX) as probe:
         try:
             probe.connect(str(path))
@@ -44,11 +45,11 @@ def daemon_once() -> tuple[float, float, float]:
     process = subprocess.Popen(
         [str(BIN / "cortexd")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    accepts = ready = loaded = float("nan")
+    accepting = ready = loaded = float("nan")
     try:
-        while not _accepts(sock):
+        while not accepts(sock):
             time.sleep(0.002)
-        accepts = time.perf_counter() - started
+        accepting = time.perf_counter() - started
         with httpx2.Client(transport=httpx2.HTTPTransport(uds=str(sock)), timeout=30) as client:
             client.get("http://cortexd/v1/health")
             ready = time.perf_counter() - started
@@ -59,7 +60,7 @@ def daemon_once() -> tuple[float, float, float]:
         process.send_signal(signal.SIGTERM)
         process.wait()
         shutil.rmtree(home, ignore_errors=True)
-    return accepts, ready, loaded
+    return accepting, ready, loaded
 
 
 def cli_once() -> float:
