@@ -122,8 +122,9 @@ class OverrideDetector:
 
         flags = re.IGNORECASE
         # Every directive at the end names a model: most prompts name none, and this plain
-        # search rules them out at a fraction of the cost of the full pattern below.
-        self._any_model = re.compile(rf"(?<![\w-])(?:{names})", flags)
+        # search rules them out at a fraction of the cost of the full pattern below. No
+        # boundaries here, so it finds a superset of what the full pattern can match.
+        self._any_model = re.compile(rf"(?:{names})", flags)
         self._start = re.compile(
             rf"\A\s*{_PLEASE}(?:[(\[]{directive()}[)\]]\s*|{label()}(?:{_START_END}|\s+)"
             rf"|{directive()}{_START_END})",
