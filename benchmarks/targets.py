@@ -86,13 +86,17 @@ def anthropic_call(client: anthropic.AsyncAnthropic, model: str) -> Call:
     return call
 
 
-def direct(port: int) -> Target:
-    client = openai.AsyncOpenAI(
+def _openai_on_loopback(port: int, api_key: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
         base_url=f"http://127.0.0.1:{port}/v1",
-        api_key=FAKE_KEY,
+        api_key=api_key,
         max_retries=0,
         http_client=httpx2.AsyncClient(limits=LIMITS, timeout=60),
     )
+
+
+def direct(port: int) -> Target:
+    client = _openai_on_loopback(port, FAKE_KEY)
     return Target("direct", openai_call(client, "gpt-4o"), "direct")
 
 
@@ -158,10 +162,5 @@ def litellm_router(port: int) -> Target:
 
 
 def litellm_proxy(port: int, master_key: str, server_cpu: CpuClock) -> Target:
-    client = openai.AsyncOpenAI(
-        base_url=f"http://127.0.0.1:{port}/v1",
-        api_key=master_key,
-        max_retries=0,
-        http_client=httpx2.AsyncClient(limits=LIMITS, timeout=60),
-    )
+    client = _openai_on_loopback(port, master_key)
     return Target("litellm-proxy", openai_call(client, "gpt-4o"), "direct", server_cpu)
