@@ -235,7 +235,7 @@ class Catalog:
         """USD per million tokens; local models cost nothing; None when genai-prices lacks it."""
         if spec.local:
             zero = Decimal(0)
-            return Price(zero, zero, zero, zero, tiered=False, source="local model")
+            return Price(zero, zero, zero, zero, source="local model")
         if spec.name not in self._prices:
             self._prices[spec.name] = lookup_price(spec.provider.value, spec.model_id).price
         return self._prices[spec.name]

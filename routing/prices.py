@@ -1,21 +1,64 @@
-"""Model prices from genai-prices' bundled snapshot (offline: no network at run time)."""
+"""Model prices from genai-prices' bundled snapshot (offline: no network at run time).
+
+A price keeps genai-prices' tiers: past a tier's threshold of *input* tokens every token of
+that kind costs the tier's rate (the "cliff" model Anthropic, Google and OpenAI use).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
+
+#: The kinds of tokens a price names, as genai-prices calls them.
+Part = Literal["input", "output", "cache_read", "cache_write"]
+
+
+@dataclass(frozen=True)
+class Tier:
+    """From more than `start` input tokens on, `part` costs `mtok` USD per million."""
+
+    part: Part
+    start: int
+    mtok: Decimal
 
 
 @dataclass(frozen=True)
 class Price:
-    """Base prices in USD per million tokens; `tiered` when long prompts cost more."""
+    """Base prices in USD per million tokens, and the tiers that replace them for long prompts."""
 
     input_mtok: Decimal
     output_mtok: Decimal
     cache_read_mtok: Decimal | None
     cache_write_mtok: Decimal | None
-    tiered: bool
-    source: str  # the model genai-prices matched, e.g. "Claude Sonnet 5.5"
+    source: str  # the model genai-prices matched, e.g. "Claude Sonnet 4.5"
+    tiers: tuple[Tier, ...] = ()
+
+    @property
+    def tiered(self) -> bool:
+        """Whether long prompts cost more per token."""
+        return bool(self.tiers)
+
+    def mtok(self, part: Part, input_tokens: int) -> Decimal | None:
+        """The rate of `part` for a request of `input_tokens` input tokens (cache included).
+
+        >>> long = (Tier("input", 200_000, Decimal(6)),)
+        >>> p = Price(Decimal(3), Decimal(15), None, None, "x", long)
+        >>> p.mtok("input", 200_000), p.mtok("input", 200_001), p.mtok("output", 300_000)
+        (Decimal('3'), Decimal('6'), Decimal('15'))
+        """
+        base = {
+            "input": self.input_mtok,
+            "output": self.output_mtok,
+            "cache_read": self.cache_read_mtok,
+            "cache_write": self.cache_write_mtok,
+        }[part]
+        rate = base
+        crossed = -1
+        for tier in self.tiers:
+            if tier.part == part and input_tokens > tier.start > crossed:
+                rate, crossed = tier.mtok, tier.start
+        return rate
 
 
 @dataclass(frozen=True)
@@ -26,13 +69,15 @@ class PriceLookup:
     context_window: int | None
 
 
-def _base(value: object) -> tuple[Decimal | None, bool]:
+def _rate(part: Part, value: object, tiers: list[Tier]) -> Decimal | None:
     if value is None:
-        return None, False
+        return None
     if isinstance(value, Decimal):
-        return value, False
+        return value
     base = getattr(value, "base", None)  # genai-prices' TieredPrices
-    return (base if isinstance(base, Decimal) else None), True
+    for tier in getattr(value, "tiers", ()):
+        tiers.append(Tier(part, int(tier.start), Decimal(tier.price)))
+    return base if isinstance(base, Decimal) else None
 
 
 def lookup_price(provider_id: str, model_id: str) -> PriceLookup:
@@ -46,11 +91,15 @@ def lookup_price(provider_id: str, model_id: str) -> PriceLookup:
     except LookupError:
         return PriceLookup(price=None, context_window=None)
     mp = calc.model_price
-    inp, t1 = _base(mp.input_mtok)
-    out, t2 = _base(mp.output_mtok)
-    cread, _ = _base(mp.cache_read_mtok)
-    cwrite, _ = _base(mp.cache_write_mtok)
+    tiers: list[Tier] = []
+    inp = _rate("input", mp.input_mtok, tiers)
+    out = _rate("output", mp.output_mtok, tiers)
+    cread = _rate("cache_read", mp.cache_read_mtok, tiers)
+    cwrite = _rate("cache_write", mp.cache_write_mtok, tiers)
     price = None
-    if inp is not None and out is not None:
-        price = Price(inp, out, cread, cwrite, t1 or t2, calc.model.name or calc.model.id)
+    if inp is not None:
+        # Embedding models have no output price: genai-prices charges their output as 0.
+        out = out if out is not None else Decimal(0)
+        name = calc.model.name or calc.model.id
+        price = Price(inp, out, cread, cwrite, name, tuple(tiers))
     return PriceLookup(price=price, context_window=calc.model.context_window)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from cortexd.routing.prices import Price
+from cortexd.routing.prices import Part, Price
 from cortexd.routing.providers.chat import Usage
 
 Outcome = Literal["ok", "error", "partial", "skipped", "cancelled"]
@@ -40,6 +40,7 @@ class Attempt:
     skip_reason: str | None = None
     cost_usd: Decimal | None = None
     second_opinion: bool = False
+    started_s: float = 0.0  # from the start of the request's dispatch to this try's start
 
 
 AttemptSink = Callable[[Attempt], None]
@@ -48,22 +49,27 @@ AttemptSink = Callable[[Attempt], None]
 def cost_usd(price: Price | None, usage: Usage) -> Decimal | None:
     """What `usage` cost at `price` (USD per million tokens); None when the price is unknown.
 
-    Cached prompt tokens are charged at the cache prices where the catalog has them.
+    `usage.input_tokens` counts cached tokens too; those are charged at the cache prices
+    where the catalog has them, and a long prompt moves every kind of token to its tier.
 
     >>> from cortexd.routing.prices import Price
-    >>> p = Price(Decimal(3), Decimal(15), Decimal("0.3"), Decimal("3.75"), False, "x")
+    >>> p = Price(Decimal(3), Decimal(15), Decimal("0.3"), Decimal("3.75"), "x")
     >>> cost_usd(p, Usage(input_tokens=1_000_000, output_tokens=100_000, cache_read_tokens=500_000))
     Decimal('3.15')
     """
     if price is None:
         return None
-    cache_read = price.cache_read_mtok if price.cache_read_mtok is not None else price.input_mtok
-    cache_write = price.cache_write_mtok if price.cache_write_mtok is not None else price.input_mtok
+    total_in = usage.input_tokens
+
+    def rate(part: Part) -> Decimal:
+        found = price.mtok(part, total_in)
+        return found if found is not None else price.mtok("input", total_in) or Decimal(0)
+
     plain = max(0, usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens)
     total = (
-        plain * price.input_mtok
-        + usage.cache_read_tokens * cache_read
-        + usage.cache_write_tokens * cache_write
-        + usage.output_tokens * price.output_mtok
+        plain * rate("input")
+        + usage.cache_read_tokens * rate("cache_read")
+        + usage.cache_write_tokens * rate("cache_write")
+        + usage.output_tokens * rate("output")
     )
     return (total / _MILLION).normalize()

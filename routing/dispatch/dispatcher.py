@@ -70,6 +70,7 @@ class Dispatch:
     provider: str | None = None
     fallback: bool = False
     attempts: list[Attempt] = field(default_factory=list)
+    began: float = 0.0  # the dispatcher's clock when dispatch began
 
 
 @dataclass
@@ -130,7 +131,7 @@ class Dispatcher:
         provider's `InvalidRequestError` when the request itself is wrong.
 
         `second_opinion` marks the attempts as a cross-check's, not the answer's."""
-        state = Dispatch(request_id, task, second_opinion)
+        state = Dispatch(request_id, task, second_opinion, began=self.clock())
         run = self._run(chain, request, state, deadline_s, streaming=False)
         try:
             async for event in run:
@@ -150,7 +151,7 @@ class Dispatcher:
         deadline_s: float | None = None,
     ) -> tuple[Dispatch, AsyncIterator[StreamEvent]]:
         """The dispatch state and the stream of the first model that produces content."""
-        state = Dispatch(request_id, task)
+        state = Dispatch(request_id, task, began=self.clock())
         return state, self._run(chain, request, state, deadline_s, streaming=True)
 
     async def _capabilities(self, provider: ChatProvider, spec: ModelSpec) -> Capabilities:
@@ -200,6 +201,7 @@ class Dispatcher:
             if outcome in ("ok", "error")
             else None,
             second_opinion=state.second_opinion,
+            started_s=max(0.0, self.clock() - total_s - state.began),
         )
         state.attempts.append(attempt)
         self._sink(attempt)

@@ -48,6 +48,7 @@ from cortexd.routing.providers.errors import (
     StreamInterruptedError,
     TransientError,
     UnsupportedRequestError,
+    redact,
 )
 from cortexd.routing.providers.registry import ProviderRegistry
 from cortexd.routing.providers.settings import Endpoint
@@ -95,4 +96,5 @@ __all__ = [
     "TransientError",
     "UnsupportedRequestError",
     "Usage",
+    "redact",
 ]
