@@ -12,6 +12,7 @@ import socket
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx2
 
@@ -78,6 +79,10 @@ def _probe(path: Path) -> None:
             raise DaemonNotRunning(path) from None
 
 
+def _params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if params is None else {k: v for k, v in params.items() if v is not None}
+
+
 def _raise_for(answer: httpx2.Response) -> None:
     if answer.status_code < 400:
         return
@@ -121,10 +126,12 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, body: Any = None) -> Any:
+    def _request(
+        self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None
+    ) -> Any:
         _probe(self.socket)
         try:
-            answer = self._http.request(method, path, json=body)
+            answer = self._http.request(method, path, json=body, params=_params(params))
         except (httpx2.ConnectError, FileNotFoundError) as exc:
             raise DaemonNotRunning(self.socket) from exc
         _raise_for(answer)
@@ -150,11 +157,53 @@ class Client:
         result: dict[str, Any] = self._request("POST", "/v1/chat/completions", dict(body))
         return result
 
+    def stats(
+        self, *, since: str | None = None, task: str | None = None, by: str | None = None
+    ) -> dict[str, Any]:
+        """``GET /v1/stats``: per task type × model, and spend per day."""
+        params = {"since": since, "task": task, "by": by}
+        result: dict[str, Any] = self._request("GET", "/v1/stats", params=params)
+        return result
+
+    def costs(self) -> dict[str, Any]:
+        """``GET /v1/costs``: this month's spend per provider and its projection."""
+        result: dict[str, Any] = self._request("GET", "/v1/costs")
+        return result
+
+    def calls(self, limit: int = 20) -> list[dict[str, Any]]:
+        """``GET /v1/calls``: the latest calls, oldest first."""
+        result: list[dict[str, Any]] = self._request("GET", "/v1/calls", params={"limit": limit})[
+            "data"
+        ]
+        return result
+
+    def call(self, call_id: str) -> dict[str, Any]:
+        """``GET /v1/calls/{id}``: one call whole (a unique prefix of its id will do)."""
+        result: dict[str, Any] = self._request("GET", f"/v1/calls/{quote(call_id, safe='')}")
+        return result
+
+    def feedback(self, call_id: str, rating: str, note: str | None = None) -> dict[str, Any]:
+        """``POST /v1/feedback``: rate a call good or bad."""
+        body = {"call_id": call_id, "rating": rating, "note": note}
+        result: dict[str, Any] = self._request("POST", "/v1/feedback", body)
+        return result
+
+    def tail(self, limit: int = 10) -> Iterator[dict[str, Any]]:
+        """The latest calls, then each new one as it is recorded (until interrupted)."""
+        params = {"limit": limit, "follow": "true"}
+        # No read timeout: a quiet hour between calls is no failure.
+        yield from self._sse(
+            "GET", "/v1/calls", params=params, timeout=httpx2.Timeout(None, connect=2.0)
+        )
+
     def stream(self, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """``POST /v1/chat/completions`` streaming: the chunks as they arrive."""
+        yield from self._sse("POST", "/v1/chat/completions", json=dict(body))
+
+    def _sse(self, method: str, path: str, **options: Any) -> Iterator[dict[str, Any]]:
         _probe(self.socket)
         try:
-            with self._http.stream("POST", "/v1/chat/completions", json=dict(body)) as answer:
+            with self._http.stream(method, path, **options) as answer:
                 if answer.status_code >= 400:
                     answer.read()
                     _raise_for(answer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,9 @@ from cortexd.sd_notify import Notifier
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
+
+LEDGER_NAME = "ledger.sqlite3"
+REPORT_NAME = "model-performance.md"
 
 #: Python levels as syslog priorities, which journald reads from a "<N>" line prefix.
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
@@ -92,21 +96,34 @@ def _serve(
             return 1
     # Imported after the socket is bound: the server stack and Starlette take a moment.
     from cortexd.api.app import build_app
+    from cortexd.ledger import Ledger, SchemaError
     from cortexd.server import attach_lifecycle, serve
     from cortexd.services import Limits, build_services
 
+    ledger = Ledger(
+        paths.state_dir / LEDGER_NAME,
+        keep_prompts_days=args.keep_prompts,
+        secrets=list(keys.values.values()),
+    )
+    try:
+        ledger.open()
+    except (SchemaError, sqlite3.Error, OSError) as error:
+        log.error("cannot open the ledger %s: %s", ledger.path, error)
+        return 1
     services = build_services(
         table,
         routing_path,
         keys,
         env=dict(os.environ),
         task_model=TaskModel.shipped(),
+        ledger=ledger,
         limits=Limits(max_in_flight=args.max_in_flight),
     )
     for provider in keys.missing():
         log.warning("no API key for %s: its models are skipped", provider)
     app = build_app(services)
-    attach_lifecycle(app, services, listener, Notifier(os.environ))
+    report = paths.context_dir / REPORT_NAME
+    attach_lifecycle(app, services, listener, Notifier(os.environ), report)
     served: ASGIApp = app
     if listener.tcp is not None and token is not None:
         from cortexd.api.tcp_guard import TcpGuard

@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="calls at once before answering 503",
     )
     parser.add_argument(
+        "--keep-prompts",
+        type=_at_least(0.0, float),
+        default=0.0,
+        metavar="DAYS",
+        help="store prompts and answers in the ledger for DAYS days (default 0: never)",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="validate the routing file, show it, and exit"
     )
     return parser

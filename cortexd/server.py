@@ -17,6 +17,7 @@ import socket
 import struct
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -24,6 +25,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from cortexd.ledger.report import ReportJob
 from cortexd.listener import Listener
 from cortexd.sd_notify import Notifier
 from cortexd.services import Services
@@ -101,14 +103,20 @@ def peer_checked_protocol(allowed_uid: int | None) -> type[HttpToolsProtocol]:
 
 
 def attach_lifecycle(
-    app: Starlette, services: Services, listener: Listener, notifier: Notifier
+    app: Starlette, services: Services, listener: Listener, notifier: Notifier, report: Path
 ) -> None:
-    """Start-up (SDKs in the background, SIGHUP, READY, watchdog) and clean shutdown."""
+    """Start-up (SDKs in the background, the ledger and its report, SIGHUP, READY, watchdog)
+    and clean shutdown (the ledger's queue committed, the report brought up to date)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        tasks = [asyncio.create_task(services.load_sdks())]
+        await services.ledger.start()
+        job = ReportJob(services.ledger, report)
+        services.ledger.subscribe(job.poke)
+        tasks = [asyncio.create_task(services.load_sdks()), asyncio.create_task(job.write())]
+        if services.ledger.keep_prompts_days > 0:
+            tasks.append(asyncio.create_task(_prune_hourly(services)))
         loop.add_signal_handler(signal.SIGHUP, _reload, services, notifier)
         interval = _watchdog_interval(os.environ)
         if interval:
@@ -125,11 +133,22 @@ def attach_lifecycle(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            # Calls have drained: commit what they queued, then bring the report up to date.
+            await asyncio.to_thread(services.ledger.close)
+            await job.close()
             await services.registry.aclose()
             listener.close()
             log.info("cortexd stopped")
 
     app.router.lifespan_context = lifespan
+
+
+async def _prune_hourly(services: Services) -> None:
+    while True:
+        await asyncio.sleep(3600)
+        removed = await services.ledger.prune()
+        if removed:
+            log.info("removed %d stored prompts past their retention", removed)
 
 
 def _status(services: Services) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cortexd.keys import Keys
+from cortexd.ledger import AttemptLog, Ledger
 from cortexd.routing import (
     Catalog,
     Router,
@@ -23,7 +24,7 @@ from cortexd.routing import (
     catalog_for,
     load_routing_file,
 )
-from cortexd.routing.dispatch import Attempt, Dispatcher, DispatchSettings
+from cortexd.routing.dispatch import Dispatcher, DispatchSettings
 from cortexd.routing.providers import ProviderRegistry
 
 log = logging.getLogger("cortexd")
@@ -58,6 +59,8 @@ class Services:
     registry: ProviderRegistry
     dispatcher: Dispatcher
     task_model: TaskModel | None
+    ledger: Ledger
+    attempt_log: AttemptLog
     limits: Limits = Limits()
     started: float = field(default_factory=time.time)
     last_reload_error: str | None = None
@@ -111,10 +114,11 @@ def build_services(
     *,
     env: dict[str, str],
     task_model: TaskModel | None,
+    ledger: Ledger,
     settings: DispatchSettings | None = None,
     limits: Limits | None = None,
 ) -> Services:
-    """Wire the daemon's parts together; attempts go to the log until the ledger exists."""
+    """Wire the daemon's parts together; dispatch's attempts reach the ledger per call."""
     routing = build_routing(table, task_model, 1)
     registry = ProviderRegistry(
         keys=keys.values,
@@ -125,20 +129,18 @@ def build_services(
         responses_models=[s.model_id for s in routing.catalog if s.api.value == "responses"],
     )
 
-    def record(attempt: Attempt) -> None:
-        log.info(
-            "attempt %s #%d %s/%s %s%s",
-            attempt.request_id,
-            attempt.number,
-            attempt.provider,
-            attempt.model,
-            attempt.outcome,
-            f" ({attempt.error_class or attempt.skip_reason})" if attempt.outcome != "ok" else "",
-        )
-
+    attempt_log = AttemptLog()  # dispatch's sink: logs attempts, gathers them per call
     dispatcher = Dispatcher(
-        routing.catalog, registry, record, settings=settings or DispatchSettings()
+        routing.catalog, registry, attempt_log, settings=settings or DispatchSettings()
     )
     return Services(
-        routing, routing_path, keys, registry, dispatcher, task_model, limits or Limits()
+        routing,
+        routing_path,
+        keys,
+        registry,
+        dispatcher,
+        task_model,
+        ledger,
+        attempt_log,
+        limits or Limits(),
     )

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Iterator
 from importlib.resources import files
 from pathlib import Path
 
+import httpx2
+import openai
 import pytest
+from support.canary import ANTHROPIC_KEY, CANARIES, OPENAI_KEY, leaks
+from support.daemon import Daemon, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI
 
 WriteRouting = Callable[..., Path]
@@ -60,3 +66,84 @@ def openai_fake() -> Iterator[FakeOpenAI]:
     """A fake OpenAI API (Chat Completions, Responses, Embeddings) on loopback."""
     with FakeOpenAI() as fake:
         yield fake
+
+
+class _Everything(logging.Handler):
+    """Keeps every log line of the run, formatted as a handler would write it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(logging.Formatter("%(name)s %(message)s").format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _canary_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Canary API keys are configured for the whole run; at its end no log line, and no
+    database, report or log under the run's temp folder, may hold one."""
+    saved = {name: os.environ.get(name) for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")}
+    os.environ["ANTHROPIC_API_KEY"], os.environ["OPENAI_API_KEY"] = ANTHROPIC_KEY, OPENAI_KEY
+    handler = _Everything()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    logged = [line for line in handler.lines if any(key in line for key in CANARIES)]
+    assert not logged, f"an API key was logged: {logged[:3]}"
+    leaked = leaks(tmp_path_factory.getbasetemp())
+    assert not leaked, f"an API key was written to {leaked}"
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[tuple[FakeAnthropic, FakeOpenAI]]:
+    """Fake Anthropic and OpenAI servers, one pair per test module."""
+    with FakeAnthropic() as anthropic_fake, FakeOpenAI() as openai_fake:
+        yield anthropic_fake, openai_fake
+
+
+@pytest.fixture(scope="module")
+def daemon(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> Iterator[Daemon]:
+    """A real cortexd with both keys, pointed at `fakes`, one per test module."""
+    anthropic_fake, openai_fake = fakes
+    home = short_home()
+    env = {
+        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+        "OPENAI_API_KEY": OPENAI_KEY,
+        "ANTHROPIC_BASE_URL": anthropic_fake.base_url,
+        "OPENAI_BASE_URL": openai_fake.base_url,
+    }
+    running = start_daemon(home, env)
+    yield running
+    running.stop()
+    remove_home(home)
+
+
+@pytest.fixture
+def fresh(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> tuple[FakeAnthropic, FakeOpenAI]:
+    """`fakes` with their scripts and recorded requests cleared."""
+    for fake in fakes:
+        fake.clear()
+    return fakes
+
+
+@pytest.fixture
+def sdk(daemon: Daemon) -> Iterator[openai.OpenAI]:
+    """The official openai SDK on `daemon`'s socket."""
+    http = httpx2.Client(transport=httpx2.HTTPTransport(uds=str(daemon.socket)))
+    client = openai.OpenAI(
+        base_url="http://cortexd/v1", api_key="unused", http_client=http, max_retries=0
+    )
+    yield client
+    client.close()

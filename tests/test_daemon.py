@@ -14,56 +14,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import openai
 import pytest
+from support.canary import ANTHROPIC_KEY, OPENAI_KEY
 from support.daemon import CORTEXD, Daemon, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 
-KEY_A = "sk-ant-test-canary-0123456789abcdefghij"
-KEY_O = "sk-test-canary-0123456789abcdefghijklmnopqrstuv"
-
-
-@pytest.fixture(scope="module")
-def fakes() -> Iterator[tuple[FakeAnthropic, FakeOpenAI]]:
-    with FakeAnthropic() as anthropic_fake, FakeOpenAI() as openai_fake:
-        yield anthropic_fake, openai_fake
-
-
-@pytest.fixture(scope="module")
-def daemon(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> Iterator[Daemon]:
-    anthropic_fake, openai_fake = fakes
-    home = short_home()
-    env = {
-        "ANTHROPIC_API_KEY": KEY_A,
-        "OPENAI_API_KEY": KEY_O,
-        "ANTHROPIC_BASE_URL": anthropic_fake.base_url,
-        "OPENAI_BASE_URL": openai_fake.base_url,
-    }
-    running = start_daemon(home, env)
-    yield running
-    running.stop()
-    remove_home(home)
-
-
-@pytest.fixture
-def fresh(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> tuple[FakeAnthropic, FakeOpenAI]:
-    for fake in fakes:
-        fake.clear()
-    return fakes
-
-
-@pytest.fixture
-def sdk(daemon: Daemon) -> Iterator[openai.OpenAI]:
-    http = httpx2.Client(transport=httpx2.HTTPTransport(uds=str(daemon.socket)))
-    client = openai.OpenAI(
-        base_url="http://cortexd/v1", api_key="unused", http_client=http, max_retries=0
-    )
-    yield client
-    client.close()
+KEY_A, KEY_O = ANTHROPIC_KEY, OPENAI_KEY
 
 
 def test_the_openai_sdk_completes_through_the_socket(

@@ -8,12 +8,13 @@ from types import ModuleType
 
 import pytest
 
+import cortexd.ledger as ledger
 import cortexd.routing as routing
 import cortexd.routing.dispatch as dispatch
 import cortexd.routing.providers as providers
 
 
-@pytest.mark.parametrize("package", [routing, providers, dispatch])
+@pytest.mark.parametrize("package", [routing, providers, dispatch, ledger])
 def test_all_is_complete_and_importable(package: ModuleType) -> None:
     public = {
         name

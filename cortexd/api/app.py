@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import struct
 import time
@@ -20,6 +19,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from cortexd import __version__
+from cortexd.api.body import read_json
 from cortexd.api.chat_request import (
     ChatBody,
     _Model,
@@ -30,6 +30,8 @@ from cortexd.api.chat_request import (
 )
 from cortexd.api.chat_response import ChunkWriter, completion_json, cortex_block
 from cortexd.api.errors import ApiError
+from cortexd.api.ledger_routes import LEDGER_ROUTES
+from cortexd.api.recording import CallRecording, EmbeddingCall, client_name
 from cortexd.models_json import model_row
 from cortexd.plans import plan_to_json
 from cortexd.routing import (
@@ -71,33 +73,6 @@ class EmbeddingsBody(_Model):
     encoding_format: str = "float"
 
 
-async def read_json(request: Request, services: Services) -> Any:
-    """The body as JSON: 413 beyond the limit (before reading it whole), 408 when too slow."""
-    limit = services.limits.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and not declared.isdigit():
-        raise ApiError(400, "Content-Length is not a number")
-    if declared is not None and int(declared) > limit:
-        raise ApiError(413, f"the request body is over the {limit} byte limit")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with asyncio.timeout(services.limits.body_timeout_s):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise ApiError(413, f"the request body is over the {limit} byte limit")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise ApiError(408, "the request body arrived too slowly") from None
-    try:
-        return json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"the body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise ApiError(400, "the body's JSON is nested too deeply") from None
-
-
 def _plan(services: Services, body: ChatBody, request: Request) -> tuple[RoutePlan, Any]:
     routing = services.routing  # one generation for the whole request
     chat = to_chat_request(body)
@@ -129,19 +104,40 @@ def _provider_error(error: ProviderError | ChainExhaustedError) -> ApiError:
 
 
 async def chat_completions(request: Request) -> Response:
-    """``POST /v1/chat/completions``: route, dispatch, answer (JSON or SSE)."""
+    """``POST /v1/chat/completions``: route, dispatch, record, answer (JSON or SSE)."""
     services: Services = request.app.state.services
     body = parse_body(await read_json(request, services), ChatBody)
     plan, chat = _plan(services, body, request)
-    call_id = uuid.uuid4().hex[:24]
     await services.sdks_ready.wait()
     options = body.cortex
-    second = options.second_opinion if options else False
+    call = CallRecording(
+        services,
+        uuid.uuid4().hex[:24],
+        plan,
+        chat,
+        client=client_name(options.client if options else None, request.headers.get("user-agent")),
+        project=options.project if options else None,
+        stream=body.stream,
+        asked_model=body.model,
+    )
+    try:
+        return await _answer(services, plan, chat, call, body)
+    except BaseException as error:
+        # Recorded answers and errors committed already; this is a bug or a cancellation.
+        call.abandon(None if isinstance(error, ApiError | asyncio.CancelledError) else error)
+        raise
+
+
+async def _answer(
+    services: Services, plan: RoutePlan, chat: Any, call: CallRecording, body: ChatBody
+) -> Response:
+    second = body.cortex.second_opinion if body.cortex else False
     found = services.routing.table.find_task(plan.task)
     if found and found in services.routing.table.cross_validation:
         second = True
     if body.stream and not second:
-        return await _stream(services, plan, chat, call_id, body)
+        return await _stream(services, plan, chat, call, body)
+    opinion = None
     try:
         if second:
             routing = services.routing
@@ -150,25 +146,26 @@ async def chat_completions(request: Request) -> Response:
                 plan.chain,
                 chat,
                 task=plan.task,
-                request_id=call_id,
+                request_id=call.id,
                 second_model=second_model_for(
                     plan.task, plan.chain, routing.table, routing.catalog
                 ),
                 judges=judge_chain(routing.table),
             )
-            result, extra = opinion.main, opinion
+            result = opinion.main
         else:
             result = await services.dispatcher.complete(
-                plan.chain, chat, task=plan.task, request_id=call_id
+                plan.chain, chat, task=plan.task, request_id=call.id
             )
-            extra = None
     except (ProviderError, ChainExhaustedError) as error:
+        await call.commit("error", error=error)
         raise _provider_error(error) from None
-    cortex = cortex_block(call_id, plan, result.dispatch, result.response.warnings, extra)
+    await call.commit("ok", response=result.response, dispatch=result.dispatch, second=opinion)
+    cortex = cortex_block(call.id, plan, result.dispatch, result.response.warnings, opinion)
     if body.stream:
         # A second opinion needs both whole answers: the stream carries the finished answer.
-        return _finished_as_stream(call_id, result.response, cortex, body)
-    return JSONResponse(completion_json(call_id, result.response, cortex))
+        return _finished_as_stream(call.id, result.response, cortex, body)
+    return JSONResponse(completion_json(call.id, result.response, cortex))
 
 
 def _finished_as_stream(
@@ -190,30 +187,40 @@ def _finished_as_stream(
 
 
 async def _stream(
-    services: Services, plan: RoutePlan, chat: Any, call_id: str, body: ChatBody
+    services: Services, plan: RoutePlan, chat: Any, call: CallRecording, body: ChatBody
 ) -> Response:
-    state, events = services.dispatcher.stream(plan.chain, chat, task=plan.task, request_id=call_id)
+    state, events = services.dispatcher.stream(plan.chain, chat, task=plan.task, request_id=call.id)
     try:
         first = await anext(events)  # errors before any byte is sent are plain HTTP errors
     except (ProviderError, ChainExhaustedError) as error:
+        await call.commit("error", dispatch=state, error=error)
         raise _provider_error(error) from None
     include_usage = bool((body.stream_options or {}).get("include_usage"))
-    writer = ChunkWriter(call_id)
+    writer = ChunkWriter(call.id)
 
     async def sse() -> AsyncIterator[bytes]:
         event = first
         try:
             while True:
                 if isinstance(event, StreamEnd):
-                    cortex = cortex_block(call_id, plan, state, event.response.warnings)
+                    # The rows are committed before the last byte: an answered call is on record.
+                    await call.commit("ok", response=event.response, dispatch=state)
+                    cortex = cortex_block(call.id, plan, state, event.response.warnings)
                     yield writer.finish(event.response, cortex, include_usage)
                     return
                 if isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta):
+                    call.first_token()
                     writer.model = state.model or writer.model
                     yield writer.delta(event)
                 event = await anext(events)
         except PartialAnswerError as error:
+            await call.commit("partial", dispatch=state, error=error.cause)
             yield writer.error(str(error), "stream_interrupted")
+        except BaseException as error:
+            call.abandon(
+                None if isinstance(error, GeneratorExit | asyncio.CancelledError) else error
+            )
+            raise
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
@@ -246,8 +253,9 @@ async def embeddings(request: Request) -> Response:
     explicit = body.model not in ("auto", "", "default")
     inputs = (body.input,) if isinstance(body.input, str) else tuple(body.input)
     await services.sdks_ready.wait()
+    call = EmbeddingCall(services, names, explicit, request.headers.get("user-agent"))
     failures = []
-    for name in names:
+    for index, name in enumerate(names):
         spec = routing.catalog.resolve(name)
         if spec is None:
             raise ApiError(
@@ -256,19 +264,24 @@ async def embeddings(request: Request) -> Response:
                 code="model_not_found",
                 param="model",
             )
+        began = time.monotonic()
         try:
             result = await services.registry(spec).embed(
                 EmbedRequest(spec.model_id, inputs, body.dimensions, timeout=60.0)
             )
         except InvalidRequestError as error:
+            await call.commit(spec, index, began, error=error)
             raise ApiError(400, str(error)) from None
         except ProviderError as error:
+            call.tried(spec, index, began, error)
             if explicit and not isinstance(error, TransientError):
                 # The named model cannot embed (a chat model, no key, not pulled): retrying
                 # will not help, so this is the request's error.
+                await call.commit(spec, index, began, error=error)
                 raise ApiError(400, str(error), code="model_not_found", param="model") from None
             failures.append((name, f"{type(error).__name__}: {error.detail}"))
             continue
+        await call.commit(spec, index, began, usage=result.usage)
         return JSONResponse(
             {
                 "object": "list",
@@ -280,7 +293,9 @@ async def embeddings(request: Request) -> Response:
                 },
             }
         )
-    raise _provider_error(ChainExhaustedError(failures, None))
+    exhausted = ChainExhaustedError(failures, None)
+    await call.commit(None, len(names), time.monotonic(), error=exhausted)
+    raise _provider_error(exhausted)
 
 
 async def models(request: Request) -> Response:
@@ -361,6 +376,7 @@ async def health(request: Request) -> Response:
             "sdk_error": services.sdk_error,
             "providers": statuses,
             "in_flight": in_flight,
+            "ledger": services.ledger.health(),
         }
     )
 
@@ -438,6 +454,7 @@ def build_app(services: Services) -> Starlette:
         Route("/v1/route", _guarded(route, False), methods=["POST"]),
         Route("/v1/health", _guarded(health, False), methods=["GET"]),
     ]
+    routes += [Route(p, _guarded(h, False), methods=[m]) for p, h, m in LEDGER_ROUTES]
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
     app.state.services = services
     return app

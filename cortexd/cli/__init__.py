@@ -7,7 +7,15 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cortexd.cli import ask_cmd, config_cmd, health_cmd, models_cmd, route_cmd
+from cortexd.cli import (
+    ask_cmd,
+    calls_cmd,
+    config_cmd,
+    health_cmd,
+    models_cmd,
+    route_cmd,
+    stats_cmd,
+)
 from cortexd.errors import CortexError
 
 
@@ -20,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     health_cmd.register(sub)
     config_cmd.register(sub)
     models_cmd.register(sub)
+    stats_cmd.register(sub)
+    calls_cmd.register(sub)
     return parser
 
 

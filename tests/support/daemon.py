@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx2
 
+from .canary import leaks
+
 CORTEXD = str(Path(sys.executable).parent / "cortexd")
 
 
@@ -119,4 +121,7 @@ def wait_ready(daemon: Daemon, timeout: float = 30.0) -> None:
 
 
 def remove_home(home: Path) -> None:
+    """Delete a daemon's home, after checking that no API key reached its files."""
+    leaked = leaks(home)
     shutil.rmtree(home, ignore_errors=True)
+    assert not leaked, f"an API key was written to {leaked}"

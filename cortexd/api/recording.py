@@ -1,0 +1,265 @@
+"""One call's record, gathered while it runs and committed before its last byte is sent."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from cortexd.ledger import CallOutcome, CallRecord
+from cortexd.routing import ModelSpec, RoutePlan
+from cortexd.routing.dispatch import Attempt, Dispatch, SecondOpinion, cost_usd
+from cortexd.routing.providers import ChatRequest, ChatResponse, ProviderError, Usage
+
+if TYPE_CHECKING:
+    from cortexd.services import Services
+
+
+def client_name(given: str | None, user_agent: str | None) -> str | None:
+    """Who called: the ``cortex.client`` the request names, else the User-Agent's product.
+
+    >>> client_name(None, "curl/8.5.0"), client_name(None, "OpenAI/Python 3.57.0")
+    ('curl', 'OpenAI/Python')
+    >>> client_name("zed", "curl/8.5.0")
+    'zed'
+    """
+    name = given or ""
+    if not name and user_agent:
+        name = user_agent.split()[0]
+        name = re.sub(r"/v?\d[\w.+-]*$", "", name)
+    return name.strip()[:64] or None
+
+
+def _words_left_out(reason: str) -> str:
+    # The classifier explains itself with words of the prompt ('summa…' (+0.3)); those are
+    # the prompt's, so they are kept only where prompts are.
+    kept = [part for part in reason.split(", ") if "'" not in part]
+    return ", ".join(kept) if kept else "prompt features"
+
+
+def stored_reasons(plan: RoutePlan, keep_prompt_words: bool) -> tuple[str, ...]:
+    """The plan's reasons as the ledger keeps them."""
+    c = plan.classification
+    if keep_prompt_words or c is None or not c.reason:
+        return plan.reasons
+    private = _words_left_out(c.reason)
+    return tuple(r.replace(c.reason, private) for r in plan.reasons)
+
+
+def json_validity(request: ChatRequest, response: ChatResponse | None) -> tuple[bool, bool | None]:
+    """Whether JSON was asked for, and whether the answer's text is JSON (None: no text)."""
+    asked = request.response_format is not None and request.response_format.kind != "text"
+    if not asked or response is None or not response.text:
+        return asked, None
+    try:
+        json.loads(response.text)
+    except ValueError:
+        return True, False
+    return True, True
+
+
+def last_prompt(plan: RoutePlan) -> str | None:
+    """The last user message as the router left it (an override phrase removed)."""
+    return next((m.content for m in reversed(plan.messages) if m.role == "user"), None)
+
+
+class CallRecording:
+    """A chat call being recorded: its attempts are gathered from dispatch's sink."""
+
+    def __init__(
+        self,
+        services: Services,
+        call_id: str,
+        plan: RoutePlan,
+        request: ChatRequest,
+        *,
+        client: str | None,
+        project: str | None,
+        stream: bool,
+        asked_model: str,
+    ) -> None:
+        self._services = services
+        self.id = call_id
+        self.plan = plan
+        self.request = request
+        self.client = client
+        self.project = project
+        self.stream = stream
+        self.asked_model = asked_model
+        self.started_at = time.time()
+        self._t0 = time.monotonic()
+        self.first_token_s: float | None = None
+        self.generation = services.routing.generation
+        self.attempts = services.attempt_log.open(call_id)
+        self.done = False
+
+    def first_token(self) -> None:
+        """The client got its first piece of content now."""
+        if self.first_token_s is None:
+            self.first_token_s = time.monotonic() - self._t0
+
+    def build(
+        self,
+        outcome: CallOutcome,
+        *,
+        response: ChatResponse | None = None,
+        dispatch: Dispatch | None = None,
+        error: BaseException | None = None,
+        second: SecondOpinion | None = None,
+    ) -> CallRecord:
+        """The record of the call as it ends now."""
+        plan = self.plan
+        keep = self._services.ledger.keep_prompts_days > 0
+        override = None
+        if plan.decided_by == "override" and plan.override is not None:
+            override = plan.override.phrase
+        elif plan.decided_by == "explicit-model":
+            override = self.asked_model
+        first = self.first_token_s
+        if first is None and response is not None and not self.stream and dispatch is not None:
+            answering = [a for a in self.attempts if a.outcome == "ok" and not a.second_opinion]
+            if answering and answering[-1].first_token_s is not None:
+                first = answering[-1].started_s + answering[-1].first_token_s
+        requested, valid = json_validity(self.request, response)
+        verdict = second.verdict if second is not None else None
+        return CallRecord(
+            id=self.id,
+            started_at=self.started_at,
+            task=plan.task,
+            decided_by=plan.decided_by,
+            outcome=outcome,
+            attempts=tuple(self.attempts),
+            client=self.client,
+            project=self.project,
+            override=override,
+            routing_generation=self.generation,
+            chain=plan.chain,
+            reasons=stored_reasons(plan, keep),
+            model=dispatch.model if dispatch is not None else None,
+            provider=dispatch.provider if dispatch is not None else None,
+            fallback=dispatch.fallback if dispatch is not None else False,
+            local_only=plan.local_only,
+            stream=self.stream,
+            finish_reason=response.finish_reason if response is not None else None,
+            usage=response.usage if response is not None else Usage(),
+            first_token_s=first,
+            total_s=time.monotonic() - self._t0,
+            error_class=type(error).__name__ if error is not None else None,
+            error=str(error) if error is not None else None,
+            json_requested=requested,
+            json_valid=valid,
+            second_opinion=second.status if second is not None else None,
+            verdict_agree=verdict.agree if verdict is not None else None,
+            prompt=last_prompt(plan),
+            answer=response.text if response is not None and keep else None,
+        )
+
+    async def commit(self, outcome: CallOutcome, **ended: Any) -> None:
+        """Record the call and wait for its commit (at most once)."""
+        if self.done:
+            return
+        self.done = True
+        self._services.attempt_log.close(self.id)
+        await self._services.ledger.record(self.build(outcome, **ended))
+
+    def abandon(self, error: BaseException | None = None) -> None:
+        """The client left, or a bug (`error`) ended the call: queue its record, no wait."""
+        if self.done:
+            return
+        self.done = True
+        self._services.attempt_log.close(self.id)
+        outcome: CallOutcome = "cancelled" if error is None else "error"
+        self._services.ledger.submit(self.build(outcome, error=error))
+
+
+class EmbeddingCall:
+    """An embeddings call being recorded: each model tried becomes an attempt."""
+
+    def __init__(
+        self,
+        services: Services,
+        names: tuple[str, ...],
+        explicit: bool,
+        user_agent: str | None,
+    ) -> None:
+        self._services = services
+        self.id = uuid.uuid4().hex[:24]
+        self.names = names
+        self.explicit = explicit
+        self.client = client_name(None, user_agent)
+        self.started_at = time.time()
+        self._t0 = time.monotonic()
+        self.attempts: list[Attempt] = []
+
+    def tried(
+        self,
+        spec: ModelSpec,
+        index: int,
+        began: float,
+        error: ProviderError | None = None,
+        usage: Usage | None = None,
+    ) -> None:
+        """One model was asked; `error` when it failed."""
+        usage = usage or Usage()
+        price = self._services.routing.catalog.price(spec)
+        self.attempts.append(
+            Attempt(
+                request_id=self.id,
+                number=len(self.attempts) + 1,
+                task="Embeddings",
+                provider=spec.provider.value,
+                model=spec.name,
+                model_id=spec.model_id,
+                outcome="error" if error is not None else "ok",
+                fallback=index > 0,
+                usage=usage,
+                total_s=time.monotonic() - began,
+                error_class=type(error).__name__ if error is not None else None,
+                error=str(error) if error is not None else None,
+                cost_usd=cost_usd(price, usage),
+                started_s=began - self._t0,
+            )
+        )
+
+    async def commit(
+        self,
+        spec: ModelSpec | None,
+        index: int,
+        began: float,
+        *,
+        usage: Usage | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Record the call: answered by `spec` with `usage`, or ended by `error`."""
+        if spec is not None and error is None:
+            self.tried(spec, index, began, usage=usage)
+        elif (
+            spec is not None
+            and isinstance(error, ProviderError)
+            and not any(a.model == spec.name for a in self.attempts)
+        ):
+            self.tried(spec, index, began, error)
+        answered = error is None and spec is not None
+        await self._services.ledger.record(
+            CallRecord(
+                id=self.id,
+                started_at=self.started_at,
+                task="Embeddings",
+                decided_by="explicit-model" if self.explicit else "task-given",
+                outcome="ok" if answered else "error",
+                kind="embeddings",
+                attempts=tuple(self.attempts),
+                client=self.client,
+                routing_generation=self._services.routing.generation,
+                chain=self.names,
+                model=spec.name if answered and spec is not None else None,
+                provider=spec.provider.value if answered and spec is not None else None,
+                fallback=answered and index > 0,
+                usage=usage or Usage(),
+                total_s=time.monotonic() - self._t0,
+                error_class=type(error).__name__ if error is not None else None,
+                error=str(error) if error is not None else None,
+            )
+        )

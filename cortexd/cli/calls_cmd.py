@@ -1,0 +1,121 @@
+"""``cortex tail`` (calls as they are recorded), ``cortex why CALL_ID`` and ``cortex rate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    t = sub.add_parser("tail", help="the latest calls, then each new one as it happens")
+    t.add_argument("-n", "--lines", type=int, default=10, help="how many past calls first")
+    t.add_argument("--json", action="store_true", help="one JSON object per line")
+    t.set_defaults(run=run_tail)
+    w = sub.add_parser("why", help="how one call was routed, and every attempt it made")
+    w.add_argument("call_id", help="the call's id (from the cortex block; a prefix will do)")
+    w.add_argument("--json", action="store_true", help="print the raw JSON")
+    w.set_defaults(run=run_why)
+    r = sub.add_parser("rate", help="say whether a call's answer did its job")
+    r.add_argument("call_id", help="the call's id (a prefix will do)")
+    r.add_argument("rating", choices=["good", "bad"])
+    r.add_argument("--note", help="why, in a few words")
+    r.set_defaults(run=run_rate)
+
+
+def line(call: dict[str, Any]) -> str:
+    """One call on one line."""
+    from cortexd.formatting import money, seconds
+
+    when = time.strftime("%H:%M:%S", time.localtime(call["started_at"]))
+    model = f"{call['model'] or '—'}{' (fallback)' if call['fallback'] else ''}"
+    outcome = call["outcome"] if call["completed"] or call["outcome"] != "ok" else "incomplete"
+    return (
+        f"{when} {call['id'][:12]} {call['task']} → {model} {outcome}"
+        f" {call['input_tokens']}/{call['output_tokens']} tok"
+        f" ttft {seconds(call['first_token_s'])} total {seconds(call['total_s'])}"
+        f" {money(call['cost_usd'])}" + (f" [{call['client']}]" if call.get("client") else "")
+    )
+
+
+def run_tail(args: argparse.Namespace) -> int:
+    from cortexd.client import Client
+
+    with Client() as client:
+        try:
+            for call in client.tail(max(1, args.lines)):
+                print(json.dumps(call) if args.json else line(call), flush=True)
+        except KeyboardInterrupt:
+            return 0
+    return 0
+
+
+def run_why(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from cortexd.client import Client
+    from cortexd.formatting import money, seconds
+
+    with Client() as client:
+        call = client.call(args.call_id)
+    if args.json:
+        print(json.dumps(call, indent=2))
+        return 0
+    console = Console(highlight=False)
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(call["started_at"]))
+    console.print(
+        f"call {call['id']} at {when}"
+        + (f" from {escape(call['client'])}" if call["client"] else "")
+    )
+    console.print(
+        f"task {escape(call['task'])} ({call['decided_by']}); chain {' → '.join(call['chain'])}"
+        f"; routing file generation {call['routing_generation']}"
+    )
+    for reason in call["reasons"]:
+        console.print(f"  · {escape(reason)}")
+    answered = f"{call['model']} via {call['provider']}" if call["model"] else "no model"
+    console.print(
+        f"answered by {escape(answered)}{' (fallback)' if call['fallback'] else ''}: "
+        f"{call['outcome']}, {'completed' if call['completed'] else 'not completed'}, "
+        f"achieved: {({True: 'yes', False: 'no', None: '—'})[call['achieved']]}; "
+        f"{money(call['cost_usd'])}, ttft {seconds(call['first_token_s'])}, "
+        f"total {seconds(call['total_s'])}"
+    )
+    if call.get("error"):
+        console.print(f"[red]{escape(call['error'])}[/]")
+    table = Table(title="attempts", title_justify="left")
+    for column in ("#", "model", "outcome", "tokens in/out", "ttft", "total", "cost", "detail"):
+        table.add_column(column, overflow="fold")
+    for a in call["attempts"]:
+        detail = a["error"] or a["skipped"] or ""
+        if a["second_opinion"]:
+            detail = f"second opinion {detail}".strip()
+        table.add_row(
+            str(a["number"] or "—"),
+            escape(f"{a['model']} ({a['provider']})"),
+            a["outcome"],
+            f"{a['input_tokens']}/{a['output_tokens']}",
+            seconds(a["first_token_s"]),
+            seconds(a["total_s"]) if a["outcome"] != "skipped" else "—",
+            money(a["cost_usd"]) if a["outcome"] != "skipped" else "—",
+            escape(detail),
+        )
+    console.print(table)
+    for s in call["signals"]:
+        console.print(f"signal: {s['signal']} — {escape(s['detail'] or '')}")
+    for r in call["ratings"]:
+        note = f": {escape(r['note'])}" if r["note"] else ""
+        console.print(f"rated {r['rating']}{note}")
+    return 0
+
+
+def run_rate(args: argparse.Namespace) -> int:
+    from cortexd.client import Client
+
+    with Client() as client:
+        done = client.feedback(args.call_id, args.rating, args.note)
+    print(f"rated {done['call_id']} {done['rating']}")
+    return 0

@@ -1,0 +1,107 @@
+"""``cortex stats`` and ``cortex costs``: what the ledger says of models, tasks and money."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("stats", help="calls, success, latency and cost per task type × model")
+    p.add_argument("--task", help="only this task type")
+    p.add_argument(
+        "--since", help="from: a date (2026-11-01), 7d, 12h, 2w, today or month (default)"
+    )
+    p.add_argument("--by", choices=["client", "project"], help="one row per client or project")
+    p.add_argument("--json", action="store_true", help="print the raw JSON")
+    p.set_defaults(run=run_stats)
+    c = sub.add_parser("costs", help="this month's spend per provider, and its projection")
+    c.add_argument("--json", action="store_true", help="print the raw JSON")
+    c.set_defaults(run=run_costs)
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from cortexd.client import Client
+    from cortexd.formatting import bars, money, percent, seconds
+
+    with Client() as client:
+        data = client.stats(since=args.since, task=args.task, by=args.by)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    console = Console()
+    table = Table(title="calls per task type × model", title_justify="left")
+    columns = ["task type", "model"]
+    if args.by:
+        columns.append(args.by)
+    columns += ["tries", "completed", "achieved", "total p50/p95", "TTFT p50/p95"]
+    columns += ["tokens in/out", "cost"]
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for r in data["rows"]:
+        cells = [escape(r["task"]), escape(f"{r['model']} ({r['provider']})")]
+        if args.by:
+            cells.append(escape(r.get(args.by) or "—"))
+        cost = money(r["cost_usd"]) + (" [red]+ ?[/]" if r["unpriced_tries"] else "")
+        cells += [
+            str(r["tries"]),
+            percent(r["completed_rate"]),
+            percent(r["achieved_rate"]),
+            f"{seconds(r['total_s']['p50'])} / {seconds(r['total_s']['p95'])}",
+            f"{seconds(r['first_token_s']['p50'])} / {seconds(r['first_token_s']['p95'])}",
+            f"{r['input_tokens']:,} / {r['output_tokens']:,}",
+            cost,
+        ]
+        table.add_row(*cells)
+    if not data["rows"]:
+        console.print("no calls recorded in this period")
+    else:
+        console.print(table)
+    chart = bars(data["spend_per_day"])
+    if chart:
+        console.print("\nspend per day")
+        for line in chart:
+            console.print(line, highlight=False)
+    if any(r["unpriced_tries"] for r in data["rows"]):
+        console.print("[red]+ ?: some tries have no known price (see cortex costs)[/]")
+    return 0
+
+
+def run_costs(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from cortexd.client import Client
+    from cortexd.formatting import money
+
+    with Client() as client:
+        data = client.costs()
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    console = Console()
+    table = Table(
+        title=f"spend in {data['month']} ({data['days_elapsed']:.1f} of "
+        f"{data['days_in_month']} days)",
+        title_justify="left",
+    )
+    for column in ("provider", "calls", "spent", "projected at month end"):
+        table.add_column(column, justify="left" if column == "provider" else "right")
+    for p in data["providers"]:
+        table.add_row(
+            escape(p["provider"]), str(p["calls"]), money(p["cost_usd"]), money(p["projected_usd"])
+        )
+    table.add_row("total", "", money(data["total_usd"]), money(data["projected_usd"]), style="bold")
+    console.print(table)
+    for u in data["unpriced"]:
+        console.print(
+            f"[red]price unknown:[/] {u['tries']} tries of {escape(u['model'])} "
+            f"({escape(u['provider'])}) are not in these sums"
+        )
+    return 0

@@ -1,0 +1,209 @@
+"""The ledger's schema, built by named migrations applied in order and recorded in a table.
+
+A migration is never edited once released: a change is a new one at the end. A database
+that records a migration this cortexd does not know was written by a newer version, and is
+refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+
+from cortexd.errors import CortexError
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+class SchemaError(CortexError):
+    """The database was written by a newer cortexd, or its schema cannot be upgraded."""
+
+
+def _run(db: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): it commits first, which would split a migration from its record.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def m001_calls_and_attempts(db: sqlite3.Connection) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE calls (
+            id TEXT PRIMARY KEY,
+            started_at REAL NOT NULL,
+            kind TEXT NOT NULL,
+            client TEXT,
+            project TEXT,
+            task TEXT NOT NULL,
+            decided_by TEXT NOT NULL,
+            override TEXT,
+            routing_generation INTEGER,
+            chain TEXT NOT NULL,
+            reasons TEXT NOT NULL,
+            model TEXT,
+            provider TEXT,
+            fallback INTEGER NOT NULL,
+            local_only INTEGER NOT NULL,
+            stream INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            completed INTEGER NOT NULL,
+            finish_reason TEXT,
+            error_class TEXT,
+            error TEXT,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL,
+            reasoning_tokens INTEGER NOT NULL,
+            first_token_s REAL,
+            total_s REAL NOT NULL,
+            cost_pico_usd INTEGER,
+            price_unknown INTEGER NOT NULL
+        );
+        CREATE INDEX calls_by_time ON calls (started_at);
+        CREATE TABLE attempts (
+            call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            number INTEGER NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            fallback INTEGER NOT NULL,
+            retry INTEGER NOT NULL,
+            second_opinion INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL,
+            reasoning_tokens INTEGER NOT NULL,
+            started_s REAL NOT NULL,
+            first_token_s REAL,
+            total_s REAL NOT NULL,
+            error_class TEXT,
+            error TEXT,
+            skip_reason TEXT,
+            cost_pico_usd INTEGER,
+            price_unknown INTEGER NOT NULL,
+            PRIMARY KEY (call_id, seq)
+        );
+        CREATE INDEX attempts_by_model ON attempts (model);
+        """,
+    )
+
+
+def m002_feedback(db: sqlite3.Connection) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+            at REAL NOT NULL,
+            rating TEXT NOT NULL CHECK (rating IN ('good', 'bad')),
+            note TEXT
+        );
+        CREATE INDEX feedback_by_call ON feedback (call_id);
+        """,
+    )
+
+
+def m003_structured_output_and_second_opinions(db: sqlite3.Connection) -> None:
+    _run(
+        db,
+        """
+        ALTER TABLE calls ADD COLUMN json_requested INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE calls ADD COLUMN json_valid INTEGER;
+        ALTER TABLE calls ADD COLUMN second_opinion TEXT;
+        ALTER TABLE calls ADD COLUMN verdict_agree INTEGER;
+        """,
+    )
+
+
+def m004_implicit_signals(db: sqlite3.Connection) -> None:
+    # The prompt key is a keyed hash: equal prompts match, and a guessed prompt cannot be
+    # confirmed against another install's database.
+    _run(
+        db,
+        """
+        ALTER TABLE calls ADD COLUMN prompt_key TEXT;
+        CREATE INDEX calls_by_client ON calls (client, started_at);
+        CREATE INDEX calls_by_prompt ON calls (prompt_key, started_at);
+        CREATE TABLE signals (
+            call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+            signal TEXT NOT NULL,
+            at REAL NOT NULL,
+            detail TEXT,
+            PRIMARY KEY (call_id, signal)
+        );
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+        """,
+    )
+    db.execute("INSERT INTO meta VALUES ('prompt_key_secret', ?)", (os.urandom(16),))
+
+
+def m005_stored_prompts(db: sqlite3.Connection) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE contents (
+            call_id TEXT PRIMARY KEY REFERENCES calls (id) ON DELETE CASCADE,
+            stored_at REAL NOT NULL,
+            prompt TEXT,
+            answer TEXT
+        );
+        CREATE INDEX contents_by_time ON contents (stored_at);
+        """,
+    )
+
+
+#: Every migration, oldest first. Append only.
+MIGRATIONS: tuple[tuple[str, Migration], ...] = (
+    ("m001_calls_and_attempts", m001_calls_and_attempts),
+    ("m002_feedback", m002_feedback),
+    ("m003_structured_output_and_second_opinions", m003_structured_output_and_second_opinions),
+    ("m004_implicit_signals", m004_implicit_signals),
+    ("m005_stored_prompts", m005_stored_prompts),
+)
+
+
+def applied(db: sqlite3.Connection) -> list[str]:
+    """The names of the migrations this database has had, in order."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+    )
+    return [name for (name,) in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def migrate(db: sqlite3.Connection, upto: int | None = None) -> list[str]:
+    """Apply the migrations `db` lacks (the first `upto` only, for tests); returns their names.
+
+    Each runs in its own transaction with its record, so a failure leaves the database at
+    the last complete version.
+    """
+    known = [name for name, _ in MIGRATIONS]
+    done = applied(db)
+    unknown = [name for name in done if name not in known]
+    if unknown:
+        raise SchemaError(
+            f"the ledger was written by a newer cortexd (it has migration {unknown[0]}); "
+            "upgrade cortexd or move the database aside"
+        )
+    ran = []
+    for name, step in MIGRATIONS[:upto]:
+        if name in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            step(db)
+            db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        ran.append(name)
+    return ran

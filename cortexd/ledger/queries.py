@@ -1,0 +1,329 @@
+"""Reading the ledger: the task × model table, spend per day, costs, recent calls, one call.
+
+Every function takes a connection and returns JSON-ready data; the API, the CLI (through
+the API) and the report share them. Sums of money are exact (integer pico-dollars) and
+printed as decimal strings.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from cortexd.ledger.months import Month, day_label, day_start, projection
+from cortexd.ledger.records import from_pico
+from cortexd.ledger.writer import quantile
+
+#: Whether a call achieved its task: the user's latest rating, or else completed with no
+#: implicit signal against it.
+ACHIEVED_SQL = """COALESCE(
+    (SELECT f.rating = 'good' FROM feedback f WHERE f.call_id = c.id
+     ORDER BY f.at DESC, f.id DESC LIMIT 1),
+    c.completed AND NOT EXISTS (SELECT 1 FROM signals s WHERE s.call_id = c.id))"""
+
+BY = {"client": "c.client", "project": "c.project"}
+
+
+def usd(pico: int | None) -> str | None:
+    """Pico-dollars as a decimal string of dollars."""
+    value = from_pico(pico)
+    return None if value is None else format(value, "f")
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(part / whole, 4)
+
+
+def _q(values: list[float], q: float) -> float | None:
+    found = quantile(sorted(values), q)
+    return None if found is None else round(found, 4)
+
+
+def stats(
+    db: sqlite3.Connection,
+    *,
+    since: float,
+    until: float,
+    task: str | None = None,
+    by: str | None = None,
+) -> dict[str, Any]:
+    """Per task type × model (× client or project): tries, completed and achieved rates,
+    p50/p95 total time and time to first token, tokens and cost; and spend per local day.
+
+    A row counts every try of a model (fallbacks' failures too); `achieved` is counted over
+    the calls the model answered.
+    """
+    if by is not None and by not in BY:
+        raise ValueError(f"cannot group by {by!r}: use client or project")
+    group = BY[by] if by else "NULL"
+    where = "c.started_at >= ? AND c.started_at < ? AND a.outcome != 'skipped'"
+    params: list[Any] = [since, until]
+    if task is not None:
+        where += " AND c.task = ? COLLATE NOCASE"
+        params.append(task)
+    rows = db.execute(
+        f"SELECT c.task, a.model, a.provider, {group}, a.outcome, a.second_opinion,"
+        " a.first_token_s, a.total_s, a.input_tokens, a.output_tokens, a.cache_read_tokens,"
+        " a.cost_pico_usd, a.price_unknown, c.completed,"
+        " a.outcome = 'ok' AND a.second_opinion = 0 AND c.model IS a.model,"
+        f" {ACHIEVED_SQL}, c.started_at"
+        f" FROM attempts a JOIN calls c ON c.id = a.call_id WHERE {where}",
+        params,
+    ).fetchall()
+    groups: dict[tuple[str, str, str, str | None], dict[str, Any]] = {}
+    per_day: dict[str, int] = defaultdict(int)
+    for (t, model, provider, who, outcome, _second, ttft, total, tin, tout, tcache, cost,
+         unknown, completed, answered, achieved, started) in rows:  # fmt: skip
+        g = groups.setdefault(
+            (t, model, provider, who),
+            {"tries": 0, "answered": 0, "completed": 0, "achieved": 0, "errors": 0,
+             "total": [], "ttft": [], "in": 0, "out": 0, "cache": 0, "cost": 0, "unknown": 0},
+        )  # fmt: skip
+        g["tries"] += 1
+        g["errors"] += outcome != "ok"
+        if outcome == "ok":
+            g["total"].append(total)
+            if ttft is not None:
+                g["ttft"].append(ttft)
+        if answered:
+            g["answered"] += 1
+            g["completed"] += bool(completed)
+            g["achieved"] += bool(achieved)
+        g["in"] += tin
+        g["out"] += tout
+        g["cache"] += tcache
+        g["cost"] += cost or 0
+        g["unknown"] += unknown
+        per_day[day_label(started)] += cost or 0
+    table = []
+    for (t, model, provider, who), g in sorted(groups.items(), key=lambda kv: kv[0][:2]):
+        row: dict[str, Any] = {
+            "task": t,
+            "model": model,
+            "provider": provider,
+            "tries": g["tries"],
+            "answered": g["answered"],
+            "errors": g["errors"],
+            "completed_rate": _rate(g["completed"], g["tries"]),
+            "achieved_rate": _rate(g["achieved"], g["answered"]),
+            "total_s": {"p50": _q(g["total"], 0.5), "p95": _q(g["total"], 0.95)},
+            "first_token_s": {"p50": _q(g["ttft"], 0.5), "p95": _q(g["ttft"], 0.95)},
+            "input_tokens": g["in"],
+            "output_tokens": g["out"],
+            "cache_read_tokens": g["cache"],
+            "cost_usd": usd(g["cost"]),
+            "unpriced_tries": g["unknown"],
+        }
+        if by:
+            row[by] = who
+        table.append(row)
+    return {
+        "since": since,
+        "until": until,
+        "task": task,
+        "by": by,
+        "rows": table,
+        "spend_per_day": _days(per_day, since, until),
+    }
+
+
+def _days(per_day: dict[str, int], since: float, until: float) -> list[dict[str, Any]]:
+    """Every local day from `since` to `until` (at most 62), spent or not."""
+    out = []
+    at = max(day_start(since), day_start(until) - 61 * 86_400)
+    seen = set()
+    while at < until:
+        label = day_label(at)
+        if label not in seen:
+            seen.add(label)
+            out.append({"day": label, "cost_usd": usd(per_day.get(label, 0))})
+        at = day_start(at + 86_400 + 7_200)  # DST days are 23 or 25 hours long
+    return out
+
+
+def costs(db: sqlite3.Connection, *, now: float) -> dict[str, Any]:
+    """Month-to-date spend per provider and in all, the projection to the month's end, and
+    the models whose calls have no known price (left out of the sums, and named)."""
+    month = Month.of(now)
+    recent_since = max(month.start, now - 7 * 86_400)
+    rows = db.execute(
+        "SELECT a.provider, COUNT(DISTINCT a.call_id), COALESCE(SUM(a.cost_pico_usd), 0),"
+        " COALESCE(SUM(CASE WHEN c.started_at >= ? THEN a.cost_pico_usd END), 0),"
+        " SUM(a.price_unknown)"
+        " FROM attempts a JOIN calls c ON c.id = a.call_id"
+        " WHERE c.started_at >= ? AND c.started_at < ? AND a.outcome IN ('ok', 'error')"
+        " GROUP BY a.provider ORDER BY 3 DESC",
+        (recent_since, month.start, month.end),
+    ).fetchall()
+    unpriced = db.execute(
+        "SELECT a.model, a.provider, COUNT(*) FROM attempts a JOIN calls c ON c.id = a.call_id"
+        " WHERE c.started_at >= ? AND c.started_at < ? AND a.price_unknown = 1"
+        " GROUP BY a.model, a.provider ORDER BY 3 DESC",
+        (month.start, month.end),
+    ).fetchall()
+
+    def project(spent: int, recent: int) -> str:
+        p = projection(
+            spent / 1e12, now=now, month=month, recent=recent / 1e12, recent_since=recent_since
+        )
+        return f"{p:.2f}"
+
+    total = sum(r[2] for r in rows)
+    total_recent = sum(r[3] for r in rows)
+    return {
+        "month": month.label,
+        "since": month.start,
+        "now": now,
+        "days_elapsed": round((now - month.start) / 86_400, 2),
+        "days_in_month": round(month.days),
+        "providers": [
+            {
+                "provider": provider,
+                "calls": calls,
+                "cost_usd": usd(spent),
+                "projected_usd": project(spent, recent),
+                "unpriced_tries": unknown or 0,
+            }
+            for provider, calls, spent, recent, unknown in rows
+        ],
+        "total_usd": usd(total),
+        "projected_usd": project(total, total_recent),
+        "unpriced": [{"model": m, "provider": p, "tries": n} for m, p, n in unpriced],
+    }
+
+
+_CALL_COLUMNS = (
+    "c.rowid, c.id, c.started_at, c.client, c.project, c.task, c.decided_by, c.model,"
+    " c.provider, c.fallback, c.outcome, c.completed, c.input_tokens, c.output_tokens,"
+    " c.first_token_s, c.total_s, c.cost_pico_usd, c.price_unknown, c.kind, c.stream,"
+    f" {ACHIEVED_SQL}"
+)
+
+
+def _call_json(row: Iterable[Any]) -> dict[str, Any]:
+    (rowid, cid, started, client, project, task, decided_by, model, provider, fallback,
+     outcome, completed, tin, tout, ttft, total, cost, unknown, kind, stream,
+     achieved) = row  # fmt: skip
+    return {
+        "seq": rowid,
+        "id": cid,
+        "started_at": started,
+        "client": client,
+        "project": project,
+        "kind": kind,
+        "task": task,
+        "decided_by": decided_by,
+        "model": model,
+        "provider": provider,
+        "fallback": bool(fallback),
+        "stream": bool(stream),
+        "outcome": outcome,
+        "completed": bool(completed),
+        "achieved": None if achieved is None else bool(achieved),
+        "input_tokens": tin,
+        "output_tokens": tout,
+        "first_token_s": ttft,
+        "total_s": total,
+        "cost_usd": None if unknown else usd(cost),
+        "price_unknown": bool(unknown),
+    }
+
+
+def recent_calls(
+    db: sqlite3.Connection, *, limit: int = 20, after: int = 0
+) -> list[dict[str, Any]]:
+    """The latest calls, oldest first; with `after`, only those recorded after that `seq`."""
+    rows = db.execute(
+        f"SELECT * FROM (SELECT {_CALL_COLUMNS} FROM calls c WHERE c.rowid > ?"
+        " ORDER BY c.rowid DESC LIMIT ?) ORDER BY 1",
+        (after, limit),
+    ).fetchall()
+    return [_call_json(r) for r in rows]
+
+
+class AmbiguousCallError(LookupError):
+    """A call id prefix that matches several calls."""
+
+
+def find_call(db: sqlite3.Connection, call_id: str) -> str | None:
+    """The full id of the call `call_id` names (a whole id, or a unique prefix of 6+)."""
+    if db.execute("SELECT 1 FROM calls WHERE id = ?", (call_id,)).fetchone():
+        return call_id
+    if len(call_id) < 6 or not call_id.isalnum():
+        return None
+    found = db.execute(
+        "SELECT id FROM calls WHERE id >= ? AND id < ? LIMIT 2", (call_id, call_id + "\x7f")
+    ).fetchall()
+    if len(found) > 1:
+        raise AmbiguousCallError(f"'{call_id}' names more than one call; give more of its id")
+    return found[0][0] if found else None
+
+
+def why(db: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
+    """One call whole: its plan and reasons, every attempt, its signals and ratings."""
+    row = db.execute(
+        f"SELECT {_CALL_COLUMNS}, c.override, c.routing_generation, c.chain, c.reasons,"
+        " c.local_only, c.finish_reason, c.error_class, c.error, c.cache_read_tokens,"
+        " c.cache_write_tokens, c.reasoning_tokens, c.json_requested, c.json_valid,"
+        " c.second_opinion, c.verdict_agree FROM calls c WHERE c.id = ?",
+        (call_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    out = _call_json(row[:21])
+    (override, generation, chain, reasons, local_only, finish, error_class, error, cread,
+     cwrite, reasoning, json_requested, json_valid, second, agree) = row[21:]  # fmt: skip
+    out.update(
+        override=override,
+        routing_generation=generation,
+        chain=json.loads(chain),
+        reasons=json.loads(reasons),
+        local_only=bool(local_only),
+        finish_reason=finish,
+        error=None if error_class is None else f"{error_class}: {error}",
+        cache_read_tokens=cread,
+        cache_write_tokens=cwrite,
+        reasoning_tokens=reasoning,
+        json_requested=bool(json_requested),
+        json_valid=None if json_valid is None else bool(json_valid),
+        second_opinion=second,
+        verdict_agree=None if agree is None else bool(agree),
+    )
+    out["attempts"] = [
+        {
+            "number": number, "provider": provider, "model": model, "model_id": model_id,
+            "outcome": outcome, "fallback": bool(fallback), "retry": bool(retry),
+            "second_opinion": bool(second_opinion),
+            "input_tokens": tin, "output_tokens": tout, "cache_read_tokens": cr,
+            "cache_write_tokens": cw, "reasoning_tokens": rt,
+            "started_s": started, "first_token_s": ttft, "total_s": total,
+            "error": None if error_class is None else f"{error_class}: {err}",
+            "skipped": skip, "cost_usd": usd(cost), "price_unknown": bool(unknown),
+        }
+        for (number, provider, model, model_id, outcome, fallback, retry, second_opinion,
+             tin, tout, cr, cw, rt, started, ttft, total, error_class, err, skip, cost,
+             unknown) in db.execute(
+            "SELECT number, provider, model, model_id, outcome, fallback, retry,"
+            " second_opinion, input_tokens, output_tokens, cache_read_tokens,"
+            " cache_write_tokens, reasoning_tokens, started_s, first_token_s, total_s,"
+            " error_class, error, skip_reason, cost_pico_usd, price_unknown"
+            " FROM attempts WHERE call_id = ? ORDER BY seq",
+            (call_id,),
+        )
+    ]  # fmt: skip
+    out["signals"] = [
+        {"signal": s, "at": at, "detail": d}
+        for s, at, d in db.execute(
+            "SELECT signal, at, detail FROM signals WHERE call_id = ? ORDER BY at", (call_id,)
+        )
+    ]
+    out["ratings"] = [
+        {"rating": r, "note": n, "at": at}
+        for r, n, at in db.execute(
+            "SELECT rating, note, at FROM feedback WHERE call_id = ? ORDER BY at, id", (call_id,)
+        )
+    ]
+    return out

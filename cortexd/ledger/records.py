@@ -1,0 +1,108 @@
+"""What the ledger stores: one `CallRecord` per call, holding the dispatch `Attempt`s it made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from cortexd.routing.dispatch import Attempt
+from cortexd.routing.providers import Usage
+
+CallOutcome = Literal["ok", "error", "partial", "cancelled"]
+Rating = Literal["good", "bad"]
+
+#: Costs are stored as whole pico-dollars (1e-12 USD): exact sums in SQL, and exact for any
+#: price with up to six decimals per million tokens.
+PICO = Decimal(10) ** 12
+
+
+def to_pico(usd: Decimal | None) -> int | None:
+    """USD as integer pico-dollars (None stays None)."""
+    return None if usd is None else int((usd * PICO).to_integral_value())
+
+
+def from_pico(pico: int | None) -> Decimal | None:
+    """Integer pico-dollars as USD."""
+    return None if pico is None else (Decimal(pico) / PICO).normalize()
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One request as it ended: how it was routed, who answered, and every attempt.
+
+    `prompt` and `answer` live only in memory unless prompt storage is turned on; the
+    prompt's keyed hash is what finds "the same prompt asked again".
+    """
+
+    id: str
+    started_at: float  # Unix time
+    task: str
+    decided_by: str  # explicit-model | override | task-given | classified | default
+    outcome: CallOutcome
+    kind: Literal["chat", "embeddings"] = "chat"
+    attempts: tuple[Attempt, ...] = ()
+    client: str | None = None
+    project: str | None = None
+    override: str | None = None
+    routing_generation: int | None = None
+    chain: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    model: str | None = None
+    provider: str | None = None
+    fallback: bool = False
+    local_only: bool = False
+    stream: bool = False
+    finish_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    first_token_s: float | None = None
+    total_s: float = 0.0
+    error_class: str | None = None
+    error: str | None = None
+    json_requested: bool = False
+    json_valid: bool | None = None
+    second_opinion: str | None = None  # the cross-check's status: agree, disagree, …
+    verdict_agree: bool | None = None
+    prompt: str | None = field(default=None, repr=False)
+    answer: str | None = field(default=None, repr=False)
+
+    @property
+    def completed(self) -> bool:
+        """Answered whole: no error, not cut off by max_tokens, valid JSON where JSON was asked."""
+        return (
+            self.outcome == "ok" and self.finish_reason != "length" and self.json_valid is not False
+        )
+
+    @property
+    def cost_usd(self) -> Decimal | None:
+        """What every try cost (second opinions included); None if any price is unknown."""
+        total = Decimal(0)
+        for attempt in self.attempts:
+            if attempt.outcome in ("ok", "error"):
+                if attempt.cost_usd is None:
+                    return None
+                total += attempt.cost_usd
+        return total
+
+    @property
+    def unpriced_models(self) -> tuple[str, ...]:
+        """Models tried for this call whose price nobody knows."""
+        return tuple(
+            sorted(
+                {
+                    a.model
+                    for a in self.attempts
+                    if a.outcome in ("ok", "error") and a.cost_usd is None
+                }
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """The user's verdict on a call."""
+
+    call_id: str
+    rating: Rating
+    note: str | None = None
+    at: float = 0.0

@@ -1,0 +1,205 @@
+"""``model-performance.md``: the ledger as a Markdown page the user reads (and reviews weekly).
+
+`render` is pure: month-to-date spend per provider, then per task type × model, then the
+latest calls. `ReportJob` rewrites the file atomically a few seconds after calls are
+recorded, at most every so often however busy the daemon is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from cortexd.atomic import write_atomic
+from cortexd.formatting import money, percent, seconds
+from cortexd.ledger import queries
+from cortexd.ledger.ledger import Ledger
+from cortexd.ledger.months import Month
+
+log = logging.getLogger("cortexd.ledger")
+REPORT_NAME = "model-performance.md"
+
+
+def _cell(value: object) -> str:
+    text = "—" if value is None or value == "" else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _pair(q: dict[str, float | None]) -> str:
+    return f"{seconds(q['p50'])} / {seconds(q['p95'])}"
+
+
+def _row(cells: list[object]) -> str:
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def render(costs: dict[str, Any], stats: dict[str, Any], recent: list[dict[str, Any]]) -> str:
+    """The page, from `queries.costs`, `queries.stats` (this month) and `queries.recent_calls`."""
+    written = time.strftime("%Y-%m-%d %H:%M", time.localtime(costs["now"]))
+    out = [
+        "# Model performance",
+        "",
+        f"*Written by cortexd at {written} (local time) from its ledger, a few seconds after"
+        " new calls; edits here are overwritten. `cortex stats`, `cortex costs` and"
+        " `cortex why CALL` show more.*",
+        "",
+        f"## Spend in {costs['month']}",
+        "",
+        "| Provider | Calls | Spent | Projected at month end |",
+        "|---|---:|---:|---:|",
+    ]
+    for p in costs["providers"]:
+        out.append(
+            _row([p["provider"], p["calls"], money(p["cost_usd"]), money(p["projected_usd"])])
+        )
+    out.append(
+        _row(["**total**", "", f"**{money(costs['total_usd'])}**", money(costs["projected_usd"])])
+    )
+    out += [
+        "",
+        f"{costs['days_elapsed']:.1f} of {costs['days_in_month']} days; the projection adds the"
+        " rate of the last 7 days (or of the month so far) for the days left.",
+    ]
+    for u in costs["unpriced"]:
+        out += [
+            "",
+            f"> **Price unknown:** {u['tries']} tries of `{u['model']}` ({u['provider']}) have"
+            " no price in the catalog and are not in these sums.",
+        ]
+    out += [
+        "",
+        "## By task type and model, this month",
+        "",
+        "A row counts every try of a model, failed ones too. *Completed*: answered whole"
+        " (no error, not cut off, valid JSON where JSON was asked). *Achieved*: of the calls"
+        " it answered, those not rated bad and with no sign against them (asked again, overridden"
+        " right after, invalid JSON, a disagreeing second opinion); a good rating wins.",
+        "",
+        "| Task type | Model | Tries | Completed | Achieved | Total p50 / p95 | TTFT p50 / p95"
+        " | Tokens in / out | Cost |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in stats["rows"]:
+        cost = money(r["cost_usd"]) + (" + ?" if r["unpriced_tries"] else "")
+        out.append(
+            _row(
+                [
+                    r["task"],
+                    f"{r['model']} ({r['provider']})",
+                    r["tries"],
+                    percent(r["completed_rate"]),
+                    percent(r["achieved_rate"]),
+                    _pair(r["total_s"]),
+                    _pair(r["first_token_s"]),
+                    f"{r['input_tokens']:,} / {r['output_tokens']:,}",
+                    cost,
+                ]
+            )  # fmt: skip
+        )
+    if not stats["rows"]:
+        out.append(_row(["no calls yet this month", "", "", "", "", "", "", "", ""]))
+    out += [
+        "",
+        "## Latest calls",
+        "",
+        "| When | Task | Model | Outcome | Tokens in / out | TTFT | Total | Cost | Call |",
+        "|---|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for c in reversed(recent):
+        when = time.strftime("%m-%d %H:%M:%S", time.localtime(c["started_at"]))
+        outcome = c["outcome"] if c["completed"] or c["outcome"] != "ok" else "ok, incomplete"
+        model = c["model"] or "—"
+        if c["fallback"]:
+            model += " (fallback)"
+        out.append(
+            _row(
+                [
+                    when,
+                    c["task"],
+                    model,
+                    outcome,
+                    f"{c['input_tokens']} / {c['output_tokens']}",
+                    seconds(c["first_token_s"]),
+                    seconds(c["total_s"]),
+                    money(c["cost_usd"]),
+                    f"`{c['id'][:12]}`",
+                ]
+            )  # fmt: skip
+        )
+    return "\n".join(out) + "\n"
+
+
+def snapshot(db: Any, now: float) -> str:
+    """The page from the database as it is now."""
+    month = Month.of(now)
+    return render(
+        queries.costs(db, now=now),
+        queries.stats(db, since=month.start, until=now),
+        queries.recent_calls(db, limit=20),
+    )
+
+
+class ReportJob:
+    """Rewrites the report `delay_s` after the last recorded call, or `max_delay_s` after
+    the first one not yet in it, whichever is sooner."""
+
+    def __init__(
+        self, ledger: Ledger, path: Path, *, delay_s: float = 3.0, max_delay_s: float = 30.0
+    ) -> None:
+        self.ledger = ledger
+        self.path = path
+        self.delay_s = delay_s
+        self.max_delay_s = max_delay_s
+        self._timer: asyncio.TimerHandle | None = None
+        self._first_pending: float | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.writes = 0
+
+    def poke(self, _: object = None) -> None:
+        """New calls were recorded (a `Ledger` listener)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._first_pending is None:
+            self._first_pending = now
+        due = min(now + self.delay_s, self._first_pending + self.max_delay_s)
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(due, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        if self._task is not None and not self._task.done():
+            self.poke()  # a write is running: the calls it may have missed get another
+            return
+        self._first_pending = None
+        self._task = asyncio.get_running_loop().create_task(self.write())
+
+    async def write(self) -> None:
+        """Write the report now (in a thread)."""
+        try:
+            await asyncio.to_thread(self._write)
+        except (OSError, ValueError) as error:
+            log.error("could not write %s: %s", self.path, error)
+        except Exception:  # noqa: BLE001 - a report bug must not stop the daemon
+            log.exception("could not write %s", self.path)
+
+    def _write(self) -> None:
+        text = self.ledger.read_now(snapshot, time.time())
+        write_atomic(self.path, text)
+        self.writes += 1
+
+    async def close(self) -> None:
+        """Write what is pending, then stop."""
+        pending = self._timer is not None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if pending:
+            await self.write()

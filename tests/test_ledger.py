@@ -1,0 +1,423 @@
+"""The ledger in-process: migrations, the group-commit writer, signals, queries, months."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from support.canary import ANTHROPIC_KEY
+
+from cortexd.ledger import (
+    MIGRATIONS,
+    CallRecord,
+    Feedback,
+    Ledger,
+    SchemaError,
+    migrate,
+    queries,
+    store,
+)
+from cortexd.ledger.migrations import applied
+from cortexd.ledger.months import Month, PeriodError, parse_since
+from cortexd.ledger.signals import Seen, own_signals, prompt_key, signals_from_next
+from cortexd.routing.dispatch import Attempt
+from cortexd.routing.providers import Usage
+
+CANARY = ANTHROPIC_KEY
+
+
+def attempt(call_id: str, model: str = "sonnet", **kw: object) -> Attempt:
+    base = Attempt(
+        request_id=call_id,
+        number=1,
+        task="Code review",
+        provider="anthropic",
+        model=model,
+        model_id=f"claude-{model}",
+        outcome="ok",
+        usage=Usage(input_tokens=100, output_tokens=20),
+        first_token_s=0.2,
+        total_s=0.5,
+        cost_usd=Decimal("0.0006"),
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def call(call_id: str, **kw: object) -> CallRecord:
+    base = CallRecord(
+        id=call_id,
+        started_at=time.time(),
+        task="Code review",
+        decided_by="classified",
+        outcome="ok",
+        attempts=(attempt(call_id),),
+        client="zed",
+        model="sonnet",
+        provider="anthropic",
+        usage=Usage(input_tokens=100, output_tokens=20),
+        total_s=0.5,
+        first_token_s=0.2,
+        prompt=f"review {call_id}",
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    connection = store.connect(tmp_path / "ledger.sqlite3")
+    yield connection
+    connection.close()
+
+
+def write(db: sqlite3.Connection, *calls: CallRecord, keep: bool = False) -> None:
+    db.execute("BEGIN")
+    for c in calls:
+        store.insert_call(db, c, key=store.secret(db), secrets=[CANARY], keep_contents=keep)
+    db.execute("COMMIT")
+
+
+# --- migrations ---------------------------------------------------------------------------
+
+
+def test_an_empty_database_gets_every_migration_in_order() -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    assert migrate(db) == [name for name, _ in MIGRATIONS]
+    assert applied(db) == [name for name, _ in MIGRATIONS]
+    assert migrate(db) == []  # idempotent
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"calls", "attempts", "feedback", "signals", "contents", "meta"} <= tables
+
+
+def _row_of_version(db: sqlite3.Connection, version: int, call_id: str) -> None:
+    """A call as a cortexd at `version` migrations would have written it."""
+    db.execute(
+        "INSERT INTO calls (id, started_at, kind, client, project, task, decided_by, chain,"
+        " reasons, model, provider, fallback, local_only, stream, outcome, completed,"
+        " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
+        " reasoning_tokens, total_s, cost_pico_usd, price_unknown)"
+        " VALUES (?, ?, 'chat', 'vim', NULL, 'Code review', 'classified', '[\"sonnet\"]',"
+        " '[]', 'sonnet', 'anthropic', 0, 0, 0, 'ok', 1, 10, 2, 0, 0, 0, 0.1, 42000000, 0)",
+        (call_id, time.time()),
+    )
+    db.execute(
+        "INSERT INTO attempts VALUES (?, 0, 1, 'anthropic', 'sonnet', 'claude-sonnet', 'ok',"
+        " 0, 0, 0, 10, 2, 0, 0, 0, 0.0, 0.05, 0.1, NULL, NULL, NULL, 42000000, 0)",
+        (call_id,),
+    )
+    if version >= 2:
+        db.execute(
+            "INSERT INTO feedback (call_id, at, rating, note) VALUES (?, ?, 'bad', 'old')",
+            (call_id, time.time()),
+        )
+
+
+@pytest.mark.parametrize("version", range(1, len(MIGRATIONS)))
+def test_every_earlier_version_upgrades_keeping_its_calls(version: int) -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(db, upto=version)
+    assert len(applied(db)) == version
+    _row_of_version(db, version, "old-call")
+    ran = migrate(db)
+    assert ran == [name for name, _ in MIGRATIONS[version:]]
+    old = queries.why(db, "old-call")
+    assert old is not None
+    assert old["cost_usd"] == "0.000042" and old["attempts"][0]["model"] == "sonnet"
+    assert old["json_requested"] is False and old["signals"] == []
+    assert old["achieved"] is (version < 2)  # the old 'bad' rating still counts
+    store.insert_call(db, call("new-call"), key=store.secret(db))  # today's rows fit too
+    assert queries.why(db, "new-call") is not None
+
+
+def test_a_database_from_a_newer_cortexd_is_refused() -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(db)
+    db.execute("INSERT INTO _migrations VALUES ('m999_from_the_future', 0)")
+    with pytest.raises(SchemaError, match="newer cortexd"):
+        migrate(db)
+
+
+def test_a_failing_migration_leaves_the_last_complete_version() -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(db, upto=1)
+    db.execute("CREATE TABLE feedback (x)")  # m002 will collide with it
+    with pytest.raises(sqlite3.OperationalError):
+        migrate(db)
+    assert applied(db) == [MIGRATIONS[0][0]]
+    assert db.execute("SELECT sql FROM sqlite_master WHERE name = 'feedback'").fetchone() == (
+        "CREATE TABLE feedback (x)",
+    )
+
+
+def test_the_database_is_in_wal_mode_and_private(db: sqlite3.Connection, tmp_path: Path) -> None:
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert (tmp_path / "ledger.sqlite3").stat().st_mode & 0o777 == 0o600
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def test_secrets_and_prompts_stay_out_unless_asked(db: sqlite3.Connection, tmp_path: Path) -> None:
+    leaky = attempt("c1", outcome="error", error=f"401 Incorrect API key provided: {CANARY}")
+    write(db, call("c1", attempts=(leaky,), prompt="my secret plan", error=f"key {CANARY}"))
+    data = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert CANARY.encode() not in data
+    assert b"my secret plan" not in data
+    assert db.execute("SELECT COUNT(*) FROM contents").fetchone() == (0,)
+
+
+def test_prompts_are_kept_when_turned_on_and_pruned(db: sqlite3.Connection) -> None:
+    write(db, call("c1", answer="an answer", started_at=1000.0), keep=True)
+    assert db.execute("SELECT prompt, answer FROM contents").fetchall() == [
+        ("review c1", "an answer")
+    ]
+    assert store.prune_contents(db, before=2000.0) == 1
+    assert db.execute("SELECT COUNT(*) FROM contents").fetchone() == (0,)
+
+
+@pytest.mark.anyio
+async def test_many_calls_at_once_are_all_recorded_once(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite3", synchronous="NORMAL")
+    ledger.open()
+    await ledger.start()
+    try:
+        calls = [
+            call(
+                f"c{i:05d}", attempts=(attempt(f"c{i:05d}", outcome="error"), attempt(f"c{i:05d}"))
+            )
+            for i in range(2000)
+        ]
+        results = await asyncio.gather(*(ledger.record(c) for c in calls))
+        assert all(results)
+        # And from threads too, as a report or a rating would come.
+        threads = [
+            threading.Thread(target=lambda n=n: ledger.submit(call(f"t{n}"))) for n in range(50)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        ledger.close()
+    db = sqlite3.connect(tmp_path / "l.sqlite3")
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM calls").fetchone() == (2050, 2050)
+    assert db.execute("SELECT COUNT(*) FROM attempts").fetchone() == (4050,)
+    assert ledger.health()["largest_group"] > 1  # commits were shared
+    assert ledger.health()["jobs"] == 2050
+
+
+@pytest.mark.anyio
+async def test_a_bad_row_fails_alone(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite3", synchronous="NORMAL")
+    ledger.open()
+    await ledger.start()
+    try:
+        assert await ledger.record(call("same"))
+        outcomes = await asyncio.gather(ledger.record(call("same")), ledger.record(call("other")))
+    finally:
+        ledger.close()
+    assert outcomes == [False, True]
+    db = sqlite3.connect(tmp_path / "l.sqlite3")
+    assert db.execute("SELECT id FROM calls ORDER BY id").fetchall() == [("other",), ("same",)]
+
+
+@pytest.mark.anyio
+async def test_a_locked_database_delays_rows_but_loses_none(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite3"
+    ledger = Ledger(path, synchronous="NORMAL", commit_timeout_s=0.3)
+    ledger.open()
+    await ledger.start()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        assert await ledger.record(call("waited")) is False  # the answer does not wait on it
+        assert ledger.health()["not_committed_in_time"] == 1
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+    ledger.close()  # commits what was queued
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT id FROM calls").fetchall() == [("waited",)]
+
+
+@pytest.mark.anyio
+async def test_ratings_go_to_known_calls_only(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite3", synchronous="NORMAL")
+    ledger.open()
+    await ledger.start()
+    try:
+        await ledger.record(call("rated"))
+        assert await ledger.rate(Feedback("rated", "bad", "wrong file"))
+        assert not await ledger.rate(Feedback("nobody", "good"))
+        data = await ledger.read(queries.why, "rated")
+    finally:
+        ledger.close()
+    assert data is not None and data["achieved"] is False
+    assert data["ratings"][0]["note"] == "wrong file"
+
+
+# --- implicit signals ------------------------------------------------------------------------
+
+
+def seen(cid: str, at: float, **kw: object) -> Seen:
+    base = Seen(cid, at, "zed", "Code review", "classified", "sonnet", "k1")
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def test_the_same_prompt_again_within_minutes_marks_the_earlier_call() -> None:
+    found = signals_from_next(seen("b", 200.0), [seen("a", 100.0)])
+    assert [(s.call_id, s.kind) for s in found] == [("a", "asked_again")]
+
+
+@pytest.mark.parametrize(
+    "earlier",
+    [
+        seen("a", 100.0, prompt_key="other"),  # another prompt
+        seen("a", 100.0, client="vim"),  # another client
+        seen("a", -400.0),  # too long ago
+    ],
+)
+def test_no_repeat_signal_for_other_prompts_clients_or_old_calls(earlier: Seen) -> None:
+    assert signals_from_next(seen("b", 200.0), [earlier]) == []
+
+
+def test_an_override_right_after_marks_the_call_it_overrode() -> None:
+    new = seen("b", 150.0, decided_by="override", model="opus", prompt_key="k2")
+    found = signals_from_next(new, [seen("a", 100.0, prompt_key="k9")])
+    assert [(s.call_id, s.kind) for s in found] == [("a", "overridden")]
+
+
+@pytest.mark.parametrize(
+    "earlier",
+    [
+        seen(
+            "a", 100.0, decided_by="explicit-model", model="gpt-4o"
+        ),  # the client always names one
+        seen("a", 100.0, model="opus"),  # the same model again: not a correction
+        seen("a", 100.0, task="Bulk operations", prompt_key="k3"),  # other work
+    ],
+)
+def test_overrides_that_say_nothing_about_the_call_before(earlier: Seen) -> None:
+    new = seen("b", 150.0, decided_by="explicit-model", model="opus", prompt_key="k2")
+    assert [s.kind for s in signals_from_next(new, [earlier])] == []
+
+
+def test_a_call_speaks_against_itself_for_bad_json_and_disagreement() -> None:
+    bad = call("x", json_requested=True, json_valid=False, verdict_agree=False)
+    assert {s.kind for s in own_signals(bad)} == {"invalid_json", "second_opinion_disagrees"}
+    assert own_signals(call("y", json_requested=True, json_valid=True, verdict_agree=True)) == []
+
+
+def test_prompt_keys_depend_on_the_secret() -> None:
+    assert prompt_key("hi there", b"a") != prompt_key("hi there", b"b")
+    assert prompt_key("   ", b"a") is None
+
+
+def test_completed_means_whole_and_valid() -> None:
+    assert call("a").completed
+    assert not call("a", finish_reason="length").completed
+    assert not call("a", outcome="partial").completed
+    assert not call("a", json_valid=False).completed
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+
+def test_stats_count_tries_rates_and_latency(db: sqlite3.Connection) -> None:
+    now = time.time()
+    write(
+        db,
+        call("a", started_at=now - 30, attempts=(attempt("a", total_s=1.0),)),
+        call(
+            "b", started_at=now - 20, attempts=(attempt("b", total_s=3.0),), finish_reason="length"
+        ),
+        call(
+            "c",
+            started_at=now - 10,
+            model="codex",
+            fallback=True,
+            attempts=(
+                attempt("c", outcome="error", error_class="OverloadedError", cost_usd=None),
+                attempt("c", model="codex", provider="openai", cost_usd=None, number=2),
+            ),
+        ),
+    )
+    data = queries.stats(db, since=now - 60, until=now)
+    rows = {r["model"]: r for r in data["rows"]}
+    sonnet, codex = rows["sonnet"], rows["codex"]
+    assert (sonnet["tries"], sonnet["answered"], sonnet["errors"]) == (3, 2, 1)
+    assert sonnet["completed_rate"] == pytest.approx(1 / 3, abs=1e-3)  # 'a' only
+    assert sonnet["achieved_rate"] == 0.5  # of the two it answered
+    assert sonnet["total_s"] == {"p50": 1.0, "p95": 3.0}
+    assert sonnet["cost_usd"] == "0.0012" and sonnet["unpriced_tries"] == 1
+    assert codex["answered"] == 1 and codex["cost_usd"] == "0" and codex["unpriced_tries"] == 1
+    assert data["spend_per_day"][-1]["cost_usd"] == "0.0012"
+
+
+def test_costs_flag_unknown_prices_and_project(db: sqlite3.Connection) -> None:
+    now = time.time()
+    write(
+        db,
+        call("a", started_at=now - 5),
+        call("b", started_at=now - 4, attempts=(attempt("b", model="mystery", cost_usd=None),)),
+    )
+    data = queries.costs(db, now=now)
+    assert data["total_usd"] == "0.0006"
+    assert data["unpriced"] == [{"model": "mystery", "provider": "anthropic", "tries": 1}]
+    assert Decimal(data["projected_usd"]) >= Decimal("0.00")
+    assert queries.why(db, "b")["cost_usd"] is None  # type: ignore[index]
+
+
+@pytest.fixture
+def new_york() -> Iterator[None]:
+    import os
+
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+def test_months_are_the_users_local_calendar_months(db: sqlite3.Connection, new_york: None) -> None:
+    # 2026-12-01 00:30 in New York is still November 30th in UTC… and the reverse.
+    december = time.mktime((2026, 12, 1, 0, 30, 0, 0, 0, -1))
+    november = december - 3600
+    write(db, call("dec", started_at=december), call("nov", started_at=november))
+    data = queries.costs(db, now=december + 60)
+    assert data["month"] == "2026-12" and data["total_usd"] == "0.0006"
+    month = Month.of(december)
+    assert time.localtime(month.start)[:4] == (2026, 12, 1, 0)
+    assert month.days == 31
+    assert Month.of(time.mktime((2026, 3, 15, 12, 0, 0, 0, 0, -1))).days == pytest.approx(
+        31 - 1 / 24
+    )  # DST starts in March: one hour short
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"), [("2026-11-01", True), ("7d", True), ("today", True), ("soon", False)]
+)
+def test_since_reads_dates_and_spans(text: str, ok: bool) -> None:
+    if ok:
+        assert parse_since(text, time.time()) < time.time()
+    else:
+        with pytest.raises(PeriodError, match="7d"):
+            parse_since(text, time.time())
+
+
+def test_a_call_id_prefix_must_be_unique(db: sqlite3.Connection) -> None:
+    write(db, call("abcdef111"), call("abcdef222"))
+    assert queries.find_call(db, "abcdef1") == "abcdef111"
+    with pytest.raises(queries.AmbiguousCallError):
+        queries.find_call(db, "abcdef")
+    assert queries.find_call(db, "abc") is None  # too short to guess from

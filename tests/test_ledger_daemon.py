@@ -1,0 +1,334 @@
+"""The ledger through the real daemon: calls on record, stats, costs, why, ratings, report.
+
+Clients are the official openai SDK and the `cortex` CLI; providers are the fakes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from support.canary import ANTHROPIC_KEY, OPENAI_KEY
+from support.daemon import Daemon
+from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
+
+KEY_A, KEY_O = ANTHROPIC_KEY, OPENAI_KEY
+CORTEX = str(Path(sys.executable).parent / "cortex")
+
+
+def why(daemon: Daemon, call_id: str) -> dict[str, Any]:
+    answer = daemon.client().get(f"/v1/calls/{call_id}")
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def cortex(daemon: Daemon, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CORTEX_SOCKET": str(daemon.socket), "COLUMNS": "200"}
+    return subprocess.run([CORTEX, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def ask(sdk: openai.OpenAI, prompt: str, **extra: Any) -> tuple[str, dict[str, Any]]:
+    completion = sdk.chat.completions.create(
+        messages=[{"role": "user", "content": prompt}], **{"model": "sonnet", **extra}
+    )
+    block = (completion.model_extra or {})["cortex"]
+    return block["id"], block
+
+
+def test_a_call_is_on_record_with_tokens_timings_and_cost(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(
+        Turn(text="Done.", input_tokens=1200, output_tokens=30, cache_read_tokens=1000)
+    )
+    call_id, block = ask(sdk, "Summarize: the standup went fine.", model="task:Meeting summary")
+    call = why(daemon, call_id)
+    assert call["task"] == "Meeting summary" and call["decided_by"] == "task-given"
+    assert call["model"] == "sonnet" and call["provider"] == "anthropic"
+    assert call["outcome"] == "ok" and call["completed"] is True and call["achieved"] is True
+    assert (call["input_tokens"], call["output_tokens"], call["cache_read_tokens"]) == (
+        1200,
+        30,
+        1000,
+    )
+    assert call["total_s"] > 0 and call["first_token_s"] is not None
+    assert call["first_token_s"] <= call["total_s"]
+    # The cost on record is the one the answer carried, to the last digit.
+    assert Decimal(call["cost_usd"]) == Decimal(block["cost_usd"]) > 0
+    assert [a["outcome"] for a in call["attempts"]] == ["ok"]
+    assert call["client"] == "OpenAI/Python"
+    assert any("Routing Table row 'Meeting summary'" in r for r in call["reasons"])
+
+
+def test_a_stream_is_committed_before_its_last_byte(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="one two three", input_tokens=20, output_tokens=3))
+    stream = sdk.chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": "Count"}], stream=True
+    )
+    call_id = None
+    for chunk in stream:
+        block = (chunk.model_extra or {}).get("cortex")
+        if block:
+            call_id = block["id"]
+            # Still inside the stream: [DONE] has not been read, yet the call is on record.
+            call = why(daemon, call_id)
+            assert call["outcome"] == "ok" and call["stream"] is True
+            assert call["output_tokens"] == 3 and call["first_token_s"] is not None
+    assert call_id is not None
+
+
+def test_a_fallback_records_every_attempt(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    anthropic_fake.enqueue(Fault.status(529), Fault.status(529))
+    openai_fake.enqueue(Turn(text="from codex"))
+    call_id, block = ask(sdk, "Write a function", model="task:Code generation")
+    assert block["fallback"] is True
+    call = why(daemon, call_id)
+    assert call["fallback"] is True and call["model"] == "codex"
+    outcomes = [(a["model"], a["outcome"]) for a in call["attempts"]]
+    assert outcomes[-1] == ("codex", "ok")
+    assert ("sonnet", "error") in outcomes
+    assert all("OverloadedError" in a["error"] for a in call["attempts"] if a["outcome"] == "error")
+
+
+def test_a_failed_call_is_recorded_and_the_client_gets_503(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(*[Fault.status(500)] * 2)
+    with pytest.raises(openai.APIStatusError) as raised:
+        ask(sdk, "Say hi", model="haiku")  # a named model: no fallback
+    assert raised.value.status_code == 503
+    latest = daemon.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
+    assert latest["outcome"] == "error" and latest["decided_by"] == "explicit-model"
+    assert latest["completed"] is False and latest["achieved"] is False
+    call = why(daemon, latest["id"])
+    assert "ChainExhausted" in call["error"]
+
+
+def test_a_broken_stream_is_recorded_as_partial(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Fault.break_stream(after=2))
+    stream = sdk.chat.completions.create(
+        model="opus", messages=[{"role": "user", "content": "Tell me"}], stream=True
+    )
+    with pytest.raises(openai.APIError):
+        list(stream)
+    latest = daemon.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
+    assert latest["outcome"] == "partial" and latest["completed"] is False
+
+
+def test_json_that_does_not_parse_is_not_completed(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="Sure! {not json"))
+    call_id, _ = ask(sdk, "List the colors", response_format={"type": "json_object"})
+    call = why(daemon, call_id)
+    assert call["json_requested"] is True and call["json_valid"] is False
+    assert call["completed"] is False and call["achieved"] is False
+    assert [s["signal"] for s in call["signals"]] == ["invalid_json"]
+
+
+def test_asking_again_marks_the_first_answer(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="meh"), Turn(text="better"))
+    first, _ = ask(sdk, "Name three  rivers in France")
+    second, _ = ask(sdk, "name three rivers in france")
+    assert [s["signal"] for s in why(daemon, first)["signals"]] == ["asked_again"]
+    assert why(daemon, first)["achieved"] is False
+    assert why(daemon, second)["signals"] == [] and why(daemon, second)["achieved"] is True
+
+
+def test_a_rating_outweighs_the_signals(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="x"), Turn(text="y"))
+    first, _ = ask(sdk, "Rate me please")
+    ask(sdk, "Rate me please")
+    assert why(daemon, first)["achieved"] is False
+    answer = daemon.client().post(
+        "/v1/feedback", json={"call_id": first, "rating": "good", "note": "it was fine"}
+    )
+    assert answer.status_code == 200 and answer.json()["recorded"] is True
+    call = why(daemon, first)
+    assert call["achieved"] is True
+    assert call["ratings"][0]["note"] == "it was fine"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param"),
+    [
+        ({"call_id": "0" * 24, "rating": "good"}, 404, None),
+        ({"call_id": "abc", "rating": "meh"}, 400, "rating"),
+        ({"rating": "good"}, 400, "call_id"),
+    ],
+)
+def test_bad_feedback_gets_an_openai_error(
+    daemon: Daemon, body: dict[str, str], status: int, param: str | None
+) -> None:
+    answer = daemon.client().post("/v1/feedback", json=body)
+    assert answer.status_code == status
+    error = answer.json()["error"]
+    assert error["message"] and error["param"] == param
+
+
+def test_stats_and_costs_over_the_api(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="ok", input_tokens=100, output_tokens=10))
+    ask(
+        sdk,
+        "Quick one",
+        model="task:Quick capture / filing",
+        extra_body={"cortex": {"project": "p1"}},
+    )
+    stats = daemon.client().get("/v1/stats", params={"since": "1d", "by": "project"}).json()
+    row = next(r for r in stats["rows"] if r["task"] == "Quick capture / filing")
+    assert row["model"] == "haiku" and row["project"] == "p1" and row["tries"] >= 1
+    assert row["completed_rate"] == 1.0 and Decimal(row["cost_usd"]) > 0
+    assert row["total_s"]["p50"] is not None
+    assert stats["spend_per_day"][-1]["day"] == time.strftime("%Y-%m-%d")
+    only = daemon.client().get("/v1/stats", params={"task": "quick capture / filing"}).json()
+    assert {r["task"] for r in only["rows"]} == {"Quick capture / filing"}
+    costs = daemon.client().get("/v1/costs").json()
+    assert costs["month"] == time.strftime("%Y-%m")
+    anthropic = next(p for p in costs["providers"] if p["provider"] == "anthropic")
+    assert Decimal(anthropic["cost_usd"]) > 0
+    assert Decimal(costs["projected_usd"]) >= Decimal(costs["total_usd"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("params", "param"), [({"since": "yesterdayish"}, "since"), ({"by": "color"}, "by")]
+)
+def test_bad_stats_queries_get_400(daemon: Daemon, params: dict[str, str], param: str) -> None:
+    answer = daemon.client().get("/v1/stats", params=params)
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == param
+
+
+def test_an_unknown_call_is_404_and_a_prefix_finds_one(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fresh[0].enqueue(Turn(text="hi"))
+    call_id, _ = ask(sdk, "Prefix test")
+    assert daemon.client().get("/v1/calls/nosuchcall").status_code == 404
+    assert why(daemon, call_id[:10])["id"] == call_id
+
+
+def test_the_cli_shows_stats_costs_why_and_rates(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fresh[0].enqueue(Turn(text="hi", input_tokens=50, output_tokens=5))
+    call_id, _ = ask(sdk, "CLI test", model="task:Meeting summary")
+    stats = cortex(daemon, "stats", "--since", "1d")
+    assert stats.returncode == 0, stats.stderr
+    assert "Meeting summary" in stats.stdout and "sonnet (anthropic)" in stats.stdout
+    assert "spend per day" in stats.stdout
+    costs = cortex(daemon, "costs")
+    assert costs.returncode == 0 and "anthropic" in costs.stdout and "total" in costs.stdout
+    shown = cortex(daemon, "why", call_id[:12])
+    assert shown.returncode == 0, shown.stderr
+    assert call_id in shown.stdout and "Routing Table row 'Meeting summary'" in shown.stdout
+    rated = cortex(daemon, "rate", call_id, "bad", "--note", "too short")
+    assert rated.returncode == 0 and f"rated {call_id} bad" in rated.stdout
+    assert why(daemon, call_id)["achieved"] is False
+    missing = cortex(daemon, "why", "0" * 24)
+    assert missing.returncode == 1 and "no call" in missing.stderr
+
+
+def test_cortex_tail_prints_calls_as_they_happen(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    env = {**os.environ, "CORTEX_SOCKET": str(daemon.socket)}
+    tail = subprocess.Popen(
+        [CORTEX, "tail", "-n", "1", "--json"], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert tail.stdout is not None
+        json.loads(tail.stdout.readline())  # the latest past call comes first
+        fresh[0].enqueue(Turn(text="live"))
+        call_id, _ = ask(sdk, "Tail test")
+        live = json.loads(tail.stdout.readline())
+        assert live["id"] == call_id and live["outcome"] == "ok"
+    finally:
+        tail.terminate()
+        tail.wait(10)
+        if tail.stdout is not None:
+            tail.stdout.close()
+
+
+def test_the_report_shows_the_calls(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fresh[0].enqueue(Turn(text="hi"))
+    call_id, _ = ask(sdk, "Report test", model="task:Security audit")
+    report = daemon.home / "context" / "model-performance.md"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if report.exists() and call_id[:12] in report.read_text():
+            break
+        time.sleep(0.2)
+    text = report.read_text()
+    assert call_id[:12] in text
+    assert "| Security audit | opus (anthropic) |" in text
+    assert "## Spend in " + time.strftime("%Y-%m") in text
+
+
+def test_health_reports_the_ledger(daemon: Daemon) -> None:
+    ledger = daemon.client().get("/v1/health").json()["ledger"]
+    assert ledger["commits"] >= 1 and ledger["failures"] == 0 and ledger["queued"] == 0
+    assert ledger["commit_wait_ms"]["p50"] is not None
+
+
+def test_embeddings_calls_are_recorded(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    result = sdk.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+    assert len(result.data) == 2
+    latest = daemon.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
+    assert latest["kind"] == "embeddings" and latest["task"] == "Embeddings"
+    assert latest["model"] == "text-embedding-3-small" and latest["outcome"] == "ok"
+    assert latest["input_tokens"] > 0 and latest["cost_usd"] is not None
+    refused = daemon.client().post("/v1/embeddings", json={"model": "sonnet", "input": "x"})
+    assert refused.status_code == 400
+    failed = daemon.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
+    assert failed["kind"] == "embeddings" and failed["outcome"] == "error"
+
+
+def test_a_key_the_provider_echoes_is_never_stored(
+    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    _, openai_fake = fresh
+    openai_fake.enqueue(
+        Fault.status(
+            401, message=f"Incorrect API key provided: {KEY_O}.", error_code="invalid_api_key"
+        )
+    )
+    with pytest.raises(openai.APIStatusError):
+        ask(sdk, "hello", model="gpt-4o")
+    latest = daemon.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
+    call = why(daemon, latest["id"])
+    assert "AuthenticationError" in call["attempts"][0]["error"]
+    stored = b"".join(p.read_bytes() for p in (daemon.home / "state").glob("ledger.sqlite3*"))
+    assert KEY_O.encode() not in stored and KEY_O[-16:].encode() not in stored
