@@ -78,8 +78,7 @@ def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 
 def write(db: sqlite3.Connection, *calls: CallRecord, keep: bool = False) -> None:
     db.execute("BEGIN")
-    for c in calls:
-        store.insert_call(db, c, key=store.secret(db), secrets=[CANARY], keep_contents=keep)
+    store.CallWriter(store.secret(db), [CANARY], keep_contents=keep)(db, list(calls))
     db.execute("COMMIT")
 
 
@@ -131,7 +130,7 @@ def test_every_earlier_version_upgrades_keeping_its_calls(version: int) -> None:
     assert old["cost_usd"] == "0.000042" and old["attempts"][0]["model"] == "sonnet"
     assert old["json_requested"] is False and old["signals"] == []
     assert old["achieved"] is (version < 2)  # the old 'bad' rating still counts
-    store.insert_call(db, call("new-call"), key=store.secret(db))  # today's rows fit too
+    store.CallWriter(store.secret(db))(db, [call("new-call")])  # today's rows fit too
     assert queries.why(db, "new-call") is not None
 
 

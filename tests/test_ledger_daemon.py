@@ -332,3 +332,27 @@ def test_a_key_the_provider_echoes_is_never_stored(
     assert "AuthenticationError" in call["attempts"][0]["error"]
     stored = b"".join(p.read_bytes() for p in (daemon.home / "state").glob("ledger.sqlite3*"))
     assert KEY_O.encode() not in stored and KEY_O[-16:].encode() not in stored
+
+
+def test_a_client_that_leaves_mid_stream_is_recorded_as_cancelled(
+    daemon: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fresh[0].enqueue(Turn(text="word " * 200, chunk_delay=0.05))
+    body = {
+        "model": "sonnet",
+        "messages": [{"role": "user", "content": "Go slowly"}],
+        "stream": True,
+    }
+    with daemon.client().stream("POST", "/v1/chat/completions", json=body) as answer:
+        first = next(answer.iter_lines())
+    assert first.startswith("data: ")
+    call_id = json.loads(first[6:])["id"].removeprefix("chatcmpl-")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = daemon.client().get(f"/v1/calls/{call_id}")
+        if found.status_code == 200:
+            break
+        time.sleep(0.1)
+    call = found.json()
+    assert call["outcome"] == "cancelled" and call["completed"] is False
+    assert [a["outcome"] for a in call["attempts"]] == ["cancelled"]

@@ -200,6 +200,7 @@ async def _stream(
 
     async def sse() -> AsyncIterator[bytes]:
         event = first
+        bug: BaseException | None = None
         try:
             while True:
                 if isinstance(event, StreamEnd):
@@ -216,13 +217,14 @@ async def _stream(
         except PartialAnswerError as error:
             await call.commit("partial", dispatch=state, error=error.cause)
             yield writer.error(str(error), "stream_interrupted")
+        except (GeneratorExit, asyncio.CancelledError):
+            raise  # the client left: recorded below as cancelled
         except BaseException as error:
-            call.abandon(
-                None if isinstance(error, GeneratorExit | asyncio.CancelledError) else error
-            )
+            bug = error
             raise
         finally:
             await events.aclose()  # type: ignore[attr-defined]
+            call.abandon(bug)  # after the close, which records the cancelled attempt
 
     return StreamingResponse(
         sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -63,23 +64,26 @@ async def calls(request: Request) -> Response:
     Server-Sent Events, one per call as it is recorded (``cortex tail``)."""
     services = _services(request)
     limit = _limit(request, 20)
+    follow = request.query_params.get("follow") in ("1", "true", "yes")
+    commit = services.ledger.next_commit() if follow else None
     latest = await services.ledger.read(queries.recent_calls, limit=limit)
-    if request.query_params.get("follow") not in ("1", "true", "yes"):
+    if commit is None:
         return JSONResponse({"object": "list", "data": latest})
 
-    async def events() -> AsyncIterator[bytes]:
+    async def events(commit: asyncio.Event) -> AsyncIterator[bytes]:
         after = latest[-1]["seq"] if latest else 0
         for row in latest:
             yield _event(row)
         while True:
-            await services.ledger.changed()
+            await commit.wait()
+            commit = services.ledger.next_commit()
             fresh = await services.ledger.read(queries.recent_calls, limit=1000, after=after)
             for row in fresh:
                 after = row["seq"]
                 yield _event(row)
 
     return StreamingResponse(
-        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        events(commit), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )
 
 

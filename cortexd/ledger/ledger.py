@@ -47,7 +47,7 @@ class Ledger:
         self._secrets = tuple(secrets)
         self._synchronous = synchronous
         self._commit_timeout_s = commit_timeout_s
-        self._key = b""
+        self._calls = store.CallWriter(b"")  # replaced once the database is open
         self._listeners: list[Listener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
@@ -56,8 +56,13 @@ class Ledger:
 
     def _connect(self) -> sqlite3.Connection:
         db = store.connect(self.path, synchronous=self._synchronous)
-        self._key = store.secret(db)
+        self._calls = store.CallWriter(
+            store.secret(db), self._secrets, keep_contents=self.keep_prompts_days > 0
+        )
         return db
+
+    def _write_calls(self, db: sqlite3.Connection, calls: list[CallRecord]) -> list[CallRecord]:
+        return self._calls(db, calls)
 
     def open(self) -> None:
         """Open the database (creating or migrating it) and start the writer thread.
@@ -98,28 +103,20 @@ class Ledger:
             except Exception:  # noqa: BLE001 - one listener's bug must not stop the others
                 log.exception("a ledger listener failed")
 
-    async def changed(self) -> None:
-        """Wait for the next commit of calls."""
+    def next_commit(self) -> asyncio.Event:
+        """An event set at the next commit of calls: take it before reading, then wait on
+        it, and no commit falls between the read and the wait."""
         assert self._changed is not None, "start() first"
-        await self._changed.wait()
-
-    def _insert(self, call: CallRecord, db: sqlite3.Connection) -> CallRecord:
-        return store.insert_call(
-            db,
-            call,
-            key=self._key,
-            secrets=self._secrets,
-            keep_contents=self.keep_prompts_days > 0,
-        )
+        return self._changed
 
     def submit(self, call: CallRecord) -> None:
         """Queue a call's rows without waiting (a call whose client left)."""
-        self._writer.submit(partial(self._insert, call))
+        self._writer.submit(call, self._write_calls)
 
     async def record(self, call: CallRecord) -> bool:
         """Write a call's rows and wait for their commit; False (logged) if they could not
         be committed in time — the rows stay queued and the answer goes on."""
-        future = asyncio.wrap_future(self._writer.submit(partial(self._insert, call)))
+        future = self._writer.submit_async(call, self._write_calls)
         try:
             async with asyncio.timeout(self._commit_timeout_s):
                 await asyncio.shield(future)

@@ -131,8 +131,6 @@ def m004_implicit_signals(db: sqlite3.Connection) -> None:
         db,
         """
         ALTER TABLE calls ADD COLUMN prompt_key TEXT;
-        CREATE INDEX calls_by_client ON calls (client, started_at);
-        CREATE INDEX calls_by_prompt ON calls (prompt_key, started_at);
         CREATE TABLE signals (
             call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
             signal TEXT NOT NULL,

@@ -1,10 +1,11 @@
-"""The SQL that writes the ledger: a call with its attempts and signals, feedback, pruning.
+"""The SQL that writes the ledger: calls with their attempts and signals, feedback, pruning.
 
-Each function runs inside the writer's transaction; none commits.
+Each runs inside the writer's transaction; none commits.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -14,7 +15,6 @@ from cortexd.ledger.migrations import migrate
 from cortexd.ledger.records import CallRecord, Feedback, to_pico
 from cortexd.ledger.signals import (
     OVERRIDE_WINDOW_S,
-    OVERRIDES,
     REPEAT_WINDOW_S,
     Seen,
     own_signals,
@@ -51,90 +51,118 @@ def _flag(value: bool | None) -> int | None:
     return None if value is None else int(value)
 
 
-def insert_call(
-    db: sqlite3.Connection,
-    call: CallRecord,
-    *,
-    key: bytes,
-    secrets: Sequence[str] = (),
-    keep_contents: bool = False,
-) -> CallRecord:
-    """Write `call`, its attempts and the signals it raises; returns it."""
-    u = call.usage
-    cost = call.cost_usd
-    pkey = prompt_key(call.prompt, key)
-    db.execute(
-        "INSERT INTO calls (id, started_at, kind, client, project, task, decided_by, override,"
-        " routing_generation, chain, reasons, model, provider, fallback, local_only, stream,"
-        " outcome, completed, finish_reason, error_class, error, input_tokens, output_tokens,"
-        " cache_read_tokens, cache_write_tokens, reasoning_tokens, first_token_s, total_s,"
-        " cost_pico_usd, price_unknown, json_requested, json_valid, second_opinion,"
-        " verdict_agree, prompt_key)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            call.id, call.started_at, call.kind, call.client, call.project, call.task,
-            call.decided_by, call.override, call.routing_generation, json.dumps(call.chain),
-            json.dumps([redact(r, secrets) for r in call.reasons]), call.model, call.provider,
-            int(call.fallback), int(call.local_only), int(call.stream), call.outcome,
-            int(call.completed), call.finish_reason, call.error_class,
-            None if call.error is None else redact(call.error, secrets),
-            u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens,
-            u.reasoning_tokens, call.first_token_s, call.total_s, to_pico(cost),
-            int(cost is None), int(call.json_requested), _flag(call.json_valid),
-            call.second_opinion, _flag(call.verdict_agree), pkey,
-        ),
-    )  # fmt: skip
-    db.executemany(
-        "INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [
-            (
-                call.id, seq, a.number, a.provider, a.model, a.model_id, a.outcome,
-                int(a.fallback), int(a.retry), int(a.second_opinion), a.usage.input_tokens,
-                a.usage.output_tokens, a.usage.cache_read_tokens, a.usage.cache_write_tokens,
-                a.usage.reasoning_tokens, a.started_s, a.first_token_s, a.total_s,
-                a.error_class, None if a.error is None else redact(a.error, secrets),
-                a.skip_reason, to_pico(a.cost_usd),
-                int(a.cost_usd is None and a.outcome in ("ok", "error")),
-            )
-            for seq, a in enumerate(call.attempts)
-        ],
-    )  # fmt: skip
-    seen = Seen(call.id, call.started_at, call.client, call.task, call.decided_by, call.model, pkey)
-    signals = own_signals(call) + signals_from_next(seen, _before(db, seen))
-    db.executemany(
-        "INSERT OR IGNORE INTO signals VALUES (?, ?, ?, ?)",
-        [(s.call_id, s.kind, call.started_at, s.detail) for s in signals],
-    )
-    if keep_contents and (call.prompt or call.answer):
-        db.execute(
-            "INSERT INTO contents VALUES (?, ?, ?, ?)",
-            (call.id, call.started_at, call.prompt, call.answer),
-        )
-    return call
+_CALL_SQL = (
+    "INSERT INTO calls (id, started_at, kind, client, project, task, decided_by, override,"
+    " routing_generation, chain, reasons, model, provider, fallback, local_only, stream,"
+    " outcome, completed, finish_reason, error_class, error, input_tokens, output_tokens,"
+    " cache_read_tokens, cache_write_tokens, reasoning_tokens, first_token_s, total_s,"
+    " cost_pico_usd, price_unknown, json_requested, json_valid, second_opinion,"
+    " verdict_agree, prompt_key) VALUES "
+)
+
+
+def insert_rows(db: sqlite3.Connection, head: str, rows: Sequence[tuple[object, ...]]) -> None:
+    """Insert `rows` with as few statements as SQLite allows: one multi-row VALUES each.
+
+    Not executemany(): it steps once per row, giving up the GIL each time, and under load
+    the writer thread then waits for the busy event loop at every row.
+    """
+    if not rows:
+        return
+    width = len(rows[0])
+    # 32,766 parameters a statement since SQLite 3.32; 999 before.
+    per = max(1, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
+    one = "(" + ",".join("?" * width) + ")"
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        db.execute(head + ",".join([one] * len(chunk)), [v for row in chunk for v in row])
 
 
 _SEEN = "SELECT id, started_at, client, task, decided_by, model, prompt_key FROM calls"
 
 
-def _before(db: sqlite3.Connection, new: Seen) -> list[Seen]:
-    """The earlier calls the signal rules look at: the same client's last one (when `new`
-    overrides) and its last with the same prompt, within the windows."""
-    found = []
-    if new.decided_by in OVERRIDES:
-        last = db.execute(
-            f"{_SEEN} WHERE client IS ? AND started_at BETWEEN ? AND ? AND id != ?"
-            " ORDER BY started_at DESC LIMIT 1",
-            (new.client, new.started_at - OVERRIDE_WINDOW_S, new.started_at, new.id),
-        ).fetchone()
-        found.append(last)
-    if new.prompt_key is not None:
-        same = db.execute(
-            f"{_SEEN} WHERE prompt_key = ? AND client IS ? AND started_at BETWEEN ? AND ?"
-            " AND id != ? ORDER BY started_at DESC LIMIT 1",
-            (new.prompt_key, new.client, new.started_at - REPEAT_WINDOW_S, new.started_at, new.id),
-        ).fetchone()
-        found.append(same)
-    return [Seen(*row) for row in found if row is not None]
+class CallWriter:
+    """Writes calls in groups: a few statements per group, whatever its size, because the
+    writer thread gives up the GIL at every statement and must wait to take it back from
+    a busy event loop. The calls the signal rules compare with are kept in memory (the
+    last minutes of each client), read from the database once at start.
+    """
+
+    def __init__(self, key: bytes, secrets: Sequence[str] = (), keep_contents: bool = False):
+        self.key = key
+        self.secrets = tuple(secrets)
+        self.keep_contents = keep_contents
+        self._recent: dict[str | None, collections.deque[Seen]] = {}
+        self._seeded = False
+
+    def _seed(self, db: sqlite3.Connection, now: float) -> None:
+        window = max(REPEAT_WINDOW_S, OVERRIDE_WINDOW_S)
+        for row in db.execute(
+            f"{_SEEN} WHERE started_at >= ? ORDER BY started_at", (now - window,)
+        ):
+            self._remember(Seen(*row))
+        self._seeded = True
+
+    def _remember(self, seen: Seen) -> None:
+        recent = self._recent.setdefault(seen.client, collections.deque(maxlen=50))
+        recent.append(seen)
+        window = max(REPEAT_WINDOW_S, OVERRIDE_WINDOW_S)
+        while recent and recent[0].started_at < seen.started_at - window:
+            recent.popleft()
+
+    def __call__(self, db: sqlite3.Connection, calls: Sequence[CallRecord]) -> list[CallRecord]:
+        """Insert `calls` with their attempts, signals and (when kept) contents."""
+        if not self._seeded:
+            self._seed(db, min(c.started_at for c in calls))
+        call_rows, attempt_rows, signal_rows, content_rows = [], [], [], []
+        for call in calls:
+            pkey = prompt_key(call.prompt, self.key)
+            call_rows.append(self._call_row(call, pkey))
+            attempt_rows += self._attempt_rows(call)
+            seen = Seen(
+                call.id, call.started_at, call.client, call.task, call.decided_by, call.model, pkey
+            )
+            earlier = self._recent.get(call.client, ())
+            signals = own_signals(call) + signals_from_next(seen, earlier)
+            signal_rows += [(s.call_id, s.kind, call.started_at, s.detail) for s in signals]
+            self._remember(seen)
+            if self.keep_contents and (call.prompt or call.answer):
+                content_rows.append((call.id, call.started_at, call.prompt, call.answer))
+        insert_rows(db, _CALL_SQL, call_rows)
+        insert_rows(db, "INSERT INTO attempts VALUES ", attempt_rows)
+        insert_rows(db, "INSERT OR IGNORE INTO signals VALUES ", signal_rows)
+        insert_rows(db, "INSERT INTO contents VALUES ", content_rows)
+        return list(calls)
+
+    def _call_row(self, call: CallRecord, pkey: str | None) -> tuple[object, ...]:
+        u = call.usage
+        cost = call.cost_usd
+        return (
+            call.id, call.started_at, call.kind, call.client, call.project, call.task,
+            call.decided_by, call.override, call.routing_generation, json.dumps(call.chain),
+            json.dumps([redact(r, self.secrets) for r in call.reasons]), call.model,
+            call.provider, int(call.fallback), int(call.local_only), int(call.stream),
+            call.outcome, int(call.completed), call.finish_reason, call.error_class,
+            None if call.error is None else redact(call.error, self.secrets),
+            u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens,
+            u.reasoning_tokens, call.first_token_s, call.total_s, to_pico(cost),
+            int(cost is None), int(call.json_requested), _flag(call.json_valid),
+            call.second_opinion, _flag(call.verdict_agree), pkey,
+        )  # fmt: skip
+
+    def _attempt_rows(self, call: CallRecord) -> list[tuple[object, ...]]:
+        return [
+            (
+                call.id, seq, a.number, a.provider, a.model, a.model_id, a.outcome,
+                int(a.fallback), int(a.retry), int(a.second_opinion), a.usage.input_tokens,
+                a.usage.output_tokens, a.usage.cache_read_tokens, a.usage.cache_write_tokens,
+                a.usage.reasoning_tokens, a.started_s, a.first_token_s, a.total_s,
+                a.error_class, None if a.error is None else redact(a.error, self.secrets),
+                a.skip_reason, to_pico(a.cost_usd),
+                int(a.cost_usd is None and a.outcome in ("ok", "error")),
+            )
+            for seq, a in enumerate(call.attempts)
+        ]  # fmt: skip
 
 
 def insert_feedback(db: sqlite3.Connection, feedback: Feedback) -> bool:

@@ -1,15 +1,19 @@
 """The ledger's one writing thread: jobs come through a queue and commit in groups.
 
 Whatever is queued while a commit runs goes into the next transaction together, so under
-load one fsync serves many calls. A job that fails on its own (a duplicate id) is rolled
-back to its savepoint without touching the others; a failing database (a full disk, a lock)
-keeps the whole group and retries it, while the callers are told at once so that no
-answer waits on a broken disk.
+load one fsync serves many calls; jobs submitted with the same `batch` function are
+handed to it together, so a group costs a few statements, not a few per call. If a job
+fails on its own (a duplicate id), the group is redone one job at a time, each in a
+savepoint, so that only that job fails. A failing database (a full disk, a lock) keeps the
+whole group and retries it, while the callers are told at once so that no answer waits on
+a broken disk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import logging
 import math
 import queue
@@ -27,6 +31,9 @@ from cortexd.errors import CortexError
 log = logging.getLogger("cortexd.ledger")
 
 Job = Callable[[sqlite3.Connection], Any]
+Batch = Callable[[sqlite3.Connection, list[Any]], list[Any]]
+#: What a job can do wrong on its own; any other `sqlite3.Error` is the database's.
+_JOB_ERRORS = (sqlite3.IntegrityError, ValueError, TypeError, KeyError)
 
 
 class LedgerUnavailableError(CortexError):
@@ -35,8 +42,9 @@ class LedgerUnavailableError(CortexError):
 
 @dataclass
 class _Item:
-    job: Job
-    future: Future[Any]
+    job: Any  # a Job, or a value for `batch`
+    batch: Batch | None
+    future: Future[Any] | asyncio.Future[Any]
     queued: float = field(default_factory=time.monotonic)
 
 
@@ -118,13 +126,25 @@ class Writer:
         self._thread.start()
         ready.result()  # an unopenable database fails the start, not the first call
 
-    def submit(self, job: Job) -> Future[Any]:
-        """Queue `job`; its future resolves with its result once its group has committed."""
+    def submit(self, job: Any, batch: Batch | None = None) -> Future[Any]:
+        """Queue `job` (a function of the connection, or a value for `batch`, which gets
+        every value of a group at once and returns their results in order); the future
+        resolves with its result once its group has committed."""
         future: Future[Any] = Future()
         if self._thread is None or self._stopping.is_set():
             future.set_exception(LedgerUnavailableError("the ledger is closed"))
             return future
-        self._queue.put(_Item(job, future))
+        self._queue.put(_Item(job, batch, future))
+        return future
+
+    def submit_async(self, job: Any, batch: Batch | None = None) -> asyncio.Future[Any]:
+        """`submit` for the event loop: an asyncio future, settled together with the rest
+        of its group in one wake-up of the loop (not one per call)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self._thread is None or self._stopping.is_set():
+            future.set_exception(LedgerUnavailableError("the ledger is closed"))
+            return future
+        self._queue.put(_Item(job, batch, future))
         return future
 
     def queued(self) -> int:
@@ -169,23 +189,41 @@ class Writer:
         finally:
             db.close()
 
+    def _transaction(
+        self, db: sqlite3.Connection, group: list[_Item]
+    ) -> list[tuple[_Item, Any, BaseException | None]]:
+        """Apply the group in one transaction: all together, or, when one of its jobs fails,
+        one at a time so that only the culprit fails."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            results = _apply(db, group)
+        except _JOB_ERRORS:
+            db.execute("ROLLBACK")
+        else:
+            db.execute("COMMIT")
+            return [(item, result, None) for item, result in zip(group, results, strict=True)]
+        outcomes: list[tuple[_Item, Any, BaseException | None]] = []
+        db.execute("BEGIN IMMEDIATE")
+        for item in group:
+            db.execute("SAVEPOINT job")
+            try:
+                (result,) = _apply(db, [item])
+            except _JOB_ERRORS as error:
+                db.execute("ROLLBACK TO job")
+                outcomes.append((item, None, error))
+            else:
+                outcomes.append((item, result, None))
+            db.execute("RELEASE job")
+        db.execute("COMMIT")
+        return outcomes
+
     def _commit(self, db: sqlite3.Connection, group: list[_Item]) -> None:
         told = False
+        tries = 0
         while True:
-            outcomes: list[tuple[_Item, Any, BaseException | None]] = []
+            tries += 1
             try:
-                db.execute("BEGIN IMMEDIATE")
-                for item in group:
-                    db.execute("SAVEPOINT job")
-                    try:
-                        result = item.job(db)
-                    except (sqlite3.IntegrityError, ValueError, TypeError, KeyError) as error:
-                        db.execute("ROLLBACK TO job")
-                        outcomes.append((item, None, error))
-                    else:
-                        outcomes.append((item, result, None))
-                    db.execute("RELEASE job")
-                db.execute("COMMIT")
+                outcomes = self._transaction(db, group)
             except sqlite3.Error as error:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
@@ -195,9 +233,8 @@ class Writer:
                 if not told:
                     told = True
                     failed = LedgerUnavailableError(f"the ledger cannot commit: {error}")
-                    for item in group:
-                        _settle(item.future, None, failed)
-                if self._stopping.is_set() and self.stats.failures > 20:
+                    _settle_all([(item, None, failed) for item in group])
+                if self._stopping.is_set() and tries > 20:
                     log.error("giving up on %d queued ledger rows at shutdown", len(group))
                     return
                 time.sleep(self._retry_s)
@@ -209,9 +246,9 @@ class Writer:
         stats.commits += 1
         stats.largest_group = max(stats.largest_group, len(group))
         stats.last_error = None
-        for item, result, failure in outcomes:
+        for item, _, _ in outcomes:
             stats.waits.append(now - item.queued)
-            _settle(item.future, result, failure)
+        _settle_all(outcomes)
         if self._on_commit is not None:
             committed = [result for _, result, failure in outcomes if failure is None]
             try:
@@ -220,7 +257,46 @@ class Writer:
                 log.exception("a ledger listener failed")
 
 
-def _settle(future: Future[Any], result: Any, error: BaseException | None) -> None:
+def _apply(db: sqlite3.Connection, items: list[_Item]) -> list[Any]:
+    """Run the items in order, each run of one batch function in one call."""
+    results: list[Any] = []
+    i = 0
+    while i < len(items):
+        batch = items[i].batch
+        if batch is None:
+            results.append(items[i].job(db))
+            i += 1
+            continue
+        j = i
+        while j < len(items) and items[j].batch == batch:  # bound methods: ==, not is
+            j += 1
+        results += batch(db, [item.job for item in items[i:j]])
+        i = j
+    return results
+
+
+def _settle_all(outcomes: list[tuple[_Item, Any, BaseException | None]]) -> None:
+    """Settle thread futures here, and each loop's futures in one call on that loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, BaseException | None]]] = {}
+    for item, result, error in outcomes:
+        future = item.future
+        if isinstance(future, asyncio.Future):
+            by_loop.setdefault(future.get_loop(), []).append((future, result, error))
+        else:
+            _settle(future, result, error)
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop has closed
+            loop.call_soon_threadsafe(_settle_each, settled)
+
+
+def _settle_each(settled: list[tuple[Any, Any, BaseException | None]]) -> None:
+    for future, result, error in settled:
+        _settle(future, result, error)
+
+
+def _settle(
+    future: Future[Any] | asyncio.Future[Any], result: Any, error: BaseException | None
+) -> None:
     if future.done():
         return
     if error is not None:
