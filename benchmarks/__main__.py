@@ -124,6 +124,14 @@ def run(args: argparse.Namespace) -> Results:
             anthropic_direct(port),
             through_cortexd(sock, daemon.cpu_seconds, model="sonnet"),
         ]
+        if args.baseline is not None:
+            print(f"starting the baseline cortexd from {args.baseline}...", file=sys.stderr)
+            base, base_sock = start_cortexd(port, args.baseline)
+            started.append(base)
+            results.memory["cortexd-baseline"] = {"idle": base.rss_mib()}
+            targets.append(
+                through_cortexd(base_sock, base.cpu_seconds, name="cortexd-baseline")
+            )
         proxy: Started | None = None
         if args.no_litellm:
             results.notes.append("LiteLLM skipped (--no-litellm).")
@@ -278,6 +286,12 @@ def main() -> None:
     parser.add_argument("--memory-calls", type=int, default=10_000)
     parser.add_argument("--no-litellm", action="store_true", help="measure cortexd only")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="BIN",
+        help="also measure the cortexd in this bin folder (e.g. another checkout's .venv/bin)",
+    )
     args = parser.parse_args()
     results = run(args)
     print(report(results, args))

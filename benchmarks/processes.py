@@ -130,8 +130,9 @@ def wait_sdks_loaded(daemon: Started, sock: Path) -> None:
             time.sleep(0.02)
 
 
-def start_cortexd(upstream_port: int) -> tuple[Started, Path]:
-    """cortexd in a temporary home, its cloud providers pointed at the upstream.
+def start_cortexd(upstream_port: int, bin_dir: Path = BIN) -> tuple[Started, Path]:
+    """cortexd (from `bin_dir`) in a temporary home, its cloud providers pointed at the
+    upstream.
 
     Returns once the provider SDKs are loaded (so that idle memory includes them), with
     the socket's path.
@@ -139,7 +140,7 @@ def start_cortexd(upstream_port: int) -> tuple[Started, Path]:
     home = Path(tempfile.mkdtemp(prefix="cxb", dir="/tmp"))  # AF_UNIX paths are short
     process = subprocess.Popen(
         # Room for the benchmark's 128 concurrent calls (the default answers 503 past 64).
-        [str(BIN / "cortexd"), "--log-level", "warning", "--max-in-flight", "256"],
+        [str(bin_dir / "cortexd"), "--log-level", "warning", "--max-in-flight", "256"],
         env=cortexd_env(home, upstream_port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

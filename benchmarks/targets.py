@@ -100,7 +100,9 @@ def direct(port: int) -> Target:
     return Target("direct", openai_call(client, "gpt-4o"), "direct")
 
 
-def through_cortexd(sock: Path, server_cpu: CpuClock, model: str = "gpt-4o") -> Target:
+def through_cortexd(
+    sock: Path, server_cpu: CpuClock, model: str = "gpt-4o", name: str = "cortexd"
+) -> Target:
     client = openai.AsyncOpenAI(
         base_url="http://cortexd/v1",
         api_key="unused",  # the socket is guarded by the peer's uid, not a key
@@ -110,7 +112,7 @@ def through_cortexd(sock: Path, server_cpu: CpuClock, model: str = "gpt-4o") -> 
         ),
     )
     if model == "gpt-4o":
-        return Target("cortexd", openai_call(client, model), "direct", server_cpu)
+        return Target(name, openai_call(client, model), "direct", server_cpu)
     return Target("cortexd-anthropic", openai_call(client, model), "anthropic-direct", server_cpu)
 
 
