@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from typing import Any
 import openai
 import pytest
 from support.canary import ANTHROPIC_KEY, OPENAI_KEY
-from support.daemon import Daemon
+from support.daemon import Daemon, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 
 KEY_A, KEY_O = ANTHROPIC_KEY, OPENAI_KEY
@@ -356,3 +357,24 @@ def test_a_client_that_leaves_mid_stream_is_recorded_as_cancelled(
     call = found.json()
     assert call["outcome"] == "cancelled" and call["completed"] is False
     assert [a["outcome"] for a in call["attempts"]] == ["cancelled"]
+
+
+def test_prompts_are_stored_only_when_asked(anthropic_fake: FakeAnthropic) -> None:
+    home = short_home()
+    env = {"ANTHROPIC_API_KEY": KEY_A, "ANTHROPIC_BASE_URL": anthropic_fake.base_url}
+    running = start_daemon(home, env, "--keep-prompts", "7")
+    try:
+        anthropic_fake.enqueue(Turn(text="Paris."))
+        body = {"model": "haiku", "messages": [{"role": "user", "content": "Capital of France?"}]}
+        answer = running.client().post("/v1/chat/completions", json=body)
+        call_id = answer.json()["cortex"]["id"]
+        assert running.client().get("/v1/health").json()["ledger"]["keeps_prompts_days"] == 7
+    finally:
+        running.stop()
+    db = sqlite3.connect(home / "state" / "ledger.sqlite3")
+    try:
+        rows = db.execute("SELECT call_id, prompt, answer FROM contents").fetchall()
+    finally:
+        db.close()
+    remove_home(home)
+    assert rows == [(call_id, "Capital of France?", "Paris.")]
