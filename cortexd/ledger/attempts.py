@@ -42,6 +42,3 @@ class AttemptLog:
     def close(self, call_id: str) -> None:
         """Stop gathering (idempotent)."""
         self._open.pop(call_id, None)
-
-    def __len__(self) -> int:
-        return len(self._open)

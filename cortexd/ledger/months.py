@@ -38,10 +38,6 @@ class Month:
         """Its length in days (DST months are an hour off a whole number)."""
         return (self.end - self.start) / 86_400
 
-    def previous(self) -> Month:
-        """The month before."""
-        return Month.of(self.start - 1)
-
 
 def day_label(at: float) -> str:
     """The local date of a Unix time, ``2026-12-03``."""

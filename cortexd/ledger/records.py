@@ -84,19 +84,6 @@ class CallRecord:
                 total += attempt.cost_usd
         return total
 
-    @property
-    def unpriced_models(self) -> tuple[str, ...]:
-        """Models tried for this call whose price nobody knows."""
-        return tuple(
-            sorted(
-                {
-                    a.model
-                    for a in self.attempts
-                    if a.outcome in ("ok", "error") and a.cost_usd is None
-                }
-            )
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Feedback:
