@@ -56,13 +56,11 @@ def run_why(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from cortexd.client import Client
+    from cortexd.cli.common import ask_daemon
     from cortexd.formatting import money, seconds
 
-    with Client() as client:
-        call = client.call(args.call_id)
-    if args.json:
-        print(json.dumps(call, indent=2))
+    call = ask_daemon(lambda client: client.call(args.call_id), args.json)
+    if call is None:
         return 0
     console = Console(highlight=False)
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(call["started_at"]))

@@ -1,14 +1,17 @@
-"""What the CLI commands share: finding and loading the routing file."""
+"""What the CLI commands share: finding and loading the routing file, asking the daemon."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cortexd.environment import Environment
 from cortexd.paths import Paths, default_routing_text
 
 if TYPE_CHECKING:  # the routing package is loaded by the commands that read a table only
+    from cortexd.client import Client
     from cortexd.routing import RoutingTable
 
 SHIPPED = "<shipped default model-routing.md>"
@@ -24,3 +27,15 @@ def load_table(path: str | None) -> RoutingTable:
     if user_file.exists():
         return load_routing_file(user_file)
     return parse_routing_text(default_routing_text(), source=SHIPPED)
+
+
+def ask_daemon(get: Callable[[Client], dict[str, Any]], as_json: bool) -> dict[str, Any] | None:
+    """The daemon's answer to `get`; with `as_json` it is printed as JSON instead (None)."""
+    from cortexd.client import Client  # here: `cortex --help` need not load httpx2
+
+    with Client() as client:
+        answer = get(client)
+    if as_json:
+        print(json.dumps(answer, indent=2))
+        return None
+    return answer

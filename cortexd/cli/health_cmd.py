@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 
@@ -18,12 +17,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from cortexd.client import Client  # here: `cortex --help` need not load httpx2
+    from cortexd.cli.common import ask_daemon
 
-    with Client() as client:
-        health = client.health()
-    if args.json:
-        print(json.dumps(health, indent=2))
+    health = ask_daemon(lambda client: client.health(), args.json)
+    if health is None:
         return 0
     console = Console()
     routing = health["routing_file"]

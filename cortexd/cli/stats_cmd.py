@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 
@@ -26,13 +25,13 @@ def run_stats(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from cortexd.client import Client
+    from cortexd.cli.common import ask_daemon
     from cortexd.formatting import bars, money, percent, seconds
 
-    with Client() as client:
-        data = client.stats(since=args.since, task=args.task, by=args.by)
-    if args.json:
-        print(json.dumps(data, indent=2))
+    data = ask_daemon(
+        lambda client: client.stats(since=args.since, task=args.task, by=args.by), args.json
+    )
+    if data is None:
         return 0
     console = Console()
     table = Table(title="calls per task type × model", title_justify="left")
@@ -77,13 +76,11 @@ def run_costs(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from cortexd.client import Client
+    from cortexd.cli.common import ask_daemon
     from cortexd.formatting import money
 
-    with Client() as client:
-        data = client.costs()
-    if args.json:
-        print(json.dumps(data, indent=2))
+    data = ask_daemon(lambda client: client.costs(), args.json)
+    if data is None:
         return 0
     console = Console()
     table = Table(
