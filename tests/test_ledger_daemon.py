@@ -32,6 +32,14 @@ def why(daemon: Daemon, call_id: str) -> dict[str, Any]:
     return result
 
 
+def latest(daemon: Daemon) -> dict[str, Any]:
+    """The last call the daemon recorded."""
+    result: dict[str, Any] = (
+        daemon.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
+    )
+    return result
+
+
 def cortex(daemon: Daemon, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CORTEX_SOCKET": str(daemon.socket), "COLUMNS": "200"}
     return subprocess.run([CORTEX, *args], env=env, capture_output=True, text=True, timeout=timeout)
@@ -115,10 +123,10 @@ def test_a_failed_call_is_recorded_and_the_client_gets_503(
     with pytest.raises(openai.APIStatusError) as raised:
         ask(sdk, "Say hi", model="haiku")  # a named model: no fallback
     assert raised.value.status_code == 503
-    latest = daemon.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
-    assert latest["outcome"] == "error" and latest["decided_by"] == "explicit-model"
-    assert latest["completed"] is False and latest["achieved"] is False
-    call = why(daemon, latest["id"])
+    last = latest(daemon)
+    assert last["outcome"] == "error" and last["decided_by"] == "explicit-model"
+    assert last["completed"] is False and last["achieved"] is False
+    call = why(daemon, last["id"])
     assert "ChainExhausted" in call["error"]
 
 
@@ -132,8 +140,8 @@ def test_a_broken_stream_is_recorded_as_partial(
     )
     with pytest.raises(openai.APIError):
         list(stream)
-    latest = daemon.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
-    assert latest["outcome"] == "partial" and latest["completed"] is False
+    last = latest(daemon)
+    assert last["outcome"] == "partial" and last["completed"] is False
 
 
 def test_json_that_does_not_parse_is_not_completed(
@@ -307,13 +315,13 @@ def test_embeddings_calls_are_recorded(
 ) -> None:
     result = sdk.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
     assert len(result.data) == 2
-    latest = daemon.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
-    assert latest["kind"] == "embeddings" and latest["task"] == "Embeddings"
-    assert latest["model"] == "text-embedding-3-small" and latest["outcome"] == "ok"
-    assert latest["input_tokens"] > 0 and latest["cost_usd"] is not None
+    last = latest(daemon)
+    assert last["kind"] == "embeddings" and last["task"] == "Embeddings"
+    assert last["model"] == "text-embedding-3-small" and last["outcome"] == "ok"
+    assert last["input_tokens"] > 0 and last["cost_usd"] is not None
     refused = daemon.client().post("/v1/embeddings", json={"model": "sonnet", "input": "x"})
     assert refused.status_code == 400
-    failed = daemon.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
+    failed = latest(daemon)
     assert failed["kind"] == "embeddings" and failed["outcome"] == "error"
 
 
@@ -328,8 +336,8 @@ def test_a_key_the_provider_echoes_is_never_stored(
     )
     with pytest.raises(openai.APIStatusError):
         ask(sdk, "hello", model="gpt-4o")
-    latest = daemon.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
-    call = why(daemon, latest["id"])
+    last = latest(daemon)
+    call = why(daemon, last["id"])
     assert "AuthenticationError" in call["attempts"][0]["error"]
     stored = b"".join(p.read_bytes() for p in (daemon.home / "state").glob("ledger.sqlite3*"))
     assert KEY_O.encode() not in stored and KEY_O[-16:].encode() not in stored
