@@ -40,6 +40,8 @@ pytestmark = pytest.mark.anyio
 
 TIMEOUT = 5.0
 HANG_TIMEOUT = 0.25  # the client timeout where a test expects one
+#: Impatient for the answer only: a loaded machine may take longer than that to connect.
+IMPATIENT = httpx.Timeout(HANG_TIMEOUT, connect=TIMEOUT)
 USER = [{"role": "user", "content": "Hello there"}]
 CLAUDE_USER: list[MessageParam] = [{"role": "user", "content": "Hello there"}]
 GPT_USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello there"}]
@@ -927,7 +929,7 @@ async def test_ollama_faults(fake_ollama: FakeOllama, llama: ollama.AsyncClient)
         await llama.chat(model="llama3.1:8b", messages=USER)
     assert (busy.value.status_code, busy.value.error) == (503, "server busy")
     # The ollama SDK only wraps connect errors; the rest are raw (legacy) httpx exceptions.
-    async with ollama.AsyncClient(host=fake_ollama.base_url, timeout=HANG_TIMEOUT) as impatient:
+    async with ollama.AsyncClient(host=fake_ollama.base_url, timeout=IMPATIENT) as impatient:
         with pytest.raises(httpx.ReadTimeout):
             await impatient.chat(model="llama3.1:8b", messages=USER)
     with pytest.raises(httpx.TransportError):
@@ -957,7 +959,7 @@ async def test_ollama_stream_faults(fake_ollama: FakeOllama, llama: ollama.Async
 
 async def test_ollama_delays(fake_ollama: FakeOllama, llama: ollama.AsyncClient) -> None:
     fake_ollama.enqueue(Turn(delay=1.0))
-    async with ollama.AsyncClient(host=fake_ollama.base_url, timeout=HANG_TIMEOUT) as impatient:
+    async with ollama.AsyncClient(host=fake_ollama.base_url, timeout=IMPATIENT) as impatient:
         with pytest.raises(httpx.ReadTimeout):
             await impatient.chat(model="llama3.1:8b", messages=USER)
     fake_ollama.enqueue(Turn(chunk_delay=0.01))

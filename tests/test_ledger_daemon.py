@@ -386,3 +386,29 @@ def test_prompts_are_stored_only_when_asked(anthropic_fake: FakeAnthropic) -> No
         db.close()
     remove_home(home)
     assert rows == [(call_id, "Capital of France?", "Paris.")]
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"), [('{"colors": ["red"]}', True), ('{"colours": "red"}', False)]
+)
+def test_structured_output_is_checked_against_its_schema(
+    daemon: Daemon,
+    sdk: openai.OpenAI,
+    fresh: tuple[FakeAnthropic, FakeOpenAI],
+    text: str,
+    valid: bool,
+) -> None:
+    fresh[0].enqueue(Turn(text=text))
+    schema = {
+        "type": "object",
+        "properties": {"colors": {"type": "array", "items": {"type": "string"}}},
+        "required": ["colors"],
+    }
+    call_id, _ = ask(
+        sdk,
+        "List colors",
+        response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
+    )
+    call = why(daemon, call_id)
+    assert call["json_valid"] is valid and call["completed"] is valid
+    assert [s["signal"] for s in call["signals"]] == ([] if valid else ["invalid_json"])

@@ -8,6 +8,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import jsonschema
+
 from cortexd.ledger import CallOutcome, CallRecord
 from cortexd.routing import ModelSpec, RoutePlan
 from cortexd.routing.dispatch import Attempt, Dispatch, SecondOpinion, cost_usd
@@ -49,14 +51,27 @@ def stored_reasons(plan: RoutePlan, keep_prompt_words: bool) -> tuple[str, ...]:
 
 
 def json_validity(request: ChatRequest, response: ChatResponse | None) -> tuple[bool, bool | None]:
-    """Whether JSON was asked for, and whether the answer's text is JSON (None: no text)."""
-    asked = request.response_format is not None and request.response_format.kind != "text"
+    """Whether JSON was asked for, and whether the answer is that JSON (None: no text).
+
+    With a schema the answer must also validate against it; a schema that is itself
+    invalid is the client's problem, not the answer's, and only the parse counts.
+    """
+    wanted = request.response_format
+    asked = wanted is not None and wanted.kind != "text"
     if not asked or response is None or not response.text:
         return asked, None
     try:
-        json.loads(response.text)
+        value = json.loads(response.text)
     except ValueError:
         return True, False
+    if wanted is not None and wanted.kind == "json_schema" and wanted.schema:
+        schema = dict(wanted.schema)
+        try:
+            validator = jsonschema.validators.validator_for(schema)
+            validator.check_schema(schema)
+        except jsonschema.SchemaError:
+            return True, True
+        return True, validator(schema).is_valid(value)
     return True, True
 
 

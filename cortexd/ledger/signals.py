@@ -5,7 +5,8 @@ Pure functions over call sequences; the writer applies them as each call is reco
 - ``asked_again``: the same client sent the same prompt again within minutes.
 - ``overridden``: right after, the same client overrode the route (an override phrase or a
   named model that differs from the one that answered) for the same prompt or task.
-- ``invalid_json``: JSON was asked for and the answer does not parse.
+- ``invalid_json``: JSON was asked for and the answer does not parse, or does not match the
+  schema it was asked to follow.
 - ``second_opinion_disagrees``: the cross-check's judge found the answers differ on substance.
 
 A rating from the user outweighs every signal (see `queries.ACHIEVED_SQL`).
