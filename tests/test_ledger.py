@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.canary import ANTHROPIC_KEY
@@ -74,6 +76,18 @@ def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     connection = store.connect(tmp_path / "ledger.sqlite3")
     yield connection
     connection.close()
+
+
+@contextlib.asynccontextmanager
+async def running(path: Path, **options: Any) -> AsyncIterator[Ledger]:
+    """A started ledger at `path`, closed (its queue committed) on leaving."""
+    ledger = Ledger(path, synchronous="NORMAL", **options)
+    ledger.open()
+    await ledger.start()
+    try:
+        yield ledger
+    finally:
+        ledger.close()
 
 
 def write(db: sqlite3.Connection, *calls: CallRecord, keep: bool = False) -> None:
@@ -182,10 +196,7 @@ def test_prompts_are_kept_when_turned_on_and_pruned(db: sqlite3.Connection) -> N
 
 @pytest.mark.anyio
 async def test_many_calls_at_once_are_all_recorded_once(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite3", synchronous="NORMAL")
-    ledger.open()
-    await ledger.start()
-    try:
+    async with running(tmp_path / "l.sqlite3") as ledger:
         calls = [
             call(
                 f"c{i:05d}", attempts=(attempt(f"c{i:05d}", outcome="error"), attempt(f"c{i:05d}"))
@@ -202,8 +213,6 @@ async def test_many_calls_at_once_are_all_recorded_once(tmp_path: Path) -> None:
             t.start()
         for t in threads:
             t.join()
-    finally:
-        ledger.close()
     db = sqlite3.connect(tmp_path / "l.sqlite3")
     assert db.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM calls").fetchone() == (2050, 2050)
     assert db.execute("SELECT COUNT(*) FROM attempts").fetchone() == (4050,)
@@ -213,14 +222,9 @@ async def test_many_calls_at_once_are_all_recorded_once(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_a_bad_row_fails_alone(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite3", synchronous="NORMAL")
-    ledger.open()
-    await ledger.start()
-    try:
+    async with running(tmp_path / "l.sqlite3") as ledger:
         assert await ledger.record(call("same"))
         outcomes = await asyncio.gather(ledger.record(call("same")), ledger.record(call("other")))
-    finally:
-        ledger.close()
     assert outcomes == [False, True]
     db = sqlite3.connect(tmp_path / "l.sqlite3")
     assert db.execute("SELECT id FROM calls ORDER BY id").fetchall() == [("other",), ("same",)]
@@ -229,34 +233,26 @@ async def test_a_bad_row_fails_alone(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_a_locked_database_delays_rows_but_loses_none(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite3"
-    ledger = Ledger(path, synchronous="NORMAL", commit_timeout_s=0.3)
-    ledger.open()
-    await ledger.start()
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
-    try:
-        assert await ledger.record(call("waited")) is False  # the answer does not wait on it
-        assert ledger.health()["not_committed_in_time"] == 1
-    finally:
-        blocker.execute("COMMIT")
-        blocker.close()
-    ledger.close()  # commits what was queued
+    async with running(path, commit_timeout_s=0.3) as ledger:  # closing commits the queue
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        try:
+            assert await ledger.record(call("waited")) is False  # the answer does not wait
+            assert ledger.health()["not_committed_in_time"] == 1
+        finally:
+            blocker.execute("COMMIT")
+            blocker.close()
     db = sqlite3.connect(path)
     assert db.execute("SELECT id FROM calls").fetchall() == [("waited",)]
 
 
 @pytest.mark.anyio
 async def test_ratings_go_to_known_calls_only(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite3", synchronous="NORMAL")
-    ledger.open()
-    await ledger.start()
-    try:
+    async with running(tmp_path / "l.sqlite3") as ledger:
         await ledger.record(call("rated"))
         assert await ledger.rate(Feedback("rated", "bad", "wrong file"))
         assert not await ledger.rate(Feedback("nobody", "good"))
         data = await ledger.read(queries.why, "rated")
-    finally:
-        ledger.close()
     assert data is not None and data["achieved"] is False
     assert data["ratings"][0]["note"] == "wrong file"
 

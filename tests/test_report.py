@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from test_ledger import attempt, call, write
+from test_ledger import attempt, call, running, write
 
 from cortexd.atomic import write_atomic
-from cortexd.ledger import Ledger
 from cortexd.ledger.report import ReportJob, render, snapshot
 
 
@@ -81,12 +80,9 @@ def test_a_reader_never_sees_half_a_report(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_the_report_is_debounced_but_never_starved(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite3", synchronous="NORMAL")
-    ledger.open()
-    await ledger.start()
-    report = tmp_path / "model-performance.md"
-    job = ReportJob(ledger, report, delay_s=0.1, max_delay_s=0.4)
-    try:
+    async with running(tmp_path / "l.sqlite3") as ledger:
+        report = tmp_path / "model-performance.md"
+        job = ReportJob(ledger, report, delay_s=0.1, max_delay_s=0.4)
         for _ in range(20):  # a burst: one write
             job.poke()
         for _ in range(100):  # a loaded machine may take a while to write it
@@ -104,5 +100,3 @@ async def test_the_report_is_debounced_but_never_starved(tmp_path: Path) -> None
         job.poke()
         await job.close()  # a pending write happens at shutdown
         assert "`late`" in report.read_text()
-    finally:
-        ledger.close()
