@@ -1,0 +1,22 @@
+"""The wheel holds every package of the source tree (a folder missing from pyproject.toml's
+package list installs fine in editable mode and is absent from the built wheel)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_package_folder_is_listed_for_the_wheel() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+    listed = set(config["setuptools"]["packages"])
+    folders = config["setuptools"]["package-dir"]  # package name → folder at the root
+    found = set()
+    for name, folder in folders.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(ROOT / folder).parts
+            found.add(".".join((name, *parts)))
+    assert found - listed == set(), "add these to [tool.setuptools] packages"
+    assert listed - found == set(), "these are listed but have no __init__.py"
