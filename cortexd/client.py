@@ -170,6 +170,21 @@ class Client:
         result: dict[str, Any] = self._request("GET", "/v1/costs")
         return result
 
+    def budgets(self) -> dict[str, Any]:
+        """``GET /v1/budgets``: each budget against this month's spend, and the alerts sent."""
+        result: dict[str, Any] = self._request("GET", "/v1/budgets")
+        return result
+
+    def proposals(self) -> dict[str, Any]:
+        """``GET /v1/proposals``: routing changes the ledger supports, with their evidence."""
+        result: dict[str, Any] = self._request("GET", "/v1/proposals")
+        return result
+
+    def reject(self, proposal_id: str) -> dict[str, Any]:
+        """``POST /v1/proposals/reject``: set a proposal aside until new evidence."""
+        result: dict[str, Any] = self._request("POST", "/v1/proposals/reject", {"id": proposal_id})
+        return result
+
     def calls(self, limit: int = 20) -> list[dict[str, Any]]:
         """``GET /v1/calls``: the latest calls, oldest first."""
         result: list[dict[str, Any]] = self._request("GET", "/v1/calls", params={"limit": limit})[

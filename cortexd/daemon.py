@@ -15,7 +15,7 @@ from cortexd.keys import KeyFileError, read_keys
 from cortexd.listener import Listener, ListenerError, open_tcp
 from cortexd.paths import Paths
 from cortexd.routing import RoutingTable, TaskModel
-from cortexd.sd_notify import Notifier
+from cortexd.sd_notify import SystemdNotifier
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -101,6 +101,7 @@ def _serve(
     # Imported after the socket is bound: the server stack and Starlette take a moment.
     from cortexd.api.app import build_app
     from cortexd.ledger import Ledger, SchemaError
+    from cortexd.notices import default_notifier
     from cortexd.server import attach_lifecycle, serve
     from cortexd.services import Limits, build_services
 
@@ -127,7 +128,8 @@ def _serve(
         log.warning("no API key for %s: its models are skipped", provider)
     app = build_app(services)
     report = paths.context_dir / REPORT_NAME
-    attach_lifecycle(app, services, listener, Notifier(os.environ), report)
+    notices = default_notifier(paths.context_dir)
+    attach_lifecycle(app, services, listener, SystemdNotifier(os.environ), report, notices)
     served: ASGIApp = app
     if listener.tcp is not None and token is not None:
         from cortexd.api.tcp_guard import TcpGuard

@@ -6,7 +6,7 @@ import socket
 from collections.abc import Mapping
 
 
-class Notifier:
+class SystemdNotifier:
     """Sends notifications to ``$NOTIFY_SOCKET`` when the service manager set one."""
 
     def __init__(self, env: Mapping[str, str]) -> None:

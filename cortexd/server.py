@@ -21,13 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from apscheduler.triggers.cron import CronTrigger
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from cortexd.alerts import BudgetAlerts
 from cortexd.ledger.report import ReportJob
 from cortexd.listener import Listener
-from cortexd.sd_notify import Notifier
+from cortexd.notices import Notifier
+from cortexd.review import WeeklyReview, report_extras
+from cortexd.schedule import Schedule
+from cortexd.sd_notify import SystemdNotifier
 from cortexd.services import Services
 
 log = logging.getLogger("cortexd")
@@ -103,17 +108,25 @@ def peer_checked_protocol(allowed_uid: int | None) -> type[HttpToolsProtocol]:
 
 
 def attach_lifecycle(
-    app: Starlette, services: Services, listener: Listener, notifier: Notifier, report: Path
+    app: Starlette,
+    services: Services,
+    listener: Listener,
+    notifier: SystemdNotifier,
+    report: Path,
+    notices: Notifier,
 ) -> None:
-    """Start-up (SDKs in the background, the ledger and its report, SIGHUP, READY, watchdog)
-    and clean shutdown (the ledger's queue committed, the report brought up to date)."""
+    """Start-up (SDKs in the background, the ledger and its report, the scheduled jobs,
+    SIGHUP, READY, watchdog) and clean shutdown (the ledger's queue committed, the report
+    brought up to date). `notices` delivers budget alerts and the weekly digest."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         await services.ledger.start()
-        job = ReportJob(services.ledger, report)
+        job = ReportJob(services.ledger, report, extras=report_extras(services))
         services.ledger.subscribe(job.poke)
+        schedule = _schedule(services, job, notices, notifier)
+        await schedule.start()
         tasks = [asyncio.create_task(services.load_sdks()), asyncio.create_task(job.write())]
         if services.ledger.keep_prompts_days > 0:
             tasks.append(asyncio.create_task(_prune_hourly(services)))
@@ -128,6 +141,7 @@ def attach_lifecycle(
         finally:
             notifier.send("STOPPING=1")
             loop.remove_signal_handler(signal.SIGHUP)
+            schedule.shutdown()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -141,6 +155,28 @@ def attach_lifecycle(
             log.info("cortexd stopped")
 
     app.router.lifespan_context = lifespan
+
+
+#: How often spend is checked against the budgets (also right after a call crosses one).
+BUDGET_CHECK_S = 15 * 60
+#: The weekly review: Monday morning, local time.
+WEEKLY_REVIEW = {"day_of_week": "mon", "hour": 9, "minute": 0}
+
+
+def _schedule(
+    services: Services, report: ReportJob, notices: Notifier, notifier: SystemdNotifier
+) -> Schedule:
+    schedule = Schedule(services.ledger)
+    alerts = BudgetAlerts(
+        services.ledger, services.spend, lambda: services.routing.table.budgets, notices
+    )
+    schedule.every("budget-check", alerts.check, seconds=BUDGET_CHECK_S)
+    services.spend.on_cross = lambda: schedule.run_soon("budget-check")
+    review = WeeklyReview(services, report, notices, lambda: _reload(services, notifier))
+    trigger = CronTrigger(**WEEKLY_REVIEW, timezone=schedule.timezone)
+    schedule.on("weekly-review", review.run, trigger)
+    services.schedule = schedule
+    return schedule
 
 
 async def _prune_hourly(services: Services) -> None:
@@ -157,10 +193,11 @@ def _status(services: Services) -> str:
     return f"serving; routing file generation {services.routing.generation}; {keys}"
 
 
-def _reload(services: Services, notifier: Notifier) -> None:
+def _reload(services: Services, notifier: SystemdNotifier) -> bool:
     notifier.send("RELOADING=1")
-    services.reload()
+    done = services.reload()
     notifier.send("READY=1", f"STATUS={_status(services)}")
+    return done
 
 
 def _watchdog_interval(env: dict[str, str] | os._Environ[str]) -> float | None:
@@ -173,7 +210,7 @@ def _watchdog_interval(env: dict[str, str] | os._Environ[str]) -> float | None:
         return None
 
 
-async def _watchdog(notifier: Notifier, interval: float) -> None:
+async def _watchdog(notifier: SystemdNotifier, interval: float) -> None:
     # Pinged from the event loop itself: a blocked loop stops the pings, and systemd notices.
     while True:
         notifier.send("WATCHDOG=1")

@@ -8,10 +8,12 @@ after the socket is ready, and the first call waits for them.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cortexd.keys import Keys
 from cortexd.ledger import AttemptLog, Ledger
@@ -24,8 +26,12 @@ from cortexd.routing import (
     catalog_for,
     load_routing_file,
 )
-from cortexd.routing.dispatch import Dispatcher, DispatchSettings
+from cortexd.routing.dispatch import Attempt, Dispatcher, DispatchSettings
 from cortexd.routing.providers import ProviderRegistry
+from cortexd.spend import SpendTracker
+
+if TYPE_CHECKING:
+    from cortexd.schedule import Schedule
 
 log = logging.getLogger("cortexd")
 
@@ -61,16 +67,20 @@ class Services:
     task_model: TaskModel | None
     ledger: Ledger
     attempt_log: AttemptLog
+    spend: SpendTracker
     limits: Limits = Limits()
     started: float = field(default_factory=time.time)
     last_reload_error: str | None = None
     sdks_ready: asyncio.Event = field(default_factory=asyncio.Event)
     sdk_error: str | None = None
     in_flight: int = 0
+    schedule: Schedule | None = None  # the scheduled jobs, once the daemon has started them
+    routing_digest: str | None = None  # sha256 of the routing file as `routing` was read
 
     def reload(self) -> bool:
         """Validate the routing file, then swap it in; a bad file keeps the old one."""
         try:
+            digest = file_digest(self.routing_path)
             table = load_routing_file(self.routing_path)
         except (RoutingFileError, OSError) as error:
             self.last_reload_error = str(error)
@@ -78,6 +88,7 @@ class Services:
             return False
         generation = self.routing.generation + 1
         self.routing = build_routing(table, self.task_model, generation)
+        self.routing_digest = digest
         # Dispatch resolves names with the new catalog too. The providers stay as built: a
         # new GGUF file, Ollama address or alias base URL takes a restart (README).
         self.dispatcher.catalog = self.routing.catalog
@@ -100,6 +111,15 @@ class Services:
             self.sdk_error = f"{type(error).__name__}: {error}"
             log.error("provider SDKs failed to load: %s", self.sdk_error)
         self.sdks_ready.set()
+
+
+def file_digest(path: Path) -> str | None:
+    """The sha256 of a file's bytes (None when it cannot be read): a proposal made on one
+    version of the routing file is not applied to another."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def build_routing(table: RoutingTable, task_model: TaskModel | None, generation: int) -> Routing:
@@ -130,10 +150,17 @@ def build_services(
     )
 
     attempt_log = AttemptLog()  # dispatch's sink: logs attempts, gathers them per call
+    # The budgets are read from the routing file being served, which a reload replaces.
+    spend = SpendTracker(lambda: services.routing.table.budgets)
+
+    def sink(attempt: Attempt) -> None:
+        attempt_log(attempt)
+        spend(attempt)
+
     dispatcher = Dispatcher(
-        routing.catalog, registry, attempt_log, settings=settings or DispatchSettings()
+        routing.catalog, registry, sink, settings=settings or DispatchSettings()
     )
-    return Services(
+    services = Services(
         routing,
         routing_path,
         keys,
@@ -142,5 +169,8 @@ def build_services(
         task_model,
         ledger,
         attempt_log,
+        spend,
         limits or Limits(),
+        routing_digest=file_digest(routing_path),
     )
+    return services

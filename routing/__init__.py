@@ -5,8 +5,20 @@ The names below are the package's public surface; the modules behind them may ch
 
 from __future__ import annotations
 
+from cortexd.routing.budget import (
+    BudgetExceededError,
+    BudgetStatus,
+    Spend,
+    call_estimate,
+    crossed,
+    dollars,
+    gate,
+    pico,
+    statuses,
+)
 from cortexd.routing.catalog import Api, Catalog, ModelSpec, Provider, build_catalog
 from cortexd.routing.classifier import Classification, TaskClassifier
+from cortexd.routing.edit import CellChange, EditError, apply_changes, set_budget, unified_diff
 from cortexd.routing.errors import (
     CortexError,
     NoRouteError,
@@ -16,43 +28,73 @@ from cortexd.routing.errors import (
     UnknownTaskError,
 )
 from cortexd.routing.overrides import Override, OverrideDetector
+from cortexd.routing.proposals import Evidence, ModelEvidence, Pending, Proposal, propose
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.router import Availability, RoutePlan, Router, plan_route
 from cortexd.routing.routing_file import catalog_for, load_routing_file, parse_routing_text
-from cortexd.routing.table import DEFAULT_TASK, Mode, RoutingTable, Toggle, WorkflowKind
+from cortexd.routing.table import (
+    DEFAULT_TASK,
+    Budget,
+    BudgetPolicy,
+    Mode,
+    RoutingTable,
+    Toggle,
+    WorkflowKind,
+)
 from cortexd.routing.task_model import TaskModel
 from cortexd.routing.urls import redact_url
 
 __all__ = [
-    "DEFAULT_TASK",
     "Api",
     "Availability",
+    "Budget",
+    "BudgetExceededError",
+    "BudgetPolicy",
+    "BudgetStatus",
     "Catalog",
+    "CellChange",
     "Classification",
     "CortexError",
+    "DEFAULT_TASK",
+    "EditError",
+    "Evidence",
     "Message",
     "Mode",
+    "ModelEvidence",
     "ModelSpec",
     "NoRouteError",
     "Override",
     "OverrideDetector",
+    "Pending",
     "Problem",
+    "Proposal",
     "Provider",
     "RoutePlan",
     "RouteRequest",
     "Router",
     "RoutingFileError",
     "RoutingTable",
+    "Spend",
     "TaskClassifier",
     "TaskModel",
     "Toggle",
     "UnknownModelError",
     "UnknownTaskError",
     "WorkflowKind",
+    "apply_changes",
     "build_catalog",
+    "call_estimate",
     "catalog_for",
+    "crossed",
+    "dollars",
+    "gate",
     "load_routing_file",
     "parse_routing_text",
+    "pico",
     "plan_route",
+    "propose",
     "redact_url",
+    "set_budget",
+    "statuses",
+    "unified_diff",
 ]

@@ -24,10 +24,13 @@ class Mode(StrEnum):
     prompt wins, and routing proposals are only ever suggested, never applied.
     ``Static rules``: as above, but override phrases in prompts are ignored (an explicit
     ``model`` in the request still wins) — for scripts whose prompts carry other people's text.
+    ``Adaptive``: as the seed's, and the weekly review applies the routing proposals the
+    ledger supports by itself (each one logged, announced, and shown by ``cortex propose``).
     """
 
     STATIC_WITH_OVERRIDE = "static rules + user override"
     STATIC = "static rules"
+    ADAPTIVE = "adaptive"
 
 
 class Toggle(StrEnum):

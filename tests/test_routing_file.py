@@ -494,6 +494,7 @@ def test_no_local_provider_row_means_no_ollama_host(seed_text: str) -> None:
         ("__Mode__: static RULES", Mode.STATIC),
         ("- **Mode**: Static rules", Mode.STATIC),
         ("**Mode**: STATIC RULES + USER OVERRIDE", Mode.STATIC_WITH_OVERRIDE),
+        ("**Mode**: Adaptive", Mode.ADAPTIVE),
     ],
 )
 def test_mode_line_is_read(line: str, mode: Mode) -> None:

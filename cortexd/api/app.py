@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from cortexd import __version__
 from cortexd.api.body import read_json
+from cortexd.api.budgets import apply_budgets, budget_json, budgets_route
 from cortexd.api.chat_request import (
     ChatBody,
     _Model,
@@ -31,6 +32,7 @@ from cortexd.api.chat_request import (
 from cortexd.api.chat_response import ChunkWriter, completion_json, cortex_block
 from cortexd.api.errors import ApiError
 from cortexd.api.ledger_routes import LEDGER_ROUTES
+from cortexd.api.proposal_routes import PROPOSAL_ROUTES
 from cortexd.api.recording import CallRecording, EmbeddingCall, client_name
 from cortexd.models_json import model_row
 from cortexd.plans import plan_to_json
@@ -131,6 +133,7 @@ async def chat_completions(request: Request) -> Response:
 async def _answer(
     services: Services, plan: RoutePlan, chat: Any, call: CallRecording, body: ChatBody
 ) -> Response:
+    plan = await apply_budgets(services, plan, chat, call)
     second = body.cortex.second_opinion if body.cortex else False
     found = services.routing.table.find_task(plan.task)
     if found and found in services.routing.table.cross_validation:
@@ -379,6 +382,8 @@ async def health(request: Request) -> Response:
             "providers": statuses,
             "in_flight": in_flight,
             "ledger": services.ledger.health(),
+            "budgets": budget_json(services),
+            "jobs": services.schedule.as_json() if services.schedule is not None else {},
         }
     )
 
@@ -455,8 +460,11 @@ def build_app(services: Services) -> Starlette:
         Route("/v1/models", _guarded(models, False), methods=["GET"]),
         Route("/v1/route", _guarded(route, False), methods=["POST"]),
         Route("/v1/health", _guarded(health, False), methods=["GET"]),
+        Route("/v1/budgets", _guarded(budgets_route, False), methods=["GET"]),
     ]
-    routes += [Route(p, _guarded(h, False), methods=[m]) for p, h, m in LEDGER_ROUTES]
+    routes += [
+        Route(p, _guarded(h, False), methods=[m]) for p, h, m in (*LEDGER_ROUTES, *PROPOSAL_ROUTES)
+    ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
     app.state.services = services
     return app

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from cortexd.api.body import read_json
+from cortexd.api.budgets import budget_json
 from cortexd.api.chat_request import _Model, parse_body
 from cortexd.api.errors import ApiError
 from cortexd.ledger import Feedback, queries
@@ -49,7 +50,9 @@ async def stats(request: Request) -> Response:
 async def costs(request: Request) -> Response:
     """``GET /v1/costs``: month-to-date spend per provider, in total, and projected."""
     services = _services(request)
-    return JSONResponse(await services.ledger.read(queries.costs, now=time.time()))
+    data = await services.ledger.read(queries.costs, now=time.time())
+    data["budgets"] = budget_json(services)
+    return JSONResponse(data)
 
 
 def _limit(request: Request, default: int) -> int:

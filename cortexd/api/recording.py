@@ -177,6 +177,7 @@ class CallRecording:
             return
         self.done = True
         self._services.attempt_log.close(self.id)
+        self._services.spend.release(self.id)
         await self._services.ledger.record(self.build(outcome, **ended))
 
     def abandon(self, error: BaseException | None = None) -> None:
@@ -185,6 +186,7 @@ class CallRecording:
             return
         self.done = True
         self._services.attempt_log.close(self.id)
+        self._services.spend.release(self.id)
         outcome: CallOutcome = "cancelled" if error is None else "error"
         self._services.ledger.submit(self.build(outcome, error=error))
 

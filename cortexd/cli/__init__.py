@@ -9,10 +9,12 @@ from collections.abc import Sequence
 
 from cortexd.cli import (
     ask_cmd,
+    budget_cmd,
     calls_cmd,
     config_cmd,
     health_cmd,
     models_cmd,
+    propose_cmd,
     route_cmd,
     stats_cmd,
 )
@@ -30,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     models_cmd.register(sub)
     stats_cmd.register(sub)
     calls_cmd.register(sub)
+    budget_cmd.register(sub)
+    propose_cmd.register(sub)
     return parser
 
 

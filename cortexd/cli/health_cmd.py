@@ -31,6 +31,12 @@ def run(args: argparse.Namespace) -> int:
             "[red]last reload failed, the previous file serves:[/]\n"
             + escape(routing["last_error"])
         )
+    budgets = health.get("budgets") or {}
+    if budgets.get("set"):
+        used = ", ".join(f"{b['scope']} {b['percent']:.0f}%" for b in budgets["budgets"])
+        console.print(f"budgets used this month: {used}")
+    elif budgets:
+        console.print(f"[yellow]{escape(budgets['note'])}[/]")
     if health.get("keys_missing"):
         console.print(f"[yellow]no API key for: {', '.join(health['keys_missing'])}[/]")
     table = Table(title="providers")

@@ -101,4 +101,8 @@ def run_costs(args: argparse.Namespace) -> int:
             f"[red]price unknown:[/] {u['tries']} tries of {escape(u['model'])} "
             f"({escape(u['provider'])}) are not in these sums"
         )
+    if "budgets" in data:
+        from cortexd.cli.budget_cmd import print_budgets
+
+        print_budgets(console, data["budgets"])
     return 0

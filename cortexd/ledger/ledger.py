@@ -148,6 +148,10 @@ class Ledger:
             )
         )
 
+    async def write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `job` on the writer thread, in a transaction; its result once committed."""
+        return await asyncio.wrap_future(self._writer.submit(job))
+
     def reader(self) -> sqlite3.Connection:
         """A read-only connection (for one thread's use)."""
         db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True)

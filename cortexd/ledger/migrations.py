@@ -159,6 +159,36 @@ def m005_stored_prompts(db: sqlite3.Connection) -> None:
     )
 
 
+def m006_alerts_jobs_and_rejections(db: sqlite3.Connection) -> None:
+    # An alert's key holds the limit too: a limit raised mid-month is a new budget whose
+    # thresholds may alert again. `delivered_at` stays NULL until the notifiers ran, so an
+    # alert claimed just before a crash is delivered at the next start.
+    _run(
+        db,
+        """
+        CREATE TABLE alerts (
+            month TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            threshold INTEGER NOT NULL,
+            limit_pico_usd INTEGER NOT NULL,
+            spent_pico_usd INTEGER NOT NULL,
+            claimed_at REAL NOT NULL,
+            delivered_at REAL,
+            PRIMARY KEY (month, scope, threshold, limit_pico_usd)
+        );
+        CREATE TABLE job_runs (
+            job TEXT PRIMARY KEY,
+            last_run REAL NOT NULL
+        );
+        CREATE TABLE rejected_proposals (
+            key TEXT PRIMARY KEY,
+            rejected_at REAL NOT NULL,
+            calls INTEGER NOT NULL
+        );
+        """,
+    )
+
+
 #: Every migration, oldest first. Append only.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("m001_calls_and_attempts", m001_calls_and_attempts),
@@ -166,6 +196,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("m003_structured_output_and_second_opinions", m003_structured_output_and_second_opinions),
     ("m004_implicit_signals", m004_implicit_signals),
     ("m005_stored_prompts", m005_stored_prompts),
+    ("m006_alerts_jobs_and_rejections", m006_alerts_jobs_and_rejections),
 )
 
 

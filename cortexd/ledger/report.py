@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,8 @@ from cortexd.ledger.ledger import Ledger
 from cortexd.ledger.months import Month
 
 log = logging.getLogger("cortexd.ledger")
+#: More sections for the page, read in the report's thread with its connection.
+Extras = Callable[[sqlite3.Connection, float], dict[str, Any]]
 REPORT_NAME = "model-performance.md"
 
 
@@ -37,8 +41,15 @@ def _row(cells: list[object]) -> str:
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
-def render(costs: dict[str, Any], stats: dict[str, Any], recent: list[dict[str, Any]]) -> str:
-    """The page, from `queries.costs`, `queries.stats` (this month) and `queries.recent_calls`."""
+def render(
+    costs: dict[str, Any],
+    stats: dict[str, Any],
+    recent: list[dict[str, Any]],
+    extras: dict[str, Any] | None = None,
+) -> str:
+    """The page, from `queries.costs`, `queries.stats` (this month) and `queries.recent_calls`;
+    `extras` (from the review: budgets, week, proposals, pending) adds their sections."""
+    extras = extras or {}
     written = time.strftime("%Y-%m-%d %H:%M", time.localtime(costs["now"]))
     out = [
         "# Model performance",
@@ -70,6 +81,8 @@ def render(costs: dict[str, Any], stats: dict[str, Any], recent: list[dict[str, 
             f"> **Price unknown:** {u['tries']} tries of `{u['model']}` ({u['provider']}) have"
             " no price in the catalog and are not in these sums.",
         ]
+    out += _budgets(extras)
+    out += _week(extras.get("week"))
     out += [
         "",
         "## By task type and model, this month",
@@ -102,6 +115,7 @@ def render(costs: dict[str, Any], stats: dict[str, Any], recent: list[dict[str, 
         )
     if not stats["rows"]:
         out.append(_row(["no calls yet this month", "", "", "", "", "", "", "", ""]))
+    out += _proposals(extras)
     out += [
         "",
         "## Latest calls",
@@ -133,13 +147,68 @@ def render(costs: dict[str, Any], stats: dict[str, Any], recent: list[dict[str, 
     return "\n".join(out) + "\n"
 
 
-def snapshot(db: Any, now: float) -> str:
+def _budgets(extras: dict[str, Any]) -> list[str]:
+    if "budgets" not in extras:
+        return []
+    if extras["budgets"] is None:
+        return ["", "No budget is set: spend is tracked, never limited or alerted on"
+                " (`cortex budget set PROVIDER AMOUNT` adds one)."]  # fmt: skip
+    out = ["", "| Budget | Monthly limit | Spent | Used | At 100% |", "|---|---:|---:|---:|---|"]
+    for b in extras["budgets"]:
+        spent = money(str(b["spent"] / 10**12))
+        out.append(_row([b["scope"], money(str(b["limit"])), spent, f"{b['percent']:.0f}%",
+                         b["at_limit"]]))  # fmt: skip
+    return out
+
+
+def _week(week: dict[str, Any] | None) -> list[str]:
+    if week is None:
+        return []
+    this, last = week["this_week"], week["last_week"]
+
+    def share(part: int, whole: int) -> str:
+        return percent(part / whole if whole else None)
+
+    out = [
+        "",
+        "## The last 7 days",
+        "",
+        "| | Calls | Completed | Achieved | Spent |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, p in (("these 7 days", this), ("the 7 before", last)):
+        out.append(_row([label, p["calls"], share(p["completed"], p["calls"]),
+                         share(p["achieved"], p["calls"]), money(p["cost_usd"])]))  # fmt: skip
+    if week["tasks"]:
+        busiest = ", ".join(f"{t['task']} ({t['calls']})" for t in week["tasks"])
+        out += ["", f"Busiest task types: {busiest}."]
+    return out
+
+
+def _proposals(extras: dict[str, Any]) -> list[str]:
+    if "proposals" not in extras:
+        return []
+    out = ["", "## Routing proposals", ""]
+    if not extras["proposals"]:
+        out.append("None: the ledger supports no change to the routing table yet.")
+    for p in extras["proposals"]:
+        out.append(f"{p['number']}. **{_cell(p['summary'])}** ({p['calls']} calls, `{p['id']}`)")
+        out += [f"   - {_cell(line)}" for line in p["evidence"]]
+    for p in extras.get("pending", []):
+        out.append(f"- Not yet: {_cell(p['summary'])} — needs about {p['needs_calls']} more calls.")
+    if extras["proposals"]:
+        out += ["", "`cortex propose --apply N` makes change N; `--reject N` sets it aside."]
+    return out
+
+
+def snapshot(db: Any, now: float, extras: Extras | None = None) -> str:
     """The page from the database as it is now."""
     month = Month.of(now)
     return render(
         queries.costs(db, now=now),
         queries.stats(db, since=month.start, until=now),
         queries.recent_calls(db, limit=20),
+        extras(db, now) if extras is not None else None,
     )
 
 
@@ -148,9 +217,16 @@ class ReportJob:
     the first one not yet in it, whichever is sooner."""
 
     def __init__(
-        self, ledger: Ledger, path: Path, *, delay_s: float = 3.0, max_delay_s: float = 30.0
+        self,
+        ledger: Ledger,
+        path: Path,
+        *,
+        delay_s: float = 3.0,
+        max_delay_s: float = 30.0,
+        extras: Extras | None = None,
     ) -> None:
         self.ledger = ledger
+        self.extras = extras
         self.path = path
         self.delay_s = delay_s
         self.max_delay_s = max_delay_s
@@ -188,7 +264,7 @@ class ReportJob:
             log.exception("could not write %s", self.path)
 
     def _write(self) -> None:
-        text = self.ledger.read_now(snapshot, time.time())
+        text = self.ledger.read_now(snapshot, time.time(), self.extras)
         write_atomic(self.path, text)
         self.writes += 1
 

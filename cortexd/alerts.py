@@ -1,0 +1,95 @@
+"""Budget alerts: each threshold of each budget is announced once a month, across restarts.
+
+A check reads the month's spend from the ledger, and for every budget whose spend reached
+thresholds not yet claimed this month, claims them all in SQLite and sends one notice (the
+highest): a jump from 40% to 85% says "85%, past 80%" once, not twice. The claim is written
+before the notice and marked delivered after it, so a daemon stopped in between delivers
+it at the next start, and two checks racing cannot both send.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from functools import partial
+
+from cortexd.ledger import Ledger
+from cortexd.ledger.bookkeeping import Alert, claim_alert, mark_delivered, month_spend, undelivered
+from cortexd.ledger.months import Month
+from cortexd.notices import Level, Notice, Notifier
+from cortexd.routing import Budget, BudgetStatus, Spend, dollars, statuses
+from cortexd.spend import SpendTracker
+
+log = logging.getLogger("cortexd.alerts")
+
+
+def alert_notice(alert: Alert, at_limit: str | None = None) -> Notice:
+    """The notice for a threshold reached."""
+    level: Level = "critical" if alert.threshold >= 100 else "warning"
+    if alert.threshold < 80:
+        level = "info"
+    percent = 100 * alert.spent / alert.limit
+    body = (
+        f"{dollars(alert.spent)} of {dollars(alert.limit)} spent in {alert.month} ({percent:.0f}%)."
+    )
+    if at_limit is not None:
+        body += f" At 100%: {at_limit}."
+    return Notice(
+        f"cortexd: {alert.scope} budget past {alert.threshold}%", body, level, kind="budget"
+    )
+
+
+class BudgetAlerts:
+    """The scheduled budget check (also run right after a call crosses a threshold)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        spend: SpendTracker,
+        budgets: Callable[[], Mapping[str, Budget]],
+        notifier: Notifier,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._ledger = ledger
+        self._spend = spend
+        self._budgets = budgets
+        self._notifier = notifier
+        self._clock = clock
+
+    async def check(self) -> list[Alert]:
+        """Bring the month's spend up to date and announce what it newly reached."""
+        month = Month.of(self._clock())
+        stored = await self._ledger.read(month_spend, month=month)
+        # Tries still in the writer's queue are counted in memory already: keep the larger.
+        held = self._spend.committed().by_provider if self._spend.month == month else {}
+        merged = {p: max(stored.get(p, 0), held.get(p, 0)) for p in {*stored, *held}}
+        self._spend.load(month, merged)
+        for alert in await self._ledger.read(undelivered):
+            await self._deliver(alert)
+        sent = []
+        budgets = self._budgets()
+        for status in statuses(Spend(merged), budgets):
+            claimed = [a for a in self._alerts(month, status) if await self._claim(a)]
+            if claimed:
+                highest = claimed[-1]
+                await self._deliver(highest, budgets.get(status.budget.scope))
+                for lower in claimed[:-1]:  # announced by the highest one
+                    await self._ledger.write(partial(mark_delivered, alert=lower, at=self._clock()))
+                sent.append(highest)
+        return sent
+
+    def _alerts(self, month: Month, status: BudgetStatus) -> list[Alert]:
+        return [
+            Alert(month.label, status.budget.scope, t, status.limit, status.spent)
+            for t in status.reached
+        ]
+
+    async def _claim(self, alert: Alert) -> bool:
+        return await self._ledger.write(partial(claim_alert, alert=alert, at=self._clock()))
+
+    async def _deliver(self, alert: Alert, budget: Budget | None = None) -> None:
+        policy = budget.at_limit.value if budget is not None else None
+        await self._notifier.notify(alert_notice(alert, policy))
+        await self._ledger.write(partial(mark_delivered, alert=alert, at=self._clock()))
+        log.info("budget alert sent: %s %d%% (%s)", alert.scope, alert.threshold, alert.month)

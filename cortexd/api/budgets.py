@@ -1,0 +1,98 @@
+"""Budgets on the API: the gate every chat call passes before it is sent, and
+``GET /v1/budgets`` (where each monthly budget stands, and the alerts sent)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from cortexd.api.errors import ApiError
+from cortexd.api.recording import CallRecording
+from cortexd.ledger.bookkeeping import alerts_of
+from cortexd.ledger.queries import usd
+from cortexd.routing import (
+    DEFAULT_TASK,
+    BudgetExceededError,
+    RoutePlan,
+    call_estimate,
+    gate,
+    statuses,
+)
+from cortexd.routing.providers import ChatRequest
+from cortexd.services import Services
+
+#: Why no call is ever held back, for `cortex costs` and the health check.
+NO_BUDGET = (
+    "no budget set: spend is tracked but never limited or alerted on "
+    "(cortex budget set PROVIDER AMOUNT)"
+)
+
+
+async def apply_budgets(
+    services: Services, plan: RoutePlan, chat: ChatRequest, call: CallRecording
+) -> RoutePlan:
+    """The plan after the budgets' policies at 100%; a refused call is recorded and raises
+    a 429 ``budget_exceeded`` before anything is sent."""
+    routing = services.routing
+    budgets = routing.table.budgets
+    if not budgets:
+        return plan
+    local = routing.table.local.get(plan.task) or routing.table.local.get(DEFAULT_TASK)
+    estimate = call_estimate(routing.catalog, chat)
+    gated = gate(
+        plan.chain,
+        routing.catalog,
+        services.spend.spend(),
+        budgets,
+        estimate,
+        local.model if local is not None else None,
+    )
+    if gated.notes:
+        plan = replace(plan, chain=gated.chain or plan.chain, reasons=plan.reasons + gated.notes)
+        call.plan = plan
+    if gated.refusal is not None:
+        await call.commit("error", error=BudgetExceededError(gated.refusal))
+        month_end = services.spend.month.end
+        raise ApiError(
+            429, gated.refusal, code="budget_exceeded", retry_after=month_end - time.time()
+        )
+    first = routing.catalog.resolve(plan.chain[0])
+    if first is not None and not first.local:
+        services.spend.reserve(call.id, first.provider.value, estimate(first))
+    return plan
+
+
+def budget_json(services: Services) -> dict[str, Any]:
+    """Each budget's limit, spend, percent and policy; or why there are none."""
+    budgets = services.routing.table.budgets
+    found = statuses(services.spend.committed(), budgets)
+    return {
+        "month": services.spend.month.label,
+        "set": bool(budgets),
+        "note": None if budgets else NO_BUDGET,
+        "budgets": [
+            {
+                "scope": s.budget.scope,
+                "limit_usd": format(s.budget.monthly_limit, "f"),
+                "spent_usd": usd(s.spent),
+                "percent": round(s.percent, 1),
+                "thresholds": list(s.budget.thresholds),
+                "reached": list(s.reached),
+                "at_limit": s.budget.at_limit.value,
+                "line": s.budget.line,
+            }
+            for s in found
+        ],
+    }
+
+
+async def budgets_route(request: Request) -> Response:
+    """``GET /v1/budgets``: the budgets, this month's spend against them, the alerts sent."""
+    services: Services = request.app.state.services
+    out = budget_json(services)
+    out["alerts"] = await services.ledger.read(alerts_of, month=out["month"])
+    return JSONResponse(out)

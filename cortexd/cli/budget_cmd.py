@@ -1,0 +1,98 @@
+"""``cortex budget``: this month's spend against each budget, and ``cortex budget set
+PROVIDER AMOUNT``, which writes the routing file's Budgets section for the user."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from cortexd.errors import CortexError
+
+SCOPES = ("anthropic", "openai", "total")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("budget", help="monthly budgets: where spend stands, or set one")
+    p.add_argument("--json", action="store_true", help="print the raw JSON")
+    p.set_defaults(run=run_show)
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    s = actions.add_parser("set", help="set a monthly limit in USD in the routing file")
+    s.add_argument("scope", choices=SCOPES, metavar="PROVIDER", help="anthropic, openai or total")
+    s.add_argument("amount", help="USD per month, e.g. 50 or 12.50")
+    s.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    s.set_defaults(run=run_set)
+
+
+def print_budgets(console: Any, data: dict[str, Any]) -> None:
+    """The budgets table (shared with cortex costs), or why there is none."""
+    from rich.table import Table
+
+    from cortexd.formatting import money
+
+    if not data["set"]:
+        console.print(f"[yellow]{data['note']}[/]")
+        return
+    table = Table(title=f"budgets in {data['month']}", title_justify="left")
+    for column in ("budget", "limit", "spent", "used", "alerts reached", "at 100%"):
+        table.add_column(column, justify="left" if column in ("budget", "at 100%") else "right")
+    for b in data["budgets"]:
+        used = f"{b['percent']:.0f}%"
+        style = "red" if b["percent"] >= 100 else "yellow" if b["reached"] else None
+        reached = ", ".join(f"{t}%" for t in b["reached"]) or "—"
+        table.add_row(
+            b["scope"], money(b["limit_usd"]), money(b["spent_usd"]), used, reached,
+            b["at_limit"], style=style,
+        )  # fmt: skip
+    console.print(table)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from cortexd.cli.common import ask_daemon
+
+    data = ask_daemon(lambda client: client.budgets(), args.json)
+    if data is not None:
+        print_budgets(Console(), data)
+    return 0
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip().lstrip("$").replace(",", ""))
+    except InvalidOperation:
+        raise CortexError(f"'{text}' is not an amount in USD (write it like 50 or 12.50)") from None
+    if not value.is_finite() or value <= 0:
+        raise CortexError("a monthly limit must be more than $0")
+    return value
+
+
+def run_set(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from cortexd.cli.file_edit import confirm, read_routing, write_and_reload
+    from cortexd.client import Client, DaemonNotRunning
+    from cortexd.environment import Environment
+    from cortexd.paths import Paths
+    from cortexd.routing import set_budget, unified_diff
+
+    amount = _amount(args.amount)
+    console = Console()
+    with Client() as client:
+        try:
+            before: dict[str, Any] | None = client.health()["routing_file"]
+        except DaemonNotRunning:
+            before = None
+        socket = client.socket
+    path = Path(str(before["path"])) if before else Paths.resolve(Environment.read()).routing_file
+    _, text = read_routing(path)
+    new = set_budget(text, args.scope, amount, today=datetime.date.today())
+    console.print(escape(unified_diff(text, new, path.name)), highlight=False)
+    if not confirm(console, "write this budget?", args.yes):
+        console.print("nothing written")
+        return 0
+    return write_and_reload(console, path, new, socket=socket, before=before)

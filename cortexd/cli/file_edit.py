@@ -1,0 +1,61 @@
+"""Writing an edit of the routing file for the user: show the diff, write atomically (through
+a symlink to its target, keeping the file's mode), and have the running daemon reload."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from cortexd.atomic import write_atomic
+from cortexd.cli.reload import reload_daemon, wait_for_generation
+from cortexd.errors import CortexError
+
+
+def read_routing(path: Path) -> tuple[bytes, str]:
+    """The routing file's bytes and text (line endings and BOM as they are)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise CortexError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        return raw, raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CortexError(f"{path} is not UTF-8 text") from None
+
+
+def confirm(console: Console, question: str, assume_yes: bool) -> bool:
+    """Ask on a terminal; a script (no terminal) or --yes goes ahead."""
+    if assume_yes or not sys.stdin.isatty():
+        return True
+    answer = console.input(f"{question} [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def write_and_reload(
+    console: Console,
+    path: Path,
+    new: str,
+    *,
+    socket: Path,
+    before: dict[str, object] | None,
+) -> int:
+    """Write `new` over `path` and reload the daemon; the exit status."""
+    target = path.resolve()  # a routing file kept in a dotfiles repo stays a symlink
+    mode = target.stat().st_mode & 0o777
+    write_atomic(target, new, mode=mode)
+    console.print(f"wrote {escape(str(path))}")
+    pid = reload_daemon(socket)
+    if pid is None or before is None:
+        console.print("cortexd is not running; it reads the file when it starts")
+        return 0
+    state = wait_for_generation(socket, before)
+    if state.get("generation") != before.get("generation"):
+        console.print(f"cortexd (pid {pid}) serves it now (generation {state['generation']})")
+        return 0
+    console.print(
+        f"[red]cortexd (pid {pid}) kept the previous table:[/]\n{escape(str(state['last_error']))}"
+    )
+    return 1

@@ -1,0 +1,113 @@
+"""``cortex propose``: routing changes the ledger supports, with their evidence; ``--apply N``
+makes one (a diff, only the cells it needs, then the daemon reloads); ``--reject N`` sets one
+aside until new evidence."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from cortexd.errors import CortexError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("propose", help="routing changes the performance data supports")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--apply", metavar="N", help="make proposal N (its number or id)")
+    what.add_argument("--reject", metavar="N", help="set proposal N aside until new evidence")
+    p.add_argument("--dry-run", action="store_true", help="with --apply: show the diff only")
+    p.add_argument("--yes", "-y", action="store_true", help="with --apply: do not ask")
+    p.add_argument("--json", action="store_true", help="print the raw JSON")
+    p.set_defaults(run=run)
+
+
+def _pick(data: dict[str, Any], which: str) -> dict[str, Any]:
+    found = data["proposals"]
+    match = [p for p in found if str(p["number"]) == which or p["id"].startswith(which)]
+    if len(match) != 1:
+        count = len(found)
+        listed = f"there are {count} (cortex propose lists them)" if count else "there are none"
+        raise CortexError(f"no proposal {which!r}: {listed}")
+    chosen: dict[str, Any] = match[0]
+    return chosen
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from cortexd.client import Client
+
+    with Client() as client:
+        if args.reject:
+            data = client.proposals()
+            chosen = _pick(data, args.reject)
+            answer = client.reject(chosen["id"])
+            Console().print(
+                f"set aside {chosen['id']} ({chosen['summary']}); it comes back only when "
+                f"at least {2 * answer['calls']} calls support it"
+            )
+            return 0
+        data = client.proposals()
+        if args.apply:
+            return _apply(Console(), client, data, args)
+    if args.json:
+        import json
+
+        print(json.dumps(data, indent=2))
+        return 0
+    _show(Console(), data)
+    return 0
+
+
+def _show(console: Any, data: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    if not data["proposals"]:
+        console.print(f"no routing change is supported by the last {data['days']} days of calls")
+    for p in data["proposals"]:
+        advice = "" if p["changes"] else " [dim](advice: edit the file yourself)[/]"
+        console.print(f"[bold]{p['number']}. {escape(p['summary'])}[/]{advice}  [dim]{p['id']}[/]")
+        for line in p["evidence"]:
+            console.print(f"   {escape(line)}")
+    for p in data["pending"]:
+        console.print(
+            f"[dim]not yet: {escape(p['summary'])} — about {p['needs_calls']} more calls[/]"
+        )
+    if data["proposals"]:
+        console.print("cortex propose --apply N makes one; --reject N sets it aside")
+        if data["mode"] != "adaptive":
+            console.print(
+                f"[dim]mode '{data['mode']}': proposals are never applied on their own[/]"
+            )
+
+
+def _apply(console: Any, client: Any, data: dict[str, Any], args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    from cortexd.cli.file_edit import confirm, read_routing, write_and_reload
+    from cortexd.routing import CellChange, apply_changes, unified_diff
+
+    chosen = _pick(data, args.apply)
+    if not chosen["changes"]:
+        raise CortexError(
+            f"proposal {chosen['number']} is advice only (no cell to change): {chosen['summary']}"
+        )
+    path = Path(data["routing_file"])
+    raw, text = read_routing(path)
+    if hashlib.sha256(raw).hexdigest() != data["digest"]:
+        raise CortexError(
+            f"{path} changed since the daemon read it and made this proposal; "
+            "nothing was written. Let the daemon reload it (or restart it), then run "
+            "cortex propose again"
+        )
+    changes = [CellChange(**c) for c in chosen["changes"]]
+    new = apply_changes(text, changes, today=datetime.date.today())
+    console.print(escape(unified_diff(text, new, path.name)), highlight=False)
+    if args.dry_run or not confirm(console, "apply this change?", args.yes):
+        console.print("nothing written")
+        return 0
+    before = client.health()["routing_file"]
+    return write_and_reload(console, path, new, socket=client.socket, before=before)

@@ -1,0 +1,177 @@
+"""The review: routing proposals from the ledger, the report's extra sections (budgets,
+the week, proposals), and the weekly job that regenerates the report and sends a digest.
+
+Under the seed's mode ("Static rules + user override") proposals are only ever shown;
+under ``Adaptive`` the weekly review applies them itself, each one logged and announced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from cortexd.atomic import write_atomic
+from cortexd.ledger.bookkeeping import rejected
+from cortexd.ledger.evidence import EVIDENCE_DAYS, evidence, week_figures
+from cortexd.ledger.report import ReportJob
+from cortexd.notices import Notice, Notifier
+from cortexd.routing import (
+    EditError,
+    Mode,
+    Pending,
+    Proposal,
+    Spend,
+    apply_changes,
+    propose,
+    statuses,
+)
+from cortexd.services import Routing, Services
+
+log = logging.getLogger("cortexd.review")
+
+
+def proposals_of(
+    db: sqlite3.Connection, routing: Routing, now: float, text: str | None = None
+) -> tuple[list[Proposal], list[Pending]]:
+    """The proposals the last `EVIDENCE_DAYS` support for this routing table; given the
+    file's `text`, a change its cells cannot express becomes advice, with the reason."""
+    found = evidence(db, since=now - EVIDENCE_DAYS * 86_400, until=now)
+    proposals, pending = propose(found, routing.table, routing.catalog, rejected(db))
+    if text is not None:
+        proposals = [_checked(p, text) for p in proposals]
+    return proposals, pending
+
+
+def _checked(proposal: Proposal, text: str) -> Proposal:
+    if not proposal.changes:
+        return proposal
+    try:
+        apply_changes(text, proposal.changes, today=datetime.date.today())
+    except EditError as error:
+        note = f"not applicable as a cell edit ({error}): edit the file yourself"
+        return replace(proposal, changes=(), evidence=(*proposal.evidence, note))
+    return proposal
+
+
+def routing_text(path: Path) -> str | None:
+    """The routing file's text, for checking proposals against it (None if unreadable)."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def proposal_json(number: int, p: Proposal) -> dict[str, Any]:
+    """A proposal for the API, numbered as `cortex propose` lists it."""
+    out = asdict(p)
+    out["number"] = number
+    return out
+
+
+def budgets_for_report(services: Services) -> list[dict[str, Any]] | None:
+    """The budgets' rows for the report; None when no budget is set."""
+    budgets = services.routing.table.budgets
+    if not budgets:
+        return None
+    spend: Spend = services.spend.committed()
+    return [
+        {
+            "scope": s.budget.scope,
+            "limit": s.budget.monthly_limit,
+            "spent": s.spent,
+            "percent": s.percent,
+            "at_limit": s.budget.at_limit.value,
+        }
+        for s in statuses(spend, budgets)
+    ]
+
+
+def report_extras(services: Services) -> Callable[[sqlite3.Connection, float], dict[str, Any]]:
+    """What the report adds to the ledger's figures: budgets, the week, the proposals."""
+
+    def extras(db: sqlite3.Connection, now: float) -> dict[str, Any]:
+        routing = services.routing
+        proposals, pending = proposals_of(db, routing, now, routing_text(services.routing_path))
+        return {
+            "budgets": budgets_for_report(services),
+            "week": week_figures(db, now=now),
+            "proposals": [proposal_json(i, p) for i, p in enumerate(proposals, 1)],
+            "pending": [asdict(p) for p in pending],
+        }
+
+    return extras
+
+
+def digest(week: dict[str, Any], proposals: list[Proposal], applied: list[Proposal]) -> Notice:
+    """The weekly digest: one short notice."""
+    this, last = week["this_week"], week["last_week"]
+    body = f"{this['calls']} calls, ${float(this['cost_usd'] or 0):.2f}"
+    if last["calls"]:
+        body += f" (the week before: {last['calls']} calls, ${float(last['cost_usd'] or 0):.2f})"
+    body += "."
+    if this["calls"]:
+        body += f" {100 * this['achieved'] / this['calls']:.0f}% achieved."
+    if applied:
+        body += f" Applied {len(applied)} routing change(s): " + "; ".join(
+            p.summary for p in applied
+        )
+    elif proposals:
+        body += f" {len(proposals)} routing proposal(s): run `cortex propose`."
+    return Notice("cortexd: the week in review", body, "info", kind="review")
+
+
+class WeeklyReview:
+    """Regenerates ``model-performance.md`` with the week and the proposals, sends the
+    digest, and — only in ``Adaptive`` mode — applies the proposals."""
+
+    def __init__(
+        self,
+        services: Services,
+        report: ReportJob,
+        notifier: Notifier,
+        reload: Callable[[], bool],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._services = services
+        self._report = report
+        self._notifier = notifier
+        self._reload = reload
+        self._clock = clock
+
+    async def run(self) -> None:
+        """One review."""
+        services = self._services
+        now = self._clock()
+        routing = services.routing
+        week = await services.ledger.read(week_figures, now=now)
+        text = await asyncio.to_thread(routing_text, services.routing_path)
+        proposals, _ = await services.ledger.read(proposals_of, routing, now, text)
+        applied: list[Proposal] = []
+        if routing.table.mode is Mode.ADAPTIVE:
+            applied = await asyncio.to_thread(self._apply, proposals)
+            if applied:
+                self._reload()
+        await self._report.write()
+        await self._notifier.notify(digest(week, proposals, applied))
+
+    def _apply(self, proposals: list[Proposal]) -> list[Proposal]:
+        path = self._services.routing_path
+        applied = []
+        for proposal in (p for p in proposals if p.changes):
+            try:
+                text = path.read_bytes().decode("utf-8")
+                edited = apply_changes(text, proposal.changes, today=datetime.date.today())
+                write_atomic(path, edited)
+            except (EditError, OSError, UnicodeDecodeError) as error:
+                log.warning("proposal %s not applied: %s", proposal.id, error)
+                continue
+            log.info("applied routing proposal %s: %s", proposal.id, proposal.summary)
+            applied.append(proposal)
+        return applied

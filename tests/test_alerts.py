@@ -1,0 +1,294 @@
+"""Budget alerts in-process, on a real ledger: once per threshold per month, across restarts,
+one notice for a jump past several thresholds, redelivery after a crash; the spend kept for
+the request path; and the scheduler's catch-up of runs missed while the daemon was down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+
+from cortexd.alerts import BudgetAlerts
+from cortexd.ledger import CallRecord, Ledger
+from cortexd.ledger.bookkeeping import Alert, claim_alert, last_run, set_last_run
+from cortexd.ledger.months import Month
+from cortexd.notices import Notice
+from cortexd.routing import Budget, BudgetPolicy
+from cortexd.routing.dispatch import Attempt
+from cortexd.routing.providers import Usage
+from cortexd.schedule import Schedule
+from cortexd.spend import SpendTracker
+
+
+class Kept:
+    """A notifier that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+
+    async def notify(self, notice: Notice) -> None:
+        self.notices.append(notice)
+
+
+def attempt(call_id: str, cost: str, provider: str = "anthropic") -> Attempt:
+    return Attempt(
+        request_id=call_id,
+        number=1,
+        task="Code review",
+        provider=provider,
+        model="sonnet" if provider == "anthropic" else "codex",
+        model_id="m",
+        outcome="ok",
+        usage=Usage(input_tokens=10, output_tokens=10),
+        total_s=0.1,
+        cost_usd=Decimal(cost),
+    )
+
+
+async def spend(ledger: Ledger, cost: str, provider: str = "anthropic") -> None:
+    call_id = uuid.uuid4().hex[:24]
+    record = CallRecord(
+        id=call_id,
+        started_at=time.time(),
+        task="Code review",
+        decided_by="task-given",
+        outcome="ok",
+        attempts=(attempt(call_id, cost, provider),),
+        model="sonnet",
+        provider=provider,
+        usage=Usage(input_tokens=10, output_tokens=10),
+        total_s=0.1,
+        prompt=call_id,
+    )
+    assert await ledger.record(record)
+
+
+@contextlib.asynccontextmanager
+async def opened(path: Path) -> AsyncIterator[Ledger]:
+    ledger = Ledger(path, synchronous="NORMAL")
+    ledger.open()
+    await ledger.start()
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+BUDGETS = {"anthropic": Budget("anthropic", Decimal(10), (50, 80, 100), BudgetPolicy.FALLBACK, 7)}
+
+
+def checker(ledger: Ledger, kept: Kept, budgets: dict[str, Budget] = BUDGETS) -> BudgetAlerts:
+    return BudgetAlerts(ledger, SpendTracker(lambda: budgets), lambda: budgets, kept)
+
+
+@pytest.mark.anyio
+async def test_each_threshold_alerts_once_also_after_restarts(tmp_path: Path) -> None:
+    path, kept = tmp_path / "ledger.sqlite3", Kept()
+    async with opened(path) as ledger:
+        await spend(ledger, "4")
+        assert await checker(ledger, kept).check() == []
+        await spend(ledger, "4.5")  # 85%: past 80
+        sent = await checker(ledger, kept).check()
+        assert [a.threshold for a in sent] == [80]
+        assert await checker(ledger, kept).check() == []
+    async with opened(path) as ledger:  # a restart
+        assert await checker(ledger, kept).check() == []
+    assert [n.title for n in kept.notices] == ["cortexd: anthropic budget past 80%"]
+    assert kept.notices[0].level == "warning"
+    assert "$8.50 of $10.00 spent" in kept.notices[0].body
+    assert "At 100%: fallback" in kept.notices[0].body
+
+
+@pytest.mark.anyio
+async def test_a_jump_past_two_thresholds_is_one_notice_and_both_are_spent(
+    tmp_path: Path,
+) -> None:
+    kept = Kept()
+    async with opened(tmp_path / "ledger.sqlite3") as ledger:
+        await spend(ledger, "11")
+        await checker(ledger, kept).check()
+        await spend(ledger, "1")
+        await checker(ledger, kept).check()
+    assert [n.title for n in kept.notices] == ["cortexd: anthropic budget past 100%"]
+    assert kept.notices[0].level == "critical"
+
+
+@pytest.mark.anyio
+async def test_an_alert_claimed_before_a_crash_is_delivered_at_the_next_check(
+    tmp_path: Path,
+) -> None:
+    kept = Kept()
+    month = Month.of(time.time()).label
+    async with opened(tmp_path / "ledger.sqlite3") as ledger:
+        await spend(ledger, "6")
+        # The daemon claimed the 50% alert, then died before any channel ran.
+        alert = Alert(month, "anthropic", 50, 10 * 10**12, 6 * 10**12)
+        assert await ledger.write(partial(claim_alert, alert=alert, at=time.time()))
+        assert await checker(ledger, kept).check() == []
+        assert [n.title for n in kept.notices] == ["cortexd: anthropic budget past 50%"]
+        assert await checker(ledger, kept).check() == []
+    assert len(kept.notices) == 1
+
+
+@pytest.mark.anyio
+async def test_a_raised_limit_is_a_new_budget_that_alerts_again(tmp_path: Path) -> None:
+    kept = Kept()
+    raised = {"anthropic": replace(BUDGETS["anthropic"], monthly_limit=Decimal(20))}
+    async with opened(tmp_path / "ledger.sqlite3") as ledger:
+        await spend(ledger, "9")
+        await checker(ledger, kept).check()
+        assert await checker(ledger, kept, raised).check() == []  # 45% of the new limit
+        await spend(ledger, "8")
+        await checker(ledger, kept, raised).check()
+    assert [n.title for n in kept.notices] == [
+        "cortexd: anthropic budget past 80%",
+        "cortexd: anthropic budget past 80%",
+    ]
+    assert "$17.00 of $20.00" in kept.notices[1].body
+
+
+@pytest.mark.anyio
+async def test_no_budget_no_alert(tmp_path: Path) -> None:
+    kept = Kept()
+    async with opened(tmp_path / "ledger.sqlite3") as ledger:
+        await spend(ledger, "500")
+        assert await checker(ledger, kept, {}).check() == []
+    assert kept.notices == []
+
+
+def test_spend_counts_priced_tries_and_reservations_and_calls_back_on_a_crossing() -> None:
+    crossings: list[int] = []
+    tracker = SpendTracker(lambda: BUDGETS, on_cross=lambda: crossings.append(1))
+    tracker(attempt("a", "3"))
+    tracker(replace(attempt("b", "4"), outcome="skipped"))  # a skip costs nothing
+    tracker(replace(attempt("c", "1"), cost_usd=None))  # an unknown price is not a 0
+    assert tracker.committed().of("anthropic") == 3 * 10**12 and crossings == []
+    tracker(attempt("d", "2.5"))  # 55%
+    assert crossings == [1]
+    tracker.reserve("e", "anthropic", 10**12)
+    assert tracker.spend().of("anthropic") == 6_500_000_000_000
+    tracker.release("e")
+    tracker.release("e")
+    assert tracker.spend().of("anthropic") == 5_500_000_000_000
+    tracker(attempt("f", "0.1", provider="openai"))
+    assert tracker.spend().of("total") == 5_600_000_000_000
+
+
+def test_spend_starts_over_with_a_new_month() -> None:
+    now = [time.time()]
+    tracker = SpendTracker(lambda: {}, clock=lambda: now[0])
+    tracker(attempt("a", "3"))
+    now[0] = tracker.month.end + 1
+    assert tracker.committed().of("anthropic") == 0
+    # Figures of last month, loaded late, are not this month's.
+    tracker.load(Month.of(now[0] - 40 * 86_400), {"anthropic": 10**12})
+    assert tracker.committed().of("anthropic") == 0
+
+
+WEEKLY = {"day_of_week": "mon", "hour": 9, "minute": 0}
+
+
+@pytest.mark.anyio
+async def test_a_weekly_job_missed_while_down_runs_once_at_start(tmp_path: Path) -> None:
+    runs: list[float] = []
+
+    async def review() -> None:
+        runs.append(time.time())
+
+    async with opened(tmp_path / "ledger.sqlite3") as ledger:
+        schedule = Schedule(ledger)
+        schedule.on("weekly-review", review, CronTrigger(**WEEKLY, timezone=schedule.timezone))
+        # First start ever: nothing was missed, the schedule starts from now.
+        assert await schedule.missed("weekly-review") is False
+        assert await ledger.read(last_run, job="weekly-review") is not None
+        # The daemon was down for the last 15 days: two Mondays passed, one run makes up.
+        long_ago = time.time() - 15 * 86_400
+        await ledger.write(partial(set_last_run, job="weekly-review", at=long_ago))
+        await schedule.start()
+        try:
+            for _ in range(200):
+                if runs:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            assert len(runs) == 1
+            stored = await ledger.read(last_run, job="weekly-review")
+            assert stored is not None and stored >= runs[0]
+            # The next run is next Monday 09:00, not again now.
+            due = schedule.next_run("weekly-review")
+            assert due is not None and due > datetime.now(schedule.timezone)
+            assert due.weekday() == 0 and (due.hour, due.minute) == (9, 0)
+        finally:
+            schedule.shutdown()
+
+
+@pytest.mark.anyio
+async def test_a_weekly_job_not_yet_due_does_not_run_at_start(tmp_path: Path) -> None:
+    async with opened(tmp_path / "ledger.sqlite3") as ledger:
+        schedule = Schedule(ledger)
+        trigger = CronTrigger(**WEEKLY, timezone=schedule.timezone)
+        schedule.on("weekly-review", lambda: asyncio.sleep(0), trigger)
+        last_fire = trigger.get_next_fire_time(None, datetime.now(schedule.timezone))
+        just_after = last_fire - timedelta(days=7) + timedelta(minutes=1)
+        await ledger.write(partial(set_last_run, job="weekly-review", at=just_after.timestamp()))
+        assert await schedule.missed("weekly-review") is False
+
+
+@pytest.mark.anyio
+async def test_a_periodic_job_runs_at_start_and_when_asked(tmp_path: Path) -> None:
+    runs: list[int] = []
+
+    async def check() -> None:
+        runs.append(1)
+
+    async with opened(tmp_path / "ledger.sqlite3") as ledger:
+        schedule = Schedule(ledger)
+        schedule.every("budget-check", check, seconds=3600)
+        await schedule.start()
+        try:
+            for _ in range(200):
+                if runs:
+                    break
+                await asyncio.sleep(0.01)
+            assert runs == [1]
+            schedule.run_soon("budget-check")
+            for _ in range(200):
+                if len(runs) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            assert runs == [1, 1]
+        finally:
+            schedule.shutdown()
+
+
+@pytest.mark.anyio
+async def test_a_failing_job_is_logged_and_not_counted_as_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    async with opened(tmp_path / "ledger.sqlite3") as ledger:
+        schedule = Schedule(ledger)
+        schedule.every("budget-check", broken, seconds=3600)
+        await schedule.start()
+        try:
+            for _ in range(200):
+                if any("budget-check failed" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            schedule.shutdown()
+        assert await ledger.read(last_run, job="budget-check") is None
+    assert schedule.runs == {}
+    assert any("scheduled job budget-check failed" in r.getMessage() for r in caplog.records)

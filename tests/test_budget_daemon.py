@@ -1,0 +1,312 @@
+"""Budgets through the real daemon: alerts once per threshold across restarts and missed
+checks, each policy at 100% acting before anything is sent, and the weekly review.
+
+Providers are the fakes; notices are read where a user reads them (``alerts.md``, the log).
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+from support.canary import ANTHROPIC_KEY, OPENAI_KEY
+from support.daemon import Daemon, remove_home, short_home, start_daemon
+from support.fakes import FakeAnthropic, FakeOpenAI, Turn
+
+from cortexd.paths import default_routing_text
+from cortexd.routing import build_catalog
+from cortexd.routing.dispatch import cost_usd
+from cortexd.routing.providers import Usage
+
+TURN = {"input_tokens": 1000, "output_tokens": 1000}
+
+
+def sonnet_call_cost() -> Decimal:
+    catalog = build_catalog([], {})
+    spec = catalog.resolve("sonnet")
+    assert spec is not None
+    cost = cost_usd(catalog.price(spec), Usage(**TURN))
+    assert cost is not None and cost > 0
+    return cost
+
+
+def budgets(*rows: str) -> str:
+    head = "\n## Budgets\n\n| Provider | Monthly limit | Alerts | At 100% |\n|---|---|---|---|\n"
+    return default_routing_text() + head + "".join(f"{r}\n" for r in rows)
+
+
+def env_for(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> dict[str, str]:
+    anthropic_fake, openai_fake = fakes
+    return {
+        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+        "OPENAI_API_KEY": OPENAI_KEY,
+        "ANTHROPIC_BASE_URL": anthropic_fake.base_url,
+        "OPENAI_BASE_URL": openai_fake.base_url,
+    }
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    folder = short_home()
+    (folder / "context").mkdir(parents=True)
+    yield folder
+    remove_home(folder)
+
+
+def routing_file(home: Path) -> Path:
+    return home / "context" / "model-routing.md"
+
+
+def sdk_for(daemon: Daemon) -> openai.OpenAI:
+    http = httpx2.Client(transport=httpx2.HTTPTransport(uds=str(daemon.socket)))
+    return openai.OpenAI(
+        base_url="http://cortexd/v1", api_key="unused", http_client=http, max_retries=0
+    )
+
+
+def ask(sdk: openai.OpenAI, task: str = "Meeting summary") -> dict[str, Any]:
+    completion = sdk.chat.completions.create(
+        model=f"task:{task}", messages=[{"role": "user", "content": "Summarize the standup."}]
+    )
+    block: dict[str, Any] = (completion.model_extra or {})["cortex"]
+    return block
+
+
+def health(daemon: Daemon) -> dict[str, Any]:
+    answer: dict[str, Any] = daemon.client().get("/v1/health").json()
+    return answer
+
+
+def wait_for(condition: Any, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def posts(fake: FakeAnthropic | FakeOpenAI) -> list[str]:
+    """The generation requests a fake received (health checks only read)."""
+    return [r.path for r in fake.requests if r.method == "POST"]
+
+
+def job_runs(daemon: Daemon, job: str) -> int:
+    runs: int = health(daemon)["jobs"][job]["runs"]
+    return runs
+
+
+def alerts(home: Path) -> list[str]:
+    path = home / "context" / "alerts.md"
+    if not path.exists():
+        return []
+    return [line for line in path.read_text().splitlines() if line.startswith("- **")]
+
+
+def reload(daemon: Daemon) -> None:
+    before = health(daemon)["routing_file"]["generation"]
+    daemon.signal(signal.SIGHUP)
+    wait_for(lambda: health(daemon)["routing_file"]["generation"] > before, "the reload")
+
+
+def test_crossing_80_percent_notifies_exactly_once_also_after_restarts(
+    home: Path, fakes: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fakes
+    anthropic_fake.clear()
+    # Four calls make 72% of the limit, the fifth 90%: it crosses 80% and only 80%.
+    limit = (sonnet_call_cost() * 50 / 9).quantize(Decimal("0.000001"))
+    routing_file(home).write_text(budgets(f"| anthropic | ${limit} | 80% | continue |"))
+    daemon = start_daemon(home, env_for(fakes))
+    try:
+        sdk = sdk_for(daemon)
+        for _ in range(4):
+            anthropic_fake.enqueue(Turn(text="ok", **TURN))
+            ask(sdk)
+        wait_for(lambda: job_runs(daemon, "budget-check") >= 1, "the start-up check")
+        assert alerts(home) == []
+        anthropic_fake.enqueue(Turn(text="ok", **TURN))
+        ask(sdk)  # continue: it is sent, and crosses 80%
+        wait_for(lambda: alerts(home), "the alert")
+        state = daemon.client().get("/v1/budgets").json()
+        assert state["budgets"][0]["reached"] == [80]
+        assert [a["threshold"] for a in state["alerts"]] == [80]
+        sdk.close()
+    finally:
+        daemon.stop()
+    assert len(alerts(home)) == 1 and "anthropic budget past 80%" in alerts(home)[0]
+    assert "90%" in alerts(home)[0]
+    assert "budget alert sent: anthropic 80%" in daemon.output()
+    again = start_daemon(home, env_for(fakes))
+    try:
+        wait_for(lambda: job_runs(again, "budget-check") >= 1, "the start-up check")
+    finally:
+        again.stop()
+    assert len(alerts(home)) == 1
+
+
+def test_a_check_missed_while_stopped_alerts_at_the_next_start(
+    home: Path, fakes: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fakes
+    anthropic_fake.clear()
+    routing_file(home).write_text(default_routing_text())
+    daemon = start_daemon(home, env_for(fakes))
+    try:
+        sdk = sdk_for(daemon)
+        for _ in range(5):
+            anthropic_fake.enqueue(Turn(text="ok", **TURN))
+            ask(sdk)
+        sdk.close()
+    finally:
+        daemon.stop()
+    # The budget was set while the daemon was stopped: spend is already past 80% of it.
+    limit = (sonnet_call_cost() * 50 / 9).quantize(Decimal("0.000001"))
+    routing_file(home).write_text(budgets(f"| anthropic | ${limit} | 50%, 80% | continue |"))
+    for _ in range(2):
+        again = start_daemon(home, env_for(fakes))
+        try:
+            wait_for(lambda d=again: job_runs(d, "budget-check") >= 1, "the start-up check")
+        finally:
+            again.stop()
+    assert len(alerts(home)) == 1  # 50% and 80% reached together: one notice, the higher
+    assert "anthropic budget past 80%" in alerts(home)[0]
+
+
+@pytest.fixture(scope="module")
+def spent(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> Iterator[Daemon]:
+    """A daemon whose anthropic budget is a tenth of a cent: every call to it would pass."""
+    home = short_home()
+    (home / "context").mkdir(parents=True)
+    routing_file(home).write_text(budgets("| anthropic | $0.001 | 80% | fallback |"))
+    running = start_daemon(home, env_for(fakes))
+    yield running
+    running.stop()
+    remove_home(home)
+
+
+def set_policy(daemon: Daemon, policy: str) -> None:
+    routing_file(daemon.home).write_text(budgets(f"| anthropic | $0.001 | 80% | {policy} |"))
+    reload(daemon)
+
+
+def call(daemon: Daemon, call_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = daemon.client().get(f"/v1/calls/{call_id}").json()
+    return found
+
+
+def test_fallback_policy_sends_the_call_to_its_fallback_and_never_to_the_spent_provider(
+    spent: Daemon, fakes: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fakes
+    anthropic_fake.clear()
+    openai_fake.clear()
+    set_policy(spent, "fallback")
+    openai_fake.enqueue(Turn(text="from codex"))
+    with sdk_for(spent) as sdk:
+        block = ask(sdk, "Code generation")
+    assert block["model"] == "codex"
+    assert posts(anthropic_fake) == [] and len(posts(openai_fake)) == 1
+    reasons = call(spent, block["id"])["reasons"]
+    assert any(
+        "sonnet skipped: anthropic budget $0.0010/month would be passed" in r for r in reasons
+    )
+
+
+def test_refuse_policy_answers_429_before_anything_is_sent_and_records_it(
+    spent: Daemon, fakes: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fakes
+    anthropic_fake.clear()
+    openai_fake.clear()
+    set_policy(spent, "refuse")
+    with sdk_for(spent) as sdk, pytest.raises(openai.RateLimitError) as raised:
+        ask(sdk, "Code generation")
+    error = raised.value.body
+    assert isinstance(error, dict) and error["code"] == "budget_exceeded"
+    assert "not sent to sonnet: anthropic budget $0.0010/month would be passed" in error["message"]
+    assert "cortex budget set" in error["message"]
+    assert posts(anthropic_fake) == [] and posts(openai_fake) == []
+    latest = spent.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
+    assert latest["outcome"] == "error"
+    assert call(spent, latest["id"])["error"].startswith("BudgetExceededError: not sent to sonnet")
+    # The daemon keeps serving: another provider's task still answers.
+    openai_fake.enqueue(Turn(text="codex answers"))
+    with sdk_for(spent) as sdk:
+        assert ask(sdk, "Vibe coding (interactive)")["model"] == "codex"
+
+
+def test_local_policy_puts_the_tasks_local_model_first(
+    spent: Daemon, fakes: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fakes
+    anthropic_fake.clear()
+    openai_fake.clear()
+    set_policy(spent, "local only")
+    openai_fake.enqueue(Turn(text="from codex"))
+    with sdk_for(spent) as sdk:
+        block = ask(sdk, "Code generation")
+    record = call(spent, block["id"])
+    # No Ollama runs here: the local model is tried (and fails) in sonnet's place.
+    assert record["chain"][:2] == ["qwen2.5-coder:14b", "codex"]
+    assert [a["model"] for a in record["attempts"]][0] == "qwen2.5-coder:14b"
+    assert posts(anthropic_fake) == [] and block["model"] == "codex"
+
+
+def test_continue_policy_keeps_sending_and_health_shows_the_budget(
+    spent: Daemon, fakes: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fakes
+    anthropic_fake.clear()
+    set_policy(spent, "continue")
+    anthropic_fake.enqueue(Turn(text="ok", **TURN))
+    with sdk_for(spent) as sdk:
+        assert ask(sdk)["model"] == "sonnet"
+    budget = health(spent)["budgets"]
+    assert budget["set"] is True and budget["budgets"][0]["scope"] == "anthropic"
+    assert budget["budgets"][0]["percent"] > 100
+
+
+def test_without_a_budget_costs_and_health_say_so(daemon: Daemon) -> None:
+    note = "no budget set: spend is tracked but never limited or alerted on"
+    assert health(daemon)["budgets"]["note"].startswith(note)
+    assert daemon.client().get("/v1/costs").json()["budgets"]["set"] is False
+
+
+def test_the_missed_weekly_review_runs_at_start_once(
+    home: Path, fakes: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    routing_file(home).write_text(default_routing_text())
+    daemon = start_daemon(home, env_for(fakes))
+    daemon.stop()
+    ledger = home / "state" / "ledger.sqlite3"
+    with sqlite3.connect(ledger) as db:
+        db.execute(
+            "UPDATE job_runs SET last_run = ? WHERE job = 'weekly-review'",
+            (time.time() - 8 * 86_400,),
+        )
+        assert db.total_changes == 1
+    first = start_daemon(home, env_for(fakes))
+    try:
+        wait_for(lambda: any("week in review" in a for a in alerts(home)), "the digest")
+        wait_for(lambda: job_runs(first, "weekly-review") == 1, "the review's record")
+        next_run = health(first)["jobs"]["weekly-review"]["next_run"]
+    finally:
+        first.stop()
+    assert time.strptime(next_run[:10], "%Y-%m-%d").tm_wday == 0  # next Monday
+    second = start_daemon(home, env_for(fakes))
+    try:
+        wait_for(lambda: job_runs(second, "budget-check") >= 1, "the start-up check")
+        assert job_runs(second, "weekly-review") == 0
+    finally:
+        second.stop()
+    assert sum("the week in review" in a for a in alerts(home)) == 1
+    report = (home / "context" / "model-performance.md").read_text()
+    assert "## The last 7 days" in report and "## Routing proposals" in report

@@ -1,0 +1,127 @@
+"""`cortex propose` through the real daemon, on a synthetic ledger where the answer is known:
+the swap is proposed with its evidence, a file edited since is refused, `--apply` changes
+only the cells it must and the daemon serves the new table, `--reject` is remembered."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.daemon import Daemon, remove_home, short_home, start_daemon
+from support.ledger_rows import answered, write_calls
+
+CORTEX = str(Path(sys.executable).parent / "cortex")
+
+
+def cortex(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CORTEX_SOCKET": str(daemon.socket), "COLUMNS": "200"}
+    return subprocess.run(
+        [CORTEX, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def proposing() -> Iterator[Daemon]:
+    """A daemon over a ledger where codex clearly beats sonnet on Code review (46 of 50
+    achieved at $0.004 against 30 of 50 at $0.011), and Meeting summary is overridden to
+    opus in 12 of 15 calls."""
+    home = short_home()
+    first = start_daemon(home, {})
+    first.stop()  # the database exists now, with its schema
+    rows = answered("Code review", "sonnet", calls=50, achieved=30, cost="0.011")
+    rows += answered(
+        "Code review", "codex", calls=50, achieved=46, cost="0.004", tried_first="sonnet"
+    )
+    rows += answered("Meeting summary", "sonnet", calls=3, achieved=3, cost="0.01")
+    rows += answered(
+        "Meeting summary", "opus", calls=12, achieved=12, cost="0.05", decided_by="explicit-model"
+    )
+    write_calls(home / "state" / "ledger.sqlite3", rows)
+    running = start_daemon(home, {})
+    yield running
+    running.stop()
+    remove_home(home)
+
+
+def routing_path(daemon: Daemon) -> Path:
+    return daemon.home / "context" / "model-routing.md"
+
+
+def generation(daemon: Daemon) -> int:
+    found: int = daemon.client().get("/v1/health").json()["routing_file"]["generation"]
+    return found
+
+
+def plan_chain(daemon: Daemon, task: str) -> list[str]:
+    body = {"model": f"task:{task}", "messages": [{"role": "user", "content": "hi"}]}
+    chain: list[str] = daemon.client().post("/v1/route", json=body).json()["chain"]
+    return chain
+
+
+def test_propose_apply_reject_in_order(proposing: Daemon) -> None:
+    listed = cortex(proposing, "propose")
+    assert listed.returncode == 0, listed.stderr
+    out = listed.stdout
+    # Listed in the routing table's order of task types.
+    assert "2. Code review: make codex the primary, sonnet the fallback" in out
+    assert "codex: achieved 46 of 50 (92%" in out and "sonnet: achieved 30 of 50 (60%" in out
+    assert "1. Meeting summary: you override it to opus in 80% of calls" in out
+    assert "mode 'static rules + user override': proposals are never applied on their own" in out
+
+    # The file changed since the daemon read it: nothing is written.
+    path = routing_path(proposing)
+    edited_by_user = path.read_text() + "\nA note of mine.\n"
+    path.write_text(edited_by_user)
+    refused = cortex(proposing, "propose", "--apply", "2", "--yes")
+    assert refused.returncode == 1
+    assert "changed since the daemon read it" in refused.stderr
+    assert path.read_text() == edited_by_user
+
+    # Once the daemon has read it, the proposal applies: a diff, two cells and the date.
+    proposing.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while generation(proposing) < 2:
+        assert time.monotonic() < deadline, "the daemon did not reload"
+        time.sleep(0.05)
+    before = path.read_text().splitlines()
+    applied = cortex(proposing, "propose", "--apply", "2", "--yes")
+    assert applied.returncode == 0, applied.stderr
+    assert "-| Code review | sonnet | codex |" in applied.stdout
+    assert "+| Code review | codex | sonnet |" in applied.stdout
+    assert "serves it now (generation 3)" in applied.stdout
+    after = path.read_text().splitlines()
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert [b for _, b in changed][1:] == [
+        "| Code review | codex | sonnet | Different models catch different issues |"
+    ]
+    assert changed[0][0].startswith("**Last updated**: 2026-02-02")
+    assert after[-1] == "A note of mine."  # the user's prose is untouched
+    assert plan_chain(proposing, "Code review") == ["codex", "sonnet"]
+
+    # Rejected: not proposed again on the same evidence.
+    listed = cortex(proposing, "propose", "--json")
+    (meeting,) = json.loads(listed.stdout)["proposals"]
+    assert meeting["task"] == "Meeting summary"
+    rejected = cortex(proposing, "propose", "--reject", meeting["id"])
+    assert rejected.returncode == 0, rejected.stderr
+    again = cortex(proposing, "propose")
+    assert "Meeting summary" not in again.stdout
+    assert "no routing change is supported" in again.stdout
+
+
+def test_an_unknown_proposal_number_is_a_clear_error(proposing: Daemon) -> None:
+    answer = cortex(proposing, "propose", "--apply", "9")
+    assert answer.returncode == 1
+    assert "no proposal '9'" in answer.stderr
