@@ -155,9 +155,13 @@ def propose(
             found.append(_override(route, stats, total, catalog))
         found.append(_local(task, route, table.local.get(task), stats, catalog))
         taken: list[tuple[CellChange, ...]] = []
+        # One "not yet" a task type, the nearest: two reasons for one change read as two.
+        waiting = [item for item in found if isinstance(item, Pending)]
+        if waiting:
+            pending.append(min(waiting, key=lambda p: p.needs_calls))
         for item in found:
             if isinstance(item, Pending):
-                pending.append(item)
+                continue
             elif item is not None and not (item.changes and item.changes in taken):
                 # One change, one proposal: the first reason wins, and its rejection holds.
                 taken.append(item.changes)

@@ -477,3 +477,14 @@ def test_the_types_are_frozen() -> None:
         proposal.calls = 1  # type: ignore[misc]
     with pytest.raises(AttributeError):
         Pending("k", "t", "s", 1).needs_calls = 2  # type: ignore[misc]
+
+
+def test_two_reasons_for_one_task_make_one_not_yet_line() -> None:
+    # sonnet fails often and opus, its fallback, achieves more: both lean towards opus.
+    found = evidence(
+        model("Meeting summary", "sonnet", 10, 6, dollars=0.01, failures=8),
+        model("Meeting summary", "opus", 8, 8, dollars=0.009),
+    )
+    made, pending = propose(found, SEED, CATALOG)
+    assert made == []
+    assert len([p for p in pending if p.task == "Meeting summary"]) == 1
