@@ -17,6 +17,8 @@ import pytest
 from support.daemon import Daemon, remove_home, short_home, start_daemon
 from support.ledger_rows import answered, write_calls
 
+from cortexd.paths import default_routing_text
+
 CORTEX = str(Path(sys.executable).parent / "cortex")
 
 
@@ -125,3 +127,44 @@ def test_an_unknown_proposal_number_is_a_clear_error(proposing: Daemon) -> None:
     answer = cortex(proposing, "propose", "--apply", "9")
     assert answer.returncode == 1
     assert "no proposal '9'" in answer.stderr
+
+
+def test_budget_set_writes_the_section_and_the_daemon_enforces_it(proposing: Daemon) -> None:
+    before = generation(proposing)
+    written = cortex(proposing, "budget", "set", "openai", "12.50", "--yes")
+    assert written.returncode == 0, written.stderr
+    assert "+| openai | $12.50 | 50%, 80%, 100% | continue |" in written.stdout
+    assert generation(proposing) == before + 1
+    state = proposing.client().get("/v1/budgets").json()
+    assert [(b["scope"], b["limit_usd"]) for b in state["budgets"]] == [("openai", "12.50")]
+    # A second provider joins the same table; a changed amount rewrites its cell.
+    assert cortex(proposing, "budget", "set", "anthropic", "40", "--yes").returncode == 0
+    assert cortex(proposing, "budget", "set", "openai", "20", "--yes").returncode == 0
+    text = routing_path(proposing).read_text()
+    assert text.count("## Budgets") == 1
+    assert "| openai | $20 |" in text and "| anthropic | $40 |" in text
+    shown = cortex(proposing, "budget")
+    assert "openai" in shown.stdout and "$20.00" in shown.stdout and "continue" in shown.stdout
+
+
+def test_budget_set_refuses_a_bad_amount_and_writes_nothing(proposing: Daemon) -> None:
+    text = routing_path(proposing).read_text()
+    for amount in ("-5", "lots", "0"):
+        answer = cortex(proposing, "budget", "set", "openai", amount, "--yes")
+        assert answer.returncode == 1 and "cortex:" in answer.stderr
+    assert routing_path(proposing).read_text() == text
+
+
+def test_budget_set_without_a_daemon_writes_the_file_for_the_next_start(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "context").mkdir(parents=True)
+    path = home / "context" / "model-routing.md"
+    path.write_text(default_routing_text())
+    env = {**os.environ, "CORTEX_HOME": str(home), "CORTEX_SOCKET": str(tmp_path / "none.sock")}
+    answer = subprocess.run(
+        [CORTEX, "budget", "set", "total", "100", "--yes"],
+        env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert answer.returncode == 0, answer.stderr
+    assert "cortexd is not running; it reads the file when it starts" in answer.stdout
+    assert "| total | $100 | 50%, 80%, 100% | continue |" in path.read_text()
