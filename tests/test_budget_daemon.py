@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,9 @@ from support.daemon import Daemon, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI, Turn
 
 from cortexd.paths import default_routing_text
-from cortexd.routing import build_catalog
+from cortexd.routing import build_catalog, call_estimate
 from cortexd.routing.dispatch import cost_usd
-from cortexd.routing.providers import Usage
+from cortexd.routing.providers import ChatMessage, ChatRequest, Usage
 
 TURN = {"input_tokens": 1000, "output_tokens": 1000}
 
@@ -117,14 +118,13 @@ def reload(daemon: Daemon) -> None:
 
 
 def test_crossing_80_percent_notifies_exactly_once_also_after_restarts(
-    home: Path, fakes: tuple[FakeAnthropic, FakeOpenAI]
+    home: Path, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
-    anthropic_fake, _ = fakes
-    anthropic_fake.clear()
+    anthropic_fake, _ = fresh
     # Four calls make 72% of the limit, the fifth 90%: it crosses 80% and only 80%.
     limit = (sonnet_call_cost() * 50 / 9).quantize(Decimal("0.000001"))
     routing_file(home).write_text(budgets(f"| anthropic | ${limit} | 80% | continue |"))
-    daemon = start_daemon(home, env_for(fakes))
+    daemon = start_daemon(home, env_for(fresh))
     try:
         sdk = sdk_for(daemon)
         for _ in range(4):
@@ -144,7 +144,7 @@ def test_crossing_80_percent_notifies_exactly_once_also_after_restarts(
     assert len(alerts(home)) == 1 and "anthropic budget past 80%" in alerts(home)[0]
     assert "90%" in alerts(home)[0]
     assert "budget alert sent: anthropic 80%" in daemon.output()
-    again = start_daemon(home, env_for(fakes))
+    again = start_daemon(home, env_for(fresh))
     try:
         wait_for(lambda: job_runs(again, "budget-check") >= 1, "the start-up check")
     finally:
@@ -153,12 +153,11 @@ def test_crossing_80_percent_notifies_exactly_once_also_after_restarts(
 
 
 def test_a_check_missed_while_stopped_alerts_at_the_next_start(
-    home: Path, fakes: tuple[FakeAnthropic, FakeOpenAI]
+    home: Path, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
-    anthropic_fake, _ = fakes
-    anthropic_fake.clear()
+    anthropic_fake, _ = fresh
     routing_file(home).write_text(default_routing_text())
-    daemon = start_daemon(home, env_for(fakes))
+    daemon = start_daemon(home, env_for(fresh))
     try:
         sdk = sdk_for(daemon)
         for _ in range(5):
@@ -171,7 +170,7 @@ def test_a_check_missed_while_stopped_alerts_at_the_next_start(
     limit = (sonnet_call_cost() * 50 / 9).quantize(Decimal("0.000001"))
     routing_file(home).write_text(budgets(f"| anthropic | ${limit} | 50%, 80% | continue |"))
     for _ in range(2):
-        again = start_daemon(home, env_for(fakes))
+        again = start_daemon(home, env_for(fresh))
         try:
             wait_for(lambda d=again: job_runs(d, "budget-check") >= 1, "the start-up check")
         finally:
@@ -203,11 +202,9 @@ def call(daemon: Daemon, call_id: str) -> dict[str, Any]:
 
 
 def test_fallback_policy_sends_the_call_to_its_fallback_and_never_to_the_spent_provider(
-    spent: Daemon, fakes: tuple[FakeAnthropic, FakeOpenAI]
+    spent: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
-    anthropic_fake, openai_fake = fakes
-    anthropic_fake.clear()
-    openai_fake.clear()
+    anthropic_fake, openai_fake = fresh
     set_policy(spent, "fallback")
     openai_fake.enqueue(Turn(text="from codex"))
     with sdk_for(spent) as sdk:
@@ -221,11 +218,9 @@ def test_fallback_policy_sends_the_call_to_its_fallback_and_never_to_the_spent_p
 
 
 def test_refuse_policy_answers_429_before_anything_is_sent_and_records_it(
-    spent: Daemon, fakes: tuple[FakeAnthropic, FakeOpenAI]
+    spent: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
-    anthropic_fake, openai_fake = fakes
-    anthropic_fake.clear()
-    openai_fake.clear()
+    anthropic_fake, openai_fake = fresh
     set_policy(spent, "refuse")
     with sdk_for(spent) as sdk, pytest.raises(openai.RateLimitError) as raised:
         ask(sdk, "Code generation")
@@ -244,11 +239,9 @@ def test_refuse_policy_answers_429_before_anything_is_sent_and_records_it(
 
 
 def test_local_policy_puts_the_tasks_local_model_first(
-    spent: Daemon, fakes: tuple[FakeAnthropic, FakeOpenAI]
+    spent: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
-    anthropic_fake, openai_fake = fakes
-    anthropic_fake.clear()
-    openai_fake.clear()
+    anthropic_fake, openai_fake = fresh
     set_policy(spent, "local only")
     openai_fake.enqueue(Turn(text="from codex"))
     with sdk_for(spent) as sdk:
@@ -261,10 +254,9 @@ def test_local_policy_puts_the_tasks_local_model_first(
 
 
 def test_continue_policy_keeps_sending_and_health_shows_the_budget(
-    spent: Daemon, fakes: tuple[FakeAnthropic, FakeOpenAI]
+    spent: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
-    anthropic_fake, _ = fakes
-    anthropic_fake.clear()
+    anthropic_fake, _ = fresh
     set_policy(spent, "continue")
     anthropic_fake.enqueue(Turn(text="ok", **TURN))
     with sdk_for(spent) as sdk:
@@ -281,10 +273,10 @@ def test_without_a_budget_costs_and_health_say_so(daemon: Daemon) -> None:
 
 
 def test_the_missed_weekly_review_runs_at_start_once(
-    home: Path, fakes: tuple[FakeAnthropic, FakeOpenAI]
+    home: Path, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     routing_file(home).write_text(default_routing_text())
-    daemon = start_daemon(home, env_for(fakes))
+    daemon = start_daemon(home, env_for(fresh))
     daemon.stop()
     ledger = home / "state" / "ledger.sqlite3"
     with sqlite3.connect(ledger) as db:
@@ -293,7 +285,7 @@ def test_the_missed_weekly_review_runs_at_start_once(
             (time.time() - 8 * 86_400,),
         )
         assert db.total_changes == 1
-    first = start_daemon(home, env_for(fakes))
+    first = start_daemon(home, env_for(fresh))
     try:
         wait_for(lambda: any("week in review" in a for a in alerts(home)), "the digest")
         wait_for(lambda: job_runs(first, "weekly-review") == 1, "the review's record")
@@ -301,7 +293,7 @@ def test_the_missed_weekly_review_runs_at_start_once(
     finally:
         first.stop()
     assert time.strptime(next_run[:10], "%Y-%m-%d").tm_wday == 0  # next Monday
-    second = start_daemon(home, env_for(fakes))
+    second = start_daemon(home, env_for(fresh))
     try:
         wait_for(lambda: job_runs(second, "budget-check") >= 1, "the start-up check")
         assert job_runs(second, "weekly-review") == 0
@@ -310,3 +302,42 @@ def test_the_missed_weekly_review_runs_at_start_once(
     assert sum("the week in review" in a for a in alerts(home)) == 1
     report = (home / "context" / "model-performance.md").read_text()
     assert "## The last 7 days" in report and "## Routing proposals" in report
+
+
+def test_calls_in_flight_hold_their_estimate_so_a_burst_cannot_slip_past_a_hard_limit(
+    home: Path, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    prompt = "Summarize the standup."
+    catalog = build_catalog([], {})
+    sonnet = catalog.resolve("sonnet")
+    assert sonnet is not None
+    request = ChatRequest("sonnet", (ChatMessage.of("user", prompt),), max_tokens=1000)
+    each = Decimal(call_estimate(catalog, request)(sonnet)) / 10**12
+    # Room for three calls' estimates, not four.
+    limit = (each * Decimal("3.5")).quantize(Decimal("0.000001"))
+    routing_file(home).write_text(budgets(f"| anthropic | ${limit} | 80% | refuse |"))
+    daemon = start_daemon(home, env_for(fresh))
+    try:
+        for _ in range(6):
+            anthropic_fake.enqueue(Turn(text="ok", input_tokens=10, output_tokens=1000, delay=1.5))
+
+        def one(_: int) -> str:
+            with sdk_for(daemon) as sdk:
+                try:
+                    sdk.chat.completions.create(
+                        model="task:Meeting summary",
+                        max_tokens=1000,
+                        messages=[{"role": "user", "content": prompt}],
+                    )
+                except openai.RateLimitError as error:
+                    assert isinstance(error.body, dict)
+                    return str(error.body["code"])
+                return "answered"
+
+        with ThreadPoolExecutor(6) as pool:
+            outcomes = sorted(pool.map(one, range(6)))
+    finally:
+        daemon.stop()
+    assert outcomes == ["answered"] * 3 + ["budget_exceeded"] * 3
+    assert len(posts(anthropic_fake)) == 3
