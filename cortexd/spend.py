@@ -43,6 +43,7 @@ class SpendTracker:
         self._month = Month.of(clock())
         self._spent: dict[str, int] = {}
         self._holds: dict[str, _Hold] = {}
+        self._held: dict[str, int] = {}  # the holds summed per provider, kept as they change
 
     def _roll(self) -> None:
         now = self._clock()
@@ -68,19 +69,24 @@ class SpendTracker:
 
     def spend(self) -> Spend:
         """Spend from tries that ended, plus what calls in flight have reserved."""
-        total = dict(self.committed().by_provider)
-        for hold in self._holds.values():
-            total[hold.provider] = total.get(hold.provider, 0) + hold.amount
+        self._roll()
+        total = dict(self._spent)
+        for provider, amount in self._held.items():
+            total[provider] = total.get(provider, 0) + amount
         return Spend(total)
 
     def reserve(self, call_id: str, provider: str, amount: int) -> None:
         """Hold `amount` against `provider` until `release(call_id)`."""
         if amount > 0:
+            self.release(call_id)
             self._holds[call_id] = _Hold(provider, amount)
+            self._held[provider] = self._held.get(provider, 0) + amount
 
     def release(self, call_id: str) -> None:
         """The call ended (its tries are counted by now); idempotent."""
-        self._holds.pop(call_id, None)
+        hold = self._holds.pop(call_id, None)
+        if hold is not None:
+            self._held[hold.provider] -= hold.amount
 
     def __call__(self, attempt: Attempt) -> None:
         """Dispatch's sink: count a priced try; tell `on_cross` when a threshold is passed."""
@@ -89,7 +95,11 @@ class SpendTracker:
         amount = pico(attempt.cost_usd)
         if amount <= 0:
             return
-        before = self.committed()
-        self._spent[attempt.provider] = self._spent.get(attempt.provider, 0) + amount
-        if crossed(before, self.committed(), self._budgets()):
-            self.on_cross()
+        self._roll()
+        was = self._spent.get(attempt.provider, 0)
+        self._spent[attempt.provider] = was + amount
+        budgets = self._budgets()
+        if budgets:
+            before = Spend({**self._spent, attempt.provider: was})
+            if crossed(before, Spend(self._spent), budgets):
+                self.on_cross()

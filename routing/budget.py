@@ -76,7 +76,7 @@ class BudgetStatus:
 
     @property
     def limit(self) -> int:
-        return pico(self.budget.monthly_limit)
+        return self.budget.limit_pico
 
     @property
     def percent(self) -> float:
@@ -94,7 +94,9 @@ def statuses(spend: Spend, budgets: Mapping[str, Budget]) -> list[BudgetStatus]:
     return [BudgetStatus(budgets[s], spend.of(s)) for s in order]
 
 
-def crossed(before: Spend, after: Spend, budgets: Mapping[str, Budget]) -> list[tuple[str, int]]:
+def crossed(
+    before: Spend, after: Spend, budgets: Mapping[str, Budget]
+) -> list[tuple[str, int]]:
     """The (scope, threshold) pairs that `after` reached and `before` had not.
 
     >>> b = {"openai": Budget("openai", Decimal(10), (50, 80), BudgetPolicy.CONTINUE, 1)}
@@ -103,8 +105,10 @@ def crossed(before: Spend, after: Spend, budgets: Mapping[str, Budget]) -> list[
     """
     found = []
     for scope, budget in budgets.items():
-        was = BudgetStatus(budget, before.of(scope)).reached
-        found += [(scope, t) for t in BudgetStatus(budget, after.of(scope)).reached if t not in was]
+        was, now = before.of(scope) * 100, after.of(scope) * 100
+        if now > was:
+            limit = budget.limit_pico
+            found += [(scope, t) for t in budget.thresholds if was < limit * t <= now]
     return found
 
 
@@ -132,7 +136,7 @@ def _binding(
         if budget is None or budget.at_limit is BudgetPolicy.CONTINUE:
             continue
         spent = spend.of(scope)
-        if spent + estimate <= pico(budget.monthly_limit):
+        if spent + estimate <= budget.limit_pico:
             continue
         if found is None or _STRICTNESS[budget.at_limit] > _STRICTNESS[found[0].at_limit]:
             found = (budget, spent)
@@ -170,7 +174,7 @@ def gate(
         budget, spent = bound
         limited.append(budget.scope)
         why = (
-            f"{budget.scope} budget {dollars(pico(budget.monthly_limit))}/month would be "
+            f"{budget.scope} budget {dollars(budget.limit_pico)}/month would be "
             f"passed ({dollars(spent)} spent)"
         )
         if budget.at_limit is BudgetPolicy.REFUSE and index == 0:

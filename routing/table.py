@@ -130,6 +130,11 @@ class Budget:
     at_limit: BudgetPolicy
     line: int
 
+    @cached_property
+    def limit_pico(self) -> int:
+        """The limit in integer pico-dollars, as the ledger counts (asked on every call)."""
+        return int((self.monthly_limit * 10**12).to_integral_value())
+
 
 @dataclass(frozen=True)
 class CrossCheck:
