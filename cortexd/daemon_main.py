@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -121,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     listener: Listener | None = None
     if not args.check:
         from cortexd.listener import ListenerError, open_listener
+
+        # `cortex` sends SIGHUP to the lock's holder; until the server's handler is in place
+        # (and again once it is gone at shutdown) a reload request must not kill the daemon.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
         own = args.socket is None and env.socket is None
         try:

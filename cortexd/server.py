@@ -141,6 +141,7 @@ def attach_lifecycle(
         finally:
             notifier.send("STOPPING=1")
             loop.remove_signal_handler(signal.SIGHUP)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a late reload request is ignored
             schedule.shutdown()
             for task in tasks:
                 task.cancel()

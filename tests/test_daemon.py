@@ -23,6 +23,8 @@ from support.canary import ANTHROPIC_KEY, OPENAI_KEY
 from support.daemon import CORTEXD, Daemon, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 
+from cortexd.cli.reload import reload_daemon, wait_for_generation
+
 KEY_A, KEY_O = ANTHROPIC_KEY, OPENAI_KEY
 
 
@@ -482,6 +484,10 @@ def test_socket_activation_serves_the_socket_it_was_handed() -> None:
             raise AssertionError(running.output()) from None
         assert running.client().get("/v1/health").json()["status"] == "ok"
         assert not (home / "run" / "cortexd.sock").exists()  # it bound nothing itself
+        # No lock to read: `cortex` finds the daemon's pid by asking it, and reloads it.
+        before = running.client().get("/v1/health").json()["routing_file"]
+        assert reload_daemon(path) == process.pid
+        assert wait_for_generation(path, before)["generation"] == 2
         running.signal(signal.SIGTERM)
         running.wait()
         assert path.exists()  # the service manager's socket is not ours to remove

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
 import struct
 import time
 import uuid
@@ -369,6 +370,7 @@ async def health(request: Request) -> Response:
         {
             "status": "ok",
             "version": __version__,
+            "pid": os.getpid(),
             "uptime_s": round(time.time() - services.started, 1),
             "routing_file": {
                 "path": routing.table.source,

@@ -1,8 +1,10 @@
-"""Telling the running daemon to reload its routing file: SIGHUP to the lock's holder.
+"""Telling the running daemon to reload its routing file: SIGHUP to the daemon's process.
 
-The daemon holds an exclusive ``flock`` on ``<socket>.lock`` and writes its pid there, so the
-pid is trusted only while the lock is held: a stale file from a crash names a process that
-may now be something else, and is never signalled.
+The pid comes from the daemon itself, over its socket (``/v1/health``); where the daemon
+holds the socket's lock (``<socket>.lock``, an exclusive ``flock`` with its pid in it), the
+two must agree. So a stale lock file left by a crash — whose pid may now be some other
+process — is never signalled, nor is a lock taken a moment ago by a daemon still starting;
+and a daemon that systemd handed its socket (no lock) is still found.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from pathlib import Path
 from cortexd.errors import CortexError
 
 
-def daemon_pid(socket: Path) -> int | None:
-    """The pid of the cortexd serving `socket`, or None when none holds its lock."""
+def lock_holder(socket: Path) -> int | None:
+    """The pid in `socket`'s lock file while its lock is held, else None."""
     lock = socket.with_name(socket.name + ".lock")
     try:
         fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -37,6 +39,26 @@ def daemon_pid(socket: Path) -> int | None:
         return None
     finally:
         os.close(fd)
+
+
+def daemon_pid(socket: Path) -> int | None:
+    """The pid of the cortexd serving `socket`, or None when none answers there."""
+    from cortexd.client import Client, DaemonNotRunning
+
+    try:
+        with Client(socket) as client:
+            pid = client.health().get("pid")
+    except DaemonNotRunning:
+        return None
+    if not isinstance(pid, int) or pid <= 1:
+        raise CortexError("the daemon did not say its pid; restart it to reload")
+    holder = lock_holder(socket)
+    if holder is not None and holder != pid:
+        raise CortexError(
+            f"the daemon on {socket} says pid {pid} but its lock names {holder}; "
+            "not signalling either"
+        )
+    return pid
 
 
 def reload_daemon(socket: Path) -> int | None:
