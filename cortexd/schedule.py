@@ -46,6 +46,8 @@ class Schedule:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._calendar: dict[str, BaseTrigger] = {}
+        self._running: set[str] = set()
+        self._again: set[str] = set()  # asked to run while running: once more after
         self.runs: dict[str, int] = {}
 
     @property
@@ -70,6 +72,17 @@ class Schedule:
         self._scheduler.add_job(partial(self._run, job_id, job), trigger, id=job_id)
 
     async def _run(self, job_id: str, job: Job) -> None:
+        self._running.add(job_id)
+        try:
+            while True:
+                self._again.discard(job_id)
+                await self._once(job_id, job)
+                if job_id not in self._again:
+                    return
+        finally:
+            self._running.discard(job_id)
+
+    async def _once(self, job_id: str, job: Job) -> None:
         try:
             await job()
         except Exception:  # noqa: BLE001 - a failed run is logged; the schedule goes on
@@ -99,7 +112,11 @@ class Schedule:
                 self.run_soon(job_id)
 
     def run_soon(self, job_id: str) -> None:
-        """Run the job now (a burst of requests coalesces into one run)."""
+        """Run the job now; if it is running, once more when it ends (APScheduler would drop
+        a run asked for while one is going). A burst of requests makes one run."""
+        if job_id in self._running:
+            self._again.add(job_id)
+            return
         job = self._scheduler.get_job(job_id)
         if job is not None:
             job.modify(next_run_time=self._now())

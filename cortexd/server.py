@@ -27,6 +27,7 @@ from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from cortexd.alerts import BudgetAlerts
+from cortexd.ledger.bookkeeping import month_spend
 from cortexd.ledger.report import ReportJob
 from cortexd.listener import Listener
 from cortexd.notices import Notifier
@@ -125,6 +126,9 @@ def attach_lifecycle(
         await services.ledger.start()
         job = ReportJob(services.ledger, report, extras=report_extras(services))
         services.ledger.subscribe(job.poke)
+        # Hard limits hold from the first call: this month's spend is known before serving.
+        month = services.spend.month
+        services.spend.load(month, await services.ledger.read(month_spend, month=month))
         schedule = _schedule(services, job, notices, notifier)
         await schedule.start()
         tasks = [asyncio.create_task(services.load_sdks()), asyncio.create_task(job.write())]

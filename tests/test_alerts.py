@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -292,3 +292,39 @@ async def test_a_failing_job_is_logged_and_not_counted_as_run(
         assert await ledger.read(last_run, job="budget-check") is None
     assert schedule.runs == {}
     assert any("scheduled job budget-check failed" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.anyio
+async def test_asked_to_run_while_running_it_runs_once_more_after(tmp_path: Path) -> None:
+    started: list[float] = []
+    release = asyncio.Event()
+
+    async def check() -> None:
+        started.append(time.monotonic())
+        if len(started) == 2:  # the run at start is done; the second one waits here
+            await release.wait()
+
+    async with opened(tmp_path / "ledger.sqlite3") as ledger:
+        schedule = Schedule(ledger)
+        schedule.every("budget-check", check, seconds=3600)
+        await schedule.start()
+        try:
+            await until(lambda: len(started) == 1)
+            schedule.run_soon("budget-check")
+            await until(lambda: len(started) == 2)
+            # A call crosses a threshold while that check runs: three asks, one more run.
+            for _ in range(3):
+                schedule.run_soon("budget-check")
+            release.set()
+            await until(lambda: len(started) == 3)
+            await asyncio.sleep(0.2)
+            assert len(started) == 3
+        finally:
+            schedule.shutdown()
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
