@@ -7,6 +7,12 @@ import os
 import tempfile
 from pathlib import Path
 
+from cortexd.errors import CortexError
+
+
+class FileChangedError(CortexError):
+    """The file changed between reading it and writing the edit: nothing was written."""
+
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
     """Write `text` to a temporary file beside `path`, fsync it, rename it over `path`, and
@@ -30,3 +36,16 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+def rewrite(path: Path, text: str, *, was: bytes) -> None:
+    """Replace the user's file `path` with `text` — the file a symlink points to, keeping its
+    mode — unless it no longer holds the bytes `was` (an editor saved meanwhile)."""
+    target = path.resolve()
+    try:
+        now = target.read_bytes()
+    except OSError as error:
+        raise FileChangedError(f"cannot read {path} again: {error.strerror}") from None
+    if now != was:
+        raise FileChangedError(f"{path} changed while the edit was prepared; nothing was written")
+    write_atomic(target, text, mode=target.stat().st_mode & 0o777)

@@ -17,7 +17,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from cortexd.atomic import write_atomic
+from cortexd.atomic import FileChangedError, rewrite
 from cortexd.ledger.bookkeeping import rejected
 from cortexd.ledger.evidence import EVIDENCE_DAYS, evidence, week_figures
 from cortexd.ledger.report import ReportJob
@@ -166,10 +166,12 @@ class WeeklyReview:
         applied = []
         for proposal in (p for p in proposals if p.changes):
             try:
-                text = path.read_bytes().decode("utf-8")
-                edited = apply_changes(text, proposal.changes, today=datetime.date.today())
-                write_atomic(path, edited)
-            except (EditError, OSError, UnicodeDecodeError) as error:
+                raw = path.read_bytes()
+                edited = apply_changes(
+                    raw.decode("utf-8"), proposal.changes, today=datetime.date.today()
+                )
+                rewrite(path, edited, was=raw)
+            except (EditError, FileChangedError, OSError, UnicodeDecodeError) as error:
                 log.warning("proposal %s not applied: %s", proposal.id, error)
                 continue
             log.info("applied routing proposal %s: %s", proposal.id, proposal.summary)

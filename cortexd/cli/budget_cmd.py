@@ -89,10 +89,10 @@ def run_set(args: argparse.Namespace) -> int:
             before = None
         socket = client.socket
     path = Path(str(before["path"])) if before else Paths.resolve(Environment.read()).routing_file
-    _, text = read_routing(path)
+    raw, text = read_routing(path)
     new = set_budget(text, args.scope, amount, today=datetime.date.today())
     console.print(escape(unified_diff(text, new, path.name)), highlight=False)
     if not confirm(console, "write this budget?", args.yes):
         console.print("nothing written")
         return 0
-    return write_and_reload(console, path, new, socket=socket, before=before)
+    return write_and_reload(console, path, new, was=raw, socket=socket, before=before)

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from cortexd.atomic import write_atomic
+from cortexd.atomic import rewrite
 from cortexd.cli.reload import reload_daemon, wait_for_generation
 from cortexd.errors import CortexError
 
@@ -39,13 +39,13 @@ def write_and_reload(
     path: Path,
     new: str,
     *,
+    was: bytes,
     socket: Path,
     before: dict[str, object] | None,
 ) -> int:
-    """Write `new` over `path` and reload the daemon; the exit status."""
-    target = path.resolve()  # a routing file kept in a dotfiles repo stays a symlink
-    mode = target.stat().st_mode & 0o777
-    write_atomic(target, new, mode=mode)
+    """Write `new` over `path` (unless it no longer holds `was`) and reload the daemon;
+    the exit status."""
+    rewrite(path, new, was=was)  # a routing file kept in a dotfiles repo stays a symlink
     console.print(f"wrote {escape(str(path))}")
     pid = reload_daemon(socket)
     if pid is None or before is None:

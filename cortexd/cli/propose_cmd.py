@@ -25,8 +25,11 @@ def register(sub: Any) -> None:
 
 
 def _pick(data: dict[str, Any], which: str) -> dict[str, Any]:
+    """Proposal `which`: its number as listed, or (4 characters or more) its id."""
     found = data["proposals"]
-    match = [p for p in found if str(p["number"]) == which or p["id"].startswith(which)]
+    match = [p for p in found if str(p["number"]) == which]
+    if not match and len(which) >= 4:
+        match = [p for p in found if p["id"].startswith(which.lower())]
     if len(match) != 1:
         count = len(found)
         listed = f"there are {count} (cortex propose lists them)" if count else "there are none"
@@ -110,4 +113,4 @@ def _apply(console: Any, client: Any, data: dict[str, Any], args: argparse.Names
         console.print("nothing written")
         return 0
     before = client.health()["routing_file"]
-    return write_and_reload(console, path, new, socket=client.socket, before=before)
+    return write_and_reload(console, path, new, was=raw, socket=client.socket, before=before)
