@@ -88,18 +88,28 @@ class SpendTracker:
         if hold is not None:
             self._held[hold.provider] -= hold.amount
 
+    def settle(self, call_id: str) -> None:
+        """The call ended without a price (a broken or abandoned stream bills its tokens,
+        but their count never came): count its reservation as spent."""
+        hold = self._holds.get(call_id)
+        self.release(call_id)
+        if hold is not None:
+            self._add(hold.provider, hold.amount)
+
     def __call__(self, attempt: Attempt) -> None:
         """Dispatch's sink: count a priced try; tell `on_cross` when a threshold is passed."""
         if attempt.cost_usd is None or attempt.outcome not in ("ok", "error"):
             return
         amount = pico(attempt.cost_usd)
-        if amount <= 0:
-            return
+        if amount > 0:
+            self._add(attempt.provider, amount)
+
+    def _add(self, provider: str, amount: int) -> None:
         self._roll()
-        was = self._spent.get(attempt.provider, 0)
-        self._spent[attempt.provider] = was + amount
+        was = self._spent.get(provider, 0)
+        self._spent[provider] = was + amount
         budgets = self._budgets()
         if budgets:
-            before = Spend({**self._spent, attempt.provider: was})
+            before = Spend({**self._spent, provider: was})
             if crossed(before, Spend(self._spent), budgets):
                 self.on_cross()

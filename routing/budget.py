@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from cortexd.errors import CortexError
-from cortexd.routing.catalog import Catalog, ModelSpec
+from cortexd.routing.catalog import Catalog, ModelSpec, Provider
 from cortexd.routing.dispatch.attempt import cost_usd
 from cortexd.routing.dispatch.requirements import DEFAULT_ANSWER_TOKENS, estimate_tokens
+from cortexd.routing.providers.anthropic_wire import answer_cap
 from cortexd.routing.providers.chat import ChatRequest, Usage
 from cortexd.routing.table import Budget, BudgetPolicy
 
@@ -94,9 +95,7 @@ def statuses(spend: Spend, budgets: Mapping[str, Budget]) -> list[BudgetStatus]:
     return [BudgetStatus(budgets[s], spend.of(s)) for s in order]
 
 
-def crossed(
-    before: Spend, after: Spend, budgets: Mapping[str, Budget]
-) -> list[tuple[str, int]]:
+def crossed(before: Spend, after: Spend, budgets: Mapping[str, Budget]) -> list[tuple[str, int]]:
     """The (scope, threshold) pairs that `after` reached and `before` had not.
 
     >>> b = {"openai": Budget("openai", Decimal(10), (50, 80), BudgetPolicy.CONTINUE, 1)}
@@ -205,14 +204,16 @@ def _refusal(model: str, why: str) -> str:
 
 
 def call_estimate(catalog: Catalog, request: ChatRequest) -> Callable[[ModelSpec], int]:
-    """What a request would cost on each model, estimated before it is sent: its prompt
-    (estimated locally) and the answer it allows (``max_tokens``, else a typical 1,024)."""
-    usage = Usage(
-        input_tokens=estimate_tokens(request),
-        output_tokens=request.max_tokens or DEFAULT_ANSWER_TOKENS,
-    )
+    """What a request would cost on each model, before it is sent: its prompt (estimated
+    locally) and the longest answer it may get — its ``max_tokens``, else the cap the
+    provider's adapter sends (Anthropic's 8,192, more with a thinking budget), else a
+    typical 1,024 tokens where nothing caps the answer (OpenAI without ``max_tokens``)."""
+    prompt = estimate_tokens(request)
+    anthropic = Usage(input_tokens=prompt, output_tokens=answer_cap(request))
+    other = Usage(input_tokens=prompt, output_tokens=request.max_tokens or DEFAULT_ANSWER_TOKENS)
 
     def estimate(spec: ModelSpec) -> int:
+        usage = anthropic if spec.provider is Provider.ANTHROPIC else other
         cost = cost_usd(catalog.price(spec), usage)
         return 0 if cost is None else pico(cost)  # an unknown price cannot be held back
 

@@ -328,3 +328,12 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.01)
+
+
+def test_a_call_cut_short_counts_its_reservation_as_spent() -> None:
+    tracker = SpendTracker(lambda: BUDGETS)
+    tracker.reserve("broken", "anthropic", 2 * 10**12)
+    tracker.reserve("fine", "anthropic", 3 * 10**12)
+    tracker.settle("broken")  # a stream that broke after its first tokens: no price came
+    tracker.release("fine")  # answered: its tries were priced and counted already
+    assert tracker.spend().of("anthropic") == tracker.committed().of("anthropic") == 2 * 10**12

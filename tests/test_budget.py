@@ -150,3 +150,15 @@ def test_the_estimate_prices_the_prompt_and_the_answer_it_allows() -> None:
 def test_dollars_reads_well() -> None:
     assert dollars(usd("1234.5")) == "$1,234.50"
     assert dollars(usd("0.00042")) == "$0.0004"
+
+
+def test_without_max_tokens_anthropic_is_estimated_at_the_cap_it_is_sent() -> None:
+    request = ChatRequest("auto", (ChatMessage.of("user", "hi"),))
+    estimate = call_estimate(CATALOG, request)
+    for name, answer in (("sonnet", 8192), ("gpt-4o", 1024)):
+        spec = CATALOG.resolve(name)
+        assert spec is not None
+        price = CATALOG.price(spec)
+        assert price is not None
+        expected = (4 * price.input_mtok + answer * price.output_mtok) * PICO / 1_000_000
+        assert estimate(spec) == pytest.approx(float(expected)), name

@@ -66,10 +66,10 @@ def routing_file(home: Path) -> Path:
     return home / "context" / "model-routing.md"
 
 
-def sdk_for(daemon: Daemon) -> openai.OpenAI:
+def sdk_for(daemon: Daemon, retries: int = 0) -> openai.OpenAI:
     http = httpx2.Client(transport=httpx2.HTTPTransport(uds=str(daemon.socket)))
     return openai.OpenAI(
-        base_url="http://cortexd/v1", api_key="unused", http_client=http, max_retries=0
+        base_url="http://cortexd/v1", api_key="unused", http_client=http, max_retries=retries
     )
 
 
@@ -222,8 +222,13 @@ def test_refuse_policy_answers_429_before_anything_is_sent_and_records_it(
 ) -> None:
     anthropic_fake, openai_fake = fresh
     set_policy(spent, "refuse")
-    with sdk_for(spent) as sdk, pytest.raises(openai.RateLimitError) as raised:
+    calls_before = len(spent.client().get("/v1/calls", params={"limit": 1000}).json()["data"])
+    # An SDK that retries 429s is told not to: retrying cannot help this month.
+    with sdk_for(spent, retries=2) as sdk, pytest.raises(openai.RateLimitError) as raised:
         ask(sdk, "Code generation")
+    assert raised.value.response.headers["x-should-retry"] == "false"
+    calls_after = len(spent.client().get("/v1/calls", params={"limit": 1000}).json()["data"])
+    assert calls_after == calls_before + 1
     error = raised.value.body
     assert isinstance(error, dict) and error["code"] == "budget_exceeded"
     assert "not sent to sonnet: anthropic budget $0.0010/month would be passed" in error["message"]
@@ -236,6 +241,26 @@ def test_refuse_policy_answers_429_before_anything_is_sent_and_records_it(
     openai_fake.enqueue(Turn(text="codex answers"))
     with sdk_for(spent) as sdk:
         assert ask(sdk, "Vibe coding (interactive)")["model"] == "codex"
+
+
+def test_a_second_opinion_past_a_hard_limit_is_skipped_and_says_why(
+    spent: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    set_policy(spent, "fallback")
+    openai_fake.enqueue(Turn(text="codex answers"))
+    with sdk_for(spent) as sdk:
+        completion = sdk.chat.completions.create(
+            model="task:Vibe coding (interactive)",
+            messages=[{"role": "user", "content": "Write a parser."}],
+            extra_body={"cortex": {"second_opinion": True}},
+        )
+    block = (completion.model_extra or {})["cortex"]
+    assert block["model"] == "codex"
+    opinion = block["second_opinion"]
+    assert opinion["status"] == "no-second-model"
+    assert "anthropic budget $0.0010/month would be passed" in opinion["detail"]
+    assert posts(anthropic_fake) == []
 
 
 def test_local_policy_puts_the_tasks_local_model_first(

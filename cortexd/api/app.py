@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from cortexd import __version__
 from cortexd.api.body import read_json
-from cortexd.api.budgets import apply_budgets, budget_json, budgets_route
+from cortexd.api.budgets import apply_budgets, budget_json, budgets_route, within_budget
 from cortexd.api.chat_request import (
     ChatBody,
     _Model,
@@ -145,16 +145,18 @@ async def _answer(
     try:
         if second:
             routing = services.routing
+            chosen = second_model_for(plan.task, plan.chain, routing.table, routing.catalog)
+            seconds, held = within_budget(services, (chosen,) if chosen else (), chat)
+            judges, judges_held = within_budget(services, judge_chain(routing.table), chat)
             opinion = await cross_validate(
                 services.dispatcher,
                 plan.chain,
                 chat,
                 task=plan.task,
                 request_id=call.id,
-                second_model=second_model_for(
-                    plan.task, plan.chain, routing.table, routing.catalog
-                ),
-                judges=judge_chain(routing.table),
+                second_model=seconds[0] if seconds and judges else None,
+                judges=judges,
+                no_second="; ".join((*held, *judges_held)) or "no model from another provider",
             )
             result = opinion.main
         else:

@@ -57,13 +57,31 @@ async def apply_budgets(
     if gated.refusal is not None:
         await call.commit("error", error=BudgetExceededError(gated.refusal))
         month_end = services.spend.month.end
+        # Retrying cannot help before the month ends or the limit is raised: SDKs are told.
         raise ApiError(
-            429, gated.refusal, code="budget_exceeded", retry_after=month_end - time.time()
+            429,
+            gated.refusal,
+            code="budget_exceeded",
+            retry_after=month_end - time.time(),
+            retry=False,
         )
     first = routing.catalog.resolve(plan.chain[0])
     if first is not None and not first.local:
         services.spend.reserve(call.id, first.provider.value, estimate(first))
     return plan
+
+
+def within_budget(
+    services: Services, chain: tuple[str, ...], chat: ChatRequest
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The models of `chain` a hard limit leaves for an extra call (a second opinion, its
+    judge), and why others were dropped; such calls are skipped, never refused."""
+    routing = services.routing
+    if not routing.table.budgets:
+        return chain, ()
+    estimate = call_estimate(routing.catalog, chat)
+    gated = gate(chain, routing.catalog, services.spend.spend(), routing.table.budgets, estimate)
+    return (() if gated.refusal else gated.chain), gated.notes
 
 
 def budget_json(services: Services) -> dict[str, Any]:

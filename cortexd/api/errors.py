@@ -20,7 +20,8 @@ _TYPES = {
 
 
 class ApiError(Exception):
-    """An error answer: its status, message, and OpenAI's code and param fields."""
+    """An error answer: its status, message, and OpenAI's code and param fields; `retry`
+    False tells SDK clients that trying again cannot help (``x-should-retry: false``)."""
 
     def __init__(
         self,
@@ -30,8 +31,10 @@ class ApiError(Exception):
         code: str | None = None,
         param: str | None = None,
         retry_after: float | None = None,
+        retry: bool = True,
     ) -> None:
         super().__init__(message)
+        self.retry = retry
         self.status = status
         self.message = message
         self.code = code
@@ -51,4 +54,6 @@ class ApiError(Exception):
         headers = {}
         if self.retry_after is not None:
             headers["Retry-After"] = str(max(1, round(self.retry_after)))
+        if not self.retry:
+            headers["x-should-retry"] = "false"  # the OpenAI and Anthropic SDKs obey it
         return JSONResponse(body, status_code=self.status, headers=headers)

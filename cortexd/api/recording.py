@@ -177,8 +177,15 @@ class CallRecording:
             return
         self.done = True
         self._services.attempt_log.close(self.id)
-        self._services.spend.release(self.id)
+        self._end_spend(outcome)
         await self._services.ledger.record(self.build(outcome, **ended))
+
+    def _end_spend(self, outcome: CallOutcome) -> None:
+        # A stream cut short is billed for what it sent, but no price came with it.
+        if outcome in ("partial", "cancelled"):
+            self._services.spend.settle(self.id)
+        else:
+            self._services.spend.release(self.id)
 
     def abandon(self, error: BaseException | None = None) -> None:
         """The client left, or a bug (`error`) ended the call: queue its record, no wait."""
@@ -186,8 +193,8 @@ class CallRecording:
             return
         self.done = True
         self._services.attempt_log.close(self.id)
-        self._services.spend.release(self.id)
         outcome: CallOutcome = "cancelled" if error is None else "error"
+        self._end_spend("cancelled")
         self._services.ledger.submit(self.build(outcome, error=error))
 
 

@@ -153,12 +153,14 @@ async def cross_validate(
     second_model: str | None,
     judges: tuple[str, ...],
     deadline_s: float | None = None,
+    no_second: str = "no model from another provider",
 ) -> SecondOpinion:
     """The main answer with a second opinion and a verdict, both computed concurrently.
 
     One deadline covers all three calls: the second model and the judge get only what the
     main answer left, so a slow second opinion costs at most the request's deadline. Their
-    attempts carry the request id with ``:second`` and ``:judge``.
+    attempts carry the request id with ``:second`` and ``:judge``. Without a second model
+    only the main answer is given, with `no_second` as the reason.
     """
     clock = dispatcher.clock
     ends = clock() + (deadline_s or dispatcher.settings.deadline_s)
@@ -166,7 +168,7 @@ async def cross_validate(
         main = await dispatcher.complete(
             chain, request, task=task, request_id=request_id, deadline_s=ends - clock()
         )
-        return SecondOpinion(main, "no-second-model", detail="no model from another provider")
+        return SecondOpinion(main, "no-second-model", detail=no_second)
     second_task = asyncio.create_task(
         dispatcher.complete(
             (second_model,),

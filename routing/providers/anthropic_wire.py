@@ -47,10 +47,24 @@ _FINISH: dict[str, FinishReason] = {
 _JSON_ONLY = "Answer with a single JSON object and nothing else: no prose, no code fences."
 
 
+def answer_cap(request: ChatRequest) -> int:
+    """The ``max_tokens`` Anthropic is sent for `request`: the most it can answer (and bill).
+
+    >>> answer_cap(ChatRequest("m", (), max_tokens=300)), answer_cap(ChatRequest("m", ()))
+    (300, 8192)
+    """
+    max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
+    reasoning = request.reasoning
+    if reasoning is not None and reasoning.budget_tokens is not None:
+        budget = max(_MIN_THINKING_BUDGET, reasoning.budget_tokens)
+        max_tokens = max(max_tokens, budget + 1024)  # the budget must stay below max_tokens
+    return max_tokens
+
+
 def to_anthropic(request: ChatRequest) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The keyword arguments for ``messages.create`` and warnings about dropped parameters."""
     warnings: list[str] = []
-    max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
+    max_tokens = answer_cap(request)
     body: dict[str, Any] = {"model": request.model}
     system = [_text_block(p) for m in request.messages if m.role == "system" for p in m.content]
     system = [b for b in system if b is not None]
@@ -69,7 +83,6 @@ def to_anthropic(request: ChatRequest) -> tuple[dict[str, Any], tuple[str, ...]]
         if budget is not None:
             budget = max(_MIN_THINKING_BUDGET, budget)
             body["thinking"] = {"type": "enabled", "budget_tokens": budget, "display": display}
-            max_tokens = max(max_tokens, budget + 1024)  # the budget must stay below max_tokens
         else:
             body["thinking"] = {"type": "adaptive", "display": display}
         if effort is not None:
