@@ -183,6 +183,8 @@ def gate(
         if budget.at_limit is BudgetPolicy.LOCAL and local_model is not None:
             kept.append(local_model)
             notes.append(f"{name} → {local_model} (local): {why}")
+        elif budget.at_limit is BudgetPolicy.LOCAL:
+            notes.append(f"{name} skipped: {why}, and no local model is in use for this task")
         else:
             notes.append(f"{name} skipped: {why}")
     chain_left = tuple(dict.fromkeys(kept))

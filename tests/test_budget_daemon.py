@@ -263,11 +263,26 @@ def test_a_second_opinion_past_a_hard_limit_is_skipped_and_says_why(
     assert posts(anthropic_fake) == []
 
 
-def test_local_policy_puts_the_tasks_local_model_first(
+def with_local_toggles(text: str, on: str) -> str:
+    """The seed with an Enabled column in its Local Models table: `on` forced on."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| Task Type | Local Model"))
+    lines[start] += " Enabled |"
+    lines[start + 1] += "---|"
+    i = start + 2
+    while i < len(lines) and lines[i].startswith("|"):
+        lines[i] += " on |" if lines[i].startswith(f"| {on} |") else " auto |"
+        i += 1
+    return "\n".join(lines) + "\n"
+
+
+def test_local_policy_puts_the_tasks_local_model_in_the_spent_models_place(
     spent: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, openai_fake = fresh
-    set_policy(spent, "local only")
+    text = budgets("| anthropic | $0.001 | 80% | local only |")
+    routing_file(spent.home).write_text(with_local_toggles(text, "Code generation"))
+    reload(spent)
     openai_fake.enqueue(Turn(text="from codex"))
     with sdk_for(spent) as sdk:
         block = ask(sdk, "Code generation")
@@ -276,6 +291,20 @@ def test_local_policy_puts_the_tasks_local_model_first(
     assert record["chain"][:2] == ["qwen2.5-coder:14b", "codex"]
     assert [a["model"] for a in record["attempts"]][0] == "qwen2.5-coder:14b"
     assert posts(anthropic_fake) == [] and block["model"] == "codex"
+
+
+def test_local_policy_without_a_local_model_in_use_falls_back_and_says_so(
+    spent: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    set_policy(spent, "local only")  # the seed's local rows are `auto`: not in use here
+    openai_fake.enqueue(Turn(text="from codex"))
+    with sdk_for(spent) as sdk:
+        block = ask(sdk, "Code generation")
+    record = call(spent, block["id"])
+    assert record["chain"] == ["codex"] and block["model"] == "codex"
+    assert any("no local model is in use for this task" in r for r in record["reasons"])
+    assert posts(anthropic_fake) == []
 
 
 def test_continue_policy_keeps_sending_and_health_shows_the_budget(

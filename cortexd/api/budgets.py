@@ -18,6 +18,8 @@ from cortexd.routing import (
     DEFAULT_TASK,
     BudgetExceededError,
     RoutePlan,
+    RoutingTable,
+    Toggle,
     call_estimate,
     gate,
     statuses,
@@ -41,7 +43,6 @@ async def apply_budgets(
     budgets = routing.table.budgets
     if not budgets:
         return plan
-    local = routing.table.local.get(plan.task) or routing.table.local.get(DEFAULT_TASK)
     estimate = call_estimate(routing.catalog, chat)
     gated = gate(
         plan.chain,
@@ -49,7 +50,7 @@ async def apply_budgets(
         services.spend.spend(),
         budgets,
         estimate,
-        local.model if local is not None else None,
+        _active_local(routing.table, plan.task),
     )
     if gated.notes:
         plan = replace(plan, chain=gated.chain or plan.chain, reasons=plan.reasons + gated.notes)
@@ -69,6 +70,14 @@ async def apply_budgets(
     if first is not None and not first.local:
         services.spend.reserve(call.id, first.provider.value, estimate(first))
     return plan
+
+
+def _active_local(table: RoutingTable, task: str) -> str | None:
+    """The task's local model (else the default route's) when its row is in use: a row that
+    is off, or not active on this machine, cannot take a spent provider's calls."""
+    row = table.local.get(task) or table.local.get(DEFAULT_TASK)
+    # Until the hardware probe says which `auto` rows fit, only rows forced on are in use.
+    return row.model if row is not None and row.toggle is Toggle.ON else None
 
 
 def within_budget(
