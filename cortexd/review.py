@@ -43,10 +43,32 @@ def proposals_of(
     """The proposals the last `EVIDENCE_DAYS` support for this routing table; given the
     file's `text`, a change its cells cannot express becomes advice, with the reason."""
     found = evidence(db, since=now - EVIDENCE_DAYS * 86_400, until=now)
-    proposals, pending = propose(found, routing.table, routing.catalog, rejected(db))
+    proposals, pending = propose(found, routing.table, routing.catalog)
+    proposals = _unless_rejected(db, routing, now, proposals)
     if text is not None:
         proposals = [_checked(p, text) for p in proposals]
     return proposals, pending
+
+
+def _unless_rejected(
+    db: sqlite3.Connection, routing: Routing, now: float, proposals: list[Proposal]
+) -> list[Proposal]:
+    """Rejected proposals come back only on new evidence: the calls made since the
+    rejection must support the change on their own."""
+    rejections = rejected(db)
+    kept = []
+    for proposal in proposals:
+        at = rejections.get(proposal.key)
+        if at is None:
+            kept.append(proposal)
+            continue
+        since, _ = propose(evidence(db, since=at, until=now), routing.table, routing.catalog)
+        again = next((p for p in since if p.key == proposal.key), None)
+        if again is not None:
+            day = time.strftime("%Y-%m-%d", time.localtime(at))
+            line = f"rejected on {day}; the {again.calls} calls since support it on their own"
+            kept.append(replace(proposal, evidence=(*proposal.evidence, line)))
+    return kept
 
 
 def _checked(proposal: Proposal, text: str) -> Proposal:

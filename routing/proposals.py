@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from types import MappingProxyType
+from dataclasses import dataclass
 
 from cortexd.routing.catalog import Catalog, place_model_id
 from cortexd.routing.edit import CellChange
@@ -34,14 +33,11 @@ MIN_OVERRIDES = 5
 OVERRIDE_SHARE = 0.5
 #: A free, private local model may be up to 5 points worse and still be worth turning on.
 LOCAL_MARGIN = 0.05
-#: A rejected proposal comes back only once its sample has doubled: new evidence.
-REPROPOSE_FACTOR = 2
 #: Past this many more calls a side the question is not worth asking (months of use).
 MAX_MORE_CALLS = 10_000
 #: Timeouts are named in the evidence when they are more than this share of the failures.
 TIMEOUT_SHARE = 0.5
 
-_NO_REJECTIONS: Mapping[str, int] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -134,12 +130,11 @@ def propose(
     evidence: Evidence,
     table: RoutingTable,
     catalog: Catalog,
-    rejected: Mapping[str, int] = _NO_REJECTIONS,
 ) -> tuple[list[Proposal], list[Pending]]:
     """The changes the evidence supports and those it leans towards, by task type then kind.
 
-    `rejected` maps the key of a proposal the user rejected to its `calls` then; it comes
-    back only with `REPROPOSE_FACTOR` times as many calls.
+    Whether the user rejected one before is for the caller to weigh: a rejected proposal
+    should come back only when evidence gathered since the rejection supports it alone.
     """
     stats = {(m.task, m.model): m for m in evidence.models}
     proposals: list[Proposal] = []
@@ -165,12 +160,7 @@ def propose(
             elif item is not None and not (item.changes and item.changes in taken):
                 # One change, one proposal: the first reason wins, and its rejection holds.
                 taken.append(item.changes)
-                at = rejected.get(item.key)
-                if at is None:
-                    proposals.append(item)
-                elif item.calls >= REPROPOSE_FACTOR * at:
-                    line = f"rejected at {at} calls; now {item.calls}"
-                    proposals.append(replace(item, evidence=(*item.evidence, line)))
+                proposals.append(item)
     return proposals, pending
 
 
@@ -240,7 +230,9 @@ def _override(route: Route, stats: _Stats, total: int, catalog: Catalog) -> Foun
 def _local(
     task: str, route: Route | None, row: LocalRoute | None, stats: _Stats, catalog: Catalog
 ) -> Found:
-    if row is not None and row.toggle is Toggle.ON:
+    if row is not None and row.toggle is not Toggle.OFF:
+        # `auto` already serves the task wherever the model fits; forcing it `on` would run
+        # it where it does not. Only a row the user switched off is worth a proposal.
         return None
     chains = (route.chain if route else (), row.fallback if row else ())
     cloud = next((n for chain in chains for n in chain if _is_local(n, catalog) is False), None)
@@ -261,12 +253,12 @@ def _local(
             summary += f"add a Local Models row for {task} with {name}"
         else:
             old, toggle = f"{name}:{row.toggle.value}", row.toggle.value
-            changes = (CellChange("Local Models", task, "toggle", toggle, Toggle.ON.value),)
-            summary += f"turn it on (now {toggle})"
+            changes = (CellChange("Local Models", task, "toggle", toggle, Toggle.AUTO.value),)
+            summary += f"set its row to auto, used wherever it fits (now {toggle})"
         margin = f"margin -{round(LOCAL_MARGIN * 100)} points"
         lines = (_achieved(m), _achieved(c), f"{_difference(m, c)} ({margin})")
         ok = _clears(m.achieved, m.answered, c.achieved, c.answered, -LOCAL_MARGIN)
-        draft = _Draft("local", task, old, "on", summary, changes)
+        draft = _Draft("local", task, old, Toggle.AUTO.value, summary, changes)
         found.append(_decide(draft, ok, lines, m.answered + c.answered))
     return _pick(found)
 

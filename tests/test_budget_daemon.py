@@ -21,6 +21,7 @@ import pytest
 from support.canary import ANTHROPIC_KEY, OPENAI_KEY
 from support.daemon import Daemon, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI, Turn
+from support.ledger_rows import answered, write_calls
 
 from cortexd.paths import default_routing_text
 from cortexd.routing import build_catalog, call_estimate
@@ -326,19 +327,27 @@ def test_without_a_budget_costs_and_health_say_so(daemon: Daemon) -> None:
     assert daemon.client().get("/v1/costs").json()["budgets"]["set"] is False
 
 
-def test_the_missed_weekly_review_runs_at_start_once(
-    home: Path, fresh: tuple[FakeAnthropic, FakeOpenAI]
-) -> None:
-    routing_file(home).write_text(default_routing_text())
-    daemon = start_daemon(home, env_for(fresh))
-    daemon.stop()
+def missed_review(home: Path, fakes: tuple[FakeAnthropic, FakeOpenAI], text: str) -> None:
+    """A home whose ledger shows codex beating sonnet on Code review, and whose weekly
+    review was last run 8 days ago (a Monday passed while the daemon was stopped)."""
+    routing_file(home).write_text(text)
+    start_daemon(home, env_for(fakes)).stop()  # the database, with its schema
+    rows = answered("Code review", "sonnet", calls=50, achieved=30, cost="0.011")
+    rows += answered("Code review", "codex", calls=50, achieved=46, cost="0.004")
     ledger = home / "state" / "ledger.sqlite3"
+    write_calls(ledger, rows)
     with sqlite3.connect(ledger) as db:
         db.execute(
             "UPDATE job_runs SET last_run = ? WHERE job = 'weekly-review'",
             (time.time() - 8 * 86_400,),
         )
         assert db.total_changes == 1
+
+
+def test_the_missed_weekly_review_runs_at_start_once_and_only_proposes(
+    home: Path, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    missed_review(home, fresh, default_routing_text())
     first = start_daemon(home, env_for(fresh))
     try:
         wait_for(lambda: any("week in review" in a for a in alerts(home)), "the digest")
@@ -347,6 +356,12 @@ def test_the_missed_weekly_review_runs_at_start_once(
     finally:
         first.stop()
     assert time.strptime(next_run[:10], "%Y-%m-%d").tm_wday == 0  # next Monday
+    (digest,) = [a for a in alerts(home) if "week in review" in a]
+    assert "100 calls" in digest and "1 routing proposal(s): run `cortex propose`" in digest
+    # The seed's mode: proposals are shown, never applied.
+    assert routing_file(home).read_text() == default_routing_text()
+    report = (home / "context" / "model-performance.md").read_text()
+    assert "1. **Code review: make codex the primary, sonnet the fallback**" in report
     second = start_daemon(home, env_for(fresh))
     try:
         wait_for(lambda: job_runs(second, "budget-check") >= 1, "the start-up check")
@@ -354,8 +369,28 @@ def test_the_missed_weekly_review_runs_at_start_once(
     finally:
         second.stop()
     assert sum("the week in review" in a for a in alerts(home)) == 1
-    report = (home / "context" / "model-performance.md").read_text()
-    assert "## The last 7 days" in report and "## Routing proposals" in report
+
+
+def test_in_adaptive_mode_the_review_applies_the_proposal_and_reloads(
+    home: Path, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    adaptive = default_routing_text().replace(
+        "**Mode**: Static rules + user override", "**Mode**: Adaptive"
+    )
+    missed_review(home, fresh, adaptive)
+    daemon = start_daemon(home, env_for(fresh))
+    try:
+        wait_for(lambda: health(daemon)["routing_file"]["generation"] == 2, "the reload")
+        body = {"model": "task:Code review", "messages": [{"role": "user", "content": "hi"}]}
+        assert daemon.client().post("/v1/route", json=body).json()["chain"] == ["codex", "sonnet"]
+        wait_for(lambda: any("week in review" in a for a in alerts(home)), "the digest")
+    finally:
+        daemon.stop()
+    text = routing_file(home).read_text()
+    assert "| Code review | codex | sonnet |" in text
+    (digest,) = [a for a in alerts(home) if "week in review" in a]
+    assert "Applied 1 routing change(s): Code review: make codex the primary" in digest
+    assert "applied routing proposal" in daemon.output()
 
 
 def test_calls_in_flight_hold_their_estimate_so_a_burst_cannot_slip_past_a_hard_limit(

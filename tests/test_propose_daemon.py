@@ -48,7 +48,7 @@ def proposing() -> Iterator[Daemon]:
     )
     rows += answered("Meeting summary", "sonnet", calls=3, achieved=3, cost="0.01")
     rows += answered(
-        "Meeting summary", "opus", calls=12, achieved=12, cost="0.05", decided_by="explicit-model"
+        "Meeting summary", "opus", calls=12, achieved=12, cost="0.05", decided_by="override"
     )
     write_calls(home / "state" / "ledger.sqlite3", rows)
     running = start_daemon(home, {})

@@ -99,6 +99,6 @@ def reject(db: sqlite3.Connection, *, key: str, calls: int, at: float) -> None:
     )
 
 
-def rejected(db: sqlite3.Connection) -> Mapping[str, int]:
-    """Rejected proposals' keys and the calls they were made on."""
-    return dict(db.execute("SELECT key, calls FROM rejected_proposals"))
+def rejected(db: sqlite3.Connection) -> Mapping[str, float]:
+    """Rejected proposals' keys and when they were rejected."""
+    return dict(db.execute("SELECT key, rejected_at FROM rejected_proposals"))

@@ -8,21 +8,36 @@ from collections import defaultdict
 from typing import Any
 
 from cortexd.ledger.queries import ACHIEVED_SQL, usd
-from cortexd.ledger.signals import OVERRIDES
 from cortexd.routing import Evidence, ModelEvidence
+from cortexd.routing.providers import ModelLoadError, ProviderTimeoutError, TransientError
+
+
+def _subclasses(cls: type) -> set[type]:
+    found: set[type] = set(cls.__subclasses__())
+    return found.union(*(_subclasses(c) for c in found))
+
 
 #: Proposals weigh the last 30 days: long enough for a sample, short enough that a model
 #: changed by its provider months ago does not speak for what it is now.
 EVIDENCE_DAYS = 30
+#: Failures that speak about the model: it timed out, was overloaded, broke its stream, could
+#: not be reached or loaded. A wrong key, a spent quota or a bad request say nothing of it.
+FAILURES = tuple(
+    sorted(
+        {cls.__name__ for cls in _subclasses(TransientError)}
+        | {ModelLoadError.__name__, TransientError.__name__}
+    )
+)
 
 
 def evidence(db: sqlite3.Connection, *, since: float, until: float) -> Evidence:
     """Per task × model: answered and achieved calls, tries, failures, cost, overrides."""
-    overrides = ", ".join(f"'{o}'" for o in OVERRIDES)
+    # An override is the user's phrase ("use opus for this"); a client that always names
+    # its model is a tool's setting, not a verdict on the route.
     rows = db.execute(
         "SELECT c.task, a.model, a.outcome, a.error_class, a.cost_pico_usd,"
         " a.outcome = 'ok' AND c.model IS a.model AND c.outcome = 'ok',"
-        f" {ACHIEVED_SQL}, c.decided_by IN ({overrides}) AND c.model IS a.model"
+        f" {ACHIEVED_SQL}, c.decided_by = 'override' AND c.model IS a.model"
         " FROM attempts a JOIN calls c ON c.id = a.call_id"
         " WHERE c.started_at >= ? AND c.started_at < ? AND c.kind = 'chat'"
         " AND a.second_opinion = 0 AND a.outcome IN ('ok', 'error', 'partial')",
@@ -31,10 +46,12 @@ def evidence(db: sqlite3.Connection, *, since: float, until: float) -> Evidence:
     found: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for task, model, outcome, error_class, cost, answered, achieved, overridden in rows:
         g = found[(task, model)]
+        if outcome != "ok" and outcome != "partial" and error_class not in FAILURES:
+            continue  # neither a success nor a failure of the model
         g["tries"] += 1
         if outcome != "ok":
             g["failures"] += 1
-            g["timeouts"] += "Timeout" in (error_class or "")
+            g["timeouts"] += error_class == ProviderTimeoutError.__name__
         if answered:
             g["answered"] += 1
             g["achieved"] += bool(achieved)

@@ -16,7 +16,9 @@ from cortexd.routing.providers import Usage
 PROVIDERS = {"sonnet": "anthropic", "opus": "anthropic", "haiku": "anthropic", "codex": "openai"}
 
 
-def _attempt(call_id: str, task: str, model: str, number: int, cost: str, ok: bool) -> Attempt:
+def _attempt(
+    call_id: str, task: str, model: str, number: int, cost: str, ok: bool, error: str = ""
+) -> Attempt:
     return Attempt(
         request_id=call_id,
         number=number,
@@ -29,7 +31,7 @@ def _attempt(call_id: str, task: str, model: str, number: int, cost: str, ok: bo
         usage=Usage(input_tokens=500, output_tokens=200) if ok else Usage(),
         total_s=1.0,
         first_token_s=0.3 if ok else None,
-        error_class=None if ok else "ProviderUnavailableError",
+        error_class=None if ok else error,
         error=None if ok else "529 overloaded",
         cost_usd=Decimal(cost) if ok else Decimal(0),
     )
@@ -43,18 +45,19 @@ def answered(
     achieved: int,
     cost: str,
     tried_first: str | None = None,
+    failure: str = "OverloadedError",
     decided_by: str = "task-given",
     days_ago: float = 1.0,
 ) -> list[tuple[CallRecord, bool]]:
-    """`calls` calls of `task` answered by `model` (after `tried_first` failed, if given), of
-    which `achieved` achieved their task (the rest are rated bad)."""
+    """`calls` calls of `task` answered by `model` (after `tried_first` failed with
+    `failure`, if given), of which `achieved` achieved their task (the rest rated bad)."""
     out = []
     start = time.time() - days_ago * 86_400
     for i in range(calls):
         call_id = uuid.uuid4().hex[:24]
         tries = []
         if tried_first is not None:
-            tries.append(_attempt(call_id, task, tried_first, 1, "0", ok=False))
+            tries.append(_attempt(call_id, task, tried_first, 1, "0", ok=False, error=failure))
         tries.append(_attempt(call_id, task, model, len(tries) + 1, cost, ok=True))
         record = CallRecord(
             id=call_id,
@@ -67,7 +70,7 @@ def answered(
             model=model,
             provider=PROVIDERS[model],
             fallback=tried_first is not None,
-            override=model if decided_by == "explicit-model" else None,
+            override=f"use {model} for this" if decided_by == "override" else None,
             usage=Usage(input_tokens=500, output_tokens=200),
             total_s=1.0,
             first_token_s=0.3,
