@@ -57,15 +57,17 @@ def run(
     env: Environment,
     args: argparse.Namespace,
     listener: Listener,
+    digest: str | None = None,
 ) -> int:
-    """Serve on `listener` until stopped; 1 when the keys or the TCP port cannot be had."""
+    """Serve on `listener` until stopped; 1 when the keys or the TCP port cannot be had.
+    `digest` is the sha256 of the bytes `table` was read from."""
     setup_logging(args.log_level)
     # The ledger's writer thread gives up the GIL at each SQLite call and must take it back
     # from a busy event loop; at Python's default 5 ms a commit waited ~28 ms under load.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     log = logging.getLogger("cortexd")
     try:
-        return _serve(table, routing_path, paths, env, args, listener, log)
+        return _serve(table, routing_path, paths, env, args, listener, log, digest)
     finally:
         listener.close()  # idempotent: also after a failed start, never leaves the socket
 
@@ -78,6 +80,7 @@ def _serve(
     args: argparse.Namespace,
     listener: Listener,
     log: logging.Logger,
+    digest: str | None,
 ) -> int:
     named = args.key_file or env.key_file
     try:
@@ -123,6 +126,7 @@ def _serve(
         task_model=TaskModel.shipped(),
         ledger=ledger,
         limits=Limits(max_in_flight=args.max_in_flight),
+        routing_digest=digest,
     )
     for provider in keys.missing():
         log.warning("no API key for %s: its models are skipped", provider)

@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if listener is not None:
             listener.close()
         return 1
-    table, path = loaded
+    table, path, digest = loaded
     if listener is None:
         from rich.console import Console
 
@@ -153,17 +153,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from cortexd.daemon import run  # the server stack, only when serving
 
-    return run(table, path, paths, env, args, listener)
+    return run(table, path, paths, env, args, listener, digest)
 
 
 def _load_table(
     args: argparse.Namespace, env: Environment, paths: Paths
-) -> tuple[RoutingTable, Path] | None:
+) -> tuple[RoutingTable, Path, str] | None:
     """The routing file, installed on first run and validated; None after printing why not."""
     from rich.console import Console
     from rich.markup import escape
 
-    from cortexd.routing import RoutingFileError, load_routing_file
+    from cortexd.routing import RoutingFileError, load_routing_file_with_digest
 
     console = Console(stderr=not args.check)
     path = args.routing_file or paths.routing_file
@@ -175,7 +175,8 @@ def _load_table(
             f"created {escape(str(path))} from the default routing file; edit it to change routes"
         )
     try:
-        return load_routing_file(path), path
+        table, digest = load_routing_file_with_digest(path)
+        return table, path, digest
     except RoutingFileError as exc:
         print(exc, file=sys.stderr)
         return None

@@ -115,12 +115,23 @@ def budgets_for_report(services: Services) -> list[dict[str, Any]] | None:
     ]
 
 
+#: The report is rewritten seconds after calls; proposals weigh 30 days and barely move in
+#: minutes, so they are recomputed at most this often (or when the table or a rejection
+#: changes).
+PROPOSALS_FRESH_S = 600.0
+
+
 def report_extras(services: Services) -> Callable[[sqlite3.Connection, float], dict[str, Any]]:
     """What the report adds to the ledger's figures: budgets, the week, the proposals."""
+    kept: dict[str, Any] = {}  # the last proposals, and what they were computed on
 
     def extras(db: sqlite3.Connection, now: float) -> dict[str, Any]:
         routing = services.routing
-        proposals, pending = proposals_of(db, routing, now, routing_text(services.routing_path))
+        key = (routing.generation, *db.execute(_REJECTIONS).fetchone())
+        if kept.get("key") != key or now - kept["at"] > PROPOSALS_FRESH_S:
+            text = routing_text(services.routing_path)
+            kept.update(key=key, at=now, found=proposals_of(db, routing, now, text))
+        proposals, pending = kept["found"]
         return {
             "budgets": budgets_for_report(services),
             "week": week_figures(db, now=now),
@@ -129,6 +140,9 @@ def report_extras(services: Services) -> Callable[[sqlite3.Connection, float], d
         }
 
     return extras
+
+
+_REJECTIONS = "SELECT COUNT(*), MAX(rejected_at) FROM rejected_proposals"
 
 
 def digest(week: dict[str, Any], proposals: list[Proposal], applied: list[Proposal]) -> Notice:

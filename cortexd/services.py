@@ -24,7 +24,7 @@ from cortexd.routing import (
     RoutingTable,
     TaskModel,
     catalog_for,
-    load_routing_file,
+    load_routing_file_with_digest,
 )
 from cortexd.routing.dispatch import Attempt, Dispatcher, DispatchSettings
 from cortexd.routing.providers import ProviderRegistry
@@ -80,8 +80,7 @@ class Services:
     def reload(self) -> bool:
         """Validate the routing file, then swap it in; a bad file keeps the old one."""
         try:
-            digest = file_digest(self.routing_path)
-            table = load_routing_file(self.routing_path)
+            table, digest = load_routing_file_with_digest(self.routing_path)
         except (RoutingFileError, OSError) as error:
             self.last_reload_error = str(error)
             log.error("routing file not reloaded, the previous one stays: %s", error)
@@ -137,6 +136,7 @@ def build_services(
     ledger: Ledger,
     settings: DispatchSettings | None = None,
     limits: Limits | None = None,
+    routing_digest: str | None = None,
 ) -> Services:
     """Wire the daemon's parts together; dispatch's attempts reach the ledger per call."""
     routing = build_routing(table, task_model, 1)
@@ -171,6 +171,7 @@ def build_services(
         attempt_log,
         spend,
         limits or Limits(),
-        routing_digest=file_digest(routing_path),
+        # The digest of the bytes `table` came from; read again only when not given.
+        routing_digest=routing_digest or file_digest(routing_path),
     )
     return services

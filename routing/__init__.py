@@ -31,7 +31,12 @@ from cortexd.routing.overrides import Override, OverrideDetector
 from cortexd.routing.proposals import Evidence, ModelEvidence, Pending, Proposal, propose
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.router import Availability, RoutePlan, Router, plan_route
-from cortexd.routing.routing_file import catalog_for, load_routing_file, parse_routing_text
+from cortexd.routing.routing_file import (
+    catalog_for,
+    load_routing_file,
+    load_routing_file_with_digest,
+    parse_routing_text,
+)
 from cortexd.routing.table import (
     DEFAULT_TASK,
     Budget,
@@ -89,6 +94,7 @@ __all__ = [
     "dollars",
     "gate",
     "load_routing_file",
+    "load_routing_file_with_digest",
     "parse_routing_text",
     "pico",
     "plan_route",

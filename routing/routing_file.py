@@ -7,6 +7,7 @@ with its line, section, row and column, and all of them are raised together.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -248,6 +249,12 @@ class _Sheet:
 
 def load_routing_file(path: str | Path) -> RoutingTable:
     """Read, parse and validate a routing file; raises `RoutingFileError` with every problem."""
+    return load_routing_file_with_digest(path)[0]
+
+
+def load_routing_file_with_digest(path: str | Path) -> tuple[RoutingTable, str]:
+    """`load_routing_file`, and the sha256 of the very bytes the table was parsed from (a
+    change proposed on this table is applied only to a file that still holds them)."""
     path = Path(path).expanduser()
     try:
         with path.open("rb") as handle:  # devices and pipes report no size: read a bounded amount
@@ -263,7 +270,8 @@ def load_routing_file(path: str | Path) -> RoutingTable:
         raise RoutingFileError(path, [Problem(0, f"not UTF-8 text ({exc.reason})")]) from exc
     except OSError as exc:
         raise RoutingFileError(path, [Problem(0, f"cannot read it: {exc.strerror}")]) from exc
-    return parse_routing_text(text, source=str(path), base_dir=path.parent)
+    table = parse_routing_text(text, source=str(path), base_dir=path.parent)
+    return table, hashlib.sha256(data).hexdigest()
 
 
 def parse_routing_text(

@@ -212,6 +212,9 @@ def test_fallback_policy_sends_the_call_to_its_fallback_and_never_to_the_spent_p
         block = ask(sdk, "Code generation")
     assert block["model"] == "codex"
     assert posts(anthropic_fake) == [] and len(posts(openai_fake)) == 1
+    body = {"model": "task:Code generation", "messages": [{"role": "user", "content": "x"}]}
+    planned = spent.client().post("/v1/route", json=body).json()
+    assert planned["chain"] == ["codex"] and planned["refused"] is None
     reasons = call(spent, block["id"])["reasons"]
     assert any(
         "sonnet skipped: anthropic budget $0.0010/month would be passed" in r for r in reasons
@@ -235,6 +238,10 @@ def test_refuse_policy_answers_429_before_anything_is_sent_and_records_it(
     assert "not sent to sonnet: anthropic budget $0.0010/month would be passed" in error["message"]
     assert "cortex budget set" in error["message"]
     assert posts(anthropic_fake) == [] and posts(openai_fake) == []
+    # The plan alone (cortex route) says the same, and sends nothing.
+    body = {"model": "task:Code generation", "messages": [{"role": "user", "content": "x"}]}
+    planned = spent.client().post("/v1/route", json=body).json()
+    assert planned["refused"].startswith("not sent to sonnet: anthropic budget")
     latest = spent.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
     assert latest["outcome"] == "error"
     assert call(spent, latest["id"])["error"].startswith("BudgetExceededError: not sent to sonnet")

@@ -1257,3 +1257,16 @@ def test_a_gguf_file_cannot_take_a_cloud_models_name(tmp_path: Path) -> None:
         ROUTES, f"## Local Model Files\n\n| Model | File |\n|---|---|\n| sonnet | {gguf} |\n"
     )
     assert "cloud model" in only_problem(text).message
+
+
+def test_the_digest_is_of_the_bytes_the_table_was_read_from(tmp_path: Path) -> None:
+    import hashlib
+
+    from cortexd.routing import load_routing_file_with_digest
+
+    data = "\ufeff".encode() + ROUTES.replace("\n", "\r\n").encode()
+    path = tmp_path / "model-routing.md"
+    path.write_bytes(data)
+    table, digest = load_routing_file_with_digest(path)
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert table.routes

@@ -21,7 +21,13 @@ from starlette.routing import Route
 
 from cortexd import __version__
 from cortexd.api.body import read_json
-from cortexd.api.budgets import apply_budgets, budget_json, budgets_route, within_budget
+from cortexd.api.budgets import (
+    apply_budgets,
+    budget_json,
+    budget_plan,
+    budgets_route,
+    within_budget,
+)
 from cortexd.api.chat_request import (
     ChatBody,
     _Model,
@@ -329,8 +335,11 @@ async def route(request: Request) -> Response:
     """``POST /v1/route``: the plan for a chat body, without calling any model."""
     services: Services = request.app.state.services
     body = parse_body(await read_json(request, services), ChatBody)
-    plan, _ = _plan(services, body, request)
-    return JSONResponse(plan_to_json(plan, services.routing.table.source))
+    plan, chat = _plan(services, body, request)
+    plan, refusal, _ = budget_plan(services, plan, chat)
+    out = plan_to_json(plan, services.routing.table.source)
+    out["refused"] = refusal  # what a call would be told, budgets being as they are now
+    return JSONResponse(out)
 
 
 async def health(request: Request) -> Response:

@@ -34,15 +34,15 @@ NO_BUDGET = (
 )
 
 
-async def apply_budgets(
-    services: Services, plan: RoutePlan, chat: ChatRequest, call: CallRecording
-) -> RoutePlan:
-    """The plan after the budgets' policies at 100%; a refused call is recorded and raises
-    a 429 ``budget_exceeded`` before anything is sent."""
+def budget_plan(
+    services: Services, plan: RoutePlan, chat: ChatRequest
+) -> tuple[RoutePlan, str | None, int]:
+    """The plan after the budgets' policies at 100%, the refusal if the call may not be
+    sent, and the estimate of its first model (to reserve). Changes nothing."""
     routing = services.routing
     budgets = routing.table.budgets
     if not budgets:
-        return plan
+        return plan, None, 0
     estimate = call_estimate(routing.catalog, chat)
     gated = gate(
         plan.chain,
@@ -54,21 +54,30 @@ async def apply_budgets(
     )
     if gated.notes:
         plan = replace(plan, chain=gated.chain or plan.chain, reasons=plan.reasons + gated.notes)
-        call.plan = plan
-    if gated.refusal is not None:
-        await call.commit("error", error=BudgetExceededError(gated.refusal))
+    first = routing.catalog.resolve(plan.chain[0])
+    held = estimate(first) if first is not None and not first.local else 0
+    return plan, gated.refusal, held
+
+
+async def apply_budgets(
+    services: Services, plan: RoutePlan, chat: ChatRequest, call: CallRecording
+) -> RoutePlan:
+    """The plan after the budgets' policies at 100%; a refused call is recorded and raises
+    a 429 ``budget_exceeded`` before anything is sent; an allowed one holds its estimate
+    until it ends."""
+    plan, refusal, held = budget_plan(services, plan, chat)
+    call.plan = plan
+    if refusal is not None:
+        await call.commit("error", error=BudgetExceededError(refusal))
         month_end = services.spend.month.end
         # Retrying cannot help before the month ends or the limit is raised: SDKs are told.
         raise ApiError(
-            429,
-            gated.refusal,
-            code="budget_exceeded",
-            retry_after=month_end - time.time(),
-            retry=False,
+            429, refusal, code="budget_exceeded", retry_after=month_end - time.time(), retry=False
         )
-    first = routing.catalog.resolve(plan.chain[0])
-    if first is not None and not first.local:
-        services.spend.reserve(call.id, first.provider.value, estimate(first))
+    if held:
+        first = services.routing.catalog.resolve(plan.chain[0])
+        assert first is not None
+        services.spend.reserve(call.id, first.provider.value, held)
     return plan
 
 

@@ -73,4 +73,6 @@ def run(args: argparse.Namespace) -> int:
     print("why:")
     for reason in data["reasons"]:
         print(f"  - {reason}")
+    if data.get("refused"):
+        print(f"refused: {data['refused']}")
     return 0
