@@ -246,6 +246,7 @@ class EmbeddingCall:
                 started_s=began - self._t0,
             )
         )
+        self._services.spend(self.attempts[-1])  # embeddings count against budgets too
 
     async def commit(
         self,
