@@ -195,6 +195,22 @@ def test_spend_starts_over_with_a_new_month() -> None:
     assert tracker.committed().of("anthropic") == 0
 
 
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def test_a_call_cut_short_counts_its_reservation_as_spent() -> None:
+    tracker = SpendTracker(lambda: BUDGETS)
+    tracker.reserve("broken", "anthropic", 2 * 10**12)
+    tracker.reserve("fine", "anthropic", 3 * 10**12)
+    tracker.settle("broken")  # a stream that broke after its first tokens: no price came
+    tracker.release("fine")  # answered: its tries were priced and counted already
+    assert tracker.spend().of("anthropic") == tracker.committed().of("anthropic") == 2 * 10**12
+
+
 WEEKLY = {"day_of_week": "mon", "hour": 9, "minute": 0}
 
 
@@ -216,10 +232,7 @@ async def test_a_weekly_job_missed_while_down_runs_once_at_start(tmp_path: Path)
         await ledger.write(partial(set_last_run, job="weekly-review", at=long_ago))
         await schedule.start()
         try:
-            for _ in range(200):
-                if runs:
-                    break
-                await asyncio.sleep(0.01)
+            await until(lambda: bool(runs))
             await asyncio.sleep(0.1)
             assert len(runs) == 1
             stored = await ledger.read(last_run, job="weekly-review")
@@ -256,17 +269,10 @@ async def test_a_periodic_job_runs_at_start_and_when_asked(tmp_path: Path) -> No
         schedule.every("budget-check", check, seconds=3600)
         await schedule.start()
         try:
-            for _ in range(200):
-                if runs:
-                    break
-                await asyncio.sleep(0.01)
+            await until(lambda: bool(runs))
             assert runs == [1]
             schedule.run_soon("budget-check")
-            for _ in range(200):
-                if len(runs) == 2:
-                    break
-                await asyncio.sleep(0.01)
-            assert runs == [1, 1]
+            await until(lambda: len(runs) == 2)
         finally:
             schedule.shutdown()
 
@@ -283,10 +289,9 @@ async def test_a_failing_job_is_logged_and_not_counted_as_run(
         schedule.every("budget-check", broken, seconds=3600)
         await schedule.start()
         try:
-            for _ in range(200):
-                if any("budget-check failed" in r.getMessage() for r in caplog.records):
-                    break
-                await asyncio.sleep(0.01)
+            await until(
+                lambda: any("budget-check failed" in r.getMessage() for r in caplog.records)
+            )
         finally:
             schedule.shutdown()
         assert await ledger.read(last_run, job="budget-check") is None
@@ -321,19 +326,3 @@ async def test_asked_to_run_while_running_it_runs_once_more_after(tmp_path: Path
             assert len(started) == 3
         finally:
             schedule.shutdown()
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
-def test_a_call_cut_short_counts_its_reservation_as_spent() -> None:
-    tracker = SpendTracker(lambda: BUDGETS)
-    tracker.reserve("broken", "anthropic", 2 * 10**12)
-    tracker.reserve("fine", "anthropic", 3 * 10**12)
-    tracker.settle("broken")  # a stream that broke after its first tokens: no price came
-    tracker.release("fine")  # answered: its tries were priced and counted already
-    assert tracker.spend().of("anthropic") == tracker.committed().of("anthropic") == 2 * 10**12
