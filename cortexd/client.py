@@ -170,6 +170,11 @@ class Client:
         result: dict[str, Any] = self._request("GET", "/v1/costs")
         return result
 
+    def hardware(self) -> dict[str, Any]:
+        """``GET /v1/hardware``: the machine as the daemon last probed it."""
+        result: dict[str, Any] = self._request("GET", "/v1/hardware")
+        return result
+
     def budgets(self) -> dict[str, Any]:
         """``GET /v1/budgets``: each budget against this month's spend, and the alerts sent."""
         result: dict[str, Any] = self._request("GET", "/v1/budgets")

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from cortexd.alerts import BudgetAlerts
+from cortexd.api.hardware_routes import probe_now
 from cortexd.ledger.bookkeeping import month_spend
 from cortexd.ledger.report import ReportJob
 from cortexd.listener import Listener
@@ -164,6 +165,8 @@ def attach_lifecycle(
 
 #: How often spend is checked against the budgets (also right after a call crosses one).
 BUDGET_CHECK_S = 15 * 60
+#: How often the machine is probed again.
+HARDWARE_PROBE_S = 5 * 60
 #: The weekly review: Monday morning, local time.
 WEEKLY_REVIEW = {"day_of_week": "mon", "hour": 9, "minute": 0}
 
@@ -176,6 +179,8 @@ def _schedule(
         services.ledger, services.spend, lambda: services.routing.table.budgets, notices
     )
     schedule.every("budget-check", alerts.check, seconds=BUDGET_CHECK_S)
+    # Free GPU memory changes as other programs come and go.
+    schedule.every("hardware-probe", lambda: probe_now(services), seconds=HARDWARE_PROBE_S)
     services.spend.on_cross = lambda: schedule.run_soon("budget-check")
     review = WeeklyReview(services, report, notices, lambda: _reload(services, notifier))
     trigger = CronTrigger(**WEEKLY_REVIEW, timezone=schedule.timezone)

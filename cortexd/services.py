@@ -31,6 +31,7 @@ from cortexd.routing.providers import ProviderRegistry
 from cortexd.spend import SpendTracker
 
 if TYPE_CHECKING:
+    from cortexd.hardware import HardwareProfile
     from cortexd.schedule import Schedule
 
 log = logging.getLogger("cortexd")
@@ -76,6 +77,7 @@ class Services:
     in_flight: int = 0
     schedule: Schedule | None = None  # the scheduled jobs, once the daemon has started them
     routing_digest: str | None = None  # sha256 of the routing file as `routing` was read
+    hardware: HardwareProfile | None = None  # the last probe (rerun on a schedule)
 
     def reload(self) -> bool:
         """Validate the routing file, then swap it in; a bad file keeps the old one."""

@@ -8,13 +8,14 @@ from types import ModuleType
 
 import pytest
 
+import cortexd.hardware as hardware
 import cortexd.ledger as ledger
 import cortexd.routing as routing
 import cortexd.routing.dispatch as dispatch
 import cortexd.routing.providers as providers
 
 
-@pytest.mark.parametrize("package", [routing, providers, dispatch, ledger])
+@pytest.mark.parametrize("package", [routing, providers, dispatch, ledger, hardware])
 def test_all_is_complete_and_importable(package: ModuleType) -> None:
     public = {
         name

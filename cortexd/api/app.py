@@ -38,6 +38,7 @@ from cortexd.api.chat_request import (
 )
 from cortexd.api.chat_response import ChunkWriter, completion_json, cortex_block
 from cortexd.api.errors import ApiError
+from cortexd.api.hardware_routes import hardware
 from cortexd.api.ledger_routes import LEDGER_ROUTES
 from cortexd.api.proposal_routes import PROPOSAL_ROUTES
 from cortexd.api.recording import CallRecording, EmbeddingCall, client_name
@@ -474,6 +475,7 @@ def build_app(services: Services) -> Starlette:
         Route("/v1/route", _guarded(route, False), methods=["POST"]),
         Route("/v1/health", _guarded(health, False), methods=["GET"]),
         Route("/v1/budgets", _guarded(budgets_route, False), methods=["GET"]),
+        Route("/v1/hardware", _guarded(hardware, False), methods=["GET"]),
     ]
     routes += [
         Route(p, _guarded(h, False), methods=[m]) for p, h, m in (*LEDGER_ROUTES, *PROPOSAL_ROUTES)

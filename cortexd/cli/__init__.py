@@ -12,6 +12,7 @@ from cortexd.cli import (
     budget_cmd,
     calls_cmd,
     config_cmd,
+    hardware_cmd,
     health_cmd,
     models_cmd,
     propose_cmd,
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats_cmd.register(sub)
     calls_cmd.register(sub)
     budget_cmd.register(sub)
+    hardware_cmd.register(sub)
     propose_cmd.register(sub)
     return parser
 
