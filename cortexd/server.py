@@ -206,6 +206,8 @@ def _status(services: Services) -> str:
 def _reload(services: Services, notifier: SystemdNotifier) -> bool:
     notifier.send("RELOADING=1")
     done = services.reload()
+    if done and services.schedule is not None:
+        services.schedule.run_soon("hardware-probe")  # its local rows may have changed
     notifier.send("READY=1", f"STATUS={_status(services)}")
     return done
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from cortexd.keys import Keys
 from cortexd.ledger import AttemptLog, Ledger
+from cortexd.local_rows import LocalState
 from cortexd.routing import (
     Catalog,
     Router,
@@ -78,6 +79,7 @@ class Services:
     schedule: Schedule | None = None  # the scheduled jobs, once the daemon has started them
     routing_digest: str | None = None  # sha256 of the routing file as `routing` was read
     hardware: HardwareProfile | None = None  # the last probe (rerun on a schedule)
+    local: LocalState = field(default_factory=LocalState)  # the local rows on that hardware
 
     def reload(self) -> bool:
         """Validate the routing file, then swap it in; a bad file keeps the old one."""
@@ -158,6 +160,9 @@ def build_services(
     def sink(attempt: Attempt) -> None:
         attempt_log(attempt)
         spend(attempt)
+        if attempt.error_class == "ModelLoadError" and services.schedule is not None:
+            # A local model failed to load (out of memory?): look at the machine again now.
+            services.schedule.run_soon("hardware-probe")
 
     dispatcher = Dispatcher(
         routing.catalog, registry, sink, settings=settings or DispatchSettings()

@@ -27,6 +27,7 @@ from cortexd.routing.errors import (
     UnknownModelError,
     UnknownTaskError,
 )
+from cortexd.routing.local_needs import gguf_need, known_need, size_need
 from cortexd.routing.overrides import Override, OverrideDetector
 from cortexd.routing.proposals import Evidence, ModelEvidence, Pending, Proposal, propose
 from cortexd.routing.request import Message, RouteRequest
@@ -50,6 +51,7 @@ from cortexd.routing.task_model import TaskModel
 from cortexd.routing.urls import redact_url
 
 __all__ = [
+    "DEFAULT_TASK",
     "Api",
     "Availability",
     "Budget",
@@ -60,7 +62,6 @@ __all__ = [
     "CellChange",
     "Classification",
     "CortexError",
-    "DEFAULT_TASK",
     "EditError",
     "Evidence",
     "Message",
@@ -93,6 +94,8 @@ __all__ = [
     "crossed",
     "dollars",
     "gate",
+    "gguf_need",
+    "known_need",
     "load_routing_file",
     "load_routing_file_with_digest",
     "parse_routing_text",
@@ -101,6 +104,7 @@ __all__ = [
     "propose",
     "redact_url",
     "set_budget",
+    "size_need",
     "statuses",
     "unified_diff",
 ]

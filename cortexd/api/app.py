@@ -89,7 +89,8 @@ def _plan(services: Services, body: ChatBody, request: Request) -> tuple[RoutePl
     route = to_route_request(body, chat, request.headers.get("user-agent"))
     available = services.dispatcher.health.unavailable(routing.catalog.models)
     try:
-        plan = routing.router.plan(route, Availability(unavailable=available))
+        local = services.local.active_models
+        plan = routing.router.plan(route, Availability(local, unavailable=available))
     except (UnknownModelError, UnknownTaskError) as error:
         names = (
             routing.catalog.names()

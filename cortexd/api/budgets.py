@@ -50,7 +50,7 @@ def budget_plan(
         services.spend.spend(),
         budgets,
         estimate,
-        _active_local(routing.table, plan.task),
+        _active_local(routing.table, plan.task, services.local.active_models),
     )
     if gated.notes:
         plan = replace(plan, chain=gated.chain or plan.chain, reasons=plan.reasons + gated.notes)
@@ -81,12 +81,13 @@ async def apply_budgets(
     return plan
 
 
-def _active_local(table: RoutingTable, task: str) -> str | None:
-    """The task's local model (else the default route's) when its row is in use: a row that
-    is off, or not active on this machine, cannot take a spent provider's calls."""
+def _active_local(table: RoutingTable, task: str, active: frozenset[str]) -> str | None:
+    """The task's local model (else the default route's) when its row is in use — forced
+    on, or active on this machine: an inactive row cannot take a spent provider's calls."""
     row = table.local.get(task) or table.local.get(DEFAULT_TASK)
-    # Until the hardware probe says which `auto` rows fit, only rows forced on are in use.
-    return row.model if row is not None and row.toggle is Toggle.ON else None
+    if row is None or row.toggle is Toggle.OFF:
+        return None
+    return row.model if row.toggle is Toggle.ON or row.model in active else None
 
 
 def within_budget(

@@ -1,25 +1,41 @@
-"""``GET /v1/hardware``: the machine as the daemon last probed it (NVML, sysctl, psutil)."""
+"""``GET /v1/hardware``: the machine as the daemon last probed it (NVML, sysctl, psutil), and
+which Local Models rows are active on it and why the others are not."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from dataclasses import asdict
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cortexd.hardware import load_nvml, probe
+from cortexd.local_rows import assess
+from cortexd.routing import ModelSpec
 from cortexd.services import Services
 
 
 async def probe_now(services: Services) -> None:
-    """Probe the machine in a thread (NVML and sysctl block) and keep the profile."""
-    services.hardware = await asyncio.to_thread(lambda: probe(nvml=load_nvml()))
+    """Probe the machine in a thread (NVML and sysctl block), then decide which local rows
+    are active; both are kept, and the router uses the rows from the next request on."""
+    profile = await asyncio.to_thread(lambda: probe(nvml=load_nvml()))
+
+    async def pulled(spec: ModelSpec) -> Mapping[str, int]:
+        provider = services.registry(spec)
+        return {m.name: m.size for m in await provider.pulled()}  # type: ignore[attr-defined]
+
+    routing = services.routing
+    services.local = await assess(routing.table, routing.catalog, profile, pulled)
+    services.hardware = profile
 
 
 async def hardware(request: Request) -> Response:
-    """The last profile; probed now if the daemon has none yet."""
+    """The last profile and the local rows; probed now if the daemon has none yet."""
     services: Services = request.app.state.services
     if services.hardware is None:
         await probe_now(services)
     assert services.hardware is not None
-    return JSONResponse(services.hardware.as_json())
+    out = services.hardware.as_json()
+    out["local_rows"] = [asdict(r) for r in services.local.rows]
+    return JSONResponse(out)

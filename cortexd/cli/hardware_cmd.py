@@ -63,4 +63,17 @@ def run(args: argparse.Namespace) -> int:
         console.print(table)
     if data["gpu_note"]:
         console.print(f"[yellow]{escape(data['gpu_note'])}[/]")
+    rows = data.get("local_rows")
+    if rows:
+        table = Table(title="Local Models rows")
+        for column in ("task type", "local model", "state", "why"):
+            table.add_column(column, overflow="fold")
+        for r in rows:
+            state = "[green]active[/]" if r["active"] else "[dim]off[/]"
+            if r["active"] and r["place"]:
+                state += f" ({r['place']})"
+            table.add_row(escape(r["task"]), escape(r["model"]), state, escape(r["why"]))
+        console.print(table)
+    elif rows is None:
+        console.print("[dim]local rows: ask the running daemon (cortexd) to see them[/]")
     return 0
