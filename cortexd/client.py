@@ -170,6 +170,11 @@ class Client:
         result: dict[str, Any] = self._request("GET", "/v1/costs")
         return result
 
+    def embed(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /v1/embeddings``."""
+        result: dict[str, Any] = self._request("POST", "/v1/embeddings", dict(body))
+        return result
+
     def hardware(self) -> dict[str, Any]:
         """``GET /v1/hardware``: the machine as the daemon last probed it."""
         result: dict[str, Any] = self._request("GET", "/v1/hardware")

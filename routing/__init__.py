@@ -19,6 +19,7 @@ from cortexd.routing.budget import (
 from cortexd.routing.catalog import Api, Catalog, ModelSpec, Provider, build_catalog
 from cortexd.routing.classifier import Classification, TaskClassifier
 from cortexd.routing.edit import CellChange, EditError, apply_changes, set_budget, unified_diff
+from cortexd.routing.embed_prefixes import InputType, wants_prefixes, with_prefixes
 from cortexd.routing.errors import (
     CortexError,
     NoRouteError,
@@ -64,6 +65,7 @@ __all__ = [
     "CortexError",
     "EditError",
     "Evidence",
+    "InputType",
     "Message",
     "Mode",
     "ModelEvidence",
@@ -107,4 +109,6 @@ __all__ = [
     "size_need",
     "statuses",
     "unified_diff",
+    "wants_prefixes",
+    "with_prefixes",
 ]

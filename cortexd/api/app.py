@@ -46,10 +46,13 @@ from cortexd.models_json import model_row
 from cortexd.plans import plan_to_json
 from cortexd.routing import (
     Availability,
+    InputType,
     NoRouteError,
     RoutePlan,
     UnknownModelError,
     UnknownTaskError,
+    wants_prefixes,
+    with_prefixes,
 )
 from cortexd.routing.dispatch import (
     ChainExhaustedError,
@@ -81,6 +84,8 @@ class EmbeddingsBody(_Model):
     input: str | list[str] = Field(min_length=1)
     dimensions: int | None = Field(default=None, gt=0)
     encoding_format: str = "float"
+    # What the texts are for; models trained with task prefixes (nomic-embed-text) get them.
+    input_type: InputType | None = None
 
 
 def _plan(services: Services, body: ChatBody, request: Request) -> tuple[RoutePlan, Any]:
@@ -281,9 +286,12 @@ async def embeddings(request: Request) -> Response:
                 param="model",
             )
         began = time.monotonic()
+        texts = inputs
+        if wants_prefixes(spec.name, spec.model_id):
+            texts = with_prefixes(inputs, body.input_type)
         try:
             result = await services.registry(spec).embed(
-                EmbedRequest(spec.model_id, inputs, body.dimensions, timeout=60.0)
+                EmbedRequest(spec.model_id, texts, body.dimensions, timeout=60.0)
             )
         except InvalidRequestError as error:
             await call.commit(spec, index, began, error=error)
@@ -311,7 +319,15 @@ async def embeddings(request: Request) -> Response:
         )
     exhausted = ChainExhaustedError(failures, None)
     await call.commit(None, len(names), time.monotonic(), error=exhausted)
-    raise _provider_error(exhausted)
+    answer = _provider_error(exhausted)
+    row = next((r for r in services.local.rows if r.task == "Embeddings"), None)
+    if not explicit and row is not None and not row.active:
+        # The seed names no cloud model for embeddings: say why the local one cannot serve.
+        answer.message = (
+            f"no local embedding model is available: {row.model}: {row.why} "
+            f"(cortex hardware shows the local rows); {answer.message}"
+        )
+    raise answer
 
 
 async def models(request: Request) -> Response:

@@ -12,6 +12,7 @@ from cortexd.cli import (
     budget_cmd,
     calls_cmd,
     config_cmd,
+    embed_cmd,
     hardware_cmd,
     health_cmd,
     models_cmd,
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     calls_cmd.register(sub)
     budget_cmd.register(sub)
     hardware_cmd.register(sub)
+    embed_cmd.register(sub)
     propose_cmd.register(sub)
     return parser
 
