@@ -139,7 +139,9 @@ def _take(profile: HardwareProfile, need: Need, where: Fit) -> HardwareProfile:
     if where.place is Place.UNIFIED:
         return replace(profile, ram_available_bytes=profile.ram_available_bytes - total)
     best = max(profile.gpus, key=lambda g: g.free_bytes)
-    share = total if where.gpu_layers in (None, need.layers) else total // 2
+    share = total
+    if need.layers and where.gpu_layers is not None and where.gpu_layers < need.layers:
+        share = total * where.gpu_layers // need.layers  # the layers offloaded, pro rata
     gpus = tuple(
         replace(g, free_bytes=max(0, g.free_bytes - share)) if g is best else g
         for g in profile.gpus
