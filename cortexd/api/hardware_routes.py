@@ -25,6 +25,9 @@ async def probe_now(services: Services) -> None:
         provider = services.registry(spec)
         return {m.name: m.size for m in await provider.pulled()}  # type: ignore[attr-defined]
 
+    # Asking Ollama builds its adapter, which imports its SDK: never on the loop, so wait
+    # for the start-up thread that loads them.
+    await services.sdks_ready.wait()
     routing = services.routing
     services.local = await assess(routing.table, routing.catalog, profile, pulled)
     services.hardware = profile
