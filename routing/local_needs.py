@@ -8,9 +8,9 @@ listing (its size on disk), or the catalog's figures for the defaults.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from cortexd.hardware import Need
+from cortexd.routing.providers.llamacpp import read_gguf_info
 
 GB = 1000**3
 #: The context local models run with unless told otherwise (Ollama's default), in tokens.
@@ -27,32 +27,16 @@ KNOWN_SIZES = {
 }
 
 
-def _field(reader: Any, key: str) -> Any:
-    found = reader.fields.get(key)
-    if found is None:
-        return None
-    value = found.parts[found.data[0]]
-    return value.tobytes().decode() if found.types and found.types[0].name == "STRING" else value[0]
-
-
 def gguf_need(path: Path, context: int = DEFAULT_CONTEXT) -> Need:
     """From the file: its weights (the file's size), its layers, and its KV cache at
     `context` (keys and values at f16 for every layer and KV head). Blocking: a thread."""
-    import gguf  # mmaps the file; reads the header only
-
-    reader = gguf.GGUFReader(path)
-    arch = _field(reader, "general.architecture") or "llama"
-    layers = _field(reader, f"{arch}.block_count")
-    width = _field(reader, f"{arch}.embedding_length")
-    heads = _field(reader, f"{arch}.attention.head_count")
-    kv_heads = _field(reader, f"{arch}.attention.head_count_kv") or heads
-    trained = _field(reader, f"{arch}.context_length")
-    tokens = min(context, int(trained)) if trained else context
+    info = read_gguf_info(path)
+    tokens = min(context, info.context_length) if info.context_length else context
     kv = 0
-    if layers and width and heads:
-        head_dim = int(width) // int(heads)
-        kv = 2 * int(layers) * tokens * int(kv_heads) * head_dim * 2
-    return Need(path.stat().st_size, kv, int(layers) if layers else None)
+    if info.layers and info.width and info.heads and info.kv_heads:
+        head_dim = info.width // info.heads
+        kv = 2 * info.layers * tokens * info.kv_heads * head_dim * 2
+    return Need(path.stat().st_size, kv, info.layers)
 
 
 def size_need(size_bytes: int, context: int = DEFAULT_CONTEXT) -> Need:

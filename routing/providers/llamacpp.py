@@ -53,6 +53,10 @@ class GgufInfo:
     architecture: str
     context_length: int | None
     has_chat_template: bool
+    layers: int | None = None
+    width: int | None = None  # the embedding length
+    heads: int | None = None
+    kv_heads: int | None = None  # fewer than `heads` with grouped-query attention
 
     @property
     def embedding(self) -> bool:
@@ -60,7 +64,8 @@ class GgufInfo:
 
 
 def read_gguf_info(path: Path) -> GgufInfo:
-    """The architecture, trained context and chat template presence, from the file's header."""
+    """The architecture, trained context, chat template presence and the shape (layers,
+    width, attention heads) from the file's header."""
     import gguf  # here: numpy and gguf cost ~0.7 s, and only local-model users pay it
 
     reader = gguf.GGUFReader(str(path), "r")
@@ -69,10 +74,20 @@ def read_gguf_info(path: Path) -> GgufInfo:
         field = reader.get_field(key)
         return None if field is None else field.contents()
 
+    def number(key: str) -> int | None:
+        found = value(f"{arch}.{key}")
+        return int(found) if found else None
+
     arch = str(value("general.architecture") or "")
-    window = value(f"{arch}.context_length")
+    heads = number("attention.head_count")
     return GgufInfo(
-        arch, int(window) if window else None, value("tokenizer.chat_template") is not None
+        arch,
+        number("context_length"),
+        value("tokenizer.chat_template") is not None,
+        layers=number("block_count"),
+        width=number("embedding_length"),
+        heads=heads,
+        kv_heads=number("attention.head_count_kv") or heads,
     )
 
 
