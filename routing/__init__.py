@@ -8,6 +8,7 @@ from __future__ import annotations
 from cortexd.routing.budget import (
     BudgetExceededError,
     BudgetStatus,
+    Gated,
     Spend,
     call_estimate,
     crossed,
@@ -65,6 +66,7 @@ __all__ = [
     "CortexError",
     "EditError",
     "Evidence",
+    "Gated",
     "InputType",
     "Message",
     "Mode",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +18,8 @@ from cortexd.ledger.queries import usd
 from cortexd.routing import (
     DEFAULT_TASK,
     BudgetExceededError,
+    Gated,
+    ModelSpec,
     RoutePlan,
     RoutingTable,
     Toggle,
@@ -34,29 +37,34 @@ NO_BUDGET = (
 )
 
 
+def _gate(
+    services: Services, chain: tuple[str, ...], chat: ChatRequest, local: str | None = None
+) -> tuple[Gated, Callable[[ModelSpec], int]]:
+    """`chain` through the budgets (the caller has checked there are some), and the
+    estimate it was judged with."""
+    routing = services.routing
+    estimate = call_estimate(routing.catalog, chat)
+    spend = services.spend.spend()
+    return gate(chain, routing.catalog, spend, routing.table.budgets, estimate, local), estimate
+
+
 def budget_plan(
     services: Services, plan: RoutePlan, chat: ChatRequest
-) -> tuple[RoutePlan, str | None, int]:
+) -> tuple[RoutePlan, str | None, tuple[str, int] | None]:
     """The plan after the budgets' policies at 100%, the refusal if the call may not be
-    sent, and the estimate of its first model (to reserve). Changes nothing."""
+    sent, and what it should hold while it runs (its first model's provider and estimate).
+    Changes nothing."""
     routing = services.routing
-    budgets = routing.table.budgets
-    if not budgets:
-        return plan, None, 0
-    estimate = call_estimate(routing.catalog, chat)
-    gated = gate(
-        plan.chain,
-        routing.catalog,
-        services.spend.spend(),
-        budgets,
-        estimate,
-        _active_local(routing.table, plan.task, services.local.active_models),
-    )
+    if not routing.table.budgets:
+        return plan, None, None
+    local = _active_local(routing.table, plan.task, services.local.active_models)
+    gated, estimate = _gate(services, plan.chain, chat, local)
     if gated.notes:
         plan = replace(plan, chain=gated.chain or plan.chain, reasons=plan.reasons + gated.notes)
     first = routing.catalog.resolve(plan.chain[0])
-    held = estimate(first) if first is not None and not first.local else 0
-    return plan, gated.refusal, held
+    if first is None or first.local:
+        return plan, gated.refusal, None
+    return plan, gated.refusal, (first.provider.value, estimate(first))
 
 
 async def apply_budgets(
@@ -65,7 +73,7 @@ async def apply_budgets(
     """The plan after the budgets' policies at 100%; a refused call is recorded and raises
     a 429 ``budget_exceeded`` before anything is sent; an allowed one holds its estimate
     until it ends."""
-    plan, refusal, held = budget_plan(services, plan, chat)
+    plan, refusal, hold = budget_plan(services, plan, chat)
     call.plan = plan
     if refusal is not None:
         await call.commit("error", error=BudgetExceededError(refusal))
@@ -74,10 +82,8 @@ async def apply_budgets(
         raise ApiError(
             429, refusal, code="budget_exceeded", retry_after=month_end - time.time(), retry=False
         )
-    if held:
-        first = services.routing.catalog.resolve(plan.chain[0])
-        assert first is not None
-        services.spend.reserve(call.id, first.provider.value, held)
+    if hold is not None:
+        services.spend.reserve(call.id, *hold)
     return plan
 
 
@@ -95,11 +101,9 @@ def within_budget(
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The models of `chain` a hard limit leaves for an extra call (a second opinion, its
     judge), and why others were dropped; such calls are skipped, never refused."""
-    routing = services.routing
-    if not routing.table.budgets:
+    if not services.routing.table.budgets:
         return chain, ()
-    estimate = call_estimate(routing.catalog, chat)
-    gated = gate(chain, routing.catalog, services.spend.spend(), routing.table.budgets, estimate)
+    gated, _ = _gate(services, chain, chat)
     return (() if gated.refusal else gated.chain), gated.notes
 
 

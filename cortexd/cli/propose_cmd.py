@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
             chosen = _pick(data, args.reject)
             answer = client.reject(chosen["id"])
             Console().print(
-                f"set aside {chosen['id']} ({chosen['summary']}); it comes back only when "
-                f"at least {2 * answer['calls']} calls support it"
+                f"set aside {answer['rejected']} ({chosen['summary']}); it comes back only "
+                "when the calls made from now on support it by themselves"
             )
             return 0
         data = client.proposals()
