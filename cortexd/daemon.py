@@ -125,7 +125,7 @@ def _serve(
         env=dict(os.environ),
         task_model=TaskModel.shipped(),
         ledger=ledger,
-        limits=Limits(max_in_flight=args.max_in_flight),
+        limits=Limits(max_in_flight=args.max_in_flight, warm_up_budget_s=args.warm_up_budget),
         routing_digest=digest,
     )
     for provider in keys.missing():

@@ -66,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="calls at once before answering 503",
     )
     parser.add_argument(
+        "--warm-up-budget",
+        type=_at_least(0.0, float),
+        default=3.0,
+        metavar="SECONDS",
+        help="a local model not in memory that loads slower than this lets the cloud answer"
+        " while it loads (default 3)",
+    )
+    parser.add_argument(
         "--keep-prompts",
         type=_at_least(0.0, float),
         default=0.0,
@@ -94,11 +102,11 @@ def render(table: RoutingTable, env: Environment, console: Console) -> None:
         if rule.kind is WorkflowKind.TASK and rule.scenario not in table.routes:
             routes.add_row(escape(rule.scenario), " → ".join(rule.models), str(rule.line))
     console.print(routes)
-    local = Table(title="Local models (need the hardware probe, not built yet)")
+    local = Table(title="Local models (`cortex hardware` says which are active on this machine)")
     for column in ("task type", "local model", "cloud fallback", "state"):
         local.add_column(column, overflow="fold")
     for row in table.local.values():
-        state = {Toggle.ON: "forced on", Toggle.OFF: "off"}.get(row.toggle, "auto: inactive")
+        state = {Toggle.ON: "forced on", Toggle.OFF: "off"}.get(row.toggle, "auto: if it fits")
         local.add_row(escape(row.task), escape(row.model), " → ".join(row.fallback) or "—", state)
     console.print(local)
     providers = Table(title="Providers")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cortexd.hardware import Fit, HardwareProfile, Need, Place, fit
@@ -47,9 +47,11 @@ class RowState:
 
 @dataclass(frozen=True)
 class LocalState:
-    """The rows' states and the set of local models that may serve."""
+    """The rows' states and the set of local models that may serve; `offload` is how many
+    layers of each GGUF model (by model id) go to the GPU on this machine."""
 
     rows: tuple[RowState, ...] = ()
+    offload: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def active_models(self) -> frozenset[str]:
@@ -90,6 +92,7 @@ async def assess(
     seen: dict[str | None, Mapping[str, int] | str] = {}
     needs: dict[str, Need] = {}
     missing: dict[str, str] = {}
+    gguf_ids: dict[str, str] = {}
     for row in table.local.values():
         spec = catalog.resolve(row.model)
         if spec is None or row.model in needs or row.model in missing:
@@ -99,6 +102,8 @@ async def assess(
             missing[row.model] = why or "unknown"
         else:
             needs[row.model] = need
+            if spec.provider is Provider.LLAMACPP:
+                gguf_ids[row.model] = spec.model_id
     uses = {m: sum(r.model == m for r in table.local.values()) for m in needs}
     order = sorted(needs, key=lambda m: (-uses[m], needs[m].total_bytes))
     fits: dict[str, Fit] = {}
@@ -128,7 +133,14 @@ async def assess(
                     row.task, row.model, found.place is not None, why, place, found.gpu_layers
                 )
             )
-    return LocalState(tuple(rows))
+    # llama.cpp is told the layers of the plan; a model that fits nowhere keeps its default
+    # (all layers) and steps down by itself if that fails to load.
+    offload = {
+        gguf_ids[m]: found.gpu_layers
+        for m, found in fits.items()
+        if m in gguf_ids and found.gpu_layers is not None
+    }
+    return LocalState(tuple(rows), offload)
 
 
 def _take(profile: HardwareProfile, need: Need, where: Fit) -> HardwareProfile:

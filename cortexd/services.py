@@ -19,6 +19,7 @@ from cortexd.keys import Keys
 from cortexd.ledger import AttemptLog, Ledger
 from cortexd.local_rows import LocalState
 from cortexd.routing import (
+    WARM_UP_BUDGET_S,
     Catalog,
     Router,
     RoutingFileError,
@@ -55,6 +56,7 @@ class Limits:
     max_body_bytes: int = 8 * 1024 * 1024
     body_timeout_s: float = 30.0
     max_in_flight: int = 64
+    warm_up_budget_s: float = WARM_UP_BUDGET_S  # a cold local model slower to load waits
 
 
 @dataclass
@@ -80,6 +82,7 @@ class Services:
     routing_digest: str | None = None  # sha256 of the routing file as `routing` was read
     hardware: HardwareProfile | None = None  # the last probe (rerun on a schedule)
     local: LocalState = field(default_factory=LocalState)  # the local rows on that hardware
+    warming: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # loads under way
 
     def reload(self) -> bool:
         """Validate the routing file, then swap it in; a bad file keeps the old one."""
@@ -144,6 +147,10 @@ def build_services(
 ) -> Services:
     """Wire the daemon's parts together; dispatch's attempts reach the ledger per call."""
     routing = build_routing(table, task_model, 1)
+
+    def offload(model_id: str) -> int | None:
+        return services.local.offload.get(model_id)
+
     registry = ProviderRegistry(
         keys=keys.values,
         env=env,
@@ -151,6 +158,8 @@ def build_services(
         # The provider is asked by model id; the routing file names files by model name.
         gguf_files={s.model_id: s.gguf_path for s in routing.catalog if s.gguf_path},
         responses_models=[s.model_id for s in routing.catalog if s.api.value == "responses"],
+        # The layers to put on the GPU come from the latest hardware probe.
+        llamacpp_options={"offload": offload},
     )
 
     attempt_log = AttemptLog()  # dispatch's sink: logs attempts, gathers them per call
@@ -167,7 +176,7 @@ def build_services(
     dispatcher = Dispatcher(
         routing.catalog, registry, sink, settings=settings or DispatchSettings()
     )
-    services = Services(
+    services: Services = Services(
         routing,
         routing_path,
         keys,

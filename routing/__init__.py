@@ -51,13 +51,16 @@ from cortexd.routing.table import (
 )
 from cortexd.routing.task_model import TaskModel
 from cortexd.routing.urls import redact_url
+from cortexd.routing.warmup import WARM_UP_BUDGET_S, ColdStart, skip_cold
 
 __all__ = [
     "DEFAULT_TASK",
+    "WARM_UP_BUDGET_S",
     "Api",
     "Availability",
     "Budget",
     "BudgetExceededError",
+    "ColdStart",
     "BudgetPolicy",
     "BudgetStatus",
     "Catalog",
@@ -109,6 +112,7 @@ __all__ = [
     "redact_url",
     "set_budget",
     "size_need",
+    "skip_cold",
     "statuses",
     "unified_diff",
     "wants_prefixes",

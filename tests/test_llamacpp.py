@@ -11,6 +11,7 @@ import asyncio
 import math
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -232,5 +233,86 @@ async def test_models_are_cached_and_unloaded_when_idle(models: dict[str, Path])
         assert await worker.ping() == []
         assert (await local.complete(chat(max_tokens=1))).usage.output_tokens == 1
         assert worker.starts == 1
+    finally:
+        await local.aclose()
+
+
+# --- layers on the GPU, warm-up, and what is in memory --------------------------------------
+
+
+async def test_the_offload_decision_reaches_llama_cpp_and_warmth_follows_the_loads(
+    models: dict[str, Path], worker: LlamaCppWorker
+) -> None:
+    # The hardware probe's decision for a CPU-only machine: no layer on a GPU.
+    asked: list[str] = []
+
+    def offload(model: str) -> int | None:
+        asked.append(model)
+        return 0 if model == "tiny" else None
+
+    local = LlamaCppProvider(
+        models, worker, n_ctx=256, n_threads=1, n_threads_batch=1, offload=offload
+    )
+    before = await local.warmth("tiny")
+    assert before is not None and not before.loaded and not before.measured
+    assert before.load_seconds == pytest.approx(models["tiny"].stat().st_size / 1.5e9)
+    await local.warm("tiny")  # loads without asking anything
+    after = await local.warmth("tiny")
+    assert after is not None and after.loaded and after.measured
+    assert 0 < after.load_seconds < 30
+    assert worker.in_memory[str(models["tiny"])].gpu_layers == 0
+    await local.complete(chat(max_tokens=1))
+    assert worker.starts == 1 and asked == ["tiny", "tiny"]
+    assert await local.warmth("unknown") is None
+
+
+async def test_a_model_unloaded_when_idle_is_cold_again(models: dict[str, Path]) -> None:
+    worker = LlamaCppWorker(idle_unload_s=0.4)
+    local = LlamaCppProvider(models, worker, n_ctx=256, n_threads=1, n_threads_batch=1)
+    try:
+        await local.complete(chat(max_tokens=1))
+        assert (await local.warmth("tiny")).loaded  # type: ignore[union-attr]
+        for _ in range(100):  # the worker says so on its own, between calls
+            await asyncio.sleep(0.1)
+            if str(models["tiny"]) not in worker.in_memory:
+                break
+        cold = await local.warmth("tiny")
+        assert cold is not None and not cold.loaded and cold.measured  # the time is kept
+    finally:
+        await local.aclose()
+
+
+async def test_on_a_build_without_gpu_offload_every_layer_stays_on_the_cpu(
+    models: dict[str, Path], worker: LlamaCppWorker
+) -> None:
+    local = LlamaCppProvider(
+        models, worker, n_ctx=256, n_threads=1, n_threads_batch=1, offload=lambda m: 4
+    )
+    await local.complete(chat(max_tokens=1))
+    assert worker.gpu_offload is False  # the wheel built here has no CUDA or Metal
+    assert worker.in_memory[str(models["tiny"])].gpu_layers == 0
+
+
+FAKE_GPU_WORKER = Path(__file__).parent / "support" / "fake_gpu_worker" / "worker.py"
+
+
+async def test_a_crash_loading_onto_the_gpu_retries_on_the_cpu_before_the_file_is_blamed(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    # The worker process is replaced at its boundary by one whose GPU aborts every load.
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_GPU_WORKER}"\n')
+    python.chmod(0o755)
+    worker = LlamaCppWorker(python=str(python))
+    local = LlamaCppProvider(models, worker, offload=lambda m: 12)
+    try:
+        with pytest.raises(
+            ModelLoadError, match=r"with 12 layers on the GPU \(killed by SIGABRT\); it loads on"
+            r" the CPU from the next call; last output: .*CUDA error: out of memory",
+        ):  # fmt: skip
+            await local.warm("tiny")
+        await local.warm("tiny")  # on the CPU now, in a fresh worker: the file is not blamed
+        assert worker.starts == 2
+        assert worker.in_memory[str(models["tiny"])].gpu_layers == 0
     finally:
         await local.aclose()

@@ -42,6 +42,7 @@ from cortexd.api.hardware_routes import hardware
 from cortexd.api.ledger_routes import LEDGER_ROUTES
 from cortexd.api.proposal_routes import PROPOSAL_ROUTES
 from cortexd.api.recording import CallRecording, EmbeddingCall, client_name
+from cortexd.api.warmup import cold_start
 from cortexd.models_json import model_row
 from cortexd.plans import plan_to_json
 from cortexd.routing import (
@@ -148,6 +149,7 @@ async def _answer(
     services: Services, plan: RoutePlan, chat: Any, call: CallRecording, body: ChatBody
 ) -> Response:
     plan = await apply_budgets(services, plan, chat, call)
+    plan = call.plan = await cold_start(services, plan)
     second = body.cortex.second_opinion if body.cortex else False
     found = services.routing.table.find_task(plan.task)
     if found and found in services.routing.table.cross_validation:

@@ -64,6 +64,8 @@ def cortex_block(
         "cost_usd": str(total) if known else None,
         "price_unknown": not known,
     }
+    if plan.skipped:  # passed over before any try: budgets, a cold local model
+        block["skipped"] = [{"model": m, "reason": r} for m, r in plan.skipped]
     if warnings:
         block["warnings"] = list(warnings)
     if second is not None:

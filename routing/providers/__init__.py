@@ -29,7 +29,13 @@ from cortexd.routing.providers.chat import (
     ToolSpec,
     Usage,
 )
-from cortexd.routing.providers.contract import Capabilities, ChatProvider, ProviderStatus
+from cortexd.routing.providers.contract import (
+    Capabilities,
+    ChatProvider,
+    ProviderStatus,
+    Warming,
+    Warmth,
+)
 from cortexd.routing.providers.errors import (
     AuthenticationError,
     ContextLengthError,
@@ -96,5 +102,7 @@ __all__ = [
     "TransientError",
     "UnsupportedRequestError",
     "Usage",
+    "Warming",
+    "Warmth",
     "redact",
 ]

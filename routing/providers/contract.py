@@ -55,6 +55,34 @@ class ProviderStatus:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Warmth:
+    """Whether a local model is in memory now, and how long loading it takes: measured at
+    its last load, or estimated from its size until it has loaded once (`measured` False)."""
+
+    loaded: bool
+    load_seconds: float
+    measured: bool
+
+
+#: Until a model has loaded once, its load time is estimated from its size at this rate
+#: (a laptop SSD read into memory; a GPU upload is of the same order).
+LOAD_BYTES_PER_S = 1.5e9
+
+
+@runtime_checkable
+class Warming(Protocol):
+    """A local backend that can say whether a model is warm, and load it ahead of a call."""
+
+    async def warmth(self, model: str) -> Warmth | None:
+        """`model`'s state; None when it cannot be told (the backend is unreachable)."""
+        ...
+
+    async def warm(self, model: str) -> None:
+        """Load `model` now, so the next call finds it in memory."""
+        ...
+
+
 @runtime_checkable
 class ChatProvider(Protocol):
     """A backend that answers chat requests and, where it can, embeds text."""

@@ -26,7 +26,12 @@ from cortexd.routing.providers.chat import (
     Timing,
     Usage,
 )
-from cortexd.routing.providers.contract import Capabilities, ProviderStatus
+from cortexd.routing.providers.contract import (
+    LOAD_BYTES_PER_S,
+    Capabilities,
+    ProviderStatus,
+    Warmth,
+)
 from cortexd.routing.providers.errors import (
     ModelLoadError,
     ModelNotFoundError,
@@ -105,9 +110,13 @@ class LlamaCppProvider:
         n_threads: int | None = None,
         n_threads_batch: int | None = None,
         n_gpu_layers: int = -1,
+        offload: Callable[[str], int | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`offload(model)` says how many of a model's layers go to the GPU, from the
+        hardware probe (None: `n_gpu_layers`, which by default offloads all of them)."""
         self._models = dict(models)
+        self._offload = offload
         self._worker = worker
         self._clock = clock
         self._info: dict[tuple[Path, int], GgufInfo] = {}
@@ -118,6 +127,10 @@ class LlamaCppProvider:
             "n_gpu_layers": n_gpu_layers,
         }
         self._load = {k: v for k, v in load.items() if v is not None}
+
+    def _load_for(self, model: str) -> dict[str, Any]:
+        layers = self._offload(model) if self._offload is not None else None
+        return self._load if layers is None else {**self._load, "n_gpu_layers": layers}
 
     def _file(self, model: str) -> Path:
         path = self._models.get(model)
@@ -181,7 +194,8 @@ class LlamaCppProvider:
         started = self._clock()
         decoder = ChatStreamDecoder()
         collector = StreamCollector(started, self._clock)
-        message = {"op": "chat", "model_path": str(path), "load": self._load, "params": params}
+        load = self._load_for(request.model)
+        message = {"op": "chat", "model_path": str(path), "load": load, "params": params}
         events = self._worker.call(message, model=request.model, model_file=path)
         async with contextlib.aclosing(events):  # the worker's lock and cancel, at once
             async for event in events:
@@ -208,7 +222,7 @@ class LlamaCppProvider:
         message = {
             "op": "embed",
             "model_path": str(path),
-            "load": self._load,
+            "load": self._load_for(request.model),
             "inputs": list(request.inputs),
         }
         vectors: list[list[float]] = []
@@ -225,6 +239,38 @@ class LlamaCppProvider:
             usage=Usage(input_tokens=tokens),
             timing=Timing(elapsed, elapsed),
         )
+
+    async def warmth(self, model: str) -> Warmth | None:
+        """In the worker's memory or not; its last load time, else one estimated from the
+        file's size (None when no file is configured)."""
+        path = self._models.get(model)
+        if path is None:
+            return None
+        last = self._worker.last_load.get(str(path))
+        loaded = str(path) in self._worker.in_memory
+        if last is not None:
+            return Warmth(loaded, last.seconds, measured=True)
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return None
+        return Warmth(loaded, size / LOAD_BYTES_PER_S, measured=False)
+
+    async def warm(self, model: str) -> None:
+        """Load the model in the worker without asking it anything."""
+        path = self._file(model)
+        info = await self._gguf(model)
+        message = {
+            "op": "load",
+            "model_path": str(path),
+            "load": self._load_for(model),
+            "embedding": info.embedding,
+        }
+        async with contextlib.aclosing(
+            self._worker.call(message, model=model, model_file=path)
+        ) as events:
+            async for _ in events:
+                pass
 
     async def capabilities(self, model: str) -> Capabilities:
         """From the GGUF header: chat or embeddings, and the trained context length."""

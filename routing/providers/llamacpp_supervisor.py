@@ -4,7 +4,12 @@ The worker (`llamacpp_worker`) runs one request at a time; this side serialises 
 the worker's events into our errors, and notices when it dies: a death while a model loads
 marks that file bad (until it changes on disk) so one broken file cannot crash the worker on
 every call; any other death fails the call in flight like a provider failure, and the next
-call starts a fresh worker. The worker's environment holds no secrets.
+call starts a fresh worker. A crash while loading with layers on the GPU is not the file's
+fault (a driver or memory failure can abort too): that file loads on the CPU from then on, and
+is marked bad only if it crashes there as well. The worker's environment holds no secrets.
+
+It also knows which files are in memory (from the worker's ``loaded`` and ``unloaded``
+events) and how long each took to load, so a cold model can be skipped while it warms.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +122,14 @@ def _file_key(path: Path) -> tuple[str, int, int]:
     return str(path), stat.st_size, stat.st_mtime_ns
 
 
+@dataclass(frozen=True)
+class Load:
+    """How a model file was last loaded: the layers on the GPU (-1: all) and the seconds."""
+
+    gpu_layers: int
+    seconds: float
+
+
 class LlamaCppWorker:
     """The supervised worker. Calls are serialised; `call` yields the worker's events."""
 
@@ -137,8 +151,12 @@ class LlamaCppWorker:
         self._lock = asyncio.Lock()
         self._next_id = 0
         self._bad_files: dict[tuple[str, int, int], str] = {}
+        self._cpu_only: set[tuple[str, int, int]] = set()  # crashed loading onto the GPU
+        self.in_memory: dict[str, Load] = {}  # model files loaded now, by path
+        self.last_load: dict[str, Load] = {}  # the latest load of every file, kept after unloads
         self.unavailable: str | None = None  # why llama.cpp cannot run here, once known
         self.starts = 0  # how many workers were started (restarts show up here)
+        self.gpu_offload = False  # whether this llama.cpp build can put layers on a GPU
 
     @property
     def pid(self) -> int | None:
@@ -176,7 +194,9 @@ class LlamaCppWorker:
         if first.get("event") == "unavailable":
             self.unavailable = f"llama-cpp-python cannot be loaded: {first.get('message')}"
             await self.aclose()
-        elif first.get("event") != "ready":
+        elif first.get("event") == "ready":
+            self.gpu_offload = bool(first.get("gpu_offload"))
+        else:
             await self.aclose()
             raise ProviderConnectionError(
                 f"the llama.cpp worker failed to start ({self._last_words()})", provider=NAME
@@ -186,9 +206,15 @@ class LlamaCppWorker:
         assert proc.stdout is not None
         while line := await proc.stdout.readline():
             try:
-                await self._events.put(json.loads(line))
+                event = json.loads(line)
             except ValueError:
                 log.warning("llama.cpp worker wrote a line that is not JSON: %.200r", line)
+                continue
+            if event.get("event") == "unloaded":  # the worker's own doing, outside any call
+                self.in_memory.pop(str(event.get("path")), None)
+            else:
+                await self._events.put(event)
+        self.in_memory.clear()
         code = await proc.wait()
         await self._events.put({"id": None, "event": "died", "returncode": code})
 
@@ -233,12 +259,20 @@ class LlamaCppWorker:
         self, message: dict[str, Any], *, model: str | None, model_file: Path | None = None
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Send one request and yield its events up to its end; failures raise our errors."""
+        cpu_only = False
         if model_file is not None:
-            known = self._bad_files.get(_file_key(model_file))
+            key = _file_key(model_file)
+            known = self._bad_files.get(key)
             if known is not None:
                 raise ModelLoadError(known, provider=NAME, model=model)
+            cpu_only = key in self._cpu_only
         async with self._lock:
             proc = await self._ensure()
+            # A build without GPU offload ignores the layers: they are all on the CPU.
+            gpu_layers = int((message.get("load") or {}).get("n_gpu_layers", 0))
+            if gpu_layers and (cpu_only or not self.gpu_offload):
+                gpu_layers = 0
+                message = {**message, "load": {**message["load"], "n_gpu_layers": 0}}
             self._next_id += 1
             rid = self._next_id
             await self._send(proc, {**message, "id": rid})
@@ -249,13 +283,16 @@ class LlamaCppWorker:
                     kind = event.get("event")
                     if kind == "died":
                         finished = True
-                        raise self._death(event.get("returncode"), loading, model, model_file)
+                        raise self._death(
+                            event.get("returncode"), loading, model, model_file, gpu_layers
+                        )
                     if event.get("id") != rid:
                         continue  # left over from a call that was abandoned
                     if kind == "loading":
                         loading = True
                     elif kind == "loaded":
                         loading = False
+                        self._loaded(message, event, model)
                     elif kind == "error":
                         finished = True
                         raise _error(event, model)
@@ -282,10 +319,34 @@ class LlamaCppWorker:
         except TimeoutError:
             await self.aclose()  # stuck in C code: a fresh worker is cheaper than waiting
 
+    def _loaded(
+        self, message: Mapping[str, Any], event: Mapping[str, Any], model: str | None
+    ) -> None:
+        path = str(message.get("model_path"))
+        load = Load(int(event.get("gpu_layers") or 0), float(event.get("seconds") or 0.0))
+        self.in_memory[path] = self.last_load[path] = load
+        for failure in event.get("tried") or ():
+            log.warning("%s did not load with %s; it loaded with fewer", model, failure)
+
     def _death(
-        self, code: int | None, loading: bool, model: str | None, model_file: Path | None
+        self,
+        code: int | None,
+        loading: bool,
+        model: str | None,
+        model_file: Path | None,
+        gpu_layers: int = 0,
     ) -> ProviderError:
         how = describe_exit(code)
+        if loading and model_file is not None and _crashed(code) and gpu_layers:
+            with contextlib.suppress(OSError):
+                self._cpu_only.add(_file_key(model_file))
+            layers = "all its layers" if gpu_layers < 0 else f"{gpu_layers} layers"
+            return ModelLoadError(
+                f"llama.cpp crashed loading {model_file.name} with {layers} on the GPU ({how});"
+                f" it loads on the CPU from the next call; last output: {self._last_words()}",
+                provider=NAME,
+                model=model,
+            )
         if loading and model_file is not None and _crashed(code):
             message = (
                 f"llama.cpp crashed loading {model_file.name} ({how}): the file is malformed"
@@ -307,6 +368,7 @@ class LlamaCppWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        self.in_memory.clear()
         proc, self._proc = self._proc, None
         if proc is not None:
             if proc.returncode is None:

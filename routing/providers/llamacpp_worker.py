@@ -9,9 +9,14 @@ keeps a private copy of the original stdout.
 
 Requests: ``{"id", "op": "chat", "model_path", "load": {…}, "params": {…}}``,
 ``{"id", "op": "embed", "model_path", "load": {…}, "inputs": […]}``, ``{"op": "cancel", "id"}``,
-``{"id", "op": "ping"}``. Events, each with the request's id: ``loading``, ``loaded``,
-``chunk`` (an OpenAI chat.completion.chunk), ``usage``, ``embedding``, ``pong``, ``done``,
-``error`` (with ``kind``: load, context_length, request, runtime).
+``{"id", "op": "ping"}``, ``{"id", "op": "load", "model_path", "load": {…}}`` (load only: a
+warm-up). Events, each with the request's id: ``loading``, ``loaded`` (with the layers that
+went to the GPU and the seconds it took), ``chunk`` (an OpenAI chat.completion.chunk),
+``usage``, ``embedding``, ``pong``, ``done``, ``error`` (with ``kind``: load, context_length,
+request, runtime); and, with no id, ``unloaded`` when a model leaves memory.
+
+A load that fails with layers on the GPU (out of GPU memory, a driver that refuses) is tried
+again with half the layers, then on the CPU, before it counts as a failure.
 """
 
 from __future__ import annotations
@@ -35,7 +40,20 @@ MAX_LOADED = 2
 @dataclass
 class _Loaded:
     llm: Any
+    path: str
     last_used: float = field(default_factory=time.monotonic)
+
+
+def gpu_ladder(requested: int) -> list[int]:
+    """The GPU layer counts to try, in order: what was asked, half of it, then the CPU.
+
+    >>> gpu_ladder(32), gpu_ladder(1), gpu_ladder(-1), gpu_ladder(0)
+    ([32, 16, 0], [1, 0], [-1, 0], [0])
+    """
+    if requested == 0:
+        return [0]
+    half = [requested // 2] if requested > 1 else []
+    return [requested, *half, 0]
 
 
 class Worker:
@@ -71,21 +89,49 @@ class Worker:
         now = time.monotonic()
         for key, loaded in list(self._models.items()):
             if now - loaded.last_used > self._idle_s:
-                del self._models[key]
-                loaded.llm.close()
+                self._unload(key)
+
+    def _unload(self, key: tuple[str, bool, str]) -> None:
+        loaded = self._models.pop(key)
+        loaded.llm.close()
+        if all(m.path != loaded.path for m in self._models.values()):
+            self._out({"id": None, "event": "unloaded", "path": loaded.path})
 
     def _model(self, rid: Any, path: str, embedding: bool, load: dict[str, Any]) -> Any:
         key = (path, embedding, json.dumps(load, sort_keys=True))
         if key not in self._models:
             self._out({"id": rid, "event": "loading"})
             while len(self._models) >= MAX_LOADED:
-                oldest = min(self._models, key=lambda k: self._models[k].last_used)
-                self._models.pop(oldest).llm.close()
-            self._models[key] = _Loaded(self._load(path, embedding=embedding, **load))
-            self._out({"id": rid, "event": "loaded"})
+                self._unload(min(self._models, key=lambda k: self._models[k].last_used))
+            started = time.monotonic()
+            llm, layers, tried = self._load_stepping_down(path, embedding, load)
+            self._models[key] = _Loaded(llm, path)
+            seconds = round(time.monotonic() - started, 4)
+            event = {"id": rid, "event": "loaded", "gpu_layers": layers, "seconds": seconds}
+            self._out({**event, "tried": tried} if tried else event)
         entry = self._models[key]
         entry.last_used = time.monotonic()
         return entry.llm
+
+    def _load_stepping_down(
+        self, path: str, embedding: bool, load: dict[str, Any]
+    ) -> tuple[Any, int, list[str]]:
+        """The model, loaded with as many of the asked GPU layers as will load; the failures
+        on the way down, in words."""
+        ladder = gpu_ladder(int(load.get("n_gpu_layers", 0)))
+        tried: list[str] = []
+        for layers in ladder:
+            try:
+                return (
+                    self._load(path, embedding=embedding, **{**load, "n_gpu_layers": layers}),
+                    layers,
+                    tried,
+                )
+            except (ValueError, RuntimeError, OSError) as exc:
+                if layers == ladder[-1]:
+                    raise
+                tried.append(f"{_layers(layers)} on the GPU: {exc}")
+        raise AssertionError("unreachable: the ladder ends with a load that raises or returns")
 
     def _serve(self, request: dict[str, Any]) -> None:
         rid = request.get("id")
@@ -97,12 +143,15 @@ class Worker:
                 self._out({"id": rid, "event": "done"})
                 return
             path, load = str(request["model_path"]), dict(request.get("load") or {})
+            embedding = op == "embed" or (op == "load" and bool(request.get("embedding")))
             try:
-                llm = self._model(rid, path, op == "embed", load)
+                llm = self._model(rid, path, embedding, load)
             except (ValueError, RuntimeError, OSError) as exc:
                 self._out({"id": rid, "event": "error", "kind": "load", "message": str(exc)})
                 return
-            if op == "embed":
+            if op == "load":
+                pass  # a warm-up: loading was the whole request
+            elif op == "embed":
                 self._embed(rid, llm, list(request["inputs"]))
             elif op == "chat":
                 self._chat(rid, llm, dict(request["params"]))
@@ -149,6 +198,10 @@ class Worker:
         self._out({"id": rid, "event": "embedding", "vectors": vectors, "tokens": tokens})
 
 
+def _layers(n: int) -> str:
+    return "all layers" if n < 0 else f"{n} layers"
+
+
 def _load_llama(path: str, *, embedding: bool, **options: Any) -> Any:
     import llama_cpp
 
@@ -181,14 +234,16 @@ def main() -> None:
             protocol.flush()
 
     try:
-        import llama_cpp  # noqa: F401 - a build that fails to import makes the provider unavailable
+        # A build that fails to import makes the provider unavailable.
+        import llama_cpp
     except Exception as exc:  # noqa: BLE001 - ImportError, OSError from a broken shared library
         out({"id": None, "event": "unavailable", "message": f"{type(exc).__name__}: {exc}"})
         return
     idle = float(os.environ.get("CORTEX_LLAMACPP_IDLE_S", IDLE_UNLOAD_S))
     worker = Worker(out, _load_llama, idle)
     threading.Thread(target=_reader, args=(sys.stdin, worker), daemon=True).start()
-    out({"id": None, "event": "ready", "pid": os.getpid()})
+    offload = bool(llama_cpp.llama_supports_gpu_offload())
+    out({"id": None, "event": "ready", "pid": os.getpid(), "gpu_offload": offload})
     worker.run()
 
 

@@ -30,7 +30,12 @@ from cortexd.routing.providers.chat import (
     Timing,
     Usage,
 )
-from cortexd.routing.providers.contract import Capabilities, ProviderStatus
+from cortexd.routing.providers.contract import (
+    LOAD_BYTES_PER_S,
+    Capabilities,
+    ProviderStatus,
+    Warmth,
+)
 from cortexd.routing.providers.errors import (
     ContextLengthError,
     ModelLoadError,
@@ -47,6 +52,7 @@ from cortexd.routing.providers.ollama_wire import (
     choose_num_ctx,
     estimate_tokens,
     from_ollama,
+    load_seconds,
     to_ollama,
 )
 from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
@@ -63,6 +69,8 @@ CAUGHT: tuple[type[BaseException], ...] = (
     httpx.HTTPError,
     ValueError,
 )
+#: A load_duration at least this long was a real load (a model in memory reports ~ms).
+MEASURED_LOAD_S = 0.25
 _LOAD_FAILURE = re.compile(
     r"requires more system memory|out of memory|unable to load|failed to load|"
     r"runner process has terminated|error loading model",
@@ -93,6 +101,15 @@ def map_error(exc: BaseException, *, model: str | None) -> ProviderError:
     if isinstance(exc, ValueError):
         return StreamInterruptedError("Ollama sent malformed JSON", **where)
     return ServerError(f"{type(exc).__name__}: {exc}", **where)
+
+
+def _full_name(name: str) -> str:
+    """Ollama's name for a model: a tag defaults to ``latest``.
+
+    >>> _full_name("llama3.1:8b"), _full_name("nomic-embed-text")
+    ('llama3.1:8b', 'nomic-embed-text:latest')
+    """
+    return name if ":" in name else f"{name}:latest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +162,7 @@ class OllamaProvider:
         )
         self._num_ctx: dict[str, int] = {}  # last size per model: shrinking would reload it
         self._shown: dict[str, Capabilities] = {}
+        self._load_s: dict[str, float] = {}  # measured load times (Ollama's load_duration)
 
     async def _window(self, model: str) -> int | None:
         return (await self.capabilities(model)).context_window
@@ -178,8 +196,10 @@ class OllamaProvider:
         except CAUGHT as exc:
             raise map_error(exc, model=request.model) from None
         self._worked(request.model, num_ctx)
+        data = answer.model_dump()
+        self._loaded_in(request.model, load_seconds(data))
         elapsed = self._clock() - started
-        return replace(from_ollama(answer.model_dump(), num_ctx), timing=Timing(elapsed, elapsed))
+        return replace(from_ollama(data, num_ctx), timing=Timing(elapsed, elapsed))
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         """Deltas from the NDJSON stream, then `StreamEnd`; a break raises our error."""
@@ -191,9 +211,10 @@ class OllamaProvider:
         async def open_events() -> AsyncIterator[Any]:
             return await self._client.chat(**body, stream=True)
 
+        decoder = OllamaStreamDecoder(num_ctx)
         events = run_stream(
             open_events,
-            OllamaStreamDecoder(num_ctx),
+            decoder,
             provider=NAME,
             model=request.model,
             map_error=lambda exc: map_error(exc, model=request.model),
@@ -204,7 +225,39 @@ class OllamaProvider:
             async for event in events:
                 if isinstance(event, StreamEnd):
                     self._worked(request.model, num_ctx)
+                    self._loaded_in(request.model, decoder.load_seconds)
                 yield event
+
+    def _loaded_in(self, model: str, seconds: float) -> None:
+        # A model already in memory reports a few milliseconds: only a real load is a sample.
+        if seconds >= MEASURED_LOAD_S:
+            self._load_s[model] = seconds
+
+    async def warmth(self, model: str) -> Warmth | None:
+        """Loaded or not (``/api/ps``); the load time Ollama last reported for it, else one
+        estimated from its size (None when the server cannot be asked)."""
+        try:
+            running = await self.loaded()
+        except ProviderError:
+            return None
+        wanted = _full_name(model)
+        loaded = any(_full_name(m.name) == wanted for m in running)
+        if model in self._load_s:
+            return Warmth(loaded, self._load_s[model], measured=True)
+        try:
+            pulled = await self.pulled()
+        except ProviderError:
+            return None
+        size = next((m.size for m in pulled if _full_name(m.name) == wanted), 0)
+        return Warmth(loaded, size / LOAD_BYTES_PER_S, measured=False)
+
+    async def warm(self, model: str) -> None:
+        """Load the model: a chat with no messages, which Ollama answers once it is loaded."""
+        try:
+            answer = await self._client.chat(model=model, messages=[], stream=False)
+        except CAUGHT as exc:
+            raise map_error(exc, model=model) from None
+        self._loaded_in(model, load_seconds(answer.model_dump()))
 
     async def embed(self, request: EmbedRequest) -> EmbedResponse:
         """Vectors from ``/api/embed`` (normalised by Ollama), in input order."""

@@ -202,6 +202,15 @@ def from_ollama(data: Mapping[str, Any], num_ctx: int) -> ChatResponse:
     )
 
 
+def load_seconds(data: Mapping[str, Any]) -> float:
+    """A final chunk's ``load_duration`` (nanoseconds) in seconds.
+
+    >>> load_seconds({"load_duration": 2_500_000_000}), load_seconds({})
+    (2.5, 0.0)
+    """
+    return int(data.get("load_duration") or 0) / 1e9
+
+
 class OllamaStreamDecoder:
     """Turns ``/api/chat`` NDJSON chunks into our deltas; `finished` at the ``done`` chunk."""
 
@@ -228,6 +237,11 @@ class OllamaStreamDecoder:
             self.finished = True
             self._final = chunk
         return out
+
+    @property
+    def load_seconds(self) -> float:
+        """How long Ollama spent loading the model for this answer (``load_duration``)."""
+        return load_seconds(self._final)
 
     def summary(self) -> StreamSummary:
         """Usage, finish reason and a truncation warning from the ``done`` chunk."""

@@ -125,6 +125,7 @@ class FakeOllama(ProviderFake):
         self.models = [m if isinstance(m, OllamaModel) else OllamaModel(m) for m in models]
         self.loaded = list(loaded)
         self.version = version
+        self.load_ns = _LOAD_NS  # what a load (a chat without messages) reports it took
         for name in self.loaded:
             if self.find(name) is None:
                 raise ValueError(f"loaded model {name!r} is not among the pulled models")
@@ -168,7 +169,22 @@ class FakeOllama(ProviderFake):
         return None
 
     def _chat(self, request: RecordedRequest) -> Action:
-        return self._missing(request) or self.scripted(request, _render_chat)
+        missing = self._missing(request)
+        if missing is not None:
+            return missing
+        body = _body(request)
+        if body.get("messages") == []:
+            # Ollama's documented way to load a model: a chat without messages, answered with
+            # done_reason "load" once it is in memory (nothing from the script is used).
+            model = self.find(str(body.get("model")))
+            assert model is not None
+            if model.full_name not in self.loaded:
+                self.loaded.append(model.full_name)
+            load = {"load_duration": self.load_ns, "total_duration": self.load_ns}
+            message = {"role": "assistant", "content": ""}
+            reply = {"model": model.full_name, "created_at": _now(), "message": message}
+            return self.json_reply({**reply, "done_reason": "load", "done": True, **load})
+        return self.scripted(request, _render_chat)
 
     def _embed(self, request: RecordedRequest) -> Action:
         return self._missing(request) or self.scripted(request, _render_embed)

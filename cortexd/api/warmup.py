@@ -1,0 +1,81 @@
+"""The cold-start step of a chat call: a local model not in memory that would load slower
+than the first-token budget lets the cloud answer, and is loaded in the background.
+
+Asking whether a model is warm costs a local request (Ollama's ``/api/ps``) or nothing
+(llama.cpp's worker tells), and happens only when a local model leads the chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from cortexd.routing import Provider, RoutePlan, skip_cold
+from cortexd.routing.providers import ProviderError, Warming, Warmth
+
+if TYPE_CHECKING:
+    from cortexd.services import Services
+
+log = logging.getLogger("cortexd.local")
+
+#: Asking a backend whether a model is loaded must not hold a call up.
+WARMTH_TIMEOUT_S = 0.5
+_LOCAL = frozenset({Provider.OLLAMA, Provider.LLAMACPP})
+
+
+async def _warmth(services: Services, name: str) -> Warmth | None:
+    spec = services.routing.catalog.resolve(name)
+    if spec is None or spec.provider not in _LOCAL:
+        return None
+    provider = services.registry(spec)
+    if not isinstance(provider, Warming):
+        return None
+    with contextlib.suppress(TimeoutError, ProviderError):
+        async with asyncio.timeout(WARMTH_TIMEOUT_S):
+            return await provider.warmth(spec.model_id)
+    return None
+
+
+async def cold_start(services: Services, plan: RoutePlan) -> RoutePlan:
+    """The plan with cold local models moved behind the cloud (and being loaded now)."""
+    catalog = services.routing.catalog
+    local = {n for n in plan.chain if (s := catalog.resolve(n)) and s.provider in _LOCAL}
+    if not plan.chain or plan.chain[0] not in local or len(local) == len(plan.chain):
+        return plan  # nothing to gain: the cloud leads, or there is no cloud to answer
+    warmth = {n: w for n in local if (w := await _warmth(services, n)) is not None}
+    decided = skip_cold(plan.chain, local, warmth, services.limits.warm_up_budget_s)
+    if not decided.skipped:
+        return plan
+    for model in decided.warm:
+        warm_in_background(services, model)
+    reasons = tuple(f"{m} skipped: {why}" for m, why in decided.skipped)
+    return replace(
+        plan,
+        chain=decided.chain,
+        skipped=plan.skipped + decided.skipped,
+        reasons=plan.reasons + reasons,
+    )
+
+
+def warm_in_background(services: Services, name: str) -> None:
+    """Load `name` in a task of its own (once at a time per model); failures are logged."""
+    if name in services.warming:
+        return
+    spec = services.routing.catalog.resolve(name)
+    provider = services.registry(spec) if spec is not None else None
+    if spec is None or not isinstance(provider, Warming):
+        return
+
+    async def load() -> None:
+        try:
+            await provider.warm(spec.model_id)
+            log.info("%s is loaded: the next calls go to it", name)
+        except ProviderError as error:
+            log.warning("could not load %s ahead of its calls: %s", name, error)
+        finally:
+            services.warming.pop(name, None)
+
+    services.warming[name] = asyncio.create_task(load())
