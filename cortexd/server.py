@@ -28,6 +28,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from cortexd.alerts import BudgetAlerts
 from cortexd.api.hardware_routes import probe_now
+from cortexd.file_watch import FileWatcher
+from cortexd.hot_reload import HotReload
 from cortexd.ledger.bookkeeping import month_spend
 from cortexd.ledger.report import ReportJob
 from cortexd.listener import Listener
@@ -136,6 +138,7 @@ def attach_lifecycle(
         if services.ledger.keep_prompts_days > 0:
             tasks.append(asyncio.create_task(_prune_hourly(services)))
         loop.add_signal_handler(signal.SIGHUP, _reload, services, notifier)
+        watcher = await _watch_routing_file(services, notices, notifier)
         interval = _watchdog_interval(os.environ)
         if interval:
             tasks.append(asyncio.create_task(_watchdog(notifier, interval)))
@@ -147,6 +150,8 @@ def attach_lifecycle(
             notifier.send("STOPPING=1")
             loop.remove_signal_handler(signal.SIGHUP)
             signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a late reload request is ignored
+            if watcher is not None:
+                await watcher.stop()
             schedule.shutdown()
             for task in tasks:
                 task.cancel()
@@ -206,10 +211,38 @@ def _status(services: Services) -> str:
 def _reload(services: Services, notifier: SystemdNotifier) -> bool:
     notifier.send("RELOADING=1")
     done = services.reload()
-    if done and services.schedule is not None:
-        services.schedule.run_soon("hardware-probe")  # its local rows may have changed
+    if done:
+        _reloaded(services)
     notifier.send("READY=1", f"STATUS={_status(services)}")
     return done
+
+
+def _reloaded(services: Services) -> None:
+    if services.schedule is not None:
+        services.schedule.run_soon("hardware-probe")  # its local rows may have changed
+
+
+async def _watch_routing_file(
+    services: Services, notices: Notifier, notifier: SystemdNotifier
+) -> FileWatcher | None:
+    """Reload the routing file on every save; None (SIGHUP still works) where the system
+    refuses a watch."""
+
+    def after() -> None:
+        _reloaded(services)
+        notifier.send(f"STATUS={_status(services)}")
+
+    watcher = FileWatcher(services.routing_path, HotReload(services, notices, after))
+    try:
+        await watcher.start()
+    except OSError as error:  # inotify's watch or instance limit, an unreadable folder
+        log.warning(
+            "the routing file is not watched (%s): after a save, run kill -HUP %d",
+            error,
+            os.getpid(),
+        )
+        return None
+    return watcher
 
 
 def _watchdog_interval(env: dict[str, str] | os._Environ[str]) -> float | None:

@@ -89,9 +89,18 @@ class Services:
         try:
             table, digest = load_routing_file_with_digest(self.routing_path)
         except (RoutingFileError, OSError) as error:
-            self.last_reload_error = str(error)
-            log.error("routing file not reloaded, the previous one stays: %s", error)
+            self.reload_failed(error)
             return False
+        self.swap(table, digest)
+        return True
+
+    def reload_failed(self, error: Exception) -> None:
+        """Keep serving the previous table; say why the file was not taken."""
+        self.last_reload_error = str(error)
+        log.error("routing file not reloaded, the previous one stays: %s", error)
+
+    def swap(self, table: RoutingTable, digest: str | None) -> None:
+        """Serve `table` from now on, in one assignment: calls under way keep theirs."""
         generation = self.routing.generation + 1
         self.routing = build_routing(table, self.task_model, generation)
         self.routing_digest = digest
@@ -100,7 +109,6 @@ class Services:
         self.dispatcher.catalog = self.routing.catalog
         self.last_reload_error = None
         log.info("routing file reloaded (generation %d): %s", generation, table.source)
-        return True
 
     def _warm(self) -> None:
         """Load what the first call would otherwise load on the event loop: the SDKs and
