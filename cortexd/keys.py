@@ -15,6 +15,9 @@ from pathlib import Path
 from cortexd.environment import KEY_VARIABLES
 from cortexd.routing import CortexError
 
+#: The systemd credential that holds a whole key file (``LoadCredential=keys.env:…``).
+KEY_FILE_CREDENTIAL = "keys.env"
+
 
 class KeyFileError(CortexError):
     """A key file that must not be used (readable by others, not ours, unreadable)."""
@@ -89,7 +92,9 @@ def read_keys(
     """Keys by precedence: the environment, then systemd credentials, then the key file.
 
     Credentials are files named after the provider (``anthropic``), the variable
-    (``ANTHROPIC_API_KEY``) or its lower-case form, as ``LoadCredential=`` names them.
+    (``ANTHROPIC_API_KEY``) or its lower-case form, as ``LoadCredential=`` names them; a
+    credential named ``keys.env`` is a whole key file (what ``cortex service install``
+    passes), and a single-key credential wins over it.
     `required`: the key file was named by the user, so a missing one is an error.
     """
     values: dict[str, str] = {}
@@ -98,6 +103,15 @@ def read_keys(
         found = parse_key_file(_read_private(key_file))
         values.update(found)
         sources.update({p: f"key file {key_file}" for p in found})
+    if credentials_dir is not None and (credentials_dir / KEY_FILE_CREDENTIAL).is_file():
+        # systemd made this copy readable by this service alone: no mode check to do.
+        path = credentials_dir / KEY_FILE_CREDENTIAL
+        try:
+            found = parse_key_file(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KeyFileError(f"cannot read the credential {path}: {exc}") from None
+        values.update(found)
+        sources.update({p: f"systemd credential {KEY_FILE_CREDENTIAL}" for p in found})
     if credentials_dir is not None:
         for provider, variable in KEY_VARIABLES.items():
             for name in (provider, variable, variable.lower()):

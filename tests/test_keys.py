@@ -64,3 +64,27 @@ def test_a_symlinked_key_file_is_refused(tmp_path: Path) -> None:
     link.symlink_to(target)
     with pytest.raises(KeyFileError, match="cannot open"):
         read_keys({}, link)
+
+
+def test_a_key_file_credential_is_read_and_a_single_key_credential_wins(tmp_path: Path) -> None:
+    # What `cortex service install` writes: LoadCredential=keys.env:<the key file>.
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "keys.env").write_text(f"# mine\nANTHROPIC_API_KEY={KEY}\nOPENAI_API_KEY=sk-bundle\n")
+    (creds / "openai").write_text("sk-single\n")
+    keys = read_keys({}, tmp_path / "absent.env", creds)
+    assert keys.values == {"anthropic": KEY, "openai": "sk-single"}
+    assert keys.sources == {
+        "anthropic": "systemd credential keys.env",
+        "openai": "systemd credentials",
+    }
+    assert KEY not in repr(keys)
+
+
+def test_the_key_file_credential_wins_over_the_key_file(tmp_path: Path) -> None:
+    path = key_file(tmp_path, "ANTHROPIC_API_KEY=from-file\nOPENAI_API_KEY=from-file\n")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "keys.env").write_text("ANTHROPIC_API_KEY=from-credential\n")
+    keys = read_keys({}, path, creds)
+    assert keys.values == {"anthropic": "from-credential", "openai": "from-file"}

@@ -20,3 +20,16 @@ def test_every_package_folder_is_listed_for_the_wheel() -> None:
             found.add(".".join((name, *parts)))
     assert found - listed == set(), "add these to [tool.setuptools] packages"
     assert listed - found == set(), "these are listed but have no __init__.py"
+
+
+def test_the_service_templates_ship_as_package_data() -> None:
+    # The unit templates are read with importlib.resources; a pattern that misses one
+    # installs fine in editable mode and breaks `cortex service install` from the wheel.
+    from fnmatch import fnmatch
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+    patterns = config["setuptools"]["package-data"]["cortexd.service"]
+    templates = sorted(p.name for p in (ROOT / "service").iterdir() if p.suffix == ".in")
+    assert templates == ["cortexd.service.in", "cortexd.socket.in"]
+    for name in templates:
+        assert any(fnmatch(name, pattern) for pattern in patterns), name

@@ -18,6 +18,7 @@ from cortexd.cli import (
     models_cmd,
     propose_cmd,
     route_cmd,
+    service_cmd,
     stats_cmd,
 )
 from cortexd.errors import CortexError
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     hardware_cmd.register(sub)
     embed_cmd.register(sub)
     propose_cmd.register(sub)
+    service_cmd.register(sub)
     return parser
 
 
