@@ -14,6 +14,7 @@ from cortexd.routing.budget import (
     crossed,
     dollars,
     gate,
+    past_alert,
     pico,
     statuses,
 )
@@ -106,6 +107,7 @@ __all__ = [
     "load_routing_file",
     "load_routing_file_with_digest",
     "parse_routing_text",
+    "past_alert",
     "pico",
     "plan_route",
     "propose",

@@ -111,6 +111,36 @@ def crossed(before: Spend, after: Spend, budgets: Mapping[str, Budget]) -> list[
     return found
 
 
+def past_alert(spec: ModelSpec, spend: Spend, budgets: Mapping[str, Budget]) -> str | None:
+    """Why an optional extra call (a second opinion, its judge) on `spec` is not worth its
+    cost: a budget that counts it — its provider's or the total — has reached its first
+    alert threshold. None when the call may go.
+
+    >>> b = {"total": Budget("total", Decimal(10), (80, 100), BudgetPolicy.FALLBACK, 1)}
+    >>> from cortexd.routing.catalog import Api
+    >>> opus = ModelSpec("opus", Provider.ANTHROPIC, "claude-opus-4-5", Api.MESSAGES)
+    >>> past_alert(opus, Spend({"anthropic": 8 * PICO}), b)
+    'the total budget is at 80% of $10, past its 80% alert'
+    >>> past_alert(opus, Spend({"anthropic": 7 * PICO}), b) is None
+    True
+    """
+    if spec.local:
+        return None
+    for scope in (spec.provider.value, TOTAL):
+        budget = budgets.get(scope)
+        if budget is None or not budget.thresholds:
+            continue
+        first = min(budget.thresholds)
+        spent = spend.of(scope)
+        if spent * 100 >= budget.limit_pico * first:
+            name = "the total budget" if scope == TOTAL else f"the {scope} budget"
+            percent = 100 * spent // budget.limit_pico
+            return (
+                f"{name} is at {percent}% of ${budget.monthly_limit:g}, past its {first}% alert"
+            )
+    return None
+
+
 @dataclass(frozen=True)
 class Gated:
     """A chain after the budgets had their say.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
+import re
 import subprocess
 import sys
 import time
@@ -82,17 +82,10 @@ def test_propose_apply_reject_in_order(proposing: Daemon) -> None:
     assert "1. Meeting summary: you override it to opus in 80% of calls" in out
     assert "mode 'static rules + user override': proposals are never applied on their own" in out
 
-    # The file changed since the daemon read it: nothing is written.
+    # The user edits the file (a note of their own): the daemon takes the save by itself,
+    # and the proposal applies to the file as it is now: a diff, two cells and the date.
     path = routing_path(proposing)
-    edited_by_user = path.read_text() + "\nA note of mine.\n"
-    path.write_text(edited_by_user)
-    refused = cortex(proposing, "propose", "--apply", "2", "--yes")
-    assert refused.returncode == 1
-    assert "changed since the daemon read it" in refused.stderr
-    assert path.read_text() == edited_by_user
-
-    # Once the daemon has read it, the proposal applies: a diff, two cells and the date.
-    proposing.signal(signal.SIGHUP)
+    path.write_text(path.read_text() + "\nA note of mine.\n")
     deadline = time.monotonic() + 10
     while generation(proposing) < 2:
         assert time.monotonic() < deadline, "the daemon did not reload"
@@ -102,7 +95,7 @@ def test_propose_apply_reject_in_order(proposing: Daemon) -> None:
     assert applied.returncode == 0, applied.stderr
     assert "-| Code review | sonnet | codex |" in applied.stdout
     assert "+| Code review | codex | sonnet |" in applied.stdout
-    assert "serves it now (generation 3)" in applied.stdout
+    assert re.search(r"serves it now \(generation [34]\)", applied.stdout)
     after = path.read_text().splitlines()
     changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
     assert [b for _, b in changed][1:] == [

@@ -171,7 +171,8 @@ async def _answer(
                 request_id=call.id,
                 second_model=seconds[0] if seconds and judges else None,
                 judges=judges,
-                no_second="; ".join((*held, *judges_held)) or "no model from another provider",
+                # Why no second call: its own model first (the judge matters only after it).
+                no_second="; ".join(held or judges_held) or "no model from another provider",
             )
             result = opinion.main
         else:

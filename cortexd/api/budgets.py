@@ -25,6 +25,7 @@ from cortexd.routing import (
     Toggle,
     call_estimate,
     gate,
+    past_alert,
     statuses,
 )
 from cortexd.routing.providers import ChatRequest
@@ -99,12 +100,25 @@ def _active_local(table: RoutingTable, task: str, active: frozenset[str]) -> str
 def within_budget(
     services: Services, chain: tuple[str, ...], chat: ChatRequest
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The models of `chain` a hard limit leaves for an extra call (a second opinion, its
-    judge), and why others were dropped; such calls are skipped, never refused."""
-    if not services.routing.table.budgets:
+    """The models of `chain` the budgets leave for an extra call (a second opinion, its
+    judge), and why others were dropped: past a hard limit, and already past a budget's
+    first alert threshold, since an extra call is a luxury. Such calls are skipped, never
+    refused."""
+    table = services.routing.table
+    if not table.budgets:
         return chain, ()
     gated, _ = _gate(services, chain, chat)
-    return (() if gated.refusal else gated.chain), gated.notes
+    notes = list(gated.notes)
+    spend = services.spend.spend()
+    kept = []
+    for name in () if gated.refusal else gated.chain:
+        spec = services.routing.catalog.resolve(name)
+        why = past_alert(spec, spend, table.budgets) if spec is not None else None
+        if why is None:
+            kept.append(name)
+        else:
+            notes.append(f"{name} not asked: {why}")
+    return tuple(kept), tuple(notes)
 
 
 def budget_json(services: Services) -> dict[str, Any]:

@@ -14,6 +14,12 @@ def register(sub: Any) -> None:
     p.add_argument("--task", help="the task type (skips classification)")
     p.add_argument("--model", default="auto", help="a model alias or id (default: routed)")
     p.add_argument("--local-only", action="store_true", help="never leave this machine")
+    p.add_argument(
+        "--second-opinion",
+        action="store_true",
+        help="also ask a model of another provider, and show both answers side by side with"
+        " a judge's verdict",
+    )
     p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
     p.set_defaults(run=run)
 
@@ -32,14 +38,28 @@ def run(args: argparse.Namespace) -> int:
 
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     messages = [{"role": "user", "content": prompt}]
+    options: dict[str, Any] = {"task": args.task, "local_only": args.local_only}
+    if args.second_opinion:
+        options["second_opinion"] = True
     with Client() as client:
-        if args.json:
-            body = chat_body(messages, model=args.model, task=args.task, local_only=args.local_only)
-            print(json.dumps(client.chat(body), indent=2, ensure_ascii=False))
+        if args.json or args.second_opinion:
+            # Both answers are needed whole before they can be shown side by side.
+            answer = client.chat(chat_body(messages, model=args.model, **options))
+            if args.json:
+                print(json.dumps(answer, indent=2, ensure_ascii=False))
+                return 0
+            from rich.console import Console
+
+            from cortexd.cli.opinion_view import show_opinions
+
+            cortex_block = answer.get("cortex") or {}
+            choice = (answer.get("choices") or [{}])[0]
+            show_opinions(
+                Console(), (choice.get("message") or {}).get("content") or "", cortex_block
+            )
+            print(describe(cortex_block), file=sys.stderr)
             return 0
-        body = chat_body(
-            messages, model=args.model, task=args.task, stream=True, local_only=args.local_only
-        )
+        body = chat_body(messages, model=args.model, stream=True, **options)
         cortex: dict[str, Any] = {}
         for chunk in client.stream(body):
             cortex = chunk.get("cortex") or cortex
@@ -49,5 +69,11 @@ def run(args: argparse.Namespace) -> int:
                     sys.stdout.write(text)
                     sys.stdout.flush()
         sys.stdout.write("\n")
+        if cortex.get("second_opinion"):  # a Cross-Validation task: checked without asking
+            from rich.console import Console
+
+            from cortexd.cli.opinion_view import show_opinions
+
+            show_opinions(Console(), None, cortex)
         print(describe(cortex), file=sys.stderr)
     return 0
