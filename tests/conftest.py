@@ -12,7 +12,7 @@ import httpx2
 import openai
 import pytest
 from support.canary import ANTHROPIC_KEY, CANARIES, OPENAI_KEY, leaks
-from support.daemon import Daemon, remove_home, short_home, start_daemon
+from support.daemon import Daemon, cloud_env, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI
 
 WriteRouting = Callable[..., Path]
@@ -118,13 +118,7 @@ def daemon(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> Iterator[Daemon]:
     """A real cortexd with both keys, pointed at `fakes`, one per test module."""
     anthropic_fake, openai_fake = fakes
     home = short_home()
-    env = {
-        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
-        "OPENAI_API_KEY": OPENAI_KEY,
-        "ANTHROPIC_BASE_URL": anthropic_fake.base_url,
-        "OPENAI_BASE_URL": openai_fake.base_url,
-    }
-    running = start_daemon(home, env)
+    running = start_daemon(home, cloud_env(anthropic_fake, openai_fake))
     yield running
     running.stop()
     remove_home(home)

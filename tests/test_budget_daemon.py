@@ -18,8 +18,7 @@ from typing import Any
 import httpx2
 import openai
 import pytest
-from support.canary import ANTHROPIC_KEY, OPENAI_KEY
-from support.daemon import Daemon, remove_home, short_home, start_daemon
+from support.daemon import Daemon, cloud_env, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI, Turn
 from support.ledger_rows import answered, write_calls
 
@@ -46,13 +45,7 @@ def budgets(*rows: str) -> str:
 
 
 def env_for(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> dict[str, str]:
-    anthropic_fake, openai_fake = fakes
-    return {
-        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
-        "OPENAI_API_KEY": OPENAI_KEY,
-        "ANTHROPIC_BASE_URL": anthropic_fake.base_url,
-        "OPENAI_BASE_URL": openai_fake.base_url,
-    }
+    return cloud_env(*fakes)
 
 
 @pytest.fixture

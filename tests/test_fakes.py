@@ -162,14 +162,14 @@ async def test_server_records_requests_and_reuses_connections(
 async def test_server_reads_chunked_request_bodies(fake_ollama: FakeOllama) -> None:
     async def body() -> AsyncIterator[bytes]:
         yield b'{"model": "llama3.1:8b", '
-        yield b'"messages": [], "stream": false}'
+        yield b'"messages": [{"role": "user", "content": "hi"}], "stream": false}'
 
     async with httpx2.AsyncClient() as client:
         response = await client.post(f"{fake_ollama.url}/api/chat", content=body())
     assert response.json()["message"]["content"] == "Hello from the fake."
     assert fake_ollama.requests[-1].json == {
         "model": "llama3.1:8b",
-        "messages": [],
+        "messages": [{"role": "user", "content": "hi"}],
         "stream": False,
     }
 

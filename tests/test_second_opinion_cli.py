@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.canary import ANTHROPIC_KEY, OPENAI_KEY
-from support.daemon import Daemon, remove_home, short_home, start_daemon
+from support.daemon import Daemon, cloud_env, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI, Turn
 from support.ledger_rows import answered, write_calls
 
@@ -29,13 +28,7 @@ CROSS_CHECK += "| Security audit | gpt-4o |\n"
 
 
 def env_for(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> dict[str, str]:
-    anthropic_fake, openai_fake = fakes
-    return {
-        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
-        "OPENAI_API_KEY": OPENAI_KEY,
-        "ANTHROPIC_BASE_URL": anthropic_fake.base_url,
-        "OPENAI_BASE_URL": openai_fake.base_url,
-    }
+    return cloud_env(*fakes)
 
 
 def start(

@@ -13,12 +13,27 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx2
 
-from .canary import leaks
+from .canary import ANTHROPIC_KEY, OPENAI_KEY, leaks
 
 CORTEXD = str(Path(sys.executable).parent / "cortexd")
+
+
+class _Fake(Protocol):
+    base_url: str
+
+
+def cloud_env(anthropic: _Fake | None = None, openai: _Fake | None = None) -> dict[str, str]:
+    """The environment that points a daemon at fake providers, with the canary keys."""
+    env: dict[str, str] = {}
+    if anthropic is not None:
+        env |= {"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": anthropic.base_url}
+    if openai is not None:
+        env |= {"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": openai.base_url}
+    return env
 
 
 @dataclass
