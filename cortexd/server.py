@@ -35,6 +35,7 @@ from cortexd.ledger.report import ReportJob
 from cortexd.listener import Listener
 from cortexd.notices import Notifier
 from cortexd.review import WeeklyReview, report_extras
+from cortexd.routing import TASK_EXAMPLES_FILE
 from cortexd.schedule import Schedule
 from cortexd.sd_notify import SystemdNotifier
 from cortexd.services import Services
@@ -138,7 +139,7 @@ def attach_lifecycle(
         if services.ledger.keep_prompts_days > 0:
             tasks.append(asyncio.create_task(_prune_hourly(services)))
         loop.add_signal_handler(signal.SIGHUP, _reload, services, notifier)
-        watcher = await _watch_routing_file(services, notices, notifier)
+        watchers = await _watch_routing_file(services, notices, notifier)
         interval = _watchdog_interval(os.environ)
         if interval:
             tasks.append(asyncio.create_task(_watchdog(notifier, interval)))
@@ -150,8 +151,8 @@ def attach_lifecycle(
             notifier.send("STOPPING=1")
             loop.remove_signal_handler(signal.SIGHUP)
             signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a late reload request is ignored
-            if watcher is not None:
-                await watcher.stop()
+            for watching in watchers or ():
+                await watching.stop()
             schedule.shutdown()
             for task in tasks:
                 task.cancel()
@@ -224,25 +225,33 @@ def _reloaded(services: Services) -> None:
 
 async def _watch_routing_file(
     services: Services, notices: Notifier, notifier: SystemdNotifier
-) -> FileWatcher | None:
-    """Reload the routing file on every save; None (SIGHUP still works) where the system
-    refuses a watch."""
+) -> tuple[FileWatcher, ...] | None:
+    """Reload the routing file on every save, and the user's task examples; None (SIGHUP
+    still works) where the system refuses a watch."""
 
     def after() -> None:
         _reloaded(services)
         notifier.send(f"STATUS={_status(services)}")
 
+    async def examples_saved() -> None:
+        services.similarity.forget_examples()
+        log.info("%s saved: the next classification reads it", examples.name)
+
+    examples = services.routing_path.parent / TASK_EXAMPLES_FILE
     watcher = FileWatcher(services.routing_path, HotReload(services, notices, after))
+    examples_watcher = FileWatcher(examples, examples_saved)
     try:
         await watcher.start()
+        await examples_watcher.start()
     except OSError as error:  # inotify's watch or instance limit, an unreadable folder
+        await watcher.stop()
         log.warning(
             "the routing file is not watched (%s): after a save, run kill -HUP %d",
             error,
             os.getpid(),
         )
         return None
-    return watcher
+    return watcher, examples_watcher
 
 
 def _watchdog_interval(env: dict[str, str] | os._Environ[str]) -> float | None:

@@ -30,6 +30,7 @@ from cortexd.routing import (
 )
 from cortexd.routing.dispatch import Attempt, Dispatcher, DispatchSettings
 from cortexd.routing.providers import ProviderRegistry
+from cortexd.similarity_step import SimilarityStep
 from cortexd.spend import SpendTracker
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ class Services:
     routing_digest: str | None = None  # sha256 of the routing file as `routing` was read
     hardware: HardwareProfile | None = None  # the last probe (rerun on a schedule)
     local: LocalState = field(default_factory=LocalState)  # the local rows on that hardware
+    # Prompts scored against task examples with the local embedder, before classification.
+    similarity: SimilarityStep = field(default_factory=SimilarityStep)
     warming: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # loads under way
 
     def reload(self) -> bool:

@@ -41,6 +41,7 @@ from cortexd.routing.routing_file import (
     load_routing_file_with_digest,
     parse_routing_text,
 )
+from cortexd.routing.similarity_index import Embedder, TaskSimilarity
 from cortexd.routing.table import (
     DEFAULT_TASK,
     Budget,
@@ -50,12 +51,22 @@ from cortexd.routing.table import (
     Toggle,
     WorkflowKind,
 )
+from cortexd.routing.task_examples import (
+    TASK_EXAMPLES_FILE,
+    TaskExamples,
+    TaskExamplesError,
+    load_task_examples,
+    parse_task_examples,
+    shipped_task_examples,
+)
 from cortexd.routing.task_model import TaskModel
+from cortexd.routing.task_similarity import prompt_text, task_scores
 from cortexd.routing.urls import redact_url
 from cortexd.routing.warmup import WARM_UP_BUDGET_S, ColdStart, skip_cold
 
 __all__ = [
     "DEFAULT_TASK",
+    "TASK_EXAMPLES_FILE",
     "WARM_UP_BUDGET_S",
     "Api",
     "Availability",
@@ -69,6 +80,7 @@ __all__ = [
     "Classification",
     "CortexError",
     "EditError",
+    "Embedder",
     "Evidence",
     "Gated",
     "InputType",
@@ -90,7 +102,10 @@ __all__ = [
     "RoutingTable",
     "Spend",
     "TaskClassifier",
+    "TaskExamples",
+    "TaskExamplesError",
     "TaskModel",
+    "TaskSimilarity",
     "Toggle",
     "UnknownModelError",
     "UnknownTaskError",
@@ -106,16 +121,21 @@ __all__ = [
     "known_need",
     "load_routing_file",
     "load_routing_file_with_digest",
+    "load_task_examples",
     "parse_routing_text",
+    "parse_task_examples",
     "past_alert",
     "pico",
     "plan_route",
     "propose",
+    "prompt_text",
     "redact_url",
     "set_budget",
     "size_need",
+    "shipped_task_examples",
     "skip_cold",
     "statuses",
+    "task_scores",
     "unified_diff",
     "wants_prefixes",
     "with_prefixes",

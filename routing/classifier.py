@@ -6,6 +6,11 @@ words themselves, trained on the labelled conversations in tests/data. Without a
 rules decide alone. A prompt the classifier is unsure of goes to the default route
 ("General agent work").
 
+A third, optional layer: when a local embedder is active, the daemon scores the prompt by
+similarity to example prompts of each task type (task_similarity.py) and passes the scores
+in. With the model, its probabilities are blended with them; with the rules alone,
+similarity decides only where the rules are unsure. Without scores nothing changes.
+
 Conventions for the borderline cases (README "Task classification"):
 - a general review of a diff is Code review even if it finds a vulnerability; it is
   Security audit when the request itself is about attacks, vulnerabilities or threat models;
@@ -27,6 +32,7 @@ from cortexd.routing.table import DEFAULT_TASK
 from cortexd.routing.task_features import extract
 from cortexd.routing.task_model import TaskModel
 from cortexd.routing.task_rules import Evidence, analyse, rule_evidence
+from cortexd.routing.task_similarity import RULES_MIN_SHARE, blend, distribution
 
 #: Rules alone: below this much evidence the prompt goes to the default route.
 MIN_SCORE = 1.5
@@ -44,6 +50,8 @@ class Classification:
     confidence: float
     reason: str
     scores: Mapping[str, float] = field(default_factory=dict)
+    #: The task types' similarity to their example prompts, when an embedder gave them.
+    similarity: Mapping[str, float] = field(default_factory=dict)
 
 
 class TaskClassifier:
@@ -65,15 +73,23 @@ class TaskClassifier:
         self._default = default
         self._model = model
 
-    def classify(self, messages: Sequence[Message]) -> Classification:
-        """The task type of a conversation; the latest user message weighs most."""
+    def classify(
+        self, messages: Sequence[Message], similarity: Mapping[str, float] | None = None
+    ) -> Classification:
+        """The task type of a conversation; the latest user message weighs most.
+
+        `similarity`: each task type's similarity to its example prompts (task_similarity's
+        `task_scores`, keyed by the routing file's task types), when an embedder gave them.
+        """
         if not any(m.role == "user" for m in messages):
             return Classification(self._default, 0.0, "no user message: default route")
         views = analyse(messages)
         evidence = rule_evidence(messages, views)
+        known = set(self._spelling.values())
+        similar = {t: s for t, s in (similarity or {}).items() if t in known}
         if self._model is None:
-            return self._decide_by_rules(evidence)
-        return self._decide_by_model(self._model, extract(messages, views, evidence))
+            return self._decide_by_rules(evidence, similar)
+        return self._decide_by_model(self._model, extract(messages, views, evidence), similar)
 
     def _spell(self, canonical: str) -> str | None:
         """The routing file's spelling of a canonical task type, or None if it has none."""
@@ -84,31 +100,67 @@ class TaskClassifier:
             spelled = self._spelled[canonical] = self._spelling.get(loose(canonical))
             return spelled
 
-    def _decide_by_model(self, model: TaskModel, features: dict[str, float]) -> Classification:
+    def _decide_by_model(
+        self, model: TaskModel, features: dict[str, float], similarity: Mapping[str, float]
+    ) -> Classification:
         allowed = frozenset(t for t in model.labels if self._spell(t) is not None)
         if not allowed:
             return Classification(self._default, 0.0, "no task type of the model is in the file")
         probs = model.probabilities(features, allowed)
-        ranked = sorted(zip(probs, model.labels, strict=True), reverse=True)
-        scores = {self._spell(t) or t: round(p, 3) for p, t in ranked if p >= 0.01}
-        p, label = ranked[0]
-        why = ", ".join(model.evidence(features, label)) or "no strong cue"
-        task = self._spell(label) or self._default
+        by_task = {self._spell(t) or t: p for p, t in zip(probs, model.labels, strict=True)}
+        first = max(by_task.items(), key=lambda kv: (kv[1], kv[0]))[0]  # as sorted() ranks
+        shares = distribution(similarity)
+        if shares:
+            by_task = blend(by_task, shares)
+        ranked = sorted(((p, t) for t, p in by_task.items()), reverse=True)
+        scores = {t: round(p, 3) for p, t in ranked if p >= 0.01}
+        near = {t: round(s, 3) for t, s in similarity.items()}
+        p, task = ranked[0]
+        label = next((lb for lb in model.labels if self._spell(lb) == task), None)
+        why = ", ".join(model.evidence(features, label)) if label else ""
+        why = why or "no strong cue"
+        if task != first:
+            # The examples tipped it: say so, and what the model alone would have chosen.
+            why = (
+                f"similar to the examples of '{task}' ({similarity[task]:.2f}); "
+                f"the model alone: {first}"
+            )
+        elif similarity:
+            why += f"; similarity to examples: {_best(similarity)}"
         if task == self._default or p < MIN_PROBABILITY:
             note = "" if task == self._default else f" (best: {task} at {p:.2f})"
-            return Classification(self._default, round(p, 2), f"default route{note}: {why}", scores)
-        return Classification(task, round(p, 2), why, scores)
+            return Classification(
+                self._default, round(p, 2), f"default route{note}: {why}", scores, near
+            )
+        return Classification(task, round(p, 2), why, scores, near)
 
-    def _decide_by_rules(self, ev: Evidence) -> Classification:
+    def _decide_by_rules(self, ev: Evidence, similarity: Mapping[str, float]) -> Classification:
         spelled = ((s, self._spell(t)) for t, s in ev.scores.items())
         ranked = sorted(((s, t) for s, t in spelled if t is not None), reverse=True)
         scores = {t: round(s, 2) for s, t in ranked}
         if not ranked or ranked[0][0] < MIN_SCORE or ranked[0][1] == self._default:
             best = f" (best: {ranked[0][1]} at {ranked[0][0]:.1f})" if ranked else ""
-            return Classification(self._default, 0.5, f"no clear task{best}: default route", scores)
+            shares = distribution(similarity)
+            near = {t: round(s, 3) for t, s in similarity.items()}
+            task = max(shares, key=shares.__getitem__, default=self._default)
+            if task != self._default and shares[task] >= RULES_MIN_SHARE:
+                why = (
+                    f"similar to the examples of '{task}' ({similarity[task]:.2f}); "
+                    f"the rules alone: no clear task{best}"
+                )
+                return Classification(task, round(shares[task], 2), why, scores, near)
+            why = f"no clear task{best}: default route"
+            return Classification(self._default, 0.5, why, scores, near)
         top, task = ranked[0]
         second = ranked[1][0] if len(ranked) > 1 else 0.0
         confidence = round(min(1.0, (top - second) / top * 0.6 + min(top, 8) / 8 * 0.4), 2)
         canonical = next(t for t in ev.why if self._spell(t) == task)
         reason = ", ".join(ev.why[canonical][:4])
-        return Classification(task, confidence, reason, scores)
+        return Classification(
+            task, confidence, reason, scores, {t: round(s, 3) for t, s in similarity.items()}
+        )
+
+
+def _best(similarity: Mapping[str, float]) -> str:
+    task = max(similarity, key=similarity.__getitem__)
+    return f"nearest '{task}' ({similarity[task]:.2f})"

@@ -75,11 +75,14 @@ def plan_route(
     available: Availability,
     classifier: TaskClassifier,
     detector: OverrideDetector,
+    similarity: Mapping[str, float] | None = None,
 ) -> RoutePlan:
     """Decide the task type and the chain of models for one request.
 
-    Raises `UnknownModelError` / `UnknownTaskError` for names the client got wrong and
-    `NoRouteError` when nothing may serve it (e.g. local-only without a local model).
+    `similarity`: the task types' similarity to their example prompts (similarity_index.py),
+    weighed in when the task type is classified. Raises `UnknownModelError` /
+    `UnknownTaskError` for names the client got wrong and `NoRouteError` when nothing may
+    serve it (e.g. local-only without a local model).
     """
     reasons: list[str] = []
     messages = tuple(request.messages)
@@ -103,7 +106,9 @@ def plan_route(
             pinned, how = override.model, "override"
             reasons.append(f"override '{override.phrase}' in the prompt: no fallback")
             messages = _without_directive(messages, override)
-    task, decided_by, classification = _task(request, given_task, messages, table, classifier)
+    task, decided_by, classification = _task(
+        request, given_task, messages, table, classifier, similarity
+    )
     reasons.append(_task_reason(decided_by, task, classification))
     decided_by = how or decided_by
     route = table.routes.get(task)
@@ -151,13 +156,14 @@ def _task(
     messages: tuple[Message, ...],
     table: RoutingTable,
     classifier: TaskClassifier,
+    similarity: Mapping[str, float] | None,
 ) -> tuple[str, str, Classification | None]:
     if given:
         task = table.find_task(given)
         if task is None:
             raise UnknownTaskError(given, _nearest_task(given, table.task_types()))
         return task, "task-given", None
-    result = classifier.classify(messages)
+    result = classifier.classify(messages, similarity)
     return result.task, ("classified" if result.task != DEFAULT_TASK else "default"), result
 
 
@@ -290,8 +296,16 @@ class Router:
         self.classifier = TaskClassifier(table.task_types(), model=model)
         self.detector = OverrideDetector(self.catalog)
 
-    def plan(self, request: RouteRequest, available: Availability | None = None) -> RoutePlan:
-        """`plan_route` with this table; with no availability, only cloud models are planned."""
+    def plan(
+        self,
+        request: RouteRequest,
+        available: Availability | None = None,
+        similarity: Mapping[str, float] | None = None,
+    ) -> RoutePlan:
+        """`plan_route` with this table; with no availability, only cloud models are planned.
+
+        `similarity` (task type → similarity of the prompt to its examples) is weighed in
+        when the task type is classified."""
         return plan_route(
             request,
             self.table,
@@ -299,7 +313,19 @@ class Router:
             available or Availability(),
             self.classifier,
             self.detector,
+            similarity,
         )
+
+    def routes_by_class(self, request: RouteRequest) -> bool:
+        """Whether the plan's route hangs on classification: no model named, no task type
+        given, no override in the prompt. Only then is a similarity step worth its time."""
+        model = (request.model or "").strip()
+        given = model[5:].strip() if model.casefold().startswith("task:") else request.task
+        if given or model.casefold() not in _AUTO and not model.casefold().startswith("task:"):
+            return False
+        if self.table.mode is Mode.STATIC_WITH_OVERRIDE:
+            return self.detector.detect(request.prompt) is None
+        return True
 
 
 def _nearest_task(name: str, tasks: list[str]) -> str | None:

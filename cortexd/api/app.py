@@ -89,14 +89,17 @@ class EmbeddingsBody(_Model):
     input_type: InputType | None = None
 
 
-def _plan(services: Services, body: ChatBody, request: Request) -> tuple[RoutePlan, Any]:
+async def _plan(services: Services, body: ChatBody, request: Request) -> tuple[RoutePlan, Any]:
     routing = services.routing  # one generation for the whole request
     chat = to_chat_request(body)
     route = to_route_request(body, chat, request.headers.get("user-agent"))
+    # Only when the task type will be classified and the local embedder is active; bounded
+    # by a short timeout, after which the classifier decides without it.
+    similarity = await services.similarity.scores(services, routing, route)
     available = services.dispatcher.health.unavailable(routing.catalog.models)
     try:
         local = services.local.active_models
-        plan = routing.router.plan(route, Availability(local, unavailable=available))
+        plan = routing.router.plan(route, Availability(local, unavailable=available), similarity)
     except (UnknownModelError, UnknownTaskError) as error:
         names = (
             routing.catalog.names()
@@ -124,7 +127,7 @@ async def chat_completions(request: Request) -> Response:
     """``POST /v1/chat/completions``: route, dispatch, record, answer (JSON or SSE)."""
     services: Services = request.app.state.services
     body = parse_body(await read_json(request, services), ChatBody)
-    plan, chat = _plan(services, body, request)
+    plan, chat = await _plan(services, body, request)
     await services.sdks_ready.wait()
     options = body.cortex
     call = CallRecording(
@@ -356,7 +359,7 @@ async def route(request: Request) -> Response:
     """``POST /v1/route``: the plan for a chat body, without calling any model."""
     services: Services = request.app.state.services
     body = parse_body(await read_json(request, services), ChatBody)
-    plan, chat = _plan(services, body, request)
+    plan, chat = await _plan(services, body, request)
     plan, refusal, _ = budget_plan(services, plan, chat)
     out = plan_to_json(plan, services.routing.table.source)
     out["refused"] = refusal  # what a call would be told, budgets being as they are now

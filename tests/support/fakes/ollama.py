@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from ._provider import Event, JsonPlan, Plan, ProviderFake, StreamPlan, split_text
@@ -120,8 +121,12 @@ class FakeOllama(ProviderFake):
         models: Sequence[str | OllamaModel] = DEFAULT_MODELS,
         loaded: Sequence[str] = (),
         version: str = DEFAULT_VERSION,
+        vectors: Callable[[str], list[float]] | None = None,
     ) -> None:
         super().__init__()
+        # What /api/embed answers per text: by default hashed noise of the turn's dimensions;
+        # a test of similarity passes vectors that mean something (support.stand_in_embedder).
+        self.vectors = vectors
         self.models = [m if isinstance(m, OllamaModel) else OllamaModel(m) for m in models]
         self.loaded = list(loaded)
         self.version = version
@@ -187,7 +192,8 @@ class FakeOllama(ProviderFake):
         return self.scripted(request, _render_chat)
 
     def _embed(self, request: RecordedRequest) -> Action:
-        return self._missing(request) or self.scripted(request, _render_embed)
+        render = partial(_render_embed, vectors=self.vectors)
+        return self._missing(request) or self.scripted(request, render)
 
     def _tags(self, request: RecordedRequest) -> Action:
         return self.json_reply({"models": [_tag(m) for m in self.models]})
@@ -331,7 +337,9 @@ def _stream_error(_sent: int, fault: Fault) -> list[bytes]:
     return [_line({"error": fault.message or "an error was encountered while running the model"})]
 
 
-def _render_embed(request: RecordedRequest, turn: Turn) -> Plan:
+def _render_embed(
+    request: RecordedRequest, turn: Turn, vectors: Callable[[str], list[float]] | None = None
+) -> Plan:
     body = _body(request)
     raw = body.get("input", "")
     texts = [raw] if isinstance(raw, str) else [str(t) for t in raw]
@@ -339,7 +347,7 @@ def _render_embed(request: RecordedRequest, turn: Turn) -> Plan:
     return JsonPlan(
         {
             "model": body.get("model"),
-            "embeddings": [embed_text(text, dims) for text in texts],
+            "embeddings": [vectors(t) if vectors else embed_text(t, dims) for t in texts],
             "total_duration": _LOAD_NS + turn.input_tokens * _PROMPT_NS_PER_TOKEN,
             "load_duration": _LOAD_NS,
             "prompt_eval_count": turn.input_tokens,

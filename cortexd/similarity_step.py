@@ -1,0 +1,110 @@
+"""The daemon's similarity step before planning: the prompt scored against task examples.
+
+Runs only when the route hangs on classification (no model named, no task type given, no
+override) and the Local Models row "Embeddings" is active: its model (nomic-embed-text)
+embeds the prompt with nomic's ``classification: `` prefix, straight through the provider.
+These embeddings are part of routing, like the classifier itself: they are not recorded in
+the ledger as calls (a row per chat call would double the call counts and skew every
+per-model statistic, and a local embedding costs nothing); `TaskSimilarity.stats` counts
+them. The examples are the shipped ones plus the user's ``task-examples.md`` next to the
+routing file, read again with each generation of the routing file (start, reload) and
+after each save of that file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cortexd.routing import (
+    TASK_EXAMPLES_FILE,
+    Embedder,
+    InputType,
+    RouteRequest,
+    TaskExamples,
+    TaskExamplesError,
+    TaskSimilarity,
+    load_task_examples,
+    prompt_text,
+    shipped_task_examples,
+    wants_prefixes,
+    with_prefixes,
+)
+from cortexd.routing.providers import EmbedRequest
+
+if TYPE_CHECKING:
+    from cortexd.services import Routing, Services
+
+log = logging.getLogger("cortexd.similarity")
+
+#: A whole batch of examples may take this long on a CPU.
+_EMBED_TIMEOUT_S = 60.0
+
+
+class SimilarityStep:
+    """Example vectors (cached across requests) and the examples of each routing generation."""
+
+    def __init__(self, index: TaskSimilarity | None = None) -> None:
+        self.index = index or TaskSimilarity()
+        self._examples: tuple[int, asyncio.Task[TaskExamples]] | None = None
+
+    async def scores(
+        self, services: Services, routing: Routing, route: RouteRequest
+    ) -> dict[str, float] | None:
+        """Task type → similarity of the request's prompt to its examples, or None when the
+        step does not apply or cannot answer in time (the classifier then decides alone)."""
+        if not services.sdks_ready.is_set() or not routing.router.routes_by_class(route):
+            return None
+        found = local_embedder(services, routing)
+        if found is None:
+            return None
+        key, embedder = found
+        examples = await self._examples_of(services.routing_path, routing)
+        return await self.index.scores(embedder, key, examples, prompt_text(route.messages))
+
+    def forget_examples(self) -> None:
+        """Read the examples again at the next classification (the user's file was saved)."""
+        self._examples = None
+
+    async def _examples_of(self, routing_path: Path, routing: Routing) -> TaskExamples:
+        if self._examples is None or self._examples[0] != routing.generation:
+            user_file = routing_path.parent / TASK_EXAMPLES_FILE
+            tasks = routing.table.task_types()
+            load = asyncio.to_thread(_read_examples, tasks, user_file)
+            self._examples = (routing.generation, asyncio.ensure_future(load))
+        return await asyncio.shield(self._examples[1])
+
+
+def _read_examples(task_types: Sequence[str], user_file: Path) -> TaskExamples:
+    try:
+        return load_task_examples(task_types, user_file)
+    except (TaskExamplesError, OSError, UnicodeDecodeError) as error:
+        # A bad edit must not stop classification: the shipped examples serve meanwhile.
+        log.error("%s not used, the shipped task examples serve: %s", user_file, error)
+        return shipped_task_examples(task_types)
+
+
+def local_embedder(services: Services, routing: Routing) -> tuple[str, Embedder] | None:
+    """The active local embedding model (the "Embeddings" row) as an embedder, with a key
+    that names it; None when the row is missing or not active on this machine."""
+    task = routing.table.find_task("Embeddings")
+    row = routing.table.local.get(task) if task else None
+    if row is None or row.model not in services.local.active_models:
+        return None
+    spec = routing.catalog.resolve(row.model)
+    if spec is None:
+        return None
+    provider = services.registry(spec)
+    prefixed = wants_prefixes(spec.name, spec.model_id)
+
+    async def embed(texts: Sequence[str]) -> Sequence[Sequence[float]]:
+        inputs = tuple(texts)
+        if prefixed:
+            inputs = with_prefixes(inputs, InputType.CLASSIFICATION)
+        request = EmbedRequest(spec.model_id, inputs, timeout=_EMBED_TIMEOUT_S)
+        return (await provider.embed(request)).vectors
+
+    return f"{spec.provider.value}:{spec.base_url or ''}:{spec.model_id}", embed
