@@ -166,6 +166,9 @@ def test_with_a_gpu_and_ollama_holding_llama_a_quick_capture_goes_local() -> Non
             plan = daemon.client().post("/v1/route", json=body).json()
             assert plan["task"] == "Quick capture / filing"
             assert plan["chain"] == ["llama3.1:8b", "haiku"]
+            health = {r["task"]: r for r in daemon.client().get("/v1/health").json()["local_rows"]}
+            assert health["Quick capture / filing"]["active"] is True
+            assert health["Code generation"]["why"].startswith("Ollama has not pulled")
         finally:
             daemon.stop()
             remove_home(home)
@@ -180,3 +183,11 @@ def test_without_a_gpu_cortex_hardware_says_which_rows_are_off_and_why(daemon: D
     assert shown.returncode == 0, shown.stderr
     assert "Local Models rows" in shown.stdout
     assert "Ollama is not reachable" in shown.stdout  # no Ollama runs here
+    health = subprocess.run(
+        [CORTEX, "health"],
+        env={**os.environ, "CORTEX_SOCKET": str(daemon.socket), "COLUMNS": "200"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "local rows active: 0 of 6 (none); why the others are not: cortex hardware" in (
+        health.stdout
+    )

@@ -420,6 +420,11 @@ async def health(request: Request) -> Response:
             "in_flight": in_flight,
             "ledger": services.ledger.health(),
             "budgets": budget_json(services),
+            # Which Local Models rows route now, and why the others do not (cortex hardware).
+            "local_rows": [
+                {"task": r.task, "model": r.model, "active": r.active, "why": r.why}
+                for r in services.local.rows
+            ],
             "jobs": services.schedule.as_json() if services.schedule is not None else {},
         }
     )

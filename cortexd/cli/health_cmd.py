@@ -37,6 +37,14 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"budgets used this month: {used}")
     elif budgets:
         console.print(f"[yellow]{escape(budgets['note'])}[/]")
+    rows = health.get("local_rows") or []
+    if rows:
+        active = [r for r in rows if r["active"]]
+        names = ", ".join(sorted({escape(r["model"]) for r in active})) or "none"
+        console.print(
+            f"local rows active: {len(active)} of {len(rows)} ({names}); why the others are"
+            " not: cortex hardware"
+        )
     if health.get("keys_missing"):
         console.print(f"[yellow]no API key for: {', '.join(health['keys_missing'])}[/]")
     table = Table(title="providers")
