@@ -175,6 +175,12 @@ class Client:
         result: dict[str, Any] = self._request("POST", "/v1/embeddings", dict(body))
         return result
 
+    def capture(self, text: str, name: str | None = None) -> dict[str, Any]:
+        """``POST /v1/capture``: file a note as the inbox would; its path, title, category."""
+        body: dict[str, Any] = {"text": text} if name is None else {"text": text, "name": name}
+        result: dict[str, Any] = self._request("POST", "/v1/capture", body)
+        return result
+
     def hardware(self) -> dict[str, Any]:
         """``GET /v1/hardware``: the machine as the daemon last probed it."""
         result: dict[str, Any] = self._request("GET", "/v1/hardware")

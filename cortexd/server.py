@@ -28,6 +28,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from cortexd.alerts import BudgetAlerts
 from cortexd.api.hardware_routes import probe_now
+from cortexd.capture import start_capture
 from cortexd.file_watch import FileWatcher
 from cortexd.hot_reload import HotReload
 from cortexd.ledger.bookkeeping import month_spend
@@ -136,6 +137,8 @@ def attach_lifecycle(
         schedule = _schedule(services, job, notices, notifier)
         await schedule.start()
         tasks = [asyncio.create_task(services.load_sdks()), asyncio.create_task(job.write())]
+        # The report lives in the context folder, beside inbox/ and captured/.
+        tasks.append(start_capture(app, report.parent))
         if services.ledger.keep_prompts_days > 0:
             tasks.append(asyncio.create_task(_prune_hourly(services)))
         loop.add_signal_handler(signal.SIGHUP, _reload, services, notifier)

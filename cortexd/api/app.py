@@ -28,6 +28,7 @@ from cortexd.api.budgets import (
     budgets_route,
     within_budget,
 )
+from cortexd.api.capture_routes import CAPTURE_ROUTES
 from cortexd.api.chat_request import (
     ChatBody,
     _Model,
@@ -508,6 +509,7 @@ def build_app(services: Services) -> Starlette:
     routes += [
         Route(p, _guarded(h, False), methods=[m]) for p, h, m in (*LEDGER_ROUTES, *PROPOSAL_ROUTES)
     ]
+    routes += [Route(p, _guarded(h, True), methods=[m]) for p, h, m in CAPTURE_ROUTES]
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
     app.state.services = services
     return app

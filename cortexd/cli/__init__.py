@@ -11,6 +11,7 @@ from cortexd.cli import (
     ask_cmd,
     budget_cmd,
     calls_cmd,
+    capture_cmd,
     config_cmd,
     embed_cmd,
     hardware_cmd,
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     budget_cmd.register(sub)
     hardware_cmd.register(sub)
     embed_cmd.register(sub)
+    capture_cmd.register(sub)
     propose_cmd.register(sub)
     service_cmd.register(sub)
     return parser

@@ -1,0 +1,60 @@
+"""``POST /v1/capture``: file a note's text as a dropped file would be (``cortex capture``).
+
+The text goes through the "Quick capture / filing" route and is filed under
+``captured/<category>/``; the answer names the note's path, title, category and tags.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from cortexd.api.body import read_json
+from cortexd.api.chat_request import _Model, parse_body
+from cortexd.api.errors import ApiError
+from cortexd.capture import Capture, CaptureError, FilingError, RefusedError, TooLargeError
+from cortexd.services import Services
+
+
+class CaptureBody(_Model):
+    """The body of ``POST /v1/capture``: the note's text and, optionally, where it came from
+    (recorded as the note's ``source``; never used as a path)."""
+
+    text: str = Field(min_length=1)
+    name: str | None = Field(default=None, max_length=255)
+
+
+async def capture(request: Request) -> Response:
+    """File a note and say where it went."""
+    services: Services = request.app.state.services
+    body = parse_body(await read_json(request, services), CaptureBody)
+    service: Capture | None = getattr(request.app.state, "capture", None)
+    if service is None:
+        raise ApiError(503, "capture is not running in this daemon", code="capture_unavailable")
+    try:
+        filed = await service.capture_text(body.text, body.name or "cortex capture")
+    except RefusedError as error:
+        status = 413 if isinstance(error, TooLargeError) else 400
+        raise ApiError(status, f"not filed: {error}", param="text", retry=False) from None
+    except FilingError as error:
+        if error.status in (429, 503):
+            raise ApiError(503, f"not filed: {error}", code="no_model_available") from None
+        raise ApiError(502, f"not filed: {error}", code="upstream_error") from None
+    except CaptureError as error:
+        raise ApiError(500, f"not filed: {error}") from None
+    except OSError as error:
+        raise ApiError(500, f"not filed: {error.strerror or error}") from None
+    return JSONResponse(
+        {
+            "path": str(filed.path),
+            "title": filed.filing.title,
+            "category": filed.path.parent.name,
+            "tags": list(filed.filing.tags),
+            "summary": filed.filing.summary,
+            "model": filed.model,
+        }
+    )
+
+
+CAPTURE_ROUTES = (("/v1/capture", capture, "POST"),)
