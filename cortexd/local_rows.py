@@ -129,9 +129,7 @@ async def assess(
                 why = "fits alone, but the models of busier rows take the memory first"
             place = found.place.value if found.place is not None else None
             rows.append(
-                RowState(
-                    row.task, row.model, found.place is not None, why, place, found.gpu_layers
-                )
+                RowState(row.task, row.model, found.place is not None, why, place, found.gpu_layers)
             )
     # llama.cpp is told the layers of the plan; a model that fits nowhere keeps its default
     # (all layers) and steps down by itself if that fails to load.

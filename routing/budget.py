@@ -135,9 +135,7 @@ def past_alert(spec: ModelSpec, spend: Spend, budgets: Mapping[str, Budget]) -> 
         if spent * 100 >= budget.limit_pico * first:
             name = "the total budget" if scope == TOTAL else f"the {scope} budget"
             percent = 100 * spent // budget.limit_pico
-            return (
-                f"{name} is at {percent}% of ${budget.monthly_limit:g}, past its {first}% alert"
-            )
+            return f"{name} is at {percent}% of ${budget.monthly_limit:g}, past its {first}% alert"
     return None
 
 
