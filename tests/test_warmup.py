@@ -122,10 +122,8 @@ FAKE_NVML = Path(__file__).parent / "support" / "fake_nvml"
 def test_a_cold_ollama_model_lets_haiku_answer_while_it_loads_then_answers_itself() -> None:
     gpu = [{"name": "NVIDIA GeForce RTX 4090", "total": 24 * GIB, "free": 20 * GIB}]
     home = short_home()
-    with (
-        FakeOllama(models=["llama3.1:8b", "nomic-embed-text"]) as ollama,
-        FakeAnthropic() as claude,
-    ):
+    # No embedding model: the similarity step would take the fake's scripted turns.
+    with FakeOllama(models=["llama3.1:8b"]) as ollama, FakeAnthropic() as claude:
         ollama.load_ns = 4_000_000_000
         env = {
             "PYTHONPATH": str(FAKE_NVML),
