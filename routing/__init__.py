@@ -30,6 +30,7 @@ from cortexd.routing.errors import (
     UnknownModelError,
     UnknownTaskError,
 )
+from cortexd.routing.json_answer import NotAJsonObject, json_object
 from cortexd.routing.local_needs import gguf_need, known_need, size_need
 from cortexd.routing.overrides import Override, OverrideDetector
 from cortexd.routing.proposals import Evidence, ModelEvidence, Pending, Proposal, propose
@@ -88,6 +89,7 @@ __all__ = [
     "Mode",
     "ModelEvidence",
     "ModelSpec",
+    "NotAJsonObject",
     "NoRouteError",
     "Override",
     "OverrideDetector",
@@ -118,6 +120,7 @@ __all__ = [
     "dollars",
     "gate",
     "gguf_need",
+    "json_object",
     "known_need",
     "load_routing_file",
     "load_routing_file_with_digest",

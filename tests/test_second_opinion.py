@@ -41,6 +41,7 @@ async def dispatcher(
 ) -> AsyncIterator[Dispatcher]:
     env = {"ANTHROPIC_BASE_URL": anthropic_fake.base_url, "OPENAI_BASE_URL": openai_fake.base_url}
     registry = ProviderRegistry(keys={"anthropic": KEY, "openai": KEY}, env=env)
+    registry.preload()  # as the daemon does at start: SDK imports are not a slow first token
     settings = DispatchSettings(deadline_s=10.0, ttft_s=2.0, stall_s=2.0)
 
     async def no_wait(_: float) -> None:

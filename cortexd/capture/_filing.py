@@ -7,7 +7,6 @@ later (`cortexd.capture._note`); here the values are only normalised.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cortexd.capture._ask import Answer, Ask
 from cortexd.capture._errors import FilingError, InvalidFilingError
+from cortexd.routing import NotAJsonObject, json_object
 
 #: The model sees at most this much of a note (about 6,000 tokens): enough to file it, and
 #: within every model's window. The note keeps its whole text.
@@ -25,7 +25,6 @@ MODEL_CHARS = 20_000
 MAX_TAGS = 8
 
 _SPACE = re.compile(r"\s+")
-_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 
 
 def one_line(text: str) -> str:
@@ -72,16 +71,10 @@ def parse_filing(text: str) -> Filing:
     >>> parse_filing('{"title": "Milk", "category": "home", "tags": ["shop"], "summary": "Buy."}')
     Filing(title='Milk', category='home', tags=('shop',), summary='Buy.')
     """
-    stripped = text.strip()
-    fenced = _FENCE.match(stripped)  # some models wrap JSON in a code fence even in JSON mode
-    if fenced:
-        stripped = fenced.group(1)
     try:
-        data = json.loads(stripped)
-    except ValueError as error:
-        raise InvalidFilingError(f"the answer is not JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise InvalidFilingError("the answer is not a JSON object")
+        data = json_object(text)
+    except NotAJsonObject as error:
+        raise InvalidFilingError(f"the answer is {error}") from None
     try:
         return Filing.model_validate(data)
     except ValidationError as error:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from cortexd.routing.catalog import Catalog
 from cortexd.routing.dispatch.dispatcher import Dispatcher, DispatchResult
 from cortexd.routing.errors import CortexError
+from cortexd.routing.json_answer import NotAJsonObject, json_object
 from cortexd.routing.providers.chat import ChatMessage, ChatRequest, ChatResponse, ResponseFormat
 from cortexd.routing.table import RoutingTable
 
@@ -77,15 +77,10 @@ def parse_verdict(text: str, judge: str) -> Verdict:
     >>> parse_verdict('{"agree": false, "differences": ["x"], "summary": "s"}', "haiku").agree
     False
     """
-    body = text.strip()
-    if body.startswith("```"):  # a fenced block despite the instruction
-        body = body.strip("`").removeprefix("json").strip()
     try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise VerdictError(f"the judge did not answer JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise VerdictError("the judge's JSON is not an object")
+        data = json_object(text)
+    except NotAJsonObject as error:
+        raise VerdictError(f"the judge's answer is {error}") from None
     agree, differences, summary = data.get("agree"), data.get("differences"), data.get("summary")
     if not isinstance(agree, bool):
         raise VerdictError("the judge's 'agree' is not true or false")
