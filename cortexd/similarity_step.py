@@ -50,6 +50,22 @@ class SimilarityStep:
     def __init__(self, index: TaskSimilarity | None = None) -> None:
         self.index = index or TaskSimilarity()
         self._examples: tuple[int, asyncio.Task[TaskExamples]] | None = None
+        self._preparing: asyncio.Task[bool] | None = None
+
+    def prepare(self, services: Services) -> None:
+        """Embed the examples in the background as soon as the local embedder is active
+        (after each hardware probe), so the first classified prompt finds them ready."""
+        routing = services.routing
+        found = local_embedder(services, routing)
+        if found is None or (self._preparing is not None and not self._preparing.done()):
+            return
+        key, embedder = found
+
+        async def build() -> bool:
+            examples = await self._examples_of(services.routing_path, routing)
+            return await self.index.warm(embedder, key, examples)
+
+        self._preparing = asyncio.create_task(build())
 
     async def scores(
         self, services: Services, routing: Routing, route: RouteRequest

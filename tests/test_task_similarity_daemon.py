@@ -40,10 +40,12 @@ def test_similarity_to_the_examples_decides_an_unsure_prompt() -> None:
         try:
             rows = daemon.client().get("/v1/hardware").json()["local_rows"]
             assert next(r for r in rows if r["task"] == "Embeddings")["active"] is True
-            # The first request starts embedding the examples and does not wait for them.
-            first = route(daemon, UNSURE)
-            assert first["task"] == "General agent work"
+            # The probe found the embedder active: the examples are embedded without waiting
+            # for a prompt to classify.
             deadline = time.monotonic() + 20
+            while len(embedded(fake)) == 0:
+                assert time.monotonic() < deadline, "the examples were not embedded at start"
+                time.sleep(0.05)
             while True:
                 plan = route(daemon, UNSURE)
                 if plan["task"] != "General agent work" or time.monotonic() > deadline:

@@ -31,6 +31,7 @@ async def probe_now(services: Services) -> None:
     routing = services.routing
     services.local = await assess(routing.table, routing.catalog, profile, pulled)
     services.hardware = profile
+    services.similarity.prepare(services)  # the Embeddings row may have turned on
 
 
 async def hardware(request: Request) -> Response:
