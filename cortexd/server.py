@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -28,7 +29,6 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from cortexd.alerts import BudgetAlerts
 from cortexd.api.hardware_routes import probe_now
-from cortexd.capture import start_capture
 from cortexd.file_watch import FileWatcher
 from cortexd.hot_reload import HotReload
 from cortexd.ledger.bookkeeping import month_spend
@@ -137,8 +137,12 @@ def attach_lifecycle(
         schedule = _schedule(services, job, notices, notifier)
         await schedule.start()
         tasks = [asyncio.create_task(services.load_sdks()), asyncio.create_task(job.write())]
-        # The report lives in the context folder, beside inbox/ and captured/.
-        tasks.append(start_capture(app, report.parent))
+        # The report lives in the context folder, beside inbox/ and captured/. The inbox is
+        # there from the first answer; what is dropped in waits for the capture to start.
+        with contextlib.suppress(OSError):  # a problem there is the capture's to report
+            (report.parent / "inbox").mkdir(parents=True, exist_ok=True)
+        app.state.capture_ready = asyncio.Event()
+        tasks.append(asyncio.create_task(_run_capture(app, report.parent)))
         if services.ledger.keep_prompts_days > 0:
             tasks.append(asyncio.create_task(_prune_hourly(services)))
         loop.add_signal_handler(signal.SIGHUP, _reload, services, notifier)
@@ -196,6 +200,15 @@ def _schedule(
     schedule.on("weekly-review", review.run, trigger)
     services.schedule = schedule
     return schedule
+
+
+async def _run_capture(app: Starlette, context_dir: Path) -> None:
+    """The inbox, started once the daemon serves: its modules (pydantic models among them)
+    load in a thread rather than before the first answer."""
+    capture = await asyncio.to_thread(importlib.import_module, "cortexd.capture")
+    inbox = capture.start_capture(app, context_dir)
+    app.state.capture_ready.set()
+    await inbox
 
 
 async def _prune_hourly(services: Services) -> None:

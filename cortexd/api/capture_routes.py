@@ -6,6 +6,10 @@ The text goes through the "Quick capture / filing" route and is filed under
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,8 +17,14 @@ from starlette.responses import JSONResponse, Response
 from cortexd.api.body import read_json
 from cortexd.api.chat_request import _Model, parse_body
 from cortexd.api.errors import ApiError
-from cortexd.capture import Capture, CaptureError, FilingError, RefusedError, TooLargeError
 from cortexd.services import Services
+
+if TYPE_CHECKING:
+    from cortexd.capture import Capture
+
+
+#: How long a capture sent just after start-up waits for the capture to be running.
+START_WAIT_S = 10.0
 
 
 class CaptureBody(_Model):
@@ -29,9 +39,17 @@ async def capture(request: Request) -> Response:
     """File a note and say where it went."""
     services: Services = request.app.state.services
     body = parse_body(await read_json(request, services), CaptureBody)
+    ready: asyncio.Event | None = getattr(request.app.state, "capture_ready", None)
+    if ready is not None:  # it starts just after the daemon does (server.py)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(START_WAIT_S):
+                await ready.wait()
     service: Capture | None = getattr(request.app.state, "capture", None)
     if service is None:
         raise ApiError(503, "capture is not running in this daemon", code="capture_unavailable")
+    # Loaded with the inbox after start-up, not before the daemon's first answer.
+    from cortexd.capture import CaptureError, FilingError, RefusedError, TooLargeError
+
     try:
         filed = await service.capture_text(body.text, body.name or "cortex capture")
     except RefusedError as error:
