@@ -11,6 +11,7 @@ is idempotent and cheap.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -79,6 +80,10 @@ class Schedule:
                 await self._once(job_id, job)
                 if job_id not in self._again:
                     return
+        except asyncio.CancelledError:
+            # Only the shutdown cancels a job, and APScheduler would log it as the job's
+            # failure, traceback and all: a job that was stopped did not fail.
+            log.debug("scheduled job %s stopped by the shutdown", job_id)
         finally:
             self._running.discard(job_id)
 

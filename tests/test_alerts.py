@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -326,3 +327,24 @@ async def test_asked_to_run_while_running_it_runs_once_more_after(tmp_path: Path
             assert len(started) == 3
         finally:
             schedule.shutdown()
+
+
+@pytest.mark.anyio
+async def test_a_job_stopped_by_the_shutdown_is_not_reported_as_failed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = asyncio.Event()
+
+    async def waits() -> None:  # the hardware probe waits for the SDKs at start-up
+        started.set()
+        await asyncio.Event().wait()
+
+    async with opened(tmp_path / "ledger.sqlite3") as ledger:
+        schedule = Schedule(ledger)
+        schedule.every("hardware-probe", waits, seconds=3600)
+        await schedule.start()
+        await started.wait()
+        schedule.shutdown()
+        await asyncio.sleep(0.2)  # the executor's cancelled job has ended
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert schedule.runs == {}
