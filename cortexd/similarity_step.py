@@ -72,10 +72,12 @@ class SimilarityStep:
     ) -> dict[str, float] | None:
         """Task type → similarity of the request's prompt to its examples, or None when the
         step does not apply or cannot answer in time (the classifier then decides alone)."""
-        if not services.sdks_ready.is_set() or not routing.router.routes_by_class(route):
+        if not services.sdks_ready.is_set():
             return None
+        # The embedder first: most machines have none, and then the prompt is not read twice
+        # for an override (the router looks for one anyway).
         found = local_embedder(services, routing)
-        if found is None:
+        if found is None or not routing.router.routes_by_class(route):
             return None
         key, embedder = found
         examples = await self._examples_of(services.routing_path, routing)
