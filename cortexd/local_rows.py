@@ -24,6 +24,7 @@ from cortexd.routing import (
     Toggle,
     gguf_need,
     known_need,
+    ollama_name,
     size_need,
 )
 
@@ -78,8 +79,7 @@ async def _presence(
     listing = seen[spec.base_url]
     if isinstance(listing, str):
         return None, listing
-    name = spec.model_id if ":" in spec.model_id else f"{spec.model_id}:latest"
-    size = listing.get(name) or listing.get(spec.model_id)
+    size = listing.get(ollama_name(spec.model_id)) or listing.get(spec.model_id)
     if size is None:
         return None, f"Ollama has not pulled {spec.model_id} (ollama pull {spec.model_id})"
     return size_need(size) if size else known_need(spec.model_id), None

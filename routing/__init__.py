@@ -32,6 +32,7 @@ from cortexd.routing.errors import (
 )
 from cortexd.routing.json_answer import NotAJsonObject, json_object
 from cortexd.routing.local_needs import gguf_need, known_need, size_need
+from cortexd.routing.names import ollama_name
 from cortexd.routing.overrides import Override, OverrideDetector
 from cortexd.routing.proposals import Evidence, ModelEvidence, Pending, Proposal, propose
 from cortexd.routing.request import Message, RouteRequest
@@ -122,6 +123,7 @@ __all__ = [
     "gguf_need",
     "json_object",
     "known_need",
+    "ollama_name",
     "load_routing_file",
     "load_routing_file_with_digest",
     "load_task_examples",

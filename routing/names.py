@@ -39,3 +39,12 @@ def nearest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | 
     by_key = {normalize(c): c for c in pool}
     match = difflib.get_close_matches(normalize(name), list(by_key), n=1, cutoff=cutoff)
     return by_key[match[0]] if match else None
+
+
+def ollama_name(name: str) -> str:
+    """Ollama's full name for a model: a tag defaults to ``latest``.
+
+    >>> ollama_name("llama3.1:8b"), ollama_name("nomic-embed-text")
+    ('llama3.1:8b', 'nomic-embed-text:latest')
+    """
+    return name if ":" in name else f"{name}:latest"

@@ -13,7 +13,7 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from cortexd.routing import Provider, RoutePlan, skip_cold
+from cortexd.routing import RoutePlan, skip_cold
 from cortexd.routing.providers import ProviderError, Warming, Warmth
 
 if TYPE_CHECKING:
@@ -23,12 +23,11 @@ log = logging.getLogger("cortexd.local")
 
 #: Asking a backend whether a model is loaded must not hold a call up.
 WARMTH_TIMEOUT_S = 0.5
-_LOCAL = frozenset({Provider.OLLAMA, Provider.LLAMACPP})
 
 
 async def _warmth(services: Services, name: str) -> Warmth | None:
     spec = services.routing.catalog.resolve(name)
-    if spec is None or spec.provider not in _LOCAL:
+    if spec is None or not spec.local:
         return None
     provider = services.registry(spec)
     if not isinstance(provider, Warming):
@@ -42,7 +41,7 @@ async def _warmth(services: Services, name: str) -> Warmth | None:
 async def cold_start(services: Services, plan: RoutePlan) -> RoutePlan:
     """The plan with cold local models moved behind the cloud (and being loaded now)."""
     catalog = services.routing.catalog
-    local = {n for n in plan.chain if (s := catalog.resolve(n)) and s.provider in _LOCAL}
+    local = {n for n in plan.chain if (s := catalog.resolve(n)) and s.local}
     if not plan.chain or plan.chain[0] not in local or len(local) == len(plan.chain):
         return plan  # nothing to gain: the cloud leads, or there is no cloud to answer
     warmth = {n: w for n in local if (w := await _warmth(services, n)) is not None}

@@ -48,15 +48,9 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(answer, indent=2, ensure_ascii=False))
                 return 0
-            from rich.console import Console
-
-            from cortexd.cli.opinion_view import show_opinions
-
             cortex_block = answer.get("cortex") or {}
             choice = (answer.get("choices") or [{}])[0]
-            show_opinions(
-                Console(), (choice.get("message") or {}).get("content") or "", cortex_block
-            )
+            _opinions((choice.get("message") or {}).get("content") or "", cortex_block)
             print(describe(cortex_block), file=sys.stderr)
             return 0
         body = chat_body(messages, model=args.model, stream=True, **options)
@@ -70,10 +64,15 @@ def run(args: argparse.Namespace) -> int:
                     sys.stdout.flush()
         sys.stdout.write("\n")
         if cortex.get("second_opinion"):  # a Cross-Validation task: checked without asking
-            from rich.console import Console
-
-            from cortexd.cli.opinion_view import show_opinions
-
-            show_opinions(Console(), None, cortex)
+            _opinions(None, cortex)
         print(describe(cortex), file=sys.stderr)
     return 0
+
+
+def _opinions(answer: str | None, cortex: dict[str, Any]) -> None:
+    # rich is loaded only when there is a second opinion to show.
+    from rich.console import Console
+
+    from cortexd.cli.opinion_view import show_opinions
+
+    show_opinions(Console(), answer, cortex)

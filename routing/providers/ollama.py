@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import ollama
 
+from cortexd.routing.names import ollama_name
 from cortexd.routing.providers.chat import (
     ChatRequest,
     ChatResponse,
@@ -101,15 +102,6 @@ def map_error(exc: BaseException, *, model: str | None) -> ProviderError:
     if isinstance(exc, ValueError):
         return StreamInterruptedError("Ollama sent malformed JSON", **where)
     return ServerError(f"{type(exc).__name__}: {exc}", **where)
-
-
-def _full_name(name: str) -> str:
-    """Ollama's name for a model: a tag defaults to ``latest``.
-
-    >>> _full_name("llama3.1:8b"), _full_name("nomic-embed-text")
-    ('llama3.1:8b', 'nomic-embed-text:latest')
-    """
-    return name if ":" in name else f"{name}:latest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,15 +232,15 @@ class OllamaProvider:
             running = await self.loaded()
         except ProviderError:
             return None
-        wanted = _full_name(model)
-        loaded = any(_full_name(m.name) == wanted for m in running)
+        wanted = ollama_name(model)
+        loaded = any(ollama_name(m.name) == wanted for m in running)
         if model in self._load_s:
             return Warmth(loaded, self._load_s[model], measured=True)
         try:
             pulled = await self.pulled()
         except ProviderError:
             return None
-        size = next((m.size for m in pulled if _full_name(m.name) == wanted), 0)
+        size = next((m.size for m in pulled if ollama_name(m.name) == wanted), 0)
         return Warmth(loaded, size / LOAD_BYTES_PER_S, measured=False)
 
     async def warm(self, model: str) -> None:
