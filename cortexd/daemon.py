@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 LEDGER_NAME = "ledger.sqlite3"
 SWITCH_INTERVAL_S = 0.0005
-REPORT_NAME = "model-performance.md"
 
 #: Python levels as syslog priorities, which journald reads from a "<N>" line prefix.
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
@@ -102,11 +101,11 @@ def _serve(
             log.error("%s", error)
             return 1
     # Imported after the socket is bound: the server stack and Starlette take a moment.
-    from cortexd.api.app import build_app
+    from cortexd.assemble import assemble, services_of
     from cortexd.ledger import Ledger, SchemaError
     from cortexd.notices import default_notifier
-    from cortexd.server import attach_lifecycle, serve
-    from cortexd.services import Limits, build_services
+    from cortexd.server import attach_process, serve
+    from cortexd.services import Limits
 
     ledger = Ledger(
         paths.state_dir / LEDGER_NAME,
@@ -118,22 +117,23 @@ def _serve(
     except (SchemaError, sqlite3.Error, OSError) as error:
         log.error("cannot open the ledger %s: %s", ledger.path, error)
         return 1
-    services = build_services(
+    notifier = SystemdNotifier(os.environ)
+    app = assemble(
         table,
         routing_path,
         keys,
-        env=dict(os.environ),
-        task_model=TaskModel.shipped(),
         ledger=ledger,
+        context_dir=paths.context_dir,
+        env=os.environ,
+        notices=default_notifier(paths.context_dir),
+        notifier=notifier,
+        task_model=TaskModel.shipped(),
         limits=Limits(max_in_flight=args.max_in_flight, warm_up_budget_s=args.warm_up_budget),
         routing_digest=digest,
     )
     for provider in keys.missing():
         log.warning("no API key for %s: its models are skipped", provider)
-    app = build_app(services)
-    report = paths.context_dir / REPORT_NAME
-    notices = default_notifier(paths.context_dir)
-    attach_lifecycle(app, services, listener, SystemdNotifier(os.environ), report, notices)
+    attach_process(app, services_of(app), listener, notifier)
     served: ASGIApp = app
     if listener.tcp is not None and token is not None:
         from cortexd.api.tcp_guard import TcpGuard
