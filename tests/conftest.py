@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 from importlib.resources import files
 from pathlib import Path
 
-import httpx2
 import openai
 import pytest
+from support.app import App, start_app
 from support.canary import ANTHROPIC_KEY, CANARIES, OPENAI_KEY, leaks
-from support.daemon import Daemon, cloud_env, remove_home, short_home, start_daemon
+from support.daemon import cloud_env, remove_home
 from support.fakes import FakeAnthropic, FakeOpenAI
 
 WriteRouting = Callable[..., Path]
@@ -114,14 +114,14 @@ def fakes() -> Iterator[tuple[FakeAnthropic, FakeOpenAI]]:
 
 
 @pytest.fixture(scope="module")
-def daemon(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> Iterator[Daemon]:
-    """A real cortexd with both keys, pointed at `fakes`, one per test module."""
+def app(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> Iterator[App]:
+    """The real cortexd application in-process, with both keys, pointed at `fakes`, one per
+    test module: the way to write an API test (see docs/testing.md)."""
     anthropic_fake, openai_fake = fakes
-    home = short_home()
-    running = start_daemon(home, cloud_env(anthropic_fake, openai_fake))
+    running = start_app(env=cloud_env(anthropic_fake, openai_fake))
     yield running
     running.stop()
-    remove_home(home)
+    remove_home(running.home)
 
 
 @pytest.fixture
@@ -133,11 +133,8 @@ def fresh(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> tuple[FakeAnthropic, FakeO
 
 
 @pytest.fixture
-def sdk(daemon: Daemon) -> Iterator[openai.OpenAI]:
-    """The official openai SDK on `daemon`'s socket."""
-    http = httpx2.Client(transport=httpx2.HTTPTransport(uds=str(daemon.socket)))
-    client = openai.OpenAI(
-        base_url="http://cortexd/v1", api_key="unused", http_client=http, max_retries=0
-    )
+def sdk(app: App) -> Iterator[openai.OpenAI]:
+    """The official openai SDK on `app`, through the ASGI transport."""
+    client = app.sdk()
     yield client
     client.close()

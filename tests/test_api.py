@@ -1,0 +1,391 @@
+"""The HTTP API, in-process: the real application (`cortexd.assemble`) driven through httpx2's
+ASGI transport, with fake providers behind it.
+
+Clients: the official openai SDK, raw HTTP, cortexd's own client library and the `cortex`
+CLI (on a socket the application serves in this process). What needs a process of its own
+(signals, the socket's modes, the lock, systemd) is in test_daemon.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+from support.app import App, start_app
+from support.canary import ANTHROPIC_KEY, OPENAI_KEY
+from support.cli import cortex
+from support.daemon import remove_home
+from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
+
+from cortexd.services import Limits
+
+KEY_A, KEY_O = ANTHROPIC_KEY, OPENAI_KEY
+
+
+def test_the_openai_sdk_completes(
+    sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="The standup went fine.", input_tokens=40, output_tokens=6))
+    completion = sdk.chat.completions.create(
+        model="task:Meeting summary",
+        messages=[{"role": "user", "content": "Summarize: Alice shipped login."}],
+    )
+    assert completion.choices[0].message.content == "The standup went fine."
+    assert completion.usage is not None and completion.usage.prompt_tokens == 40
+    cortex = (completion.model_extra or {})["cortex"]
+    assert cortex["model"] == "sonnet" and cortex["provider"] == "anthropic"
+    assert cortex["task"] == "Meeting summary" and cortex["fallback"] is False
+    assert float(cortex["cost_usd"]) > 0
+    sent = anthropic_fake.requests[-1]
+    assert sent.json["model"] == "claude-sonnet-5-5"
+
+
+def test_the_openai_sdk_streams(
+    sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="one two three four"))
+    stream = sdk.chat.completions.create(
+        model="sonnet",
+        messages=[{"role": "user", "content": "Count to four"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "one two three four"
+    finish = [c for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finish[0].choices[0].finish_reason == "stop"
+    assert (finish[0].model_extra or {})["cortex"]["model"] == "sonnet"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+
+def test_a_failing_primary_is_answered_by_the_fallback(
+    sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    anthropic_fake.enqueue(Fault.status(529), Fault.status(529))
+    openai_fake.enqueue(Turn(text="from gpt-4o"))
+    completion = sdk.chat.completions.create(
+        model="task:Complex reasoning", messages=[{"role": "user", "content": "Plan it"}]
+    )
+    assert completion.choices[0].message.content == "from gpt-4o"
+    cortex = (completion.model_extra or {})["cortex"]
+    assert cortex["model"] == "gpt-4o" and cortex["fallback"] is True
+    assert [a["outcome"] for a in cortex["attempts"]] == ["error", "error", "ok"]
+
+
+def test_the_whole_chain_failing_is_a_503_naming_each_model(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    anthropic_fake.enqueue(Fault.status(500), Fault.status(500))
+    openai_fake.enqueue(Fault.status(500), Fault.status(500))
+    body = {"model": "task:Complex reasoning", "messages": [{"role": "user", "content": "x"}]}
+    answer = app.client().post("/v1/chat/completions", json=body)
+    assert answer.status_code == 503 and "retry-after" in answer.headers
+    message = answer.json()["error"]["message"]
+    assert "opus: ServerError" in message and "gpt-4o: ServerError" in message
+
+
+def test_tools_pass_through(sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]) -> None:
+    from support.fakes import ToolCall
+
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="", tool_calls=(ToolCall("toolu_1", "lookup", {"q": "x"}),)))
+    tool = {
+        "type": "function",
+        "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+    }
+    completion = sdk.chat.completions.create(
+        model="sonnet",
+        messages=[{"role": "user", "content": "look x up"}],
+        tools=[tool],  # type: ignore[list-item]
+    )
+    call = completion.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert call.function.name == "lookup" and json.loads(call.function.arguments) == {"q": "x"}  # type: ignore[union-attr]
+    assert completion.choices[0].finish_reason == "tool_calls"
+
+
+def test_embeddings_through_the_sdk(
+    sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    _, openai_fake = fresh
+    openai_fake.enqueue(Turn(embedding_dims=8))
+    result = sdk.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+    assert len(result.data) == 2 and len(result.data[0].embedding) == 8
+
+
+def test_models_route_and_health(app: App) -> None:
+    client = app.client()
+    ids = {m["id"] for m in client.get("/v1/models").json()["data"]}
+    assert {"auto", "sonnet", "opus", "codex", "task:Meeting summary"} <= ids
+    plan = client.post(
+        "/v1/route", json={"messages": [{"role": "user", "content": "use haiku for this: hi"}]}
+    ).json()
+    assert plan.get("chain") == ["haiku"] and plan["decided_by"] == "override", plan
+    health = client.get("/v1/health").json()
+    assert health["status"] == "ok" and health["routing_file"]["generation"] >= 1
+    assert health["keys_missing"] == []
+    assert KEY_A not in json.dumps(health) and KEY_O not in json.dumps(health)
+
+
+def _body(**fields: object) -> bytes:
+    return json.dumps({"messages": [{"role": "user", "content": "x"}], **fields}).encode()
+
+
+BAD = [
+    (b"{not json", 400, None),
+    (b"[]", 400, None),
+    (_body(messages=[]), 400, "messages"),
+    (_body(messages="hi"), 400, "messages"),
+    (_body(messages=[{"role": "wizard", "content": "x"}]), 400, "messages.0.role"),
+    (_body(messages=[{"role": "user", "content": 5}]), 400, None),
+    (_body(model="sonet"), 400, "model"),
+    (_body(model="task:Nope"), 400, "model"),
+    (_body(temperature=9), 400, "temperature"),
+    (_body(max_tokens="many"), 400, "max_tokens"),
+    (_body(base_url="http://evil"), 400, "base_url"),
+    (_body(api_key="sk-x"), 400, "api_key"),
+    # Wrong types inside the objects pydantic leaves open (found by review):
+    (_body(tool_choice={"function": "x"}), 400, None),
+    (_body(tool_choice=["auto"]), 400, None),
+    (_body(response_format={"type": "json_schema", "json_schema": "x"}), 400, None),
+    (_body(response_format={"type": "json_schema", "json_schema": ["x"]}), 400, None),
+    (_body(response_format={"type": "xml"}), 400, None),
+    (_body(messages=[{"role": "user", "content": [{"type": "image_url"}]}]), 400, None),
+    (_body(messages=[{"role": "tool", "content": "x"}]), 400, None),
+    (_body(stream_options="yes"), 400, "stream_options"),
+    (b"[" * 100_000 + b"]" * 100_000, 400, None),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "param"), BAD)
+def test_bad_input_gets_an_openai_error(
+    app: App, body: bytes, status: int, param: str | None
+) -> None:
+    answer = app.client().post(
+        "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == status, answer.text
+    error = answer.json()["error"]
+    assert error["message"] and error["type"] == "invalid_request_error"
+    if param:
+        assert error["param"] == param
+    if b"sonet" in body:
+        assert "sonnet" in error["message"]  # the valid names are listed
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(app: App) -> None:
+    sent: list[bytes] = []
+
+    def body() -> Iterator[bytes]:
+        # The head announces 64 MiB; only its first byte exists, and reading on would fail.
+        sent.append(b"{")
+        yield b"{"
+        raise AssertionError("the daemon read past the head of an oversized body")
+
+    answer = app.client().post(
+        "/v1/chat/completions",
+        content=body(),
+        headers={"content-type": "application/json", "content-length": str(64 * 1024 * 1024)},
+    )
+    assert answer.status_code == 413 and "over the" in answer.json()["error"]["message"]
+    assert len(sent) <= 1
+
+
+def test_unknown_paths_and_methods(app: App) -> None:
+    client = app.client()
+    assert client.get("/v1/chat/completions").status_code == 405
+    missing = client.get("/v1/nothing")
+    assert missing.status_code == 404 and "error" in missing.json()
+
+
+def test_without_keys_it_serves_and_names_the_missing_keys() -> None:
+    running = start_app(env={})
+    try:
+        client = running.client()
+        assert client.get("/v1/models").status_code == 200
+        assert (
+            client.post(
+                "/v1/route", json={"messages": [{"role": "user", "content": "hi"}]}
+            ).status_code
+            == 200
+        )
+        health = client.get("/v1/health").json()
+        assert health["keys_missing"] == ["anthropic", "openai"]
+        body = {"model": "task:Complex reasoning", "messages": [{"role": "user", "content": "x"}]}
+        answer = client.post("/v1/chat/completions", json=body)
+        assert answer.status_code == 503
+        message = answer.json()["error"]["message"]
+        assert "ANTHROPIC_API_KEY" in message and "OPENAI_API_KEY" in message
+    finally:
+        running.stop()
+        remove_home(running.home)
+
+
+def test_cortex_ask_streams_and_says_who_answered(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="Paris is the capital."))
+    result = cortex(app.socket, "ask", "--task", "Meeting summary", "-", stdin="Capital of France?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Paris is the capital."
+    assert "sonnet via anthropic, Meeting summary" in result.stderr and "$" in result.stderr
+
+
+def test_cortex_health_and_a_daemon_that_is_not_running(app: App, tmp_path: Path) -> None:
+    result = cortex(app.socket, "health", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["status"] == "ok"
+    down = cortex(tmp_path / "none.sock", "health")
+    assert down.returncode == 1
+    assert "cortexd is not running" in down.stderr and "start it with `cortexd`" in down.stderr
+
+
+def test_fuzzing_the_api_never_crashes_it_nor_answers_500(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    import random
+
+    rng = random.Random(20261202)
+    values: list[object] = [None, True, 0, -1, 2**40, 3.5, "", "x" * 300, [], {}, [1], {"a": 1}]
+
+    def noise(depth: int = 0) -> object:
+        pick = rng.random()
+        if depth < 3 and pick < 0.2:
+            return [noise(depth + 1) for _ in range(rng.randint(0, 3))]
+        if depth < 3 and pick < 0.4:
+            keys = ["role", "content", "model", "type", "text", "image_url", "function", "x"]
+            return {rng.choice(keys): noise(depth + 1) for _ in range(rng.randint(0, 3))}
+        return rng.choice(values)
+
+    fields = ["model", "messages", "stream", "tools", "tool_choice", "response_format",
+              "max_tokens", "temperature", "stop", "cortex", "user", "top_p"]  # fmt: skip
+    client = app.client(timeout=30)
+    statuses: dict[int, int] = {}
+    for i in range(1500):
+        kind = i % 3
+        if kind == 0:  # random JSON of the right outline
+            body = {f: noise() for f in rng.sample(fields, rng.randint(0, len(fields)))}
+            if rng.random() < 0.5:
+                body["messages"] = [{"role": "user", "content": noise()}]
+            content = json.dumps(body).encode()
+        elif kind == 1:  # random bytes
+            content = bytes(rng.randrange(256) for _ in range(rng.randint(0, 200)))
+        else:  # valid JSON, wrong types everywhere
+            content = json.dumps(noise()).encode()
+        path = rng.choice(["/v1/chat/completions", "/v1/route", "/v1/embeddings"])
+        answer = client.post(path, content=content, headers={"content-type": "application/json"})
+        statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+        assert answer.status_code != 500, (content[:200], answer.text[:300])
+        if answer.status_code >= 400:
+            assert "error" in answer.json()
+    assert app.client().get("/v1/health").status_code == 200  # and it still serves
+    assert statuses.get(400, 0) > 1000  # most of it is refused as a bad request
+
+
+def test_beyond_the_calls_in_flight_the_answer_is_503_with_retry_after(
+    fakes: tuple[FakeAnthropic, FakeOpenAI],
+) -> None:
+    anthropic_fake, _ = fakes
+    env = {"ANTHROPIC_API_KEY": KEY_A, "ANTHROPIC_BASE_URL": anthropic_fake.base_url}
+    running = start_app(env=env, limits=Limits(max_in_flight=1))
+    try:
+        anthropic_fake.clear()
+        anthropic_fake.enqueue(Turn(text=" ".join("abcdefghijklmnop"), chunk_delay=0.1))
+        body = {"model": "sonnet", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+        # A stream read as it comes: on the socket, where a connection stays open.
+        with running.socket_client().stream("POST", "/v1/chat/completions", json=body) as first:
+            assert first.status_code == 200, first.read()
+            lines = first.iter_lines()  # kept: a dropped iterator hangs up, ending the call
+            next(lines)  # the stream is under way
+            second = running.client().post("/v1/chat/completions", json=body)
+            assert second.status_code == 503 and second.headers["retry-after"] == "1"
+            assert second.json()["error"]["code"] == "busy"
+            assert [line for line in lines if line][-1] == "data: [DONE]"
+        anthropic_fake.enqueue(Turn(text="later"))
+        later = running.client().post("/v1/chat/completions", json={**body, "stream": False})
+        assert later.status_code == 200  # the finished stream no longer counts
+    finally:
+        running.stop()
+        remove_home(running.home)
+
+
+def test_cortex_route_asks_the_running_daemon(app: App) -> None:
+    result = cortex(app.socket, "route", "--json", "use haiku for this: hi")
+    plan = json.loads(result.stdout)
+    assert plan["chain"] == ["haiku"]
+    assert plan["routing_file"] == str(app.home / "context" / "model-routing.md")
+    local = cortex(app.socket, "route", "--json", "--local", "use haiku for this: hi")
+    assert json.loads(local.stdout)["routing_file"] != plan["routing_file"]
+
+
+async def _async_client_round_trip(socket: Path) -> tuple[dict[str, object], list[str]]:
+    from cortexd.client import AsyncClient, chat_body
+
+    async with AsyncClient(socket) as client:
+        health = await client.health()
+        body = chat_body([{"role": "user", "content": "hi"}], model="sonnet", stream=True)
+        texts = [
+            c["choices"][0]["delta"].get("content") or ""
+            async for c in client.stream(body)
+            if c.get("choices")
+        ]
+    return health, texts
+
+
+def test_the_async_client_library(app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]) -> None:
+    import asyncio
+
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="hello there"))
+    health, texts = asyncio.run(_async_client_round_trip(app.socket))
+    assert health["status"] == "ok" and "".join(texts) == "hello there"
+
+
+def test_a_second_opinion_through_the_api(
+    sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    verdict = '{"agree": false, "differences": ["4 vs 5"], "summary": "They differ."}'
+    anthropic_fake.enqueue(Turn(text="4"), Turn(text=verdict))  # the answer, then the judge
+    openai_fake.enqueue(Turn(text="5"))
+    completion = sdk.chat.completions.create(
+        model="sonnet",
+        messages=[{"role": "user", "content": "2 + 2?"}],
+        extra_body={"cortex": {"second_opinion": True, "task": "Code review"}},
+    )
+    opinion = (completion.model_extra or {})["cortex"]["second_opinion"]
+    assert completion.choices[0].message.content == "4"
+    assert opinion["status"] == "disagree" and opinion["answer"] == "5"
+    assert opinion["verdict"]["differences"] == ["4 vs 5"]
+    anthropic_fake.enqueue(Turn(text="4"), Turn(text=verdict))
+    openai_fake.enqueue(Turn(text="5"))
+    stream = sdk.chat.completions.create(
+        model="sonnet",
+        messages=[{"role": "user", "content": "2 + 2?"}],
+        stream=True,
+        extra_body={"cortex": {"second_opinion": True}},
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "4"
+    finish = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
+    assert (finish.model_extra or {})["cortex"]["second_opinion"]["status"] == "disagree"
+
+
+def test_cortex_models_shows_the_daemons_catalog(app: App) -> None:
+    result = cortex(app.socket, "models", "--json")
+    rows = {r["alias"]: r for r in json.loads(result.stdout)}
+    assert rows["sonnet"]["model_id"] == "claude-sonnet-5-5"
+    assert rows["sonnet"]["input_usd_per_mtok"] is not None
+    assert rows["gpt-4o"]["provider"] == "openai"
+
+
+def test_embeddings_with_a_chat_model_is_the_requests_error(app: App) -> None:
+    answer = app.client().post("/v1/embeddings", json={"model": "sonnet", "input": "x"})
+    assert answer.status_code == 400 and "embeddings" in answer.json()["error"]["message"]
