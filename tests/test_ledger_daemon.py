@@ -1,4 +1,5 @@
-"""The ledger through the real daemon: calls on record, stats, costs, why, ratings, report.
+"""The ledger through the real application, in-process: calls on record, stats, costs, why,
+ratings, report.
 
 Clients are the official openai SDK and the `cortex` CLI; providers are the fakes.
 """
@@ -9,40 +10,33 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
+from support.app import App, start_app
 from support.canary import ANTHROPIC_KEY, OPENAI_KEY
-from support.daemon import Daemon, remove_home, short_home, start_daemon
+from support.cli import CORTEX, cortex
+from support.daemon import remove_home
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
+from support.waiting import wait_for
 
 KEY_A, KEY_O = ANTHROPIC_KEY, OPENAI_KEY
-CORTEX = str(Path(sys.executable).parent / "cortex")
 
 
-def why(daemon: Daemon, call_id: str) -> dict[str, Any]:
-    answer = daemon.client().get(f"/v1/calls/{call_id}")
+def why(app: App, call_id: str) -> dict[str, Any]:
+    answer = app.client().get(f"/v1/calls/{call_id}")
     assert answer.status_code == 200, answer.text
     result: dict[str, Any] = answer.json()
     return result
 
 
-def latest(daemon: Daemon) -> dict[str, Any]:
+def latest(app: App) -> dict[str, Any]:
     """The last call the daemon recorded."""
-    result: dict[str, Any] = (
-        daemon.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
-    )
+    result: dict[str, Any] = app.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
     return result
-
-
-def cortex(daemon: Daemon, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CORTEX_SOCKET": str(daemon.socket), "COLUMNS": "200"}
-    return subprocess.run([CORTEX, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def ask(sdk: openai.OpenAI, prompt: str, **extra: Any) -> tuple[str, dict[str, Any]]:
@@ -54,14 +48,14 @@ def ask(sdk: openai.OpenAI, prompt: str, **extra: Any) -> tuple[str, dict[str, A
 
 
 def test_a_call_is_on_record_with_tokens_timings_and_cost(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, _ = fresh
     anthropic_fake.enqueue(
         Turn(text="Done.", input_tokens=1200, output_tokens=30, cache_read_tokens=1000)
     )
     call_id, block = ask(sdk, "Summarize: the standup went fine.", model="task:Meeting summary")
-    call = why(daemon, call_id)
+    call = why(app, call_id)
     assert call["task"] == "Meeting summary" and call["decided_by"] == "task-given"
     assert call["model"] == "sonnet" and call["provider"] == "anthropic"
     assert call["outcome"] == "ok" and call["completed"] is True and call["achieved"] is True
@@ -80,10 +74,14 @@ def test_a_call_is_on_record_with_tokens_timings_and_cost(
 
 
 def test_a_stream_is_committed_before_its_last_byte(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, _ = fresh
     anthropic_fake.enqueue(Turn(text="one two three", input_tokens=20, output_tokens=3))
+    # On the socket, where the stream is read as it comes.
+    sdk = openai.OpenAI(
+        base_url="http://cortexd/v1", api_key="unused", http_client=app.socket_client()
+    )
     stream = sdk.chat.completions.create(
         model="sonnet", messages=[{"role": "user", "content": "Count"}], stream=True
     )
@@ -93,21 +91,21 @@ def test_a_stream_is_committed_before_its_last_byte(
         if block:
             call_id = block["id"]
             # Still inside the stream: [DONE] has not been read, yet the call is on record.
-            call = why(daemon, call_id)
+            call = why(app, call_id)
             assert call["outcome"] == "ok" and call["stream"] is True
             assert call["output_tokens"] == 3 and call["first_token_s"] is not None
     assert call_id is not None
 
 
 def test_a_fallback_records_every_attempt(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, openai_fake = fresh
     anthropic_fake.enqueue(Fault.status(529), Fault.status(529))
     openai_fake.enqueue(Turn(text="from codex"))
     call_id, block = ask(sdk, "Write a function", model="task:Code generation")
     assert block["fallback"] is True
-    call = why(daemon, call_id)
+    call = why(app, call_id)
     assert call["fallback"] is True and call["model"] == "codex"
     outcomes = [(a["model"], a["outcome"]) for a in call["attempts"]]
     assert outcomes[-1] == ("codex", "ok")
@@ -116,22 +114,22 @@ def test_a_fallback_records_every_attempt(
 
 
 def test_a_failed_call_is_recorded_and_the_client_gets_503(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, _ = fresh
     anthropic_fake.enqueue(*[Fault.status(500)] * 2)
     with pytest.raises(openai.APIStatusError) as raised:
         ask(sdk, "Say hi", model="haiku")  # a named model: no fallback
     assert raised.value.status_code == 503
-    last = latest(daemon)
+    last = latest(app)
     assert last["outcome"] == "error" and last["decided_by"] == "explicit-model"
     assert last["completed"] is False and last["achieved"] is False
-    call = why(daemon, last["id"])
+    call = why(app, last["id"])
     assert "ChainExhausted" in call["error"]
 
 
 def test_a_broken_stream_is_recorded_as_partial(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, _ = fresh
     anthropic_fake.enqueue(Fault.break_stream(after=2))
@@ -140,47 +138,47 @@ def test_a_broken_stream_is_recorded_as_partial(
     )
     with pytest.raises(openai.APIError):
         list(stream)
-    last = latest(daemon)
+    last = latest(app)
     assert last["outcome"] == "partial" and last["completed"] is False
 
 
 def test_json_that_does_not_parse_is_not_completed(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, _ = fresh
     anthropic_fake.enqueue(Turn(text="Sure! {not json"))
     call_id, _ = ask(sdk, "List the colors", response_format={"type": "json_object"})
-    call = why(daemon, call_id)
+    call = why(app, call_id)
     assert call["json_requested"] is True and call["json_valid"] is False
     assert call["completed"] is False and call["achieved"] is False
     assert [s["signal"] for s in call["signals"]] == ["invalid_json"]
 
 
 def test_asking_again_marks_the_first_answer(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, _ = fresh
     anthropic_fake.enqueue(Turn(text="meh"), Turn(text="better"))
     first, _ = ask(sdk, "Name three  rivers in France")
     second, _ = ask(sdk, "name three rivers in france")
-    assert [s["signal"] for s in why(daemon, first)["signals"]] == ["asked_again"]
-    assert why(daemon, first)["achieved"] is False
-    assert why(daemon, second)["signals"] == [] and why(daemon, second)["achieved"] is True
+    assert [s["signal"] for s in why(app, first)["signals"]] == ["asked_again"]
+    assert why(app, first)["achieved"] is False
+    assert why(app, second)["signals"] == [] and why(app, second)["achieved"] is True
 
 
 def test_a_rating_outweighs_the_signals(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, _ = fresh
     anthropic_fake.enqueue(Turn(text="x"), Turn(text="y"))
     first, _ = ask(sdk, "Rate me please")
     ask(sdk, "Rate me please")
-    assert why(daemon, first)["achieved"] is False
-    answer = daemon.client().post(
+    assert why(app, first)["achieved"] is False
+    answer = app.client().post(
         "/v1/feedback", json={"call_id": first, "rating": "good", "note": "it was fine"}
     )
     assert answer.status_code == 200 and answer.json()["recorded"] is True
-    call = why(daemon, first)
+    call = why(app, first)
     assert call["achieved"] is True
     assert call["ratings"][0]["note"] == "it was fine"
 
@@ -194,16 +192,16 @@ def test_a_rating_outweighs_the_signals(
     ],
 )
 def test_bad_feedback_gets_an_openai_error(
-    daemon: Daemon, body: dict[str, str], status: int, param: str | None
+    app: App, body: dict[str, str], status: int, param: str | None
 ) -> None:
-    answer = daemon.client().post("/v1/feedback", json=body)
+    answer = app.client().post("/v1/feedback", json=body)
     assert answer.status_code == status
     error = answer.json()["error"]
     assert error["message"] and error["param"] == param
 
 
 def test_stats_and_costs_over_the_api(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, _ = fresh
     anthropic_fake.enqueue(Turn(text="ok", input_tokens=100, output_tokens=10))
@@ -213,15 +211,15 @@ def test_stats_and_costs_over_the_api(
         model="task:Quick capture / filing",
         extra_body={"cortex": {"project": "p1"}},
     )
-    stats = daemon.client().get("/v1/stats", params={"since": "1d", "by": "project"}).json()
+    stats = app.client().get("/v1/stats", params={"since": "1d", "by": "project"}).json()
     row = next(r for r in stats["rows"] if r["task"] == "Quick capture / filing")
     assert row["model"] == "haiku" and row["project"] == "p1" and row["tries"] >= 1
     assert row["completed_rate"] == 1.0 and Decimal(row["cost_usd"]) > 0
     assert row["total_s"]["p50"] is not None
     assert stats["spend_per_day"][-1]["day"] == time.strftime("%Y-%m-%d")
-    only = daemon.client().get("/v1/stats", params={"task": "quick capture / filing"}).json()
+    only = app.client().get("/v1/stats", params={"task": "quick capture / filing"}).json()
     assert {r["task"] for r in only["rows"]} == {"Quick capture / filing"}
-    costs = daemon.client().get("/v1/costs").json()
+    costs = app.client().get("/v1/costs").json()
     assert costs["month"] == time.strftime("%Y-%m")
     anthropic = next(p for p in costs["providers"] if p["provider"] == "anthropic")
     assert Decimal(anthropic["cost_usd"]) > 0
@@ -231,45 +229,45 @@ def test_stats_and_costs_over_the_api(
 @pytest.mark.parametrize(
     ("params", "param"), [({"since": "yesterdayish"}, "since"), ({"by": "color"}, "by")]
 )
-def test_bad_stats_queries_get_400(daemon: Daemon, params: dict[str, str], param: str) -> None:
-    answer = daemon.client().get("/v1/stats", params=params)
+def test_bad_stats_queries_get_400(app: App, params: dict[str, str], param: str) -> None:
+    answer = app.client().get("/v1/stats", params=params)
     assert answer.status_code == 400 and answer.json()["error"]["param"] == param
 
 
 def test_an_unknown_call_is_404_and_a_prefix_finds_one(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     fresh[0].enqueue(Turn(text="hi"))
     call_id, _ = ask(sdk, "Prefix test")
-    assert daemon.client().get("/v1/calls/nosuchcall").status_code == 404
-    assert why(daemon, call_id[:10])["id"] == call_id
+    assert app.client().get("/v1/calls/nosuchcall").status_code == 404
+    assert why(app, call_id[:10])["id"] == call_id
 
 
 def test_the_cli_shows_stats_costs_why_and_rates(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     fresh[0].enqueue(Turn(text="hi", input_tokens=50, output_tokens=5))
     call_id, _ = ask(sdk, "CLI test", model="task:Meeting summary")
-    stats = cortex(daemon, "stats", "--since", "1d")
+    stats = cortex(app.socket, "stats", "--since", "1d")
     assert stats.returncode == 0, stats.stderr
     assert "Meeting summary" in stats.stdout and "sonnet (anthropic)" in stats.stdout
     assert "spend per day" in stats.stdout
-    costs = cortex(daemon, "costs")
+    costs = cortex(app.socket, "costs")
     assert costs.returncode == 0 and "anthropic" in costs.stdout and "total" in costs.stdout
-    shown = cortex(daemon, "why", call_id[:12])
+    shown = cortex(app.socket, "why", call_id[:12])
     assert shown.returncode == 0, shown.stderr
     assert call_id in shown.stdout and "Routing Table row 'Meeting summary'" in shown.stdout
-    rated = cortex(daemon, "rate", call_id, "bad", "--note", "too short")
+    rated = cortex(app.socket, "rate", call_id, "bad", "--note", "too short")
     assert rated.returncode == 0 and f"rated {call_id} bad" in rated.stdout
-    assert why(daemon, call_id)["achieved"] is False
-    missing = cortex(daemon, "why", "0" * 24)
+    assert why(app, call_id)["achieved"] is False
+    missing = cortex(app.socket, "why", "0" * 24)
     assert missing.returncode == 1 and "no call" in missing.stderr
 
 
 def test_cortex_tail_prints_calls_as_they_happen(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
-    env = {**os.environ, "CORTEX_SOCKET": str(daemon.socket)}
+    env = {**os.environ, "CORTEX_SOCKET": str(app.socket)}
     tail = subprocess.Popen(
         [CORTEX, "tail", "-n", "1", "--json"], env=env, stdout=subprocess.PIPE, text=True
     )
@@ -288,45 +286,41 @@ def test_cortex_tail_prints_calls_as_they_happen(
 
 
 def test_the_report_shows_the_calls(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     fresh[0].enqueue(Turn(text="hi"))
     call_id, _ = ask(sdk, "Report test", model="task:Security audit")
-    report = daemon.home / "context" / "model-performance.md"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if report.exists() and call_id[:12] in report.read_text():
-            break
-        time.sleep(0.2)
+    report = app.home / "context" / "model-performance.md"
+    wait_for(lambda: report.exists() and call_id[:12] in report.read_text(), "the report")
     text = report.read_text()
     assert call_id[:12] in text
     assert "| Security audit | opus (anthropic) |" in text
     assert "## Spend in " + time.strftime("%Y-%m") in text
 
 
-def test_health_reports_the_ledger(daemon: Daemon) -> None:
-    ledger = daemon.client().get("/v1/health").json()["ledger"]
+def test_health_reports_the_ledger(app: App) -> None:
+    ledger = app.client().get("/v1/health").json()["ledger"]
     assert ledger["commits"] >= 1 and ledger["failures"] == 0 and ledger["queued"] == 0
     assert ledger["commit_wait_ms"]["p50"] is not None
 
 
 def test_embeddings_calls_are_recorded(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     result = sdk.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
     assert len(result.data) == 2
-    last = latest(daemon)
+    last = latest(app)
     assert last["kind"] == "embeddings" and last["task"] == "Embeddings"
     assert last["model"] == "text-embedding-3-small" and last["outcome"] == "ok"
     assert last["input_tokens"] > 0 and last["cost_usd"] is not None
-    refused = daemon.client().post("/v1/embeddings", json={"model": "sonnet", "input": "x"})
+    refused = app.client().post("/v1/embeddings", json={"model": "sonnet", "input": "x"})
     assert refused.status_code == 400
-    failed = latest(daemon)
+    failed = latest(app)
     assert failed["kind"] == "embeddings" and failed["outcome"] == "error"
 
 
 def test_a_key_the_provider_echoes_is_never_stored(
-    daemon: Daemon, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     _, openai_fake = fresh
     openai_fake.enqueue(
@@ -336,15 +330,15 @@ def test_a_key_the_provider_echoes_is_never_stored(
     )
     with pytest.raises(openai.APIStatusError):
         ask(sdk, "hello", model="gpt-4o")
-    last = latest(daemon)
-    call = why(daemon, last["id"])
+    last = latest(app)
+    call = why(app, last["id"])
     assert "AuthenticationError" in call["attempts"][0]["error"]
-    stored = b"".join(p.read_bytes() for p in (daemon.home / "state").glob("ledger.sqlite3*"))
+    stored = b"".join(p.read_bytes() for p in (app.home / "state").glob("ledger.sqlite3*"))
     assert KEY_O.encode() not in stored and KEY_O[-16:].encode() not in stored
 
 
 def test_a_client_that_leaves_mid_stream_is_recorded_as_cancelled(
-    daemon: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     fresh[0].enqueue(Turn(text="word " * 200, chunk_delay=0.05))
     body = {
@@ -352,25 +346,24 @@ def test_a_client_that_leaves_mid_stream_is_recorded_as_cancelled(
         "messages": [{"role": "user", "content": "Go slowly"}],
         "stream": True,
     }
-    with daemon.client().stream("POST", "/v1/chat/completions", json=body) as answer:
+    # On the socket: the client hangs up on its connection in the middle of the stream.
+    with app.socket_client().stream("POST", "/v1/chat/completions", json=body) as answer:
         first = next(answer.iter_lines())
     assert first.startswith("data: ")
     call_id = json.loads(first[6:])["id"].removeprefix("chatcmpl-")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = daemon.client().get(f"/v1/calls/{call_id}")
-        if found.status_code == 200:
-            break
-        time.sleep(0.1)
+    found = wait_for(
+        lambda: (r := app.client().get(f"/v1/calls/{call_id}")).status_code == 200 and r,
+        "the call on record",
+    )
     call = found.json()
     assert call["outcome"] == "cancelled" and call["completed"] is False
     assert [a["outcome"] for a in call["attempts"]] == ["cancelled"]
 
 
 def test_prompts_are_stored_only_when_asked(anthropic_fake: FakeAnthropic) -> None:
-    home = short_home()
     env = {"ANTHROPIC_API_KEY": KEY_A, "ANTHROPIC_BASE_URL": anthropic_fake.base_url}
-    running = start_daemon(home, env, "--keep-prompts", "7")
+    running = start_app(env=env, keep_prompts_days=7)
+    home = running.home
     try:
         anthropic_fake.enqueue(Turn(text="Paris."))
         body = {"model": "haiku", "messages": [{"role": "user", "content": "Capital of France?"}]}
@@ -392,7 +385,7 @@ def test_prompts_are_stored_only_when_asked(anthropic_fake: FakeAnthropic) -> No
     ("text", "valid"), [('{"colors": ["red"]}', True), ('{"colours": "red"}', False)]
 )
 def test_structured_output_is_checked_against_its_schema(
-    daemon: Daemon,
+    app: App,
     sdk: openai.OpenAI,
     fresh: tuple[FakeAnthropic, FakeOpenAI],
     text: str,
@@ -409,6 +402,6 @@ def test_structured_output_is_checked_against_its_schema(
         "List colors",
         response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
     )
-    call = why(daemon, call_id)
+    call = why(app, call_id)
     assert call["json_valid"] is valid and call["completed"] is valid
     assert [s["signal"] for s in call["signals"]] == ([] if valid else ["invalid_json"])
