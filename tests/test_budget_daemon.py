@@ -1,12 +1,12 @@
-"""Budgets through the real daemon: alerts once per threshold across restarts and missed
-checks, each policy at 100% acting before anything is sent, and the weekly review.
+"""Budgets through the real application, in-process (a restart is a stop and a start on the
+same home): alerts once per threshold across restarts and missed checks, each policy at 100%
+acting before anything is sent, and the weekly review.
 
 Providers are the fakes; notices are read where a user reads them (``alerts.md``, the log).
 """
 
 from __future__ import annotations
 
-import signal
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -15,12 +15,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import openai
 import pytest
-from support.daemon import Daemon, cloud_env, remove_home, short_home, start_daemon
+from support.app import App, start_app
+from support.daemon import cloud_env, remove_home, short_home
 from support.fakes import FakeAnthropic, FakeOpenAI, Turn
 from support.ledger_rows import answered, write_calls
+from support.waiting import wait_for
 
 from cortexd.paths import default_routing_text
 from cortexd.routing import build_catalog, call_estimate
@@ -60,11 +61,8 @@ def routing_file(home: Path) -> Path:
     return home / "context" / "model-routing.md"
 
 
-def sdk_for(daemon: Daemon, retries: int = 0) -> openai.OpenAI:
-    http = httpx2.Client(transport=httpx2.HTTPTransport(uds=str(daemon.socket)))
-    return openai.OpenAI(
-        base_url="http://cortexd/v1", api_key="unused", http_client=http, max_retries=retries
-    )
+def sdk_for(daemon: App, retries: int = 0) -> openai.OpenAI:
+    return daemon.sdk(retries)
 
 
 def ask(sdk: openai.OpenAI, task: str = "Meeting summary") -> dict[str, Any]:
@@ -75,17 +73,9 @@ def ask(sdk: openai.OpenAI, task: str = "Meeting summary") -> dict[str, Any]:
     return block
 
 
-def health(daemon: Daemon) -> dict[str, Any]:
+def health(daemon: App) -> dict[str, Any]:
     answer: dict[str, Any] = daemon.client().get("/v1/health").json()
     return answer
-
-
-def wait_for(condition: Any, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def posts(fake: FakeAnthropic | FakeOpenAI) -> list[str]:
@@ -93,7 +83,7 @@ def posts(fake: FakeAnthropic | FakeOpenAI) -> list[str]:
     return [r.path for r in fake.requests if r.method == "POST"]
 
 
-def job_runs(daemon: Daemon, job: str) -> int:
+def job_runs(daemon: App, job: str) -> int:
     runs: int = health(daemon)["jobs"][job]["runs"]
     return runs
 
@@ -105,20 +95,23 @@ def alerts(home: Path) -> list[str]:
     return [line for line in path.read_text().splitlines() if line.startswith("- **")]
 
 
-def reload(daemon: Daemon) -> None:
+def reload(daemon: App) -> None:
     before = health(daemon)["routing_file"]["generation"]
-    daemon.signal(signal.SIGHUP)
+    probes = job_runs(daemon, "hardware-probe")
+    daemon.reload()  # what SIGHUP does
     wait_for(lambda: health(daemon)["routing_file"]["generation"] > before, "the reload")
+    # A reload probes the machine again: the local rows in use follow the new table then.
+    wait_for(lambda: job_runs(daemon, "hardware-probe") > probes, "the probe after the reload")
 
 
 def test_crossing_80_percent_notifies_exactly_once_also_after_restarts(
-    home: Path, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    home: Path, fresh: tuple[FakeAnthropic, FakeOpenAI], caplog: pytest.LogCaptureFixture
 ) -> None:
     anthropic_fake, _ = fresh
     # Four calls make 72% of the limit, the fifth 90%: it crosses 80% and only 80%.
     limit = (sonnet_call_cost() * 50 / 9).quantize(Decimal("0.000001"))
     routing_file(home).write_text(budgets(f"| anthropic | ${limit} | 80% | continue |"))
-    daemon = start_daemon(home, env_for(fresh))
+    daemon = start_app(home, env_for(fresh))
     try:
         sdk = sdk_for(daemon)
         for _ in range(4):
@@ -137,8 +130,8 @@ def test_crossing_80_percent_notifies_exactly_once_also_after_restarts(
         daemon.stop()
     assert len(alerts(home)) == 1 and "anthropic budget past 80%" in alerts(home)[0]
     assert "90%" in alerts(home)[0]
-    assert "budget alert sent: anthropic 80%" in daemon.output()
-    again = start_daemon(home, env_for(fresh))
+    assert "budget alert sent: anthropic 80%" in caplog.text
+    again = start_app(home, env_for(fresh))
     try:
         wait_for(lambda: job_runs(again, "budget-check") >= 1, "the start-up check")
     finally:
@@ -151,7 +144,7 @@ def test_a_check_missed_while_stopped_alerts_at_the_next_start(
 ) -> None:
     anthropic_fake, _ = fresh
     routing_file(home).write_text(default_routing_text())
-    daemon = start_daemon(home, env_for(fresh))
+    daemon = start_app(home, env_for(fresh))
     try:
         sdk = sdk_for(daemon)
         for _ in range(5):
@@ -164,7 +157,7 @@ def test_a_check_missed_while_stopped_alerts_at_the_next_start(
     limit = (sonnet_call_cost() * 50 / 9).quantize(Decimal("0.000001"))
     routing_file(home).write_text(budgets(f"| anthropic | ${limit} | 50%, 80% | continue |"))
     for _ in range(2):
-        again = start_daemon(home, env_for(fresh))
+        again = start_app(home, env_for(fresh))
         try:
             wait_for(lambda d=again: job_runs(d, "budget-check") >= 1, "the start-up check")
         finally:
@@ -174,29 +167,29 @@ def test_a_check_missed_while_stopped_alerts_at_the_next_start(
 
 
 @pytest.fixture(scope="module")
-def spent(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> Iterator[Daemon]:
+def spent(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> Iterator[App]:
     """A daemon whose anthropic budget is a tenth of a cent: every call to it would pass."""
     home = short_home()
     (home / "context").mkdir(parents=True)
     routing_file(home).write_text(budgets("| anthropic | $0.001 | 80% | fallback |"))
-    running = start_daemon(home, env_for(fakes))
+    running = start_app(home, env_for(fakes))
     yield running
     running.stop()
     remove_home(home)
 
 
-def set_policy(daemon: Daemon, policy: str) -> None:
+def set_policy(daemon: App, policy: str) -> None:
     routing_file(daemon.home).write_text(budgets(f"| anthropic | $0.001 | 80% | {policy} |"))
     reload(daemon)
 
 
-def call(daemon: Daemon, call_id: str) -> dict[str, Any]:
+def call(daemon: App, call_id: str) -> dict[str, Any]:
     found: dict[str, Any] = daemon.client().get(f"/v1/calls/{call_id}").json()
     return found
 
 
 def test_fallback_policy_sends_the_call_to_its_fallback_and_never_to_the_spent_provider(
-    spent: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    spent: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, openai_fake = fresh
     set_policy(spent, "fallback")
@@ -215,7 +208,7 @@ def test_fallback_policy_sends_the_call_to_its_fallback_and_never_to_the_spent_p
 
 
 def test_refuse_policy_answers_429_before_anything_is_sent_and_records_it(
-    spent: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    spent: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, openai_fake = fresh
     set_policy(spent, "refuse")
@@ -245,7 +238,7 @@ def test_refuse_policy_answers_429_before_anything_is_sent_and_records_it(
 
 
 def test_a_second_opinion_past_a_hard_limit_is_skipped_and_says_why(
-    spent: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    spent: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, openai_fake = fresh
     set_policy(spent, "fallback")
@@ -278,7 +271,7 @@ def with_local_toggles(text: str, on: str) -> str:
 
 
 def test_local_policy_puts_the_tasks_local_model_in_the_spent_models_place(
-    spent: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    spent: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, openai_fake = fresh
     text = budgets("| anthropic | $0.001 | 80% | local only |")
@@ -295,7 +288,7 @@ def test_local_policy_puts_the_tasks_local_model_in_the_spent_models_place(
 
 
 def test_local_policy_without_a_local_model_in_use_falls_back_and_says_so(
-    spent: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    spent: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, openai_fake = fresh
     set_policy(spent, "local only")  # the seed's local rows are `auto`: not in use here
@@ -309,7 +302,7 @@ def test_local_policy_without_a_local_model_in_use_falls_back_and_says_so(
 
 
 def test_continue_policy_keeps_sending_and_health_shows_the_budget(
-    spent: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    spent: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, _ = fresh
     set_policy(spent, "continue")
@@ -321,7 +314,8 @@ def test_continue_policy_keeps_sending_and_health_shows_the_budget(
     assert budget["budgets"][0]["percent"] > 100
 
 
-def test_without_a_budget_costs_and_health_say_so(daemon: Daemon) -> None:
+def test_without_a_budget_costs_and_health_say_so(app: App) -> None:
+    daemon = app
     note = "no budget set: spend is tracked but never limited or alerted on"
     assert health(daemon)["budgets"]["note"].startswith(note)
     assert daemon.client().get("/v1/costs").json()["budgets"]["set"] is False
@@ -331,7 +325,7 @@ def missed_review(home: Path, fakes: tuple[FakeAnthropic, FakeOpenAI], text: str
     """A home whose ledger shows codex beating sonnet on Code review, and whose weekly
     review was last run 8 days ago (a Monday passed while the daemon was stopped)."""
     routing_file(home).write_text(text)
-    start_daemon(home, env_for(fakes)).stop()  # the database, with its schema
+    start_app(home, env_for(fakes)).stop()  # the database, with its schema
     rows = answered("Code review", "sonnet", calls=50, achieved=30, cost="0.011")
     rows += answered("Code review", "codex", calls=50, achieved=46, cost="0.004")
     ledger = home / "state" / "ledger.sqlite3"
@@ -348,7 +342,7 @@ def test_the_missed_weekly_review_runs_at_start_once_and_only_proposes(
     home: Path, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     missed_review(home, fresh, default_routing_text())
-    first = start_daemon(home, env_for(fresh))
+    first = start_app(home, env_for(fresh))
     try:
         wait_for(lambda: any("week in review" in a for a in alerts(home)), "the digest")
         wait_for(lambda: job_runs(first, "weekly-review") == 1, "the review's record")
@@ -362,7 +356,7 @@ def test_the_missed_weekly_review_runs_at_start_once_and_only_proposes(
     assert routing_file(home).read_text() == default_routing_text()
     report = (home / "context" / "model-performance.md").read_text()
     assert "1. **Code review: make codex the primary, sonnet the fallback**" in report
-    second = start_daemon(home, env_for(fresh))
+    second = start_app(home, env_for(fresh))
     try:
         wait_for(lambda: job_runs(second, "budget-check") >= 1, "the start-up check")
         assert job_runs(second, "weekly-review") == 0
@@ -372,13 +366,13 @@ def test_the_missed_weekly_review_runs_at_start_once_and_only_proposes(
 
 
 def test_in_adaptive_mode_the_review_applies_the_proposal_and_reloads(
-    home: Path, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    home: Path, fresh: tuple[FakeAnthropic, FakeOpenAI], caplog: pytest.LogCaptureFixture
 ) -> None:
     adaptive = default_routing_text().replace(
         "**Mode**: Static rules + user override", "**Mode**: Adaptive"
     )
     missed_review(home, fresh, adaptive)
-    daemon = start_daemon(home, env_for(fresh))
+    daemon = start_app(home, env_for(fresh))
     try:
         wait_for(lambda: health(daemon)["routing_file"]["generation"] >= 2, "the reload")
         body = {"model": "task:Code review", "messages": [{"role": "user", "content": "hi"}]}
@@ -390,7 +384,7 @@ def test_in_adaptive_mode_the_review_applies_the_proposal_and_reloads(
     assert "| Code review | codex | sonnet |" in text
     (digest,) = [a for a in alerts(home) if "week in review" in a]
     assert "Applied 1 routing change(s): Code review: make codex the primary" in digest
-    assert "applied routing proposal" in daemon.output()
+    assert "applied routing proposal" in caplog.text
 
 
 def test_calls_in_flight_hold_their_estimate_so_a_burst_cannot_slip_past_a_hard_limit(
@@ -406,7 +400,7 @@ def test_calls_in_flight_hold_their_estimate_so_a_burst_cannot_slip_past_a_hard_
     # Room for three calls' estimates, not four.
     limit = (each * Decimal("3.5")).quantize(Decimal("0.000001"))
     routing_file(home).write_text(budgets(f"| anthropic | ${limit} | 80% | refuse |"))
-    daemon = start_daemon(home, env_for(fresh))
+    daemon = start_app(home, env_for(fresh))
     try:
         for _ in range(6):
             anthropic_fake.enqueue(Turn(text="ok", input_tokens=10, output_tokens=1000, delay=1.5))

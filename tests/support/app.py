@@ -33,6 +33,7 @@ from cortexd.assemble import assemble, services_of
 from cortexd.daemon import LEDGER_NAME
 from cortexd.environment import Environment
 from cortexd.keys import read_keys
+from cortexd.lifespan import reload_routing
 from cortexd.ledger import Ledger
 from cortexd.notices import default_notifier
 from cortexd.paths import Paths, install_default_routing_file
@@ -145,6 +146,10 @@ class App:
             http_client=self.client(),
             max_retries=retries,
         )
+
+    def reload(self) -> bool:
+        """What SIGHUP makes the daemon do: read the routing file again, on its loop."""
+        return self.portal.call(reload_routing, self.services, SystemdNotifier({}))
 
     def call(self, function: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run `function(*args)` on the application's event loop; its result."""
