@@ -1,37 +1,29 @@
-"""`cortex propose` through the real daemon, on a synthetic ledger where the answer is known:
-the swap is proposed with its evidence, a file edited since is refused, `--apply` changes
-only the cells it must and the daemon serves the new table, `--reject` is remembered."""
+"""`cortex propose` (run in-process) with the real daemon it signals to reload, on a
+synthetic ledger where the answer is known: the swap is proposed with its evidence, a file
+edited since is refused, `--apply` changes only the cells it must and the daemon serves the
+new table, `--reject` is remembered."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.app import start_app
+from support.cli import Ran
+from support.cli import cortex as run_cortex
 from support.daemon import Daemon, remove_home, short_home, start_daemon
 from support.ledger_rows import answered, write_calls
 
 from cortexd.paths import default_routing_text
 
-CORTEX = str(Path(sys.executable).parent / "cortex")
 
-
-def cortex(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CORTEX_SOCKET": str(daemon.socket), "COLUMNS": "200"}
-    return subprocess.run(
-        [CORTEX, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+def cortex(daemon: Daemon, *args: str) -> Ran:
+    """The CLI in this process; the daemon it edits the file for and signals is real."""
+    return run_cortex(daemon.socket, *args)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +32,7 @@ def proposing() -> Iterator[Daemon]:
     achieved at $0.004 against 30 of 50 at $0.011), and Meeting summary is overridden to
     opus in 12 of 15 calls."""
     home = short_home()
-    first = start_daemon(home, {})
-    first.stop()  # the database exists now, with its schema
+    start_app(home, {}).stop()  # the database exists now, with its schema
     rows = answered("Code review", "sonnet", calls=50, achieved=30, cost="0.011")
     rows += answered(
         "Code review", "codex", calls=50, achieved=46, cost="0.004", tried_first="sonnet"
@@ -153,10 +144,9 @@ def test_budget_set_without_a_daemon_writes_the_file_for_the_next_start(tmp_path
     (home / "context").mkdir(parents=True)
     path = home / "context" / "model-routing.md"
     path.write_text(default_routing_text())
-    env = {**os.environ, "CORTEX_HOME": str(home), "CORTEX_SOCKET": str(tmp_path / "none.sock")}
-    answer = subprocess.run(
-        [CORTEX, "budget", "set", "total", "100", "--yes"],
-        env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    answer = run_cortex(
+        tmp_path / "none.sock", "budget", "set", "total", "100", "--yes",
+        env={"CORTEX_HOME": str(home)},
     )  # fmt: skip
     assert answer.returncode == 0, answer.stderr
     assert "cortexd is not running; it reads the file when it starts" in answer.stdout

@@ -1,24 +1,23 @@
 """Second opinions as a user meets them: `cortex ask --second-opinion` side by side, the
 routing file's Cross-Validation section making them automatic, and a budget past its alert
-threshold skipping the extra call (saying so). Providers are the fakes, the daemon is real."""
+threshold skipping the extra call (saying so). Providers are the fakes; the application is
+the real one, in-process."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from support.daemon import Daemon, cloud_env, remove_home, short_home, start_daemon
+from support.app import App, start_app
+from support.cli import Ran
+from support.cli import cortex as run_cortex
+from support.daemon import cloud_env, remove_home, short_home
 from support.fakes import FakeAnthropic, FakeOpenAI, Turn
 from support.ledger_rows import answered, write_calls
 
 from cortexd.paths import default_routing_text
 
-CORTEX = str(Path(sys.executable).parent / "cortex")
 VERDICT = (
     '{"agree": false, "differences": ["A says 4, B says 5", "B shows no working"],'
     ' "summary": "They differ on the sum."}'
@@ -31,9 +30,7 @@ def env_for(fakes: tuple[FakeAnthropic, FakeOpenAI]) -> dict[str, str]:
     return cloud_env(*fakes)
 
 
-def start(
-    fakes: tuple[FakeAnthropic, FakeOpenAI], text: str, spent_usd: str | None = None
-) -> Daemon:
+def start(fakes: tuple[FakeAnthropic, FakeOpenAI], text: str, spent_usd: str | None = None) -> App:
     home = short_home()
     (home / "context").mkdir(parents=True)
     (home / "context" / "model-routing.md").write_text(text)
@@ -43,22 +40,19 @@ def start(
             "Meeting summary", "sonnet", calls=1, achieved=1, cost=spent_usd, days_ago=0.001
         )
         write_calls(home / "state" / "ledger.sqlite3", rows)
-    return start_daemon(home, env_for(fakes))
+    return start_app(home, env_for(fakes))
 
 
 @pytest.fixture
-def cross_checking(fresh: tuple[FakeAnthropic, FakeOpenAI]) -> Iterator[Daemon]:
+def cross_checking(fresh: tuple[FakeAnthropic, FakeOpenAI]) -> Iterator[App]:
     daemon = start(fresh, default_routing_text() + CROSS_CHECK)
     yield daemon
     daemon.stop()
     remove_home(daemon.home)
 
 
-def cortex(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CORTEX_SOCKET": str(daemon.socket), "COLUMNS": "120"}
-    return subprocess.run(
-        [CORTEX, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+def cortex(daemon: App, *args: str) -> Ran:
+    return run_cortex(daemon.socket, *args, env={"COLUMNS": "120"})
 
 
 def posts(fake: FakeAnthropic | FakeOpenAI) -> int:
@@ -66,7 +60,7 @@ def posts(fake: FakeAnthropic | FakeOpenAI) -> int:
 
 
 def test_ask_second_opinion_shows_both_answers_side_by_side_with_the_verdict(
-    cross_checking: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    cross_checking: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, openai_fake = fresh
     anthropic_fake.enqueue(Turn(text="It is 4."), Turn(text=VERDICT))  # answer, then the judge
@@ -85,7 +79,7 @@ def test_ask_second_opinion_shows_both_answers_side_by_side_with_the_verdict(
 
 
 def test_a_cross_validation_task_gets_its_second_opinion_without_asking(
-    cross_checking: Daemon, fresh: tuple[FakeAnthropic, FakeOpenAI]
+    cross_checking: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, openai_fake = fresh
     anthropic_fake.enqueue(Turn(text="No injection found."), Turn(text=VERDICT))

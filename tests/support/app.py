@@ -33,8 +33,8 @@ from cortexd.assemble import assemble, services_of
 from cortexd.daemon import LEDGER_NAME
 from cortexd.environment import Environment
 from cortexd.keys import read_keys
-from cortexd.lifespan import reload_routing
 from cortexd.ledger import Ledger
+from cortexd.lifespan import reload_routing
 from cortexd.notices import default_notifier
 from cortexd.paths import Paths, install_default_routing_file
 from cortexd.routing import TaskModel, load_routing_file_with_digest

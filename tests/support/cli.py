@@ -43,15 +43,17 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def cortex(socket: Path, *args: str, stdin: str | bytes = b"") -> Ran:
+def cortex(
+    socket: Path, *args: str, stdin: str | bytes = b"", env: Mapping[str, str] | None = None
+) -> Ran:
     """``cortex ARGS`` in this process against the daemon on `socket`; standard input is
-    `stdin` (not a terminal, as in a script)."""
+    `stdin` (not a terminal, as in a script); `env` adds or overrides variables."""
     data = stdin.encode() if isinstance(stdin, str) else stdin
     out, err = io.StringIO(), io.StringIO()
     given = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
-    env = {"CORTEX_SOCKET": str(socket), "COLUMNS": COLUMNS}
+    variables = {"CORTEX_SOCKET": str(socket), "COLUMNS": COLUMNS, **(env or {})}
     with (
-        _environment(env),
+        _environment(variables),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
         _stdin(given),
