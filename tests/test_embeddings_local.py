@@ -1,25 +1,21 @@
-"""Local embeddings through the daemon: nomic's task prefixes from the request's
+"""Local embeddings through the application, in-process: nomic's task prefixes from the request's
 ``input_type``, through Ollama (the fake records what it was sent) and through llama.cpp
 with a generated nomic-bert GGUF (real vectors); a clear error without a local embedder."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-from support.daemon import Daemon, remove_home, short_home, start_daemon
+from support.app import App, start_app
+from support.cli import cortex
+from support.daemon import remove_home, short_home
 from support.fakes import FakeOllama, Turn
 from support.gguf_models import write_embedding_model
 
 from cortexd.paths import default_routing_text
 from cortexd.routing import InputType, wants_prefixes, with_prefixes
-
-CORTEX = str(Path(sys.executable).parent / "cortex")
 
 
 def test_prefixes_by_type_and_never_twice() -> None:
@@ -33,14 +29,14 @@ def test_prefixes_by_type_and_never_twice() -> None:
     assert not wants_prefixes("text-embedding-3-small")
 
 
-def embed(daemon: Daemon, **body: Any) -> Any:
+def embed(daemon: App, **body: Any) -> Any:
     return daemon.client().post("/v1/embeddings", json={"model": "auto", **body})
 
 
 def test_through_ollama_the_prefixes_reach_the_model() -> None:
     home = short_home()
     with FakeOllama(models=["nomic-embed-text"]) as fake:
-        daemon = start_daemon(home, {"OLLAMA_HOST": fake.base_url})
+        daemon = start_app(home, {"OLLAMA_HOST": fake.base_url})
         try:
             fake.enqueue(Turn(embedding_dims=8), Turn(embedding_dims=8))
             answer = embed(daemon, input=["call the dentist"], input_type="query")
@@ -62,7 +58,8 @@ def test_through_ollama_the_prefixes_reach_the_model() -> None:
             remove_home(home)
 
 
-def test_without_a_local_embedder_the_error_says_why(daemon: Daemon) -> None:
+def test_without_a_local_embedder_the_error_says_why(app: App) -> None:
+    daemon = app
     daemon.client().get("/v1/hardware")  # the rows are known (the probe also runs at start)
     answer = embed(daemon, input=["hello"])
     assert answer.status_code == 503
@@ -81,13 +78,13 @@ def gguf_embedder(tmp_path_factory: pytest.TempPathFactory) -> Any:
         f"\n## Local Model Files\n\n| Model | File |\n|---|---|\n| nomic-embed-text | {model} |\n"
     )
     (home / "context" / "model-routing.md").write_text(default_routing_text() + files)
-    daemon = start_daemon(home, {})
+    daemon = start_app(home, {})
     yield daemon
     daemon.stop()
     remove_home(home)
 
 
-def vector(daemon: Daemon, text: str, kind: str | None = None) -> list[float]:
+def vector(daemon: App, text: str, kind: str | None = None) -> list[float]:
     body: dict[str, Any] = {"input": [text]}
     if kind:
         body["input_type"] = kind
@@ -97,7 +94,7 @@ def vector(daemon: Daemon, text: str, kind: str | None = None) -> list[float]:
     return found
 
 
-def test_through_llama_cpp_a_query_and_a_document_embed_differently(gguf_embedder: Daemon) -> None:
+def test_through_llama_cpp_a_query_and_a_document_embed_differently(gguf_embedder: App) -> None:
     query = vector(gguf_embedder, "call the dentist", "query")
     document = vector(gguf_embedder, "call the dentist")
     assert query != document
@@ -105,17 +102,11 @@ def test_through_llama_cpp_a_query_and_a_document_embed_differently(gguf_embedde
     assert vector(gguf_embedder, "search_query: call the dentist") == query  # kept as sent
 
 
-def test_cortex_embed(gguf_embedder: Daemon) -> None:
-    env = {**os.environ, "CORTEX_SOCKET": str(gguf_embedder.socket)}
-    shown = subprocess.run(
-        [CORTEX, "embed", "--type", "query", "call the dentist", "and the vet"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+def test_cortex_embed(gguf_embedder: App) -> None:
+    socket = gguf_embedder.socket
+    shown = cortex(socket, "embed", "--type", "query", "call the dentist", "and the vet")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith("2 vector(s) of ")
-    raw = subprocess.run(
-        [CORTEX, "embed", "--json", "-"], input="from stdin", env=env,
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    raw = cortex(socket, "embed", "--json", "-", stdin="from stdin")
     assert raw.returncode == 0, raw.stderr
     assert len(json.loads(raw.stdout)["data"]) == 1

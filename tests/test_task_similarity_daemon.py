@@ -1,15 +1,16 @@
-"""The daemon's similarity step: with the local embedder active (a fake Ollama serving the
-stand-in embedder's vectors), a prompt the model alone sends to the default route is
-classified by its similarity to the examples, and /v1/route says so."""
+"""The application's similarity step, in-process: with the local embedder active (a fake
+Ollama serving the stand-in embedder's vectors), a prompt the model alone sends to the
+default route is classified by its similarity to the examples, and /v1/route says so."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from support.daemon import Daemon, remove_home, short_home, start_daemon
+from support.app import App, start_app
+from support.daemon import remove_home, short_home
 from support.fakes import FakeOllama
 from support.stand_in_embedder import stand_in_vector
+from support.waiting import wait_for
 
 from cortexd.paths import default_routing_text
 
@@ -18,7 +19,7 @@ UNSURE = "investiga cómo ha evolucionado el precio de la vivienda en Madrid"
 USER_EXAMPLES = "# Task Examples\n\n## Research / analysis\n\n- rents in Lisbon since 2015\n"
 
 
-def route(daemon: Daemon, text: str, **extra: Any) -> dict[str, Any]:
+def route(daemon: App, text: str, **extra: Any) -> dict[str, Any]:
     body = {"model": "auto", "messages": [{"role": "user", "content": text}], **extra}
     answer = daemon.client().post("/v1/route", json=body)
     assert answer.status_code == 200, answer.text
@@ -36,21 +37,17 @@ def test_similarity_to_the_examples_decides_an_unsure_prompt() -> None:
     (home / "context" / "model-routing.md").write_text(default_routing_text())
     (home / "context" / "task-examples.md").write_text(USER_EXAMPLES)
     with FakeOllama(models=["nomic-embed-text"], vectors=stand_in_vector) as fake:
-        daemon = start_daemon(home, {"OLLAMA_HOST": fake.base_url})
+        daemon = start_app(home, {"OLLAMA_HOST": fake.base_url})
         try:
             rows = daemon.client().get("/v1/hardware").json()["local_rows"]
             assert next(r for r in rows if r["task"] == "Embeddings")["active"] is True
             # The probe found the embedder active: the examples are embedded without waiting
             # for a prompt to classify.
-            deadline = time.monotonic() + 20
-            while len(embedded(fake)) == 0:
-                assert time.monotonic() < deadline, "the examples were not embedded at start"
-                time.sleep(0.05)
-            while True:
-                plan = route(daemon, UNSURE)
-                if plan["task"] != "General agent work" or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
+            wait_for(lambda: embedded(fake), "the examples embedded at start")
+            plan = wait_for(
+                lambda: (found := route(daemon, UNSURE))["task"] != "General agent work" and found,
+                "the examples' index",
+            )
             assert plan["task"] == "Research / analysis", plan
             assert plan["decided_by"] == "classified"
             reason = plan["classification"]["reason"]
@@ -75,11 +72,13 @@ def test_similarity_to_the_examples_decides_an_unsure_prompt() -> None:
             (home / "context" / "task-examples.md").write_text(
                 USER_EXAMPLES + "- vacancy rates in Porto by district\n"
             )
-            deadline = time.monotonic() + 20
-            while "classification: vacancy rates in Porto by district" not in str(embedded(fake)):
-                assert time.monotonic() < deadline, "the saved examples were not read"
-                route(daemon, UNSURE)
-                time.sleep(0.1)
+            wait_for(
+                lambda: (
+                    route(daemon, UNSURE)
+                    and "classification: vacancy rates in Porto by district" in str(embedded(fake))
+                ),
+                "the saved examples read",
+            )
             # Not recorded as calls: the ledger holds no embedding row for classification.
             stats = daemon.client().get("/v1/stats").json()
             assert "nomic-embed-text" not in str(stats)
