@@ -1,34 +1,27 @@
-"""Hot reload: the daemon follows saves of its routing file (by rename, in place, in bursts),
-keeps the last good table when a save is bad (reported once), and lets calls under way
-finish with the table they started with. The watcher itself is tested on a real folder."""
+"""Hot reload, in-process: the application follows saves of its routing file (by rename, in
+place, in bursts), keeps the last good table when a save is bad (reported once), and lets
+calls under way finish with the table they started with. The watcher itself is tested on a
+real folder."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.app import App, start_app
 from support.canary import ANTHROPIC_KEY
-from support.daemon import Daemon, remove_home, short_home, start_daemon
+from support.daemon import remove_home, short_home
 from support.fakes import FakeAnthropic, Turn
+from support.waiting import wait_for
 
 from cortexd.file_watch import FileWatcher
 
 CAPTURE_ROW = "| Quick capture / filing | haiku | sonnet | Fast, cheap |"
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +31,10 @@ def claude() -> Iterator[FakeAnthropic]:
 
 
 @pytest.fixture
-def running(claude: FakeAnthropic) -> Iterator[Daemon]:
+def running(claude: FakeAnthropic) -> Iterator[App]:
     home = short_home()
     env = {"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": claude.base_url}
-    daemon = start_daemon(home, env)
+    daemon = start_app(home, env)
     try:
         yield daemon
     finally:
@@ -49,16 +42,16 @@ def running(claude: FakeAnthropic) -> Iterator[Daemon]:
         remove_home(home)
 
 
-def routing_file(daemon: Daemon) -> Path:
+def routing_file(daemon: App) -> Path:
     return daemon.home / "context" / "model-routing.md"
 
 
-def health(daemon: Daemon) -> dict[str, Any]:
+def health(daemon: App) -> dict[str, Any]:
     routing: dict[str, Any] = daemon.client().get("/v1/health").json()["routing_file"]
     return routing
 
 
-def chain(daemon: Daemon, task: str = "Quick capture / filing") -> list[str]:
+def chain(daemon: App, task: str = "Quick capture / filing") -> list[str]:
     body = {"messages": [{"role": "user", "content": "note"}], "cortex": {"task": task}}
     found: list[str] = daemon.client().post("/v1/route", json=body).json()["chain"]
     return found
@@ -71,20 +64,20 @@ def save_by_rename(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def with_row(daemon: Daemon, row: str) -> str:
+def with_row(daemon: App, row: str) -> str:
     text = routing_file(daemon).read_text()
     assert CAPTURE_ROW in text
     return text.replace(CAPTURE_ROW, row)
 
 
-def alerts(daemon: Daemon) -> list[str]:
+def alerts(daemon: App) -> list[str]:
     path = daemon.home / "context" / "alerts.md"
     return [line for line in path.read_text().splitlines() if line.startswith("- **")] if (
         path.exists()
     ) else []  # fmt: skip
 
 
-def test_a_save_by_rename_changes_the_next_calls_chain(running: Daemon) -> None:
+def test_a_save_by_rename_changes_the_next_calls_chain(running: App) -> None:
     assert chain(running) == ["haiku", "sonnet"]
     save_by_rename(
         routing_file(running), with_row(running, "| Quick capture / filing | haiku | opus | |")
@@ -93,7 +86,7 @@ def test_a_save_by_rename_changes_the_next_calls_chain(running: Daemon) -> None:
     assert health(running)["generation"] == 2
 
 
-def test_a_save_in_place_and_a_burst_of_saves(running: Daemon) -> None:
+def test_a_save_in_place_and_a_burst_of_saves(running: App) -> None:
     path = routing_file(running)
     edited = with_row(running, "| Quick capture / filing | sonnet | opus | |")
     with path.open("w") as handle:  # truncate and write: the same inode
@@ -111,7 +104,7 @@ def test_a_save_in_place_and_a_burst_of_saves(running: Daemon) -> None:
 
 
 def test_a_bad_save_keeps_the_old_table_is_reported_once_and_a_fix_clears_it(
-    running: Daemon,
+    running: App, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = routing_file(running)
     good = path.read_text()
@@ -137,12 +130,12 @@ def test_a_bad_save_keeps_the_old_table_is_reported_once_and_a_fix_clears_it(
     save_by_rename(path, good.replace(CAPTURE_ROW, "| Quick capture / filing | haiku | opus | |"))
     wait_for(lambda: health(running)["last_error"] is None, "the error to clear")
     assert chain(running) == ["haiku", "opus"]
-    logged = running.output()
+    logged = caplog.text
     assert "routing file not reloaded" in logged and "sonet" in logged, logged[-3000:]
 
 
 def test_a_call_under_way_finishes_with_the_table_it_started_with(
-    running: Daemon, claude: FakeAnthropic
+    running: App, claude: FakeAnthropic
 ) -> None:
     claude.clear()
     claude.enqueue(Turn(text="slow answer", delay=1.5))
