@@ -4,16 +4,14 @@ question table-driven. The real NVML library is absent here, which the probe mus
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from support.daemon import Daemon
+from support.app import App
+from support.cli import cortex
 
 from cortexd.hardware import (
     AppleSilicon,
@@ -258,30 +256,23 @@ def test_more_free_memory_moves_a_model_whole_onto_the_gpu() -> None:
     assert fit(LLAMA_8B, full).place is None  # too few layers would fit: not worth it
 
 
-# --- through the daemon and the CLI -------------------------------------------------------
-
-CORTEX = str(Path(sys.executable).parent / "cortex")
+# --- through the application and the CLI -------------------------------------------------------
 
 
-def test_the_daemon_serves_its_probe_and_reprobes_on_a_schedule(daemon: Daemon) -> None:
+def test_the_daemon_serves_its_probe_and_reprobes_on_a_schedule(app: App) -> None:
+    daemon = app
     found = daemon.client().get("/v1/hardware").json()
     assert found["gpus"] == [] and "NVML library is not installed" in found["gpu_note"]
     assert found["ram_total_bytes"] > 0 and found["cpu_threads"] >= 1
     jobs = daemon.client().get("/v1/health").json()["jobs"]
     assert "hardware-probe" in jobs and jobs["hardware-probe"]["next_run"] is not None
-    shown = subprocess.run(
-        [CORTEX, "hardware"], env={**os.environ, "CORTEX_SOCKET": str(daemon.socket)},
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    shown = cortex(daemon.socket, "hardware")
     assert shown.returncode == 0 and "probed by cortexd" in shown.stdout
     assert "no NVIDIA GPU" in shown.stdout
 
 
 def test_without_a_daemon_cortex_hardware_probes_from_here(tmp_path: Path) -> None:
-    env = {**os.environ, "CORTEX_SOCKET": str(tmp_path / "none.sock")}
-    shown = subprocess.run(
-        [CORTEX, "hardware", "--json"], env=env, capture_output=True, text=True, timeout=60
-    )
+    shown = cortex(tmp_path / "none.sock", "hardware", "--json")
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     assert data["gpus"] == [] and data["gpu_note"].startswith("no NVIDIA GPU")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 
 import httpx2
@@ -13,6 +12,7 @@ import pytest
 from support.canary import ANTHROPIC_KEY
 from support.daemon import remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, Turn
+from support.waiting import wait_for
 
 KEY_A = ANTHROPIC_KEY
 
@@ -71,9 +71,7 @@ def test_kill_9_under_load_loses_no_answered_call(anthropic_fake: FakeAnthropic)
     try:
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 30
-        while len(answered) < 150 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: len(answered) >= 150, "150 answered calls", timeout=30)
         daemon.process.send_signal(signal.SIGKILL)
         daemon.process.wait(10)
         stop.set()

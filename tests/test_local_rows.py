@@ -4,14 +4,13 @@ the probed machine, toggles, and the ranking when only some models fit together.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from support.daemon import Daemon, remove_home, short_home, start_daemon
+from support.app import App
+from support.cli import cortex
+from support.daemon import remove_home, short_home, start_daemon
 from support.fakes import FakeOllama
 from support.gguf_models import write_chat_model
 
@@ -137,7 +136,6 @@ async def test_toggles_and_gguf_files(tmp_path: Path) -> None:
 # --- through the daemon: a fake GPU (NVML at the process boundary) and a fake Ollama --------
 
 FAKE_NVML = Path(__file__).parent / "support" / "fake_nvml"
-CORTEX = str(Path(sys.executable).parent / "cortex")
 
 
 def test_with_a_gpu_and_ollama_holding_llama_a_quick_capture_goes_local() -> None:
@@ -174,20 +172,12 @@ def test_with_a_gpu_and_ollama_holding_llama_a_quick_capture_goes_local() -> Non
             remove_home(home)
 
 
-def test_without_a_gpu_cortex_hardware_says_which_rows_are_off_and_why(daemon: Daemon) -> None:
-    shown = subprocess.run(
-        [CORTEX, "hardware"],
-        env={**os.environ, "CORTEX_SOCKET": str(daemon.socket), "COLUMNS": "200"},
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+def test_without_a_gpu_cortex_hardware_says_which_rows_are_off_and_why(app: App) -> None:
+    shown = cortex(app.socket, "hardware")
     assert shown.returncode == 0, shown.stderr
     assert "Local Models rows" in shown.stdout
     assert "Ollama is not reachable" in shown.stdout  # no Ollama runs here
-    health = subprocess.run(
-        [CORTEX, "health"],
-        env={**os.environ, "CORTEX_SOCKET": str(daemon.socket), "COLUMNS": "200"},
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    health = cortex(app.socket, "health")
     assert "local rows active: 0 of 6 (none); why the others are not: cortex hardware" in (
         health.stdout
     )

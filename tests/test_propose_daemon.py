@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from support.cli import Ran
 from support.cli import cortex as run_cortex
 from support.daemon import Daemon, remove_home, short_home, start_daemon
 from support.ledger_rows import answered, write_calls
+from support.waiting import wait_for
 
 from cortexd.paths import default_routing_text
 
@@ -77,10 +77,7 @@ def test_propose_apply_reject_in_order(proposing: Daemon) -> None:
     # and the proposal applies to the file as it is now: a diff, two cells and the date.
     path = routing_path(proposing)
     path.write_text(path.read_text() + "\nA note of mine.\n")
-    deadline = time.monotonic() + 10
-    while generation(proposing) < 2:
-        assert time.monotonic() < deadline, "the daemon did not reload"
-        time.sleep(0.05)
+    wait_for(lambda: generation(proposing) >= 2, "the daemon's reload")
     before = path.read_text().splitlines()
     applied = cortex(proposing, "propose", "--apply", "2", "--yes")
     assert applied.returncode == 0, applied.stderr

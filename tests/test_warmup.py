@@ -4,7 +4,6 @@ call through the daemon that lets the cloud answer while the local model loads."
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from support.canary import ANTHROPIC_KEY
 from support.daemon import remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOllama, Turn
+from support.waiting import wait_for
 
 from cortexd.hardware.capacity import GIB
 from cortexd.routing import skip_cold
@@ -146,10 +146,7 @@ def test_a_cold_ollama_model_lets_haiku_answer_while_it_loads_then_answers_itsel
             assert first["model"] == "haiku"
             assert [s["model"] for s in first["skipped"]] == ["llama3.1:8b"]
             assert "loading takes about 3.3 s (estimated" in first["skipped"][0]["reason"]
-            deadline = time.monotonic() + 30
-            while "llama3.1:8b" not in ollama.loaded and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert "llama3.1:8b" in ollama.loaded  # loaded in the background
+            wait_for(lambda: "llama3.1:8b" in ollama.loaded, "the load in the background")
             second = client.post("/v1/chat/completions", json=body).json()
             assert second["cortex"]["model"] == "llama3.1:8b"
             assert "skipped" not in second["cortex"]
