@@ -50,9 +50,12 @@ def peer_uid(sock: socket.socket) -> int | None:
 HEADER_TIMEOUT_S = 10.0
 
 
-def peer_checked_protocol(allowed_uid: int | None) -> type[HttpToolsProtocol]:
+def peer_checked_protocol(
+    allowed_uid: int | None, header_timeout_s: float = HEADER_TIMEOUT_S
+) -> type[HttpToolsProtocol]:
     """uvicorn's HTTP protocol, closing connections from any other user at once (Unix
-    sockets; `allowed_uid` None: no check) and clients whose headers come too slowly."""
+    sockets; `allowed_uid` None: no check) and clients whose headers take longer than
+    `header_timeout_s`."""
 
     class Guarded(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
@@ -72,7 +75,7 @@ def peer_checked_protocol(allowed_uid: int | None) -> type[HttpToolsProtocol]:
 
         def _arm(self) -> None:
             self._disarm()
-            self._header_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._too_slow)
+            self._header_timer = self.loop.call_later(header_timeout_s, self._too_slow)
 
         def _disarm(self) -> None:
             if self._header_timer is not None:

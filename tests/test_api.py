@@ -9,6 +9,8 @@ CLI (on a socket the application serves in this process). What needs a process o
 from __future__ import annotations
 
 import json
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -311,6 +313,23 @@ def test_beyond_the_calls_in_flight_the_answer_is_503_with_retry_after(
         anthropic_fake.enqueue(Turn(text="later"))
         later = running.client().post("/v1/chat/completions", json={**body, "stream": False})
         assert later.status_code == 200  # the finished stream no longer counts
+    finally:
+        running.stop()
+        remove_home(running.home)
+
+
+def test_a_client_that_sends_its_headers_too_slowly_is_cut_off() -> None:
+    running = start_app(env={})
+    running.header_timeout_s = 1.0  # the daemon's own is HEADER_TIMEOUT_S (10 s)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as slow:
+            slow.connect(str(running.socket))
+            slow.sendall(b"POST /v1/route HTTP/1.1\r\nHost: cortexd\r\n")  # and then nothing
+            slow.settimeout(running.header_timeout_s + 10)
+            started = time.monotonic()
+            assert slow.recv(1024) == b""  # closed by the server
+            assert time.monotonic() - started < running.header_timeout_s + 5
+        assert running.socket_client().get("/v1/health").status_code == 200
     finally:
         running.stop()
         remove_home(running.home)

@@ -39,7 +39,7 @@ from cortexd.notices import default_notifier
 from cortexd.paths import Paths, install_default_routing_file
 from cortexd.routing import TaskModel, load_routing_file_with_digest
 from cortexd.sd_notify import SystemdNotifier
-from cortexd.server import peer_checked_protocol
+from cortexd.server import HEADER_TIMEOUT_S, peer_checked_protocol
 from cortexd.services import Limits, Services
 
 from .daemon import short_home
@@ -103,6 +103,8 @@ class App:
     portal: anyio.from_thread.BlockingPortal
     _exit: contextlib.ExitStack
     _clients: list[httpx2.Client] = field(default_factory=list)
+    #: The server's deadline for a request's headers on `socket`.
+    header_timeout_s: float = HEADER_TIMEOUT_S
     _server: uvicorn.Server | None = None
     _served: Future[None] | None = None
 
@@ -166,7 +168,7 @@ class App:
         listening.listen(64)
         config = uvicorn.Config(
             self.app,
-            http=peer_checked_protocol(os.getuid()),
+            http=peer_checked_protocol(os.getuid(), self.header_timeout_s),
             lifespan="off",
             ws="none",
             log_config=None,

@@ -92,11 +92,10 @@ def start_daemon(
 ) -> Daemon:
     """Start cortexd with CORTEX_HOME=`home`; wait until its socket answers /v1/health."""
     socket = socket or home / "run" / "cortexd.sock"
-    full = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and k not in ("OLLAMA_HOST", "CORTEX_SOCKET")
-    }
+    # PYTHONDONTWRITEBYTECODE (set on this project's machines) would make every daemon compile
+    # the provider SDKs' thousands of modules again; a user's Python keeps its bytecode.
+    dropped = ("OLLAMA_HOST", "CORTEX_SOCKET", "PYTHONDONTWRITEBYTECODE")
+    full = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k not in dropped}
     full.update({"CORTEX_HOME": str(home), "PYTHONUNBUFFERED": "1", **env})
     if socket != home / "run" / "cortexd.sock":
         full["CORTEX_SOCKET"] = str(socket)
