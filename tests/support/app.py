@@ -17,11 +17,11 @@ import contextlib
 import functools
 import os
 import socket as sockets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio.from_thread
 import httpx2
@@ -42,27 +42,14 @@ from cortexd.sd_notify import SystemdNotifier
 from cortexd.server import HEADER_TIMEOUT_S, peer_checked_protocol
 from cortexd.services import Limits, Services
 
-from .daemon import short_home
+from .daemon import process_env, short_home
 from .waiting import wait_for
-
-T = TypeVar("T")
 
 
 @functools.cache
 def shipped_model() -> TaskModel:
     """The shipped classifier, read once per test run (it is never changed)."""
     return TaskModel.shipped()
-
-
-def process_env(env: Mapping[str, str]) -> dict[str, str]:
-    """This process's environment without keys, Ollama or a socket, then `env`: what
-    `start_daemon` gives a daemon process."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and k not in ("OLLAMA_HOST", "CORTEX_SOCKET")
-    }
-    return base | dict(env)
 
 
 class _PortalTransport(httpx2.BaseTransport):
@@ -153,10 +140,6 @@ class App:
         """What SIGHUP makes the daemon do: read the routing file again, on its loop."""
         return self.portal.call(reload_routing, self.services, SystemdNotifier({}))
 
-    def call(self, function: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run `function(*args)` on the application's event loop; its result."""
-        return self.portal.call(function, *args)
-
     @functools.cached_property
     def socket(self) -> Path:
         """The application on a Unix socket, served by uvicorn with the daemon's protocol
@@ -205,7 +188,6 @@ def start_app(
     install_default_routing_file(paths.routing_file)
     table, digest = load_routing_file_with_digest(paths.routing_file)
     keys = read_keys(full, paths.key_file)
-    paths.state_dir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(
         paths.state_dir / LEDGER_NAME,
         keep_prompts_days=keep_prompts_days,
@@ -231,15 +213,3 @@ def start_app(
     )
     stack.enter_context(portal.wrap_async_context_manager(app.router.lifespan_context(app)))
     return App(home, app, portal, stack)
-
-
-@contextlib.contextmanager
-def running_app(
-    home: Path | None = None, env: Mapping[str, str] | None = None, **options: Any
-) -> Iterator[App]:
-    """`start_app`, stopped at the end."""
-    running = start_app(home, env, **options)
-    try:
-        yield running
-    finally:
-        running.stop()

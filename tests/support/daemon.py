@@ -18,6 +18,7 @@ from typing import Protocol
 import httpx2
 
 from .canary import ANTHROPIC_KEY, OPENAI_KEY, leaks
+from .waiting import wait_for
 
 CORTEXD = str(Path(sys.executable).parent / "cortexd")
 
@@ -78,6 +79,16 @@ class Daemon:
                 self.process.wait()
 
 
+def process_env(env: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment without API keys, Ollama's address or a socket, then
+    `env`: what a daemon under test is given, in its own process or in this one."""
+    # PYTHONDONTWRITEBYTECODE (set on this project's machines) would make every daemon compile
+    # the provider SDKs' thousands of modules again; a user's Python keeps its bytecode.
+    dropped = ("OLLAMA_HOST", "CORTEX_SOCKET", "PYTHONDONTWRITEBYTECODE")
+    base = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k not in dropped}
+    return base | dict(env)
+
+
 def short_home() -> Path:
     """A private folder with a short path: AF_UNIX paths are limited to about 100 bytes."""
     return Path(tempfile.mkdtemp(prefix="cx", dir="/tmp"))
@@ -92,11 +103,7 @@ def start_daemon(
 ) -> Daemon:
     """Start cortexd with CORTEX_HOME=`home`; wait until its socket answers /v1/health."""
     socket = socket or home / "run" / "cortexd.sock"
-    # PYTHONDONTWRITEBYTECODE (set on this project's machines) would make every daemon compile
-    # the provider SDKs' thousands of modules again; a user's Python keeps its bytecode.
-    dropped = ("OLLAMA_HOST", "CORTEX_SOCKET", "PYTHONDONTWRITEBYTECODE")
-    full = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k not in dropped}
-    full.update({"CORTEX_HOME": str(home), "PYTHONUNBUFFERED": "1", **env})
+    full = process_env(env) | {"CORTEX_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     if socket != home / "run" / "cortexd.sock":
         full["CORTEX_SOCKET"] = str(socket)
     log = home / f"cortexd-{time.monotonic_ns()}.log"
@@ -121,17 +128,20 @@ def _accepts(path: Path) -> bool:
 
 def wait_ready(daemon: Daemon, timeout: float = 30.0) -> None:
     """Wait until the socket accepts and /v1/health answers; fail with the daemon's log."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         if daemon.process.poll() is not None:
-            raise AssertionError(f"cortexd exited {daemon.process.returncode}:\n{daemon.output()}")
-        if _accepts(daemon.socket):
-            with httpx2.Client(transport=httpx2.HTTPTransport(uds=str(daemon.socket))) as c:
-                if c.get("http://cortexd/v1/health", timeout=10).status_code == 200:
-                    return
-        time.sleep(0.05)
-    daemon.stop()
-    raise AssertionError(f"cortexd did not answer in {timeout} s:\n{daemon.output()}")
+            raise AssertionError(f"cortexd exited {daemon.process.returncode}")
+        if not _accepts(daemon.socket):
+            return False
+        with httpx2.Client(transport=httpx2.HTTPTransport(uds=str(daemon.socket))) as client:
+            return client.get("http://cortexd/v1/health", timeout=10).status_code == 200
+
+    try:
+        wait_for(answers, "cortexd to answer /v1/health", timeout)
+    except AssertionError as error:
+        daemon.stop()
+        raise AssertionError(f"{error}:\n{daemon.output()}") from None
 
 
 def remove_home(home: Path) -> None:
