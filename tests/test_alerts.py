@@ -9,7 +9,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
+from support.waiting import until
 
 from cortexd.alerts import BudgetAlerts
 from cortexd.ledger import CallRecord, Ledger
@@ -196,13 +197,6 @@ def test_spend_starts_over_with_a_new_month() -> None:
     assert tracker.committed().of("anthropic") == 0
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 def test_a_call_cut_short_counts_its_reservation_as_spent() -> None:
     tracker = SpendTracker(lambda: BUDGETS)
     tracker.reserve("broken", "anthropic", 2 * 10**12)
@@ -233,7 +227,7 @@ async def test_a_weekly_job_missed_while_down_runs_once_at_start(tmp_path: Path)
         await ledger.write(partial(set_last_run, job="weekly-review", at=long_ago))
         await schedule.start()
         try:
-            await until(lambda: bool(runs))
+            await until(lambda: runs, "a run")
             await asyncio.sleep(0.1)
             assert len(runs) == 1
             stored = await ledger.read(last_run, job="weekly-review")
@@ -270,10 +264,10 @@ async def test_a_periodic_job_runs_at_start_and_when_asked(tmp_path: Path) -> No
         schedule.every("budget-check", check, seconds=3600)
         await schedule.start()
         try:
-            await until(lambda: bool(runs))
+            await until(lambda: runs, "a run")
             assert runs == [1]
             schedule.run_soon("budget-check")
-            await until(lambda: len(runs) == 2)
+            await until(lambda: len(runs) == 2, "two runs")
         finally:
             schedule.shutdown()
 
@@ -291,7 +285,8 @@ async def test_a_failing_job_is_logged_and_not_counted_as_run(
         await schedule.start()
         try:
             await until(
-                lambda: any("budget-check failed" in r.getMessage() for r in caplog.records)
+                lambda: any("budget-check failed" in r.getMessage() for r in caplog.records),
+                "the failure logged",
             )
         finally:
             schedule.shutdown()
@@ -315,14 +310,14 @@ async def test_asked_to_run_while_running_it_runs_once_more_after(tmp_path: Path
         schedule.every("budget-check", check, seconds=3600)
         await schedule.start()
         try:
-            await until(lambda: len(started) == 1)
+            await until(lambda: len(started) == 1, "the first start")
             schedule.run_soon("budget-check")
-            await until(lambda: len(started) == 2)
+            await until(lambda: len(started) == 2, "the second start")
             # A call crosses a threshold while that check runs: three asks, one more run.
             for _ in range(3):
                 schedule.run_soon("budget-check")
             release.set()
-            await until(lambda: len(started) == 3)
+            await until(lambda: len(started) == 3, "the third start")
             await asyncio.sleep(0.2)
             assert len(started) == 3
         finally:

@@ -42,7 +42,7 @@ from cortexd.sd_notify import SystemdNotifier
 from cortexd.server import HEADER_TIMEOUT_S, peer_checked_protocol
 from cortexd.services import Limits, Services
 
-from .daemon import process_env, short_home
+from .daemon import process_env, short_home, socket_client
 from .waiting import wait_for
 
 
@@ -119,11 +119,7 @@ class App:
 
     def socket_client(self, timeout: float = 30.0) -> httpx2.Client:
         """A plain HTTP client on `socket`: a connection of its own, streams as they come."""
-        client = httpx2.Client(
-            transport=httpx2.HTTPTransport(uds=str(self.socket)),
-            base_url="http://cortexd",
-            timeout=timeout,
-        )
+        client = socket_client(self.socket, timeout)
         self._clients.append(client)
         return client
 

@@ -49,11 +49,7 @@ class Daemon:
 
     def client(self, timeout: float = 30.0) -> httpx2.Client:
         """A plain HTTP client on the daemon's socket."""
-        client = httpx2.Client(
-            transport=httpx2.HTTPTransport(uds=str(self.socket)),
-            base_url="http://cortexd",
-            timeout=timeout,
-        )
+        client = socket_client(self.socket, timeout)
         self.clients.append(client)
         return client
 
@@ -77,6 +73,13 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def socket_client(path: Path, timeout: float = 30.0) -> httpx2.Client:
+    """A plain HTTP client on the Unix socket at `path` (the base URL's host is ignored)."""
+    return httpx2.Client(
+        transport=httpx2.HTTPTransport(uds=str(path)), base_url="http://cortexd", timeout=timeout
+    )
 
 
 def process_env(env: Mapping[str, str]) -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -19,25 +19,28 @@ DEADLINE_S = 20.0
 POLL_S = 0.02
 
 
-def wait_for(check: Callable[[], T], what: str, timeout: float = DEADLINE_S) -> T:
-    """`check()`'s first true value; AssertionError naming `what` after `timeout` s."""
+def _polls(what: str, timeout: float) -> Iterator[None]:
+    """One step per poll until `timeout` seconds have passed, then the failure."""
     deadline = time.monotonic() + timeout
     while True:
-        found = check()
-        if found:
-            return found
+        yield
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def wait_for(check: Callable[[], T], what: str, timeout: float = DEADLINE_S) -> T:
+    """`check()`'s first true value; AssertionError naming `what` after `timeout` s."""
+    for _ in _polls(what, timeout):
+        if found := check():
+            return found
         time.sleep(POLL_S)
+    raise AssertionError("unreachable")  # pragma: no cover - _polls raises
 
 
 async def until(check: Callable[[], T], what: str, timeout: float = DEADLINE_S) -> T:
     """`wait_for` on an event loop: polls without blocking it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
+    for _ in _polls(what, timeout):
+        if found := check():
             return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(POLL_S / 2)
+    raise AssertionError("unreachable")  # pragma: no cover - _polls raises
