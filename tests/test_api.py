@@ -197,7 +197,17 @@ def test_an_oversized_body_is_refused_before_it_is_read(app: App) -> None:
         headers={"content-type": "application/json", "content-length": str(64 * 1024 * 1024)},
     )
     assert answer.status_code == 413 and "over the" in answer.json()["error"]["message"]
-    assert len(sent) <= 1
+    assert sent == []  # refused on the announced length, before a byte of the body was read
+    # On the wire: raw bytes, since an HTTP client would not announce a body it does not send.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
+        raw.settimeout(10)
+        raw.connect(str(app.socket))
+        raw.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: cortexd\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 67108864\r\n\r\n{"
+        )
+        head = raw.recv(4096).decode()
+    assert head.startswith("HTTP/1.1 413")
 
 
 def test_unknown_paths_and_methods(app: App) -> None:
@@ -299,7 +309,7 @@ def test_beyond_the_calls_in_flight_the_answer_is_503_with_retry_after(
     running = start_app(env=env, limits=Limits(max_in_flight=1))
     try:
         anthropic_fake.clear()
-        anthropic_fake.enqueue(Turn(text=" ".join("abcdefghijklmnop"), chunk_delay=0.1))
+        anthropic_fake.enqueue(Turn(text=" ".join("abcdefghijklmnop"), chunk_delay=0.3))
         body = {"model": "sonnet", "stream": True, "messages": [{"role": "user", "content": "x"}]}
         # A stream read as it comes: on the socket, where a connection stays open.
         with running.socket_client().stream("POST", "/v1/chat/completions", json=body) as first:

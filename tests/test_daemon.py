@@ -35,10 +35,15 @@ KEY_A, KEY_O = ANTHROPIC_KEY, OPENAI_KEY
 def daemon() -> Iterator[Daemon]:
     """One real cortexd (no keys) for the tests of its socket, one per module."""
     home = short_home()
-    running = start_daemon(home, {})
+    running = start_daemon(home, {}, "--keep-prompts", "7")
     yield running
     running.stop()
     remove_home(home)
+
+
+def test_start_up_options_reach_the_application(daemon: Daemon) -> None:
+    # --max-in-flight is seen at work in test_sigterm_during_a_stream_lets_it_finish.
+    assert daemon.client().get("/v1/health").json()["ledger"]["keeps_prompts_days"] == 7
 
 
 def test_the_socket_and_its_folder_are_private(daemon: Daemon) -> None:
@@ -89,6 +94,12 @@ def test_sighup_reloads_a_good_file_and_keeps_serving_through_a_bad_one(daemon: 
         json={"model": "task:Bulk operations", "messages": [{"role": "user", "content": "x"}]},
     ).json()
     assert plan["chain"] == ["sonnet"]  # the good edit still serves
+    routing.write_text(text)  # the shared daemon is left as it was found
+    running.signal(signal.SIGHUP)
+    wait_for(
+        lambda: client.get("/v1/health").json()["routing_file"]["last_error"] is None,
+        "the original file served again",
+    )
 
 
 def test_a_stale_socket_after_kill_9_is_replaced() -> None:
@@ -113,7 +124,7 @@ def test_sigterm_during_a_stream_lets_it_finish(
     anthropic_fake, openai_fake = fakes
     home = short_home()
     env = {"ANTHROPIC_API_KEY": KEY_A, "ANTHROPIC_BASE_URL": anthropic_fake.base_url}
-    running = start_daemon(home, env)
+    running = start_daemon(home, env, "--max-in-flight", "1")
     try:
         anthropic_fake.clear()
         anthropic_fake.enqueue(Turn(text="a b c d e f g h i j", chunk_delay=0.1))
@@ -124,6 +135,9 @@ def test_sigterm_during_a_stream_lets_it_finish(
                 if not line:
                     continue
                 if not lines:
+                    # The flag reached the application: this stream is the one call allowed.
+                    busy = running.client().post("/v1/chat/completions", json=body)
+                    assert busy.status_code == 503 and busy.json()["error"]["code"] == "busy"
                     threading.Thread(target=running.signal, args=(signal.SIGTERM,)).start()
                 lines.append(line)
         assert lines[-1] == "data: [DONE]"

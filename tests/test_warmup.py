@@ -146,7 +146,7 @@ def test_a_cold_ollama_model_lets_haiku_answer_while_it_loads_then_answers_itsel
             assert first["model"] == "haiku"
             assert [s["model"] for s in first["skipped"]] == ["llama3.1:8b"]
             assert "loading takes about 3.3 s (estimated" in first["skipped"][0]["reason"]
-            wait_for(lambda: "llama3.1:8b" in ollama.loaded, "the load in the background")
+            wait_for(lambda: "llama3.1:8b" in ollama.loaded, "the load in the background", 30)
             second = client.post("/v1/chat/completions", json=body).json()
             assert second["cortex"]["model"] == "llama3.1:8b"
             assert "skipped" not in second["cortex"]

@@ -62,11 +62,19 @@ class _PortalTransport(httpx2.BaseTransport):
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.stream = _BodyOnTheLoop(request.stream)
 
-        async def exchange() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-            answer = await self._asgi.handle_async_request(request)
-            return answer.status_code, answer.headers.raw, await answer.aread()
+        # The client's read timeout bounds the whole exchange, as on a socket: a handler that
+        # hangs fails its test instead of holding the run up.
+        limit = request.extensions.get("timeout", {}).get("read")
 
-        status, headers, content = self._portal.call(exchange)
+        async def exchange() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+            with anyio.fail_after(limit):
+                answer = await self._asgi.handle_async_request(request)
+                return answer.status_code, answer.headers.raw, await answer.aread()
+
+        try:
+            status, headers, content = self._portal.call(exchange)
+        except TimeoutError:
+            raise httpx2.ReadTimeout(f"no whole answer in {limit} s", request=request) from None
         return httpx2.Response(status, headers=headers, content=content)
 
 
@@ -153,6 +161,7 @@ class App:
             log_config=None,
             access_log=False,
             timeout_keep_alive=5,
+            timeout_graceful_shutdown=5,  # a stream left open (cortex tail) ends then
         )
         self._server = uvicorn.Server(config)
         self._served = self.portal.start_task_soon(self._server.serve, [listening])
@@ -163,10 +172,12 @@ class App:
         """Shut down as the daemon does (the ledger committed, the report written)."""
         for client in self._clients:
             client.close()
-        if self._server is not None and self._served is not None:
-            self._server.should_exit = True
-            self._served.result(timeout=20)
-        self._exit.close()
+        try:
+            if self._server is not None and self._served is not None:
+                self._server.should_exit = True
+                self._served.result(timeout=20)
+        finally:
+            self._exit.close()
 
 
 def start_app(
@@ -190,22 +201,28 @@ def start_app(
         secrets=list(keys.values.values()),
     )
     ledger.open()
-    app = assemble(
-        table,
-        paths.routing_file,
-        keys,
-        ledger=ledger,
-        context_dir=paths.context_dir,
-        env=full,
-        notices=default_notifier(paths.context_dir),
-        notifier=SystemdNotifier({}),
-        task_model=shipped_model(),
-        limits=limits,
-        routing_digest=digest,
-    )
-    stack = contextlib.ExitStack()
-    portal = stack.enter_context(
-        anyio.from_thread.start_blocking_portal("asyncio", {"use_uvloop": True})
-    )
-    stack.enter_context(portal.wrap_async_context_manager(app.router.lifespan_context(app)))
-    return App(home, app, portal, stack)
+    try:
+        app = assemble(
+            table,
+            paths.routing_file,
+            keys,
+            ledger=ledger,
+            context_dir=paths.context_dir,
+            env=full,
+            notices=default_notifier(paths.context_dir),
+            notifier=SystemdNotifier({}),
+            task_model=shipped_model(),
+            limits=limits,
+            routing_digest=digest,
+        )
+        with contextlib.ExitStack() as stack:
+            portal = stack.enter_context(
+                anyio.from_thread.start_blocking_portal("asyncio", {"use_uvloop": True})
+            )
+            lifespan = app.router.lifespan_context(app)
+            stack.enter_context(portal.wrap_async_context_manager(lifespan))
+            # Started: from now on the App owns the loop and the application's life.
+            return App(home, app, portal, stack.pop_all())
+    except BaseException:
+        ledger.close()  # whatever start-up began of it (its writer) ends too
+        raise

@@ -1,13 +1,13 @@
-"""Running the `cortex` CLI against a daemon's socket: in this process (its `main()`, with
-argv, standard streams and exit status as a shell would give them) or, where the process is
-the point, as the installed `cortex` program."""
+"""Running the `cortex` CLI against a daemon's socket in this process: its `main()`, with
+argv, standard streams and exit status as a shell would give them. `CORTEX` is the installed
+program, for the few tests where its process is the point."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import os
-import subprocess
+import signal
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -57,12 +57,32 @@ def cortex(
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
         _stdin(given),
+        _no_reload_of_this_process(),
     ):
         try:
             status = main(list(args))
-        except SystemExit as exit_:  # argparse's usage errors
-            status = exit_.code if isinstance(exit_.code, int) else 1
+        except SystemExit as exit_:  # argparse's usage errors, --help
+            code = exit_.code
+            status = code if isinstance(code, int) else (0 if code is None else 1)
     return Ran(status, out.getvalue(), err.getvalue())
+
+
+def _signalled(signum: int, frame: object) -> None:
+    raise AssertionError(
+        "the CLI sent SIGHUP to this test process: `cortex propose --apply` and `cortex budget"
+        " set` signal the daemon's pid, so run them against a real daemon (start_daemon)"
+    )
+
+
+@contextlib.contextmanager
+def _no_reload_of_this_process() -> Iterator[None]:
+    """An in-process application reports this process's pid; a reload the CLI sends it would
+    end the test run. Fail the test instead, saying why."""
+    saved = signal.signal(signal.SIGHUP, _signalled)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, saved)
 
 
 @contextlib.contextmanager
@@ -73,13 +93,3 @@ def _stdin(stream: io.TextIOWrapper) -> Iterator[None]:
         yield
     finally:
         sys.stdin = saved
-
-
-def cortex_process(
-    socket: Path, *args: str, stdin: str | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """The installed ``cortex`` program, run against the daemon on `socket`."""
-    env = {**os.environ, "CORTEX_SOCKET": str(socket), "COLUMNS": COLUMNS}
-    return subprocess.run(
-        [CORTEX, *args], env=env, capture_output=True, text=True, timeout=timeout, input=stdin
-    )
