@@ -115,7 +115,8 @@ def test_budget_set_writes_the_section_and_the_daemon_enforces_it(proposing: Dae
     written = cortex(proposing, "budget", "set", "openai", "12.50", "--yes")
     assert written.returncode == 0, written.stderr
     assert "+| openai | $12.50 | 50%, 80%, 100% | continue |" in written.stdout
-    assert generation(proposing) == before + 1
+    # Swapped in: by the SIGHUP, and the file watcher may swap the same save in too.
+    assert generation(proposing) > before
     state = proposing.client().get("/v1/budgets").json()
     assert [(b["scope"], b["limit_usd"]) for b in state["budgets"]] == [("openai", "12.50")]
     # A second provider joins the same table; a changed amount rewrites its cell.
