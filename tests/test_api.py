@@ -22,6 +22,7 @@ from support.cli import cortex
 from support.daemon import remove_home
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 
+from cortexd.api.tcp_guard import TcpGuard
 from cortexd.services import Limits
 
 KEY_A, KEY_O = ANTHROPIC_KEY, OPENAI_KEY
@@ -343,6 +344,42 @@ def test_a_client_that_sends_its_headers_too_slowly_is_cut_off() -> None:
     finally:
         running.stop()
         remove_home(running.home)
+
+
+TOKEN = "t" * 43
+GOOD_HOST = {"Host": "127.0.0.1:8765"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"Authorization": f"Bearer {TOKEN}"}, 200),
+        ({"Authorization": f"bearer {TOKEN}"}, 200),  # RFC 7235: the scheme's case is free
+        ({"Authorization": f"BEARER   {TOKEN}"}, 200),
+        ({"Authorization": "Bearer wrong"}, 401),
+        ({"Authorization": f"Basic {TOKEN}"}, 401),
+        ({"Authorization": f"Bearer{TOKEN}"}, 401),
+        ({"x-api-key": TOKEN}, 200),  # what Anthropic's SDK and Claude Code send for a key
+        ({"x-api-key": "wrong"}, 401),
+        ({"Authorization": "Bearer wrong", "x-api-key": TOKEN}, 200),
+        ({"x-api-key": TOKEN, "Host": "evil.example:8765"}, 403),
+        ({"x-api-key": TOKEN, "Origin": "https://evil.example"}, 403),
+        ({"x-api-key": TOKEN, "Origin": "http://127.0.0.1:8765"}, 200),
+    ],
+)
+def test_the_tcp_listener_takes_its_token_as_a_bearer_or_an_api_key(
+    app: App, headers: dict[str, str], status: int
+) -> None:
+    guarded = TcpGuard(app.app, TOKEN, 8765)
+    client = app.client(front=guarded)
+    answer = client.get("http://127.0.0.1:8765/v1/health", headers={**GOOD_HOST, **headers})
+    assert answer.status_code == status, answer.text
+    if status == 401:
+        error = answer.json()["error"]
+        assert error["type"] == "authentication_error" and "x-api-key" in error["message"]
+    # Without a port (the Unix socket), no token is asked for.
+    assert app.client(front=guarded).get("/v1/health").status_code == 200
 
 
 def test_cortex_route_asks_the_running_daemon(app: App) -> None:

@@ -1,8 +1,9 @@
-"""The optional loopback TCP listener's guard: a bearer token, and Host/Origin checks.
+"""The optional loopback TCP listener's guard: its token, and Host/Origin checks.
 
 A Unix socket is guarded by its file mode and the peer's uid; a TCP port on 127.0.0.1 is
 reachable by every local user and, through DNS rebinding, by web pages in a browser. So a
-request that came over TCP must carry the token (kept in a 0600 file), name this port in its
+request that came over TCP must carry the token (kept in a 0600 file) as a bearer credential
+or an ``x-api-key`` (what Anthropic's clients send), name this port in its
 ``Host`` (a rebinding page sends its own host name), and send no foreign ``Origin``.
 """
 
@@ -44,6 +45,25 @@ def load_or_create_token(path: Path) -> str:
     return token
 
 
+def _credentials(headers: dict[bytes, bytes]) -> list[bytes]:
+    """The tokens a request offers: a bearer credential (the scheme's case does not matter,
+    RFC 7235) and an ``x-api-key``, which Anthropic's clients send for a key.
+
+    >>> _credentials({b"authorization": b"bearer  abc", b"x-api-key": b"def"})
+    [b'abc', b'def']
+    >>> _credentials({b"authorization": b"Basic abc"})
+    []
+    """
+    found = []
+    scheme, _, credential = headers.get(b"authorization", b"").strip().partition(b" ")
+    if scheme.lower() == b"bearer" and credential.strip():
+        found.append(credential.strip())
+    key = headers.get(b"x-api-key", b"").strip()
+    if key:
+        found.append(key)
+    return found
+
+
 class TcpGuard:
     """ASGI middleware: requests over TCP need the token, this port's Host, no foreign Origin.
 
@@ -52,7 +72,7 @@ class TcpGuard:
 
     def __init__(self, app: ASGIApp, token: str, port: int) -> None:
         self.app = app
-        self._token = f"Bearer {token}".encode()
+        self._token = token.encode()
         self._hosts = {f"{h}:{port}".encode() for h in ("127.0.0.1", "localhost", "[::1]")}
         self._origins = {b"http://" + h for h in self._hosts}
 
@@ -70,8 +90,12 @@ class TcpGuard:
             refusal = (403, "the Host header must name this loopback listener")
         elif b"origin" in headers and headers[b"origin"] not in self._origins:
             refusal = (403, "requests from web pages (a foreign Origin) are refused")
-        elif not hmac.compare_digest(headers.get(b"authorization", b""), self._token):
-            refusal = (401, "a bearer token is required (see the token file)")
+        elif not any(hmac.compare_digest(c, self._token) for c in _credentials(headers)):
+            refusal = (
+                401,
+                "the listener's token is required, as `Authorization: Bearer <token>` or"
+                " `x-api-key: <token>` (see the token file)",
+            )
         if refusal is None:
             await self.app(scope, receive, send)
             return

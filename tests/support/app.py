@@ -28,6 +28,7 @@ import httpx2
 import openai
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from cortexd.assemble import assemble, services_of
 from cortexd.daemon import LEDGER_NAME
@@ -115,10 +116,11 @@ class App:
     def routing_file(self) -> Path:
         return self.services.routing_path
 
-    def client(self, timeout: float = 30.0) -> httpx2.Client:
-        """A plain HTTP client on the application, through httpx2's ASGI transport."""
+    def client(self, timeout: float = 30.0, *, front: ASGIApp | None = None) -> httpx2.Client:
+        """A plain HTTP client on the application, through httpx2's ASGI transport; `front`
+        is a middleware in front of it (the TCP listener's guard, built around `app`)."""
         client = httpx2.Client(
-            transport=_PortalTransport(self.portal, self.app),
+            transport=_PortalTransport(self.portal, front or self.app),
             base_url="http://cortexd",
             timeout=timeout,
         )
