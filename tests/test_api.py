@@ -211,6 +211,17 @@ def test_an_oversized_body_is_refused_before_it_is_read(app: App) -> None:
     assert head.startswith("HTTP/1.1 413")
 
 
+def test_the_root_answers_a_warm_up(app: App) -> None:
+    client = app.client()
+    head = client.head("/")  # Claude Code's first request, before any call
+    assert head.status_code == 200 and head.content == b""
+    assert client.get("/").json()["name"] == "cortexd"
+    # Over TCP without the token it is refused like any request (Claude Code ignores it).
+    guarded = app.client(front=TcpGuard(app.app, "t" * 43, 8765))
+    answer = guarded.head("http://127.0.0.1:8765/", headers={"Host": "127.0.0.1:8765"})
+    assert answer.status_code == 401
+
+
 def test_unknown_paths_and_methods(app: App) -> None:
     client = app.client()
     assert client.get("/v1/chat/completions").status_code == 405

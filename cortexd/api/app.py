@@ -337,6 +337,12 @@ async def embeddings(request: Request) -> Response:
     raise answer
 
 
+async def root(request: Request) -> Response:
+    """``GET /`` and ``HEAD /``: who answers here (Claude Code warms its connection up with a
+    ``HEAD /`` before its first call)."""
+    return JSONResponse({"name": "cortexd", "version": __version__})
+
+
 async def models(request: Request) -> Response:
     """``GET /v1/models``: every alias and the task routes, as OpenAI's model list."""
     services: Services = request.app.state.services
@@ -500,6 +506,7 @@ def build_app(services: Services) -> Starlette:
     routes = [
         Route("/v1/chat/completions", _guarded(chat_completions, True), methods=["POST"]),
         Route("/v1/embeddings", _guarded(embeddings, True), methods=["POST"]),
+        Route("/", _guarded(root, False), methods=["GET"]),  # HEAD too: Starlette adds it
         Route("/v1/models", _guarded(models, False), methods=["GET"]),
         Route("/v1/route", _guarded(route, False), methods=["POST"]),
         Route("/v1/health", _guarded(health, False), methods=["GET"]),
