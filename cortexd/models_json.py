@@ -1,4 +1,5 @@
-"""Catalog entries as JSON: what `cortex models --json` prints and `GET /v1/models` adds."""
+"""Catalog entries as JSON: what `cortex models --json` prints and `GET /v1/models` adds, and
+the model list in the shape Anthropic's clients read."""
 
 from __future__ import annotations
 
@@ -21,4 +22,36 @@ def model_row(catalog: Catalog, spec: ModelSpec) -> dict[str, Any]:
         "price_source": None if price is None else price.source,
         "base_url": None if spec.base_url is None else redact_url(spec.base_url),
         "gguf_path": None if spec.gguf_path is None else str(spec.gguf_path),
+    }
+
+
+#: Anthropic's list gives each model a creation date; cortexd's names have none that means
+#: anything, so all carry the epoch (as OpenAI's list here carries ``created: 0``).
+_EPOCH = "1970-01-01T00:00:00Z"
+
+
+def anthropic_models(entries: list[tuple[str, str, int | None]]) -> dict[str, Any]:
+    """``(id, display name, context window)`` entries as Anthropic's ``GET /v1/models``
+    page: every entry on one page.
+
+    >>> page = anthropic_models([("auto", "auto: routed by the routing file", None)])
+    >>> page["data"][0]["type"], page["has_more"], page["first_id"], page["last_id"]
+    ('model', False, 'auto', 'auto')
+    """
+    data = [
+        {
+            "type": "model",
+            "id": model_id,
+            "display_name": name,
+            "created_at": _EPOCH,
+            "lifecycle": "active",
+            "max_input_tokens": window,
+        }
+        for model_id, name, window in entries
+    ]
+    return {
+        "data": data,
+        "has_more": False,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
     }

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anthropic
 import openai
 import pytest
 from support.app import App, start_app
@@ -165,6 +166,23 @@ BAD = [
     (_body(stream_options="yes"), 400, "stream_options"),
     (b"[" * 100_000 + b"]" * 100_000, 400, None),
 ]
+
+
+def test_the_anthropic_sdk_lists_the_models_in_its_own_shape(app: App) -> None:
+    client = anthropic.Anthropic(
+        base_url="http://cortexd", api_key="unused", http_client=app.client(), max_retries=0
+    )
+    page = client.models.list()
+    ids = [m.id for m in page.data]
+    assert {"auto", "sonnet", "opus", "codex", "task:Meeting summary"} <= set(ids)
+    assert page.has_more is False and page.first_id == "auto" and page.last_id == ids[-1]
+    sonnet = next(m for m in page.data if m.id == "sonnet")
+    assert sonnet.type == "model" and "claude-sonnet-5-5" in sonnet.display_name
+    assert sonnet.created_at.year == 1970 and sonnet.lifecycle == "active"
+    assert sonnet.max_input_tokens and sonnet.max_input_tokens > 0
+    assert list(client.models.list()) == page.data  # one page: the SDK asks for no other
+    # The openai SDK, which sends no anthropic-version, still gets OpenAI's list.
+    assert app.sdk().models.list().data[0].object == "model"
 
 
 @pytest.mark.parametrize(("body", "status", "param"), BAD)

@@ -44,7 +44,7 @@ from cortexd.api.ledger_routes import LEDGER_ROUTES
 from cortexd.api.proposal_routes import PROPOSAL_ROUTES
 from cortexd.api.recording import CallRecording, EmbeddingCall, client_name
 from cortexd.api.warmup import cold_start
-from cortexd.models_json import model_row
+from cortexd.models_json import anthropic_models, model_row
 from cortexd.plans import plan_to_json
 from cortexd.routing import (
     Availability,
@@ -344,11 +344,22 @@ async def root(request: Request) -> Response:
 
 
 async def models(request: Request) -> Response:
-    """``GET /v1/models``: every alias and the task routes, as OpenAI's model list."""
+    """``GET /v1/models``: every alias and the task routes, as OpenAI's model list, or as
+    Anthropic's for a client that speaks its API (it sends ``anthropic-version``)."""
     services: Services = request.app.state.services
     routing = services.routing
-    data = [{"id": "auto", "object": "model", "created": 0, "owned_by": "cortexd"}]
     catalog = routing.catalog
+    if "anthropic-version" in request.headers:
+        entries: list[tuple[str, str, int | None]] = [
+            ("auto", "auto: routed by the routing file", None)
+        ]
+        entries += [
+            (s.name, f"{s.name} ({s.provider.value} {s.model_id})", s.context_window)
+            for s in catalog
+        ]
+        entries += [(f"task:{t}", f"the {t} route", None) for t in routing.table.task_types()]
+        return JSONResponse(anthropic_models(entries))
+    data = [{"id": "auto", "object": "model", "created": 0, "owned_by": "cortexd"}]
     # Prices come from genai-prices, whose first use loads a snapshot: off the event loop.
     rows = await asyncio.to_thread(lambda: [model_row(catalog, spec) for spec in catalog])
     data += [
