@@ -3,6 +3,7 @@ the model list in the shape Anthropic's clients read."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from cortexd.routing import Catalog, ModelSpec, redact_url
@@ -28,6 +29,18 @@ def model_row(catalog: Catalog, spec: ModelSpec) -> dict[str, Any]:
 #: Anthropic's list gives each model a creation date; cortexd's names have none that means
 #: anything, so all carry the epoch (as OpenAI's list here carries ``created: 0``).
 _EPOCH = "1970-01-01T00:00:00Z"
+
+
+def anthropic_list(catalog: Catalog, task_types: Iterable[str]) -> dict[str, Any]:
+    """``auto``, every alias and every ``task:`` name as Anthropic's model list."""
+    entries: list[tuple[str, str, int | None]] = [
+        ("auto", "auto: routed by the routing file", None)
+    ]
+    entries += [
+        (s.name, f"{s.name} ({s.provider.value} {s.model_id})", s.context_window) for s in catalog
+    ]
+    entries += [(f"task:{t}", f"the {t} route", None) for t in task_types]
+    return anthropic_models(entries)
 
 
 def anthropic_models(entries: list[tuple[str, str, int | None]]) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from cortexd.api.ledger_routes import LEDGER_ROUTES
 from cortexd.api.proposal_routes import PROPOSAL_ROUTES
 from cortexd.api.recording import CallRecording, EmbeddingCall, client_name
 from cortexd.api.warmup import cold_start
-from cortexd.models_json import anthropic_models, model_row
+from cortexd.models_json import anthropic_list, model_row
 from cortexd.plans import plan_to_json
 from cortexd.routing import (
     Availability,
@@ -350,15 +350,7 @@ async def models(request: Request) -> Response:
     routing = services.routing
     catalog = routing.catalog
     if "anthropic-version" in request.headers:
-        entries: list[tuple[str, str, int | None]] = [
-            ("auto", "auto: routed by the routing file", None)
-        ]
-        entries += [
-            (s.name, f"{s.name} ({s.provider.value} {s.model_id})", s.context_window)
-            for s in catalog
-        ]
-        entries += [(f"task:{t}", f"the {t} route", None) for t in routing.table.task_types()]
-        return JSONResponse(anthropic_models(entries))
+        return JSONResponse(anthropic_list(catalog, routing.table.task_types()))
     data = [{"id": "auto", "object": "model", "created": 0, "owned_by": "cortexd"}]
     # Prices come from genai-prices, whose first use loads a snapshot: off the event loop.
     rows = await asyncio.to_thread(lambda: [model_row(catalog, spec) for spec in catalog])

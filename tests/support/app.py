@@ -108,14 +108,6 @@ class App:
     def services(self) -> Services:
         return services_of(self.app)
 
-    @property
-    def context(self) -> Path:
-        return self.home / "context"
-
-    @property
-    def routing_file(self) -> Path:
-        return self.services.routing_path
-
     def client(self, timeout: float = 30.0, *, front: ASGIApp | None = None) -> httpx2.Client:
         """A plain HTTP client on the application, through httpx2's ASGI transport; `front`
         is a middleware in front of it (the TCP listener's guard, built around `app`)."""
