@@ -26,6 +26,7 @@ from cortexd.routing.dispatch.requirements import estimate_tokens, missing
 from cortexd.routing.providers.chat import (
     ChatRequest,
     ChatResponse,
+    RawEvent,
     ReasoningDelta,
     StreamEnd,
     StreamEvent,
@@ -417,7 +418,8 @@ class Dispatcher:
                     raise
                 moved = True
                 event_seen = event
-                if not content and isinstance(event, ReasoningDelta):
+                opening = isinstance(event, RawEvent) and event.opening
+                if not content and (isinstance(event, ReasoningDelta) or opening):
                     held.append(event)  # shown once this model is known to answer
                     continue
                 if not content:

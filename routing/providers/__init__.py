@@ -13,7 +13,9 @@ from cortexd.routing.providers.chat import (
     ChatResponse,
     EmbedRequest,
     EmbedResponse,
+    Forward,
     ImagePart,
+    RawEvent,
     Reasoning,
     ReasoningConfig,
     ReasoningDelta,
@@ -28,6 +30,7 @@ from cortexd.routing.providers.chat import (
     ToolChoice,
     ToolSpec,
     Usage,
+    Wire,
 )
 from cortexd.routing.providers.contract import (
     Capabilities,
@@ -60,6 +63,8 @@ from cortexd.routing.providers.registry import ProviderRegistry
 from cortexd.routing.providers.settings import Endpoint
 
 __all__ = [
+    "Forward",
+    "Wire",
     "AuthenticationError",
     "Capabilities",
     "ChatMessage",
@@ -89,6 +94,7 @@ __all__ = [
     "ReasoningDelta",
     "ResponseFormat",
     "ServerError",
+    "RawEvent",
     "StreamEnd",
     "StreamEvent",
     "StreamInterruptedError",

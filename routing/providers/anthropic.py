@@ -31,6 +31,7 @@ from cortexd.routing.providers.cloud import CloudProvider, call_timeout
 from cortexd.routing.providers.errors import (
     NotConfiguredError,
 )
+from cortexd.routing.providers.forward import forward
 from cortexd.routing.providers.sdk_errors import SdkExceptions
 from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Endpoint
 from cortexd.routing.providers.stream import run_stream
@@ -111,8 +112,23 @@ class AnthropicProvider(CloudProvider[anthropic.AsyncAnthropic]):
         return replace(response, timing=Timing(elapsed, elapsed), warnings=warnings)
 
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        """Deltas as Anthropic streams them, then `StreamEnd`; a break raises our error."""
+        """Deltas as Anthropic streams them, then `StreamEnd`; a break raises our error.
+
+        A client's own Messages request (`request.forward`) goes through as it was
+        written, and its events are relayed (see `forward`)."""
         client = self._require(request.model)
+        if request.forward is not None and request.forward.wire == "messages":
+            return forward(
+                client,
+                "/v1/messages",
+                request,
+                AnthropicStreamDecoder(),
+                from_anthropic,
+                provider=NAME,
+                map_error=lambda exc: self._error(exc, request.model),
+                caught=CAUGHT,
+                clock=self._clock,
+            )
         body, warnings = to_anthropic(request)
 
         async def open_events() -> AsyncIterator[Any]:

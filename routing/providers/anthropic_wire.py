@@ -183,12 +183,14 @@ def usage_from(data: Mapping[str, Any] | None) -> Usage:
     cache_write = int(data.get("cache_creation_input_tokens") or 0)
     details = data.get("output_tokens_details") or {}
     thinking = data.get("thinking_tokens") or details.get("thinking_tokens") or 0
+    hour = (data.get("cache_creation") or {}).get("ephemeral_1h_input_tokens") or 0
     return Usage(
         input_tokens=int(data.get("input_tokens") or 0) + cache_read + cache_write,
         output_tokens=int(data.get("output_tokens") or 0),
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
         reasoning_tokens=int(thinking),
+        cache_write_1h_tokens=int(hour),
     )
 
 

@@ -151,6 +151,26 @@ class ReasoningConfig:
     summary: bool = True  # ask for a readable summary where the provider offers one
 
 
+Wire = Literal["chat", "messages", "responses"]
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """The client's own request, for a provider that speaks its wire format.
+
+    `body` is the client's JSON object as it came (the override phrase already removed);
+    the provider sends it with only ``model`` changed, so fields nobody here knows yet,
+    thinking signatures and cache breakpoints arrive as the client wrote them. `headers`
+    are the client's headers the provider must see (``anthropic-beta``, ``anthropic-version``).
+    """
+
+    wire: Wire
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    stream: bool = True
+    query: Mapping[str, str] = field(default_factory=dict)  # Claude Code's ``?beta=true``
+
+
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
     """One chat call, for one concrete model of one provider.
@@ -173,6 +193,7 @@ class ChatRequest:
     cache_prompt: bool = False
     timeout: float | None = None
     user: str | None = None
+    forward: Forward | None = None
 
     @property
     def system(self) -> str:
@@ -198,8 +219,9 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
+    cache_write_tokens: int = 0  # every cache write, 5-minute and 1-hour
     reasoning_tokens: int = 0  # part of output_tokens where the provider counts them apart
+    cache_write_1h_tokens: int = 0  # of `cache_write_tokens`, those written for an hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +251,10 @@ class ChatResponse:
     response_id: str | None = None
     provider_finish: str | None = None  # the provider's own word: end_turn, max_tokens, …
     warnings: tuple[str, ...] = ()
+    # A forwarded call's answer as the provider sent it: the whole JSON body, or a stream's
+    # last event (held back so the call is on record before its last byte).
+    raw: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # the provider's headers a client should see
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +284,20 @@ class ToolCallDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class RawEvent:
+    """One event of a forwarded stream, as the provider sent it (its SSE bytes).
+
+    `opening` events (``message_start``, ``response.created``, pings before content) carry
+    no content: dispatch holds them until content comes, so a failure before it can still
+    fall back unseen. `headers` rides on an attempt's first event: the provider's headers
+    a client should see (request id, rate limits)."""
+
+    data: bytes
+    opening: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class StreamEnd:
     """The last event of every stream that finished: the whole answer, usage and timing."""
 
@@ -265,7 +305,7 @@ class StreamEnd:
 
 
 Delta = TextDelta | ReasoningDelta | ToolCallDelta
-StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | StreamEnd
+StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | RawEvent | StreamEnd
 
 
 @dataclass(frozen=True, slots=True)

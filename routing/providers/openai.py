@@ -25,6 +25,7 @@ from cortexd.routing.providers.chat import (
     Usage,
 )
 from cortexd.routing.providers.cloud import CloudProvider, call_timeout
+from cortexd.routing.providers.forward import forward
 from cortexd.routing.providers.openai_responses_wire import (
     ResponsesStreamDecoder,
     from_responses,
@@ -148,8 +149,23 @@ class OpenAIProvider(CloudProvider[openai.AsyncOpenAI]):
         return replace(response, timing=Timing(elapsed, elapsed), warnings=warnings)
 
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        """Deltas as OpenAI streams them, then `StreamEnd`; a break raises our error."""
+        """Deltas as OpenAI streams them, then `StreamEnd`; a break raises our error.
+
+        A client's own Responses request (`request.forward`) goes through as it was
+        written, and its events are relayed (see `forward`)."""
         client = self._require(request.model)
+        if request.forward is not None and request.forward.wire == "responses":
+            return forward(
+                client,
+                "/responses",
+                request,
+                ResponsesStreamDecoder(),
+                from_responses,
+                provider=NAME,
+                map_error=lambda exc: self._error(exc, request.model),
+                caught=CAUGHT,
+                clock=self._clock,
+            )
         timeout = call_timeout(request.timeout)
         decoder: StreamDecoder
         if uses_responses(request.model, self._responses_models):
