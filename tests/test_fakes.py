@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import anthropic
@@ -47,6 +48,8 @@ CLAUDE_USER: list[MessageParam] = [{"role": "user", "content": "Hello there"}]
 GPT_USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello there"}]
 WEATHER = ToolCall("toolu_01A", "get_weather", {"city": "Paris", "units": "celsius"})
 OPENAI_WEATHER = ToolCall("call_01A", "get_weather", {"city": "Paris", "units": "celsius"})
+ANTHROPIC_HEADERS = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
+SIGNATURE_ERROR = "messages.1.content.0: Invalid `signature` in `thinking` block"
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +175,21 @@ async def test_server_reads_chunked_request_bodies(fake_ollama: FakeOllama) -> N
         "messages": [{"role": "user", "content": "hi"}],
         "stream": False,
     }
+
+
+async def test_server_records_the_exact_bytes_received(fake_anthropic: FakeAnthropic) -> None:
+    # Odd spacing and key order that a re-serialization would not keep.
+    sent = (
+        b'{"stream":false,  "model": "m","max_tokens":5,\n"messages":%b}'
+        % json.dumps(USER, separators=(",", ":")).encode()
+    )
+    async with httpx2.AsyncClient() as client:
+        response = await client.post(
+            f"{fake_anthropic.url}/v1/messages", headers=ANTHROPIC_HEADERS, content=sent
+        )
+    assert response.status_code == 200
+    recorded = fake_anthropic.requests[-1]
+    assert recorded.body == sent and recorded.json == json.loads(sent)
 
 
 def test_server_stops_cleanly_and_leaves_no_thread() -> None:
@@ -497,6 +515,212 @@ async def test_anthropic_stream_faults_on_a_plain_request(
         await _claude_message(claude)
 
 
+# -- Anthropic: thinking signatures ----------------------------------------------------------
+
+
+def _alter(text: str) -> str:
+    """The text with its first character changed."""
+    return ("B" if text[0] == "A" else "A") + text[1:]
+
+
+def _history(*blocks: dict[str, Any]) -> list[MessageParam]:
+    """A conversation whose assistant turn (messages.1) holds ``blocks``, then a new question."""
+    content: list[Any] = [*blocks, {"type": "text", "text": "It is 4."}]
+    return [
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": content},
+        {"role": "user", "content": "And 3+3?"},
+    ]
+
+
+async def _thinking_turn(
+    fake: FakeAnthropic, client: AsyncAnthropic, *, stream: bool
+) -> anthropic.types.ThinkingBlock:
+    """Ask once (JSON or SSE) and return the answer's thinking block."""
+    fake.enqueue(Turn(text="It is 4.", thinking="Two plus two is four."))
+    if stream:
+        async with client.messages.stream(
+            model="claude-sonnet-4-5", max_tokens=64, messages=CLAUDE_USER
+        ) as events:
+            message = await events.get_final_message()
+    else:
+        message = await _claude_message(client)
+    block = message.content[0]
+    assert block.type == "thinking"
+    return block
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_anthropic_accepts_its_own_thinking_block_sent_back_unchanged(
+    fake_anthropic: FakeAnthropic, claude: AsyncAnthropic, stream: bool
+) -> None:
+    block = await _thinking_turn(fake_anthropic, claude, stream=stream)
+    assert block.signature == fake_anthropic.signature_for("Two plus two is four.")
+    fake_anthropic.enqueue(Turn(text="It is 6."))
+    second = await claude.messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=64,
+        messages=_history(block.model_dump()),
+    )
+    assert second.content[0].type == "text" and second.content[0].text == "It is 6."
+    sent = fake_anthropic.requests[-1].json["messages"][1]["content"][0]
+    assert (sent["thinking"], sent["signature"]) == (block.thinking, block.signature)
+
+
+@pytest.mark.parametrize("altered", ["signature", "thinking"])
+async def test_anthropic_refuses_a_thinking_block_changed_by_one_character(
+    fake_anthropic: FakeAnthropic, claude: AsyncAnthropic, altered: str
+) -> None:
+    block = (await _thinking_turn(fake_anthropic, claude, stream=False)).model_dump()
+    tampered = dict(block, **{altered: _alter(block[altered])})
+    fake_anthropic.enqueue(Turn(text="It is 6."))
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        await claude.messages.create(
+            model="claude-sonnet-4-5", max_tokens=64, messages=_history(tampered)
+        )
+    assert caught.value.status_code == 400 and caught.value.type == "invalid_request_error"
+    assert caught.value.api_message == SIGNATURE_ERROR
+    assert fake_anthropic.pending == 1  # refused before the script was read
+    with pytest.raises(anthropic.BadRequestError) as counted:
+        await claude.messages.count_tokens(model="claude-sonnet-4-5", messages=_history(tampered))
+    assert counted.value.api_message == SIGNATURE_ERROR
+    # The unchanged block still passes, and gets the turn the refusals left queued.
+    second = await claude.messages.create(
+        model="claude-sonnet-4-5", max_tokens=64, messages=_history(block)
+    )
+    assert second.content[0].type == "text" and second.content[0].text == "It is 6."
+
+
+async def test_anthropic_refuses_a_thinking_block_without_a_signature(
+    fake_anthropic: FakeAnthropic, claude: AsyncAnthropic
+) -> None:
+    unsigned = {"type": "thinking", "thinking": "Two plus two is four."}
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        await claude.messages.create(
+            model="claude-sonnet-4-5", max_tokens=64, messages=_history(unsigned)
+        )
+    assert caught.value.api_message == "messages.1.content.0.thinking.signature: Field required"
+
+
+async def test_anthropic_signatures_are_per_fake(
+    fake_anthropic: FakeAnthropic, claude: AsyncAnthropic
+) -> None:
+    text = "Two plus two is four."
+    other = FakeAnthropic()  # never started: only its secret is needed
+    assert other.signature_for(text) != fake_anthropic.signature_for(text)
+    foreign = {"type": "thinking", "thinking": text, "signature": other.signature_for(text)}
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        await claude.messages.create(
+            model="claude-sonnet-4-5", max_tokens=64, messages=_history(foreign)
+        )
+    assert caught.value.api_message == SIGNATURE_ERROR
+
+
+async def test_anthropic_checks_redacted_thinking_data(
+    fake_anthropic: FakeAnthropic, claude: AsyncAnthropic
+) -> None:
+    issued = fake_anthropic.redacted_thinking_data()
+    fake_anthropic.enqueue(Turn(text="It is 6."))
+    redacted = {"type": "redacted_thinking", "data": issued}
+    second = await claude.messages.create(
+        model="claude-sonnet-4-5", max_tokens=64, messages=_history(redacted)
+    )
+    assert second.content[0].type == "text" and second.content[0].text == "It is 6."
+    for data in ("opaque", _alter(issued), FakeAnthropic().redacted_thinking_data()):
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            await claude.messages.create(
+                model="claude-sonnet-4-5",
+                max_tokens=64,
+                messages=_history({"type": "redacted_thinking", "data": data}),
+            )
+        assert caught.value.api_message == (
+            "messages.1.content.0: Invalid `data` in `redacted_thinking` block"
+        )
+
+
+async def test_anthropic_signature_check_can_be_turned_off() -> None:
+    forged = {"type": "thinking", "thinking": "Two plus two is four.", "signature": "forged"}
+    body = {"model": "m", "max_tokens": 5, "messages": _history(forged)}
+    with FakeAnthropic(verify_signatures=False) as lenient, FakeAnthropic() as strict:
+        async with httpx2.AsyncClient() as client:
+            accepted = await client.post(
+                f"{lenient.url}/v1/messages", headers=ANTHROPIC_HEADERS, json=body
+            )
+            refused = await client.post(
+                f"{strict.url}/v1/messages", headers=ANTHROPIC_HEADERS, json=body
+            )
+    assert accepted.status_code == 200
+    assert refused.status_code == 400
+    assert refused.json()["error"] == {"type": "invalid_request_error", "message": SIGNATURE_ERROR}
+
+
+# -- Anthropic: cache usage and headers ------------------------------------------------------
+
+
+async def test_anthropic_usage_splits_cache_writes_by_ttl(
+    fake_anthropic: FakeAnthropic, claude: AsyncAnthropic
+) -> None:
+    fake_anthropic.enqueue(
+        Turn(input_tokens=100, cache_write_tokens=30),
+        Turn(input_tokens=100, cache_write_tokens=30, cache_write_1h_tokens=10),
+    )
+    default = (await _claude_message(claude)).usage
+    assert default.cache_creation is not None and default.cache_creation_input_tokens == 30
+    assert default.cache_creation.ephemeral_5m_input_tokens == 30
+    assert default.cache_creation.ephemeral_1h_input_tokens == 0
+    events = await _claude_stream(claude)
+    assert events[0].type == "message_start"
+    usage = events[0].message.usage
+    assert (usage.input_tokens, usage.cache_creation_input_tokens) == (70, 30)
+    assert usage.cache_read_input_tokens == 0 and usage.cache_creation is not None
+    assert usage.cache_creation.ephemeral_5m_input_tokens == 20
+    assert usage.cache_creation.ephemeral_1h_input_tokens == 10
+    with pytest.raises(ValueError):
+        Turn(cache_write_tokens=5, cache_write_1h_tokens=6)
+
+
+def _assert_anthropic_headers(headers: Mapping[str, str], fake: FakeAnthropic) -> None:
+    assert headers["request-id"].startswith("req_")
+    assert {name: headers[name] for name in fake.rate_limit_headers} == fake.rate_limit_headers
+    assert headers["anthropic-ratelimit-requests-limit"] == "4000"
+    assert headers["anthropic-ratelimit-requests-remaining"] == "3999"
+    assert headers["anthropic-ratelimit-tokens-limit"] == "400000"
+    assert headers["anthropic-ratelimit-tokens-remaining"] == "399000"
+    for name in ("anthropic-ratelimit-requests-reset", "anthropic-ratelimit-tokens-reset"):
+        assert datetime.fromisoformat(headers[name]).tzinfo is not None  # RFC 3339, with zone
+
+
+async def test_anthropic_sends_request_id_and_rate_limits_on_every_answer(
+    fake_anthropic: FakeAnthropic, claude: AsyncAnthropic
+) -> None:
+    raw = await claude.messages.with_raw_response.create(
+        model="claude-sonnet-4-5", max_tokens=64, messages=CLAUDE_USER
+    )
+    _assert_anthropic_headers(raw.headers, fake_anthropic)
+    assert raw.request_id == raw.headers["request-id"]
+    fake_anthropic.enqueue(Fault.status(529), Fault.stream_error(1))
+    with pytest.raises(anthropic.InternalServerError) as caught:
+        await _claude_message(claude)
+    _assert_anthropic_headers(caught.value.response.headers, fake_anthropic)
+    async with httpx2.AsyncClient() as client:
+        body = {"model": "m", "max_tokens": 5, "messages": USER, "stream": True}
+        streamed = await client.post(
+            f"{fake_anthropic.url}/v1/messages", headers=ANTHROPIC_HEADERS, json=body
+        )
+        unsigned = await client.post(
+            f"{fake_anthropic.url}/v1/messages",
+            headers=ANTHROPIC_HEADERS,
+            json={"model": "m", "max_tokens": 5, "messages": _history({"type": "thinking"})},
+        )
+        unauthenticated = await client.post(f"{fake_anthropic.url}/v1/messages", json={})
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert "event: error" in streamed.text
+    assert unsigned.status_code == 400 and unauthenticated.status_code == 401
+    for response in (streamed, unsigned, unauthenticated):
+        _assert_anthropic_headers(response.headers, fake_anthropic)
+    assert unsigned.json()["request_id"] == unsigned.headers["request-id"]
+
+
 # -- OpenAI: Chat Completions ----------------------------------------------------------------
 
 
@@ -793,6 +1017,44 @@ async def test_openai_models(fake_openai: FakeOpenAI, gpt: AsyncOpenAI) -> None:
     assert (await gpt.models.retrieve("gpt-4o")).owned_by == "openai"
     with pytest.raises(openai.NotFoundError):
         await gpt.models.retrieve("gpt-0")
+
+
+def _assert_openai_headers(headers: Mapping[str, str]) -> None:
+    assert headers["x-request-id"].startswith("req_")
+    assert {name: value for name, value in headers.items() if name.startswith("x-ratelimit-")} == {
+        "x-ratelimit-limit-requests": "10000",
+        "x-ratelimit-remaining-requests": "9999",
+        "x-ratelimit-reset-requests": "6ms",
+        "x-ratelimit-limit-tokens": "2000000",
+        "x-ratelimit-remaining-tokens": "1999980",
+        "x-ratelimit-reset-tokens": "1s",
+    }
+
+
+async def test_openai_sends_request_id_and_rate_limits_on_every_answer(
+    fake_openai: FakeOpenAI, gpt: AsyncOpenAI
+) -> None:
+    raw = await gpt.chat.completions.with_raw_response.create(model="gpt-4o", messages=GPT_USER)
+    _assert_openai_headers(raw.headers)
+    assert raw.request_id == raw.headers["x-request-id"]
+    fake_openai.enqueue(Fault.status(429, headers={"x-ratelimit-remaining-requests": "0"}))
+    with pytest.raises(openai.RateLimitError) as caught:
+        await gpt.chat.completions.create(model="gpt-4o", messages=GPT_USER)
+    limited = caught.value.response.headers
+    # A Fault's own headers win: a test can show a spent limit.
+    assert limited["x-ratelimit-remaining-requests"] == "0"
+    _assert_openai_headers({**limited, "x-ratelimit-remaining-requests": "9999"})
+    async with httpx2.AsyncClient() as client:
+        streamed = await client.post(
+            f"{fake_openai.base_url}/responses",
+            headers={"authorization": "Bearer k"},
+            json={"model": "gpt-4o", "input": "Hi", "stream": True},
+        )
+        unauthenticated = await client.post(f"{fake_openai.base_url}/chat/completions", json={})
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert unauthenticated.status_code == 401
+    for response in (streamed, unauthenticated):
+        _assert_openai_headers(response.headers)
 
 
 # -- Ollama ----------------------------------------------------------------------------------

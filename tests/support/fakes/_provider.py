@@ -108,6 +108,9 @@ class ProviderFake(FakeServer):
         super().__init__()
         self._script = Script()
         self._routes: dict[tuple[str, str], Route] = {}
+        # Sent on every reply, errors and streams included, as the providers do; a test may
+        # replace the mapping (e.g. to show a spent limit) between requests.
+        self.rate_limit_headers: dict[str, str] = {}
 
     def enqueue(self, *items: Turn | Fault) -> None:
         """Queue answers for the next scripted requests (generation and embeddings)."""
@@ -156,10 +159,11 @@ class ProviderFake(FakeServer):
         raise NotImplementedError
 
     def reply_headers(self) -> dict[str, str]:
-        """Headers every reply carries: a fresh request id where the provider sends one."""
-        if self.request_id_header is None:
-            return {}
-        return {self.request_id_header: new_id("req_")}
+        """The rate-limit headers, and a fresh request id where the provider sends one."""
+        headers = dict(self.rate_limit_headers)
+        if self.request_id_header is not None:
+            headers[self.request_id_header] = new_id("req_")
+        return headers
 
     def default_message(self, status: int) -> str:
         """The error message used when a Fault gives none."""

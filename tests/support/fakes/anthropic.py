@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import math
-from collections.abc import Sequence
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ._provider import (
@@ -44,6 +47,9 @@ _STATUS_BY_TYPE = {error_type: status for status, error_type in ERROR_TYPES.item
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 # Keys whose string values are structure, not prompt text, when counting tokens.
 _NOT_TEXT = frozenset({"type", "role", "id", "tool_use_id", "media_type", "cache_control"})
+# Keeps a redacted_thinking MAC from ever equalling a thinking signature.
+_REDACTED_DOMAIN = b"redacted_thinking:"
+_NONCE_BYTES = 16
 
 
 class FakeAnthropic(ProviderFake):
@@ -52,19 +58,100 @@ class FakeAnthropic(ProviderFake):
     ``models`` are the ids ``GET /v1/models`` lists. With ``require_auth`` (the default) a request
     without ``x-api-key`` (or a bearer token) gets a 401, and one without ``anthropic-version``
     a 400, as the real API answers.
+
+    Thinking blocks are signed with an HMAC under a secret of this fake's own, and with
+    ``verify_signatures`` (the default) every ``thinking`` and ``redacted_thinking`` block sent
+    back in an assistant message must be one this fake issued, unchanged, or the request gets
+    the real API's 400: what a proxy that rewrites the history would get.
     """
 
     request_id_header = "request-id"
 
     def __init__(
-        self, *, models: Sequence[str] = DEFAULT_MODELS, require_auth: bool = True
+        self,
+        *,
+        models: Sequence[str] = DEFAULT_MODELS,
+        require_auth: bool = True,
+        verify_signatures: bool = True,
     ) -> None:
         super().__init__()
         self.models = list(models)
         self.require_auth = require_auth
+        self.verify_signatures = verify_signatures
+        # Random per fake: a block signed by another fake fails here, as a foreign one would.
+        self._secret = secrets.token_bytes(32)
+        self.rate_limit_headers = _rate_limit_headers(datetime.now(UTC))
         self.route("POST", "/v1/messages", self._messages)
         self.route("POST", "/v1/messages/count_tokens", self._count_tokens)
         self.route("GET", "/v1/models", self._list_models)
+
+    # -- signatures ------------------------------------------------------------------------
+
+    def signature_for(self, thinking: str) -> str:
+        """The signature this fake gives a thinking block with this text."""
+        return base64.b64encode(self._mac(thinking.encode())).decode()
+
+    def redacted_thinking_data(self) -> str:
+        """A fresh ``data`` for a ``redacted_thinking`` block that this fake accepts back.
+
+        A random nonce and its MAC: opaque to clients, checkable without remembering it.
+        """
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        return base64.b64encode(nonce + self._mac(_REDACTED_DOMAIN + nonce)).decode()
+
+    def _mac(self, data: bytes) -> bytes:
+        return hmac.new(self._secret, data, hashlib.sha256).digest()
+
+    def _signed(self, signature: object, thinking: object) -> bool:
+        if not isinstance(signature, str) or not isinstance(thinking, str):
+            return False
+        return hmac.compare_digest(signature.encode(), self.signature_for(thinking).encode())
+
+    def _issued(self, data: object) -> bool:
+        if not isinstance(data, str):
+            return False
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except ValueError:
+            return False
+        nonce, mac = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
+        return len(nonce) == _NONCE_BYTES and hmac.compare_digest(
+            mac, self._mac(_REDACTED_DOMAIN + nonce)
+        )
+
+    def _block_problem(self, where: str, block: object) -> str | None:
+        """The real API's complaint about one block of an assistant message, or None."""
+        if not isinstance(block, dict):
+            return None
+        kind = block.get("type")
+        if kind == "thinking":
+            for key in ("thinking", "signature"):
+                if key not in block:
+                    return f"{where}.thinking.{key}: Field required"
+            if not self._signed(block["signature"], block["thinking"]):
+                return f"{where}: Invalid `signature` in `thinking` block"
+        elif kind == "redacted_thinking":
+            if "data" not in block:
+                return f"{where}.redacted_thinking.data: Field required"
+            if not self._issued(block["data"]):
+                return f"{where}: Invalid `data` in `redacted_thinking` block"
+        return None
+
+    def _history_refusal(self, request: RecordedRequest) -> Action | None:
+        """A 400 for the first thinking block in the history that this fake did not sign."""
+        body = request.json if isinstance(request.json, dict) else {}
+        messages = body.get("messages")
+        if not self.verify_signatures or not isinstance(messages, list):
+            return None
+        for i, message in enumerate(messages):
+            if not isinstance(message, dict) or message.get("role") != "assistant":
+                continue
+            content = message.get("content")
+            for j, block in enumerate(content if isinstance(content, list) else []):
+                problem = self._block_problem(f"messages.{i}.content.{j}", block)
+                if problem is not None:
+                    return self.error_reply(400, problem)
+        return None
 
     # -- ProviderFake hooks ----------------------------------------------------------------
 
@@ -111,9 +198,16 @@ class FakeAnthropic(ProviderFake):
     # -- routes ----------------------------------------------------------------------------
 
     def _messages(self, request: RecordedRequest) -> Action:
+        # Refused before the script is read: a rejected request generates nothing.
+        refusal = self._history_refusal(request)
+        if refusal is not None:
+            return refusal
         return self.scripted(request, self._render)
 
     def _count_tokens(self, request: RecordedRequest) -> Action:
+        refusal = self._history_refusal(request)
+        if refusal is not None:
+            return refusal
         body = request.json if isinstance(request.json, dict) else {}
         chars = sum(_text_length(body.get(key)) for key in ("system", "messages", "tools"))
         return self.json_reply({"input_tokens": max(1, math.ceil(chars / 4))})
@@ -144,7 +238,7 @@ class FakeAnthropic(ProviderFake):
             "type": "message",
             "role": "assistant",
             "model": body.get("model", "claude-unknown"),
-            "content": _blocks(turn),
+            "content": _blocks(turn, self.signature_for),
             "stop_reason": _stop_reason(turn),
             "stop_sequence": turn.stop_sequence if _stop_reason(turn) == "stop_sequence" else None,
             "usage": _usage(turn),
@@ -158,12 +252,30 @@ class FakeAnthropic(ProviderFake):
         )
 
 
+def _rate_limit_headers(now: datetime) -> dict[str, str]:
+    """Anthropic's rate-limit headers: fixed numbers, the resets a second after ``now``."""
+    reset = (now + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "anthropic-ratelimit-requests-limit": "4000",
+        "anthropic-ratelimit-requests-remaining": "3999",
+        "anthropic-ratelimit-requests-reset": reset,
+        "anthropic-ratelimit-tokens-limit": "400000",
+        "anthropic-ratelimit-tokens-remaining": "399000",
+        "anthropic-ratelimit-tokens-reset": reset,
+    }
+
+
 def _usage(turn: Turn) -> dict[str, Any]:
     uncached = max(0, turn.input_tokens - turn.cache_read_tokens - turn.cache_write_tokens)
     return {
         "input_tokens": uncached,
         "cache_creation_input_tokens": turn.cache_write_tokens,
         "cache_read_input_tokens": turn.cache_read_tokens,
+        # The writes split by TTL; cache_creation_input_tokens is their sum.
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": turn.cache_write_tokens - turn.cache_write_1h_tokens,
+            "ephemeral_1h_input_tokens": turn.cache_write_1h_tokens,
+        },
         "output_tokens": turn.output_tokens,
         "service_tier": "standard",
     }
@@ -175,16 +287,11 @@ def _stop_reason(turn: Turn) -> str:
     return _STOP_REASONS[turn.finish_reason]
 
 
-def _signature(thinking: str) -> str:
-    # Opaque to clients; derived from the text so repeated runs compare equal.
-    return base64.b64encode(hashlib.sha256(thinking.encode()).digest() * 2).decode()
-
-
-def _blocks(turn: Turn) -> list[dict[str, Any]]:
+def _blocks(turn: Turn, sign: Callable[[str], str]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if turn.thinking is not None:
         blocks.append(
-            {"type": "thinking", "thinking": turn.thinking, "signature": _signature(turn.thinking)}
+            {"type": "thinking", "thinking": turn.thinking, "signature": sign(turn.thinking)}
         )
     if turn.text or not turn.tool_calls:
         blocks.append({"type": "text", "text": turn.text, "citations": None})

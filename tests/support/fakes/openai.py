@@ -31,6 +31,15 @@ _RESPONSE_ERROR_CODES = frozenset(
     {"server_error", "rate_limit_exceeded", "invalid_prompt", "vector_store_timeout"}
 )
 _FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls"}
+# OpenAI's rate-limit headers, with fixed plausible values; the resets are durations.
+RATE_LIMIT_HEADERS = {
+    "x-ratelimit-limit-requests": "10000",
+    "x-ratelimit-remaining-requests": "9999",
+    "x-ratelimit-reset-requests": "6ms",
+    "x-ratelimit-limit-tokens": "2000000",
+    "x-ratelimit-remaining-tokens": "1999980",
+    "x-ratelimit-reset-tokens": "1s",
+}
 _SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 
 
@@ -49,6 +58,7 @@ class FakeOpenAI(ProviderFake):
         super().__init__()
         self.models = list(models)
         self.require_auth = require_auth
+        self.rate_limit_headers = dict(RATE_LIMIT_HEADERS)
         self.route("POST", "/v1/chat/completions", self._chat)
         self.route("POST", "/v1/responses", self._responses)
         self.route("POST", "/v1/embeddings", self._embeddings)

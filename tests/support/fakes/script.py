@@ -32,6 +32,8 @@ class Turn:
     its provider does (Anthropic's ``input_tokens`` leaves the cache reads and writes out;
     OpenAI's ``prompt_tokens`` keeps them in; Ollama's ``prompt_eval_count`` is what it evaluated,
     so a test can simulate a truncated prompt by setting ``input_tokens``).
+    ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written with Anthropic's
+    one-hour TTL; the rest is written with the default five-minute TTL.
     """
 
     text: str = "Hello from the fake."
@@ -43,6 +45,7 @@ class Turn:
     output_tokens: int = 5
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
     reasoning_tokens: int = 0
     delay: float = 0.0
     chunk_delay: float = 0.0
@@ -51,6 +54,9 @@ class Turn:
     def __post_init__(self) -> None:
         if self.finish is not None and self.finish not in _FINISHES:
             raise ValueError(f"finish must be one of {_FINISHES}, not {self.finish!r}")
+        if not 0 <= self.cache_write_1h_tokens <= self.cache_write_tokens:
+            # A part of the writes, so that every fake's totals stay as they were.
+            raise ValueError("cache_write_1h_tokens must lie between 0 and cache_write_tokens")
 
     @property
     def finish_reason(self) -> Finish:
