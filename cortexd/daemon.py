@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING
 
 from cortexd.environment import Environment
 from cortexd.keys import KeyFileError, read_keys
-from cortexd.listener import Listener, ListenerError, open_tcp
+from cortexd.listener import (
+    TOKEN_FILE_NAME,
+    Listener,
+    ListenerError,
+    TcpStatus,
+    format_tcp,
+    open_tcp,
+    parse_tcp,
+    tcp_address,
+)
 from cortexd.paths import Paths
 from cortexd.routing import RoutingTable, TaskModel
 from cortexd.sd_notify import SystemdNotifier
@@ -58,8 +67,9 @@ def run(
     listener: Listener,
     digest: str | None = None,
 ) -> int:
-    """Serve on `listener` until stopped; 1 when the keys or the TCP port cannot be had.
-    `digest` is the sha256 of the bytes `table` was read from."""
+    """Serve on `listener` until stopped; 1 when the keys cannot be had or the TCP address is
+    malformed (a taken port only costs the TCP listener). `digest` is the sha256 of the bytes
+    `table` was read from."""
     setup_logging(args.log_level)
     # The ledger's writer thread gives up the GIL at each SQLite call and must take it back
     # from a busy event loop; at Python's default 5 ms a commit waited ~28 ms under load.
@@ -89,17 +99,14 @@ def _serve(
     except KeyFileError as error:
         log.error("%s", error)
         return 1
-    token_file = paths.state_dir / "tcp-token"
-    token = None
-    if args.tcp:
-        from cortexd.api.tcp_guard import TokenFileError, load_or_create_token
-
-        try:
-            listener.tcp = open_tcp(args.tcp)
-            token = load_or_create_token(token_file)
-        except (ListenerError, TokenFileError, OSError) as error:
-            log.error("%s", error)
-            return 1
+    address = tcp_address(args.tcp, env.tcp)
+    try:
+        if address is not None:
+            parse_tcp(address)  # a malformed or non-loopback address is a mistake: stop
+    except ListenerError as error:
+        log.error("%s", error)
+        return 1
+    tcp_status, token = _start_tcp(address, listener, paths.state_dir / TOKEN_FILE_NAME, log)
     # Imported after the socket is bound: the server stack and Starlette take a moment.
     from cortexd.assemble import assemble, services_of
     from cortexd.ledger import Ledger, SchemaError
@@ -133,13 +140,46 @@ def _serve(
     )
     for provider in keys.missing():
         log.warning("no API key for %s: its models are skipped", provider)
+    services_of(app).listener_info = tcp_status
     attach_process(app, services_of(app), listener, notifier)
     served: ASGIApp = app
     if listener.tcp is not None and token is not None:
         from cortexd.api.tcp_guard import TcpGuard
 
-        host, port = listener.tcp.getsockname()[:2]
-        log.info("also listening on %s:%d (TCP, bearer token in %s)", host, port, token_file)
+        port = listener.tcp.getsockname()[1]
+        log.info(
+            "also listening on %s (TCP, bearer token in %s)",
+            tcp_status.address,
+            tcp_status.token_file,
+        )
         served = TcpGuard(app, token, port)
     serve(served, listener, drain_s=args.drain_seconds)
     return 0
+
+
+def _start_tcp(
+    address: str | None, listener: Listener, token_file: Path, log: logging.Logger
+) -> tuple[TcpStatus, str | None]:
+    """Open the TCP listener at a valid `address` (None: turned off) with its token.
+
+    The Unix socket is the daemon's own; the TCP listener is a convenience on a fixed port
+    that another program may hold, so a port or token file that cannot be had is logged and
+    reported in /v1/health, and the daemon serves on without it.
+    """
+    if address is None:
+        return TcpStatus(error="turned off (--tcp off or CORTEX_TCP=off)"), None
+    from cortexd.api.tcp_guard import TokenFileError, load_or_create_token
+
+    try:
+        token = load_or_create_token(token_file)
+    except (TokenFileError, OSError) as error:
+        reason = f"the token file cannot be used, so TCP stays off: {error}"
+        log.error("%s", reason)
+        return TcpStatus(error=reason), None
+    try:
+        listener.tcp = open_tcp(address)
+    except ListenerError as error:
+        log.warning("%s", error)
+        return TcpStatus(error=str(error)), None
+    host, port = listener.tcp.getsockname()[:2]
+    return TcpStatus(format_tcp(host, port), token_file), token

@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tcp",
         metavar="HOST:PORT",
-        help="also listen on loopback TCP (e.g. 127.0.0.1:8765), with a bearer token",
+        help="the loopback TCP listener, guarded by a bearer token (default 127.0.0.1:7462;"
+        " 'off' turns it off; env CORTEX_TCP, which this flag overrides)",
     )
     parser.add_argument(
         "--max-in-flight",

@@ -5,6 +5,7 @@
 | CORTEX_HOME         | put every cortexd file (context, state, runtime) under this folder |
 | CORTEX_SOCKET       | the daemon's Unix socket path (wins over CORTEX_HOME)            |
 | CORTEX_ROUTING_FILE | the routing file to use instead of <context>/model-routing.md    |
+| CORTEX_TCP          | the loopback TCP listener: HOST:PORT, or off (``--tcp`` wins)    |
 | ANTHROPIC_API_KEY   | key for Anthropic (never printed, logged or stored)              |
 | OPENAI_API_KEY      | key for OpenAI (never printed, logged or stored)                 |
 | ANTHROPIC_BASE_URL  | Anthropic endpoint (read by the SDK in the provider adapters)    |
@@ -38,6 +39,7 @@ class Environment:
     keys_present: frozenset[str] = frozenset()
     key_file: Path | None = None
     credentials_dir: Path | None = None
+    tcp: str | None = None  # as written; resolved by `cortexd.listener.tcp_address`
 
     @classmethod
     def read(cls, env: Mapping[str, str] | None = None) -> Environment:
@@ -57,4 +59,5 @@ class Environment:
             keys_present=keys,
             key_file=path("CORTEX_KEY_FILE"),
             credentials_dir=path("CREDENTIALS_DIRECTORY"),
+            tcp=env.get("CORTEX_TCP", "").strip() or None,
         )

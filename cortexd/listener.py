@@ -5,11 +5,16 @@ A lock file next to the socket decides which instance owns it: the holder of an 
 and stops with a message naming the running one. The socket's folder is created 0700 and
 the socket is 0600 from the moment it exists (bound under a strict umask). Under systemd
 socket activation (``LISTEN_FDS``) the socket handed over is served as it is.
+
+Beside it, a loopback TCP listener for tools that cannot use a socket (Claude Code, Codex):
+on by default at a fixed port, so that a client configured once keeps working; only loopback
+addresses; a port that is taken costs the TCP listener, never the daemon.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import ipaddress
 import os
@@ -22,6 +27,12 @@ from pathlib import Path
 #: AF_UNIX paths are limited to 108 bytes on Linux (104 on macOS), the final NUL included.
 MAX_SOCKET_PATH = 100
 _SD_LISTEN_FDS_START = 3
+#: The loopback TCP listener's documented address, on unless ``--tcp off`` / ``CORTEX_TCP=off``:
+#: a fixed port, so that a client's settings written once keep working.
+DEFAULT_TCP = "127.0.0.1:7462"
+TCP_OFF = "off"
+#: The listener's bearer token, in the state folder (mode 0600).
+TOKEN_FILE_NAME = "tcp-token"
 
 
 class ListenerError(Exception):
@@ -34,6 +45,26 @@ class ListenerError(Exception):
 
 class AlreadyRunningError(ListenerError):
     """Another cortexd holds the lock for this socket."""
+
+
+class TcpBindError(ListenerError):
+    """The TCP address is valid but cannot be bound (its port is taken): the daemon goes on
+    with its Unix socket alone."""
+
+
+@dataclass(frozen=True)
+class TcpStatus:
+    """What the TCP listener does, for ``GET /v1/health``: where it listens and where its
+    token is, or why it is not listening."""
+
+    address: str | None = None  # HOST:PORT as bound
+    token_file: Path | None = None
+    error: str | None = None
+
+    def as_json(self) -> dict[str, str | None]:
+        """The health answer's ``listener`` object."""
+        token = None if self.token_file is None else str(self.token_file)
+        return {"tcp": self.address, "token_file": token, "error": self.error}
 
 
 @dataclass
@@ -171,8 +202,31 @@ def open_listener(
     return Listener(sock, path, lock_fd)
 
 
-def open_tcp(address: str) -> socket.socket:
-    """A listening TCP socket on a loopback address (``127.0.0.1:8765``, ``[::1]:0``)."""
+def tcp_address(flag: str | None, env_value: str | None) -> str | None:
+    """Where the loopback TCP listener listens: ``--tcp``, else ``CORTEX_TCP``, else the
+    documented default; None when the one that decides says ``off``.
+
+    >>> tcp_address(None, None)
+    '127.0.0.1:7462'
+    >>> tcp_address(None, " 127.0.0.1:9000 ")
+    '127.0.0.1:9000'
+    >>> tcp_address("127.0.0.1:9001", "off")
+    '127.0.0.1:9001'
+    >>> tcp_address("OFF", "127.0.0.1:9000") is None
+    True
+    """
+    chosen = flag if flag is not None else (env_value or "").strip() or DEFAULT_TCP
+    return None if chosen.strip().lower() == TCP_OFF else chosen.strip()
+
+
+def parse_tcp(address: str) -> tuple[str, int]:
+    """The host and port of a loopback ``HOST:PORT`` (``localhost`` is 127.0.0.1).
+
+    >>> parse_tcp("[::1]:7462")
+    ('::1', 7462)
+    >>> parse_tcp("localhost:0")
+    ('127.0.0.1', 0)
+    """
     host, _, port_text = address.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
     if host == "localhost":
@@ -183,20 +237,51 @@ def open_tcp(address: str) -> socket.socket:
         if not 0 <= port <= 65535:
             raise ValueError(port)
     except ValueError:
-        raise ListenerError(f"--tcp wants HOST:PORT on loopback, not {address!r}") from None
+        raise ListenerError(
+            f"--tcp (or CORTEX_TCP) wants HOST:PORT on loopback, or off; not {address!r}"
+        ) from None
     if not loopback:
         raise ListenerError(
             f"--tcp {address}: only loopback addresses (127.0.0.1, ::1) are served; "
             "cortexd holds your API keys and is not for the network"
         )
+    return host, port
+
+
+def format_tcp(host: str, port: int) -> str:
+    """``HOST:PORT`` as a URL would write it (an IPv6 host in brackets).
+
+    >>> format_tcp("::1", 7462)
+    '[::1]:7462'
+    """
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def open_tcp(address: str) -> socket.socket:
+    """A listening TCP socket on a loopback address (``127.0.0.1:7462``, ``[::1]:0``).
+
+    A malformed or non-loopback address raises `ListenerError`; an address that cannot be
+    bound (the port is taken) raises `TcpBindError`, which the daemon survives.
+    """
+    host, port = parse_tcp(address)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
+    # Lets a restarted daemon take its port back from connections still in TIME_WAIT; Linux
+    # still refuses a port that another socket listens on.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ListenerError(f"cannot listen on {address}: {exc.strerror}") from None
+        if exc.errno == errno.EADDRINUSE:
+            raise TcpBindError(
+                f"TCP port {port} on {host} is already in use (another cortexd, or another "
+                "program); serving on the Unix socket only. Choose another port with "
+                "--tcp HOST:PORT or CORTEX_TCP=HOST:PORT, or turn TCP off with --tcp off"
+            ) from None
+        raise TcpBindError(
+            f"cannot listen on {address}: {exc.strerror}; serving on the Unix socket only"
+        ) from None
     sock.listen(128)
     sock.setblocking(False)
     return sock

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from cortexd.keys import Keys
 from cortexd.ledger import AttemptLog, Ledger
+from cortexd.listener import TcpStatus
 from cortexd.local_rows import LocalState
 from cortexd.routing import (
     WARM_UP_BUDGET_S,
@@ -86,6 +87,8 @@ class Services:
     # Prompts scored against task examples with the local embedder, before classification.
     similarity: SimilarityStep = field(default_factory=SimilarityStep)
     warming: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # loads under way
+    # The loopback TCP listener as the daemon opened it (its address, or why not), for health.
+    listener_info: TcpStatus = field(default_factory=TcpStatus)
 
     def reload(self) -> bool:
         """Validate the routing file, then swap it in; a bad file keeps the old one."""

@@ -224,15 +224,25 @@ def test_socket_activation_serves_the_socket_it_was_handed() -> None:
         remove_home(home)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
 def test_the_loopback_tcp_listener_wants_the_token_and_its_own_host() -> None:
     home = short_home()
-    with socket.socket() as probe:  # a free port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     running = start_daemon(home, {}, "--tcp", f"127.0.0.1:{port}")
     try:
         token_file = home / "state" / "tcp-token"
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        assert running.client().get("/v1/health").json()["listener"] == {
+            "tcp": f"127.0.0.1:{port}",
+            "token_file": str(token_file),
+            "error": None,
+        }
         token = token_file.read_text().strip()
         url = f"http://127.0.0.1:{port}/v1/health"
         with httpx2.Client(timeout=10) as tcp:
@@ -246,6 +256,46 @@ def test_the_loopback_tcp_listener_wants_the_token_and_its_own_host() -> None:
             assert page.status_code == 403 and "Origin" in page.json()["error"]["message"]
         # The Unix socket needs no token.
         assert running.client().get("/v1/health").status_code == 200
+    finally:
+        running.stop()
+        remove_home(home)
+
+
+def test_a_taken_tcp_port_costs_the_listener_not_the_daemon() -> None:
+    home = short_home()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        # Through CORTEX_TCP, as a service unit sets it.
+        running = start_daemon(home, {"CORTEX_TCP": f"127.0.0.1:{port}"})
+        try:
+            listener = running.client().get("/v1/health").json()["listener"]
+            assert listener["tcp"] is None and listener["token_file"] is None
+            assert f"port {port}" in listener["error"] and "in use" in listener["error"]
+            logged = running.output()
+            assert f"TCP port {port} on 127.0.0.1 is already in use" in logged
+            assert "--tcp HOST:PORT" in logged and "--tcp off" in logged
+            assert running.process.poll() is None  # still serving, on the Unix socket
+        finally:
+            running.stop()
+            remove_home(home)
+
+
+def test_tcp_off_wins_over_cortex_tcp() -> None:
+    home = short_home()
+    port = _free_port()
+    running = start_daemon(home, {"CORTEX_TCP": f"127.0.0.1:{port}"}, "--tcp", "off")
+    try:
+        listener = running.client().get("/v1/health").json()["listener"]
+        assert listener == {
+            "tcp": None,
+            "token_file": None,
+            "error": "turned off (--tcp off or CORTEX_TCP=off)",
+        }
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        assert not (home / "state" / "tcp-token").exists()
     finally:
         running.stop()
         remove_home(home)

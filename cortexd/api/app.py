@@ -436,6 +436,8 @@ async def health(request: Request) -> Response:
                 for r in services.local.rows
             ],
             "jobs": services.schedule.as_json() if services.schedule is not None else {},
+            # The loopback TCP listener: where it listens and its token file, or why not.
+            "listener": services.listener_info.as_json(),
         }
     )
 

@@ -1,4 +1,5 @@
-"""``cortex health``: is the daemon up, which routing file, which providers answer."""
+"""``cortex health``: is the daemon up, which routing file, its TCP listener, which providers
+answer."""
 
 from __future__ import annotations
 
@@ -31,6 +32,14 @@ def run(args: argparse.Namespace) -> int:
             "[red]last reload failed, the previous file serves:[/]\n"
             + escape(routing["last_error"])
         )
+    listener = health.get("listener") or {}
+    if listener.get("tcp"):
+        console.print(
+            f"TCP listener: {escape(listener['tcp'])}, token file"
+            f" {escape(str(listener.get('token_file')))} (cortex connect sets up clients)"
+        )
+    elif listener.get("error"):
+        console.print(f"[yellow]TCP listener: not listening: {escape(listener['error'])}[/]")
     budgets = health.get("budgets") or {}
     if budgets.get("set"):
         used = ", ".join(f"{b['scope']} {b['percent']:.0f}%" for b in budgets["budgets"])

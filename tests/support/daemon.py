@@ -83,13 +83,16 @@ def socket_client(path: Path, timeout: float = 30.0) -> httpx2.Client:
 
 
 def process_env(env: Mapping[str, str]) -> dict[str, str]:
-    """This process's environment without API keys, Ollama's address or a socket, then
-    `env`: what a daemon under test is given, in its own process or in this one."""
+    """This process's environment without API keys, Ollama's address or a socket, with the
+    TCP listener off, then `env`: what a daemon under test is given, in its own process or
+    in this one. A test that wants TCP passes ``--tcp HOST:PORT`` (the flag wins) or sets
+    ``CORTEX_TCP`` in `env`."""
     # PYTHONDONTWRITEBYTECODE (set on this project's machines) would make every daemon compile
     # the provider SDKs' thousands of modules again; a user's Python keeps its bytecode.
     dropped = ("OLLAMA_HOST", "CORTEX_SOCKET", "PYTHONDONTWRITEBYTECODE")
     base = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k not in dropped}
-    return base | dict(env)
+    # Daemons start in parallel (pytest-xdist): none may take the fixed default port 7462.
+    return base | {"CORTEX_TCP": "off"} | dict(env)
 
 
 def short_home() -> Path:
