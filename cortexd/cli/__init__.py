@@ -13,6 +13,7 @@ from cortexd.cli import (
     calls_cmd,
     capture_cmd,
     config_cmd,
+    connect_cmd,
     embed_cmd,
     hardware_cmd,
     health_cmd,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     capture_cmd.register(sub)
     propose_cmd.register(sub)
     service_cmd.register(sub)
+    connect_cmd.register(sub)
     return parser
 
 
