@@ -141,7 +141,9 @@ FAKE_NVML = Path(__file__).parent / "support" / "fake_nvml"
 def test_with_a_gpu_and_ollama_holding_llama_a_quick_capture_goes_local() -> None:
     gpu = [{"name": "NVIDIA GeForce RTX 4090", "total": 24 * GIB, "free": 20 * GIB}]
     home = short_home()
-    with FakeOllama(models=["llama3.1:8b", "nomic-embed-text"]) as fake:
+    # Held in memory (/api/ps): /v1/route shows the plan a call takes, and a cold model
+    # would be moved behind the cloud while it loads (test_warmup covers that).
+    with FakeOllama(models=["llama3.1:8b", "nomic-embed-text"], loaded=["llama3.1:8b"]) as fake:
         env = {
             "PYTHONPATH": str(FAKE_NVML),
             "FAKE_NVML_GPUS": json.dumps(gpu),

@@ -117,6 +117,8 @@ class TcpGuard:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
+                    # A wrong token stays wrong: the SDKs (and Claude Code) obey this.
+                    (b"x-should-retry", b"false"),
                 ],
             }
         )

@@ -38,25 +38,25 @@ async def _warmth(services: Services, name: str) -> Warmth | None:
     return None
 
 
-async def cold_start(services: Services, plan: RoutePlan) -> RoutePlan:
-    """The plan with cold local models moved behind the cloud (and being loaded now)."""
+async def plan_cold(services: Services, plan: RoutePlan) -> tuple[RoutePlan, tuple[str, ...]]:
+    """The plan with cold local models moved behind the cloud, and the models to load in
+    the background (`warm_in_background`: the caller starts them; planning loads nothing)."""
     catalog = services.routing.catalog
     local = {n for n in plan.chain if (s := catalog.resolve(n)) and s.local}
     if not plan.chain or plan.chain[0] not in local or len(local) == len(plan.chain):
-        return plan  # nothing to gain: the cloud leads, or there is no cloud to answer
+        return plan, ()  # nothing to gain: the cloud leads, or there is no cloud to answer
     warmth = {n: w for n in local if (w := await _warmth(services, n)) is not None}
     decided = skip_cold(plan.chain, local, warmth, services.limits.warm_up_budget_s)
     if not decided.skipped:
-        return plan
-    for model in decided.warm:
-        warm_in_background(services, model)
+        return plan, ()
     reasons = tuple(f"{m} skipped: {why}" for m, why in decided.skipped)
-    return replace(
+    planned = replace(
         plan,
         chain=decided.chain,
         skipped=plan.skipped + decided.skipped,
         reasons=plan.reasons + reasons,
     )
+    return planned, tuple(decided.warm)
 
 
 def warm_in_background(services: Services, name: str) -> None:

@@ -13,6 +13,7 @@ from cortexd.routing.dispatch.dispatcher import (
 from cortexd.routing.dispatch.errors import ChainExhaustedError, PartialAnswerError
 from cortexd.routing.dispatch.health import ModelHealth
 from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
+from cortexd.routing.dispatch.requirements import estimate_tokens
 from cortexd.routing.dispatch.second_opinion import (
     SecondOpinion,
     Verdict,
@@ -41,6 +42,7 @@ __all__ = [
     "action_for",
     "cost_usd",
     "cross_validate",
+    "estimate_tokens",
     "judge_chain",
     "parse_verdict",
     "retry_delay",

@@ -6,6 +6,7 @@ translated in one place: `SDK` names its exception classes for `sdk_errors.map_s
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
@@ -155,6 +156,30 @@ class AnthropicProvider(CloudProvider[anthropic.AsyncAnthropic]):
             warnings=warnings,
             clock=self._clock,
         )
+
+    async def count_tokens(self, request: ChatRequest) -> int:
+        """Anthropic's own count of the client's request (`request.forward`) on
+        `request.model`: free, and exact for its tokenizer."""
+        client = self._require(request.model)
+        assert request.forward is not None
+        body = {**request.forward.body, "model": request.model}
+        body.pop("stream", None)
+        options: Any = {
+            "headers": {"Content-Type": "application/json", **request.forward.headers},
+            "timeout": call_timeout(request.timeout or CONNECT_TIMEOUT_S * 2),
+        }
+        if request.forward.query:
+            options["params"] = dict(request.forward.query)
+        try:
+            response = await client.post(
+                "/v1/messages/count_tokens",
+                cast_to=httpx2.Response,
+                content=json.dumps(body, ensure_ascii=False).encode(),
+                options=options,
+            )
+            return int(json.loads(await response.aread())["input_tokens"])
+        except (anthropic.AnthropicError, httpx2.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise self._error(exc, request.model) from None
 
     async def embed(self, request: EmbedRequest) -> EmbedResponse:
         """Anthropic has no embeddings API."""

@@ -69,16 +69,15 @@ def passed_headers(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 def body_for(request: ChatRequest) -> bytes:
-    """The client's body with this attempt's model (and its own stream flag).
+    """The client's body with this attempt's model, and nothing else changed.
 
     >>> from cortexd.routing.providers.chat import Forward
     >>> body_for(ChatRequest("m-2", (), forward=Forward("messages", {"model": "a", "x": 1.5})))
-    b'{"model":"m-2","x":1.5,"stream":true}'
+    b'{"model":"m-2","x":1.5}'
     """
     assert request.forward is not None
     body = dict(request.forward.body)
     body["model"] = request.model
-    body["stream"] = request.forward.stream
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -223,4 +222,3 @@ async def _relay(
         )
     answer = collector.finish(decoder.summary())
     yield StreamEnd(replace(answer, raw=b"".join(tail), headers=shown))
-

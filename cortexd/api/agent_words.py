@@ -1,0 +1,57 @@
+"""The person's own words inside an agent's request.
+
+Agents wrap what the person typed in text of their own: Claude Code's ``<system-reminder>``
+blocks, Codex's ``<environment_context>`` and ``<user_instructions>`` messages, tool
+results, a trailing system message. Routing reads only the person's latest words, so a
+"say hi" is not filed by the text around it, and a tool-result continuation keeps the task
+of the turn that started it (its latest words are the same).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# A span an agent inserted: <tag …>…</tag>, the whole span.
+_REMINDER = re.compile(r"<(system-reminder)\b[^>]*>.*?</\1>", re.S)
+_WRAPPED = re.compile(r"\A\s*<([A-Za-z_][\w-]*)\b[^>]*>.*</\1>\s*\Z", re.S)
+
+
+def person_text(text: str) -> str:
+    """`text` without agent-inserted spans; '' when the whole text is one agent block.
+
+    >>> person_text("<system-reminder>ctx</system-reminder>\\nsay hi")
+    'say hi'
+    >>> person_text("<environment_context>\\n  <cwd>/root</cwd>\\n</environment_context>")
+    ''
+    >>> person_text("make <b>this</b> bold")
+    'make <b>this</b> bold'
+    """
+    text = _REMINDER.sub("", text).strip()
+    return "" if _WRAPPED.match(text) else text
+
+
+def latest_words(turns: Iterable[Iterable[str]]) -> tuple[str, int]:
+    """The person's latest words and the number of that turn (1-based; 0 when none).
+
+    `turns` are the user messages' text pieces, oldest first; a message whose pieces hold
+    no words of the person's (tool results only, agent context) is not a turn of its own.
+
+    >>> latest_words([["fix the bug"], ["<system-reminder>x</system-reminder>"], []])
+    ('fix the bug', 1)
+    """
+    words, number = "", 0
+    for pieces in turns:
+        said = "\n".join(t for t in (person_text(p) for p in pieces) if t)
+        if said:
+            words, number = said, number + 1
+    return words, number
+
+
+def reworded(text: str, old: str, new: str) -> str:
+    """`text` with the person's words `old` replaced by `new` (an override phrase removed).
+
+    >>> reworded("<system-reminder>r</system-reminder>use opus: hi", "use opus: hi", "hi")
+    '<system-reminder>r</system-reminder>hi'
+    """
+    return text.replace(old, new, 1) if old and old in text else text

@@ -1,0 +1,147 @@
+"""``POST /v1/chat/completions`` and ``POST /v1/route``: OpenAI Chat Completions' parse and
+encode around the pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from cortexd.api.body import read_json
+from cortexd.api.chat_request import (
+    ChatBody,
+    CortexOptions,
+    parse_body,
+    to_chat_request,
+    to_route_request,
+)
+from cortexd.api.chat_response import ChunkWriter, completion_json, cortex_block
+from cortexd.api.errors import ApiError
+from cortexd.api.recording import CallRecording, client_name
+from cortexd.pipeline.call import Call
+from cortexd.pipeline.plan import Planned, plan_call
+from cortexd.pipeline.run import answer_whole, open_call, open_stream
+from cortexd.plans import plan_to_json
+from cortexd.routing.dispatch import PartialAnswerError
+from cortexd.routing.providers import ReasoningDelta, StreamEnd, TextDelta, ToolCallDelta
+from cortexd.services import Services
+
+SSE_HEADERS = {"Cache-Control": "no-cache"}
+
+
+def chat_call(body: ChatBody, request: Request) -> Call:
+    """The pipeline's call for a Chat Completions body."""
+    chat = to_chat_request(body)
+    agent = request.headers.get("user-agent")
+    options = body.cortex or CortexOptions()
+    return Call(
+        wire="chat",
+        route=to_route_request(body, chat, agent),
+        chat=chat,
+        stream=body.stream,
+        asked_model=body.model,
+        client=client_name(options.client, agent),
+        project=options.project,
+        second_opinion=options.second_opinion,
+    )
+
+
+async def chat_completions(request: Request) -> Response:
+    """``POST /v1/chat/completions``: route, dispatch, record, answer (JSON or SSE)."""
+    services: Services = request.app.state.services
+    body = parse_body(await read_json(request, services), ChatBody)
+    call = chat_call(body, request)
+    planned = await plan_call(services, call)
+    recording = await open_call(services, call, planned)
+    try:
+        return await _answer(services, planned, recording, body)
+    except BaseException as error:
+        # Recorded answers and errors committed already; this is a bug or a cancellation.
+        recording.abandon(None if isinstance(error, ApiError | asyncio.CancelledError) else error)
+        raise
+
+
+async def _answer(
+    services: Services, planned: Planned, recording: CallRecording, body: ChatBody
+) -> Response:
+    if body.stream and not planned.second:
+        return await _stream(services, planned, recording, body)
+    whole = await answer_whole(services, planned, recording)
+    result = whole.result
+    cortex = cortex_block(
+        recording.id, planned.plan, result.dispatch, result.response.warnings, whole.opinion
+    )
+    if body.stream:
+        # A second opinion needs both whole answers: the stream carries the finished answer.
+        return _finished_as_stream(recording.id, result.response, cortex, body)
+    return JSONResponse(completion_json(recording.id, result.response, cortex))
+
+
+def _finished_as_stream(
+    call_id: str, response: Any, cortex: dict[str, Any], body: ChatBody
+) -> Response:
+    writer = ChunkWriter(call_id)
+    writer.model = response.model
+    include_usage = bool((body.stream_options or {}).get("include_usage"))
+
+    async def sse() -> AsyncIterator[bytes]:
+        if response.text:
+            yield writer.delta(TextDelta(response.text))
+        for index, call in enumerate(response.tool_calls):
+            yield writer.delta(ToolCallDelta(index, call.id, call.name, call.arguments))
+        yield writer.finish(response, cortex, include_usage)
+
+    return StreamingResponse(sse(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def _stream(
+    services: Services, planned: Planned, recording: CallRecording, body: ChatBody
+) -> Response:
+    state, events, first = await open_stream(services, planned, recording)
+    include_usage = bool((body.stream_options or {}).get("include_usage"))
+    writer = ChunkWriter(recording.id)
+    plan = planned.plan
+
+    async def sse() -> AsyncIterator[bytes]:
+        event = first
+        bug: BaseException | None = None
+        try:
+            while True:
+                if isinstance(event, StreamEnd):
+                    # The rows are committed before the last byte: an answered call is on record.
+                    await recording.commit("ok", response=event.response, dispatch=state)
+                    cortex = cortex_block(recording.id, plan, state, event.response.warnings)
+                    yield writer.finish(event.response, cortex, include_usage)
+                    return
+                if isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta):
+                    recording.first_token()
+                    writer.model = state.model or writer.model
+                    yield writer.delta(event)
+                event = await anext(events)
+        except PartialAnswerError as error:
+            await recording.commit("partial", dispatch=state, error=error.cause)
+            yield writer.error(str(error), "stream_interrupted")
+        except (GeneratorExit, asyncio.CancelledError):
+            raise  # the client left: recorded below as cancelled
+        except BaseException as error:
+            bug = error
+            raise
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+            recording.abandon(bug)  # after the close, which records the cancelled attempt
+
+    return StreamingResponse(sse(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def route(request: Request) -> Response:
+    """``POST /v1/route``: the plan for a chat body, without calling any model: the very
+    plan step a call takes."""
+    services: Services = request.app.state.services
+    body = parse_body(await read_json(request, services), ChatBody)
+    planned = await plan_call(services, chat_call(body, request))
+    out = plan_to_json(planned.plan, services.routing.table.source)
+    out["refused"] = planned.refusal  # what a call would be told, budgets being as they are now
+    return JSONResponse(out)

@@ -1,0 +1,211 @@
+"""An Anthropic Messages request: checked, read for routing, and kept as the client wrote it.
+
+The body is checked only as far as routing needs (model, max_tokens, the messages' roles
+and blocks); every field and block type passes through untouched to an Anthropic model.
+Our request type is built beside it for requirements, budgets and estimates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from starlette.requests import Request
+
+from cortexd.api.agent_words import latest_words, reworded
+from cortexd.api.chat_request import FORBIDDEN
+from cortexd.api.errors import ApiError
+from cortexd.api.recording import client_name
+from cortexd.pipeline.call import Call
+from cortexd.routing import Message, RouteRequest
+from cortexd.routing.providers import (
+    ChatMessage,
+    ChatRequest,
+    Forward,
+    ImagePart,
+    Reasoning,
+    ReasoningConfig,
+    TextPart,
+    ToolCall,
+    ToolSpec,
+)
+
+#: The client's headers an Anthropic model must see (betas change what the API accepts).
+PASSED_HEADERS = ("anthropic-beta", "anthropic-version")
+_ROLES = ("user", "assistant", "system")
+
+
+def _bad(message: str, param: str | None = None) -> ApiError:
+    return ApiError(400, message, param=param)
+
+
+def check_body(data: object, *, needs_max_tokens: bool = True) -> dict[str, Any]:
+    """The body if it has what routing needs; else a 400 naming the field, as Anthropic's
+    API words it (``messages.1.content: …``)."""
+    if not isinstance(data, dict):
+        raise _bad("the request body must be a JSON object")
+    bad = sorted(FORBIDDEN & data.keys())
+    if bad:
+        raise _bad(f"{bad[0]}: cannot be set by a request: cortexd holds the keys", bad[0])
+    if not isinstance(data.get("model"), str) or not data["model"].strip():
+        raise _bad("model: Field required (a model name, or auto)", "model")
+    if needs_max_tokens:
+        cap = data.get("max_tokens")
+        if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+            raise _bad("max_tokens: Field required (a whole number above 0)", "max_tokens")
+    messages = data.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _bad("messages: Field required (a non-empty list)", "messages")
+    for i, message in enumerate(messages):
+        where = f"messages.{i}"
+        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            raise _bad(f"{where}.role: Input should be 'user' or 'assistant'", where)
+        content = message.get("content")
+        if isinstance(content, list):
+            for j, block in enumerate(content):
+                if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+                    raise _bad(f"{where}.content.{j}.type: Field required", where)
+        elif not isinstance(content, str):
+            raise _bad(f"{where}.content: Input should be a string or a list of blocks", where)
+    system = data.get("system")
+    if system is not None and not isinstance(system, str | list):
+        raise _bad("system: Input should be a string or a list of text blocks", "system")
+    if "stream" in data and not isinstance(data["stream"], bool):
+        raise _bad("stream: Input should be a valid boolean", "stream")
+    return data
+
+
+def _blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else content
+
+
+def _image(block: Mapping[str, Any]) -> ImagePart | None:
+    source = block.get("source") or {}
+    if source.get("type") == "base64":
+        return ImagePart(f"data:{source.get('media_type')};base64,{source.get('data', '')}")
+    if source.get("type") == "url" and source.get("url"):
+        return ImagePart(str(source["url"]))
+    return None
+
+
+def _text_of(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(b.get("text", "") for b in value if isinstance(b, dict))
+    return ""
+
+
+def _messages(role: str, content: str | list[dict[str, Any]]) -> list[ChatMessage]:
+    """Our messages for one Messages API message (a tool result becomes its own)."""
+    parts: list[TextPart | ImagePart] = []
+    calls: list[ToolCall] = []
+    thinking: list[Reasoning] = []
+    results: list[ChatMessage] = []
+    for block in _blocks(content):
+        kind = block.get("type")
+        if kind == "text":
+            parts.append(TextPart(str(block.get("text", "")), bool(block.get("cache_control"))))
+        elif kind == "image" and (image := _image(block)) is not None:
+            parts.append(image)
+        elif kind == "document":
+            source = block.get("source") or {}
+            parts.append(TextPart(_text_of(source.get("data") or source.get("content"))))
+        elif kind == "tool_use":
+            calls.append(ToolCall(str(block.get("id", "")), str(block.get("name", "")),
+                                  json.dumps(block.get("input") or {})))  # fmt: skip
+        elif kind == "tool_result":
+            text = (TextPart(_text_of(block.get("content"))),)
+            results.append(ChatMessage("tool", text, tool_call_id=block.get("tool_use_id")))
+        elif kind == "thinking":
+            thinking.append(Reasoning(str(block.get("thinking", "")), block.get("signature")))
+        elif kind == "redacted_thinking":
+            thinking.append(Reasoning(str(block.get("data", "")), redacted=True))
+    own = ChatMessage(role, tuple(parts), tuple(calls), reasoning=tuple(thinking))  # type: ignore[arg-type]
+    return [*results, own] if parts or calls or thinking or not results else results
+
+
+def to_chat(body: Mapping[str, Any], forward: Forward) -> ChatRequest:
+    """Our request for a Messages body, with the body itself to forward."""
+    messages: list[ChatMessage] = []
+    if body.get("system"):
+        messages.append(ChatMessage.of("system", _text_of(body["system"])))
+    for message in body["messages"]:
+        messages += _messages(message["role"], message["content"])
+    tools = tuple(
+        ToolSpec(str(t.get("name", "")), str(t.get("description", "")),
+                 t.get("input_schema") or {"type": "object", "properties": {}})
+        for t in body.get("tools") or () if isinstance(t, dict)
+    )  # fmt: skip
+    thinking = body.get("thinking") or {}
+    reasoning = None
+    if isinstance(thinking, dict) and thinking.get("type") not in (None, "disabled"):
+        reasoning = ReasoningConfig(budget_tokens=thinking.get("budget_tokens"))
+    stop = body.get("stop_sequences") or ()
+    return ChatRequest(
+        model=str(body["model"]),
+        messages=tuple(messages),
+        max_tokens=body.get("max_tokens"),
+        temperature=body.get("temperature"),
+        top_p=body.get("top_p"),
+        stop=tuple(stop) if isinstance(stop, list) else (),
+        tools=tools,
+        reasoning=reasoning,
+        forward=forward,
+    )
+
+
+def _user_pieces(body: Mapping[str, Any]) -> list[list[str]]:
+    return [
+        [b.get("text", "") for b in _blocks(m["content"]) if b.get("type") == "text"]
+        for m in body["messages"]
+        if m["role"] == "user"
+    ]
+
+
+def _reworded_content(content: str | list[dict[str, Any]], old: str, new: str) -> Any:
+    if isinstance(content, str):
+        return reworded(content, old, new)
+    return [
+        {**b, "text": reworded(b["text"], old, new)} if b.get("type") == "text" else b
+        for b in content
+    ]
+
+
+def messages_call(body: dict[str, Any], request: Request) -> Call:
+    """The pipeline's call for a checked Messages body."""
+    headers = request.headers
+    passed = {name: headers[name] for name in PASSED_HEADERS if name in headers}
+    stream = bool(body.get("stream"))
+    forward = Forward("messages", body, passed, stream, dict(request.query_params))
+    words, turn = latest_words(_user_pieces(body))
+    agent = headers.get("user-agent")
+    session = headers.get("x-claude-code-session-id")
+
+    def reword(sent: Forward, new: str) -> Forward:
+        changed = dict(sent.body)
+        messages = list(changed["messages"])
+        for i in range(len(messages) - 1, -1, -1):
+            if messages[i]["role"] == "user":
+                content = _reworded_content(messages[i]["content"], words, new)
+                if content != messages[i]["content"]:
+                    messages[i] = {**messages[i], "content": content}
+                    break
+        changed["messages"] = messages
+        return replace(sent, body=changed)
+
+    return Call(
+        wire="messages",
+        route=RouteRequest(messages=(Message("user", words),), model=body["model"], client=agent),
+        chat=to_chat(body, forward),
+        stream=stream,
+        asked_model=body["model"],
+        client=client_name(None, agent),
+        session=session,
+        turn=f"{session}:{turn}" if session else str(turn),
+        family="anthropic",
+        agent_model=body["model"],
+        reword=reword,
+    )

@@ -1,0 +1,183 @@
+"""An OpenAI Responses request: checked, read for routing, and kept as the client wrote it.
+
+Item and tool types this module does not read (``namespace``, ``web_search``,
+``additional_tools``, reasoning items with ``encrypted_content``) pass through to OpenAI
+untouched; our request type is built beside the body for requirements and estimates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from starlette.requests import Request
+
+from cortexd.api.agent_words import latest_words, reworded
+from cortexd.api.chat_request import FORBIDDEN
+from cortexd.api.errors import ApiError
+from cortexd.api.recording import client_name
+from cortexd.pipeline.call import Call
+from cortexd.routing import Message, RouteRequest
+from cortexd.routing.providers import (
+    ChatMessage,
+    ChatRequest,
+    Forward,
+    ImagePart,
+    ReasoningConfig,
+    TextPart,
+    ToolCall,
+    ToolSpec,
+)
+
+_TEXT_PARTS = ("input_text", "output_text", "text")
+_EFFORTS = ("minimal", "low", "medium", "high")
+_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
+
+
+def check_body(data: object) -> dict[str, Any]:
+    """The body if it has what routing needs; else a 400 naming the field."""
+    if not isinstance(data, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    bad = sorted(FORBIDDEN & data.keys())
+    if bad:
+        raise ApiError(400, f"'{bad[0]}' cannot be set by a request: cortexd holds the keys",
+                       param=bad[0])  # fmt: skip
+    if not isinstance(data.get("model"), str) or not data["model"].strip():
+        raise ApiError(400, "Missing required parameter: 'model'.", param="model")
+    items = data.get("input")
+    if not isinstance(items, str | list) or not items:
+        raise ApiError(400, "Missing required parameter: 'input'.", param="input")
+    if isinstance(items, list):
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise ApiError(400, f"Invalid type for 'input[{i}]': expected an object.",
+                               param=f"input[{i}]")  # fmt: skip
+    if "stream" in data and not isinstance(data["stream"], bool):
+        raise ApiError(400, "Invalid type for 'stream': expected a boolean.", param="stream")
+    return data
+
+
+def _items(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    items = body["input"]
+    if isinstance(items, str):
+        return [{"type": "message", "role": "user", "content": items}]
+    return list(items)
+
+
+def _texts(content: object) -> list[str]:
+    if isinstance(content, str):
+        return [content]
+    if not isinstance(content, list):
+        return []
+    parts = [p for p in content if isinstance(p, dict) and p.get("type") in _TEXT_PARTS]
+    return [str(p.get("text", "")) for p in parts]
+
+
+def _message(item: Mapping[str, Any]) -> ChatMessage | None:
+    kind = item.get("type", "message")
+    if kind == "message" and item.get("role") in _ROLES:
+        parts: list[TextPart | ImagePart] = [TextPart(t) for t in _texts(item.get("content"))]
+        content = item.get("content")
+        for part in content if isinstance(content, list) else ():
+            image = part.get("image_url") if isinstance(part, dict) else None
+            if image and part.get("type") == "input_image":
+                parts.append(ImagePart(str(image)))
+        return ChatMessage(_ROLES[item["role"]], tuple(parts))  # type: ignore[arg-type]
+    if kind in ("function_call", "custom_tool_call"):
+        arguments = item.get("arguments", item.get("input", ""))
+        call = ToolCall(str(item.get("call_id", "")), str(item.get("name", "")), str(arguments))
+        return ChatMessage("assistant", tool_calls=(call,))
+    if kind in ("function_call_output", "custom_tool_call_output"):
+        output = item.get("output")
+        text = output if isinstance(output, str) else json.dumps(output)
+        return ChatMessage("tool", (TextPart(text),), tool_call_id=str(item.get("call_id", "")))
+    return None  # reasoning items and types we do not read: forwarded as they are
+
+
+def to_chat(body: Mapping[str, Any], forward: Forward) -> ChatRequest:
+    """Our request for a Responses body, with the body itself to forward."""
+    messages = [ChatMessage.of("system", body["instructions"])] if body.get("instructions") else []
+    messages += [m for m in map(_message, _items(body)) if m is not None]
+    tools = tuple(
+        ToolSpec(str(t.get("name", "")), str(t.get("description", "")),
+                 t.get("parameters") or {"type": "object", "properties": {}})
+        for t in body.get("tools") or ()
+        if isinstance(t, dict) and t.get("type") in ("function", "custom")
+    )  # fmt: skip
+    effort = (body.get("reasoning") or {}).get("effort")
+    return ChatRequest(
+        model=str(body["model"]),
+        messages=tuple(messages),
+        max_tokens=body.get("max_output_tokens"),
+        temperature=body.get("temperature"),
+        top_p=body.get("top_p"),
+        tools=tools,
+        reasoning=ReasoningConfig(effort=effort) if effort in _EFFORTS else None,
+        forward=forward,
+    )
+
+
+def _is_user(item: Mapping[str, Any]) -> bool:
+    return item.get("type", "message") == "message" and item.get("role") == "user"
+
+
+def _reworded_item(item: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    content = item.get("content")
+    if isinstance(content, str):
+        return {**item, "content": reworded(content, old, new)}
+    if not isinstance(content, list):
+        return item
+    parts = [
+        {**p, "text": reworded(p["text"], old, new)}
+        if isinstance(p, dict) and p.get("type") in _TEXT_PARTS and "text" in p else p
+        for p in content
+    ]  # fmt: skip
+    return {**item, "content": parts}
+
+
+def _turn(request: Request, session: str | None, number: int) -> str:
+    """Codex names its turn in ``x-codex-turn-metadata``; else the person's turn number."""
+    try:
+        meta = json.loads(request.headers.get("x-codex-turn-metadata", ""))
+        named = meta.get("turn_id") if isinstance(meta, dict) else None
+    except ValueError:
+        named = None
+    if isinstance(named, str) and named:
+        return named
+    return f"{session}:{number}" if session else str(number)
+
+
+def responses_call(body: dict[str, Any], request: Request) -> Call:
+    """The pipeline's call for a checked Responses body."""
+    stream = bool(body.get("stream"))
+    forward = Forward("responses", body, {}, stream)
+    users = [i for i in _items(body) if _is_user(i)]
+    words, number = latest_words(_texts(i.get("content")) for i in users)
+    agent = request.headers.get("user-agent")
+    session = request.headers.get("session-id")
+
+    def reword(sent: Forward, new: str) -> Forward:
+        items = _items(sent.body)
+        for i in range(len(items) - 1, -1, -1):
+            if _is_user(items[i]):
+                changed = _reworded_item(items[i], words, new)
+                if changed != items[i]:
+                    items[i] = changed
+                    break
+        return replace(sent, body={**sent.body, "input": items})
+
+    return Call(
+        wire="responses",
+        route=RouteRequest(messages=(Message("user", words),), model=body["model"], client=agent),
+        chat=to_chat(body, forward),
+        stream=stream,
+        asked_model=body["model"],
+        client=client_name(request.headers.get("originator"), agent),
+        session=session,
+        turn=_turn(request, session, number),
+        family="openai",
+        agent_model=body["model"],
+        reword=reword,
+    )

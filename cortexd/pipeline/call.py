@@ -1,0 +1,37 @@
+"""One request as a front-end hands it to the pipeline, whatever wire format it came in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cortexd.routing import RouteRequest
+from cortexd.routing.providers import ChatRequest, Forward, Wire
+
+
+@dataclass(frozen=True)
+class Call:
+    """A parsed request.
+
+    `chat` is our request type (what dispatch sends, and what requirements, estimates and
+    translation read); `route` the router's view, whose last user message is the person's
+    own words. For the Messages and Responses front-ends `family` is the provider family
+    whose models take the client's body as written (pass-through), `agent_model` the model
+    the agent is configured with (kept in pass-through mode, ignored for ``auto`` or
+    ``task:…``), and `reword` puts the router's version of the person's words (an override
+    phrase removed) back into the client's body.
+    """
+
+    wire: Wire
+    route: RouteRequest
+    chat: ChatRequest
+    stream: bool
+    asked_model: str
+    client: str | None = None
+    project: str | None = None
+    session: str | None = None
+    turn: str | None = None
+    second_opinion: bool = False
+    family: str | None = None
+    agent_model: str | None = None
+    reword: Callable[[Forward, str], Forward] | None = None

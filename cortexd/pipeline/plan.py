@@ -1,0 +1,131 @@
+"""The plan step: where a call goes and why, decided in one place for every front-end.
+
+Router (explicit model > override > task type > classification) → the agent's provider
+family (Messages and Responses traffic) → budgets (policies at 100%, a refusal) → cold
+local models (moved behind the cloud while they load) → cross-validation. Each step adds
+its reason to the plan. Nothing here sends, records or loads anything: `POST /v1/route`
+shares this step by construction, and the call's side effects happen in `run`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from cortexd.api.budgets import budget_plan
+from cortexd.api.errors import ApiError
+from cortexd.api.warmup import plan_cold
+from cortexd.pipeline.call import Call
+from cortexd.pipeline.family import keep_in_family, routed_mode
+from cortexd.routing import (
+    Availability,
+    NoRouteError,
+    RoutePlan,
+    RouteRequest,
+    UnknownModelError,
+    UnknownTaskError,
+)
+from cortexd.routing.providers import ChatMessage, ChatRequest, ImagePart, TextPart
+
+if TYPE_CHECKING:
+    from cortexd.services import Routing, Services
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A call's plan and what the plan step decided around it.
+
+    `chat` is the request to send (an override phrase removed, in the client's own body
+    too); `refusal` why the budgets refuse it; `hold` the provider and estimate it holds
+    against a budget while it runs; `warm` the cold local models to load in the background;
+    `second` whether a second model answers too (Cross-Validation, or asked for); `priced`
+    the request as budgets price it.
+    """
+
+    plan: RoutePlan
+    chat: ChatRequest
+    priced: ChatRequest
+    refusal: str | None = None
+    hold: tuple[str, int] | None = None
+    warm: tuple[str, ...] = ()
+    second: bool = False
+
+
+def _route(services: Services, routing: Routing, route: RouteRequest, sim: object) -> RoutePlan:
+    available = services.dispatcher.health.unavailable(routing.catalog.models)
+    local = services.local.active_models
+    try:
+        return routing.router.plan(route, Availability(local, unavailable=available), sim)  # type: ignore[arg-type]
+    except (UnknownModelError, UnknownTaskError) as error:
+        model = isinstance(error, UnknownModelError)
+        names = routing.catalog.names() if model else routing.table.task_types()
+        raise ApiError(
+            400,
+            f"{error}; valid names: {', '.join(names)}",
+            code="model_not_found" if model else "unknown_task",
+            param="model",
+        ) from None
+    except NoRouteError as error:
+        raise ApiError(503, str(error), code="no_route", retry_after=60) from None
+
+
+async def route_call(services: Services, call: Call) -> RoutePlan:
+    """The router's plan, kept in the agent's provider family where the call has one."""
+    routing = services.routing  # one generation for the whole request
+    # Only when the task type will be classified and the local embedder is active; bounded
+    # by a short timeout, after which the classifier decides without it.
+    similarity = await services.similarity.scores(services, routing, call.route)
+    if call.family is None:
+        return _route(services, routing, call.route, similarity)
+    agent = call.agent_model
+    asked = replace(call.route, model=agent if routed_mode(agent) else "auto")
+    routed = _route(services, routing, asked, similarity)
+    pinned = None if routed_mode(agent) else _route(services, routing, call.route, similarity)
+    messages = tuple(call.route.messages)
+    return keep_in_family(routed, pinned, call.family, routing.table, routing.catalog, messages)
+
+
+async def plan_call(services: Services, call: Call) -> Planned:
+    """Every decision about `call` before anything is sent (see the module's docstring)."""
+    plan = await route_call(services, call)
+    chat = _reworded(call, plan)
+    estimated = _as_estimated(services, call, chat)
+    plan, refusal, hold = budget_plan(services, plan, estimated)
+    plan, warm = await plan_cold(services, plan)
+    second = call.second_opinion
+    found = services.routing.table.find_task(plan.task)
+    if found and found in services.routing.table.cross_validation and call.family is None:
+        second = True
+        plan = replace(plan, reasons=(*plan.reasons, f"'{found}' is cross-validated"))
+    return Planned(plan, chat, estimated, refusal, hold, warm, second)
+
+
+def _reworded(call: Call, plan: RoutePlan) -> ChatRequest:
+    """`call.chat` with the last user message's text as the router left it (an override
+    phrase removed), in our request and in the client's own body."""
+    chat = call.chat
+    text = next((m.content for m in reversed(plan.messages) if m.role == "user"), None)
+    if text is None or text == call.route.prompt:
+        return chat
+    if chat.forward is not None and call.reword is not None:
+        chat = replace(chat, forward=call.reword(chat.forward, text))
+    users = [i for i, m in enumerate(chat.messages) if m.role == "user"]
+    if not users:
+        return chat
+    old = chat.messages[users[-1]]
+    parts: tuple[TextPart | ImagePart, ...] = (TextPart(text), *old.images)
+    messages = list(chat.messages)
+    messages[users[-1]] = ChatMessage(
+        old.role, parts, old.tool_calls, old.tool_call_id, old.reasoning, old.name
+    )
+    return replace(chat, messages=tuple(messages))
+
+
+def _as_estimated(services: Services, call: Call, chat: ChatRequest) -> ChatRequest:
+    """The request as a budget should price it: an answer the size this client's calls
+    really get, not the cap it asks for (Claude Code asks for 64,000 tokens every time)."""
+    cap = chat.max_tokens
+    typical = services.recent_outputs.typical(call.client)
+    if cap is None or typical is None or typical >= cap:
+        return chat
+    return replace(chat, max_tokens=max(typical, 1))

@@ -1,0 +1,151 @@
+"""The run step: a planned call is opened on the record, dispatched, and committed.
+
+Front-ends call `open_call` once the plan is made, then `answer_whole` (one answer, with a
+second opinion where the plan asks for one) or `open_stream` (the first event of the
+model that answers, so that an error before any byte is sent is still a plain HTTP error).
+Errors leave here as `ApiError`s, which each front-end encodes in its own shape.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cortexd.api.budgets import budget_plan, within_budget
+from cortexd.api.errors import ApiError
+from cortexd.api.recording import CallRecording
+from cortexd.api.warmup import warm_in_background
+from cortexd.pipeline.call import Call
+from cortexd.pipeline.plan import Planned
+from cortexd.routing import BudgetExceededError
+from cortexd.routing.dispatch import (
+    ChainExhaustedError,
+    Dispatch,
+    DispatchResult,
+    SecondOpinion,
+    cross_validate,
+    judge_chain,
+    second_model_for,
+)
+from cortexd.routing.providers import (
+    InvalidRequestError,
+    ProviderError,
+    RateLimitError,
+    StreamEvent,
+)
+
+if TYPE_CHECKING:
+    from cortexd.services import Services
+
+
+@dataclass(frozen=True)
+class Whole:
+    """A finished answer, and the second opinion on it when one was asked."""
+
+    result: DispatchResult
+    opinion: SecondOpinion | None = None
+
+
+def provider_error(error: ProviderError | ChainExhaustedError) -> ApiError:
+    """The API's error for a failed call: the request's own fault (400), every model
+    exhausted (503; ``rate_limited`` when each one said so), or an upstream failure (502)."""
+    if isinstance(error, InvalidRequestError):
+        return ApiError(400, str(error), code="upstream_invalid_request")
+    if isinstance(error, ChainExhaustedError):
+        limited = bool(error.failures) and all(
+            why.startswith(RateLimitError.__name__) for _, why in error.failures
+        )
+        code = "rate_limited" if limited else "no_model_available"
+        return ApiError(503, str(error), code=code, retry_after=error.retry_after)
+    return ApiError(502, str(error), code="upstream_error")
+
+
+async def open_call(services: Services, call: Call, planned: Planned) -> CallRecording:
+    """The call's record, opened: a refused call is committed and raises a 429
+    ``budget_exceeded``; an allowed one holds its estimate and starts loading cold local
+    models the plan put behind the cloud."""
+    await services.sdks_ready.wait()
+    # The budgets are asked again, with no await from here to the reservation: calls that
+    # planned together cannot all slip past a hard limit before any of them holds its share.
+    plan, refusal, hold = budget_plan(services, planned.plan, planned.priced)
+    recording = CallRecording(
+        services,
+        uuid.uuid4().hex[:24],
+        plan,
+        planned.chat,
+        client=call.client,
+        project=call.project,
+        stream=call.stream,
+        asked_model=call.asked_model,
+        session=call.session,
+        turn=call.turn,
+    )
+    if refusal is not None:
+        await recording.commit("error", error=BudgetExceededError(refusal))
+        month_end = services.spend.month.end
+        # Retrying cannot help before the month ends or the limit is raised: SDKs are told.
+        raise ApiError(
+            429,
+            refusal,
+            code="budget_exceeded",
+            retry_after=month_end - time.time(),
+            retry=False,
+        )
+    if hold is not None:
+        services.spend.reserve(recording.id, *hold)
+    for model in planned.warm:
+        warm_in_background(services, model)
+    return recording
+
+
+async def answer_whole(services: Services, planned: Planned, recording: CallRecording) -> Whole:
+    """The whole answer, committed; with a second opinion when the plan asks for one."""
+    plan, chat = planned.plan, planned.chat
+    opinion = None
+    try:
+        if planned.second:
+            routing = services.routing
+            chosen = second_model_for(plan.task, plan.chain, routing.table, routing.catalog)
+            seconds, held = within_budget(services, (chosen,) if chosen else (), chat)
+            judges, judges_held = within_budget(services, judge_chain(routing.table), chat)
+            opinion = await cross_validate(
+                services.dispatcher,
+                plan.chain,
+                chat,
+                task=plan.task,
+                request_id=recording.id,
+                second_model=seconds[0] if seconds and judges else None,
+                judges=judges,
+                # Why no second call: its own model first (the judge matters only after it).
+                no_second="; ".join(held or judges_held) or "no model from another provider",
+            )
+            result = opinion.main
+        else:
+            result = await services.dispatcher.complete(
+                plan.chain, chat, task=plan.task, request_id=recording.id
+            )
+    except (ProviderError, ChainExhaustedError) as error:
+        await recording.commit("error", error=error)
+        raise provider_error(error) from None
+    await recording.commit("ok", response=result.response, dispatch=result.dispatch, second=opinion)
+    return Whole(result, opinion)
+
+
+async def open_stream(
+    services: Services, planned: Planned, recording: CallRecording
+) -> tuple[Dispatch, AsyncIterator[StreamEvent], StreamEvent]:
+    """The dispatch state, its events, and the first of them (errors before it are
+    committed and raised as `ApiError`s: nothing has been sent yet)."""
+    plan = planned.plan
+    state, events = services.dispatcher.stream(
+        plan.chain, planned.chat, task=plan.task, request_id=recording.id
+    )
+    try:
+        first = await anext(events)
+    except (ProviderError, ChainExhaustedError) as error:
+        await recording.commit("error", dispatch=state, error=error)
+        raise provider_error(error) from None
+    return state, events, first

@@ -1,0 +1,425 @@
+"""The Anthropic Messages and OpenAI Responses front-ends, in-process, through the official
+SDKs and the wire-format fakes: pass-through (the client's body with only `model` changed,
+events relayed as sent), tools, thinking signatures, count_tokens, errors in each API's own
+shape, fallback within the provider family, and the ledger's client, session and turn."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+from support.app import App, start_app
+from support.canary import ANTHROPIC_KEY
+from support.daemon import remove_home
+from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
+from support.fakes.script import ToolCall
+
+from cortexd.routing.dispatch import ModelHealth
+
+REFUSED = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused
+DATA = Path(__file__).parent / "data" / "agent-clients"
+CLAUDE_HEADERS = {
+    "user-agent": "claude-cli/2.1.197 (external, sdk-cli)",
+    "x-claude-code-session-id": "5f1c-session",
+    "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14",
+}
+
+
+@pytest.fixture
+def claude(app: App) -> Iterator[anthropic.Anthropic]:
+    """The anthropic SDK on the application, looking like Claude Code."""
+    client = anthropic.Anthropic(
+        base_url="http://cortexd",
+        api_key="unused",
+        http_client=app.client(),
+        max_retries=0,
+        default_headers=CLAUDE_HEADERS,
+    )
+    yield client
+    client.close()
+
+
+def _sent(fake: FakeAnthropic | FakeOpenAI, path: str) -> list[dict[str, Any]]:
+    return [json.loads(r.body) for r in fake.requests if r.path == path]
+
+
+def _last_call(app: App) -> dict[str, Any]:
+    row: dict[str, Any] = app.client().get("/v1/calls", params={"limit": 1}).json()["data"][-1]
+    return row
+
+
+@pytest.fixture(autouse=True)
+def _healthy(app: App) -> None:
+    """Every test starts with no model paused: one test's 529s open circuits for the next."""
+    dispatcher = app.services.dispatcher
+    dispatcher.health = ModelHealth(dispatcher.clock)
+
+
+# --- Messages -------------------------------------------------------------------------------
+
+
+def test_a_messages_request_goes_through_as_written_with_only_the_model_changed(
+    app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    fake.enqueue(Turn(text="Hi there.", input_tokens=30, output_tokens=4))
+    sent = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 64000,
+        "system": [
+            {"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}
+        ],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "say hi"}]},
+            {"role": "system", "content": "a mid-conversation system message"},
+        ],
+        "metadata": {"user_id": '{"device": "x"}'},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+        "a_field_nobody_knows_yet": {"nested": [1, 2.5, "three"]},
+    }
+    known = ("model", "max_tokens", "system", "messages", "metadata")
+    raw = claude.messages.with_raw_response.create(
+        **{k: sent[k] for k in known},  # type: ignore[arg-type]
+        extra_body={k: v for k, v in sent.items() if k not in known},
+    )
+    message = raw.parse()
+    assert message.content[0].text == "Hi there."  # type: ignore[union-attr]
+    received = fake.requests[-1]
+    assert received.path == "/v1/messages"
+    assert json.loads(received.body) == sent  # the same model id: nothing else differs
+    assert received.header("anthropic-beta") == CLAUDE_HEADERS["anthropic-beta"]
+    # The provider's request id and rate limits pass through; cortexd's metadata beside them.
+    assert raw.headers["request-id"].startswith("req_")
+    assert raw.headers["anthropic-ratelimit-requests-limit"] == "4000"
+    assert raw.headers["x-cortex-model"] == "claude-sonnet-4-5"
+    row = _last_call(app)
+    assert row["client"] == "claude-cli" and row["session"] == "5f1c-session"
+    assert row["model"] == "claude-sonnet-4-5" and row["outcome"] == "ok"
+
+
+def test_claude_codes_default_model_streams_with_its_events_relayed_byte_for_byte(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    fake.enqueue(Turn(text="one two three", thinking="Let me count.", output_tokens=9))
+    body = json.loads((DATA / "claude-code-2.1.197.messages-request.json").read_text())["body"]
+    headers = {**CLAUDE_HEADERS, "anthropic-version": "2023-06-01", "x-api-key": "unused"}
+    with app.client().stream(
+        "POST", "/v1/messages?beta=true", json=body, headers=headers
+    ) as response:
+        assert response.status_code == 200, response.read()
+        streamed = b"".join(response.iter_bytes())
+    received = fake.requests[-1]
+    assert received.query == {"beta": "true"}
+    forwarded = json.loads(received.body)
+    assert forwarded["model"] == "claude-opus-4-8"  # pass-through: the agent's own model
+    assert forwarded == body
+    events = [b for b in streamed.split(b"\n\n") if b]
+    names = [e.split(b"\n")[0] for e in events]
+    assert names[0] == b"event: message_start" and names[-1] == b"event: message_stop"
+    assert b"event: content_block_start" in names and b"event: message_delta" in names
+    # Signatures come back exactly as the provider made them.
+    assert fake.signature_for("Let me count.").encode() in streamed
+    row = _last_call(app)
+    assert row["task"] != "Classification / routing"  # "say hi" is not filed by its wrapper
+    print(row)
+
+
+def test_thinking_and_tools_round_trip_through_the_signing_fake(
+    claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    fake.enqueue(
+        Turn(
+            thinking="I should run the command.",
+            text="",
+            tool_calls=(ToolCall("toolu_01", "Bash", {"command": "echo HELLO"}),),
+        ),
+        Turn(thinking="It printed HELLO.", text="It printed HELLO."),
+    )
+    tools = [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}]
+    first = [{"role": "user", "content": "run echo HELLO"}]
+    with claude.messages.stream(
+        model="sonnet", max_tokens=2000, messages=first, tools=tools,  # type: ignore[arg-type]
+        thinking={"type": "enabled", "budget_tokens": 1024},
+    ) as stream:  # fmt: skip
+        answer = stream.get_final_message()
+    kinds = [b.type for b in answer.content]
+    assert kinds == ["thinking", "tool_use"]
+    assistant = [b.model_dump(exclude_none=True) for b in answer.content]
+    tool_use = answer.content[1]
+    second = [
+        *first,
+        {"role": "assistant", "content": assistant},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": tool_use.id, "content": "HELLO"},  # type: ignore[union-attr]
+        ]},
+    ]  # fmt: skip
+    final = claude.messages.create(
+        model="sonnet", max_tokens=2000, messages=second, tools=tools,  # type: ignore[arg-type]
+        thinking={"type": "enabled", "budget_tokens": 1024},
+    )  # fmt: skip
+    assert final.content[-1].text == "It printed HELLO."  # type: ignore[union-attr]
+    # The fake checked the first answer's signature on the second turn: it was intact.
+    sent_back = _sent(fake, "/v1/messages")[-1]["messages"][1]["content"][0]
+    assert sent_back["signature"] == fake.signature_for("I should run the command.")
+
+
+def test_an_altered_signature_gets_anthropics_400_in_anthropics_shape(
+    claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    forged = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "hm", "signature": "Zm9yZ2Vk"},
+            {"type": "text", "text": "hello"},
+        ]},
+        {"role": "user", "content": "again"},
+    ]  # fmt: skip
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        claude.messages.create(model="sonnet", max_tokens=100, messages=forged)  # type: ignore[arg-type]
+    assert "Invalid `signature` in `thinking` block" in str(raised.value)
+    assert raised.value.body["type"] == "error"  # type: ignore[index]
+
+
+def test_opus_falls_back_to_sonnet_before_the_first_content_event(
+    app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    fake.enqueue(Fault.status(529), Fault.status(529), Turn(text="sonnet here"))
+    with claude.messages.with_streaming_response.create(
+        model="claude-opus-4-1", max_tokens=100, stream=True,
+        messages=[{"role": "user", "content": "why is the sky blue"}],
+    ) as response:  # fmt: skip
+        text = b"".join(response.iter_bytes())
+        assert response.headers["x-cortex-fallback"] == "true"
+    assert b"sonnet here" in text or b"sonnet" in text
+    models = [json.loads(r.body)["model"] for r in fake.requests if r.path == "/v1/messages"]
+    assert models[0] == "claude-opus-4-1" and models[-1] != "claude-opus-4-1"
+    assert text.count(b"event: message_start") == 1  # the failed attempt left no trace
+
+
+def test_every_model_overloaded_is_a_529_overloaded_error_with_retry_after(
+    claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    fake.enqueue(*[Fault.status(529)] * 8)
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        claude.messages.create(
+            model="haiku", max_tokens=50, messages=[{"role": "user", "content": "hello"}]
+        )
+    assert raised.value.status_code == 529
+    assert raised.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+    assert "retry-after" in raised.value.response.headers
+
+
+def test_a_break_after_content_ends_the_stream_with_an_error_event(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    fake.enqueue(Fault.break_stream(after=4))
+    body = {"model": "sonnet", "max_tokens": 50, "stream": True,
+            "messages": [{"role": "user", "content": "tell me a story"}]}  # fmt: skip
+    with app.client().stream("POST", "/v1/messages", json=body) as response:
+        streamed = b"".join(response.iter_bytes())
+    assert streamed.rstrip().split(b"\n\n")[-1].startswith(b"event: error")
+    assert b"message_stop" not in streamed
+    assert _last_call(app)["outcome"] == "partial"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"model": "sonnet", "messages": [{"role": "user", "content": "x"}]}, "max_tokens"),
+        ({"model": "sonnet", "max_tokens": 5, "messages": []}, "messages"),
+        ({"model": "sonnet", "max_tokens": 5, "messages": [{"role": "bot", "content": "x"}]},
+         "messages.0.role"),
+        ({"model": "no-such-model", "max_tokens": 5,
+          "messages": [{"role": "user", "content": "x"}]}, "unknown model"),
+        ({"model": "sonnet", "max_tokens": 5, "api_key": "sk-x",
+          "messages": [{"role": "user", "content": "x"}]}, "api_key"),
+    ],
+)  # fmt: skip
+def test_bad_messages_requests_get_a_400_in_anthropics_shape(
+    app: App, body: dict[str, Any], message: str
+) -> None:
+    answer = app.client().post("/v1/messages", json=body)
+    assert answer.status_code == 400
+    error = answer.json()
+    assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+    assert message in error["error"]["message"]
+
+
+def test_count_tokens_asks_anthropic_and_says_so(
+    claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    raw = claude.messages.with_raw_response.count_tokens(
+        model="sonnet", messages=[{"role": "user", "content": "count these words please"}]
+    )
+    counted = raw.parse()
+    assert counted.input_tokens > 0
+    assert raw.headers["x-cortex-token-count"] == "anthropic"
+    assert fake.requests[-1].path == "/v1/messages/count_tokens"
+    assert "stream" not in json.loads(fake.requests[-1].body)
+
+
+def test_count_tokens_estimates_locally_and_labels_it_when_anthropic_cannot_count() -> None:
+    # Anthropic unreachable (a refused connection): the count is estimated here, and says so.
+    down = start_app(env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": REFUSED})
+    try:
+        client = anthropic.Anthropic(
+            base_url="http://cortexd", api_key="unused", http_client=down.client(), max_retries=0
+        )
+        raw = client.messages.with_raw_response.count_tokens(
+            model="sonnet", messages=[{"role": "user", "content": "word " * 400}]
+        )
+        assert raw.headers["x-cortex-token-count"] == "estimate"
+        assert 300 < raw.parse().input_tokens < 1000  # never a fake 0
+        with pytest.raises(anthropic.APIStatusError) as raised:
+            client.messages.create(
+                model="sonnet", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+            )
+        assert raised.value.status_code == 529  # the whole family is down: overloaded_error
+        assert raised.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+    finally:
+        down.stop()
+        remove_home(down.home)
+
+
+def test_count_tokens_passes_anthropics_400_on(
+    claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    forged = [
+        {"role": "user", "content": "hi"},
+        {
+            "role": "assistant",
+            "content": [{"type": "thinking", "thinking": "x", "signature": "AA"}],
+        },
+        {"role": "user", "content": "more"},
+    ]
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        claude.messages.count_tokens(model="sonnet", messages=forged)  # type: ignore[arg-type]
+    assert "Invalid `signature`" in str(raised.value)
+
+
+def test_an_override_to_another_provider_stays_in_the_family(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, openai_fake = fresh
+    fake.enqueue(Turn(text="ok"))
+    body = json.loads((DATA / "claude-code-2.1.197.messages-request.tool-result.json").read_text())
+    body = {**body["body"], "stream": False}
+    answer = app.client().post("/v1/messages", json=body, headers=CLAUDE_HEADERS)
+    assert answer.status_code == 200, answer.text
+    assert not openai_fake.requests  # "use gpt-4o for this" would cross providers: issue 21
+    plan = app.client().post("/v1/route", json={"model": "auto", "messages": [
+        {"role": "user", "content": "use gpt-4o for this: run echo HELLO-1"}]}).json()  # fmt: skip
+    assert plan["chain"][0] == "gpt-4o"  # the chat front-end, by contrast, honours it
+
+
+def test_an_override_inside_the_family_wins_over_the_agents_model(
+    app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    fake.enqueue(Turn(text="deep thoughts"))
+    claude.messages.create(
+        model="claude-sonnet-4-5", max_tokens=100,
+        messages=[{"role": "user", "content": "use opus for this: is P equal to NP?"}],
+    )  # fmt: skip
+    forwarded = json.loads(fake.requests[-1].body)
+    assert forwarded["model"] != "claude-sonnet-4-5" and "opus" in forwarded["model"]
+    assert forwarded["messages"][0]["content"] == "is P equal to NP?"
+
+
+# --- Responses ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def codex(app: App) -> Iterator[openai.OpenAI]:
+    """The openai SDK on the application, looking like Codex."""
+    client = openai.OpenAI(
+        base_url="http://cortexd/v1",
+        api_key="unused",
+        http_client=app.client(),
+        max_retries=0,
+        default_headers={"originator": "codex_exec", "session-id": "codex-session-7"},
+    )
+    yield client
+    client.close()
+
+
+def test_a_responses_request_passes_unknown_items_and_tools_through(
+    app: App, codex: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    _, fake = fresh
+    fake.enqueue(Turn(text="done", input_tokens=50, cache_read_tokens=20))
+    body = json.loads((DATA / "codex-0.171.0.responses-request.json").read_text())["body"]
+    body = {**body, "model": "codex", "stream": False}
+    headers = {"originator": "codex_exec", "session-id": "codex-session-7"}
+    raw = app.client().post("/v1/responses", json=body, headers=headers)
+    assert raw.status_code == 200, raw.text
+    assert raw.json()["output"][0]["content"][0]["text"] == "done"
+    forwarded = json.loads(fake.requests[-1].body)
+    assert fake.requests[-1].path == "/v1/responses"
+    assert forwarded == {**body, "model": forwarded["model"]}
+    assert raw.headers["x-request-id"].startswith("req_")
+    row = _last_call(app)
+    assert row["client"] == "codex_exec" and row["session"] == "codex-session-7"
+
+
+def test_the_openai_sdk_streams_a_response_with_a_tool_round_trip(
+    codex: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    _, fake = fresh
+    fake.enqueue(
+        Turn(text="", tool_calls=(ToolCall("call_1", "exec_command", {"cmd": "ls"}),)),
+        Turn(text="There are two files."),
+    )
+    tools = [{"type": "function", "name": "exec_command", "parameters": {"type": "object"}}]
+    with codex.responses.stream(model="codex", input="list the files", tools=tools) as stream:  # type: ignore[arg-type]
+        first = stream.get_final_response()
+    call = next(item for item in first.output if item.type == "function_call")
+    follow = [
+        {"role": "user", "content": "list the files"},
+        {"type": "function_call", "call_id": call.call_id, "name": call.name,  # type: ignore[union-attr]
+         "arguments": call.arguments},  # type: ignore[union-attr]
+        {"type": "function_call_output", "call_id": call.call_id, "output": "a.py b.py"},  # type: ignore[union-attr]
+    ]  # fmt: skip
+    with codex.responses.stream(model="codex", input=follow, tools=tools) as stream:  # type: ignore[arg-type]
+        second = stream.get_final_response()
+    assert second.output_text == "There are two files."
+
+
+def test_a_broken_responses_stream_ends_with_response_failed(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    _, fake = fresh
+    fake.enqueue(Fault.break_stream(after=5))
+    body = {"model": "codex", "input": "write a haiku", "stream": True}
+    with app.client().stream("POST", "/v1/responses", json=body) as response:
+        streamed = b"".join(response.iter_bytes())
+    assert streamed.rstrip().split(b"\n\n")[-1].startswith(b"event: response.failed")
+
+
+def test_bad_responses_requests_get_openais_400(codex: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as raised:
+        codex.responses.create(model="codex", input=[])
+    assert "input" in str(raised.value)
+
+
+def test_every_openai_model_failing_is_a_503_in_openais_shape(
+    codex: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    _, fake = fresh
+    fake.enqueue(*[Fault.status(500)] * 8)
+    with pytest.raises(openai.APIStatusError) as raised:
+        codex.responses.create(model="codex", input="hello")
+    assert raised.value.status_code == 503
+    assert raised.value.body["code"] == "no_model_available"  # type: ignore[index]

@@ -1,0 +1,108 @@
+"""The real Claude Code and Codex CLIs (pinned, from npm) answering through a real cortexd
+over its token-guarded loopback TCP listener, with the fake providers behind it. Each client
+runs in a private network namespace with loopback only (support.netns), so nothing leaves
+the machine; it skips only where node or `unshare -n` is missing, and says why."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.agents import run_claude, run_codex
+from support.daemon import Daemon, cloud_env, remove_home, short_home, start_daemon
+from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str]]:
+    """A cortexd with its TCP listener, the fakes behind it, its address and token."""
+    with FakeAnthropic() as anthropic_fake, FakeOpenAI() as openai_fake:
+        home = short_home()
+        port = _free_port()
+        daemon = start_daemon(
+            home, cloud_env(anthropic_fake, openai_fake), "--tcp", f"127.0.0.1:{port}"
+        )
+        try:
+            listener = daemon.client().get("/v1/health").json()["listener"]
+            token = Path(listener["token_file"]).read_text().strip()
+            yield daemon, anthropic_fake, openai_fake, f"http://127.0.0.1:{port}", token
+        finally:
+            daemon.stop()
+            remove_home(home)
+
+
+def _calls(daemon: Daemon) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = daemon.client().get("/v1/calls").json()["data"]
+    return rows
+
+
+def test_claude_code_answers_through_cortexd_and_is_on_the_ledger(
+    served: tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str], tmp_path: Path
+) -> None:
+    daemon, anthropic_fake, _, url, token = served
+    anthropic_fake.clear()
+    # The first attempt is overloaded: the fallback answers before any content was sent.
+    anthropic_fake.enqueue(Fault.status(529), Fault.status(529), Turn(text="Hi from cortexd."))
+    run = run_claude("say hi", base_url=url, api_key=token, home=tmp_path / "home")
+    assert run.answer == "Hi from cortexd.", run.describe()
+    assert not run.is_error, run.describe()
+    sent = [r for r in anthropic_fake.requests if r.path == "/v1/messages"]
+    assert sent and (sent[-1].header("anthropic-beta") or "").startswith("claude-code")
+    row = _calls(daemon)[-1]
+    assert row["client"] == "claude-cli" and row["session"], row
+    assert row["outcome"] == "ok" and row["fallback"] in (True, 1), row
+    assert row["task"] != "Classification / routing", row
+
+
+def test_claude_code_in_routed_mode_is_routed_by_the_routing_file(
+    served: tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str], tmp_path: Path
+) -> None:
+    daemon, anthropic_fake, _, url, token = served
+    anthropic_fake.clear()
+    anthropic_fake.enqueue(Turn(text="Filed."))
+    run = run_claude(
+        "save this note: call the dentist tuesday",
+        base_url=url, auth_token=token, model="auto", home=tmp_path / "home",
+    )  # fmt: skip
+    assert run.answer == "Filed.", run.describe()
+    row = _calls(daemon)[-1]
+    assert row["task"] == "Quick capture / filing" and row["model"] == "haiku", row
+
+
+def test_codex_answers_through_cortexd_and_is_on_the_ledger(
+    served: tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str], tmp_path: Path
+) -> None:
+    daemon, _, openai_fake, url, token = served
+    openai_fake.clear()
+    openai_fake.enqueue(Turn(text="Hello from codex via cortexd."))
+    run = run_codex(
+        "say hi", base_url=f"{url}/v1", token=token, model="auto", codex_home=tmp_path / "codex"
+    )
+    assert run.answer == "Hello from codex via cortexd.", run.describe()
+    sent = [r for r in openai_fake.requests if r.path == "/v1/responses"]
+    assert sent and sent[-1].header("authorization") != f"Bearer {token}"  # cortexd's key upstream
+    row = _calls(daemon)[-1]
+    assert row["client"] == "codex_exec" and row["session"], row
+    assert row["provider"] == "openai" and row["outcome"] == "ok", row
+
+
+def test_a_wrong_token_is_refused_and_claude_code_says_so(
+    served: tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str], tmp_path: Path
+) -> None:
+    _, anthropic_fake, _, url, _ = served
+    anthropic_fake.clear()
+    run = run_claude(
+        "say hi", base_url=url, api_key="not-the-token", home=tmp_path / "home", timeout=60
+    )
+    assert run.is_error or run.returncode != 0, run.describe()
+    assert not [r for r in anthropic_fake.requests if r.path == "/v1/messages"]
