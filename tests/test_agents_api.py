@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx2
 import openai
 import pytest
 from support.app import App, start_app
@@ -19,6 +20,7 @@ from support.daemon import remove_home
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 from support.fakes.script import ToolCall
 
+from cortexd.api.tcp_guard import TcpGuard
 from cortexd.routing.dispatch import ModelHealth
 
 REFUSED = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused
@@ -423,3 +425,105 @@ def test_every_openai_model_failing_is_a_503_in_openais_shape(
         codex.responses.create(model="codex", input="hello")
     assert raised.value.status_code == 503
     assert raised.value.body["code"] == "no_model_available"  # type: ignore[index]
+
+
+# --- over the socket and the TCP listener's guard -------------------------------------------
+
+
+def test_the_anthropic_sdk_streams_and_counts_over_the_unix_socket(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    fake.enqueue(Turn(text="over the socket"))
+    transport = httpx2.HTTPTransport(uds=str(app.socket))
+    with anthropic.Anthropic(
+        base_url="http://cortexd", api_key="unused", max_retries=0,
+        http_client=httpx2.Client(transport=transport),
+    ) as client:  # fmt: skip
+        with client.messages.stream(
+            model="sonnet", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            assert "".join(stream.text_stream) == "over the socket"
+        counted = client.messages.count_tokens(
+            model="sonnet", messages=[{"role": "user", "content": "hi there"}]
+        )
+        assert counted.input_tokens > 0
+
+
+def test_the_openai_sdks_responses_work_over_the_unix_socket(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    _, fake = fresh
+    fake.enqueue(Turn(text="socket response"), Turn(text="streamed socket response"))
+    transport = httpx2.HTTPTransport(uds=str(app.socket))
+    with openai.OpenAI(
+        base_url="http://cortexd/v1", api_key="unused", max_retries=0,
+        http_client=httpx2.Client(transport=transport),
+    ) as client:  # fmt: skip
+        assert client.responses.create(model="gpt-4o", input="hi").output_text == "socket response"
+        with client.responses.stream(model="gpt-4o", input="hi") as stream:
+            assert stream.get_final_response().output_text == "streamed socket response"
+
+
+def test_both_sdks_pass_the_tcp_listeners_guard_with_its_token(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    anthropic_fake.enqueue(Turn(text="via tcp"))
+    openai_fake.enqueue(Turn(text="via tcp too"))
+    token = "t" * 43
+    guard = TcpGuard(app.app, token, 8765)
+    with anthropic.Anthropic(  # Claude Code's ANTHROPIC_API_KEY: sent as x-api-key
+        base_url="http://127.0.0.1:8765", api_key=token, max_retries=0,
+        http_client=app.client(front=guard),
+    ) as client:  # fmt: skip
+        answer = client.messages.create(
+            model="sonnet", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert answer.content[0].text == "via tcp"  # type: ignore[union-attr]
+    with openai.OpenAI(
+        base_url="http://127.0.0.1:8765/v1", api_key=token, max_retries=0,
+        http_client=app.client(front=guard),
+    ) as client:  # fmt: skip
+        assert client.responses.create(model="codex", input="hi").output_text == "via tcp too"
+    with anthropic.Anthropic(
+        base_url="http://127.0.0.1:8765", api_key="wrong", max_retries=3,
+        http_client=app.client(front=guard),
+    ) as client, pytest.raises(anthropic.AuthenticationError):  # fmt: skip
+        client.messages.create(
+            model="sonnet", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+        )
+
+
+# --- routing agent traffic ------------------------------------------------------------------
+
+
+def test_codex_falls_back_to_gpt_4o_within_openai(
+    app: App, codex: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, fake = fresh
+    fake.enqueue(Fault.status(500), Fault.status(500), Turn(text="gpt-4o answered"))
+    raw = codex.responses.with_raw_response.create(model="gpt-5.1-codex", input="refactor this")
+    assert raw.parse().output_text == "gpt-4o answered"
+    assert raw.headers["x-cortex-fallback"] == "true"
+    models = [json.loads(r.body)["model"] for r in fake.requests]
+    assert models[0] == "gpt-5.1-codex" and models[-1] != "gpt-5.1-codex"
+    assert not anthropic_fake.requests  # a Codex session stays on OpenAI
+
+
+def test_a_budget_reserves_what_a_clients_calls_really_use_not_their_cap(
+    app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    from cortexd.pipeline.call import Call
+    from cortexd.pipeline.plan import _as_estimated
+    from cortexd.routing import Message, RouteRequest
+    from cortexd.routing.providers import ChatMessage, ChatRequest
+
+    chat = ChatRequest("sonnet", (ChatMessage.of("user", "hi"),), max_tokens=64000)
+    call = Call("messages", RouteRequest((Message("user", "hi"),)), chat, True, "sonnet",
+                client="claude-cli-budget-test")  # fmt: skip
+    assert _as_estimated(app.services, call, chat).max_tokens == 64000  # nothing known yet
+    for used in (300, 420, 380, 510, 290, 350):
+        app.services.recent_outputs.observe("claude-cli-budget-test", used)
+    priced = _as_estimated(app.services, call, chat).max_tokens
+    assert priced is not None and 350 <= priced <= 510
