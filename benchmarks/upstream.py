@@ -1,10 +1,13 @@
 """A fast fake LLM upstream on loopback: `python -m benchmarks.upstream [--port P] [--delay S]`.
 
-Speaks just enough of two wire formats for the benchmarks, exactly as the providers send
-them: OpenAI Chat Completions (`POST /v1/chat/completions`, JSON or SSE chunks ending in
-`data: [DONE]`) and Anthropic Messages (`POST /v1/messages`, JSON or the named SSE events
-from `message_start` to `message_stop`). Every answer is the same short text; `--delay`
-waits that long before answering, to stand in for a model's latency.
+Speaks just enough of three wire formats for the benchmarks, as the providers send them:
+OpenAI Chat Completions (`POST /v1/chat/completions`, JSON or SSE chunks ending in
+`data: [DONE]`), OpenAI Responses (`POST /v1/responses`, JSON or the named SSE events from
+`response.created` to `response.completed`, numbered) and Anthropic Messages
+(`POST /v1/messages`, JSON or the named SSE events from `message_start` to `message_stop`,
+with the `ping` Anthropic sends after the first block opens). Every answer is the same short
+text; `--delay` waits that long before answering, to stand in for a model's latency. Each
+answer carries a request id header, as the providers' do (cortexd passes it on).
 
 It is a bare asyncio protocol on uvloop rather than an ASGI app so that it costs as little
 CPU per request as possible: the upstream shares the two cores with what is measured.
@@ -17,7 +20,8 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import cast
+from functools import lru_cache
+from typing import Any, cast
 
 import uvloop
 
@@ -26,6 +30,8 @@ TEXT = "".join(WORDS)
 USAGE_IN, USAGE_OUT = 12, len(WORDS)
 
 
+# Answers are built once per model: the upstream's CPU is taken from what is measured.
+@lru_cache(maxsize=64)
 def _openai_json(model: str) -> bytes:
     return json.dumps(
         {
@@ -50,7 +56,8 @@ def _openai_json(model: str) -> bytes:
     ).encode()
 
 
-def _openai_sse(model: str) -> list[bytes]:
+@lru_cache(maxsize=64)
+def _openai_sse(model: str) -> tuple[bytes, ...]:
     def chunk(delta: dict[str, object], finish: str | None = None, usage: object = None) -> bytes:
         body: dict[str, object] = {
             "id": "chatcmpl-bench",
@@ -72,9 +79,20 @@ def _openai_sse(model: str) -> list[bytes]:
     events += [chunk({"content": word}) for word in WORDS]
     events.append(chunk({}, "stop", usage))
     events.append(b"data: [DONE]\n\n")
-    return events
+    return tuple(events)
 
 
+def _anthropic_usage(output_tokens: int) -> dict[str, object]:
+    return {
+        "input_tokens": USAGE_IN,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": output_tokens,
+        "service_tier": "standard",
+    }
+
+
+@lru_cache(maxsize=64)
 def _anthropic_json(model: str) -> bytes:
     return json.dumps(
         {
@@ -85,12 +103,13 @@ def _anthropic_json(model: str) -> bytes:
             "content": [{"type": "text", "text": TEXT}],
             "stop_reason": "end_turn",
             "stop_sequence": None,
-            "usage": {"input_tokens": USAGE_IN, "output_tokens": USAGE_OUT},
+            "usage": _anthropic_usage(USAGE_OUT),
         }
     ).encode()
 
 
-def _anthropic_sse(model: str) -> list[bytes]:
+@lru_cache(maxsize=64)
+def _anthropic_sse(model: str) -> tuple[bytes, ...]:
     def event(payload: dict[str, object]) -> bytes:
         return f"event: {payload['type']}\ndata: {json.dumps(payload)}\n\n".encode()
 
@@ -102,12 +121,15 @@ def _anthropic_sse(model: str) -> list[bytes]:
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": {"input_tokens": USAGE_IN, "output_tokens": 1},
+        "usage": _anthropic_usage(1),
     }
+    # The real sequence: the message, its first block opened, a ping, the deltas, the block
+    # closed, the stop reason with the final usage, the end.
     events = [
         event({"type": "message_start", "message": start}),
         event({"type": "content_block_start", "index": 0,
                "content_block": {"type": "text", "text": ""}}),
+        event({"type": "ping"}),
     ]
     events += [
         event({"type": "content_block_delta", "index": 0,
@@ -121,7 +143,92 @@ def _anthropic_sse(model: str) -> list[bytes]:
                "usage": {"output_tokens": USAGE_OUT}}),
         event({"type": "message_stop"}),
     ]
-    return events
+    return tuple(events)
+
+
+_RESPONSE_ID, _ITEM_ID = "resp_bench", "msg_bench"
+_OUTPUT_TEXT: dict[str, object] = {
+    "type": "output_text", "text": TEXT, "annotations": [], "logprobs": [],
+}
+_MESSAGE: dict[str, object] = {
+    "id": _ITEM_ID,
+    "type": "message",
+    "status": "completed",
+    "role": "assistant",
+    "content": [_OUTPUT_TEXT],
+}
+
+
+def _response(model: str, done: bool) -> dict[str, object]:
+    """The Response object: in progress and empty (as ``response.created`` shows it), or
+    completed with its message and usage."""
+    usage = {
+        "input_tokens": USAGE_IN,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": USAGE_OUT,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": USAGE_IN + USAGE_OUT,
+    }
+    return {
+        "id": _RESPONSE_ID,
+        "object": "response",
+        "created_at": 1764633600,
+        "status": "completed" if done else "in_progress",
+        "background": False,
+        "completed_at": 1764633601 if done else None,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "model": model,
+        "output": [_MESSAGE] if done else [],
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "service_tier": "default",
+        "store": True,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}, "verbosity": "medium"},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": usage if done else None,
+        "user": None,
+        "metadata": {},
+    }
+
+
+@lru_cache(maxsize=64)
+def _responses_json(model: str) -> bytes:
+    return json.dumps(_response(model, done=True)).encode()
+
+
+@lru_cache(maxsize=64)
+def _responses_sse(model: str) -> tuple[bytes, ...]:
+    events: list[bytes] = []
+
+    def event(kind: str, **fields: Any) -> None:
+        payload = {"type": kind, "sequence_number": len(events), **fields}
+        events.append(f"event: {kind}\ndata: {json.dumps(payload)}\n\n".encode())
+
+    initial = _response(model, done=False)
+    where: dict[str, Any] = {"item_id": _ITEM_ID, "output_index": 0}
+    opening = {"id": _ITEM_ID, "type": "message", "status": "in_progress",
+               "role": "assistant", "content": []}  # fmt: skip
+    event("response.created", response=initial)
+    event("response.in_progress", response=initial)
+    event("response.output_item.added", output_index=0, item=opening)
+    empty = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+    event("response.content_part.added", **where, content_index=0, part=empty)
+    for word in WORDS:
+        event("response.output_text.delta", **where, content_index=0, delta=word, logprobs=[])
+    event("response.output_text.done", **where, content_index=0, text=TEXT, logprobs=[])
+    event("response.content_part.done", **where, content_index=0, part=_OUTPUT_TEXT)
+    event("response.output_item.done", output_index=0, item=_MESSAGE)
+    # Unlike Chat Completions, the stream ends with its terminal event: no [DONE].
+    event("response.completed", response=_response(model, done=True))
+    return tuple(events)
 
 
 _NOT_FOUND_BODY = b'{"error":{"message":"not found","type":"invalid_request_error"}}'
@@ -129,6 +236,11 @@ _NOT_FOUND = (
     b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\n"
     b"content-length: %d\r\n\r\n%s" % (len(_NOT_FOUND_BODY), _NOT_FOUND_BODY)
 )
+
+
+# The request id header each provider sends on every answer.
+_OPENAI_ID = b"x-request-id: req_bench\r\n"
+_ANTHROPIC_ID = b"request-id: req_bench\r\n"
 
 
 class _Upstream(asyncio.Protocol):
@@ -183,25 +295,30 @@ class _Upstream(asyncio.Protocol):
             model = str(request.get("model", "bench"))
             stream = bool(request.get("stream"))
             if path.endswith(b"/chat/completions"):
-                self._send(_openai_sse(model) if stream else _openai_json(model), stream)
+                answer = _openai_sse(model) if stream else _openai_json(model)
+                self._send(answer, stream, _OPENAI_ID)
+            elif path.endswith(b"/responses"):
+                answer = _responses_sse(model) if stream else _responses_json(model)
+                self._send(answer, stream, _OPENAI_ID)
             elif path.endswith(b"/messages"):
-                self._send(_anthropic_sse(model) if stream else _anthropic_json(model), stream)
+                answer = _anthropic_sse(model) if stream else _anthropic_json(model)
+                self._send(answer, stream, _ANTHROPIC_ID)
             else:
                 self.transport.write(_NOT_FOUND)
 
-    def _send(self, payload: bytes | list[bytes], stream: bool) -> None:
+    def _send(self, payload: bytes | tuple[bytes, ...], stream: bool, request_id: bytes) -> None:
         assert self.transport is not None
         if not stream:
             assert isinstance(payload, bytes)
             self.transport.write(
-                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                b"content-length: %d\r\n\r\n%s" % (len(payload), payload)
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n%s"
+                b"content-length: %d\r\n\r\n%s" % (request_id, len(payload), payload)
             )
             return
-        assert isinstance(payload, list)
+        assert isinstance(payload, tuple)
         parts = [
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-            b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n%s"
+            b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n" % request_id
         ]
         parts += [b"%x\r\n%s\r\n" % (len(event), event) for event in payload]
         parts.append(b"0\r\n\r\n")
