@@ -6,13 +6,22 @@ the machine; it skips only where node or `unshare -n` is missing, and says why."
 from __future__ import annotations
 
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.agents import run_claude, run_codex
-from support.daemon import Daemon, cloud_env, remove_home, short_home, start_daemon
+from support.cli import CORTEX
+from support.daemon import (
+    Daemon,
+    cloud_env,
+    process_env,
+    remove_home,
+    short_home,
+    start_daemon,
+)
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 
 
@@ -106,3 +115,52 @@ def test_a_wrong_token_is_refused_and_claude_code_says_so(
     )
     assert run.is_error or run.returncode != 0, run.describe()
     assert not [r for r in anthropic_fake.requests if r.path == "/v1/messages"]
+
+
+def _connect(daemon: Daemon, client: str, home: Path, *extra: str) -> str:
+    """`cortex connect CLIENT --write --yes` as the person runs it, in its own process."""
+    env = {
+        **process_env({}),
+        "HOME": str(home),
+        "CORTEX_SOCKET": str(daemon.socket),
+        "CODEX_HOME": str(home / ".codex"),
+    }
+    env.pop("CLAUDE_CONFIG_DIR", None)
+    ran = subprocess.run(
+        [CORTEX, "connect", client, "--write", "--yes", *extra],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return ran.stdout
+
+
+def test_cortex_connect_sets_claude_code_up_in_one_command(
+    served: tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str], tmp_path: Path
+) -> None:
+    daemon, anthropic_fake, _, url, token = served
+    anthropic_fake.clear()
+    anthropic_fake.enqueue(Turn(text="Connected."))
+    home = tmp_path / "home"
+    shown = _connect(daemon, "claude-code", home)
+    assert token not in shown  # the token is named by its file, never printed
+    # No key and no base URL in the environment: settings.json and its apiKeyHelper do it.
+    run = run_claude("say hi", base_url=url, home=home, configured=True)
+    assert run.answer == "Connected.", run.describe()
+    assert _calls(daemon)[-1]["client"] == "claude-cli"
+
+
+def test_cortex_connect_sets_codex_up_in_one_command(
+    served: tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str], tmp_path: Path
+) -> None:
+    daemon, _, openai_fake, url, token = served
+    openai_fake.clear()
+    openai_fake.enqueue(Turn(text="Codex connected."))
+    home = tmp_path / "home"
+    shown = _connect(daemon, "codex", home, "--routed")
+    assert token not in shown and "CORTEXD_TOKEN" in shown
+    run = run_codex(
+        "say hi", base_url=f"{url}/v1", token=token, model="auto",
+        codex_home=home / ".codex", configured="CORTEXD_TOKEN",
+    )  # fmt: skip
+    assert run.answer == "Codex connected.", run.describe()
+    assert _calls(daemon)[-1]["client"] == "codex_exec"

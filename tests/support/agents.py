@@ -209,10 +209,15 @@ def run_claude(
     home: Path,
     extra_env: Mapping[str, str] | None = None,
     timeout: float = RUN_TIMEOUT_S,
+    configured: bool = False,
 ) -> AgentRun:
     """`claude -p PROMPT` against `base_url` (no /v1), sending `api_key` as x-api-key or
-    `auth_token` as a bearer token; `home` is its scratch HOME (and, below it, its cwd)."""
-    if (api_key is None) == (auth_token is None):
+    `auth_token` as a bearer token; `home` is its scratch HOME (and, below it, its cwd).
+
+    `configured`: neither a credential nor the base URL is given in the environment: the
+    ``~/.claude/settings.json`` in `home` supplies them (as `cortex connect` writes it);
+    `base_url` only says which server to bridge to."""
+    if not configured and (api_key is None) == (auth_token is None):
         raise ValueError("give exactly one of api_key and auth_token")
     require_unshare()  # before the install: no need to fetch a client that cannot run here
     command = install(*CLAUDE_CODE)
@@ -222,11 +227,15 @@ def run_claude(
     env = dict(CLAUDE_QUIET_ENV)
     if api_key is not None:
         env["ANTHROPIC_API_KEY"] = api_key
-    else:
-        env["ANTHROPIC_AUTH_TOKEN"] = auth_token or ""
+    elif auth_token is not None:
+        env["ANTHROPIC_AUTH_TOKEN"] = auth_token
     env.update(extra_env or {})
     code, stdout, stderr, seconds = _run_bridged(
-        argv, base_url, lambda url: {**env, "ANTHROPIC_BASE_URL": url}, home, timeout
+        argv,
+        base_url,
+        lambda url: env if configured else {**env, "ANTHROPIC_BASE_URL": url},
+        home,
+        timeout,
     )
     events = _json_lines(stdout)
     results = [event for event in events if event.get("type") == "result"]
@@ -246,18 +255,24 @@ def run_codex(
     codex_home: Path,
     extra_env: Mapping[str, str] | None = None,
     timeout: float = RUN_TIMEOUT_S,
+    configured: str | None = None,
 ) -> AgentRun:
     """`codex exec PROMPT` against `base_url` (ending /v1) through a Responses provider sending
-    `token` as a bearer token; `codex_home` is its scratch CODEX_HOME (and HOME, and cwd)."""
+    `token` as a bearer token; `codex_home` is its scratch CODEX_HOME (and HOME, and cwd).
+
+    `configured` names the variable of the token when `codex_home` already holds the
+    config.toml (as `cortex connect` writes it): none is written here."""
     require_unshare()  # before the install: no need to fetch a client that cannot run here
     command = install(*CODEX)
     argv = [str(command), "exec", "--json", "--skip-git-repo-check", prompt]
-    env = {CODEX_TOKEN_VAR: token, "CODEX_HOME": str(codex_home), **(extra_env or {})}
+    variable = configured or CODEX_TOKEN_VAR
+    env = {variable: token, "CODEX_HOME": str(codex_home), **(extra_env or {})}
 
     def configure(url: str) -> dict[str, str]:
         # The config names the bridged URL, known only once the bridge is open.
-        codex_home.mkdir(parents=True, exist_ok=True)
-        (codex_home / "config.toml").write_text(codex_config(url, model))
+        if configured is None:
+            codex_home.mkdir(parents=True, exist_ok=True)
+            (codex_home / "config.toml").write_text(codex_config(url, model))
         return env
 
     code, stdout, stderr, seconds = _run_bridged(argv, base_url, configure, codex_home, timeout)
