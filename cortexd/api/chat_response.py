@@ -174,3 +174,43 @@ class ChunkWriter:
         """An error event that ends a broken stream; no [DONE] follows it."""
         body = {"error": {"message": message, "type": "api_error", "param": None, "code": code}}
         return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
+class RelayedChunks:
+    """A passed-through stream's chunks, relayed as OpenAI sent them, except two held back
+    to the end: the finish chunk, which takes the cortex block once the call is on record,
+    and the usage chunk, which only a client that asked for it gets (the ledger always asks).
+    """
+
+    def __init__(self, include_usage: bool) -> None:
+        self._include_usage = include_usage
+        self._finish: dict[str, Any] | None = None
+        self._usage = b""
+
+    def relay(self, frame: bytes) -> bytes:
+        """What of `frame` to send now."""
+        _, _, data = frame.partition(b"data:")
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            return frame
+        if not isinstance(chunk, dict):
+            return frame
+        choices = chunk.get("choices")
+        if choices == [] and chunk.get("usage"):
+            self._usage = frame
+            return b""
+        if choices and any(c.get("finish_reason") for c in choices):
+            self._finish = chunk
+            return b""
+        return frame
+
+    def finish(self, cortex: Mapping[str, Any], tail: bytes) -> bytes:
+        """The held chunks, the cortex block on the finish chunk, and the stream's end."""
+        out = b""
+        if self._finish is not None:
+            finish = {**self._finish, "cortex": dict(cortex)}
+            out += b"data: " + json.dumps(finish).encode() + b"\n\n"
+        if self._include_usage:
+            out += self._usage
+        return out + tail

@@ -4,7 +4,9 @@ encode around the pipeline."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -18,7 +20,7 @@ from cortexd.api.chat_request import (
     to_chat_request,
     to_route_request,
 )
-from cortexd.api.chat_response import ChunkWriter, completion_json, cortex_block
+from cortexd.api.chat_response import ChunkWriter, RelayedChunks, completion_json, cortex_block
 from cortexd.api.errors import ApiError
 from cortexd.api.recording import CallRecording, client_name
 from cortexd.pipeline.call import Call
@@ -26,15 +28,27 @@ from cortexd.pipeline.plan import Planned, plan_call
 from cortexd.pipeline.run import answer_whole, open_call, open_stream
 from cortexd.plans import plan_to_json
 from cortexd.routing.dispatch import PartialAnswerError
-from cortexd.routing.providers import ReasoningDelta, StreamEnd, TextDelta, ToolCallDelta
+from cortexd.routing.providers import (
+    Forward,
+    RawEvent,
+    ReasoningDelta,
+    StreamEnd,
+    TextDelta,
+    ToolCallDelta,
+)
 from cortexd.services import Services
 
 SSE_HEADERS = {"Cache-Control": "no-cache"}
 
 
-def chat_call(body: ChatBody, request: Request) -> Call:
-    """The pipeline's call for a Chat Completions body."""
-    chat = to_chat_request(body)
+def chat_call(body: ChatBody, data: dict[str, Any], request: Request) -> Call:
+    """The pipeline's call for a Chat Completions body (`data`, as the client wrote it, is
+    kept for a model that speaks this wire: see `plan.keep_forward`)."""
+    sent = {k: v for k, v in data.items() if k != "cortex"}  # our extension stays here
+    if body.stream and not (body.stream_options or {}).get("include_usage"):
+        # The ledger needs the usage chunk; the client, who did not ask for it, never sees it.
+        sent["stream_options"] = {**(body.stream_options or {}), "include_usage": True}
+    chat = replace(to_chat_request(body), forward=Forward("chat", sent, {}, body.stream))
     agent = request.headers.get("user-agent")
     options = body.cortex or CortexOptions()
     return Call(
@@ -52,8 +66,9 @@ def chat_call(body: ChatBody, request: Request) -> Call:
 async def chat_completions(request: Request) -> Response:
     """``POST /v1/chat/completions``: route, dispatch, record, answer (JSON or SSE)."""
     services: Services = request.app.state.services
-    body = parse_body(await read_json(request, services), ChatBody)
-    call = chat_call(body, request)
+    data = await read_json(request, services)
+    body = parse_body(data, ChatBody)
+    call = chat_call(body, data, request)
     planned = await plan_call(services, call)
     recording = await open_call(services, call, planned)
     try:
@@ -77,6 +92,10 @@ async def _answer(
     if body.stream:
         # A second opinion needs both whole answers: the stream carries the finished answer.
         return _finished_as_stream(recording.id, result.response, cortex, body)
+    if result.response.raw is not None:  # passed through: OpenAI's answer, and our block
+        answer = json.loads(result.response.raw)
+        answer["cortex"] = cortex
+        return JSONResponse(answer, headers=dict(result.response.headers))
     return JSONResponse(completion_json(recording.id, result.response, cortex))
 
 
@@ -105,6 +124,8 @@ async def _stream(
     writer = ChunkWriter(recording.id)
     plan = planned.plan
 
+    relayed = RelayedChunks(include_usage)
+
     async def sse() -> AsyncIterator[bytes]:
         event = first
         bug: BaseException | None = None
@@ -114,9 +135,16 @@ async def _stream(
                     # The rows are committed before the last byte: an answered call is on record.
                     await recording.commit("ok", response=event.response, dispatch=state)
                     cortex = cortex_block(recording.id, plan, state, event.response.warnings)
-                    yield writer.finish(event.response, cortex, include_usage)
+                    if event.response.raw is not None:
+                        yield relayed.finish(cortex, event.response.raw)
+                    else:
+                        yield writer.finish(event.response, cortex, include_usage)
                     return
-                if isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta):
+                if isinstance(event, RawEvent):
+                    if not event.opening:
+                        recording.first_token()
+                    yield relayed.relay(event.data)
+                elif isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta):
                     recording.first_token()
                     writer.model = state.model or writer.model
                     yield writer.delta(event)
@@ -133,15 +161,17 @@ async def _stream(
             await events.aclose()  # type: ignore[attr-defined]
             recording.abandon(bug)  # after the close, which records the cancelled attempt
 
-    return StreamingResponse(sse(), media_type="text/event-stream", headers=SSE_HEADERS)
+    headers = {**SSE_HEADERS, **dict(first.headers if isinstance(first, RawEvent) else ())}
+    return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
 
 
 async def route(request: Request) -> Response:
     """``POST /v1/route``: the plan for a chat body, without calling any model: the very
     plan step a call takes."""
     services: Services = request.app.state.services
-    body = parse_body(await read_json(request, services), ChatBody)
-    planned = await plan_call(services, chat_call(body, request))
+    data = await read_json(request, services)
+    body = parse_body(data, ChatBody)
+    planned = await plan_call(services, chat_call(body, data, request))
     out = plan_to_json(planned.plan, services.routing.table.source)
     out["refused"] = planned.refusal  # what a call would be told, budgets being as they are now
     return JSONResponse(out)

@@ -88,7 +88,7 @@ async def route_call(services: Services, call: Call) -> RoutePlan:
 async def plan_call(services: Services, call: Call) -> Planned:
     """Every decision about `call` before anything is sent (see the module's docstring)."""
     plan = await route_call(services, call)
-    chat = _reworded(call, plan)
+    chat = keep_forward(call, plan, _reworded(call, plan))
     estimated = _as_estimated(services, call, chat)
     plan, refusal, hold = budget_plan(services, plan, estimated)
     plan, warm = await plan_cold(services, plan)
@@ -98,6 +98,15 @@ async def plan_call(services: Services, call: Call) -> Planned:
         second = True
         plan = replace(plan, reasons=(*plan.reasons, f"'{found}' is cross-validated"))
     return Planned(plan, chat, estimated, refusal, hold, warm, second)
+
+
+def keep_forward(call: Call, plan: RoutePlan, chat: ChatRequest) -> ChatRequest:
+    """A Chat Completions body goes through as written only to the model its client named:
+    a client that says ``auto`` wrote it for no model in particular, and translation adapts
+    it to whichever answers (``max_completion_tokens`` for reasoning models, efforts)."""
+    if call.wire == "chat" and plan.decided_by != "explicit-model":
+        return replace(chat, forward=None)
+    return chat
 
 
 def _reworded(call: Call, plan: RoutePlan) -> ChatRequest:

@@ -127,6 +127,26 @@ def _error_event(event: str | None, payload: Mapping[str, Any]) -> None:
     raise UpstreamStreamError(payload.get("code"), payload.get("code"), payload.get("message"))
 
 
+def _chat_content(chunk: object) -> bool:
+    """Whether a Chat Completions chunk carries content (the first one often holds only
+    the role: it opens the stream, like Anthropic's message_start).
+
+    >>> _chat_content({"choices": [{"delta": {"role": "assistant", "content": ""}}]})
+    False
+    >>> _chat_content({"choices": [{"delta": {"content": "Hi"}}]})
+    True
+    """
+    if not isinstance(chunk, dict):
+        return False
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        if any(delta.get(k) for k in ("content", "tool_calls", "refusal", "reasoning_content")):
+            return True
+        if choice.get("finish_reason"):
+            return True
+    return False
+
+
 async def forward(
     client: Any,  # an official SDK client: `AsyncAnthropic` or `AsyncOpenAI` (their `post`)
     path: str,
@@ -212,7 +232,9 @@ async def _relay(
             if kind in FINAL[wire]:
                 tail.append(frame)
                 continue
-            opening = not content and kind in OPENING[wire]
+            opening = not content and (
+                kind in OPENING[wire] or wire == "chat" and not _chat_content(payload)
+            )
             content = content or not opening
             yield RawEvent(frame, opening, first)
             first = ()

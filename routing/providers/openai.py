@@ -59,6 +59,8 @@ async def _post_stream(
         stream_cls=JsonEvents,
     )
     return events
+
+
 CAUGHT: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx2.HTTPError, ValueError)
 
 
@@ -151,8 +153,9 @@ class OpenAIProvider(CloudProvider[openai.AsyncOpenAI]):
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Deltas as OpenAI streams them, then `StreamEnd`; a break raises our error.
 
-        A client's own Responses request (`request.forward`) goes through as it was
-        written, and its events are relayed (see `forward`)."""
+        A client's own Responses request (`request.forward`), or its own Chat Completions
+        request to a chat model, goes through as it was written, and its events are relayed
+        (see `forward`)."""
         client = self._require(request.model)
         if request.forward is not None and request.forward.wire == "responses":
             return forward(
@@ -161,6 +164,19 @@ class OpenAIProvider(CloudProvider[openai.AsyncOpenAI]):
                 request,
                 ResponsesStreamDecoder(),
                 from_responses,
+                provider=NAME,
+                map_error=lambda exc: self._error(exc, request.model),
+                caught=CAUGHT,
+                clock=self._clock,
+            )
+        chat_model = not uses_responses(request.model, self._responses_models)
+        if request.forward is not None and request.forward.wire == "chat" and chat_model:
+            return forward(
+                client,
+                "/chat/completions",
+                request,
+                ChatStreamDecoder(),
+                from_chat,
                 provider=NAME,
                 map_error=lambda exc: self._error(exc, request.model),
                 caught=CAUGHT,
