@@ -95,6 +95,7 @@ def test_a_messages_request_goes_through_as_written_with_only_the_model_changed(
     assert received.path == "/v1/messages"
     assert json.loads(received.body) == sent  # the same model id: nothing else differs
     assert received.header("anthropic-beta") == CLAUDE_HEADERS["anthropic-beta"]
+    assert received.header("authorization") == f"Bearer {ANTHROPIC_KEY}"  # cortexd's own key
     # The provider's request id and rate limits pass through; cortexd's metadata beside them.
     assert raw.headers["request-id"].startswith("req_")
     assert raw.headers["anthropic-ratelimit-requests-limit"] == "4000"
@@ -515,14 +516,15 @@ def test_a_budget_reserves_what_a_clients_calls_really_use_not_their_cap(
     app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     from cortexd.pipeline.call import Call
-    from cortexd.pipeline.plan import _as_estimated
+    from cortexd.pipeline.plan import FIRST_CALLS_OUTPUT, _as_estimated
     from cortexd.routing import Message, RouteRequest
     from cortexd.routing.providers import ChatMessage, ChatRequest
 
     chat = ChatRequest("sonnet", (ChatMessage.of("user", "hi"),), max_tokens=64000)
     call = Call("messages", RouteRequest((Message("user", "hi"),)), chat, True, "sonnet",
                 client="claude-cli-budget-test")  # fmt: skip
-    assert _as_estimated(app.services, call, chat).max_tokens == 64000  # nothing known yet
+    # Nothing known yet: a typical agent answer, not the cap.
+    assert _as_estimated(app.services, call, chat).max_tokens == FIRST_CALLS_OUTPUT
     for used in (300, 420, 380, 510, 290, 350):
         app.services.recent_outputs.observe("claude-cli-budget-test", used)
     priced = _as_estimated(app.services, call, chat).max_tokens

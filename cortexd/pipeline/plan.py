@@ -130,11 +130,17 @@ def _reworded(call: Call, plan: RoutePlan) -> ChatRequest:
     return replace(chat, messages=tuple(messages))
 
 
+#: What a client's answers are taken to be before its calls have said (Claude Code's
+#: "say hi" gets a few dozen tokens, a long agent turn a few thousand).
+FIRST_CALLS_OUTPUT = 4096
+
+
 def _as_estimated(services: Services, call: Call, chat: ChatRequest) -> ChatRequest:
     """The request as a budget should price it: an answer the size this client's calls
-    really get, not the cap it asks for (Claude Code asks for 64,000 tokens every time)."""
+    really get (their recent 90th percentile), not the cap it asks for (Claude Code asks
+    for 64,000 tokens on every call, and one check against that would block a session)."""
     cap = chat.max_tokens
-    typical = services.recent_outputs.typical(call.client)
-    if cap is None or typical is None or typical >= cap:
+    typical = services.recent_outputs.typical(call.client) or FIRST_CALLS_OUTPUT
+    if cap is None or typical >= cap:
         return chat
     return replace(chat, max_tokens=max(typical, 1))
