@@ -10,6 +10,7 @@ from cortexd.routing.dispatch.dispatcher import (
     DispatchResult,
     DispatchSettings,
 )
+from cortexd.routing.dispatch.embedding import CannotEmbedError, EmbedResult
 from cortexd.routing.dispatch.errors import ChainExhaustedError, PartialAnswerError
 from cortexd.routing.dispatch.health import ModelHealth
 from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
@@ -28,12 +29,14 @@ __all__ = [
     "Action",
     "Attempt",
     "AttemptSink",
+    "CannotEmbedError",
     "ChainExhaustedError",
     "CircuitBreakers",
     "Dispatch",
     "DispatchResult",
     "DispatchSettings",
     "Dispatcher",
+    "EmbedResult",
     "ModelHealth",
     "PartialAnswerError",
     "SecondOpinion",

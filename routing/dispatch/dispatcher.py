@@ -19,13 +19,16 @@ from typing import Any
 
 from cortexd.routing.catalog import Catalog, ModelSpec
 from cortexd.routing.dispatch.attempt import Attempt, AttemptSink, Outcome, cost_usd
+from cortexd.routing.dispatch.embedding import EmbedResult, embed_chain
 from cortexd.routing.dispatch.errors import ChainExhaustedError, PartialAnswerError
 from cortexd.routing.dispatch.health import ModelHealth
 from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
 from cortexd.routing.dispatch.requirements import estimate_tokens, missing
+from cortexd.routing.embed_prefixes import InputType
 from cortexd.routing.providers.chat import (
     ChatRequest,
     ChatResponse,
+    EmbedRequest,
     RawEvent,
     ReasoningDelta,
     StreamEnd,
@@ -154,6 +157,22 @@ class Dispatcher:
         """The dispatch state and the stream of the first model that produces content."""
         state = Dispatch(request_id, task, began=self.clock())
         return state, self._run(chain, request, state, deadline_s, streaming=True)
+
+    async def embed(
+        self,
+        chain: tuple[str, ...],
+        request: EmbedRequest,
+        *,
+        task: str = "Embeddings",
+        request_id: str,
+        deadline_s: float | None = None,
+        input_type: InputType | None = None,
+    ) -> EmbedResult:
+        """Vectors from the first model of `chain` that embeds, by chat's rules; raises as
+        `embedding.embed_chain` says. `input_type` picks a prefix where a model wants one."""
+        state = Dispatch(request_id, task, began=self.clock())
+        run = _Run(self.clock() + (deadline_s or self.settings.deadline_s))
+        return await embed_chain(self, chain, request, state, run, input_type)
 
     async def _capabilities(self, provider: ChatProvider, spec: ModelSpec) -> Capabilities:
         caps = await provider.capabilities(spec.model_id)
