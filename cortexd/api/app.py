@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
-import struct
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from pydantic import Field
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -19,136 +16,25 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from cortexd import __version__
-from cortexd.api.body import read_json
 from cortexd.api.budgets import (
     budget_json,
     budgets_route,
 )
 from cortexd.api.capture_routes import CAPTURE_ROUTES
-from cortexd.api.chat_request import (
-    _Model,
-    parse_body,
-)
 from cortexd.api.chat_routes import chat_completions, route
+from cortexd.api.embeddings_routes import embeddings
 from cortexd.api.error_shapes import Shape, shaped
 from cortexd.api.errors import ApiError
 from cortexd.api.hardware_routes import hardware
 from cortexd.api.ledger_routes import LEDGER_ROUTES
 from cortexd.api.messages_routes import count_tokens, messages
 from cortexd.api.proposal_routes import PROPOSAL_ROUTES
-from cortexd.api.recording import EmbeddingCall
 from cortexd.api.responses_routes import responses
 from cortexd.models_json import anthropic_list, model_row
-from cortexd.pipeline.run import provider_error
-from cortexd.routing import (
-    InputType,
-    wants_prefixes,
-    with_prefixes,
-)
-from cortexd.routing.dispatch import (
-    ChainExhaustedError,
-)
-from cortexd.routing.providers import (
-    EmbedRequest,
-    InvalidRequestError,
-    ProviderError,
-    TransientError,
-)
 from cortexd.services import Services
 
 log = logging.getLogger("cortexd.api")
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-class EmbeddingsBody(_Model):
-    """The request body of ``POST /v1/embeddings``."""
-
-    model: str = "auto"
-    input: str | list[str] = Field(min_length=1)
-    dimensions: int | None = Field(default=None, gt=0)
-    encoding_format: str = "float"
-    # What the texts are for; models trained with task prefixes (nomic-embed-text) get them.
-    input_type: InputType | None = None
-
-
-def _vectors_json(vectors: tuple[tuple[float, ...], ...], encoding: str) -> list[dict[str, Any]]:
-    data = []
-    for index, vector in enumerate(vectors):
-        value: Any = list(vector)
-        if encoding == "base64":
-            value = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
-        data.append({"object": "embedding", "index": index, "embedding": value})
-    return data
-
-
-async def embeddings(request: Request) -> Response:
-    """``POST /v1/embeddings`` to the model the request names (``auto``: the Embeddings route)."""
-    services: Services = request.app.state.services
-    body = parse_body(await read_json(request, services), EmbeddingsBody)
-    routing = services.routing
-    if body.model in ("auto", "", "default"):
-        found = routing.table.find_task("Embeddings")
-        local = routing.table.local.get(found) if found else None
-        names = (local.model, *local.fallback) if local else ("nomic-embed-text",)
-    else:
-        names = (body.model,)
-    explicit = body.model not in ("auto", "", "default")
-    inputs = (body.input,) if isinstance(body.input, str) else tuple(body.input)
-    await services.sdks_ready.wait()
-    call = EmbeddingCall(services, names, explicit, request.headers.get("user-agent"))
-    failures = []
-    for index, name in enumerate(names):
-        spec = routing.catalog.resolve(name)
-        if spec is None:
-            raise ApiError(
-                400,
-                f"unknown model '{name}'; valid names: {', '.join(routing.catalog.names())}",
-                code="model_not_found",
-                param="model",
-            )
-        began = time.monotonic()
-        texts = inputs
-        if wants_prefixes(spec.name, spec.model_id):
-            texts = with_prefixes(inputs, body.input_type)
-        try:
-            result = await services.registry(spec).embed(
-                EmbedRequest(spec.model_id, texts, body.dimensions, timeout=60.0)
-            )
-        except InvalidRequestError as error:
-            await call.commit(spec, index, began, error=error)
-            raise ApiError(400, str(error)) from None
-        except ProviderError as error:
-            call.tried(spec, index, began, error)
-            if explicit and not isinstance(error, TransientError):
-                # The named model cannot embed (a chat model, no key, not pulled): retrying
-                # will not help, so this is the request's error.
-                await call.commit(spec, index, began, error=error)
-                raise ApiError(400, str(error), code="model_not_found", param="model") from None
-            failures.append((name, f"{type(error).__name__}: {error.detail}"))
-            continue
-        await call.commit(spec, index, began, usage=result.usage)
-        return JSONResponse(
-            {
-                "object": "list",
-                "data": _vectors_json(result.vectors, body.encoding_format),
-                "model": spec.model_id,
-                "usage": {
-                    "prompt_tokens": result.usage.input_tokens,
-                    "total_tokens": result.usage.input_tokens,
-                },
-            }
-        )
-    exhausted = ChainExhaustedError(failures, None)
-    await call.commit(None, len(names), time.monotonic(), error=exhausted)
-    answer = provider_error(exhausted)
-    row = next((r for r in services.local.rows if r.task == "Embeddings"), None)
-    if not explicit and row is not None and not row.active:
-        # The seed names no cloud model for embeddings: say why the local one cannot serve.
-        answer.message = (
-            f"no local embedding model is available: {row.model}: {row.why} "
-            f"(cortex hardware shows the local rows); {answer.message}"
-        )
-    raise answer
 
 
 async def root(request: Request) -> Response:

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 
 from cortexd.ledger import CallOutcome, CallRecord
-from cortexd.routing import ModelSpec, RoutePlan
-from cortexd.routing.dispatch import Attempt, Dispatch, SecondOpinion, cost_usd
-from cortexd.routing.providers import ChatRequest, ChatResponse, ProviderError, Usage
+from cortexd.routing import RoutePlan
+from cortexd.routing.dispatch import Dispatch, EmbedResult, SecondOpinion
+from cortexd.routing.providers import ChatRequest, ChatResponse, Usage
 
 if TYPE_CHECKING:
     from cortexd.services import Services
@@ -199,7 +199,7 @@ class CallRecording:
 
 
 class EmbeddingCall:
-    """An embeddings call being recorded: each model tried becomes an attempt."""
+    """An embeddings call being recorded: its attempts are gathered from dispatch's sink."""
 
     def __init__(
         self,
@@ -215,76 +215,52 @@ class EmbeddingCall:
         self.client = client_name(None, user_agent)
         self.started_at = time.time()
         self._t0 = time.monotonic()
-        self.attempts: list[Attempt] = []
+        self.attempts = services.attempt_log.open(self.id)
+        self.done = False
 
-    def tried(
-        self,
-        spec: ModelSpec,
-        index: int,
-        began: float,
-        error: ProviderError | None = None,
-        usage: Usage | None = None,
-    ) -> None:
-        """One model was asked; `error` when it failed."""
-        usage = usage or Usage()
-        price = self._services.routing.catalog.price(spec)
-        self.attempts.append(
-            Attempt(
-                request_id=self.id,
-                number=len(self.attempts) + 1,
-                task="Embeddings",
-                provider=spec.provider.value,
-                model=spec.name,
-                model_id=spec.model_id,
-                outcome="error" if error is not None else "ok",
-                fallback=index > 0,
-                usage=usage,
-                total_s=time.monotonic() - began,
-                error_class=type(error).__name__ if error is not None else None,
-                error=str(error) if error is not None else None,
-                cost_usd=cost_usd(price, usage),
-                started_s=began - self._t0,
-            )
+    def build(
+        self, result: EmbedResult | None = None, error: BaseException | None = None
+    ) -> CallRecord:
+        """The record of the call as it ends now: answered with `result`, or ended by `error`."""
+        dispatch = result.dispatch if result is not None else None
+        outcome: CallOutcome = "ok" if result is not None else "error"
+        if result is None and error is None:
+            outcome = "cancelled"
+        return CallRecord(
+            id=self.id,
+            started_at=self.started_at,
+            task="Embeddings",
+            decided_by="explicit-model" if self.explicit else "task-given",
+            outcome=outcome,
+            kind="embeddings",
+            attempts=tuple(self.attempts),
+            client=self.client,
+            routing_generation=self._services.routing.generation,
+            chain=self.names,
+            model=dispatch.model if dispatch is not None else None,
+            provider=dispatch.provider if dispatch is not None else None,
+            fallback=dispatch.fallback if dispatch is not None else False,
+            usage=result.response.usage if result is not None else Usage(),
+            total_s=time.monotonic() - self._t0,
+            error_class=type(error).__name__ if error is not None else None,
+            error=str(error) if error is not None else None,
         )
-        self._services.spend(self.attempts[-1])  # embeddings count against budgets too
 
     async def commit(
-        self,
-        spec: ModelSpec | None,
-        index: int,
-        began: float,
-        *,
-        usage: Usage | None = None,
-        error: BaseException | None = None,
+        self, result: EmbedResult | None = None, *, error: BaseException | None = None
     ) -> None:
-        """Record the call: answered by `spec` with `usage`, or ended by `error`."""
-        if spec is not None and error is None:
-            self.tried(spec, index, began, usage=usage)
-        elif (
-            spec is not None
-            and isinstance(error, ProviderError)
-            and not any(a.model == spec.name for a in self.attempts)
-        ):
-            self.tried(spec, index, began, error)
-        answered = error is None and spec is not None
-        await self._services.ledger.record(
-            CallRecord(
-                id=self.id,
-                started_at=self.started_at,
-                task="Embeddings",
-                decided_by="explicit-model" if self.explicit else "task-given",
-                outcome="ok" if answered else "error",
-                kind="embeddings",
-                attempts=tuple(self.attempts),
-                client=self.client,
-                routing_generation=self._services.routing.generation,
-                chain=self.names,
-                model=spec.name if answered and spec is not None else None,
-                provider=spec.provider.value if answered and spec is not None else None,
-                fallback=answered and index > 0,
-                usage=usage or Usage(),
-                total_s=time.monotonic() - self._t0,
-                error_class=type(error).__name__ if error is not None else None,
-                error=str(error) if error is not None else None,
-            )
-        )
+        """Record the call, answered with `result` or ended by `error`, and wait for its
+        commit (at most once)."""
+        if self.done:
+            return
+        self.done = True
+        self._services.attempt_log.close(self.id)
+        await self._services.ledger.record(self.build(result, error))
+
+    def abandon(self, error: BaseException | None = None) -> None:
+        """The client left, or a bug (`error`) ended the call: queue its record, no wait."""
+        if self.done:
+            return
+        self.done = True
+        self._services.attempt_log.close(self.id)
+        self._services.ledger.submit(self.build(error=error))
