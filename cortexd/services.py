@@ -19,6 +19,7 @@ from cortexd.keys import Keys
 from cortexd.ledger import AttemptLog, Ledger
 from cortexd.listener import TcpStatus
 from cortexd.local_rows import LocalState
+from cortexd.recent_outputs import RecentOutputs
 from cortexd.routing import (
     WARM_UP_BUDGET_S,
     Catalog,
@@ -87,6 +88,8 @@ class Services:
     # Prompts scored against task examples with the local embedder, before classification.
     similarity: SimilarityStep = field(default_factory=SimilarityStep)
     warming: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # loads under way
+    # Each client's latest answer sizes: a budget reserves what its calls use, not their cap.
+    recent_outputs: RecentOutputs = field(default_factory=RecentOutputs)
     # The loopback TCP listener as the daemon opened it (its address, or why not), for health.
     listener_info: TcpStatus = field(default_factory=TcpStatus)
 
