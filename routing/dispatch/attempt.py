@@ -51,11 +51,16 @@ def cost_usd(price: Price | None, usage: Usage) -> Decimal | None:
 
     `usage.input_tokens` counts cached tokens too; those are charged at the cache prices
     where the catalog has them, and a long prompt moves every kind of token to its tier.
+    Writes to Anthropic's 1-hour cache cost twice the input rate, the others the cache-write
+    rate (1.25 times it at Anthropic).
 
     >>> from cortexd.routing.prices import Price
     >>> p = Price(Decimal(3), Decimal(15), Decimal("0.3"), Decimal("3.75"), "x")
     >>> cost_usd(p, Usage(input_tokens=1_000_000, output_tokens=100_000, cache_read_tokens=500_000))
     Decimal('3.15')
+    >>> cost_usd(p, Usage(input_tokens=1_000_000, cache_write_tokens=1_000_000,
+    ...                   cache_write_1h_tokens=400_000))
+    Decimal('4.65')
     """
     if price is None:
         return None
@@ -65,11 +70,18 @@ def cost_usd(price: Price | None, usage: Usage) -> Decimal | None:
         found = price.mtok(part, total_in)
         return found if found is not None else price.mtok("input", total_in) or Decimal(0)
 
-    plain = max(0, usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens)
+    # The 1-hour writes are counted in cache_write_tokens; a provider that reported them
+    # alone is not let to make them free.
+    writes = max(usage.cache_write_tokens, usage.cache_write_1h_tokens)
+    hour = usage.cache_write_1h_tokens
+    plain = max(0, usage.input_tokens - usage.cache_read_tokens - writes)
+    # Price holds no 1-hour rate: Anthropic's is twice the input rate, tiers included, as
+    # genai-prices lists it (cache_write_1h_mtok), and only Anthropic has such a cache.
     total = (
         plain * rate("input")
         + usage.cache_read_tokens * rate("cache_read")
-        + usage.cache_write_tokens * rate("cache_write")
+        + (writes - hour) * rate("cache_write")
+        + hour * 2 * rate("input")
         + usage.output_tokens * rate("output")
     )
     return (total / _MILLION).normalize()
