@@ -144,8 +144,30 @@ def test_every_earlier_version_upgrades_keeping_its_calls(version: int) -> None:
     assert old["cost_usd"] == "0.000042" and old["attempts"][0]["model"] == "sonnet"
     assert old["json_requested"] is False and old["signals"] == []
     assert old["achieved"] is (version < 2)  # the old 'bad' rating still counts
+    assert (old["session"], old["turn"], old["cache_write_1h_tokens"]) == (None, None, 0)
+    assert old["attempts"][0]["cache_write_1h_tokens"] == 0
     store.CallWriter(store.secret(db))(db, [call("new-call")])  # today's rows fit too
     assert queries.why(db, "new-call") is not None
+
+
+def test_sessions_and_hour_cache_writes_come_with_m007() -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(db, upto=6)
+    _row_of_version(db, 6, "old-call")
+    assert migrate(db) == ["m007_sessions_and_hour_cache_writes"]
+
+    def columns(table: str) -> dict[str, tuple[str, int, Any]]:
+        rows = db.execute(f"PRAGMA table_info({table})").fetchall()
+        return {name: (kind, notnull, default) for _, name, kind, notnull, default, _ in rows}
+
+    calls, attempts = columns("calls"), columns("attempts")
+    assert calls["session"] == calls["turn"] == ("TEXT", 0, None)
+    assert (
+        calls["cache_write_1h_tokens"] == attempts["cache_write_1h_tokens"] == ("INTEGER", 1, "0")
+    )
+    indexes = {r[1] for r in db.execute("PRAGMA index_list(calls)")}
+    assert "calls_by_client" in indexes
+    assert db.execute("SELECT session, cache_write_1h_tokens FROM calls").fetchall() == [(None, 0)]
 
 
 def test_a_database_from_a_newer_cortexd_is_refused() -> None:
@@ -257,6 +279,38 @@ async def test_ratings_go_to_known_calls_only(tmp_path: Path) -> None:
     assert data["ratings"][0]["note"] == "wrong file"
 
 
+@pytest.mark.anyio
+async def test_session_turn_and_hour_cache_writes_go_through_the_writer(tmp_path: Path) -> None:
+    usage = Usage(
+        input_tokens=5000, output_tokens=40, cache_write_tokens=3000, cache_write_1h_tokens=2000
+    )
+    agent = call(
+        "agent",
+        client="claude-cli",
+        session="0f9d6c3e-5b2a-4c1e-9a57-3d2f1b8e7a60",
+        turn="turn-7",
+        usage=usage,
+        attempts=(attempt("agent", usage=usage),),
+    )
+    async with running(tmp_path / "l.sqlite3") as ledger:
+        assert await ledger.record(agent)
+        assert await ledger.record(call("plain"))
+        shown = await ledger.read(queries.why, "agent")
+        latest = await ledger.read(queries.recent_calls, limit=2)
+    assert shown is not None
+    assert (shown["client"], shown["session"], shown["turn"]) == (
+        "claude-cli",
+        "0f9d6c3e-5b2a-4c1e-9a57-3d2f1b8e7a60",
+        "turn-7",
+    )
+    assert (shown["cache_write_tokens"], shown["cache_write_1h_tokens"]) == (3000, 2000)
+    assert shown["attempts"][0]["cache_write_1h_tokens"] == 2000
+    assert [(c["id"], c["session"], c["turn"]) for c in latest] == [
+        ("agent", "0f9d6c3e-5b2a-4c1e-9a57-3d2f1b8e7a60", "turn-7"),
+        ("plain", None, None),
+    ]
+
+
 # --- implicit signals ------------------------------------------------------------------------
 
 
@@ -353,6 +407,58 @@ def test_stats_count_tries_rates_and_latency(db: sqlite3.Connection) -> None:
     assert sonnet["cost_usd"] == "0.0012" and sonnet["unpriced_tries"] == 1
     assert codex["answered"] == 1 and codex["cost_usd"] == "0" and codex["unpriced_tries"] == 1
     assert data["spend_per_day"][-1]["cost_usd"] == "0.0012"
+
+
+def _agents_month(db: sqlite3.Connection, now: float) -> None:
+    """Claude Code in two sessions (one with a fallback), Codex in one, a script in none."""
+    write(
+        db,
+        call("cc1", started_at=now - 50, client="claude-cli", session="s-a", turn="t1"),
+        call("cc2", started_at=now - 40, client="claude-cli", session="s-a", turn="t2",
+             model="haiku",
+             attempts=(attempt("cc2", outcome="error", cost_usd=Decimal("0.0001")),
+                       attempt("cc2", model="haiku", number=2, cost_usd=Decimal("0.0002")))),
+        call("cc3", started_at=now - 30, client="claude-cli", session="s-b",
+             attempts=(attempt("cc3", cost_usd=Decimal("0.01")),)),
+        call("cx1", started_at=now - 20, client="codex_exec", session="s-c",
+             model="codex", provider="openai",
+             attempts=(attempt("cx1", model="codex", provider="openai", cost_usd=None),)),
+        call("sh1", started_at=now - 10, client=None),
+    )  # fmt: skip
+
+
+def test_stats_by_client_sum_each_clients_cost(db: sqlite3.Connection) -> None:
+    now = time.time()
+    _agents_month(db, now)
+    data = queries.stats(db, since=now - 60, until=now, by="client")
+    rows = {(r["client"], r["model"]): r for r in data["rows"]}
+    assert rows["claude-cli", "sonnet"]["tries"] == 3  # cc1, cc2's failed try, cc3
+    assert rows["claude-cli", "haiku"]["cost_usd"] == "0.0002"
+    assert data["totals"] == [
+        {"client": "claude-cli", "calls": 3, "tries": 4, "input_tokens": 400,
+         "output_tokens": 80, "cost_usd": "0.0109", "unpriced_tries": 0},
+        {"client": None, "calls": 1, "tries": 1, "input_tokens": 100, "output_tokens": 20,
+         "cost_usd": "0.0006", "unpriced_tries": 0},
+        {"client": "codex_exec", "calls": 1, "tries": 1, "input_tokens": 100,
+         "output_tokens": 20, "cost_usd": "0", "unpriced_tries": 1},
+    ]  # fmt: skip
+
+
+def test_stats_by_session_give_one_sessions_cost(db: sqlite3.Connection) -> None:
+    now = time.time()
+    _agents_month(db, now)
+    data = queries.stats(db, since=now - 60, until=now, by="session")
+    totals = {t["session"]: (t["calls"], t["cost_usd"]) for t in data["totals"]}
+    assert totals == {
+        "s-a": (2, "0.0009"),
+        "s-b": (1, "0.01"),
+        "s-c": (1, "0"),
+        None: (1, "0.0006"),
+    }
+    assert {r["session"] for r in data["rows"]} == {"s-a", "s-b", "s-c", None}
+    assert "totals" not in queries.stats(db, since=now - 60, until=now)
+    with pytest.raises(ValueError, match="client, project, session"):
+        queries.stats(db, since=now - 60, until=now, by="turn")
 
 
 def test_costs_flag_unknown_prices_and_project(db: sqlite3.Connection) -> None:

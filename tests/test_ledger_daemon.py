@@ -226,8 +226,36 @@ def test_stats_and_costs_over_the_api(
     assert Decimal(costs["projected_usd"]) >= Decimal(costs["total_usd"]) > 0
 
 
+def test_what_each_client_cost(
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    for tokens in (40, 10, 50, 30, 20):
+        fresh[0].enqueue(Turn(text="ok", input_tokens=100, output_tokens=tokens))
+        ask(sdk, "Per client", extra_body={"cortex": {"client": "claude-cli"}})
+    stats = app.client().get("/v1/stats", params={"since": "1d", "by": "client"}).json()
+    mine = next(t for t in stats["totals"] if t["client"] == "claude-cli")
+    assert (mine["calls"], mine["output_tokens"]) == (5, 150) and Decimal(mine["cost_usd"]) > 0
+    assert any(r["client"] == "claude-cli" for r in stats["rows"])
+    by_session = app.client().get("/v1/stats", params={"since": "1d", "by": "session"}).json()
+    assert by_session["by"] == "session" and None in {t["session"] for t in by_session["totals"]}
+    shown = cortex(app.socket, "stats", "--since", "1d", "--by", "client")
+    assert shown.returncode == 0, shown.stderr
+    assert "cost per client" in shown.stdout and "claude-cli" in shown.stdout
+    listed = cortex(app.socket, "calls", "-n", "2", "--json")
+    assert listed.returncode == 0, listed.stderr
+    calls = json.loads(listed.stdout)
+    assert [(c["client"], c["session"], c["output_tokens"]) for c in calls] == [
+        ("claude-cli", None, 30),
+        ("claude-cli", None, 20),
+    ]
+    table = cortex(app.socket, "calls", "-n", "2")
+    assert table.returncode == 0, table.stderr
+    assert "session" in table.stdout and "claude-cli" in table.stdout
+
+
 @pytest.mark.parametrize(
-    ("params", "param"), [({"since": "yesterdayish"}, "since"), ({"by": "color"}, "by")]
+    ("params", "param"),
+    [({"since": "yesterdayish"}, "since"), ({"by": "color"}, "by"), ({"by": "turn"}, "by")],
 )
 def test_bad_stats_queries_get_400(app: App, params: dict[str, str], param: str) -> None:
     answer = app.client().get("/v1/stats", params=params)

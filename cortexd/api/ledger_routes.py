@@ -27,8 +27,8 @@ def _services(request: Request) -> Services:
 
 
 async def stats(request: Request) -> Response:
-    """``GET /v1/stats?since=7d&task=…&by=client|project``: the task type × model table and
-    spend per day (default: this month)."""
+    """``GET /v1/stats?since=7d&task=…&by=client|project|session``: the task type × model
+    table (grouped `by`, with each group's totals) and spend per day (default: this month)."""
     services = _services(request)
     now = time.time()
     params = request.query_params
@@ -37,8 +37,8 @@ async def stats(request: Request) -> Response:
     except PeriodError as error:
         raise ApiError(400, str(error), param="since") from None
     by = params.get("by") or None
-    if by not in (None, "client", "project"):
-        raise ApiError(400, f"by='{by}': group by client or project", param="by")
+    if by is not None and by not in queries.BY:
+        raise ApiError(400, f"by='{by}': group by {', '.join(queries.BY)}", param="by")
     task = params.get("task") or None
     if task is not None:
         found = services.routing.table.find_task(task)

@@ -81,7 +81,11 @@ def last_prompt(plan: RoutePlan) -> str | None:
 
 
 class CallRecording:
-    """A chat call being recorded: its attempts are gathered from dispatch's sink."""
+    """A chat call being recorded: its attempts are gathered from dispatch's sink.
+
+    `session` and `turn` name the client's session and the user's turn in it, where the
+    client says (a coding agent does).
+    """
 
     def __init__(
         self,
@@ -94,6 +98,8 @@ class CallRecording:
         project: str | None,
         stream: bool,
         asked_model: str,
+        session: str | None = None,
+        turn: str | None = None,
     ) -> None:
         self._services = services
         self.id = call_id
@@ -101,6 +107,8 @@ class CallRecording:
         self.request = request
         self.client = client
         self.project = project
+        self.session = session
+        self.turn = turn
         self.stream = stream
         self.asked_model = asked_model
         self.started_at = time.time()
@@ -148,6 +156,8 @@ class CallRecording:
             attempts=tuple(self.attempts),
             client=self.client,
             project=self.project,
+            session=self.session,
+            turn=self.turn,
             override=override,
             routing_generation=self.generation,
             chain=plan.chain,

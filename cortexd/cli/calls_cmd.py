@@ -1,4 +1,5 @@
-"""``cortex tail`` (calls as they are recorded), ``cortex why CALL_ID`` and ``cortex rate``."""
+"""``cortex calls`` (the latest calls), ``cortex tail`` (calls as they are recorded),
+``cortex why CALL_ID`` and ``cortex rate``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
+    c = sub.add_parser("calls", help="the latest calls: who made them, in which session, cost")
+    c.add_argument("-n", "--lines", type=int, default=20, help="how many (at most 1000)")
+    c.add_argument("--json", action="store_true", help="print the raw JSON")
+    c.set_defaults(run=run_calls)
     t = sub.add_parser("tail", help="the latest calls, then each new one as it happens")
     t.add_argument("-n", "--lines", type=int, default=10, help="how many past calls first")
     t.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -35,8 +40,48 @@ def line(call: dict[str, Any]) -> str:
         f"{when} {call['id'][:12]} {call['task']} → {model} {outcome}"
         f" {call['input_tokens']}/{call['output_tokens']} tok"
         f" ttft {seconds(call['first_token_s'])} total {seconds(call['total_s'])}"
-        f" {money(call['cost_usd'])}" + (f" [{call['client']}]" if call.get("client") else "")
+        f" {money(call['cost_usd'])}"
+        + (f" [{call['client']}]" if call.get("client") else "")
+        + (f" session {call['session']}" if call.get("session") else "")
     )
+
+
+def run_calls(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from cortexd.client import Client
+    from cortexd.formatting import money
+
+    with Client() as client:
+        calls = client.calls(max(1, min(1000, args.lines)))
+    if args.json:
+        print(json.dumps(calls, indent=2))
+        return 0
+    console = Console(highlight=False)
+    if not calls:
+        console.print("no calls recorded yet")
+        return 0
+    table = Table(title="latest calls", title_justify="left")
+    for column in ("when", "id", "client", "session", "task", "model", "outcome", "tokens", "cost"):
+        table.add_column(column, overflow="fold")
+    for call in calls:
+        model = f"{call['model'] or '—'}{' (fallback)' if call['fallback'] else ''}"
+        outcome = call["outcome"] if call["completed"] or call["outcome"] != "ok" else "incomplete"
+        table.add_row(
+            time.strftime("%m-%d %H:%M:%S", time.localtime(call["started_at"])),
+            call["id"][:12],
+            escape(call["client"] or "—"),
+            escape(call.get("session") or "—"),
+            escape(call["task"]),
+            escape(model),
+            outcome,
+            f"{call['input_tokens']}/{call['output_tokens']}",
+            money(call["cost_usd"]),
+        )
+    console.print(table)
+    return 0
 
 
 def run_tail(args: argparse.Namespace) -> int:
@@ -67,6 +112,8 @@ def run_why(args: argparse.Namespace) -> int:
     console.print(
         f"call {call['id']} at {when}"
         + (f" from {escape(call['client'])}" if call["client"] else "")
+        + (f", session {escape(call['session'])}" if call.get("session") else "")
+        + (f", turn {escape(call['turn'])}" if call.get("turn") else "")
     )
     console.print(
         f"task {escape(call['task'])} ({call['decided_by']}); chain {' → '.join(call['chain'])}"

@@ -12,7 +12,11 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--since", help="from: a date (2026-11-01), 7d, 12h, 2w, today or month (default)"
     )
-    p.add_argument("--by", choices=["client", "project"], help="one row per client or project")
+    p.add_argument(
+        "--by",
+        choices=["client", "project", "session"],
+        help="one row per client, project or session, and what each cost in all",
+    )
     p.add_argument("--json", action="store_true", help="print the raw JSON")
     p.set_defaults(run=run_stats)
     c = sub.add_parser("costs", help="this month's spend per provider, and its projection")
@@ -61,6 +65,8 @@ def run_stats(args: argparse.Namespace) -> int:
         console.print("no calls recorded in this period")
     else:
         console.print(table)
+    if args.by and data["rows"]:
+        console.print(_totals_table(data["totals"], args.by))
     chart = bars(data["spend_per_day"])
     if chart:
         console.print("\nspend per day")
@@ -69,6 +75,27 @@ def run_stats(args: argparse.Namespace) -> int:
     if any(r["unpriced_tries"] for r in data["rows"]):
         console.print("[red]+ ?: some tries have no known price (see cortex costs)[/]")
     return 0
+
+
+def _totals_table(totals: list[dict[str, Any]], by: str) -> Any:
+    """What each client (project, session) cost in all, the dearest first."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from cortexd.formatting import money
+
+    table = Table(title=f"cost per {by}", title_justify="left")
+    for column in (by, "calls", "tokens in/out", "cost"):
+        table.add_column(column, overflow="fold", justify="left" if column == by else "right")
+    for t in totals:
+        cost = money(t["cost_usd"]) + (" [red]+ ?[/]" if t["unpriced_tries"] else "")
+        table.add_row(
+            escape(t[by] or "—"),
+            str(t["calls"]),
+            f"{t['input_tokens']:,} / {t['output_tokens']:,}",
+            cost,
+        )
+    return table
 
 
 def run_costs(args: argparse.Namespace) -> int:

@@ -189,6 +189,23 @@ def m006_alerts_jobs_and_rejections(db: sqlite3.Connection) -> None:
     )
 
 
+def m007_sessions_and_hour_cache_writes(db: sqlite3.Connection) -> None:
+    # A coding agent's session and turn (Claude Code's, Codex's) group its calls, so that
+    # one session's cost can be asked. Writes to the 1-hour cache cost more than 5-minute
+    # ones and are kept apart (they stay counted in cache_write_tokens too). The index
+    # serves start-up's read of each client's latest answers.
+    _run(
+        db,
+        """
+        ALTER TABLE calls ADD COLUMN session TEXT;
+        ALTER TABLE calls ADD COLUMN turn TEXT;
+        ALTER TABLE calls ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE attempts ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX calls_by_client ON calls (client, started_at);
+        """,
+    )
+
+
 #: Every migration, oldest first. Append only.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("m001_calls_and_attempts", m001_calls_and_attempts),
@@ -197,6 +214,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("m004_implicit_signals", m004_implicit_signals),
     ("m005_stored_prompts", m005_stored_prompts),
     ("m006_alerts_jobs_and_rejections", m006_alerts_jobs_and_rejections),
+    ("m007_sessions_and_hour_cache_writes", m007_sessions_and_hour_cache_writes),
 )
 
 

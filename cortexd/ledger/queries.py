@@ -24,7 +24,8 @@ ACHIEVED_SQL = """COALESCE(
      ORDER BY f.at DESC, f.id DESC LIMIT 1),
     c.completed AND NOT EXISTS (SELECT 1 FROM signals s WHERE s.call_id = c.id))"""
 
-BY = {"client": "c.client", "project": "c.project"}
+#: What `stats` can group by, and the column of each.
+BY = {"client": "c.client", "project": "c.project", "session": "c.session"}
 
 
 def usd(pico: int | None) -> str | None:
@@ -50,14 +51,15 @@ def stats(
     task: str | None = None,
     by: str | None = None,
 ) -> dict[str, Any]:
-    """Per task type × model (× client or project): tries, completed and achieved rates,
-    p50/p95 total time and time to first token, tokens and cost; and spend per local day.
+    """Per task type × model (× client, project or session): tries, completed and achieved
+    rates, p50/p95 total time and time to first token, tokens and cost; and spend per local
+    day. Grouped `by`, `totals` sums each client's (project's, session's) calls and cost.
 
     A row counts every try of a model (fallbacks' failures too); `achieved` is counted over
     the calls the model answered.
     """
     if by is not None and by not in BY:
-        raise ValueError(f"cannot group by {by!r}: use client or project")
+        raise ValueError(f"cannot group by {by!r}: use {', '.join(BY)}")
     group = BY[by] if by else "NULL"
     where = "c.started_at >= ? AND c.started_at < ? AND a.outcome != 'skipped'"
     params: list[Any] = [since, until]
@@ -69,14 +71,15 @@ def stats(
         " a.first_token_s, a.total_s, a.input_tokens, a.output_tokens, a.cache_read_tokens,"
         " a.cost_pico_usd, a.price_unknown, c.completed,"
         " a.outcome = 'ok' AND a.second_opinion = 0 AND c.model IS a.model,"
-        f" {ACHIEVED_SQL}, c.started_at"
+        f" {ACHIEVED_SQL}, c.started_at, c.id"
         f" FROM attempts a JOIN calls c ON c.id = a.call_id WHERE {where}",
         params,
     ).fetchall()
     groups: dict[tuple[str, str, str, str | None], dict[str, Any]] = {}
     per_day: dict[str, int] = defaultdict(int)
+    totals: dict[str | None, dict[str, Any]] = {}
     for (t, model, provider, who, outcome, _second, ttft, total, tin, tout, tcache, cost,
-         unknown, completed, answered, achieved, started) in rows:  # fmt: skip
+         unknown, completed, answered, achieved, started, call_id) in rows:  # fmt: skip
         g = groups.setdefault(
             (t, model, provider, who),
             {"tries": 0, "answered": 0, "completed": 0, "achieved": 0, "errors": 0,
@@ -98,6 +101,8 @@ def stats(
         g["cost"] += cost or 0
         g["unknown"] += unknown
         per_day[day_label(started)] += cost or 0
+        if by:
+            _add_to_total(totals, who, call_id, tin, tout, cost, unknown)
     table = []
     for (t, model, provider, who), g in sorted(groups.items(), key=lambda kv: kv[0][:2]):
         row: dict[str, Any] = {
@@ -120,7 +125,7 @@ def stats(
         if by:
             row[by] = who
         table.append(row)
-    return {
+    out = {
         "since": since,
         "until": until,
         "task": task,
@@ -128,6 +133,46 @@ def stats(
         "rows": table,
         "spend_per_day": _days(per_day, since, until),
     }
+    if by:
+        out["totals"] = _totals_json(totals, by)
+    return out
+
+
+def _add_to_total(
+    totals: dict[str | None, dict[str, Any]],
+    who: str | None,
+    call_id: str,
+    tin: int,
+    tout: int,
+    cost: int | None,
+    unknown: int,
+) -> None:
+    t = totals.setdefault(
+        who, {"calls": set(), "tries": 0, "in": 0, "out": 0, "cost": 0, "unknown": 0}
+    )
+    t["calls"].add(call_id)
+    t["tries"] += 1
+    t["in"] += tin
+    t["out"] += tout
+    t["cost"] += cost or 0
+    t["unknown"] += unknown
+
+
+def _totals_json(totals: dict[str | None, dict[str, Any]], by: str) -> list[dict[str, Any]]:
+    """One line per client (project, session), the dearest first."""
+    ordered = sorted(totals.items(), key=lambda kv: (-kv[1]["cost"], kv[0] or ""))
+    return [
+        {
+            by: who,
+            "calls": len(t["calls"]),
+            "tries": t["tries"],
+            "input_tokens": t["in"],
+            "output_tokens": t["out"],
+            "cost_usd": usd(t["cost"]),
+            "unpriced_tries": t["unknown"],
+        }
+        for who, t in ordered
+    ]
 
 
 def _days(per_day: dict[str, int], since: float, until: float) -> list[dict[str, Any]]:
@@ -195,17 +240,18 @@ def costs(db: sqlite3.Connection, *, now: float) -> dict[str, Any]:
     }
 
 
-_CALL_COLUMNS = (
-    "c.rowid, c.id, c.started_at, c.client, c.project, c.task, c.decided_by, c.model,"
-    " c.provider, c.fallback, c.outcome, c.completed, c.input_tokens, c.output_tokens,"
-    " c.first_token_s, c.total_s, c.cost_pico_usd, c.price_unknown, c.kind, c.stream,"
-    f" {ACHIEVED_SQL}"
-)
+_CALL_FIELDS = (
+    "c.rowid", "c.id", "c.started_at", "c.client", "c.project", "c.task", "c.decided_by",
+    "c.model", "c.provider", "c.fallback", "c.outcome", "c.completed", "c.input_tokens",
+    "c.output_tokens", "c.first_token_s", "c.total_s", "c.cost_pico_usd", "c.price_unknown",
+    "c.kind", "c.stream", "c.session", "c.turn", ACHIEVED_SQL,
+)  # fmt: skip
+_CALL_COLUMNS = ", ".join(_CALL_FIELDS)
 
 
 def _call_json(row: Iterable[Any]) -> dict[str, Any]:
     (rowid, cid, started, client, project, task, decided_by, model, provider, fallback,
-     outcome, completed, tin, tout, ttft, total, cost, unknown, kind, stream,
+     outcome, completed, tin, tout, ttft, total, cost, unknown, kind, stream, session, turn,
      achieved) = row  # fmt: skip
     return {
         "seq": rowid,
@@ -213,6 +259,8 @@ def _call_json(row: Iterable[Any]) -> dict[str, Any]:
         "started_at": started,
         "client": client,
         "project": project,
+        "session": session,
+        "turn": turn,
         "kind": kind,
         "task": task,
         "decided_by": decided_by,
@@ -268,14 +316,16 @@ def why(db: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
         f"SELECT {_CALL_COLUMNS}, c.override, c.routing_generation, c.chain, c.reasons,"
         " c.local_only, c.finish_reason, c.error_class, c.error, c.cache_read_tokens,"
         " c.cache_write_tokens, c.reasoning_tokens, c.json_requested, c.json_valid,"
-        " c.second_opinion, c.verdict_agree FROM calls c WHERE c.id = ?",
+        " c.second_opinion, c.verdict_agree, c.cache_write_1h_tokens"
+        " FROM calls c WHERE c.id = ?",
         (call_id,),
     ).fetchone()
     if row is None:
         return None
-    out = _call_json(row[:21])
+    out = _call_json(row[: len(_CALL_FIELDS)])
     (override, generation, chain, reasons, local_only, finish, error_class, error, cread,
-     cwrite, reasoning, json_requested, json_valid, second, agree) = row[21:]  # fmt: skip
+     cwrite, reasoning, json_requested, json_valid, second, agree,
+     cwrite_1h) = row[len(_CALL_FIELDS):]  # fmt: skip
     out.update(
         override=override,
         routing_generation=generation,
@@ -286,6 +336,7 @@ def why(db: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
         error=None if error_class is None else f"{error_class}: {error}",
         cache_read_tokens=cread,
         cache_write_tokens=cwrite,
+        cache_write_1h_tokens=cwrite_1h,
         reasoning_tokens=reasoning,
         json_requested=bool(json_requested),
         json_valid=None if json_valid is None else bool(json_valid),
@@ -298,19 +349,19 @@ def why(db: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
             "outcome": outcome, "fallback": bool(fallback), "retry": bool(retry),
             "second_opinion": bool(second_opinion),
             "input_tokens": tin, "output_tokens": tout, "cache_read_tokens": cr,
-            "cache_write_tokens": cw, "reasoning_tokens": rt,
+            "cache_write_tokens": cw, "cache_write_1h_tokens": cw1h, "reasoning_tokens": rt,
             "started_s": started, "first_token_s": ttft, "total_s": total,
             "error": None if error_class is None else f"{error_class}: {err}",
             "skipped": skip, "cost_usd": usd(cost), "price_unknown": bool(unknown),
         }
         for (number, provider, model, model_id, outcome, fallback, retry, second_opinion,
              tin, tout, cr, cw, rt, started, ttft, total, error_class, err, skip, cost,
-             unknown) in db.execute(
+             unknown, cw1h) in db.execute(
             "SELECT number, provider, model, model_id, outcome, fallback, retry,"
             " second_opinion, input_tokens, output_tokens, cache_read_tokens,"
             " cache_write_tokens, reasoning_tokens, started_s, first_token_s, total_s,"
-            " error_class, error, skip_reason, cost_pico_usd, price_unknown"
-            " FROM attempts WHERE call_id = ? ORDER BY seq",
+            " error_class, error, skip_reason, cost_pico_usd, price_unknown,"
+            " cache_write_1h_tokens FROM attempts WHERE call_id = ? ORDER BY seq",
             (call_id,),
         )
     ]  # fmt: skip
@@ -327,3 +378,4 @@ def why(db: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
         )
     ]
     return out
+

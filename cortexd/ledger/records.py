@@ -31,6 +31,9 @@ def from_pico(pico: int | None) -> Decimal | None:
 class CallRecord:
     """One request as it ended: how it was routed, who answered, and every attempt.
 
+    `client`, `project`, `session` and `turn` say whose work it was: `cortex stats --by`
+    groups by the first three.
+
     `prompt` and `answer` live only in memory unless prompt storage is turned on; the
     prompt's keyed hash is what finds "the same prompt asked again".
     """
@@ -44,6 +47,8 @@ class CallRecord:
     attempts: tuple[Attempt, ...] = ()
     client: str | None = None
     project: str | None = None
+    session: str | None = None  # the client's session (a coding agent's), when it names one
+    turn: str | None = None  # the user's turn within that session
     override: str | None = None
     routing_generation: int | None = None
     chain: tuple[str, ...] = ()

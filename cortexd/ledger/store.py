@@ -60,7 +60,14 @@ _CALL_SQL = (
     " outcome, completed, finish_reason, error_class, error, input_tokens, output_tokens,"
     " cache_read_tokens, cache_write_tokens, reasoning_tokens, first_token_s, total_s,"
     " cost_pico_usd, price_unknown, json_requested, json_valid, second_opinion,"
-    " verdict_agree, prompt_key) VALUES "
+    " verdict_agree, prompt_key, session, turn, cache_write_1h_tokens) VALUES "
+)
+# Columns named: those later migrations added sit at the table's end whatever their order here.
+_ATTEMPT_SQL = (
+    "INSERT INTO attempts (call_id, seq, number, provider, model, model_id, outcome, fallback,"
+    " retry, second_opinion, input_tokens, output_tokens, cache_read_tokens,"
+    " cache_write_tokens, reasoning_tokens, started_s, first_token_s, total_s, error_class,"
+    " error, skip_reason, cost_pico_usd, price_unknown, cache_write_1h_tokens) VALUES "
 )
 
 
@@ -132,7 +139,7 @@ class CallWriter:
             if self.keep_contents and (call.prompt or call.answer):
                 content_rows.append((call.id, call.started_at, call.prompt, call.answer))
         insert_rows(db, _CALL_SQL, call_rows)
-        insert_rows(db, "INSERT INTO attempts VALUES ", attempt_rows)
+        insert_rows(db, _ATTEMPT_SQL, attempt_rows)
         insert_rows(db, "INSERT OR IGNORE INTO signals VALUES ", signal_rows)
         insert_rows(db, "INSERT INTO contents VALUES ", content_rows)
         return list(calls)
@@ -150,7 +157,8 @@ class CallWriter:
             u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens,
             u.reasoning_tokens, call.first_token_s, call.total_s, to_pico(cost),
             int(cost is None), int(call.json_requested), _flag(call.json_valid),
-            call.second_opinion, _flag(call.verdict_agree), pkey,
+            call.second_opinion, _flag(call.verdict_agree), pkey, call.session, call.turn,
+            u.cache_write_1h_tokens,
         )  # fmt: skip
 
     def _attempt_rows(self, call: CallRecord) -> list[tuple[object, ...]]:
@@ -163,6 +171,7 @@ class CallWriter:
                 a.error_class, None if a.error is None else redact(a.error, self.secrets),
                 a.skip_reason, to_pico(a.cost_usd),
                 int(a.cost_usd is None and a.outcome in ("ok", "error")),
+                a.usage.cache_write_1h_tokens,
             )
             for seq, a in enumerate(call.attempts)
         ]  # fmt: skip
