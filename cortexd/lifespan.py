@@ -1,10 +1,11 @@
 """The application's life: what starts before the first answer and stops after the last.
 
-Start-up: the ledger and its report, this month's spend, the scheduled jobs, the provider
-SDKs (in a thread), the inbox, the routing file's watchers. Shutdown: the ledger's queue
-committed, the report brought up to date, the providers closed. Nothing here belongs to
-the process (signals, the socket, systemd's watchdog): `cortexd.server.attach_process`
-adds those around this life, so the same application also runs in-process under a test.
+Start-up: the ledger and its report, this month's spend, each client's recent answer sizes,
+the scheduled jobs, the provider SDKs (in a thread), the inbox, the routing file's
+watchers. Shutdown: the ledger's queue committed, the report brought up to date, the
+providers closed. Nothing here belongs to the process (signals, the socket, systemd's
+watchdog): `cortexd.server.attach_process` adds those around this life, so the same
+application also runs in-process under a test.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from cortexd.alerts import BudgetAlerts
 from cortexd.api.hardware_routes import probe_now
 from cortexd.file_watch import FileWatcher
 from cortexd.hot_reload import HotReload
+from cortexd.ledger import queries
 from cortexd.ledger.bookkeeping import month_spend
 from cortexd.ledger.report import ReportJob
 from cortexd.notices import Notifier
@@ -62,6 +64,13 @@ def attach_lifespan(
         # Hard limits hold from the first call: this month's spend is known before serving.
         month = services.spend.month
         services.spend.load(month, await services.ledger.read(month_spend, month=month))
+        # Budget reservations size a call by its client's recent answers, from the first call.
+        recent = services.recent_outputs
+        recent.seed(
+            await services.ledger.read(
+                queries.recent_outputs, per_client=recent.per_client, clients=recent.clients
+            )
+        )
         schedule = _schedule(services, job, notices, notifier)
         await schedule.start()
         tasks = [asyncio.create_task(services.load_sdks()), asyncio.create_task(job.write())]

@@ -226,12 +226,15 @@ def test_stats_and_costs_over_the_api(
     assert Decimal(costs["projected_usd"]) >= Decimal(costs["total_usd"]) > 0
 
 
-def test_what_each_client_cost(
+def test_what_each_client_cost_and_used(
     app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     for tokens in (40, 10, 50, 30, 20):
         fresh[0].enqueue(Turn(text="ok", input_tokens=100, output_tokens=tokens))
         ask(sdk, "Per client", extra_body={"cortex": {"client": "claude-cli"}})
+    # Each answered call is seen: the next budget reservation sizes this client's calls.
+    assert app.services.recent_outputs.outputs("claude-cli") == (40, 10, 50, 30, 20)
+    assert app.services.recent_outputs.typical("claude-cli") == 50
     stats = app.client().get("/v1/stats", params={"since": "1d", "by": "client"}).json()
     mine = next(t for t in stats["totals"] if t["client"] == "claude-cli")
     assert (mine["calls"], mine["output_tokens"]) == (5, 150) and Decimal(mine["cost_usd"]) > 0

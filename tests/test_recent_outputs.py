@@ -1,13 +1,24 @@
-"""RecentOutputs: each client's typical answer size, kept bounded."""
+"""RecentOutputs: each client's typical answer size, kept bounded, seeded from the ledger."""
 
 from __future__ import annotations
 
 import doctest
+import sqlite3
+import time
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from support.app import start_app
+from support.daemon import process_env, remove_home, short_home
 
 from cortexd import recent_outputs
+from cortexd.daemon import LEDGER_NAME
+from cortexd.environment import Environment
+from cortexd.ledger import CallRecord, queries, store
+from cortexd.paths import Paths
 from cortexd.recent_outputs import RecentOutputs
+from cortexd.routing.providers import Usage
 
 
 def test_the_docstring_example() -> None:
@@ -82,3 +93,85 @@ def test_seeding_puts_the_ledgers_calls_before_those_seen_live() -> None:
     assert recent.outputs("both") == (20, 30, 40, 900)
     # Seeded clients count as seen before any live one; three fit, 'old' went first.
     assert recent.names() == ("older-than-live", "live", "both")
+
+
+# --- seeding from the ledger ------------------------------------------------------------------
+
+
+def answered(
+    cid: str, client: str | None, output_tokens: int, at: float, **kw: object
+) -> CallRecord:
+    base = CallRecord(
+        id=cid,
+        started_at=at,
+        task="Code review",
+        decided_by="classified",
+        outcome="ok",
+        client=client,
+        usage=Usage(input_tokens=1000, output_tokens=output_tokens),
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def claude_and_codex(now: float) -> list[CallRecord]:
+    """70 answers of Claude Code, 6 of Codex, and calls that must not count."""
+    calls = [answered(f"cc{i:03d}", "claude-cli", 100 + i, now - 1000 + i) for i in range(70)]
+    calls += [answered(f"cx{i}", "codex_exec", 1000 * (i + 1), now - 500 + i) for i in range(6)]
+    calls += [
+        answered("err", "codex_exec", 64_000, now - 10, outcome="error"),
+        answered("cut", "codex_exec", 50_000, now - 9, outcome="partial"),
+        answered("emb", "codex_exec", 0, now - 8, kind="embeddings"),
+        answered("anon", None, 10, now - 7),
+        answered("zed1", "zed", 42, now - 2000),  # seen first, longest ago
+    ]
+    return calls
+
+
+def write(db: sqlite3.Connection, calls: list[CallRecord]) -> None:
+    db.execute("BEGIN")
+    store.CallWriter(store.secret(db))(db, calls)
+    db.execute("COMMIT")
+
+
+def test_the_ledger_gives_each_clients_latest_answers(tmp_path: Path) -> None:
+    db = store.connect(tmp_path / "ledger.sqlite3")
+    write(db, claude_and_codex(time.time()))
+    found = queries.recent_outputs(db, per_client=64, clients=64)
+    assert [client for client, _ in found] == ["zed", "claude-cli", "codex_exec"]
+    history = dict(found)
+    assert history["claude-cli"] == [100 + i for i in range(6, 70)]  # the last 64, oldest first
+    assert history["codex_exec"] == [1000, 2000, 3000, 4000, 5000, 6000]
+    assert history["zed"] == [42]
+    # The clients seen last only: zed is left out.
+    assert [c for c, _ in queries.recent_outputs(db, per_client=2, clients=2)] == [
+        "claude-cli",
+        "codex_exec",
+    ]
+    recent = RecentOutputs()
+    recent.seed(found)
+    assert recent.typical("claude-cli") == sorted(history["claude-cli"])[57]  # ceil(.9 × 64)
+    assert recent.typical("codex_exec") == 6000
+    assert recent.typical("zed") is None  # one answer is not enough
+    db.close()
+
+
+def test_an_empty_ledger_seeds_nothing(tmp_path: Path) -> None:
+    db = store.connect(tmp_path / "ledger.sqlite3")
+    assert queries.recent_outputs(db, per_client=64, clients=64) == []
+    db.close()
+
+
+def test_the_daemon_seeds_at_start_from_its_ledger() -> None:
+    home = short_home()
+    env = process_env({}) | {"CORTEX_HOME": str(home)}
+    db = store.connect(Paths.resolve(Environment.read(env)).state_dir / LEDGER_NAME)
+    write(db, claude_and_codex(time.time()))
+    db.close()
+    app = start_app(home)
+    try:
+        recent = app.services.recent_outputs
+        assert recent.typical("codex_exec") == 6000
+        assert recent.typical("claude-cli") == 100 + 6 + 57
+    finally:
+        app.stop()
+        remove_home(home)

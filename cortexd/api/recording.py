@@ -188,7 +188,11 @@ class CallRecording:
         self.done = True
         self._services.attempt_log.close(self.id)
         self._end_spend(outcome)
-        await self._services.ledger.record(self.build(outcome, **ended))
+        record = self.build(outcome, **ended)
+        if outcome == "ok":
+            # What this client's answers use, for the next call's budget reservation.
+            self._services.recent_outputs.observe(self.client, record.usage.output_tokens)
+        await self._services.ledger.record(record)
 
     def _end_spend(self, outcome: CallOutcome) -> None:
         # A stream cut short is billed for what it sent, but no price came with it.

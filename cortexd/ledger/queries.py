@@ -379,3 +379,32 @@ def why(db: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
     ]
     return out
 
+
+def recent_outputs(
+    db: sqlite3.Connection, *, per_client: int, clients: int
+) -> list[tuple[str, list[int]]]:
+    """The output tokens of each named client's latest `per_client` answered chat calls,
+    oldest first, for the `clients` clients seen last, least recently seen first: what
+    `RecentOutputs` is seeded with at start."""
+    # The client names are walked through the (client, started_at) index, one seek each,
+    # rather than grouping every row of the table: start-up reads this off a ledger of
+    # years of calls, and a few clients only.
+    seen = db.execute(
+        "WITH RECURSIVE names(client) AS ("
+        " SELECT MIN(client) FROM calls"
+        " UNION ALL SELECT (SELECT MIN(client) FROM calls WHERE client > names.client)"
+        " FROM names WHERE names.client IS NOT NULL)"
+        " SELECT client, (SELECT MAX(started_at) FROM calls c WHERE c.client = names.client)"
+        " AS last FROM names WHERE client IS NOT NULL ORDER BY last DESC LIMIT ?",
+        (clients,),
+    ).fetchall()
+    found = []
+    for client, _ in reversed(seen):
+        latest = db.execute(
+            "SELECT output_tokens FROM calls WHERE client = ? AND outcome = 'ok'"
+            " AND kind = 'chat' ORDER BY started_at DESC LIMIT ?",
+            (client, per_client),
+        ).fetchall()
+        if latest:
+            found.append((client, [n for (n,) in reversed(latest)]))
+    return found
