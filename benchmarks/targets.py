@@ -5,7 +5,12 @@
 - ``litellm-router``: LiteLLM's in-process `Router.acompletion` to the upstream;
 - ``litellm-proxy``: the openai SDK through LiteLLM's proxy;
 - ``anthropic-direct`` and ``cortexd-anthropic``: the Anthropic path, the anthropic SDK
-  straight to the upstream against the openai SDK through cortexd routed to Claude.
+  straight to the upstream against the openai SDK through cortexd routed to Claude;
+- the agents' front-ends, passed through (the client's body forwarded with only ``model``
+  changed, its SSE events relayed as sent): ``cortexd-messages`` (the anthropic SDK over
+  cortexd's socket, ``POST /v1/messages``, model ``claude-sonnet-4-5``) against
+  ``anthropic-direct``, and ``cortexd-responses`` (the openai SDK's ``responses.create``
+  over the socket, ``POST /v1/responses``, model ``gpt-4o``) against ``responses-direct``.
 """
 
 from __future__ import annotations
@@ -23,9 +28,13 @@ import openai
 from benchmarks.load import Call, CpuClock
 from benchmarks.processes import FAKE_KEY, LITELLM_OFFLINE
 
-MESSAGES = [{"role": "user", "content": "What is the answer? Reply in one short sentence."}]
+PROMPT = "What is the answer? Reply in one short sentence."
+MESSAGES = [{"role": "user", "content": PROMPT}]
 # Enough connections that the client's pool never queues requests at concurrency 128.
 LIMITS = httpx2.Limits(max_connections=512, max_keepalive_connections=512)
+#: The scenarios (benchmarks.__main__) a chat path runs, and an agent's front-end.
+CHAT_SCENARIOS = ("c1", "c1 stream", "c32", "c128")
+AGENT_SCENARIOS = ("c1", "c1 stream", "c32 stream")
 
 
 @dataclass
@@ -36,6 +45,7 @@ class Target:
     call: Call
     baseline: str
     server_cpu: CpuClock = lambda: None  # noqa: E731 - a default that reads "no process"
+    scenarios: tuple[str, ...] = CHAT_SCENARIOS
 
 
 def openai_call(client: openai.AsyncOpenAI, model: str) -> Call:
@@ -86,6 +96,36 @@ def anthropic_call(client: anthropic.AsyncAnthropic, model: str) -> Call:
     return call
 
 
+def responses_call(client: openai.AsyncOpenAI, model: str) -> Call:
+    """A Responses call through the openai SDK; streamed calls time the first text delta."""
+
+    async def call(stream: bool) -> tuple[float | None, float]:
+        started = time.perf_counter()
+        if not stream:
+            answer = await client.responses.create(model=model, input=PROMPT, max_output_tokens=64)
+            if not answer.output_text:
+                raise RuntimeError("empty answer")
+            return None, time.perf_counter() - started
+        first: float | None = None
+        events = await client.responses.create(
+            model=model, input=PROMPT, max_output_tokens=64, stream=True
+        )
+        async for event in events:
+            if first is None and event.type == "response.output_text.delta":
+                first = time.perf_counter() - started
+        if first is None:
+            raise RuntimeError("no content streamed")
+        return first, time.perf_counter() - started
+
+    return call
+
+
+def _socket_client(sock: Path) -> httpx2.AsyncClient:
+    """A keep-alive pool on cortexd's Unix socket."""
+    transport = httpx2.AsyncHTTPTransport(uds=str(sock), limits=LIMITS)
+    return httpx2.AsyncClient(transport=transport, timeout=60)
+
+
 def _openai_on_loopback(port: int, api_key: str) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(
         base_url=f"http://127.0.0.1:{port}/v1",
@@ -107,13 +147,12 @@ def through_cortexd(
         base_url="http://cortexd/v1",
         api_key="unused",  # the socket is guarded by the peer's uid, not a key
         max_retries=0,
-        http_client=httpx2.AsyncClient(
-            transport=httpx2.AsyncHTTPTransport(uds=str(sock), limits=LIMITS), timeout=60
-        ),
+        http_client=_socket_client(sock),
     )
     if model == "gpt-4o":
         return Target(name, openai_call(client, model), "direct", server_cpu)
-    return Target("cortexd-anthropic", openai_call(client, model), "anthropic-direct", server_cpu)
+    call = openai_call(client, model)
+    return Target("cortexd-anthropic", call, "anthropic-direct", server_cpu, ("c1", "c1 stream"))
 
 
 def anthropic_direct(port: int) -> Target:
@@ -124,7 +163,39 @@ def anthropic_direct(port: int) -> Target:
         http_client=httpx2.AsyncClient(limits=LIMITS, timeout=60),
     )
     call = anthropic_call(client, "claude-sonnet-4-5")
-    return Target("anthropic-direct", call, "anthropic-direct")
+    return Target("anthropic-direct", call, "anthropic-direct", scenarios=AGENT_SCENARIOS)
+
+
+def messages_through_cortexd(
+    sock: Path, server_cpu: CpuClock, name: str = "cortexd-messages"
+) -> Target:
+    """The anthropic SDK over cortexd's socket: ``POST /v1/messages``, passed through."""
+    client = anthropic.AsyncAnthropic(
+        base_url="http://cortexd",
+        api_key="unused",  # the socket is guarded by the peer's uid, not a key
+        max_retries=0,
+        http_client=_socket_client(sock),
+    )
+    call = anthropic_call(client, "claude-sonnet-4-5")
+    return Target(name, call, "anthropic-direct", server_cpu, AGENT_SCENARIOS)
+
+
+def responses_direct(port: int) -> Target:
+    client = _openai_on_loopback(port, FAKE_KEY)
+    call = responses_call(client, "gpt-4o")
+    return Target("responses-direct", call, "responses-direct", scenarios=AGENT_SCENARIOS)
+
+
+def responses_through_cortexd(
+    sock: Path, server_cpu: CpuClock, name: str = "cortexd-responses"
+) -> Target:
+    """The openai SDK's ``responses.create`` over cortexd's socket, passed through."""
+    client = openai.AsyncOpenAI(
+        base_url="http://cortexd/v1", api_key="unused", max_retries=0,
+        http_client=_socket_client(sock),
+    )  # fmt: skip
+    call = responses_call(client, "gpt-4o")
+    return Target(name, call, "responses-direct", server_cpu, AGENT_SCENARIOS)
 
 
 def litellm_router(port: int) -> Target:
