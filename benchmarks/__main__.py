@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> Results:
     started: list[Started] = [upstream]
     try:
         print("starting cortexd and its SDKs...", file=sys.stderr)
-        daemon, sock = start_cortexd(port)
+        daemon, sock = start_cortexd(port, args.cortexd)
         started.append(daemon)
         results.memory["cortexd"] = {"idle": daemon.rss_mib()}
         chat, agents = "chat" in args.paths, "agents" in args.paths
@@ -445,6 +445,13 @@ def main() -> None:
         "/v1/messages and /v1/responses), all (the default)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--cortexd",
+        type=Path,
+        default=BIN,
+        metavar="BIN",
+        help="the bin folder of the cortexd to measure (default: this environment's)",
+    )
     parser.add_argument(
         "--baseline",
         type=Path,

@@ -80,6 +80,8 @@ _LIBRARIES = {
     "concurrent": "loop",
 }
 _OURS = ("cortexd", "routing", "hardware", "service", "context")
+#: Where cortexd's own code is read from: this checkout, and a --source tree.
+SOURCES: list[Path] = [ROOT]
 Key = tuple[str, int, str]
 
 
@@ -104,8 +106,10 @@ def layer_of(key: Key) -> str | None:
     for i, part in enumerate(parts):
         if part.startswith("python3") and parts[i - 1] == "lib" and i + 1 < len(parts):
             return _LIBRARIES.get(parts[i + 1])  # the standard library
-    if key[0].startswith(str(ROOT) + "/"):
-        mine = Path(key[0]).relative_to(ROOT).parts
+    for root in SOURCES:
+        if not key[0].startswith(str(root) + "/"):
+            continue
+        mine = Path(key[0]).relative_to(root).parts
         if mine[0] not in _OURS:
             return None
         if mine[:2] == ("cortexd", "ledger") or mine[:3] == ("cortexd", "api", "recording.py"):
@@ -216,12 +220,19 @@ def _sdk_build(key: Key) -> bool:
     )  # fmt: skip
 
 
-def _start_profiled(upstream_port: int, out: Path) -> tuple[processes.Started, Path]:
+def _start_profiled(
+    upstream_port: int, out: Path, source: Path | None
+) -> tuple[processes.Started, Path]:
     home = Path(tempfile.mkdtemp(prefix="cxp", dir="/tmp"))
     env = processes.cortexd_env(home, upstream_port)
     env["CORTEX_BENCH_PROFILE"] = str(out)
+    python = [sys.executable]
+    if source is not None:
+        # Another checkout's cortexd, imported ahead of this environment's; -P: not the cwd's.
+        env["PYTHONPATH"] = f"{source}:{ROOT}:{env['PYTHONPATH']}"
+        python.append("-P")
     process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.profiled_daemon", "--log-level", "warning",
+        [*python, "-m", "benchmarks.profiled_daemon", "--log-level", "warning",
          "--max-in-flight", "256"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -265,11 +276,13 @@ def _batch(loop: asyncio.AbstractEventLoop, target: Target, scenario: Scenario,
     return run
 
 
-def profile(front: str, calls: int, stream: bool, out: Path) -> tuple[Breakdown, Run, Run]:
+def profile(
+    front: str, calls: int, stream: bool, out: Path, source: Path | None = None
+) -> tuple[Breakdown, Run, Run]:
     """N calls through one front-end unprofiled, then N profiled in the same daemon; the
-    profile's breakdown and both runs."""
+    profile's breakdown and both runs. `source`: a checkout whose cortexd runs instead."""
     upstream, port = processes.start_upstream()
-    daemon, sock = _start_profiled(port, out)
+    daemon, sock = _start_profiled(port, out, source)
     try:
         make = messages_through_cortexd if front == "messages" else responses_through_cortexd
         target: Target = make(sock, daemon.cpu_seconds)
@@ -501,15 +514,24 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15, help="functions listed by own time")
     parser.add_argument("--micro-calls", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument(
+        "--source", type=Path, metavar="DIR",
+        help="profile the cortexd of this source tree (e.g. a `git archive` of a commit, "
+        "its routing/ etc. linked under cortexd/) instead of this environment's",
+    )  # fmt: skip
     args = parser.parse_args()
     sections = []
+    if args.source is not None:
+        SOURCES.insert(0, args.source.resolve())
     if not args.micro:
         fronts = ("messages", "responses") if args.front == "both" else (args.front,)
         for front in fronts:
             out = args.out / f"cortexd-{front}.prof"
             out.unlink(missing_ok=True)
             print(f"profiling {front}...", file=sys.stderr)
-            breakdown, plain, profiled = profile(front, args.calls, not args.whole, out)
+            breakdown, plain, profiled = profile(
+                front, args.calls, not args.whole, out, args.source
+            )
             sections.append(
                 report_profile(front, breakdown, plain, profiled, not args.whole, args.top)
             )
