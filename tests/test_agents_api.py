@@ -22,6 +22,7 @@ from support.fakes.script import ToolCall
 
 from cortexd.api.tcp_guard import TcpGuard
 from cortexd.routing.dispatch import ModelHealth
+from cortexd.routing.providers import OverloadedError
 
 REFUSED = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused
 DATA = Path(__file__).parent / "data" / "agent-clients"
@@ -529,3 +530,91 @@ def test_a_budget_reserves_what_a_clients_calls_really_use_not_their_cap(
         app.services.recent_outputs.observe("claude-cli-budget-test", used)
     priced = _as_estimated(app.services, call, chat).max_tokens
     assert priced is not None and 350 <= priced <= 510
+
+
+# --- what a review found --------------------------------------------------------------------
+
+
+def test_a_prompt_too_long_for_every_model_is_a_400_claude_code_can_compact_on(
+    claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    too_long = "prompt is too long: 250000 tokens > 200000 maximum"
+    fake.enqueue(*[Fault.status(400, message=too_long)] * 4)
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        claude.messages.create(
+            model="claude-opus-4-1", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert "prompt is too long" in str(raised.value)
+    assert raised.value.response.headers.get("x-should-retry") == "false"
+
+
+def test_an_agent_model_of_another_provider_is_a_clear_400_not_a_billed_500(
+    app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    _, openai_fake = fresh
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        claude.messages.create(
+            model="gpt-4o", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert "not a anthropic model" in str(raised.value) or "anthropic" in str(raised.value)
+    assert not openai_fake.requests  # nothing was sent, nothing billed
+
+
+def test_the_agents_model_with_an_open_circuit_falls_back_within_the_family(
+    app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    health = app.services.dispatcher.health
+    opus = app.services.routing.catalog.resolve("claude-opus-4-1")
+    assert opus is not None
+    while health.skip_reason(opus) is None:  # opus keeps failing: its circuit opens
+        health.failed(opus, OverloadedError("Overloaded", provider="anthropic", model="opus"))
+    fake.enqueue(Turn(text="still answered"))
+    answer = claude.messages.create(
+        model="claude-opus-4-1", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert answer.content[0].text == "still answered"  # type: ignore[union-attr]
+    assert json.loads(fake.requests[-1].body)["model"] != "claude-opus-4-1"
+
+
+def test_an_overload_after_content_ends_the_stream_as_overloaded_error(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    fake.enqueue(Fault.stream_error(after=3))
+    body = {"model": "sonnet", "max_tokens": 50, "stream": True,
+            "messages": [{"role": "user", "content": "tell me a story"}]}  # fmt: skip
+    with app.client().stream("POST", "/v1/messages", json=body) as response:
+        streamed = b"".join(response.iter_bytes())
+    last = streamed.rstrip().split(b"\n\n")[-1]
+    assert last.startswith(b"event: error") and b"overloaded_error" in last
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/messages", {"model": "sonnet", "max_tokens": 5, "messages": [
+            {"role": "user", "content": [{"type": "text", "text": 5}]}]}),
+        ("/v1/messages", {"model": "sonnet", "max_tokens": 5, "messages": [{"role": "user",
+                          "content": [{"type": "image", "source": "not an object"}]}]}),
+        ("/v1/messages", {"model": "sonnet", "max_tokens": 5, "system": [
+            {"type": "text", "text": 1}], "messages": [{"role": "user", "content": "x"}]}),
+        ("/v1/messages/count_tokens", {"model": "sonnet",
+                          "messages": [{"role": "user", "content": [{"type": "text"}]}]}),
+        ("/v1/responses", {"model": "codex", "input": "x", "reasoning": "high"}),
+        ("/v1/responses", {"model": "codex", "input": [{"role": ["user"], "content": "x"}]}),
+        ("/v1/responses", {"model": "codex", "input": "x", "instructions": ["a"]}),
+        ("/v1/responses", {"model": "codex", "input": "x", "max_output_tokens": "5"}),
+    ],
+)  # fmt: skip
+def test_malformed_agent_bodies_are_400s_in_the_endpoints_shape(
+    app: App, path: str, body: dict[str, Any]
+) -> None:
+    answer = app.client().post(path, json=body)
+    assert answer.status_code == 400, answer.text
+    error = answer.json()
+    if path.startswith("/v1/messages"):
+        assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+    else:
+        assert error["error"]["type"] == "invalid_request_error"

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -11,13 +10,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cortexd.api.errors import ApiError
-from cortexd.api.recording import CallRecording
 from cortexd.ledger.bookkeeping import alerts_of
 from cortexd.ledger.queries import usd
 from cortexd.routing import (
     DEFAULT_TASK,
-    BudgetExceededError,
     Gated,
     ModelSpec,
     RoutePlan,
@@ -66,26 +62,6 @@ def budget_plan(
     if first is None or first.local:
         return plan, gated.refusal, None
     return plan, gated.refusal, (first.provider.value, estimate(first))
-
-
-async def apply_budgets(
-    services: Services, plan: RoutePlan, chat: ChatRequest, call: CallRecording
-) -> RoutePlan:
-    """The plan after the budgets' policies at 100%; a refused call is recorded and raises
-    a 429 ``budget_exceeded`` before anything is sent; an allowed one holds its estimate
-    until it ends."""
-    plan, refusal, hold = budget_plan(services, plan, chat)
-    call.plan = plan
-    if refusal is not None:
-        await call.commit("error", error=BudgetExceededError(refusal))
-        month_end = services.spend.month.end
-        # Retrying cannot help before the month ends or the limit is raised: SDKs are told.
-        raise ApiError(
-            429, refusal, code="budget_exceeded", retry_after=month_end - time.time(), retry=False
-        )
-    if hold is not None:
-        services.spend.reserve(call.id, *hold)
-    return plan
 
 
 def _active_local(table: RoutingTable, task: str, active: frozenset[str]) -> str | None:

@@ -184,7 +184,7 @@ class RelayedChunks:
 
     def __init__(self, include_usage: bool) -> None:
         self._include_usage = include_usage
-        self._finish: dict[str, Any] | None = None
+        self._finishes: list[dict[str, Any]] = []  # one per choice (n > 1)
         self._usage = b""
 
     def relay(self, frame: bytes) -> bytes:
@@ -201,15 +201,16 @@ class RelayedChunks:
             self._usage = frame
             return b""
         if choices and any(c.get("finish_reason") for c in choices):
-            self._finish = chunk
+            self._finishes.append(chunk)
             return b""
         return frame
 
     def finish(self, cortex: Mapping[str, Any], tail: bytes) -> bytes:
         """The held chunks, the cortex block on the finish chunk, and the stream's end."""
         out = b""
-        if self._finish is not None:
-            finish = {**self._finish, "cortex": dict(cortex)}
+        for number, chunk in enumerate(self._finishes, 1):
+            last = number == len(self._finishes)
+            finish = {**chunk, "cortex": dict(cortex)} if last else chunk
             out += b"data: " + json.dumps(finish).encode() + b"\n\n"
         if self._include_usage:
             out += self._usage

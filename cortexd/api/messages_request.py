@@ -65,16 +65,35 @@ def check_body(data: object, *, needs_max_tokens: bool = True) -> dict[str, Any]
         content = message.get("content")
         if isinstance(content, list):
             for j, block in enumerate(content):
-                if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-                    raise _bad(f"{where}.content.{j}.type: Field required", where)
+                _check_block(block, f"{where}.content.{j}")
         elif not isinstance(content, str):
             raise _bad(f"{where}.content: Input should be a string or a list of blocks", where)
     system = data.get("system")
-    if system is not None and not isinstance(system, str | list):
+    if isinstance(system, list):
+        for j, block in enumerate(system):
+            _check_block(block, f"system.{j}")
+    elif system is not None and not isinstance(system, str):
         raise _bad("system: Input should be a string or a list of text blocks", "system")
+    tools = data.get("tools")
+    listed = isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
+    if tools is not None and not listed:
+        raise _bad("tools: Input should be a list of tool objects", "tools")
     if "stream" in data and not isinstance(data["stream"], bool):
         raise _bad("stream: Input should be a valid boolean", "stream")
     return data
+
+
+def _check_block(block: object, where: str) -> None:
+    """A content block's shape, as far as routing reads it (its other fields pass as they are)."""
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        raise _bad(f"{where}.type: Field required", where)
+    if block["type"] == "text" and not isinstance(block.get("text"), str):
+        raise _bad(f"{where}.text: Input should be a valid string", where)
+    if "source" in block and not isinstance(block["source"], dict):
+        raise _bad(f"{where}.source: Input should be an object", where)
+    content = block.get("content")
+    if content is not None and not isinstance(content, str | list):
+        raise _bad(f"{where}.content: Input should be a string or a list of blocks", where)
 
 
 def _blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -165,13 +184,14 @@ def _user_pieces(body: Mapping[str, Any]) -> list[list[str]]:
     ]
 
 
+def _is_text(block: dict[str, Any]) -> bool:
+    return block.get("type") == "text" and isinstance(block.get("text"), str)
+
+
 def _reworded_content(content: str | list[dict[str, Any]], old: str, new: str) -> Any:
     if isinstance(content, str):
         return reworded(content, old, new)
-    return [
-        {**b, "text": reworded(b["text"], old, new)} if b.get("type") == "text" else b
-        for b in content
-    ]
+    return [{**b, "text": reworded(b["text"], old, new)} if _is_text(b) else b for b in content]
 
 
 def messages_call(body: dict[str, Any], request: Request) -> Call:

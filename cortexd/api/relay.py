@@ -19,7 +19,13 @@ from cortexd.api.recording import CallRecording
 from cortexd.pipeline.plan import Planned
 from cortexd.pipeline.run import Whole, open_stream
 from cortexd.routing.dispatch import Dispatch, PartialAnswerError
-from cortexd.routing.providers import ChatResponse, RawEvent, StreamEnd
+from cortexd.routing.providers import (
+    ChatResponse,
+    OverloadedError,
+    RateLimitError,
+    RawEvent,
+    StreamEnd,
+)
 from cortexd.services import Services
 
 
@@ -79,7 +85,7 @@ async def relay_stream(
                 event = await anext(events)
         except PartialAnswerError as error:
             await recording.commit("partial", dispatch=state, error=error.cause)
-            overloaded = getattr(error.cause, "status", None) in (429, 503, 529)
+            overloaded = isinstance(error.cause, OverloadedError | RateLimitError)
             yield failed(str(error), "overloaded" if overloaded else "api")
         except (GeneratorExit, asyncio.CancelledError):
             raise  # the client left: recorded below as cancelled

@@ -52,11 +52,34 @@ def check_body(data: object) -> dict[str, Any]:
     if isinstance(items, list):
         for i, item in enumerate(items):
             if not isinstance(item, dict):
-                raise ApiError(400, f"Invalid type for 'input[{i}]': expected an object.",
-                               param=f"input[{i}]")  # fmt: skip
+                raise _invalid(f"input[{i}]", "an object")
+            if item.get("type", "message") == "message":
+                role = item.get("role")
+                if not isinstance(role, str) or role not in _ROLES:
+                    raise _invalid(f"input[{i}].role", "one of user, assistant, system, developer")
+                if not isinstance(item.get("content"), str | list):
+                    raise _invalid(f"input[{i}].content", "a string or a list of parts")
+    for name, kind, types in _FIELDS:
+        if data.get(name) is not None and not isinstance(data[name], types):
+            raise _invalid(name, kind)
     if "stream" in data and not isinstance(data["stream"], bool):
         raise ApiError(400, "Invalid type for 'stream': expected a boolean.", param="stream")
     return data
+
+
+#: Fields read here, with the type each must have when present.
+_FIELDS: tuple[tuple[str, str, type | tuple[type, ...]], ...] = (
+    ("instructions", "a string", str),
+    ("reasoning", "an object", dict),
+    ("max_output_tokens", "an integer", int),
+    ("tools", "an array of tools", list),
+    ("temperature", "a number", (int, float)),
+    ("top_p", "a number", (int, float)),
+)
+
+
+def _invalid(param: str, expected: str) -> ApiError:
+    return ApiError(400, f"Invalid type for '{param}': expected {expected}.", param=param)
 
 
 def _items(body: Mapping[str, Any]) -> list[dict[str, Any]]:

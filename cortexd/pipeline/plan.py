@@ -16,7 +16,7 @@ from cortexd.api.budgets import budget_plan
 from cortexd.api.errors import ApiError
 from cortexd.api.warmup import plan_cold
 from cortexd.pipeline.call import Call
-from cortexd.pipeline.family import keep_in_family, routed_mode
+from cortexd.pipeline.family import in_family, keep_in_family, routed_mode
 from cortexd.routing import (
     Availability,
     NoRouteError,
@@ -51,8 +51,12 @@ class Planned:
     second: bool = False
 
 
-def _route(services: Services, routing: Routing, route: RouteRequest, sim: object) -> RoutePlan:
-    available = services.dispatcher.health.unavailable(routing.catalog.models)
+def _route(
+    services: Services, routing: Routing, route: RouteRequest, sim: object, health: bool = True
+) -> RoutePlan:
+    """The router's plan; `health` False plans models whose circuit is open too (dispatch
+    then skips them with the reason, and the chain's fallback answers)."""
+    available = services.dispatcher.health.unavailable(routing.catalog.models) if health else {}
     local = services.local.active_models
     try:
         return routing.router.plan(route, Availability(local, unavailable=available), sim)  # type: ignore[arg-type]
@@ -80,7 +84,18 @@ async def route_call(services: Services, call: Call) -> RoutePlan:
     agent = call.agent_model
     asked = replace(call.route, model=agent if routed_mode(agent) else "auto")
     routed = _route(services, routing, asked, similarity)
-    pinned = None if routed_mode(agent) else _route(services, routing, call.route, similarity)
+    pinned = None
+    if not routed_mode(agent):
+        pinned = _route(services, routing, call.route, similarity, health=False)
+        if not in_family(pinned.chain[:1], call.family, routing.catalog):
+            raise ApiError(
+                400,
+                f"'{agent}' is not a {call.family} model: this endpoint passes requests "
+                f"through to {call.family}'s models (answering it with another provider "
+                "needs translation, which is not built yet); name one of those, or 'auto'",
+                code="model_not_found",
+                param="model",
+            )
     messages = tuple(call.route.messages)
     return keep_in_family(routed, pinned, call.family, routing.table, routing.catalog, messages)
 

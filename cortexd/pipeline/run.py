@@ -31,6 +31,7 @@ from cortexd.routing.dispatch import (
     second_model_for,
 )
 from cortexd.routing.providers import (
+    ContextLengthError,
     InvalidRequestError,
     ProviderError,
     RateLimitError,
@@ -55,12 +56,22 @@ def provider_error(error: ProviderError | ChainExhaustedError) -> ApiError:
     if isinstance(error, InvalidRequestError):
         return ApiError(400, str(error), code="upstream_invalid_request")
     if isinstance(error, ChainExhaustedError):
+        if too_long(error):
+            # Retrying cannot help: the client must shorten it (Claude Code compacts on this).
+            return ApiError(400, str(error), code="context_length_exceeded", retry=False)
         limited = bool(error.failures) and all(
             why.startswith(RateLimitError.__name__) for _, why in error.failures
         )
         code = "rate_limited" if limited else "no_model_available"
         return ApiError(503, str(error), code=code, retry_after=error.retry_after)
     return ApiError(502, str(error), code="upstream_error")
+
+
+def too_long(error: ChainExhaustedError) -> bool:
+    """Whether every model of the chain failed because the prompt is too long for it."""
+    return bool(error.failures) and all(
+        why.startswith(ContextLengthError.__name__) or "window" in why for _, why in error.failures
+    )
 
 
 async def open_call(services: Services, call: Call, planned: Planned) -> CallRecording:

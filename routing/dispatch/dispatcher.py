@@ -302,7 +302,7 @@ class Dispatcher:
             run.number += 1
             sized = replace(request, model=spec.model_id, timeout=remaining)
             started = self.clock()
-            collected: list[StreamEvent] = []
+            last: StreamEvent | None = None  # only the last event is kept: streams run long
             tried: dict[str, Any] = {
                 "number": run.number,
                 "fallback": index > 0,
@@ -316,9 +316,9 @@ class Dispatcher:
                 inner = self._stream_one(provider, spec, sized, run.deadline, state, patient)
                 try:
                     async for event in inner:
-                        if not collected:
+                        if last is None:
                             state.fallback = index > 0
-                        collected.append(event)
+                        last = event
                         if isinstance(event, StreamEnd):
                             break
                         if streaming:
@@ -346,7 +346,7 @@ class Dispatcher:
                 self._record(state, spec, "cancelled", **tried, total_s=self.clock() - started)
                 raise
             else:
-                end = collected[-1]
+                end = last
                 assert isinstance(end, StreamEnd)
                 self.health.succeeded(spec)
                 state.model, state.provider = spec.name, spec.provider.value
@@ -398,6 +398,10 @@ class Dispatcher:
         """One model's stream with time limits; reasoning is held back until content comes,
         and a failure after content raises `PartialAnswerError` instead of the error."""
         first_wait = self.settings.reasoning_ttft_s if patient else self.settings.ttft_s
+        if request.forward is not None and not request.forward.stream:
+            # A forwarded JSON call says nothing until its whole answer is written: it may
+            # take what is left of the deadline.
+            first_wait = max(first_wait, deadline - self.clock())
         held: list[StreamEvent] = []
         event_seen: StreamEvent | None = None
         content = False
@@ -406,7 +410,9 @@ class Dispatcher:
         try:
             while True:
                 budget = self.settings.stall_s if moved else first_wait
-                limit = min(budget, deadline - self.clock())
+                # The deadline bounds the wait for content; once it flows (an agent's turn
+                # may stream for minutes), only a stall ends it.
+                limit = budget if content else min(budget, deadline - self.clock())
                 try:
                     async with asyncio.timeout(max(limit, 0.0)):
                         event = await anext(events)
@@ -435,9 +441,11 @@ class Dispatcher:
                     if content:
                         raise PartialAnswerError(spec.name, error) from None
                     raise
-                moved = True
                 event_seen = event
                 opening = isinstance(event, RawEvent) and event.opening
+                # An opening event is not progress: the first-event wait (a reasoning
+                # model's long one) goes on until something more comes.
+                moved = moved or not opening
                 if not content and (isinstance(event, ReasoningDelta) or opening):
                     held.append(event)  # shown once this model is known to answer
                     continue

@@ -34,7 +34,7 @@ def missing(request: ChatRequest, caps: Capabilities) -> str | None:
         return "the request asks for JSON and this model has no JSON mode"
     if fmt is not None and fmt.kind == "json_object" and not caps.json_mode:
         return "the request asks for JSON and this model has no JSON mode"
-    if caps.context_window:
+    if caps.context_window and not _window_widened(request):
         need = estimate_tokens(request) + (request.max_tokens or DEFAULT_ANSWER_TOKENS)
         if need > caps.context_window:
             return (
@@ -42,3 +42,11 @@ def missing(request: ChatRequest, caps: Capabilities) -> str | None:
                 f"the window is {caps.context_window}"
             )
     return None
+
+
+def _window_widened(request: ChatRequest) -> bool:
+    """Whether the client's own request asks for a wider window than the model's default
+    (Anthropic's ``context-1m`` beta, which Claude Code sends for its default model): the
+    provider, not an estimate here, then says when a prompt is too long."""
+    forward = request.forward
+    return forward is not None and "context-1m" in forward.headers.get("anthropic-beta", "")

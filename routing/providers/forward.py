@@ -10,9 +10,11 @@ fields nobody here knows survive.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -81,39 +83,83 @@ def body_for(request: ChatRequest) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def split_frames(buffer: bytearray) -> list[bytes]:
-    """Whole SSE events taken off the front of `buffer`, each with its blank line.
+class SseSplitter:
+    r"""Whole SSE events out of the bytes as they arrive, each with its blank line.
 
-    >>> b = bytearray(b"event: a\\ndata: 1\\n\\nevent: b\\r\\ndata: 2\\r\\n\\r\\nevent: c")
-    >>> split_frames(b), bytes(b)
-    ([b'event: a\\ndata: 1\\n\\n', b'event: b\\r\\ndata: 2\\r\\n\\r\\n'], b'event: c')
+    Any line ending the SSE standard allows (CRLF, LF, CR) ends a line; a long event
+    arriving in many reads is scanned once, not again at every read.
+
+    >>> splitter = SseSplitter()
+    >>> splitter.feed(b"event: a\ndata: 1\n\nevent: b\r\ndata: 2\r")
+    [b'event: a\ndata: 1\n\n']
+    >>> splitter.feed(b"\n\r\ndata: 3\r\r")
+    [b'event: b\r\ndata: 2\r\n\r\n', b'data: 3\r\r']
     """
-    frames: list[bytes] = []
-    while True:
-        ends = [(i, len(sep)) for sep in (b"\n\n", b"\r\n\r\n") if (i := buffer.find(sep)) >= 0]
-        if not ends:
-            return frames
-        at, size = min(ends)
-        frames.append(bytes(buffer[: at + size]))
-        del buffer[: at + size]
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._scanned = 0
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The events `chunk` completes."""
+        self._buffer += chunk
+        frames: list[bytes] = []
+        start = 0
+        # Back off three bytes: a separator may have begun at the end of the last read.
+        for end in _FRAME_END.finditer(self._buffer, max(0, self._scanned - 3)):
+            if end.start() < start:
+                continue
+            frames.append(bytes(self._buffer[start : end.end()]))
+            start = end.end()
+        del self._buffer[:start]
+        self._scanned = len(self._buffer)
+        return frames
+
+
+_FRAME_END = re.compile(rb"\r\n\r\n|\n\n|\r\r|\r\n\n|\n\r\n")
+_LINE = re.compile(rb"\r\n|\r|\n")
 
 
 def frame_fields(frame: bytes) -> tuple[str | None, str]:
-    """An SSE event's name and its data lines joined.
+    r"""An SSE event's name and its data lines joined. Lines are split on the bytes, so a
+    U+2028 inside a JSON string (legal unescaped) stays where it is.
 
-    >>> frame_fields(b"event: ping\\ndata: {}\\n\\n"), frame_fields(b": comment\\n\\n")
+    >>> frame_fields(b"event: ping\ndata: {}\n\n"), frame_fields(b": comment\n\n")
     (('ping', '{}'), (None, ''))
+    >>> frame_fields('data: "a\u2028b"\n\n'.encode()) == (None, '"a\u2028b"')
+    True
     """
     event: str | None = None
     data: list[str] = []
-    for line in frame.decode("utf-8", "replace").splitlines():
-        name, _, value = line.partition(":")
+    for raw in _LINE.split(frame):
+        name, _, value = raw.decode("utf-8", "replace").partition(":")
         value = value[1:] if value.startswith(" ") else value
         if name == "event":
             event = value
         elif name == "data":
             data.append(value)
     return event, "\n".join(data)
+
+
+def _progress(wire: Wire, kind: str | None, payload: object) -> bool:
+    """Whether an event only says the stream is alive: opening events, keep-alive comments,
+    and a Responses model's reasoning (Codex asks for it encrypted: a long silence may
+    follow), all held until content comes, so that a failure before it can still fall back.
+
+    >>> _progress("responses", "response.output_item.added", {"item": {"type": "reasoning"}})
+    True
+    >>> _progress("messages", "content_block_start", {}), _progress("messages", None, {})
+    (False, True)
+    """
+    if kind is None or kind in OPENING[wire]:
+        return True
+    if wire == "chat":
+        return not _chat_content(payload)
+    if wire == "responses" and isinstance(payload, dict):
+        item = payload.get("item")
+        reasoning = isinstance(item, dict) and item.get("type") == "reasoning"
+        return kind.startswith("response.reasoning") or reasoning
+    return False
 
 
 def _error_event(event: str | None, payload: Mapping[str, Any]) -> None:
@@ -188,8 +234,9 @@ async def forward(
         events = _relay(
             response, forwarded.wire, decoder, collector, shown, (provider, request.model)
         )
-        async for event in events:
-            yield event
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
     except UpstreamStreamError as exc:
         kind = exc.error_type or exc.code
         raise error_for_status(
@@ -212,14 +259,13 @@ async def _relay(
     collector: StreamCollector,
     shown: tuple[tuple[str, str], ...],
     where: tuple[str, str],
-) -> AsyncIterator[StreamEvent]:
-    buffer = bytearray()
+) -> AsyncGenerator[StreamEvent, None]:
+    splitter = SseSplitter()
     tail: list[bytes] = []
     content = False
     first = shown
     async for chunk in response.aiter_bytes():
-        buffer += chunk
-        for frame in split_frames(buffer):
+        for frame in splitter.feed(chunk):
             event, data = frame_fields(frame)
             payload: Any = json.loads(data) if data and data != "[DONE]" else {}
             kind = event or (payload.get("type") if isinstance(payload, dict) else None)
@@ -232,9 +278,7 @@ async def _relay(
             if kind in FINAL[wire]:
                 tail.append(frame)
                 continue
-            opening = not content and (
-                kind in OPENING[wire] or wire == "chat" and not _chat_content(payload)
-            )
+            opening = not content and _progress(wire, kind, payload)
             content = content or not opening
             yield RawEvent(frame, opening, first)
             first = ()
