@@ -618,3 +618,36 @@ def test_malformed_agent_bodies_are_400s_in_the_endpoints_shape(
         assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
     else:
         assert error["error"]["type"] == "invalid_request_error"
+
+
+def _why(app: App) -> dict[str, Any]:
+    call_id = _last_call(app)["id"]
+    found: dict[str, Any] = app.client().get(f"/v1/calls/{call_id}").json()
+    return found
+
+
+def test_the_ledger_keeps_anthropics_cache_reads_and_5_minute_and_1_hour_writes(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    fake.enqueue(
+        Turn(text="cached", input_tokens=1000, cache_read_tokens=600, cache_write_tokens=300,
+             cache_write_1h_tokens=100)
+    )  # fmt: skip
+    body = {"model": "sonnet", "max_tokens": 20, "stream": True,
+            "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
+    with app.client().stream("POST", "/v1/messages", json=body) as response:
+        b"".join(response.iter_bytes())
+    why = json.dumps(_why(app))
+    assert '"cache_read_tokens": 600' in why and '"cache_write_tokens": 300' in why
+    assert '"cache_write_1h_tokens": 100' in why
+
+
+def test_the_ledger_keeps_openais_cached_tokens_from_a_passed_through_response(
+    app: App, codex: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    _, fake = fresh
+    fake.enqueue(Turn(text="cached", input_tokens=900, cache_read_tokens=512))
+    with codex.responses.stream(model="codex", input="hi") as stream:
+        stream.get_final_response()
+    assert '"cache_read_tokens": 512' in json.dumps(_why(app))
