@@ -8,6 +8,10 @@ from collections.abc import Callable, Iterator
 from importlib.resources import files
 from pathlib import Path
 
+# Imported whole before any in-process application starts: its start-up loads the ollama
+# SDK (which imports httpx) on a thread, and the openai SDK used by a test on this thread
+# reads sys.modules["httpx"]; a half-imported module there fails the test at random.
+import httpx  # noqa: F401
 import openai
 import pytest
 from support.app import App, start_app

@@ -73,6 +73,14 @@ def _route(
         raise ApiError(503, str(error), code="no_route", retry_after=60) from None
 
 
+def _classified_as(routed: RoutePlan, pinned: RoutePlan) -> RoutePlan:
+    """`pinned`, planned with `routed`'s task given, saying how that task was decided."""
+    said = f"task '{routed.task}'"
+    how = next((r for r in routed.reasons if r.startswith(said)), None)
+    reasons = tuple(how if how and r.startswith(said) else r for r in pinned.reasons)
+    return replace(pinned, reasons=reasons, classification=routed.classification)
+
+
 async def route_call(services: Services, call: Call) -> RoutePlan:
     """The router's plan, kept in the agent's provider family where the call has one."""
     routing = services.routing  # one generation for the whole request
@@ -86,7 +94,9 @@ async def route_call(services: Services, call: Call) -> RoutePlan:
     routed = _route(services, routing, asked, similarity)
     pinned = None
     if not routed_mode(agent):
-        pinned = _route(services, routing, call.route, similarity, health=False)
+        # The task is the one just classified: the person's words are read once.
+        given = replace(call.route, task=routed.task)
+        pinned = _classified_as(routed, _route(services, routing, given, similarity, False))
         if not in_family(pinned.chain[:1], call.family, routing.catalog):
             raise ApiError(
                 400,
