@@ -14,9 +14,8 @@ from cortexd.api.body import read_json
 from cortexd.api.error_shapes import anthropic_error_event
 from cortexd.api.errors import ApiError
 from cortexd.api.messages_request import check_body, messages_call
-from cortexd.api.relay import relay_stream, relay_whole
-from cortexd.pipeline.plan import plan_call, route_call
-from cortexd.pipeline.run import answer_whole, open_call
+from cortexd.api.relay import answer_passthrough
+from cortexd.pipeline.plan import route_call
 from cortexd.routing.dispatch import estimate_tokens
 from cortexd.routing.providers import InvalidRequestError, ProviderError
 from cortexd.services import Services
@@ -31,16 +30,7 @@ async def messages(request: Request) -> Response:
     """``POST /v1/messages``: route, dispatch, record; the answer as Anthropic sent it."""
     services: Services = request.app.state.services
     body = check_body(await read_json(request, services))
-    call = messages_call(body, request)
-    planned = await plan_call(services, call)
-    recording = await open_call(services, call, planned)
-    try:
-        if call.stream:
-            return await relay_stream(services, planned, recording, anthropic_error_event)
-        return relay_whole(recording, planned, await answer_whole(services, planned, recording))
-    except BaseException as error:
-        recording.abandon(None if isinstance(error, ApiError | asyncio.CancelledError) else error)
-        raise
+    return await answer_passthrough(services, messages_call(body, request), anthropic_error_event)
 
 
 async def count_tokens(request: Request) -> Response:

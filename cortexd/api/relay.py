@@ -16,8 +16,9 @@ from starlette.responses import Response, StreamingResponse
 
 from cortexd.api.errors import ApiError
 from cortexd.api.recording import CallRecording
-from cortexd.pipeline.plan import Planned
-from cortexd.pipeline.run import Whole, open_stream
+from cortexd.pipeline.call import Call
+from cortexd.pipeline.plan import Planned, plan_call
+from cortexd.pipeline.run import Whole, answer_whole, open_call, open_stream
 from cortexd.routing.dispatch import Dispatch, PartialAnswerError
 from cortexd.routing.providers import (
     ChatResponse,
@@ -99,3 +100,20 @@ async def relay_stream(
     headers = cortex_headers(recording.id, planned, state, upstream)
     headers["Cache-Control"] = "no-cache"
     return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
+
+
+async def answer_passthrough(
+    services: Services, call: Call, failed: Callable[[str, str], bytes]
+) -> Response:
+    """Plan, run and relay a call from an agent front-end (Messages, Responses): the
+    pipeline's steps after parsing, with `failed` the front-end's mid-stream error event."""
+    planned = await plan_call(services, call)
+    recording = await open_call(services, call, planned)
+    try:
+        if call.stream:
+            return await relay_stream(services, planned, recording, failed)
+        return relay_whole(recording, planned, await answer_whole(services, planned, recording))
+    except BaseException as error:
+        # Recorded answers and errors are committed already; this is a bug or a cancellation.
+        recording.abandon(None if isinstance(error, ApiError | asyncio.CancelledError) else error)
+        raise

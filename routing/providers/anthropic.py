@@ -32,7 +32,6 @@ from cortexd.routing.providers.cloud import CloudProvider, call_timeout
 from cortexd.routing.providers.errors import (
     NotConfiguredError,
 )
-from cortexd.routing.providers.forward import forward
 from cortexd.routing.providers.sdk_errors import SdkExceptions
 from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Endpoint
 from cortexd.routing.providers.stream import run_stream
@@ -43,6 +42,7 @@ NAME = "anthropic"
 class JsonEvents(anthropic.AsyncStream[object]):
     """The SDK's event stream (SSE framing, pings skipped, ``error`` events raised as its
     exceptions) yielding each event's JSON as it came, without a pydantic model per event."""
+
 
 CAUGHT: tuple[type[BaseException], ...] = (anthropic.AnthropicError, httpx2.HTTPError, ValueError)
 
@@ -119,17 +119,7 @@ class AnthropicProvider(CloudProvider[anthropic.AsyncAnthropic]):
         written, and its events are relayed (see `forward`)."""
         client = self._require(request.model)
         if request.forward is not None and request.forward.wire == "messages":
-            return forward(
-                client,
-                "/v1/messages",
-                request,
-                AnthropicStreamDecoder(),
-                from_anthropic,
-                provider=NAME,
-                map_error=lambda exc: self._error(exc, request.model),
-                caught=CAUGHT,
-                clock=self._clock,
-            )
+            return self._forward("/v1/messages", request, AnthropicStreamDecoder(), from_anthropic)
         body, warnings = to_anthropic(request)
 
         async def open_events() -> AsyncIterator[Any]:

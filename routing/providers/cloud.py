@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Generic, TypeVar
-
-import httpx2
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 from cortexd.routing.providers.capabilities import cloud_capabilities
+from cortexd.routing.providers.chat import ChatRequest, ChatResponse, StreamEvent
 from cortexd.routing.providers.contract import Capabilities, ProviderStatus
 from cortexd.routing.providers.errors import (
     NotConfiguredError,
@@ -16,16 +15,17 @@ from cortexd.routing.providers.errors import (
     ProviderError,
     ProviderTimeoutError,
 )
+from cortexd.routing.providers.forward import forward
 from cortexd.routing.providers.sdk_errors import SdkExceptions, map_sdk_error
-from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Endpoint
+from cortexd.routing.providers.settings import (
+    Endpoint,
+    call_timeout,
+)
+from cortexd.routing.providers.stream import StreamDecoder
+
+__all__ = ["CloudProvider", "call_timeout"]
 
 ClientT = TypeVar("ClientT")
-
-
-def call_timeout(seconds: float | None) -> httpx2.Timeout:
-    """The SDK timeout for one attempt: `seconds` in all (dispatch's share of the deadline)."""
-    total = seconds or DEFAULT_TIMEOUT_S
-    return httpx2.Timeout(total, connect=min(CONNECT_TIMEOUT_S, total))
 
 
 class CloudProvider(Generic[ClientT]):
@@ -58,6 +58,26 @@ class CloudProvider(Generic[ClientT]):
 
     def _error(self, exc: BaseException, model: str | None) -> ProviderError:
         return map_sdk_error(exc, self.sdk, model=model, secrets=self._secrets)
+
+    def _forward(
+        self,
+        path: str,
+        request: ChatRequest,
+        decoder: StreamDecoder,
+        from_json: Callable[[Mapping[str, Any]], ChatResponse],
+    ) -> AsyncIterator[StreamEvent]:
+        """The client's own request sent as written (`forward.forward`) to `path`."""
+        return forward(
+            self._client,
+            path,
+            request,
+            decoder,
+            from_json,
+            provider=self.name,
+            map_error=lambda exc: self._error(exc, request.model),
+            caught=self.caught,
+            clock=self._clock,
+        )
 
     async def _ping(self) -> None:
         """The cheapest authenticated request the API has."""

@@ -29,13 +29,13 @@ from cortexd.routing.providers.chat import (
     Timing,
     Wire,
 )
-from cortexd.routing.providers.cloud import call_timeout
 from cortexd.routing.providers.errors import (
     ProviderConnectionError,
     ProviderError,
     StreamInterruptedError,
 )
 from cortexd.routing.providers.http_errors import error_for_status
+from cortexd.routing.providers.settings import call_timeout
 from cortexd.routing.providers.stream import StreamCollector, StreamDecoder, UpstreamStreamError
 
 #: Events that say a stream began but carry no content: held until content comes.

@@ -25,7 +25,6 @@ from cortexd.routing.providers.chat import (
     Usage,
 )
 from cortexd.routing.providers.cloud import CloudProvider, call_timeout
-from cortexd.routing.providers.forward import forward
 from cortexd.routing.providers.openai_responses_wire import (
     ResponsesStreamDecoder,
     from_responses,
@@ -158,30 +157,10 @@ class OpenAIProvider(CloudProvider[openai.AsyncOpenAI]):
         (see `forward`)."""
         client = self._require(request.model)
         if request.forward is not None and request.forward.wire == "responses":
-            return forward(
-                client,
-                "/responses",
-                request,
-                ResponsesStreamDecoder(),
-                from_responses,
-                provider=NAME,
-                map_error=lambda exc: self._error(exc, request.model),
-                caught=CAUGHT,
-                clock=self._clock,
-            )
+            return self._forward("/responses", request, ResponsesStreamDecoder(), from_responses)
         chat_model = not uses_responses(request.model, self._responses_models)
         if request.forward is not None and request.forward.wire == "chat" and chat_model:
-            return forward(
-                client,
-                "/chat/completions",
-                request,
-                ChatStreamDecoder(),
-                from_chat,
-                provider=NAME,
-                map_error=lambda exc: self._error(exc, request.model),
-                caught=CAUGHT,
-                clock=self._clock,
-            )
+            return self._forward("/chat/completions", request, ChatStreamDecoder(), from_chat)
         timeout = call_timeout(request.timeout)
         decoder: StreamDecoder
         if uses_responses(request.model, self._responses_models):

@@ -12,6 +12,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import httpx2
+
 from cortexd.routing.urls import redact_url
 
 #: Connecting is quick or not at all; the rest of a call is bounded per request by dispatch.
@@ -51,3 +53,9 @@ class Endpoint:
         key = api_key or env.get(key_variable, "").strip() or None
         url = base_url or env.get(url_variable, "").strip() or None
         return cls(provider, key, url, key_variable)
+
+
+def call_timeout(seconds: float | None) -> httpx2.Timeout:
+    """The SDK timeout for one attempt: `seconds` in all (dispatch's share of the deadline)."""
+    total = seconds or DEFAULT_TIMEOUT_S
+    return httpx2.Timeout(total, connect=min(CONNECT_TIMEOUT_S, total))
