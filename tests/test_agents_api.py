@@ -651,3 +651,21 @@ def test_the_ledger_keeps_openais_cached_tokens_from_a_passed_through_response(
     with codex.responses.stream(model="codex", input="hi") as stream:
         stream.get_final_response()
     assert '"cache_read_tokens": 512' in json.dumps(_why(app))
+
+
+def test_an_override_phrase_is_removed_when_the_persons_words_span_two_blocks(
+    claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    fake.enqueue(Turn(text="ok"))
+    claude.messages.create(
+        model="claude-sonnet-4-5", max_tokens=50,
+        messages=[{"role": "user", "content": [
+            {"type": "text", "text": "use opus for this: fix the bug"},
+            {"type": "text", "text": "and also the tests"},
+        ]}],
+    )  # fmt: skip
+    forwarded = json.loads(fake.requests[-1].body)
+    blocks = [b["text"] for b in forwarded["messages"][0]["content"]]
+    assert "opus" in forwarded["model"]
+    assert blocks == ["fix the bug", "and also the tests"]

@@ -8,11 +8,13 @@ from types import ModuleType
 import pytest
 
 from cortexd import models_json
-from cortexd.api import tcp_guard
+from cortexd.api import agent_words, error_shapes, tcp_guard
+from cortexd.pipeline import family
 from cortexd.routing import catalog, cells, names, urls
 from cortexd.routing.providers import (
     chat,
     errors,
+    forward,
     http_errors,
     llamacpp_supervisor,
     ollama_wire,
@@ -20,11 +22,32 @@ from cortexd.routing.providers import (
     openai_wire,
 )
 
-PROVIDERS = [chat, errors, http_errors, llamacpp_supervisor, ollama_wire, openai, openai_wire]
+PROVIDERS = [
+    chat,
+    errors,
+    forward,
+    http_errors,
+    llamacpp_supervisor,
+    ollama_wire,
+    openai,
+    openai_wire,
+]
 
 
 @pytest.mark.parametrize(
-    "module", [names, cells, catalog, urls, tcp_guard, models_json, *PROVIDERS]
+    "module",
+    [
+        names,
+        cells,
+        catalog,
+        urls,
+        tcp_guard,
+        models_json,
+        agent_words,
+        error_shapes,
+        family,
+        *PROVIDERS,
+    ],
 )
 def test_doctests(module: ModuleType) -> None:
     result = doctest.testmod(module)

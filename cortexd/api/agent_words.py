@@ -9,6 +9,7 @@ of the turn that started it (its latest words are the same).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 
@@ -49,9 +50,20 @@ def latest_words(turns: Iterable[Iterable[str]]) -> tuple[str, int]:
 
 
 def reworded(text: str, old: str, new: str) -> str:
-    """`text` with the person's words `old` replaced by `new` (an override phrase removed).
+    r"""`text` with the person's words `old` made `new` (an override phrase removed). When
+    the words span several blocks, the block holding the part that changed is edited.
 
     >>> reworded("<system-reminder>r</system-reminder>use opus: hi", "use opus: hi", "hi")
     '<system-reminder>r</system-reminder>hi'
+    >>> reworded("use opus: fix the bug", "use opus: fix the bug\nand the tests",
+    ...          "fix the bug\nand the tests")
+    'fix the bug'
     """
-    return text.replace(old, new, 1) if old and old in text else text
+    if not old:
+        return text
+    if old in text:
+        return text.replace(old, new, 1)
+    start = len(os.path.commonprefix([old, new]))
+    end = len(os.path.commonprefix([old[start:][::-1], new[start:][::-1]]))
+    removed, put = old[start : len(old) - end], new[start : len(new) - end]
+    return text.replace(removed, put, 1) if removed and removed in text else text
