@@ -23,6 +23,7 @@ from cortexd.routing.classifier import Classification, TaskClassifier
 from cortexd.routing.edit import CellChange, EditError, apply_changes, set_budget, unified_diff
 from cortexd.routing.embed_prefixes import InputType, wants_prefixes, with_prefixes
 from cortexd.routing.errors import (
+    AmbiguousModelError,
     CortexError,
     NoRouteError,
     Problem,
@@ -67,6 +68,7 @@ from cortexd.routing.urls import redact_url
 from cortexd.routing.warmup import WARM_UP_BUDGET_S, ColdStart, skip_cold
 
 __all__ = [
+    "AmbiguousModelError",
     "DEFAULT_TASK",
     "TASK_EXAMPLES_FILE",
     "WARM_UP_BUDGET_S",

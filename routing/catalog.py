@@ -15,6 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
+from cortexd.routing.errors import AmbiguousModelError
 from cortexd.routing.names import nearest, normalize
 from cortexd.routing.prices import Price, lookup_price
 
@@ -177,17 +178,37 @@ def place_model_id(model_id: str) -> tuple[Provider, Api] | None:
 
 @dataclass
 class Catalog:
-    """Every model cortexd can name; looked up by alias, synonym or concrete model id."""
+    """Every model cortexd can name; looked up by alias, synonym or concrete model id.
+
+    A spelling means one model, decided in this order: a model's name (its alias) first,
+    then a synonym, then a model id. So an alias whose model id is another model's name
+    (``toolgpt`` serving ``gpt-4o`` behind a proxy) never takes that name over: ``gpt-4o``
+    still means the model called gpt-4o. A model id that several models share and none is
+    named is ambiguous: `find` knows no model by it and `resolve` raises.
+    """
 
     models: Mapping[str, ModelSpec]
     _index: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _shared: dict[str, tuple[str, ...]] = field(default_factory=dict, init=False, repr=False)
     _prices: dict[str, Price | None] = field(default_factory=dict, init=False, repr=False)
     _placed: dict[str, ModelSpec] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for spec in self.models.values():
-            for key in (spec.model_id, *spec.synonyms, spec.name):
-                self._index[normalize(key)] = spec.name
+            self._index[normalize(spec.name)] = spec.name
+        for spec in self.models.values():
+            for synonym in spec.synonyms:
+                self._index.setdefault(normalize(synonym), spec.name)
+        by_id: dict[str, list[str]] = {}
+        for spec in self.models.values():
+            key = normalize(spec.model_id)
+            if key not in self._index:
+                by_id.setdefault(key, []).append(spec.name)
+        for key, names in by_id.items():
+            if len(names) == 1:
+                self._index[key] = names[0]
+            else:
+                self._shared[key] = tuple(names)
 
     def __iter__(self) -> Iterator[ModelSpec]:
         return iter(self.models.values())
@@ -204,15 +225,29 @@ class Catalog:
         return list(self._index)
 
     def find(self, name: str) -> ModelSpec | None:
-        """The model known by this alias, synonym or model id; None when unknown."""
+        """The model known by this alias, synonym or model id; None when unknown or ambiguous."""
         alias = self._index.get(normalize(name))
         return self.models[alias] if alias else None
 
+    def sharing(self, name: str) -> tuple[str, ...]:
+        """The models whose model id is `name` when several share it and none is named so."""
+        return self._shared.get(normalize(name), ())
+
+    def shared_ids(self) -> Mapping[str, tuple[str, ...]]:
+        """Every ambiguous model id (normalised) and the models that share it."""
+        return dict(self._shared)
+
     def resolve(self, name: str) -> ModelSpec | None:
-        """Like `find`, but also places a concrete id the catalog lacks ("claude-sonnet-4-5")."""
+        """Like `find`, but also places a concrete id the catalog lacks ("claude-sonnet-4-5").
+
+        Raises `AmbiguousModelError` for a model id that several models share.
+        """
         spec = self.find(name)
         if spec is not None:
             return spec
+        shared = self.sharing(name)
+        if shared:
+            raise AmbiguousModelError(name.strip(), shared)
         placed = place_model_id(name)
         if placed is None:
             return None

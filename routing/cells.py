@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from cortexd.routing.catalog import Catalog
+from cortexd.routing.errors import AmbiguousModelError
 from cortexd.routing.names import NO_FALLBACK, nearest, normalize
 
 E = TypeVar("E", bound=StrEnum)
@@ -47,7 +48,10 @@ def model_chain(cell: str, catalog: Catalog) -> tuple[str, ...]:
             names.append(part)
     resolved: list[str] = []
     for name in names:
-        spec = catalog.resolve(name)
+        try:
+            spec = catalog.resolve(name)
+        except AmbiguousModelError as exc:
+            raise CellError(str(exc)) from None
         if spec is None:
             raise CellError(f"unknown model '{name}'", catalog.suggest(name))
         if spec.name not in resolved:

@@ -5,6 +5,7 @@ One tree, so callers catch by type and never parse messages::
     CortexError
      ├── RoutingFileError      the routing file has problems (all of them, each with a line)
      ├── UnknownModelError     a request named a model the catalog does not know
+     │    └── AmbiguousModelError   … or a model id that several aliases share
      ├── UnknownTaskError      a request named a task type the routing file does not know
      └── NoRouteError          nothing may serve the request (e.g. local-only without a local model)
 """
@@ -64,6 +65,19 @@ class UnknownModelError(CortexError):
         self.suggestion = suggestion
         hint = f" — did you mean '{suggestion}'?" if suggestion else ""
         super().__init__(f"unknown model '{name}'{hint}")
+
+
+class AmbiguousModelError(UnknownModelError):
+    """A name that is no model's alias, but the model id of several: it names none of them."""
+
+    def __init__(self, name: str, models: Sequence[str]) -> None:
+        self.name = name
+        self.models = tuple(models)
+        self.suggestion = self.models[0] if self.models else None
+        listed = " and ".join(f"'{m}'" for m in self.models)
+        CortexError.__init__(
+            self, f"model '{name}' is ambiguous: it is the model id of {listed}; name the alias"
+        )
 
 
 class UnknownTaskError(CortexError):

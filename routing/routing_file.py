@@ -284,6 +284,7 @@ def parse_routing_text(
     aliases = _aliases(sheets["Model Aliases"])
     files = _local_files(sheets["Local Model Files"], base_dir or Path.cwd())
     catalog = _catalog(aliases, files)
+    _shared_model_ids(sheets["Model Aliases"], aliases, catalog)
     routes = _routes(sheets["Routing Table"], catalog)
     if not sheets["Routing Table"].rows and not any(p.section == "Routing Table" for p in problems):
         problems.append(_missing_routing_table(doc))
@@ -423,6 +424,35 @@ def _aliases(sheet: _Sheet) -> tuple[AliasEntry, ...]:
         provider = normalize(v["provider"])
         entries.append(AliasEntry(alias, provider, v["model"].strip(), row.line, url, window))
     return tuple(entries)
+
+
+def _shared_model_ids(sheet: _Sheet, aliases: Sequence[AliasEntry], catalog: Catalog) -> None:
+    """An alias whose model id another model has too, while no model is named by that id,
+    makes the id mean two models: an error on each alias row that shares it. (An id that is
+    also a model's name is not ambiguous: the name wins, see `Catalog`.)"""
+    rows = {normalize(a.alias): a for a in aliases}
+    for names in catalog.shared_ids().values():
+        for name in names:
+            entry = rows.get(normalize(name))
+            if entry is None:
+                continue  # a built-in model: its side is reported on the file's rows
+            others = ", ".join(
+                f"'{n}' (line {rows[normalize(n)].line})"
+                if normalize(n) in rows
+                else f"'{n}' (built in)"
+                for n in names
+                if n != name
+            )
+            sheet.problems.append(
+                Problem(
+                    entry.line,
+                    f"model id '{entry.model_id}' is also that of {others}: a request for "
+                    f"it could mean either (name one of them '{entry.model_id}')",
+                    section=sheet.section.title,
+                    row=entry.alias,
+                    column="Model ID",
+                )
+            )
 
 
 def _local_files(sheet: _Sheet, base_dir: Path) -> dict[str, Path]:

@@ -1,0 +1,170 @@
+"""The configuration means one thing (issue 20, section 6).
+
+A name resolves one way in the routing file, the CLI and the daemon: an alias whose model id is
+another model's name never takes that name over, and a model id several aliases share is an
+error with file and line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.app import App, start_app
+from support.cli import cortex
+from support.daemon import cloud_env, remove_home, short_home
+from support.fakes import FakeAnthropic, FakeOpenAI, Turn
+
+from cortexd.paths import default_routing_text
+from cortexd.routing import (
+    AmbiguousModelError,
+    Api,
+    ModelSpec,
+    Provider,
+    RoutingFileError,
+    build_catalog,
+    catalog_for,
+    parse_routing_text,
+)
+
+ALIASES = "\n## Model Aliases\n\n| Alias | Provider | Model ID | Base URL |\n|---|---|---|---|\n"
+
+
+def with_aliases(*rows: str) -> str:
+    return default_routing_text() + ALIASES + "".join(f"{r}\n" for r in rows)
+
+
+# -- names and ids resolve one way ---------------------------------------------------------------
+
+
+def test_an_alias_serving_another_models_name_does_not_take_the_name_over() -> None:
+    table = parse_routing_text(with_aliases("| toolgpt | openai | gpt-4o | http://proxy:8000/v1 |"))
+    catalog = catalog_for(table)
+    gpt = catalog.resolve("gpt-4o")
+    tool = catalog.resolve("toolgpt")
+    assert gpt is not None and (gpt.name, gpt.base_url) == ("gpt-4o", None)
+    assert tool is not None and (tool.model_id, tool.base_url) == ("gpt-4o", "http://proxy:8000/v1")
+    # The seed's "Complex reasoning | opus | gpt-4o" row keeps the OpenAI model.
+    assert table.routes["Complex reasoning"].chain == ("opus", "gpt-4o")
+
+
+def test_a_name_wins_over_a_synonym_and_a_synonym_over_a_model_id() -> None:
+    catalog = build_catalog(
+        [
+            ModelSpec("claude", Provider.OPENAI, "gpt-4o-mini", Api.CHAT, 128_000),
+            ModelSpec("mini", Provider.OPENAI, "chatgpt", Api.CHAT, 128_000),
+        ]
+    )
+    named = catalog.find("claude")  # built-in sonnet's synonym, now an alias's name
+    assert named is not None and named.name == "claude"
+    synonym = catalog.find("chatgpt")  # gpt-4o's synonym, and mini's model id
+    assert synonym is not None and synonym.name == "gpt-4o"
+    by_id = catalog.find("gpt-4o-mini")
+    assert by_id is not None and by_id.name == "claude"
+
+
+def test_a_model_id_two_models_share_resolves_to_neither() -> None:
+    catalog = build_catalog(
+        [ModelSpec("proxy-codex", Provider.OPENAI, "gpt-5.3-codex", Api.RESPONSES, 400_000)]
+    )
+    assert catalog.find("gpt-5.3-codex") is None
+    with pytest.raises(AmbiguousModelError) as caught:
+        catalog.resolve("gpt-5.3-codex")
+    assert set(caught.value.models) == {"codex", "proxy-codex"}
+    assert "ambiguous" in str(caught.value)
+
+
+def test_a_shared_model_id_is_an_error_with_file_and_line() -> None:
+    text = with_aliases(
+        "| mycodex | openai | gpt-5.3-codex | http://127.0.0.1:9/v1 |",
+        "| a | openai | gpt-4.1 | http://127.0.0.1:9/v1 |",
+        "| b | openai | gpt-4.1 | |",
+    )
+    with pytest.raises(RoutingFileError) as caught:
+        parse_routing_text(text, source="/x/model-routing.md")
+    lines = text.splitlines()
+    by_alias = {p.row: p for p in caught.value.problems}
+    assert set(by_alias) == {"mycodex", "a", "b"}
+    mycodex = by_alias["mycodex"]
+    assert "| mycodex |" in lines[mycodex.line - 1]
+    assert "'codex' (built in)" in mycodex.message
+    a_line = by_alias["a"].line
+    assert f"'a' (line {a_line})" in by_alias["b"].message
+    assert f"/x/model-routing.md:{mycodex.line}:" in str(caught.value)
+
+
+def test_an_id_shared_but_also_a_name_is_not_ambiguous() -> None:
+    # Two proxies of gpt-4.1, and the alias named 'gpt-4.1' says which one the id means.
+    text = with_aliases(
+        "| gpt-4.1 | openai | gpt-4.1 | |",
+        "| proxied | openai | gpt-4.1 | http://127.0.0.1:9/v1 |",
+    )
+    spec = catalog_for(parse_routing_text(text)).resolve("gpt-4.1")
+    assert spec is not None and spec.base_url is None
+
+
+def test_config_check_reports_the_ambiguity(tmp_path: Path) -> None:
+    path = tmp_path / "model-routing.md"
+    path.write_text(with_aliases("| mycodex | openai | gpt-5.3-codex | http://127.0.0.1:9/v1 |"))
+    ran = cortex(tmp_path / "none.sock", "config", "check", str(path))
+    assert ran.returncode == 1
+    line = next(n for n, t in enumerate(path.read_text().splitlines(), 1) if "| mycodex" in t)
+    assert f"{path}:{line}:" in ran.stderr and "gpt-5.3-codex" in ran.stderr
+
+
+# -- the CLI and the daemon agree --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[FakeOpenAI]:
+    """The self-hosted endpoint an alias points at."""
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def proxied(fakes: tuple[FakeAnthropic, FakeOpenAI], proxy: FakeOpenAI) -> Iterator[App]:
+    home = short_home()
+    (home / "context").mkdir(parents=True)
+    text = with_aliases(f"| toolgpt | openai | gpt-4o | {proxy.base_url} |")
+    (home / "context" / "model-routing.md").write_text(text)
+    running = start_app(home, cloud_env(*fakes))
+    yield running
+    running.stop()
+    remove_home(home)
+
+
+def posted_models(fake: FakeOpenAI) -> list[str]:
+    return [r.json["model"] for r in fake.requests if r.method == "POST"]
+
+
+def test_the_daemon_sends_gpt_4o_to_openai_and_toolgpt_to_its_base_url(
+    proxied: App, fresh: tuple[FakeAnthropic, FakeOpenAI], proxy: FakeOpenAI
+) -> None:
+    _, openai_fake = fresh
+    proxy.clear()
+    openai_fake.enqueue(Turn(text="from openai"))
+    proxy.enqueue(Turn(text="from the proxy"))
+    with proxied.sdk() as sdk:
+        first = sdk.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+        )
+        second = sdk.chat.completions.create(
+            model="toolgpt", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert first.choices[0].message.content == "from openai"
+    assert second.choices[0].message.content == "from the proxy"
+    assert posted_models(openai_fake) == ["gpt-4o"]
+    assert posted_models(proxy) == ["gpt-4o"]
+
+
+def test_cortex_route_shows_what_the_daemon_sends(proxied: App) -> None:
+    file = str(proxied.home / "context" / "model-routing.md")
+    daemon = cortex(proxied.socket, "route", "hi", "--model", "gpt-4o", "--json")
+    local = cortex(proxied.socket, "route", "hi", "--model", "gpt-4o", "--json", "--file", file)
+    assert daemon.returncode == local.returncode == 0
+    assert json.loads(daemon.stdout)["chain"] == json.loads(local.stdout)["chain"] == ["gpt-4o"]
+    tool = cortex(proxied.socket, "route", "hi", "--model", "toolgpt", "--json")
+    assert json.loads(tool.stdout)["chain"] == ["toolgpt"]
