@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 
 from cortexd.routing.catalog import ModelSpec
 from cortexd.routing.dispatch.circuit import CircuitBreakers
-from cortexd.routing.dispatch.policy import Action, action_for, pause_for
+from cortexd.routing.dispatch.policy import Action, action_for, counts_against_model, pause_for
 from cortexd.routing.providers.errors import AuthenticationError, ProviderError
 
 
@@ -60,7 +60,7 @@ class ModelHealth:
             self._provider_pauses[spec.provider.value] = (until, why)
         elif action is Action.MARK_UNAVAILABLE:
             self._model_pauses[spec.name] = (until, f"unavailable: {error.detail}")
-        if action in (Action.RETRY, Action.NEXT, Action.MARK_UNAVAILABLE):
+        if counts_against_model(error):
             self.breakers.failure(spec.name)
         else:
             # The request's fault, a window too small, a spend limit: no verdict on the model.

@@ -70,6 +70,23 @@ def action_for(error: ProviderError) -> Action:
     return Action.NEXT
 
 
+def counts_against_model(error: ProviderError) -> bool:
+    """Whether `error` is a verdict on the model, for its circuit breaker.
+
+    A failure the request caused (a wrong or unencodable request, a prompt too long for the
+    window, a capability the model lacks) says nothing about the model: counted, one client's
+    bad input would take a model offline for every client. Nor does a spend limit, which
+    pauses the whole provider instead.
+
+    >>> from cortexd.routing.providers.errors import InvalidRequestError, ServerError
+    >>> counts_against_model(InvalidRequestError("bad", provider="openai", status=400))
+    False
+    >>> counts_against_model(ServerError("boom", provider="openai", status=500))
+    True
+    """
+    return action_for(error) in (Action.RETRY, Action.NEXT, Action.MARK_UNAVAILABLE)
+
+
 def should_retry(error: ProviderError, retries_done: int) -> bool:
     """Whether to try the same model again: transient errors, at most `MAX_RETRIES` times."""
     return action_for(error) is Action.RETRY and retries_done < MAX_RETRIES

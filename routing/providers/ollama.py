@@ -99,6 +99,8 @@ def map_error(exc: BaseException, *, model: str | None) -> ProviderError:
         return error_for_status(400, str(exc.error), **where)
     if isinstance(exc, httpx.TransportError):
         return StreamInterruptedError(f"the connection broke ({type(exc).__name__})", **where)
+    if isinstance(exc, UnicodeEncodeError):  # our request, not Ollama's answer
+        return error_for_status(400, f"the request cannot be encoded: {exc.reason}", **where)
     if isinstance(exc, ValueError):
         return StreamInterruptedError("Ollama sent malformed JSON", **where)
     return ServerError(f"{type(exc).__name__}: {exc}", **where)

@@ -67,6 +67,8 @@ def map_sdk_error(
         return error_for_status(200, text, error_type=kind or code, code=code, **where)
     if isinstance(exc, httpx2.TransportError):
         return StreamInterruptedError(f"the connection broke ({type(exc).__name__})", **where)
+    if isinstance(exc, UnicodeEncodeError):  # our request, not their answer: the client's fault
+        return error_for_status(400, f"the request cannot be encoded: {exc.reason}", **where)
     if isinstance(exc, ValueError):  # JSON that does not parse, in a body or an SSE event
         return StreamInterruptedError(f"{sdk.label} sent malformed JSON", **where)
     return ServerError(redact(f"{type(exc).__name__}: {exc}", secrets), **where)
