@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cortexd.routing.errors import AmbiguousModelError
 from cortexd.routing.names import nearest, normalize
-from cortexd.routing.prices import Price, lookup_price
+from cortexd.routing.prices import Price, Pricing, lookup_price
 
 
 class Provider(StrEnum):
@@ -57,6 +57,9 @@ class ModelSpec:
     embedding: bool = False
     gguf_path: Path | None = None
     memory_bytes: int | None = None  # local models: rough size loaded, at the default quantisation
+    # Cloud models: genai-prices' list price unless the routing file says otherwise (a model
+    # behind a self-hosted base URL is not billed at the provider's price).
+    pricing: Pricing = "list"
 
     @property
     def local(self) -> bool:
@@ -267,10 +270,16 @@ class Catalog:
         return spec.name if spec else None
 
     def price(self, spec: ModelSpec) -> Price | None:
-        """USD per million tokens; local models cost nothing; None when genai-prices lacks it."""
+        """USD per million tokens: local models cost nothing; a price the routing file gives;
+        else genai-prices' list price. None when unknown (genai-prices lacks the model, or it
+        is served from a host that is not its provider's)."""
         if spec.local:
             zero = Decimal(0)
             return Price(zero, zero, zero, zero, source="local model")
+        if isinstance(spec.pricing, Price):
+            return spec.pricing
+        if spec.pricing == "unknown":
+            return None
         if spec.name not in self._prices:
             self._prices[spec.name] = lookup_price(spec.provider.value, spec.model_id).price
         return self._prices[spec.name]

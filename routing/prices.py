@@ -6,9 +6,11 @@ that kind costs the tier's rate (the "cliff" model Anthropic, Google and OpenAI 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
+from urllib.parse import urlsplit
 
 #: The kinds of tokens a price names, as genai-prices calls them.
 Part = Literal["input", "output", "cache_read", "cache_write"]
@@ -103,3 +105,65 @@ def lookup_price(provider_id: str, model_id: str) -> PriceLookup:
         name = calc.model.name or calc.model.id
         price = Price(inp, out, cread, cwrite, name, tuple(tiers))
     return PriceLookup(price=price, context_window=calc.model.context_window)
+
+
+#: How a model is billed: a price of its own (``free`` is a price of 0), the list price
+#: genai-prices has for its model id, or unknown (shown as unknown and never counted as 0).
+Pricing = Price | Literal["list", "unknown"]
+
+#: The hosts at which a provider bills its list price. genai-prices knows what the provider's
+#: own API charges; a model served elsewhere (a vLLM box, a proxy) has no known price.
+PROVIDER_HOSTS: dict[str, tuple[str, ...]] = {
+    "anthropic": ("api.anthropic.com",),
+    "openai": ("api.openai.com",),
+}
+
+_NUMBER = r"\$?\s*([0-9]+(?:\.[0-9]+)?)\s*(?:\$|usd)?"
+_IN_OUT = re.compile(rf"^{_NUMBER}\s*/\s*{_NUMBER}(?:\s*(?:per|/)\s*(?:m|mtok|million)\w*)?$")
+_FREE = frozenset({"free", "0", "$0", "0 / 0", "0/0"})
+_LIST = frozenset({"list", "list price"})
+_UNKNOWN = frozenset({"unknown", "?"})
+
+
+def default_pricing(provider_id: str, base_url: str | None) -> Pricing:
+    """List price at the provider's own API (no base URL, or its host); unknown elsewhere.
+
+    >>> default_pricing("openai", None), default_pricing("openai", "https://api.openai.com/v1")
+    ('list', 'list')
+    >>> default_pricing("openai", "http://127.0.0.1:8000/v1")
+    'unknown'
+    """
+    if base_url is None:
+        return "list"
+    host = (urlsplit(base_url).hostname or "").casefold()
+    return "list" if host in PROVIDER_HOSTS.get(provider_id, ()) else "unknown"
+
+
+def read_pricing(cell: str) -> Pricing | None:
+    """A Model Aliases ``Price`` cell: USD per million input / output tokens (``3 / 15``,
+    ``$0.15 / $0.60``), ``free``, ``list`` (genai-prices' list price) or ``unknown``; an empty
+    cell is None (the host decides, see `default_pricing`). Raises ValueError otherwise.
+
+    >>> read_pricing("3 / 15").input_mtok, read_pricing("$0.15/$0.6").output_mtok
+    (Decimal('3'), Decimal('0.6'))
+    >>> read_pricing("free").output_mtok, read_pricing("List"), read_pricing(" ")
+    (Decimal('0'), 'list', None)
+    """
+    text = " ".join(cell.split()).casefold()
+    if not text:
+        return None
+    if text in _FREE:
+        zero = Decimal(0)
+        return Price(zero, zero, zero, zero, source="free (routing file)")
+    if text in _LIST:
+        return "list"
+    if text in _UNKNOWN:
+        return "unknown"
+    m = _IN_OUT.match(text)
+    if m is None:
+        raise ValueError(
+            f"'{cell.strip()}' is not a price: write USD per million input / output tokens "
+            "(3 / 15), free, list or unknown"
+        )
+    # No cache prices: a cached token is charged as an input token (never less than it costs).
+    return Price(Decimal(m.group(1)), Decimal(m.group(2)), None, None, source="routing file")

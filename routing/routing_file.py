@@ -20,6 +20,7 @@ from cortexd.routing.catalog import BUILTIN_MODELS, Api, Catalog, ModelSpec, Pro
 from cortexd.routing.errors import Problem, RoutingFileError
 from cortexd.routing.markdown_tables import Document, Row, Table, parse_document
 from cortexd.routing.names import loose, nearest, normalize
+from cortexd.routing.prices import Price, Pricing, default_pricing, read_pricing
 from cortexd.routing.table import (
     EMBEDDINGS_TASK,
     AliasEntry,
@@ -88,6 +89,7 @@ SECTIONS: tuple[Section, ...] = (
         Column("model", ("model id", "model", "id"), True),
         Column("url", ("base url", "url", "endpoint")),
         Column("window", ("context window", "context")),
+        Column("price", ("price", "prices", "cost", "usd per mtok", "price per mtok")),
     ),
     _section(
         "Local Models",
@@ -380,6 +382,7 @@ def _alias_spec(entry: AliasEntry) -> ModelSpec | None:
         api,
         context_window=entry.context_window,
         base_url=entry.base_url,
+        pricing=entry.pricing,
     )
 
 
@@ -422,8 +425,37 @@ def _aliases(sheet: _Sheet) -> tuple[AliasEntry, ...]:
             if window is None:
                 continue
         provider = normalize(v["provider"])
-        entries.append(AliasEntry(alias, provider, v["model"].strip(), row.line, url, window))
+        pricing = _pricing(sheet, row, alias, _PROVIDER_NAMES[provider], v.get("price", ""), url)
+        if pricing is None:
+            continue
+        entry = AliasEntry(alias, provider, v["model"].strip(), row.line, url, window, pricing)
+        entries.append(entry)
     return tuple(entries)
+
+
+def _price_cell(cell: str) -> Pricing | None:
+    try:
+        return read_pricing(cell)
+    except ValueError as exc:
+        raise cells.CellError(str(exc)) from None
+
+
+def _pricing(
+    sheet: _Sheet, row: Row, alias: str, provider: Provider, cell: str, url: str | None
+) -> Pricing | None:
+    """The Price cell, else list price at the provider's own API and unknown elsewhere; None
+    when the cell is wrong (reported)."""
+    if not cell.strip():
+        return default_pricing(provider.value, url)
+    given = sheet.read(row, alias, "price", cell, _price_cell)
+    if given is None:
+        return None
+    if provider.local and not (
+        isinstance(given, Price) and given.output_mtok == given.input_mtok == 0
+    ):
+        sheet.problem(row, alias, "a local model costs nothing: leave the price empty", "price")
+        return None
+    return given
 
 
 def _shared_model_ids(sheet: _Sheet, aliases: Sequence[AliasEntry], catalog: Catalog) -> None:

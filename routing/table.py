@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cortexd.routing.errors import Problem
 from cortexd.routing.names import loose
+from cortexd.routing.prices import Pricing
 
 #: The task type a request gets when nothing else decides (DESIGN.md: cloud model sonnet).
 DEFAULT_TASK = "General agent work"
@@ -118,6 +119,7 @@ class AliasEntry:
     line: int
     base_url: str | None = None
     context_window: int | None = None
+    pricing: Pricing = "list"  # the Price cell, or the default its base URL's host gives
 
 
 @dataclass(frozen=True)

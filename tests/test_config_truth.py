@@ -168,3 +168,94 @@ def test_cortex_route_shows_what_the_daemon_sends(proxied: App) -> None:
     assert json.loads(daemon.stdout)["chain"] == json.loads(local.stdout)["chain"] == ["gpt-4o"]
     tool = cortex(proxied.socket, "route", "hi", "--model", "toolgpt", "--json")
     assert json.loads(tool.stdout)["chain"] == ["toolgpt"]
+
+
+# -- prices of self-hosted models ---------------------------------------------------------------
+
+PRICED = "\n## Model Aliases\n\n| Alias | Provider | Model ID | Base URL | Price |\n|---|---|---|---|---|\n"
+
+
+def priced(*rows: str) -> str:
+    return default_routing_text() + PRICED + "".join(f"{r}\n" for r in rows)
+
+
+def price_of(text: str, name: str) -> tuple[str, str] | None:
+    catalog = catalog_for(parse_routing_text(text))
+    spec = catalog.find(name)
+    assert spec is not None
+    price = catalog.price(spec)
+    return None if price is None else (str(price.input_mtok), str(price.output_mtok))
+
+
+def test_a_model_behind_a_self_hosted_url_has_no_list_price() -> None:
+    text = priced("| toolgpt | openai | gpt-4o | http://127.0.0.1:8080/v1 | |")
+    assert price_of(text, "toolgpt") is None  # genai-prices knows gpt-4o: not this server
+    assert price_of(text, "gpt-4o") is not None
+
+
+def test_the_providers_own_host_keeps_the_list_price() -> None:
+    text = priced("| direct | openai | gpt-4o | https://api.openai.com/v1 | |")
+    assert price_of(text, "direct") == price_of(text, "gpt-4o")
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("3 / 15", ("3", "15")),
+        ("$0.10 / $0.40", ("0.10", "0.40")),
+        ("free", ("0", "0")),
+        ("list", "list"),
+        ("unknown", None),
+    ],
+)
+def test_the_price_column_sets_the_price(cell: str, expected: object) -> None:
+    text = priced(f"| vllm | openai | gpt-4o | http://127.0.0.1:8080/v1 | {cell} |")
+    if expected == "list":
+        expected = price_of(text, "gpt-4o")
+    assert price_of(text, "vllm") == expected
+
+
+@pytest.mark.parametrize(
+    ("row", "says"),
+    [
+        ("| vllm | openai | gpt-4o | http://127.0.0.1:8080/v1 | cheap |", "is not a price"),
+        ("| vllm | openai | gpt-4o | http://127.0.0.1:8080/v1 | 3 |", "is not a price"),
+        ("| mine | ollama | mistral:7b | | 1 / 2 |", "a local model costs nothing"),
+    ],
+)
+def test_a_wrong_price_is_an_error_with_line_and_column(row: str, says: str) -> None:
+    text = priced(row)
+    with pytest.raises(RoutingFileError) as caught:
+        parse_routing_text(text)
+    (problem,) = caught.value.problems
+    assert says in problem.message and problem.column == "Price"
+    assert text.splitlines()[problem.line - 1] == row
+
+
+def test_a_call_to_a_self_hosted_model_records_its_own_price(
+    fakes: tuple[FakeAnthropic, FakeOpenAI], proxy: FakeOpenAI
+) -> None:
+    home = short_home()
+    (home / "context").mkdir(parents=True)
+    text = priced(
+        f"| toolgpt | openai | gpt-4o | {proxy.base_url} | |",
+        f"| rented | openai | gpt-4o | {proxy.base_url} | 2 / 8 |",
+    )
+    (home / "context" / "model-routing.md").write_text(text)
+    running = start_app(home, cloud_env(*fakes))
+    try:
+        proxy.clear()
+        million = {"input_tokens": 1_000_000, "output_tokens": 500_000}
+        proxy.enqueue(Turn(text="a", **million), Turn(text="b", **million))
+        with running.sdk() as sdk:
+            costs = [
+                sdk.chat.completions.create(
+                    model=name, messages=[{"role": "user", "content": "hi"}]
+                ).model_extra["cortex"]["cost_usd"]
+                for name in ("toolgpt", "rented")
+            ]
+        assert costs[0] is None  # unknown, never the cloud list price nor 0
+        assert costs[1] is not None and float(costs[1]) == 2 + 4
+    finally:
+        running.stop()
+        remove_home(home)

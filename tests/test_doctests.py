@@ -10,7 +10,7 @@ import pytest
 from cortexd import models_json
 from cortexd.api import agent_words, error_shapes, tcp_guard
 from cortexd.pipeline import family
-from cortexd.routing import catalog, cells, names, urls
+from cortexd.routing import catalog, cells, names, prices, urls
 from cortexd.routing.providers import (
     chat,
     errors,
@@ -40,6 +40,7 @@ PROVIDERS = [
         names,
         cells,
         catalog,
+        prices,
         urls,
         tcp_guard,
         models_json,
