@@ -35,6 +35,8 @@ from cortexd.services import Services
 
 log = logging.getLogger("cortexd.api")
 Handler = Callable[[Request], Awaitable[Response]]
+#: What a client is told of a bug: the traceback stays in the daemon's log.
+INTERNAL = "internal error in cortexd (see its log)"
 
 
 async def root(request: Request) -> Response:
@@ -195,6 +197,14 @@ async def _not_allowed(request: Request, exc: Exception) -> Response:
     return ApiError(405, f"{request.method} is not allowed on {request.url.path}").response()
 
 
+async def _internal(request: Request, exc: Exception) -> Response:
+    """Whatever escaped a route (an error answer that could not be rendered, a bug outside
+    `_guarded`): JSON in the endpoint's error shape with no traceback, never Starlette's
+    plain text. Starlette raises the exception on after this answer, so the server logs it."""
+    shape: Shape = "anthropic" if request.url.path.startswith("/v1/messages") else "openai"
+    return shaped(ApiError(500, INTERNAL, code="internal_error"), shape)
+
+
 def build_app(services: Services) -> Starlette:
     """The API over `services`."""
     routes = [
@@ -218,6 +228,7 @@ def build_app(services: Services) -> Starlette:
         Route(p, _guarded(h, False), methods=[m]) for p, h, m in (*LEDGER_ROUTES, *PROPOSAL_ROUTES)
     ]
     routes += [Route(p, _guarded(h, True), methods=[m]) for p, h, m in CAPTURE_ROUTES]
-    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
+    handlers = {404: _not_found, 405: _not_allowed, Exception: _internal}
+    app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.services = services
     return app
