@@ -119,7 +119,6 @@ TRANSIENT = [
     (Fault.status(503), "OverloadedError"),
     (Fault.status(529), "OverloadedError"),
     (Fault.reset(), "ProviderConnectionError"),
-    (Fault.hang(), "ProviderTimeoutError"),
     (Fault.malformed_json(), "StreamInterruptedError"),
     (Fault.stream_error(after=0), "OverloadedError"),
     (Fault.break_stream(after=0), "StreamInterruptedError"),
@@ -148,6 +147,24 @@ async def test_a_transient_failure_is_retried_once_then_the_fallback_answers(
     assert [a.fallback for a in attempts] == [False, False, True]
     assert len(pauses) == 1 and 0 < pauses[0] <= 0.375  # one jittered pause before the retry
     assert attempts[-1].usage.output_tokens > 0 and attempts[-1].total_s > 0
+
+
+async def test_a_hung_primary_is_not_retried_before_the_fallback_has_had_its_turn(
+    dispatcher: Dispatcher,
+    anthropic_fake: FakeAnthropic,
+    openai_fake: FakeOpenAI,
+    attempts: list[Attempt],
+    pauses: list[float],
+) -> None:
+    # A timeout moves on at once (issue 20): the same model, hung, would hang again.
+    anthropic_fake.enqueue(Fault.hang(), Fault.hang())
+    openai_fake.enqueue(Turn(text="from the fallback"))
+    assert await run(dispatcher) == "gpt-4o: from the fallback"
+    assert outcomes(attempts) == [
+        (PRIMARY, "error", "ProviderTimeoutError"),
+        (FALLBACK, "ok", None),
+    ]
+    assert "no sign of life" in (attempts[0].error or "") and not pauses
 
 
 async def test_one_transient_failure_is_answered_by_the_retry(

@@ -93,5 +93,40 @@ async def test_a_stream_that_sends_nothing_is_still_cut_at_its_first_event_wait(
         registry, deadline_s=10.0, ttft_s=0.3, reasoning_ttft_s=0.3, stall_s=0.3
     )
     _, events = dispatcher.stream(("sonnet",), _messages(True), task="t", request_id="r3")
-    with pytest.raises(Exception, match="sent nothing"):
+    with pytest.raises(Exception, match="no sign of life|sent no content"):
         _ = [event async for event in events]
+
+
+@pytest.mark.parametrize("forwarded", [False, True])
+async def test_a_model_that_shows_life_keeps_its_long_wait(
+    registry: ProviderRegistry, anthropic_fake: FakeAnthropic, forwarded: bool
+) -> None:
+    anthropic_fake.clear()
+    anthropic_fake.enqueue(Turn(text="warm"))
+    await _dispatcher(registry).complete(("sonnet",), _messages(False), task="t", request_id="w")
+    # Events 0.5 s apart: longer than the 0.3 s a silent model gets, well within the 5 s a
+    # model that has shown a sign of life (message_start) gets before its content.
+    anthropic_fake.enqueue(Turn(text="sound", chunk_delay=0.5))
+    dispatcher = _dispatcher(
+        registry, deadline_s=30.0, ttft_s=5.0, reasoning_ttft_s=5.0, stall_s=5.0, hang_s=0.3
+    )
+    request = _messages(True) if forwarded else ask("Is this proof sound?")
+    result = await dispatcher.complete(("sonnet",), request, task="t", request_id="r4")
+    assert result.response.text == "sound"
+
+
+async def test_a_model_with_no_sign_of_life_is_hung_within_its_short_wait(
+    registry: ProviderRegistry, anthropic_fake: FakeAnthropic
+) -> None:
+    anthropic_fake.clear()
+    anthropic_fake.enqueue(Turn(text="late", delay=1.0))
+    dispatcher = _dispatcher(
+        registry, deadline_s=30.0, ttft_s=5.0, reasoning_ttft_s=5.0, stall_s=5.0, hang_s=0.3
+    )
+    _, events = dispatcher.stream(("sonnet",), ask("hi"), task="t", request_id="r5")
+    with pytest.raises(Exception, match="no sign of life"):
+        _ = [event async for event in events]
+
+
+def ask(text: str) -> ChatRequest:
+    return ChatRequest("sonnet", (ChatMessage.of("user", text),), max_tokens=100)

@@ -10,6 +10,7 @@ import pytest
 from cortexd import models_json
 from cortexd.api import agent_words, error_shapes, tcp_guard
 from cortexd.pipeline import family
+from cortexd.routing.dispatch import liveness
 from cortexd.routing import catalog, cells, names, prices, urls
 from cortexd.routing.providers import (
     chat,

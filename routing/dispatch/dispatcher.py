@@ -22,10 +22,12 @@ from cortexd.routing.dispatch.attempt import Attempt, AttemptSink, Outcome, cost
 from cortexd.routing.dispatch.embedding import EmbedResult, embed_chain
 from cortexd.routing.dispatch.errors import ChainExhaustedError, PartialAnswerError
 from cortexd.routing.dispatch.health import ModelHealth
+from cortexd.routing.dispatch.liveness import HANG_S, Limits, Phase, hang_wait, silence, wait_for
 from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
 from cortexd.routing.dispatch.requirements import estimate_tokens, missing
 from cortexd.routing.embed_prefixes import InputType
 from cortexd.routing.providers.chat import (
+    Alive,
     ChatRequest,
     ChatResponse,
     EmbedRequest,
@@ -51,12 +53,19 @@ class DispatchSettings:
     """Time limits. `ttft_s` bounds the wait for a model's first event (reasoning models get
     `reasoning_ttft_s`: they may think long before they say anything); `stall_s` bounds the
     gap between events once a stream moves. `deadline_s` covers every attempt of a request.
+    `hang_s` bounds the wait for any sign of life (liveness.py): a model that sent nothing at
+    all in it is hung, reasoning model or not.
     """
 
     deadline_s: float = 120.0
     ttft_s: float = 30.0
     reasoning_ttft_s: float = 120.0
     stall_s: float = 30.0
+    hang_s: float = HANG_S  # no sign of life at all (liveness.py): a hang, whatever the model
+
+
+#: The code of a timeout with no sign of life: a hang, never retried before the next model.
+HUNG = "no_sign_of_life"
 
 
 @dataclass
@@ -87,6 +96,7 @@ class _Run:
     retry_hint: float | None = None
     min_window: int = 0  # after a context-length error, only larger windows may try
     answered: bool = False
+    size: int = 0  # the chain's length
 
 
 @dataclass(frozen=True)
@@ -236,7 +246,7 @@ class Dispatcher:
         streaming: bool,
     ) -> AsyncGenerator[StreamEvent, None]:
         deadline = self.clock() + (deadline_s or self.settings.deadline_s)
-        run = _Run(deadline)
+        run = _Run(deadline, size=len(chain))
         for index, name in enumerate(chain):
             spec = self.catalog.resolve(name)
             if spec is None:
@@ -374,7 +384,11 @@ class Dispatcher:
                 run.min_window = max(
                     run.min_window, caps.context_window or estimate_tokens(request)
                 )
-            if should_retry(error, retries):
+            # A model that timed out is not retried before the chain's next model has had its
+            # turn (docs/architecture.md), and a hung one is not retried at all.
+            timed_out = isinstance(error, ProviderTimeoutError)
+            moves_on = timed_out and (error.code == HUNG or index < run.size - 1)
+            if should_retry(error, retries) and not moves_on:
                 left = run.deadline - self.clock()
                 delay = retry_delay(retries, error.retry_after, left, self._rng)
                 if delay is not None:
@@ -398,21 +412,26 @@ class Dispatcher:
         """One model's stream with time limits; reasoning is held back until content comes,
         and a failure after content raises `PartialAnswerError` instead of the error."""
         first_wait = self.settings.reasoning_ttft_s if patient else self.settings.ttft_s
+        hang = hang_wait(estimate_tokens(request), self.settings.hang_s)
         if request.forward is not None and not request.forward.stream:
             # A forwarded JSON call says nothing until its whole answer is written: it may
-            # take what is left of the deadline.
-            first_wait = max(first_wait, deadline - self.clock())
+            # take what is left of the deadline (there is no sign of life to wait for).
+            first_wait = hang = max(first_wait, deadline - self.clock())
+        if spec.local:
+            hang = first_wait  # a local model may be loading: warmup.py decides about that
+        limits = Limits(hang_s=hang, first_s=first_wait, stall_s=self.settings.stall_s)
+        phase: Phase = "waiting"
         held: list[StreamEvent] = []
         event_seen: StreamEvent | None = None
         content = False
-        moved = False
         events = provider.stream(request)
         try:
             while True:
-                budget = self.settings.stall_s if moved else first_wait
                 # The deadline bounds the wait for content; once it flows (an agent's turn
                 # may stream for minutes), only a stall ends it.
-                limit = budget if content else min(budget, deadline - self.clock())
+                limit = wait_for(phase, limits)
+                if not content:
+                    limit = min(limit, deadline - self.clock())
                 try:
                     async with asyncio.timeout(max(limit, 0.0)):
                         event = await anext(events)
@@ -428,11 +447,11 @@ class Dispatcher:
                         raise PartialAnswerError(spec.name, broken) from None
                     raise broken from None
                 except TimeoutError:
-                    what = "stalled" if moved else "sent nothing"
                     error = ProviderTimeoutError(
-                        f"the stream {what} for {limit:.1f} s",
+                        silence(phase, limit),
                         provider=spec.provider.value,
                         model=spec.name,
+                        code=HUNG if phase == "waiting" else None,
                     )
                     if content:
                         raise PartialAnswerError(spec.name, error) from None
@@ -441,11 +460,15 @@ class Dispatcher:
                     if content:
                         raise PartialAnswerError(spec.name, error) from None
                     raise
+                if isinstance(event, Alive):
+                    phase = "alive" if phase == "waiting" else phase
+                    continue
                 event_seen = event
                 opening = isinstance(event, RawEvent) and event.opening
-                # An opening event is not progress: the first-event wait (a reasoning
-                # model's long one) goes on until something more comes.
-                moved = moved or not opening
+                # An opening event is a sign of life, not progress: the first-event wait (a
+                # reasoning model's long one) goes on until something more comes.
+                phase = "alive" if opening and phase == "waiting" else phase
+                phase = phase if opening else "content"
                 if not content and (isinstance(event, ReasoningDelta) or opening):
                     held.append(event)  # shown once this model is known to answer
                     continue

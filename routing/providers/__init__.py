@@ -8,6 +8,7 @@ its SDK, so the daemon builds them off the request path and the CLI never pays f
 from __future__ import annotations
 
 from cortexd.routing.providers.chat import (
+    Alive,
     ChatMessage,
     ChatRequest,
     ChatResponse,
@@ -63,6 +64,7 @@ from cortexd.routing.providers.registry import ProviderRegistry
 from cortexd.routing.providers.settings import Endpoint
 
 __all__ = [
+    "Alive",
     "Forward",
     "Wire",
     "AuthenticationError",

@@ -298,6 +298,13 @@ class RawEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Alive:
+    """The provider's first event came, with no content yet (``message_start``, a chunk with
+    only the role, ``response.created``, Ollama's first line): a sign of life, which
+    dispatch reads (a model with none in a few seconds is hung) and never passes on."""
+
+
+@dataclass(frozen=True, slots=True)
 class StreamEnd:
     """The last event of every stream that finished: the whole answer, usage and timing."""
 
@@ -305,7 +312,7 @@ class StreamEnd:
 
 
 Delta = TextDelta | ReasoningDelta | ToolCallDelta
-StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | RawEvent | StreamEnd
+StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | RawEvent | Alive | StreamEnd
 
 
 @dataclass(frozen=True, slots=True)

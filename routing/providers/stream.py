@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from cortexd.routing.providers.chat import (
+    Alive,
     ChatResponse,
     Delta,
     FinishReason,
@@ -167,7 +168,11 @@ async def run_stream(
     events: AsyncIterator[Any] | None = None
     try:
         events = await open_events()
+        alive = False
         async for event in events:
+            if not alive:
+                alive = True
+                yield Alive()  # the first event, whatever it says: the model is there
             data = event if isinstance(event, Mapping) else event.model_dump()
             for delta in decoder.feed(data):
                 collector.add(delta)

@@ -1,0 +1,80 @@
+"""A hung provider is answered within seconds (issue 20, section 1): a model that shows no
+sign of life in a few seconds is hung, reasoning model or not, and is not retried before
+the chain's next model has had its turn; a row without a fallback answers a clear 503."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import anthropic
+import openai
+import pytest
+from support.app import App
+from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
+
+from cortexd.routing.dispatch import ModelHealth
+
+#: The issue's promise: a hung primary answered (or refused clearly) within this long.
+PROMISE_S = 10.0
+
+
+@pytest.fixture(autouse=True)
+def _healthy(app: App) -> Iterator[None]:
+    dispatcher = app.services.dispatcher
+    dispatcher.health = ModelHealth(dispatcher.clock)
+    yield
+    dispatcher.health = ModelHealth(dispatcher.clock)  # a hang pauses nothing for the next
+
+
+def test_a_hung_reasoning_model_is_answered_by_its_fallback_within_seconds(
+    sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    anthropic_fake.enqueue(Fault.hang(), Fault.hang())
+    openai_fake.enqueue(Turn(text="gpt-4o stepped in"))
+    began = time.monotonic()
+    completion = sdk.chat.completions.create(
+        model="task:Complex reasoning",  # opus (a reasoning model) → gpt-4o
+        messages=[{"role": "user", "content": "Is this proof sound?"}],
+    )
+    took = time.monotonic() - began
+    assert completion.choices[0].message.content == "gpt-4o stepped in"
+    cortex = (completion.model_extra or {})["cortex"]
+    assert cortex["model"] == "gpt-4o" and cortex["fallback"] is True
+    assert took < PROMISE_S, f"took {took:.1f} s"
+    assert len([r for r in anthropic_fake.requests if r.path == "/v1/messages"]) == 1
+
+
+def test_a_hung_agent_model_streams_from_its_in_family_fallback_within_seconds(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    fake.enqueue(Fault.hang(), Turn(text="sonnet stepped in"))
+    client = anthropic.Anthropic(
+        base_url="http://cortexd", api_key="unused", http_client=app.client(), max_retries=0
+    )
+    began = time.monotonic()
+    with client.messages.stream(
+        model="claude-opus-4-1", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
+        text = "".join(stream.text_stream)
+    took = time.monotonic() - began
+    assert text == "sonnet stepped in" and took < PROMISE_S, f"took {took:.1f} s"
+
+
+def test_a_row_without_a_fallback_answers_a_hung_primary_with_a_clear_503(
+    sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Fault.hang(), Fault.hang())
+    began = time.monotonic()
+    with pytest.raises(openai.APIStatusError) as raised:
+        sdk.chat.completions.create(
+            model="task:Security audit",  # opus, no fallback
+            messages=[{"role": "user", "content": "audit this login form"}],
+        )
+    took = time.monotonic() - began
+    assert raised.value.status_code == 503 and took < PROMISE_S, f"took {took:.1f} s"
+    message = str(raised.value)
+    assert "opus" in message and "no sign of life" in message
