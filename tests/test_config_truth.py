@@ -16,6 +16,7 @@ from support.app import App, start_app
 from support.cli import cortex
 from support.daemon import cloud_env, remove_home, short_home
 from support.fakes import FakeAnthropic, FakeOpenAI, Turn
+from support.ledger_rows import answered, write_calls
 
 from cortexd.paths import default_routing_text
 from cortexd.routing import (
@@ -172,7 +173,10 @@ def test_cortex_route_shows_what_the_daemon_sends(proxied: App) -> None:
 
 # -- prices of self-hosted models ---------------------------------------------------------------
 
-PRICED = "\n## Model Aliases\n\n| Alias | Provider | Model ID | Base URL | Price |\n|---|---|---|---|---|\n"
+PRICED = (
+    "\n## Model Aliases\n\n"
+    "| Alias | Provider | Model ID | Base URL | Price |\n|---|---|---|---|---|\n"
+)
 
 
 def priced(*rows: str) -> str:
@@ -256,6 +260,57 @@ def test_a_call_to_a_self_hosted_model_records_its_own_price(
             ]
         assert costs[0] is None  # unknown, never the cloud list price nor 0
         assert costs[1] is not None and float(costs[1]) == 2 + 4
+    finally:
+        running.stop()
+        remove_home(home)
+
+
+# -- an edit of the routing file without a terminal needs --yes ------------------------------
+
+
+@pytest.fixture
+def context_home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    (home / "context").mkdir(parents=True)
+    (home / "context" / "model-routing.md").write_text(default_routing_text())
+    return home
+
+
+@pytest.mark.parametrize("answer", ["n\n", "y\n", ""])
+def test_budget_set_without_a_terminal_refuses_without_yes(
+    context_home: Path, tmp_path: Path, answer: str
+) -> None:
+    path = context_home / "context" / "model-routing.md"
+    env = {"CORTEX_HOME": str(context_home)}
+    ran = cortex(tmp_path / "none.sock", "budget", "set", "anthropic", "2", stdin=answer, env=env)
+    assert ran.returncode == 1
+    assert "not a terminal" in ran.stderr and "--yes" in ran.stderr
+    assert "+| anthropic | $2 |" in ran.stdout  # the diff is shown all the same
+    assert path.read_text() == default_routing_text()
+    written = cortex(tmp_path / "none.sock", "budget", "set", "anthropic", "2", "--yes", env=env)
+    assert written.returncode == 0, written.stderr
+    assert "| anthropic | $2 |" in path.read_text()
+
+
+def test_propose_apply_without_a_terminal_refuses_without_yes() -> None:
+    home = short_home()
+    start_app(home, {}).stop()  # the database exists now, with its schema
+    rows = answered("Code review", "sonnet", calls=50, achieved=30, cost="0.011")
+    rows += answered(
+        "Code review", "codex", calls=50, achieved=46, cost="0.004", tried_first="sonnet"
+    )
+    write_calls(home / "state" / "ledger.sqlite3", rows)
+    running = start_app(home, {})
+    try:
+        path = home / "context" / "model-routing.md"
+        text = path.read_text()
+        # Were it written, the CLI would signal this process to reload and fail the test.
+        ran = cortex(running.socket, "propose", "--apply", "1", stdin="y\n")
+        assert ran.returncode == 1 and "--yes" in ran.stderr, ran.stderr
+        assert "+| Code review | codex | sonnet |" in ran.stdout
+        assert path.read_text() == text
+        dry = cortex(running.socket, "propose", "--apply", "1", "--dry-run")
+        assert dry.returncode == 0 and "nothing written" in dry.stdout
     finally:
         running.stop()
         remove_home(home)

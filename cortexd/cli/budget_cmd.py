@@ -22,7 +22,9 @@ def register(sub: Any) -> None:
     s = actions.add_parser("set", help="set a monthly limit in USD in the routing file")
     s.add_argument("scope", choices=SCOPES, metavar="PROVIDER", help="anthropic, openai or total")
     s.add_argument("amount", help="USD per month, e.g. 50 or 12.50")
-    s.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    s.add_argument(
+        "--yes", "-y", action="store_true", help="write without asking (a script needs it)"
+    )
     s.set_defaults(run=run_set)
 
 

@@ -27,9 +27,15 @@ def read_routing(path: Path) -> tuple[bytes, str]:
 
 
 def confirm(console: Console, question: str, assume_yes: bool) -> bool:
-    """Ask on a terminal; a script (no terminal) or --yes goes ahead."""
-    if assume_yes or not sys.stdin.isatty():
+    """Ask on a terminal; --yes goes ahead. Without a terminal there is no one to ask (a
+    script, a pipe: ``echo n |`` is not an answer), so the edit is refused unless --yes."""
+    if assume_yes:
         return True
+    if not sys.stdin.isatty():
+        raise CortexError(
+            "standard input is not a terminal, so there is no one to ask: nothing was "
+            "written (add --yes to write without asking)"
+        )
     answer = console.input(f"{question} [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 

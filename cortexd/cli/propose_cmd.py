@@ -19,7 +19,12 @@ def register(sub: Any) -> None:
     what.add_argument("--apply", metavar="N", help="make proposal N (its number or id)")
     what.add_argument("--reject", metavar="N", help="set proposal N aside until new evidence")
     p.add_argument("--dry-run", action="store_true", help="with --apply: show the diff only")
-    p.add_argument("--yes", "-y", action="store_true", help="with --apply: do not ask")
+    p.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="with --apply: write without asking (a script needs it)",
+    )
     p.add_argument("--json", action="store_true", help="print the raw JSON")
     p.set_defaults(run=run)
 
