@@ -20,6 +20,7 @@ from support.app import App
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 
 from cortexd.api import body as body_module
+from cortexd.api import ranges
 from cortexd.routing.catalog import BUILTIN_MODELS
 from cortexd.routing.dispatch.health import ModelHealth
 from cortexd.routing.providers import ChatMessage, ChatRequest, InvalidRequestError
@@ -137,6 +138,69 @@ def test_bytes_and_numbers_json_cannot_carry_are_a_400(
 
 def test_the_body_readers_examples() -> None:
     result = doctest.testmod(body_module)
+    assert result.attempted > 0 and result.failed == 0
+
+
+# -- numbers out of range --------------------------------------------------------------------
+
+HUGE = 2**70
+OUT_OF_RANGE = [
+    ("/v1/chat/completions", {**CHAT, "max_tokens": HUGE}, "max_tokens"),
+    ("/v1/chat/completions", {**CHAT, "max_tokens": -1}, "max_tokens"),
+    ("/v1/chat/completions", {**CHAT, "max_completion_tokens": 1_000_001}, "max_completion_tokens"),
+    ("/v1/chat/completions", {**CHAT, "temperature": 1e308}, "temperature"),
+    ("/v1/chat/completions", {**CHAT, "top_p": -0.1}, "top_p"),
+    ("/v1/chat/completions", {**CHAT, "presence_penalty": 9}, "presence_penalty"),
+    ("/v1/chat/completions", {**CHAT, "seed": HUGE}, "seed"),
+    ("/v1/route", {**CHAT, "max_tokens": HUGE}, "max_tokens"),
+    ("/v1/messages", {**MESSAGES, "max_tokens": HUGE}, "max_tokens"),
+    ("/v1/messages", {**MESSAGES, "max_tokens": -1}, "max_tokens"),
+    ("/v1/messages", {**MESSAGES, "temperature": 1e308}, "temperature"),
+    ("/v1/messages", {**MESSAGES, "top_k": -3}, "top_k"),
+    ("/v1/messages", {**MESSAGES, "thinking": {"type": "enabled", "budget_tokens": HUGE}},
+     "thinking.budget_tokens"),
+    ("/v1/messages/count_tokens", {**MESSAGES, "max_tokens": HUGE}, "max_tokens"),
+    ("/v1/responses", {**RESPONSES, "max_output_tokens": HUGE}, "max_output_tokens"),
+    ("/v1/responses", {**RESPONSES, "max_output_tokens": 0}, "max_output_tokens"),
+    ("/v1/responses", {**RESPONSES, "temperature": 3}, "temperature"),
+    ("/v1/responses", {**RESPONSES, "top_p": 1e308}, "top_p"),
+    ("/v1/embeddings", {"input": "x", "dimensions": HUGE}, "dimensions"),
+    ("/v1/embeddings", {"input": "x", "dimensions": 0}, "dimensions"),
+    ("/v1/embeddings", {"input": ["x"] * 2049}, "input"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "body", "field"), OUT_OF_RANGE)
+def test_a_number_out_of_range_is_a_400_naming_its_field(
+    app: App, fresh: Fakes, path: str, body: dict[str, Any], field: str
+) -> None:
+    """Not the 503 with Retry-After that ``max_tokens: 2**70`` got (SDKs retry a 503)."""
+    answer = post(app, path, body)
+    message = assert_shaped_400(answer, path)
+    assert field in message, message
+    assert "retry-after" not in answer.headers
+    assert_nothing_sent(fresh)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/completions", {**CHAT, "max_tokens": 16_000, "temperature": 2, "seed": -1}),
+        ("/v1/messages", {**MESSAGES, "max_tokens": 64_000, "temperature": 0, "top_k": 40}),
+        ("/v1/responses", {**RESPONSES, "max_output_tokens": 100_000, "top_p": 1}),
+    ],
+)
+def test_numbers_at_their_bounds_go_through(
+    app: App, fresh: Fakes, path: str, body: dict[str, Any]
+) -> None:
+    for fake in fresh:
+        fake.enqueue(Turn(text="fine"))
+    answer = post(app, path, body)
+    assert answer.status_code == 200, answer.text
+
+
+def test_the_ranges_examples() -> None:
+    result = doctest.testmod(ranges)
     assert result.attempted > 0 and result.failed == 0
 
 

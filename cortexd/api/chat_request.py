@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cortexd.api.errors import ApiError
+from cortexd.api.ranges import MAX_OUTPUT_TOKENS
 from cortexd.routing import Message, RouteRequest
 from cortexd.routing.providers import (
     ChatMessage,
@@ -95,10 +96,14 @@ class ChatBody(_Model):
     messages: list[_Message] = Field(min_length=1)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
-    max_tokens: int | None = Field(default=None, gt=0)
-    max_completion_tokens: int | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0, le=MAX_OUTPUT_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, gt=0, le=MAX_OUTPUT_TOKENS)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
+    # Not read here, but passed through to OpenAI as written: OpenAI's own ranges.
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    seed: int | None = Field(default=None, ge=-(2**63), lt=2**63)
     stop: str | list[str] | None = None
     tools: list[_Tool] | None = None
     tool_choice: str | dict[str, Any] | None = None

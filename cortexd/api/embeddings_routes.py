@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import base64
 import struct
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -26,15 +26,28 @@ from cortexd.services import Services
 ROUTED = ("auto", "", "default")
 
 
+#: OpenAI's limit on the texts of one request.
+MAX_INPUTS = 2048
+#: More dimensions than any embedding model makes (OpenAI's largest: 3072).
+MAX_DIMENSIONS = 65_536
+
+
 class EmbeddingsBody(_Model):
     """The request body of ``POST /v1/embeddings``."""
 
     model: str = "auto"
     input: str | list[str] = Field(min_length=1)
-    dimensions: int | None = Field(default=None, gt=0)
-    encoding_format: str = "float"
+    dimensions: int | None = Field(default=None, gt=0, le=MAX_DIMENSIONS)
+    encoding_format: Literal["float", "base64"] = "float"
     # What the texts are for; models trained with task prefixes (nomic-embed-text) get them.
     input_type: InputType | None = None
+
+    @field_validator("input")
+    @classmethod
+    def _not_too_many(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and len(value) > MAX_INPUTS:
+            raise ValueError(f"at most {MAX_INPUTS} texts in one request")
+        return value
 
 
 def vectors_json(vectors: tuple[tuple[float, ...], ...], encoding: str) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from cortexd.api.agent_words import latest_words, reworded
 from cortexd.api.chat_request import FORBIDDEN
 from cortexd.api.errors import ApiError
+from cortexd.api.ranges import MAX_INT32, MAX_OUTPUT_TOKENS, Range, first_out_of_range
 from cortexd.api.recording import client_name
 from cortexd.pipeline.call import Call
 from cortexd.routing import Message, RouteRequest
@@ -80,7 +81,26 @@ def check_body(data: object, *, needs_max_tokens: bool = True) -> dict[str, Any]
         raise _bad("tools: Input should be a list of tool objects", "tools")
     if "stream" in data and not isinstance(data["stream"], bool):
         raise _bad("stream: Input should be a valid boolean", "stream")
+    stops = data.get("stop_sequences")
+    if stops is not None and not (
+        isinstance(stops, list) and all(isinstance(s, str) for s in stops)
+    ):
+        raise _bad("stop_sequences: Input should be a list of strings", "stop_sequences")
+    wrong = first_out_of_range(data, _RANGES)
+    if wrong is not None:
+        raise _bad(f"{wrong[0]}: {wrong[1]}", wrong[0])
     return data
+
+
+#: Anthropic's ranges for the numbers read here (out of range, they would also skew the
+#: estimates budgets and the window check make before anything is sent).
+_RANGES = {
+    "max_tokens": Range(1, MAX_OUTPUT_TOKENS, whole=True),
+    "temperature": Range(0, 1),
+    "top_p": Range(0, 1),
+    "top_k": Range(0, MAX_INT32, whole=True),
+    "thinking.budget_tokens": Range(1, MAX_OUTPUT_TOKENS, whole=True),
+}
 
 
 def _check_block(block: object, where: str) -> None:

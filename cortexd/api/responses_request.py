@@ -17,6 +17,7 @@ from starlette.requests import Request
 from cortexd.api.agent_words import latest_words, reworded
 from cortexd.api.chat_request import FORBIDDEN
 from cortexd.api.errors import ApiError
+from cortexd.api.ranges import MAX_INT32, MAX_OUTPUT_TOKENS, Range, first_out_of_range
 from cortexd.api.recording import client_name
 from cortexd.pipeline.call import Call
 from cortexd.routing import Message, RouteRequest
@@ -64,6 +65,9 @@ def check_body(data: object) -> dict[str, Any]:
             raise _invalid(name, kind)
     if "stream" in data and not isinstance(data["stream"], bool):
         raise ApiError(400, "Invalid type for 'stream': expected a boolean.", param="stream")
+    wrong = first_out_of_range(data, _RANGES)
+    if wrong is not None:
+        raise ApiError(400, f"Invalid '{wrong[0]}': {wrong[1]}.", param=wrong[0])
     return data
 
 
@@ -76,6 +80,16 @@ _FIELDS: tuple[tuple[str, str, type | tuple[type, ...]], ...] = (
     ("temperature", "a number", (int, float)),
     ("top_p", "a number", (int, float)),
 )
+
+
+#: OpenAI's ranges for the numbers read here.
+_RANGES = {
+    "max_output_tokens": Range(1, MAX_OUTPUT_TOKENS, whole=True),
+    "temperature": Range(0, 2),
+    "top_p": Range(0, 1),
+    "top_logprobs": Range(0, 20, whole=True),
+    "max_tool_calls": Range(1, MAX_INT32, whole=True),
+}
 
 
 def _invalid(param: str, expected: str) -> ApiError:
