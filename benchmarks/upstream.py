@@ -9,6 +9,19 @@ with the `ping` Anthropic sends after the first block opens). Every answer is th
 text; `--delay` waits that long before answering, to stand in for a model's latency. Each
 answer carries a request id header, as the providers' do (cortexd passes it on).
 
+Faults, for `benchmarks/faults.py`: a request may ask for one of `FAULTS` with the header
+``x-bench-fault: <fault>`` (whatever its model), or with ``bench-fault:<fault>:<model id>``
+anywhere in its body (a router passes the prompt on), which applies only to requests for
+that model, so that a router's fallback to another model is answered as usual:
+
+- ``hang``: the request is read and nothing is ever sent;
+- ``stall``: the stream's opening events are sent (Anthropic ``message_start``, Responses
+  ``response.created``, Chat Completions the role chunk; a JSON answer's status line and
+  headers), then nothing;
+- ``overload``: Anthropic's 529 ``overloaded_error``, OpenAI's 503;
+- ``break``: the stream's opening events and two words of content (a JSON answer's headers
+  and half its body), then the connection is closed, without the stream's end.
+
 It is a bare asyncio protocol on uvloop rather than an ASGI app so that it costs as little
 CPU per request as possible: the upstream shares the two cores with what is measured.
 Prints ``port N`` on stdout once it listens.
@@ -19,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from functools import lru_cache
 from typing import Any, cast
@@ -242,6 +256,48 @@ _NOT_FOUND = (
 _OPENAI_ID = b"x-request-id: req_bench\r\n"
 _ANTHROPIC_ID = b"request-id: req_bench\r\n"
 
+#: What a request may ask the upstream to do instead of answering (see the module's doc).
+FAULTS = ("hang", "stall", "overload", "break")
+_FAULT_HEADER = "x-bench-fault"
+# A model id ends with a letter or digit: a full stop after the marker is not part of it.
+_FAULT_MARK = re.compile(rb"bench-fault:([a-z]+):([A-Za-z0-9._-]*[A-Za-z0-9])")
+
+
+def fault_mark(fault: str, model_id: str) -> str:
+    """The text that, anywhere in a request's body, makes requests for `model_id` fail so.
+
+    >>> fault_mark("hang", "claude-opus-5-5")
+    'bench-fault:hang:claude-opus-5-5'
+    """
+    if fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r}: one of {', '.join(FAULTS)}")
+    return f"bench-fault:{fault}:{model_id}"
+
+
+def _marked_fault(body: bytes, model: str) -> str | None:
+    """The fault a marker in `body` asks of requests for `model`, if any."""
+    if b"bench-fault:" not in body:  # the common case costs one search
+        return None
+    for fault, marked in _FAULT_MARK.findall(body):
+        if marked.decode() == model:
+            return str(fault.decode())  # an unknown one is refused (400), not ignored
+    return None
+
+
+# How many of a stream's events open it (sent before a stall), and how many come before a
+# break (the opening ones and two words of content), per wire format.
+_STALL_AFTER = {"chat": 1, "responses": 1, "messages": 1}
+_BREAK_AFTER = {"chat": 3, "responses": 6, "messages": 5}
+
+_OVERLOADED_ANTHROPIC = json.dumps(
+    {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"},
+     "request_id": "req_bench"}
+).encode()  # fmt: skip
+_OVERLOADED_OPENAI = json.dumps(
+    {"error": {"message": "The server is overloaded or not ready yet.",
+               "type": "server_error", "param": None, "code": None}}
+).encode()  # fmt: skip
+
 
 class _Upstream(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection; requests are answered in order."""
@@ -250,7 +306,7 @@ class _Upstream(asyncio.Protocol):
         self.delay = delay
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
-        self.queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[bytes, bytes, str]] = asyncio.Queue()
         self.worker: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -269,21 +325,25 @@ class _Upstream(asyncio.Protocol):
                 return
             head = bytes(self.buffer[:end]).decode("latin-1")
             length = 0
+            fault = ""
             for line in head.split("\r\n")[1:]:
                 name, _, value = line.partition(":")
-                if name.strip().lower() == "content-length":
+                name = name.strip().lower()
+                if name == "content-length":
                     length = int(value)
+                elif name == _FAULT_HEADER:
+                    fault = value.strip()
             if len(self.buffer) < end + 4 + length:
                 return
             body = bytes(self.buffer[end + 4 : end + 4 + length])
             del self.buffer[: end + 4 + length]
             path = head.split(" ", 2)[1].encode()
-            self.queue.put_nowait((path, body))
+            self.queue.put_nowait((path, body, fault))
 
     async def _answer(self) -> None:
         assert self.transport is not None
         while True:
-            path, body = await self.queue.get()
+            path, body, fault = await self.queue.get()
             if self.delay:
                 await asyncio.sleep(self.delay)
             if self.transport.is_closing():
@@ -294,6 +354,11 @@ class _Upstream(asyncio.Protocol):
                 request = {}
             model = str(request.get("model", "bench"))
             stream = bool(request.get("stream"))
+            fault = fault or _marked_fault(body, model) or ""
+            if fault:
+                if not await self._fault(fault, path, model, stream):
+                    return  # the connection was closed
+                continue
             if path.endswith(b"/chat/completions"):
                 answer = _openai_sse(model) if stream else _openai_json(model)
                 self._send(answer, stream, _OPENAI_ID)
@@ -305,6 +370,61 @@ class _Upstream(asyncio.Protocol):
                 self._send(answer, stream, _ANTHROPIC_ID)
             else:
                 self.transport.write(_NOT_FOUND)
+
+    async def _fault(self, fault: str, path: bytes, model: str, stream: bool) -> bool:
+        """Fail the request as `fault` says; False when the connection is closed after it.
+
+        A hang or a stall never returns: the worker waits until the client goes away, which
+        cancels it (`connection_lost`)."""
+        assert self.transport is not None
+        if fault not in FAULTS:
+            body = json.dumps({"error": {"message": f"unknown fault {fault!r}",
+                                         "type": "invalid_request_error"}}).encode()  # fmt: skip
+            self.transport.write(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            return True
+        if path.endswith(b"/messages"):
+            wire, request_id = "messages", _ANTHROPIC_ID
+            answer = _anthropic_sse(model) if stream else _anthropic_json(model)
+        elif path.endswith(b"/responses"):
+            wire, request_id = "responses", _OPENAI_ID
+            answer = _responses_sse(model) if stream else _responses_json(model)
+        else:
+            wire, request_id = "chat", _OPENAI_ID
+            answer = _openai_sse(model) if stream else _openai_json(model)
+        if fault == "overload":
+            if wire == "messages":
+                status, body = b"529 Overloaded", _OVERLOADED_ANTHROPIC
+            else:
+                status, body = b"503 Service Unavailable", _OVERLOADED_OPENAI
+            self.transport.write(
+                b"HTTP/1.1 %s\r\ncontent-type: application/json\r\n%s"
+                b"content-length: %d\r\n\r\n%s" % (status, request_id, len(body), body)
+            )
+            return True
+        if fault == "hang":
+            await asyncio.Event().wait()
+        if isinstance(answer, tuple):
+            count = (_STALL_AFTER if fault == "stall" else _BREAK_AFTER)[wire]
+            head = (
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n%s"
+                b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n" % request_id
+            )
+            self.transport.write(
+                head + b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in answer[:count])
+            )
+        else:
+            part = b"" if fault == "stall" else answer[: len(answer) // 2]
+            self.transport.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n%s"
+                b"content-length: %d\r\n\r\n%s" % (request_id, len(answer), part)
+            )
+        if fault == "stall":
+            await asyncio.Event().wait()
+        self.transport.close()  # written first, then closed: the answer ends half-way
+        return False
 
     def _send(self, payload: bytes | tuple[bytes, ...], stream: bool, request_id: bytes) -> None:
         assert self.transport is not None
