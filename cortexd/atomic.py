@@ -8,17 +8,18 @@ import tempfile
 from pathlib import Path
 
 from cortexd.errors import CortexError
+from cortexd.paths import PRIVATE_FILE, private_folder
 
 
 class FileChangedError(CortexError):
     """The file changed between reading it and writing the edit: nothing was written."""
 
 
-def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+def write_atomic(path: Path, text: str, mode: int = PRIVATE_FILE) -> None:
     """Write `text` to a temporary file beside `path`, fsync it, rename it over `path`, and
     fsync the folder so the rename itself survives a crash. Line endings are written as
-    they are in `text`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    they are in `text`. The file gets `mode` (0600 unless told), a missing folder 0700."""
+    private_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:

@@ -22,7 +22,7 @@ from cortexd.listener import (
     parse_tcp,
     tcp_address,
 )
-from cortexd.paths import Paths
+from cortexd.paths import PRIVATE_UMASK, Paths
 from cortexd.routing import RoutingTable, TaskModel
 from cortexd.sd_notify import SystemdNotifier
 
@@ -70,6 +70,9 @@ def run(
     """Serve on `listener` until stopped; 1 when the keys cannot be had or the TCP address is
     malformed (a taken port only costs the TCP listener). `digest` is the sha256 of the bytes
     `table` was read from."""
+    # Before anything is written: what a library creates for us (SQLite's journal, a log) is
+    # the user's alone, whatever umask the shell that started the daemon had.
+    os.umask(PRIVATE_UMASK)
     setup_logging(args.log_level)
     # The ledger's writer thread gives up the GIL at each SQLite call and must take it back
     # from a busy event loop; at Python's default 5 ms a commit waited ~28 ms under load.

@@ -29,6 +29,7 @@ from cortexd.ledger import queries
 from cortexd.ledger.bookkeeping import month_spend
 from cortexd.ledger.report import ReportJob
 from cortexd.notices import Notifier
+from cortexd.paths import private_folder
 from cortexd.review import WeeklyReview, report_extras
 from cortexd.routing import TASK_EXAMPLES_FILE
 from cortexd.schedule import Schedule
@@ -77,7 +78,7 @@ def attach_lifespan(
         # The report lives in the context folder, beside inbox/ and captured/. The inbox is
         # there from the first answer; what is dropped in waits for the capture to start.
         with contextlib.suppress(OSError):  # a problem there is the capture's to report
-            (report.parent / "inbox").mkdir(parents=True, exist_ok=True)
+            private_folder(report.parent / "inbox")
         app.state.capture_ready = asyncio.Event()
         tasks.append(asyncio.create_task(_run_capture(app, report.parent)))
         if services.ledger.keep_prompts_days > 0:

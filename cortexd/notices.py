@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from cortexd.paths import PRIVATE_FILE, private_folder
+
 log = logging.getLogger("cortexd.notices")
 
 Level = Literal["info", "warning", "critical"]
@@ -66,10 +68,12 @@ class AlertsFile:
         stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(self._clock()))
         body = notice.body.replace("\n", "\n  ")
         entry = f"- **{stamp}** {notice.title}: {body}\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
         fresh = not self.path.exists()
         # O_APPEND: each entry lands whole at the end, also if the user has the file open.
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+        # 0600: the alerts tell the month's spend.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+        fd = os.open(self.path, flags, PRIVATE_FILE)
         with os.fdopen(fd, "a", encoding="utf-8") as out:
             if fresh:
                 out.write(ALERTS_HEADER + "\n")

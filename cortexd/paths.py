@@ -6,6 +6,7 @@ under that one folder, for tests, a second instance or a portable setup.
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -17,6 +18,13 @@ import platformdirs
 from cortexd.environment import Environment
 
 ROUTING_FILE_NAME = "model-routing.md"
+
+#: What cortexd writes holds the user's prompts, notes and spend: only the user may read it,
+#: whatever umask the daemon was started with (a shell's 022 makes files world-readable).
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
+#: The daemon's umask, so that what a library creates for it (SQLite's files) is private too.
+PRIVATE_UMASK = 0o077
 
 
 @dataclass(frozen=True)
@@ -61,16 +69,35 @@ def default_routing_text() -> str:
     return files("cortexd.context").joinpath(ROUTING_FILE_NAME).read_text(encoding="utf-8")
 
 
+def private_folder(path: Path) -> Path:
+    """Create `path` and its missing parents as 0700 folders, whatever the umask; a folder
+    that exists already is the user's and is left as it is (it may be a link to a synced
+    folder, or shared on purpose). Returns `path`."""
+    missing = []
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(PRIVATE_FOLDER)
+        except FileExistsError:
+            continue  # made meanwhile, by someone else: theirs
+        os.chmod(folder, PRIVATE_FOLDER)  # mkdir's mode passes through the umask
+    return path
+
+
 def install_default_routing_file(target: Path) -> bool:
-    """Copy the shipped routing file to `target` unless a file is already there.
+    """Copy the shipped routing file to `target` (0600) unless a file is already there.
 
     Returns True when it was created. The user's own file is never overwritten.
     """
     if target.exists():
         return False
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(target.parent)
     with as_file(files("cortexd.context").joinpath(ROUTING_FILE_NAME)) as source:
         tmp = target.with_name(f".{target.name}.tmp")
         shutil.copyfile(source, tmp)
+        os.chmod(tmp, PRIVATE_FILE)
         tmp.replace(target)
     return True

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from cortexd.capture._errors import RefusedError, TooLargeError, UnsafeFolderError
+from cortexd.paths import PRIVATE_FILE, PRIVATE_FOLDER, private_folder
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _NOFOLLOW_DIR = _DIR_FLAGS | os.O_NOFOLLOW
@@ -33,16 +34,17 @@ class Folder:
         self.path = path  # for messages and the paths reported to the user
 
     @classmethod
-    def top(cls, path: Path, mode: int = 0o755) -> Folder:
-        """Open (creating it and its parents) one of cortexd's own folders."""
-        path.mkdir(mode=mode, parents=True, exist_ok=True)
+    def top(cls, path: Path) -> Folder:
+        """Open (creating it and its parents, 0700) one of cortexd's own folders."""
+        private_folder(path)
         try:
             return cls(os.open(path, _DIR_FLAGS), path)
         except NotADirectoryError:
             raise UnsafeFolderError(f"{path} is not a folder; move it away") from None
 
-    def sub(self, name: str, *, create: bool = True, mode: int = 0o755) -> Folder:
-        """The folder `name` inside this one (created when missing); a link is refused."""
+    def sub(self, name: str, *, create: bool = True, mode: int = PRIVATE_FOLDER) -> Folder:
+        """The folder `name` inside this one (created when missing, 0700 unless told: the
+        umask only takes bits away); a link is refused."""
         if create:
             with contextlib.suppress(FileExistsError):
                 os.mkdir(name, mode, dir_fd=self.fd)
@@ -155,7 +157,7 @@ def _write_temp(folder: Folder, name: str, data: bytes, mode: int) -> str:
     return temp
 
 
-def write_new(folder: Folder, name: str, data: bytes, mode: int = 0o644) -> bool:
+def write_new(folder: Folder, name: str, data: bytes, mode: int = PRIVATE_FILE) -> bool:
     """Write a new file `name` whole (temp, fsync, link, fsync the folder); False, and
     nothing written, when `name` exists already: another file is never replaced."""
     temp = _write_temp(folder, name, data, mode)
@@ -169,7 +171,7 @@ def write_new(folder: Folder, name: str, data: bytes, mode: int = 0o644) -> bool
     return True
 
 
-def write_replacing(folder: Folder, name: str, data: bytes, mode: int = 0o600) -> None:
+def write_replacing(folder: Folder, name: str, data: bytes, mode: int = PRIVATE_FILE) -> None:
     """Write `name` whole (temp, fsync, rename over it, fsync the folder)."""
     temp = _write_temp(folder, name, data, mode)
     try:

@@ -1,0 +1,133 @@
+"""Private (issue 20, section 7): what cortexd writes under its context and state folders is
+the user's alone — 0600 files, 0700 folders — whatever umask it was started with.
+
+The in-process application shows that each file is created with its mode (the test process
+keeps a shell's 022); the real daemon shows that it sets its own umask too, so that what a
+library writes for it (SQLite's database and journal) is private as well.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.app import start_app
+from support.daemon import cloud_env, remove_home, short_home, start_daemon
+from support.fakes import FakeAnthropic, FakeOpenAI, Turn
+from support.waiting import wait_for
+
+from cortexd.atomic import write_atomic
+from cortexd.paths import default_routing_text, private_folder
+
+Fakes = tuple[FakeAnthropic, FakeOpenAI]
+BUDGET = (
+    "\n## Budgets\n\n| Provider | Monthly limit | Alerts |\n|---|---|---|\n"
+    "| anthropic | $0.000001 | 50% |\n"
+)
+
+
+@contextlib.contextmanager
+def umask(value: int) -> Iterator[None]:
+    """The process's umask set to `value`, as a shell that started cortexd would have it."""
+    old = os.umask(value)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def exposed(home: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every entry under context/ and state/ (those folders included) that others may read:
+    its path and mode. Names starting with one of `skip` are left out."""
+    found: dict[str, str] = {}
+    for top in (home / "context", home / "state"):
+        entries = [top, *top.rglob("*")]
+        for path in entries:
+            if path.name.startswith(skip):
+                continue
+            mode = stat.S_IMODE(path.lstat().st_mode)
+            if mode & 0o077:
+                found[str(path.relative_to(home))] = oct(mode)
+    return found
+
+
+def test_private_folder_makes_missing_folders_0700_and_leaves_existing_ones(
+    tmp_path: Path,
+) -> None:
+    shared = tmp_path / "shared"
+    with umask(0o022):
+        shared.mkdir()  # the user's own folder, 0755: left as it is
+        private_folder(shared / "a" / "b")
+        write_atomic(shared / "a" / "b" / "c" / "report.md", "x")
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+    for folder in (shared / "a", shared / "a" / "b", shared / "a" / "b" / "c"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE((shared / "a" / "b" / "c" / "report.md").stat().st_mode) == 0o600
+
+
+def filing(title: str) -> Turn:
+    answer = {"title": title, "category": "Work", "tags": ["t"], "summary": "About it."}
+    return Turn(text=json.dumps(answer))
+
+
+def test_what_the_application_writes_is_private_under_umask_022(fakes: Fakes) -> None:
+    anthropic, openai_fake = fakes
+    for fake in fakes:
+        fake.clear()
+    home = short_home()
+    with umask(0o022):
+        app = start_app(home, cloud_env(anthropic, openai_fake))
+        try:
+            routing = home / "context" / "model-routing.md"
+            routing.write_text(default_routing_text() + BUDGET)
+            assert app.reload()
+            anthropic.enqueue(Turn(text="hello"), filing("A private note"))
+            with app.sdk() as sdk:
+                sdk.chat.completions.create(
+                    model="sonnet", messages=[{"role": "user", "content": "hi"}]
+                )
+            alerts = home / "context" / "alerts.md"
+            wait_for(alerts.exists, "the budget alert in alerts.md")
+            filed = app.client().post("/v1/capture", json={"text": "my prompt", "name": "n.md"})
+            assert filed.status_code == 200, filed.text
+            assert Path(filed.json()["path"]).is_file()
+            (home / "context" / "inbox" / "blob.bin").write_bytes(b"\x00\x01")  # to failed/
+            reason = home / "context" / "inbox" / "failed" / "blob.bin.reason.txt"
+            wait_for(reason.exists, "the refused file's reason")
+        finally:
+            app.stop()  # writes model-performance.md
+    try:
+        assert (home / "context" / "model-performance.md").is_file()
+        # The dropped file is the user's (moved, not written: it keeps its mode); the
+        # database is SQLite's, made private by the daemon's umask (the test below).
+        assert exposed(home, skip=("blob.bin", "ledger.sqlite3")) == {}
+    finally:
+        remove_home(home)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o000])
+def test_the_daemon_keeps_its_files_private_whatever_its_umask(fakes: Fakes, mask: int) -> None:
+    anthropic, openai_fake = fakes
+    for fake in fakes:
+        fake.clear()
+    home = short_home()
+    try:
+        with umask(mask):
+            daemon = start_daemon(home, cloud_env(anthropic, openai_fake))
+        try:
+            anthropic.enqueue(Turn(text="hello"))
+            body = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
+            answer = daemon.client().post("/v1/chat/completions", json=body)
+            assert answer.status_code == 200, answer.text
+        finally:
+            daemon.stop()
+        assert (home / "state" / "ledger.sqlite3").is_file()
+        assert (home / "context" / "model-performance.md").is_file()
+        assert exposed(home) == {}
+    finally:
+        remove_home(home)
