@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cortexd.routing.dispatch.attempt import Attempt, AttemptSink, cost_usd
+from cortexd.routing.dispatch.attempt import Attempt, AttemptSink, call_cost, cost_usd
 from cortexd.routing.dispatch.circuit import CircuitBreakers
 from cortexd.routing.dispatch.dispatcher import (
     Dispatch,
@@ -43,6 +43,7 @@ __all__ = [
     "Verdict",
     "VerdictError",
     "action_for",
+    "call_cost",
     "cost_usd",
     "cross_validate",
     "estimate_tokens",

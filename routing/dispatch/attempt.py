@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -11,6 +11,7 @@ from cortexd.routing.prices import Part, Price
 from cortexd.routing.providers.chat import Usage
 
 Outcome = Literal["ok", "error", "partial", "skipped", "cancelled"]
+Role = Literal["answer", "second opinion", "judge"]
 _MILLION = Decimal(1_000_000)
 
 
@@ -20,7 +21,9 @@ class Attempt:
 
     `number` counts tries of this request from 1 (skips are 0); `fallback` is true for any
     model after the plan's first; `retry` for a second try of the same model. `cost_usd` is
-    None when the model's price is unknown — never a silent 0.
+    None when the model's price is unknown — never a silent 0. A stream cut short (partial,
+    cancelled) never gets the provider's count: its `usage` is estimated from what it
+    streamed (`usage_estimated`), and priced all the same, since the provider bills it.
     """
 
     request_id: str
@@ -41,6 +44,16 @@ class Attempt:
     cost_usd: Decimal | None = None
     second_opinion: bool = False
     started_s: float = 0.0  # from the start of the request's dispatch to this try's start
+    usage_estimated: bool = False
+
+    @property
+    def role(self) -> Role:
+        """What the try was for: the call's answer, its second opinion, or the judge of the
+        two (dispatch names their requests ``<call id>:second`` and ``<call id>:judge``)."""
+        suffix = self.request_id.partition(":")[2]
+        if suffix == "judge":
+            return "judge"
+        return "second opinion" if self.second_opinion or suffix == "second" else "answer"
 
 
 AttemptSink = Callable[[Attempt], None]
@@ -85,3 +98,23 @@ def cost_usd(price: Price | None, usage: Usage) -> Decimal | None:
         + usage.output_tokens * rate("output")
     )
     return (total / _MILLION).normalize()
+
+
+def call_cost(attempts: Iterable[Attempt]) -> Decimal | None:
+    """What a call's tries cost together (second opinions and judges included, cut-short
+    streams at their estimate); None when any try that ran has no known price.
+
+    >>> ok = Attempt("c", 1, "t", "openai", "gpt-4o", "m", "ok", cost_usd=Decimal("0.5"))
+    >>> judge = Attempt("c:judge", 1, "t", "anthropic", "haiku", "m", "ok", cost_usd=Decimal(1))
+    >>> skip = Attempt("c", 0, "t", "anthropic", "sonnet", "m", "skipped")
+    >>> call_cost([ok, judge, skip]), judge.role
+    (Decimal('1.5'), 'judge')
+    """
+    total = Decimal(0)
+    for attempt in attempts:
+        if attempt.outcome == "skipped":
+            continue
+        if attempt.cost_usd is None:
+            return None
+        total += attempt.cost_usd
+    return total

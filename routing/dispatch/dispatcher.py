@@ -25,6 +25,7 @@ from cortexd.routing.dispatch.health import ModelHealth
 from cortexd.routing.dispatch.liveness import HANG_S, Limits, Phase, hang_wait, silence, wait_for
 from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
 from cortexd.routing.dispatch.requirements import estimate_tokens, missing
+from cortexd.routing.dispatch.tally import StreamTally
 from cortexd.routing.embed_prefixes import InputType
 from cortexd.routing.providers.chat import (
     Alive,
@@ -205,6 +206,7 @@ class Dispatcher:
         total_s: float = 0.0,
         error: BaseException | None = None,
         skip_reason: str | None = None,
+        estimated: bool = False,
     ) -> None:
         if response is not None:
             usage = response.usage
@@ -226,10 +228,10 @@ class Dispatcher:
             error_class=type(error).__name__ if error is not None else None,
             error=str(error) if error is not None else None,
             skip_reason=skip_reason,
-            # Partial and cancelled streams end before the provider counts tokens: unknown.
-            cost_usd=cost_usd(self.catalog.price(spec), usage)
-            if outcome in ("ok", "error")
-            else None,
+            # Partial and cancelled streams end before the provider counts tokens: their
+            # usage is the tally's estimate (tally.py), priced all the same.
+            cost_usd=cost_usd(self.catalog.price(spec), usage) if outcome != "skipped" else None,
+            usage_estimated=estimated,
             second_opinion=state.second_opinion,
             started_s=max(0.0, self.clock() - total_s - state.began),
         )
@@ -313,6 +315,7 @@ class Dispatcher:
             sized = replace(request, model=spec.model_id, timeout=remaining)
             started = self.clock()
             last: StreamEvent | None = None  # only the last event is kept: streams run long
+            tally = StreamTally(sized)  # what it used, should it never finish
             tried: dict[str, Any] = {
                 "number": run.number,
                 "fallback": index > 0,
@@ -329,6 +332,7 @@ class Dispatcher:
                         if last is None:
                             state.fallback = index > 0
                         last = event
+                        tally.feed(event)
                         if isinstance(event, StreamEnd):
                             break
                         if streaming:
@@ -338,11 +342,13 @@ class Dispatcher:
             except PartialAnswerError as partial:
                 if not streaming:
                     failure = partial.cause
+                    tried |= {"usage": tally.usage(), "estimated": True}  # billed, then cut
                 else:
                     self.health.failed(spec, partial.cause)
                     self._record(
                         state, spec, "partial", **tried,
                         total_s=self.clock() - started, error=partial.cause,
+                        usage=tally.usage(), estimated=True,
                     )  # fmt: skip
                     raise
             except NotConfiguredError as absent:
@@ -353,7 +359,10 @@ class Dispatcher:
             except ProviderError as failed:
                 failure = failed
             except (asyncio.CancelledError, GeneratorExit):
-                self._record(state, spec, "cancelled", **tried, total_s=self.clock() - started)
+                self._record(
+                    state, spec, "cancelled", **tried,
+                    total_s=self.clock() - started, usage=tally.usage(), estimated=True,
+                )  # fmt: skip
                 raise
             else:
                 end = last
