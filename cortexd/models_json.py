@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from cortexd.routing import Catalog, ModelSpec, redact_url
+from cortexd.routing.names import loose
+from cortexd.routing.table import EMBEDDINGS_TASK
 
 
 def model_row(catalog: Catalog, spec: ModelSpec) -> dict[str, Any]:
@@ -31,15 +33,49 @@ def model_row(catalog: Catalog, spec: ModelSpec) -> dict[str, Any]:
 _EPOCH = "1970-01-01T00:00:00Z"
 
 
+def endpoint_of(task: str) -> str:
+    """The endpoint a ``task:`` name serves on: the Embeddings route makes vectors, on
+    ``/v1/embeddings``; every other route answers chat, on the chat endpoints.
+
+    >>> endpoint_of("Embeddings"), endpoint_of("Meeting summary")
+    ('/v1/embeddings', '/v1/chat/completions')
+    """
+    return "/v1/embeddings" if loose(task) == loose(EMBEDDINGS_TASK) else "/v1/chat/completions"
+
+
+def task_rows(task_types: Iterable[str]) -> list[dict[str, Any]]:
+    """The ``task:`` names as entries of OpenAI's model list, each saying where it is used
+    (``task:Embeddings`` is no chat model: asked for an answer, it is a 400 saying so)."""
+    return [
+        {
+            "id": f"task:{t}",
+            "object": "model",
+            "created": 0,
+            "owned_by": "cortexd",
+            # Not under "cortex", which marks a catalog row (`cortex models` reads those).
+            "endpoint": endpoint_of(t),
+        }
+        for t in task_types
+    ]
+
+
 def anthropic_list(catalog: Catalog, task_types: Iterable[str]) -> dict[str, Any]:
-    """``auto``, every alias and every ``task:`` name as Anthropic's model list."""
+    """``auto``, every chat alias and every chat ``task:`` name as Anthropic's model list
+    (read by a Messages client, which can use neither an embedding model nor the Embeddings
+    route)."""
     entries: list[tuple[str, str, int | None]] = [
         ("auto", "auto: routed by the routing file", None)
     ]
     entries += [
-        (s.name, f"{s.name} ({s.provider.value} {s.model_id})", s.context_window) for s in catalog
+        (s.name, f"{s.name} ({s.provider.value} {s.model_id})", s.context_window)
+        for s in catalog
+        if not s.embedding
     ]
-    entries += [(f"task:{t}", f"the {t} route", None) for t in task_types]
+    entries += [
+        (f"task:{t}", f"the {t} route", None)
+        for t in task_types
+        if endpoint_of(t) != "/v1/embeddings"
+    ]
     return anthropic_models(entries)
 
 

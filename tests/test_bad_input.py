@@ -303,13 +303,163 @@ def test_an_internal_error_is_a_json_500_without_a_traceback(app: App) -> None:
 
 
 def check_the_planted_500(app: App) -> None:
-    client = app.socket_client()
-    openai_shape = client.post("/test/planted", json={})
+    # A connection each: uvicorn closes one whose application raised, after the answer.
+    openai_shape = app.socket_client().post("/test/planted", json={})
     assert openai_shape.status_code == 500
     assert openai_shape.headers["content-type"] == "application/json"
     assert openai_shape.json()["error"]["code"] == "internal_error"
     assert "Traceback" not in openai_shape.text and "planted" not in openai_shape.text
-    anthropic_shape = client.post("/v1/messages/planted", json={})
+    anthropic_shape = app.socket_client().post("/v1/messages/planted", json={})
     assert anthropic_shape.status_code == 500
     assert anthropic_shape.json()["error"]["type"] == "api_error"
-    assert client.get("/v1/health").status_code == 200  # and it still serves
+    assert app.socket_client().get("/v1/health").status_code == 200  # and it still serves
+
+
+# -- the API says what it does (section 4) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "param"),
+    [({"n": 3}, "n"), ({"logprobs": True, "top_logprobs": 2}, "logprobs"),
+     ({"top_logprobs": 2}, "top_logprobs")],
+)  # fmt: skip
+def test_n_and_logprobs_go_through_to_an_openai_model_the_client_names(
+    app: App, fresh: Fakes, options: dict[str, Any], param: str
+) -> None:
+    _, openai_fake = fresh
+    openai_fake.enqueue(Turn(text="one of three"))
+    answer = post(app, "/v1/chat/completions", {**CHAT, **options})
+    assert answer.status_code == 200, answer.text
+    sent = openai_fake.requests[-1].json
+    assert {k: sent.get(k) for k in options} == options  # OpenAI gets them as written
+
+
+@pytest.mark.parametrize("model", ["auto", "task:Meeting summary", "sonnet", "codex"])
+@pytest.mark.parametrize(("options", "param"), [({"n": 2}, "n"), ({"logprobs": True}, "logprobs")])
+def test_n_and_logprobs_anywhere_else_are_a_400_that_says_so(
+    app: App, fresh: Fakes, model: str, options: dict[str, Any], param: str
+) -> None:
+    """Routed or translated, the answer would have one choice and no log probabilities."""
+    answer = post(app, "/v1/chat/completions", {**CHAT, "model": model, **options})
+    message = assert_shaped_400(answer, "/v1/chat/completions")
+    assert message.startswith(f"{param}: ") and "gpt-4o" in message and f"'{model}'" in message
+    assert answer.json()["error"]["param"] == param
+    assert_nothing_sent(fresh)
+    # One choice and no log probabilities are what every model gives: those go anywhere.
+    assert post(app, "/v1/route", {**CHAT, "model": model, "n": 1, "logprobs": False}).is_success
+
+
+EMPTY_PROMPTS = [
+    ("/v1/chat/completions", {**CHAT, "messages": [{"role": "user", "content": ""}]}),
+    ("/v1/chat/completions", {**CHAT, "messages": [{"role": "user", "content": "  \n"}]}),
+    ("/v1/chat/completions", {**CHAT, "messages": [{"role": "user", "content": []}]}),
+    ("/v1/chat/completions", {**CHAT, "model": "auto", "messages": [
+        {"role": "user", "content": "first"}, {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": [{"type": "text", "text": " "}]}]}),
+    ("/v1/route", {**CHAT, "messages": [{"role": "user", "content": ""}]}),
+    ("/v1/messages", {**MESSAGES, "messages": [{"role": "user", "content": ""}]}),
+    ("/v1/messages", {**MESSAGES, "messages": [{"role": "user", "content": []}]}),
+    ("/v1/messages",
+     {**MESSAGES, "messages": [{"role": "user", "content": [{"type": "text", "text": "\t"}]}]}),
+    ("/v1/messages/count_tokens", {**MESSAGES, "messages": [{"role": "user", "content": " "}]}),
+    ("/v1/responses", {**RESPONSES, "input": "   "}),
+    ("/v1/responses", {**RESPONSES, "input": [{"role": "user", "content": ""}]}),
+    ("/v1/responses", {**RESPONSES, "input": [
+        {"role": "user", "content": [{"type": "input_text", "text": ""}]}]}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "body"), EMPTY_PROMPTS)
+def test_an_empty_prompt_is_a_400_and_nothing_is_sent(
+    app: App, fresh: Fakes, path: str, body: dict[str, Any]
+) -> None:
+    message = assert_shaped_400(post(app, path, body), path)
+    assert "the last user message has no text" in message
+    assert_nothing_sent(fresh)
+
+
+IMAGE = "data:image/png;base64,iVBORw0KGgo="
+NOT_EMPTY = [
+    ("/v1/chat/completions", {**CHAT, "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": IMAGE}}]}]}),
+    ("/v1/messages", {**MESSAGES, "messages": [
+        {"role": "user", "content": "look this up"},
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "t1", "name": "search", "input": {}}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t1", "content": ""}]}]}),
+    ("/v1/responses", {**RESPONSES, "input": [
+        {"role": "user", "content": "look this up"},
+        {"type": "function_call", "call_id": "c1", "name": "search", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": ""}]}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "body"), NOT_EMPTY)
+def test_an_image_or_a_tool_result_is_something_to_answer(
+    app: App, fresh: Fakes, path: str, body: dict[str, Any]
+) -> None:
+    for fake in fresh:
+        fake.enqueue(Turn(text="done"))
+    answer = post(app, path, body)
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize(
+    ("cortex", "nearest"),
+    [({"tsak": "Coding"}, "task"), ({"local-only": True}, "local_only"),
+     ({"second_opinon": True}, "second_opinion"), ({"colour": "blue"}, None)],
+)  # fmt: skip
+def test_a_misspelled_key_in_the_cortex_object_is_a_400_naming_the_nearest(
+    app: App, fresh: Fakes, cortex: dict[str, Any], nearest: str | None
+) -> None:
+    for path in ("/v1/chat/completions", "/v1/route"):
+        answer = post(app, path, {**CHAT, "model": "auto", "cortex": cortex})
+        message = assert_shaped_400(answer, path)
+        key = next(iter(cortex))
+        assert message.startswith(f"cortex: unknown key '{key}'")
+        if nearest is None:
+            assert "did you mean" not in message
+        else:
+            assert f"did you mean '{nearest}'?" in message
+        assert "task, local_only, author, client, project, second_opinion" in message
+    assert_nothing_sent(fresh)
+
+
+@pytest.mark.parametrize(
+    ("body", "told"),
+    [({**CHAT, "model": "task:Embeddings"}, "'auto'"),
+     ({**CHAT, "model": "task: embeddings"}, "'auto'"),
+     ({**CHAT, "model": "auto", "cortex": {"task": "Embeddings"}}, "'auto'"),
+     ({**CHAT, "model": "nomic-embed-text"}, "'nomic-embed-text'"),
+     ({**CHAT, "model": "text-embedding-3-small"}, "'text-embedding-3-small'")],
+)  # fmt: skip
+def test_embeddings_asked_for_a_chat_answer_is_a_400_pointing_at_v1_embeddings(
+    app: App, fresh: Fakes, body: dict[str, Any], told: str
+) -> None:
+    for path in ("/v1/chat/completions", "/v1/route"):
+        answer = post(app, path, body)
+        message = assert_shaped_400(answer, path)
+        assert "POST /v1/embeddings" in message and f"(model {told})" in message
+        assert answer.json()["error"]["code"] == "wrong_endpoint"
+    assert_nothing_sent(fresh)
+
+
+def test_v1_models_lists_task_embeddings_only_as_an_embeddings_route(app: App) -> None:
+    client = app.client()
+    listed = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
+    assert listed["task:Embeddings"]["endpoint"] == "/v1/embeddings"
+    assert listed["task:Meeting summary"]["endpoint"] == "/v1/chat/completions"
+    claude = client.get("/v1/models", headers={"anthropic-version": "2023-06-01"}).json()
+    ids = {m["id"] for m in claude["data"]}
+    assert "task:Meeting summary" in ids and "sonnet" in ids
+    assert "task:Embeddings" not in ids and "nomic-embed-text" not in ids  # no use to Messages
+
+
+def test_task_embeddings_is_the_embeddings_route_on_v1_embeddings(app: App, fresh: Fakes) -> None:
+    routed = post(app, "/v1/embeddings", {"model": "auto", "input": "x"})
+    named = post(app, "/v1/embeddings", {"model": "task:Embeddings", "input": "x"})
+    assert (named.status_code, named.json()) == (routed.status_code, routed.json())
+    assert "unknown model" not in named.text
+    chat_route = post(app, "/v1/embeddings", {"model": "task:Meeting summary", "input": "x"})
+    assert "is a chat route" in assert_shaped_400(chat_route, "/v1/embeddings")

@@ -30,7 +30,7 @@ from cortexd.api.ledger_routes import LEDGER_ROUTES
 from cortexd.api.messages_routes import count_tokens, messages
 from cortexd.api.proposal_routes import PROPOSAL_ROUTES
 from cortexd.api.responses_routes import responses
-from cortexd.models_json import anthropic_list, model_row
+from cortexd.models_json import anthropic_list, model_row, task_rows
 from cortexd.services import Services
 
 log = logging.getLogger("cortexd.api")
@@ -60,10 +60,7 @@ async def models(request: Request) -> Response:
         {"id": r["alias"], "object": "model", "created": 0, "owned_by": r["provider"], "cortex": r}
         for r in rows
     ]
-    data += [
-        {"id": f"task:{t}", "object": "model", "created": 0, "owned_by": "cortexd"}
-        for t in routing.table.task_types()
-    ]
+    data += task_rows(routing.table.task_types())
     return JSONResponse({"object": "list", "data": data})
 
 

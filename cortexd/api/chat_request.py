@@ -6,14 +6,25 @@ would choose where a request goes or with which credentials: those are refused.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import replace
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from cortexd.api.errors import ApiError
 from cortexd.api.ranges import MAX_OUTPUT_TOKENS
-from cortexd.routing import Message, RouteRequest
+from cortexd.routing import Api, Catalog, Message, ModelSpec, Provider, RouteRequest
+from cortexd.routing.errors import AmbiguousModelError
+from cortexd.routing.names import loose
 from cortexd.routing.providers import (
     ChatMessage,
     ChatRequest,
@@ -25,6 +36,8 @@ from cortexd.routing.providers import (
     ToolChoice,
     ToolSpec,
 )
+from cortexd.routing.routing_file import RESERVED_NAMES
+from cortexd.routing.table import EMBEDDINGS_TASK
 
 #: Body fields no client may set: they would pick an upstream or credentials.
 FORBIDDEN = frozenset(
@@ -79,7 +92,9 @@ class _Tool(_Model):
 
 
 class CortexOptions(_Model):
-    """The ``cortex`` extension object of a request."""
+    """The ``cortex`` extension object of a request. Unlike OpenAI's own fields, a key here
+    that cortexd does not know is refused: it is ours, so a misspelling (``tsak``) can only be
+    a mistake, and ignored it would route the call as if it were not there."""
 
     task: str | None = None
     local_only: bool = False
@@ -87,6 +102,28 @@ class CortexOptions(_Model):
     client: str | None = None
     project: str | None = None
     second_opinion: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = list(cls.model_fields)
+            for key in data:
+                if key not in known:
+                    raise PydanticCustomError("unknown_key", unknown_key(str(key), known))
+        return data
+
+
+def unknown_key(key: str, known: list[str]) -> str:
+    """The message for a key that is not one of `known`, naming the nearest.
+
+    >>> unknown_key("tsak", ["task", "local_only"])
+    "unknown key 'tsak'; did you mean 'task'? (the keys are task, local_only)"
+    """
+    near = difflib.get_close_matches(key.casefold(), known, n=1, cutoff=0.5)
+    hint = f"; did you mean '{near[0]}'?" if near else ""
+    shown = key.encode("utf-8", "backslashreplace").decode("utf-8")[:60]
+    return f"unknown key '{shown}'{hint} (the keys are {', '.join(known)})"
 
 
 class ChatBody(_Model):
@@ -104,6 +141,10 @@ class ChatBody(_Model):
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     seed: int | None = Field(default=None, ge=-(2**63), lt=2**63)
+    # Honoured only where the body goes through as written (see `check_served`).
+    n: int | None = Field(default=None, ge=1, le=128)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
     stop: str | list[str] | None = None
     tools: list[_Tool] | None = None
     tool_choice: str | dict[str, Any] | None = None
@@ -211,6 +252,19 @@ def _format(value: dict[str, Any] | None) -> ResponseFormat | None:
     raise ApiError(400, f"response_format type '{kind}' is not text, json_object or json_schema")
 
 
+def _check_prompt(messages: tuple[ChatMessage, ...]) -> None:
+    """An empty prompt is a 400: sent on, it would be answered (and billed) for nothing."""
+    users = [i for i, m in enumerate(messages) if m.role == "user"]
+    if users and not messages[users[-1]].text.strip() and not messages[users[-1]].images:
+        raise ApiError(
+            400,
+            f"messages.{users[-1]}.content: the last user message has no text: there is "
+            "nothing to answer",
+            param=f"messages.{users[-1]}.content",
+            code="empty_prompt",
+        )
+
+
 def to_chat_request(body: ChatBody) -> ChatRequest:
     """Our request for the providers (the model is set per attempt by dispatch)."""
     stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
@@ -218,9 +272,11 @@ def to_chat_request(body: ChatBody) -> ChatRequest:
         ToolSpec(t.function.name, t.function.description, t.function.parameters, t.function.strict)
         for t in body.tools or ()
     )
+    messages = tuple(_message(m) for m in body.messages)
+    _check_prompt(messages)
     return ChatRequest(
         model=body.model,
-        messages=tuple(_message(m) for m in body.messages),
+        messages=messages,
         max_tokens=body.max_completion_tokens or body.max_tokens,
         temperature=body.temperature,
         top_p=body.top_p,
@@ -231,6 +287,77 @@ def to_chat_request(body: ChatBody) -> ChatRequest:
         reasoning=ReasoningConfig(effort=body.reasoning_effort) if body.reasoning_effort else None,
         user=body.user,
     )
+
+
+def _passed_through_only(body: ChatBody) -> str | None:
+    """The first option set that only OpenAI's own Chat Completions answers."""
+    if body.n is not None and body.n > 1:
+        return "n"
+    if body.logprobs:
+        return "logprobs"
+    if body.top_logprobs:
+        return "top_logprobs"
+    return None
+
+
+def check_served(body: ChatBody, catalog: Catalog) -> None:
+    """What Chat Completions cannot do for `body` is a 400 that says so, not an answer that
+    silently leaves it out.
+
+    - The Embeddings route, or an embedding model, asked for an answer: that is
+      ``POST /v1/embeddings``.
+    - ``n > 1``, ``logprobs``, ``top_logprobs``: they come back only where the body goes
+      through as written, which is to an OpenAI Chat Completions model the client names
+      (`pipeline.plan.keep_forward`; an explicit model has no fallback). Routed (``auto``,
+      ``task:…``) or translated for another provider, the answer would have one choice and
+      no log probabilities.
+    """
+    model = body.model.strip()
+    routed = model.casefold() in _ROUTED or model.casefold().startswith("task:")
+    task = model[5:] if model.casefold().startswith("task:") else None
+    if task is None and routed and body.cortex is not None:
+        task = body.cortex.task
+    try:
+        spec = None if routed else catalog.resolve(model)
+    except AmbiguousModelError:
+        return  # the router says so, with the candidates
+    if not routed and spec is None:
+        return  # an unknown model: the router says so, with the valid names
+    embeds = spec is not None and (spec.embedding or spec.api is Api.EMBEDDINGS)
+    if embeds or (task is not None and loose(task) == loose(EMBEDDINGS_TASK)):
+        asked = f"'{model}'" if spec else f"the {EMBEDDINGS_TASK} route"
+        raise ApiError(
+            400,
+            f"{asked} makes embeddings, not chat answers: send the texts to POST /v1/embeddings "
+            f"(model '{model if spec else 'auto'}')",
+            param="model",
+            code="wrong_endpoint",
+        )
+    option = _passed_through_only(body)
+    if option is None or spec is not None and _goes_through(spec):
+        return
+    what = "more than one choice comes" if option == "n" else "log probabilities come"
+    names = ", ".join(s.name for s in catalog if _goes_through(s)) or "none is configured"
+    if spec is None:
+        why = f"'{model}' is routed, and any provider may answer it"
+    else:
+        why = f"'{model}' is a {spec.provider.value} model, whose answer is translated"
+    raise ApiError(
+        400,
+        f"{option}: {what} back only from an OpenAI Chat Completions model the request names "
+        f"({names}), which is sent the request as written; {why}",
+        param=option,
+        code="unsupported_parameter",
+    )
+
+
+def _goes_through(spec: ModelSpec) -> bool:
+    """Whether a Chat Completions body reaches `spec` as written, when the client names it."""
+    return spec.provider is Provider.OPENAI and spec.api is Api.CHAT
+
+
+#: The model names that ask the router to choose (``task:…`` names a route too).
+_ROUTED = frozenset({"", *RESERVED_NAMES})
 
 
 def to_route_request(body: ChatBody, request: ChatRequest, user_agent: str | None) -> RouteRequest:

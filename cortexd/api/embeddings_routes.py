@@ -19,11 +19,22 @@ from cortexd.api.recording import EmbeddingCall
 from cortexd.pipeline.run import provider_error
 from cortexd.routing import InputType
 from cortexd.routing.dispatch import CannotEmbedError, ChainExhaustedError, EmbedResult
+from cortexd.routing.names import loose
 from cortexd.routing.providers import EmbedRequest, InvalidRequestError
+from cortexd.routing.table import EMBEDDINGS_TASK
 from cortexd.services import Services
 
 #: The model names that ask for the Embeddings route instead of one model.
 ROUTED = ("auto", "", "default")
+
+
+def routed(model: str) -> bool:
+    """Whether `model` asks for the Embeddings route (``task:Embeddings``, as ``/v1/models``
+    lists it, included) rather than one model."""
+    name = model.strip()
+    if name.casefold().startswith("task:"):
+        return loose(name[5:]) == loose(EMBEDDINGS_TASK)
+    return name in ROUTED
 
 
 #: OpenAI's limit on the texts of one request.
@@ -69,7 +80,7 @@ def vectors_json(vectors: tuple[tuple[float, ...], ...], encoding: str) -> list[
 
 def chain_for(services: Services, model: str) -> tuple[str, ...]:
     """The models to try: the one named, or the Embeddings route's local row and its fallbacks."""
-    if model not in ROUTED:
+    if not routed(model):
         return (model,)
     table = services.routing.table
     found = table.find_task("Embeddings")
@@ -114,7 +125,15 @@ async def embeddings(request: Request) -> Response:
     services: Services = request.app.state.services
     body = parse_body(await read_json(request, services), EmbeddingsBody)
     catalog = services.routing.catalog
-    explicit = body.model not in ROUTED
+    explicit = not routed(body.model)
+    if body.model.strip().casefold().startswith("task:") and explicit:
+        raise ApiError(
+            400,
+            f"'{body.model}' is a chat route: for embeddings, name 'auto' or "
+            f"'task:{EMBEDDINGS_TASK}' (the Embeddings route), or an embedding model",
+            code="model_not_found",
+            param="model",
+        )
     if explicit and catalog.resolve(body.model) is None:
         raise ApiError(
             400,

@@ -69,6 +69,7 @@ def check_body(data: object, *, needs_max_tokens: bool = True) -> dict[str, Any]
                 _check_block(block, f"{where}.content.{j}")
         elif not isinstance(content, str):
             raise _bad(f"{where}.content: Input should be a string or a list of blocks", where)
+    _check_prompt(messages)
     system = data.get("system")
     if isinstance(system, list):
         for j, block in enumerate(system):
@@ -101,6 +102,19 @@ _RANGES = {
     "top_k": Range(0, MAX_INT32, whole=True),
     "thinking.budget_tokens": Range(1, MAX_OUTPUT_TOKENS, whole=True),
 }
+
+
+def _check_prompt(messages: list[dict[str, Any]]) -> None:
+    """An empty last user message is a 400: sent on, it would be billed for nothing (a
+    tool result, an image or a document is something to answer; blank text is not)."""
+    users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+    if not users:
+        return
+    content = messages[users[-1]]["content"]
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+    if not any(b["type"] != "text" or b["text"].strip() for b in blocks):
+        where = f"messages.{users[-1]}.content"
+        raise _bad(f"{where}: the last user message has no text: there is nothing to answer", where)
 
 
 def _check_block(block: object, where: str) -> None:

@@ -60,6 +60,7 @@ def check_body(data: object) -> dict[str, Any]:
                     raise _invalid(f"input[{i}].role", "one of user, assistant, system, developer")
                 if not isinstance(item.get("content"), str | list):
                     raise _invalid(f"input[{i}].content", "a string or a list of parts")
+    _check_prompt(items)
     for name, kind, types in _FIELDS:
         if data.get(name) is not None and not isinstance(data[name], types):
             raise _invalid(name, kind)
@@ -90,6 +91,30 @@ _RANGES = {
     "top_logprobs": Range(0, 20, whole=True),
     "max_tool_calls": Range(1, MAX_INT32, whole=True),
 }
+
+
+def _check_prompt(items: str | list[dict[str, Any]]) -> None:
+    """An empty last user message is a 400: sent on, it would be billed for nothing (an
+    image or a file is something to answer; blank text is not)."""
+    listed = [{"role": "user", "content": items}] if isinstance(items, str) else items
+    users = [i for i, item in enumerate(listed) if _is_user(item)]
+    if not users:
+        return
+    content = listed[users[-1]]["content"]
+    parts = [{"type": "input_text", "text": content}] if isinstance(content, str) else content
+    if not any(
+        not isinstance(p, dict)
+        or p.get("type") not in _TEXT_PARTS
+        or str(p.get("text", "")).strip()
+        for p in parts
+    ):
+        where = "input" if isinstance(items, str) else f"input[{users[-1]}].content"
+        raise ApiError(
+            400,
+            f"Invalid '{where}': the last user message has no text: there is nothing to answer.",
+            param=where,
+            code="empty_prompt",
+        )
 
 
 def _invalid(param: str, expected: str) -> ApiError:
