@@ -120,7 +120,11 @@ def _row_of_version(db: sqlite3.Connection, version: int, call_id: str) -> None:
         (call_id, time.time()),
     )
     db.execute(
-        "INSERT INTO attempts VALUES (?, 0, 1, 'anthropic', 'sonnet', 'claude-sonnet', 'ok',"
+        "INSERT INTO attempts (call_id, seq, number, provider, model, model_id, outcome,"
+        " fallback, retry, second_opinion, input_tokens, output_tokens, cache_read_tokens,"
+        " cache_write_tokens, reasoning_tokens, started_s, first_token_s, total_s,"
+        " error_class, error, skip_reason, cost_pico_usd, price_unknown)"
+        " VALUES (?, 0, 1, 'anthropic', 'sonnet', 'claude-sonnet', 'ok',"
         " 0, 0, 0, 10, 2, 0, 0, 0, 0.0, 0.05, 0.1, NULL, NULL, NULL, 42000000, 0)",
         (call_id,),
     )
@@ -146,6 +150,7 @@ def test_every_earlier_version_upgrades_keeping_its_calls(version: int) -> None:
     assert old["achieved"] is (version < 2)  # the old 'bad' rating still counts
     assert (old["session"], old["turn"], old["cache_write_1h_tokens"]) == (None, None, 0)
     assert old["attempts"][0]["cache_write_1h_tokens"] == 0
+    assert old["usage_estimated"] is False and old["attempts"][0]["role"] == "answer"
     store.CallWriter(store.secret(db))(db, [call("new-call")])  # today's rows fit too
     assert queries.why(db, "new-call") is not None
 
@@ -154,7 +159,7 @@ def test_sessions_and_hour_cache_writes_come_with_m007() -> None:
     db = sqlite3.connect(":memory:", isolation_level=None)
     migrate(db, upto=6)
     _row_of_version(db, 6, "old-call")
-    assert migrate(db) == ["m007_sessions_and_hour_cache_writes"]
+    assert migrate(db, upto=7) == ["m007_sessions_and_hour_cache_writes"]
 
     def columns(table: str) -> dict[str, tuple[str, int, Any]]:
         rows = db.execute(f"PRAGMA table_info({table})").fetchall()

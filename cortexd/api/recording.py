@@ -6,13 +6,15 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Sequence
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
 from cortexd.ledger import CallOutcome, CallRecord
 from cortexd.routing import RoutePlan
-from cortexd.routing.dispatch import Dispatch, EmbedResult, SecondOpinion
+from cortexd.routing.dispatch import Attempt, Dispatch, EmbedResult, SecondOpinion
 from cortexd.routing.providers import ChatRequest, ChatResponse, Usage
 
 if TYPE_CHECKING:
@@ -73,6 +75,14 @@ def json_validity(request: ChatRequest, response: ChatResponse | None) -> tuple[
             return True, True
         return True, validator(schema).is_valid(value)
     return True, True
+
+
+def tried_usage(attempts: Sequence[Attempt]) -> tuple[Usage, bool]:
+    """The tokens of a call that has no whole answer: its answering tries' together (a
+    stream cut short counts what it sent), and whether any of them was estimated."""
+    tried = [a for a in attempts if a.role == "answer" and a.outcome != "skipped"]
+    summed = {f.name: sum(getattr(a.usage, f.name) for a in tried) for f in fields(Usage)}
+    return Usage(**summed), any(a.usage_estimated for a in tried)
 
 
 def last_prompt(plan: RoutePlan) -> str | None:
@@ -147,6 +157,10 @@ class CallRecording:
                 first = answering[-1].started_s + answering[-1].first_token_s
         requested, valid = json_validity(self.request, response)
         verdict = second.verdict if second is not None else None
+        # No whole answer (a broken or abandoned stream): what its tries used, never a 0.
+        usage, estimated = (
+            (response.usage, False) if response is not None else tried_usage(self.attempts)
+        )
         return CallRecord(
             id=self.id,
             started_at=self.started_at,
@@ -168,7 +182,8 @@ class CallRecording:
             local_only=plan.local_only,
             stream=self.stream,
             finish_reason=response.finish_reason if response is not None else None,
-            usage=response.usage if response is not None else Usage(),
+            usage=usage,
+            usage_estimated=estimated,
             first_token_s=first,
             total_s=time.monotonic() - self._t0,
             error_class=type(error).__name__ if error is not None else None,

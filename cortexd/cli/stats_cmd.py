@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from decimal import Decimal
 from typing import Any
 
 
@@ -47,7 +48,10 @@ def run_stats(args: argparse.Namespace) -> int:
     for column in columns:
         table.add_column(column, overflow="fold")
     for r in data["rows"]:
-        cells = [escape(r["task"]), escape(f"{r['model']} ({r['provider']})")]
+        model = f"{r['model']} ({r['provider']})"
+        if r.get("role", "answer") != "answer":  # a cross-validated call's extra try
+            model += f", {r['role']}"
+        cells = [escape(r["task"]), escape(model)]
         if args.by:
             cells.append(escape(r.get(args.by) or "—"))
         cost = money(r["cost_usd"]) + (" [red]+ ?[/]" if r["unpriced_tries"] else "")
@@ -123,6 +127,13 @@ def run_costs(args: argparse.Namespace) -> int:
         )
     table.add_row("total", "", money(data["total_usd"]), money(data["projected_usd"]), style="bold")
     console.print(table)
+    estimated = data.get("estimated_usd")
+    if estimated and Decimal(estimated):
+        console.print(
+            f"of which {money(estimated)} is estimated: streams cut short are counted by what"
+            " they sent, since the provider's own count never came",
+            highlight=False,
+        )
     for u in data["unpriced"]:
         console.print(
             f"[red]price unknown:[/] {u['tries']} tries of {escape(u['model'])} "

@@ -13,11 +13,14 @@ from cortexd.ledger.months import Month
 
 
 def month_spend(db: sqlite3.Connection, *, month: Month) -> dict[str, int]:
-    """Pico-dollars spent per provider in `month` (every priced try, second opinions too)."""
+    """Pico-dollars spent per provider in `month`: every priced try of the calls that
+    started in it (second opinions, judges, and streams cut short at their estimate, too).
+    This is the settled spend: `SpendTracker`, `queries.costs` and the alerts count the same.
+    """
     rows = db.execute(
         "SELECT a.provider, COALESCE(SUM(a.cost_pico_usd), 0)"
         " FROM attempts a JOIN calls c ON c.id = a.call_id"
-        " WHERE c.started_at >= ? AND c.started_at < ? AND a.outcome IN ('ok', 'error')"
+        " WHERE c.started_at >= ? AND c.started_at < ? AND a.outcome != 'skipped'"
         " GROUP BY a.provider",
         (month.start, month.end),
     ).fetchall()

@@ -206,6 +206,22 @@ def m007_sessions_and_hour_cache_writes(db: sqlite3.Connection) -> None:
     )
 
 
+def m008_estimated_usage_and_roles(db: sqlite3.Connection) -> None:
+    # A stream cut short is recorded with the tokens it streamed, estimated (the provider's
+    # count never came) and priced: flagged, so that no one reads an estimate as a bill. An
+    # attempt's role tells a second opinion from its judge; before this, both were only
+    # `second_opinion` (NULL: not known which).
+    _run(
+        db,
+        """
+        ALTER TABLE calls ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE attempts ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE attempts ADD COLUMN role TEXT;
+        UPDATE attempts SET role = 'answer' WHERE second_opinion = 0
+        """,
+    )
+
+
 #: Every migration, oldest first. Append only.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("m001_calls_and_attempts", m001_calls_and_attempts),
@@ -215,6 +231,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("m005_stored_prompts", m005_stored_prompts),
     ("m006_alerts_jobs_and_rejections", m006_alerts_jobs_and_rejections),
     ("m007_sessions_and_hour_cache_writes", m007_sessions_and_hour_cache_writes),
+    ("m008_estimated_usage_and_roles", m008_estimated_usage_and_roles),
 )
 
 

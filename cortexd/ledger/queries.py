@@ -24,6 +24,11 @@ ACHIEVED_SQL = """COALESCE(
      ORDER BY f.at DESC, f.id DESC LIMIT 1),
     c.completed AND NOT EXISTS (SELECT 1 FROM signals s WHERE s.call_id = c.id))"""
 
+#: An attempt's role: the answer, a second opinion, its judge; `cross-check` where a row
+#: from before roles were recorded says only that it was one of the latter two.
+ROLE_SQL = "COALESCE(a.role, CASE WHEN a.second_opinion THEN 'cross-check' ELSE 'answer' END)"
+_ROLES = ("answer", "second opinion", "judge", "cross-check")
+
 #: What `stats` can group by, and the column of each.
 BY = {"client": "c.client", "project": "c.project", "session": "c.session"}
 
@@ -56,7 +61,9 @@ def stats(
     day. Grouped `by`, `totals` sums each client's (project's, session's) calls and cost.
 
     A row counts every try of a model (fallbacks' failures too); `achieved` is counted over
-    the calls the model answered.
+    the calls the model answered. A row's `role` keeps a cross-validated call's second
+    opinion and judge apart from the answers: their tries are the call's extras, not the
+    model's record on the task (`cross-check` for rows from before roles were kept).
     """
     if by is not None and by not in BY:
         raise ValueError(f"cannot group by {by!r}: use {', '.join(BY)}")
@@ -67,7 +74,7 @@ def stats(
         where += " AND c.task = ? COLLATE NOCASE"
         params.append(task)
     rows = db.execute(
-        f"SELECT c.task, a.model, a.provider, {group}, a.outcome, a.second_opinion,"
+        f"SELECT c.task, a.model, a.provider, {group}, a.outcome, {ROLE_SQL},"
         " a.first_token_s, a.total_s, a.input_tokens, a.output_tokens, a.cache_read_tokens,"
         " a.cost_pico_usd, a.price_unknown, c.completed,"
         " a.outcome = 'ok' AND a.second_opinion = 0 AND c.model IS a.model,"
@@ -75,13 +82,13 @@ def stats(
         f" FROM attempts a JOIN calls c ON c.id = a.call_id WHERE {where}",
         params,
     ).fetchall()
-    groups: dict[tuple[str, str, str, str | None], dict[str, Any]] = {}
+    groups: dict[tuple[str, str, str, str | None, str], dict[str, Any]] = {}
     per_day: dict[str, int] = defaultdict(int)
     totals: dict[str | None, dict[str, Any]] = {}
-    for (t, model, provider, who, outcome, _second, ttft, total, tin, tout, tcache, cost,
+    for (t, model, provider, who, outcome, role, ttft, total, tin, tout, tcache, cost,
          unknown, completed, answered, achieved, started, call_id) in rows:  # fmt: skip
         g = groups.setdefault(
-            (t, model, provider, who),
+            (t, model, provider, who, role),
             {"tries": 0, "answered": 0, "completed": 0, "achieved": 0, "errors": 0,
              "total": [], "ttft": [], "in": 0, "out": 0, "cache": 0, "cost": 0, "unknown": 0},
         )  # fmt: skip
@@ -104,16 +111,22 @@ def stats(
         if by:
             _add_to_total(totals, who, call_id, tin, tout, cost, unknown)
     table = []
-    for (t, model, provider, who), g in sorted(groups.items(), key=lambda kv: kv[0][:2]):
+
+    def order(key: tuple[str, str, str, str | None, str]) -> tuple[str, str, int]:
+        return key[0], key[1], _ROLES.index(key[4]) if key[4] in _ROLES else len(_ROLES)
+
+    for (t, model, provider, who, role), g in sorted(groups.items(), key=lambda kv: order(kv[0])):
+        answers = role == "answer"  # completion and achievement are the answer's
         row: dict[str, Any] = {
             "task": t,
             "model": model,
             "provider": provider,
+            "role": role,
             "tries": g["tries"],
             "answered": g["answered"],
             "errors": g["errors"],
-            "completed_rate": _rate(g["completed"], g["tries"]),
-            "achieved_rate": _rate(g["achieved"], g["answered"]),
+            "completed_rate": _rate(g["completed"], g["tries"]) if answers else None,
+            "achieved_rate": _rate(g["achieved"], g["answered"]) if answers else None,
             "total_s": {"p50": _q(g["total"], 0.5), "p95": _q(g["total"], 0.95)},
             "first_token_s": {"p50": _q(g["ttft"], 0.5), "p95": _q(g["ttft"], 0.95)},
             "input_tokens": g["in"],
@@ -190,16 +203,19 @@ def _days(per_day: dict[str, int], since: float, until: float) -> list[dict[str,
 
 
 def costs(db: sqlite3.Connection, *, now: float) -> dict[str, Any]:
-    """Month-to-date spend per provider and in all, the projection to the month's end, and
-    the models whose calls have no known price (left out of the sums, and named)."""
+    """Month-to-date spend per provider and in all (of which `estimated_usd` was estimated
+    from streams cut short), the projection to the month's end, and the models whose calls
+    have no known price (left out of the sums, and named)."""
     month = Month.of(now)
     recent_since = max(month.start, now - 7 * 86_400)
+    # The same tries as `bookkeeping.month_spend`, which the budgets count: the two agree.
     rows = db.execute(
         "SELECT a.provider, COUNT(DISTINCT a.call_id), COALESCE(SUM(a.cost_pico_usd), 0),"
         " COALESCE(SUM(CASE WHEN c.started_at >= ? THEN a.cost_pico_usd END), 0),"
-        " SUM(a.price_unknown)"
+        " SUM(a.price_unknown),"
+        " COALESCE(SUM(CASE WHEN a.usage_estimated THEN a.cost_pico_usd END), 0)"
         " FROM attempts a JOIN calls c ON c.id = a.call_id"
-        " WHERE c.started_at >= ? AND c.started_at < ? AND a.outcome IN ('ok', 'error')"
+        " WHERE c.started_at >= ? AND c.started_at < ? AND a.outcome != 'skipped'"
         " GROUP BY a.provider ORDER BY 3 DESC",
         (recent_since, month.start, month.end),
     ).fetchall()
@@ -218,6 +234,7 @@ def costs(db: sqlite3.Connection, *, now: float) -> dict[str, Any]:
 
     total = sum(r[2] for r in rows)
     total_recent = sum(r[3] for r in rows)
+    estimated = sum(r[5] for r in rows)
     return {
         "month": month.label,
         "since": month.start,
@@ -231,10 +248,14 @@ def costs(db: sqlite3.Connection, *, now: float) -> dict[str, Any]:
                 "cost_usd": usd(spent),
                 "projected_usd": project(spent, recent),
                 "unpriced_tries": unknown or 0,
+                "estimated_usd": usd(guessed),
             }
-            for provider, calls, spent, recent, unknown in rows
+            for provider, calls, spent, recent, unknown, guessed in rows
         ],
         "total_usd": usd(total),
+        # Of the total, what streams cut short cost: their tokens were counted from what
+        # they sent, since the provider's own count never came.
+        "estimated_usd": usd(estimated),
         "projected_usd": project(total, total_recent),
         "unpriced": [{"model": m, "provider": p, "tries": n} for m, p, n in unpriced],
     }
@@ -244,7 +265,7 @@ _CALL_FIELDS = (
     "c.rowid", "c.id", "c.started_at", "c.client", "c.project", "c.task", "c.decided_by",
     "c.model", "c.provider", "c.fallback", "c.outcome", "c.completed", "c.input_tokens",
     "c.output_tokens", "c.first_token_s", "c.total_s", "c.cost_pico_usd", "c.price_unknown",
-    "c.kind", "c.stream", "c.session", "c.turn", ACHIEVED_SQL,
+    "c.kind", "c.stream", "c.session", "c.turn", "c.usage_estimated", ACHIEVED_SQL,
 )  # fmt: skip
 _CALL_COLUMNS = ", ".join(_CALL_FIELDS)
 
@@ -252,7 +273,7 @@ _CALL_COLUMNS = ", ".join(_CALL_FIELDS)
 def _call_json(row: Iterable[Any]) -> dict[str, Any]:
     (rowid, cid, started, client, project, task, decided_by, model, provider, fallback,
      outcome, completed, tin, tout, ttft, total, cost, unknown, kind, stream, session, turn,
-     achieved) = row  # fmt: skip
+     estimated, achieved) = row  # fmt: skip
     return {
         "seq": rowid,
         "id": cid,
@@ -273,6 +294,7 @@ def _call_json(row: Iterable[Any]) -> dict[str, Any]:
         "achieved": None if achieved is None else bool(achieved),
         "input_tokens": tin,
         "output_tokens": tout,
+        "usage_estimated": bool(estimated),
         "first_token_s": ttft,
         "total_s": total,
         "cost_usd": None if unknown else usd(cost),
@@ -347,7 +369,8 @@ def why(db: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
         {
             "number": number, "provider": provider, "model": model, "model_id": model_id,
             "outcome": outcome, "fallback": bool(fallback), "retry": bool(retry),
-            "second_opinion": bool(second_opinion),
+            "second_opinion": bool(second_opinion), "role": role,
+            "usage_estimated": bool(estimated),
             "input_tokens": tin, "output_tokens": tout, "cache_read_tokens": cr,
             "cache_write_tokens": cw, "cache_write_1h_tokens": cw1h, "reasoning_tokens": rt,
             "started_s": started, "first_token_s": ttft, "total_s": total,
@@ -356,12 +379,13 @@ def why(db: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
         }
         for (number, provider, model, model_id, outcome, fallback, retry, second_opinion,
              tin, tout, cr, cw, rt, started, ttft, total, error_class, err, skip, cost,
-             unknown, cw1h) in db.execute(
+             unknown, cw1h, estimated, role) in db.execute(
             "SELECT number, provider, model, model_id, outcome, fallback, retry,"
             " second_opinion, input_tokens, output_tokens, cache_read_tokens,"
             " cache_write_tokens, reasoning_tokens, started_s, first_token_s, total_s,"
             " error_class, error, skip_reason, cost_pico_usd, price_unknown,"
-            " cache_write_1h_tokens FROM attempts WHERE call_id = ? ORDER BY seq",
+            f" cache_write_1h_tokens, usage_estimated, {ROLE_SQL}"
+            " FROM attempts a WHERE call_id = ? ORDER BY seq",
             (call_id,),
         )
     ]  # fmt: skip

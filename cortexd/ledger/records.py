@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from cortexd.routing.dispatch import Attempt
+from cortexd.routing.dispatch import Attempt, call_cost
 from cortexd.routing.providers import Usage
 
 CallOutcome = Literal["ok", "error", "partial", "cancelled"]
@@ -60,6 +60,7 @@ class CallRecord:
     stream: bool = False
     finish_reason: str | None = None
     usage: Usage = field(default_factory=Usage)
+    usage_estimated: bool = False  # a stream cut short: its tokens counted from what it sent
     first_token_s: float | None = None
     total_s: float = 0.0
     error_class: str | None = None
@@ -80,14 +81,9 @@ class CallRecord:
 
     @property
     def cost_usd(self) -> Decimal | None:
-        """What every try cost (second opinions included); None if any price is unknown."""
-        total = Decimal(0)
-        for attempt in self.attempts:
-            if attempt.outcome in ("ok", "error"):
-                if attempt.cost_usd is None:
-                    return None
-                total += attempt.cost_usd
-        return total
+        """What every try cost (second opinions, judges and streams cut short included);
+        None if any price is unknown."""
+        return call_cost(self.attempts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,17 @@ def _row(cells: list[object]) -> str:
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
+def model_label(row: dict[str, Any]) -> str:
+    """A stats row's model and provider, and its role where it is not the answer.
+
+    >>> model_label({"model": "haiku", "provider": "anthropic", "role": "judge"})
+    'haiku (anthropic), judge'
+    """
+    label = f"{row['model']} ({row['provider']})"
+    role = row.get("role") or "answer"
+    return label if role == "answer" else f"{label}, {role}"
+
+
 def render(
     costs: dict[str, Any],
     stats: dict[str, Any],
@@ -90,7 +101,9 @@ def render(
         "A row counts every try of a model, failed ones too. *Completed*: answered whole"
         " (no error, not cut off, valid JSON where JSON was asked). *Achieved*: of the calls"
         " it answered, those not rated bad and with no sign against them (asked again, overridden"
-        " right after, invalid JSON, a disagreeing second opinion); a good rating wins.",
+        " right after, invalid JSON, a disagreeing second opinion); a good rating wins."
+        " A cross-validated call's second opinion and judge have rows of their own, marked so:"
+        " they are not the model's answers on that task type.",
         "",
         "| Task type | Model | Tries | Completed | Achieved | Total p50 / p95 | TTFT p50 / p95"
         " | Tokens in / out | Cost |",
@@ -102,7 +115,7 @@ def render(
             _row(
                 [
                     r["task"],
-                    f"{r['model']} ({r['provider']})",
+                    model_label(r),
                     r["tries"],
                     percent(r["completed_rate"]),
                     percent(r["achieved_rate"]),

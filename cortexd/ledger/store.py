@@ -60,14 +60,15 @@ _CALL_SQL = (
     " outcome, completed, finish_reason, error_class, error, input_tokens, output_tokens,"
     " cache_read_tokens, cache_write_tokens, reasoning_tokens, first_token_s, total_s,"
     " cost_pico_usd, price_unknown, json_requested, json_valid, second_opinion,"
-    " verdict_agree, prompt_key, session, turn, cache_write_1h_tokens) VALUES "
+    " verdict_agree, prompt_key, session, turn, cache_write_1h_tokens, usage_estimated) VALUES "
 )
 # Columns named: those later migrations added sit at the table's end whatever their order here.
 _ATTEMPT_SQL = (
     "INSERT INTO attempts (call_id, seq, number, provider, model, model_id, outcome, fallback,"
     " retry, second_opinion, input_tokens, output_tokens, cache_read_tokens,"
     " cache_write_tokens, reasoning_tokens, started_s, first_token_s, total_s, error_class,"
-    " error, skip_reason, cost_pico_usd, price_unknown, cache_write_1h_tokens) VALUES "
+    " error, skip_reason, cost_pico_usd, price_unknown, cache_write_1h_tokens,"
+    " usage_estimated, role) VALUES "
 )
 
 
@@ -158,7 +159,7 @@ class CallWriter:
             u.reasoning_tokens, call.first_token_s, call.total_s, to_pico(cost),
             int(cost is None), int(call.json_requested), _flag(call.json_valid),
             call.second_opinion, _flag(call.verdict_agree), pkey, call.session, call.turn,
-            u.cache_write_1h_tokens,
+            u.cache_write_1h_tokens, int(call.usage_estimated),
         )  # fmt: skip
 
     def _attempt_rows(self, call: CallRecord) -> list[tuple[object, ...]]:
@@ -170,8 +171,8 @@ class CallWriter:
                 a.usage.reasoning_tokens, a.started_s, a.first_token_s, a.total_s,
                 a.error_class, None if a.error is None else redact(a.error, self.secrets),
                 a.skip_reason, to_pico(a.cost_usd),
-                int(a.cost_usd is None and a.outcome in ("ok", "error")),
-                a.usage.cache_write_1h_tokens,
+                int(a.cost_usd is None and a.outcome != "skipped"),
+                a.usage.cache_write_1h_tokens, int(a.usage_estimated), a.role,
             )
             for seq, a in enumerate(call.attempts)
         ]  # fmt: skip
