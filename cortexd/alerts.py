@@ -1,10 +1,11 @@
 """Budget alerts: each threshold of each budget is announced once a month, across restarts.
 
-A check reads the month's spend from the ledger, and for every budget whose spend reached
-thresholds not yet claimed this month, claims them all in SQLite and sends one notice (the
-highest): a jump from 40% to 85% says "85%, past 80%" once, not twice. The claim is written
-before the notice and marked delivered after it, so a daemon stopped in between delivers
-it at the next start, and two checks racing cannot both send.
+A check reads the month's spend from the ledger (the settled spend, which `GET /v1/budgets`
+and `cortex costs` show too; reservations of calls in flight are not spent), and for every
+budget whose spend reached thresholds not yet claimed this month, claims them all in SQLite
+and sends one notice (the highest): a jump from 40% to 85% says "85%, past 80%" once, not
+twice. The claim is written before the notice and marked delivered after it, so a daemon
+stopped in between delivers it at the next start, and two checks racing cannot both send.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from cortexd.ledger.bookkeeping import Alert, claim_alert, mark_delivered, month
 from cortexd.ledger.months import Month
 from cortexd.notices import Level, Notice, Notifier
 from cortexd.routing import Budget, BudgetStatus, Spend, dollars, statuses
-from cortexd.spend import SpendTracker
 
 log = logging.getLogger("cortexd.alerts")
 
@@ -41,35 +41,30 @@ def alert_notice(alert: Alert, at_limit: str | None = None) -> Notice:
 
 
 class BudgetAlerts:
-    """The scheduled budget check (also run right after a call crosses a threshold)."""
+    """The scheduled budget check (also run right after a call crosses a threshold, and after
+    a reload, which may have changed the budgets)."""
 
     def __init__(
         self,
         ledger: Ledger,
-        spend: SpendTracker,
         budgets: Callable[[], Mapping[str, Budget]],
         notifier: Notifier,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._ledger = ledger
-        self._spend = spend
         self._budgets = budgets
         self._notifier = notifier
         self._clock = clock
 
     async def check(self) -> list[Alert]:
-        """Bring the month's spend up to date and announce what it newly reached."""
+        """Announce what the month's settled spend newly reached."""
         month = Month.of(self._clock())
-        stored = await self._ledger.read(month_spend, month=month)
-        # Tries still in the writer's queue are counted in memory already: keep the larger.
-        held = self._spend.committed().by_provider if self._spend.month == month else {}
-        merged = {p: max(stored.get(p, 0), held.get(p, 0)) for p in {*stored, *held}}
-        self._spend.load(month, merged)
+        spent = await self._ledger.read(month_spend, month=month)
         for alert in await self._ledger.read(undelivered):
             await self._deliver(alert)
         sent = []
         budgets = self._budgets()
-        for status in statuses(Spend(merged), budgets):
+        for status in statuses(Spend(spent), budgets):
             claimed = [a for a in self._alerts(month, status) if await self._claim(a)]
             if claimed:
                 highest = claimed[-1]

@@ -62,9 +62,11 @@ def attach_lifespan(
         await services.ledger.start()
         job = ReportJob(services.ledger, report, extras=report_extras(services))
         services.ledger.subscribe(job.poke)
-        # Hard limits hold from the first call: this month's spend is known before serving.
+        # Hard limits hold from the first call: this month's spend is known before serving,
+        # and from then on it is the ledger's commits that settle it (spend.py).
         month = services.spend.month
         services.spend.load(month, await services.ledger.read(month_spend, month=month))
+        services.ledger.subscribe(services.spend.settle)
         # Budget reservations size a call by its client's recent answers, from the first call.
         recent = services.recent_outputs
         recent.seed(
@@ -130,9 +132,7 @@ def _schedule(
     services: Services, report: ReportJob, notices: Notifier, notifier: SystemdNotifier
 ) -> Schedule:
     schedule = Schedule(services.ledger)
-    alerts = BudgetAlerts(
-        services.ledger, services.spend, lambda: services.routing.table.budgets, notices
-    )
+    alerts = BudgetAlerts(services.ledger, lambda: services.routing.table.budgets, notices)
     schedule.every("budget-check", alerts.check, seconds=BUDGET_CHECK_S)
     # Free GPU memory changes as other programs come and go.
     schedule.every("hardware-probe", lambda: probe_now(services), seconds=HARDWARE_PROBE_S)

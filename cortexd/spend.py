@@ -1,35 +1,64 @@
-"""This month's spend, kept in memory for the request path.
+"""This month's spend, kept in memory for the request path: the ledger's, and what calls in
+flight hold.
 
 The budget gate runs before every call and must not read the database, so spend is held
-here: loaded from the ledger at start and at each scheduled check, and added to as dispatch
-reports each priced try. Calls in flight hold a reservation of their estimated cost, so a
-burst of concurrent calls cannot all slip under a hard limit together.
+here. The settled part is the ledger's own: loaded at start, then added to as the ledger
+announces each commit, counting the very tries `bookkeeping.month_spend` sums (every priced
+try of the calls started this month, at the same rounding). So ``GET /v1/budgets``,
+``cortex costs``, the alerts and a restart agree to the cent: nothing is counted here that
+the ledger does not hold.
+
+Calls in flight are counted apart (`held`): each holds its reservation (its estimated cost)
+from before it is sent, and once its tries cost more than that, what they cost; the hold
+ends when the call's record is committed, and its tries are settled in the same step. The
+gate counts both (`spend`), so a burst of concurrent calls cannot all slip under a hard
+limit together.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
+from cortexd.ledger import CallRecord
 from cortexd.ledger.months import Month
-from cortexd.routing import Budget, Spend, crossed, pico
+from cortexd.ledger.records import to_pico
+from cortexd.routing import Budget, Spend, crossed
 from cortexd.routing.dispatch import Attempt
 
 
 @dataclass(frozen=True)
 class _Hold:
-    provider: str
-    amount: int
+    """One call in flight: its reservations per provider (its first model's; a hedged
+    call's second model's too), and what its finished tries cost so far, per provider."""
+
+    reserved: Mapping[str, int] = field(default_factory=dict)
+    tried: Mapping[str, int] = field(default_factory=dict)
+
+    def amounts(self) -> dict[str, int]:
+        """What the call counts now, per provider: its reservation, or its tries where they
+        cost more."""
+        out = dict(self.tried)
+        for provider, amount in self.reserved.items():
+            out[provider] = max(amount, out.get(provider, 0))
+        return out
+
+
+def _priced(attempt: Attempt) -> int | None:
+    """What a try counts, as the ledger stores it (None: nothing, or a price unknown)."""
+    if attempt.outcome == "skipped":
+        return None
+    return to_pico(attempt.cost_usd)
 
 
 class SpendTracker:
-    """Month-to-date spend per provider plus the reservations of calls in flight.
+    """Month-to-date spend per provider: settled (the ledger's) and held by calls in flight.
 
     `budgets` gives the routing file's budgets as they are now (they change on reload);
-    `on_cross` is called, on the event loop, when a recorded try takes spend past an alert
-    threshold (the scheduled check then alerts, once).
+    `on_cross` is called, on the event loop, when a commit takes the settled spend past an
+    alert threshold (the scheduled check then alerts, once).
     """
 
     def __init__(
@@ -61,20 +90,26 @@ class SpendTracker:
         return self._month
 
     def load(self, month: Month, spent: Mapping[str, int]) -> None:
-        """Replace the counts with the ledger's (`month` must be the current one to count)."""
+        """Start from the ledger's figures (`bookkeeping.month_spend`), read before any call
+        (`month` must be the current one to count). Commits announced after the read are
+        added by `settle`, so this is for the start, not for a running daemon."""
         with self._lock:
             self._roll()
             if month.start == self._month.start:
                 self._spent = dict(spent)
 
     def committed(self) -> Spend:
-        """Spend from tries that ended (safe to ask from another thread)."""
+        """The settled spend: what the ledger holds (safe to ask from another thread)."""
         with self._lock:
             self._roll()
             return Spend(dict(self._spent))
 
+    def held(self) -> Spend:
+        """What calls in flight hold: reservations, or their tries where those cost more."""
+        return Spend({p: amount for p, amount in self._held.items() if amount})
+
     def spend(self) -> Spend:
-        """Spend from tries that ended, plus what calls in flight have reserved."""
+        """The settled spend plus what calls in flight hold: what the budget gate counts."""
         self._roll()
         total = dict(self._spent)
         for provider, amount in self._held.items():
@@ -82,41 +117,52 @@ class SpendTracker:
         return Spend(total)
 
     def reserve(self, call_id: str, provider: str, amount: int) -> None:
-        """Hold `amount` against `provider` until `release(call_id)`."""
+        """Hold `amount` against `provider` for `call_id` until its record is committed (a
+        second reservation on another provider adds to the call's hold; on the same one it
+        replaces the first)."""
         if amount > 0:
-            self.release(call_id)
-            self._holds[call_id] = _Hold(provider, amount)
-            self._held[provider] = self._held.get(provider, 0) + amount
-
-    def release(self, call_id: str) -> None:
-        """The call ended (its tries are counted by now); idempotent."""
-        hold = self._holds.pop(call_id, None)
-        if hold is not None:
-            self._held[hold.provider] -= hold.amount
-
-    def settle(self, call_id: str) -> None:
-        """The call ended without a price (a broken or abandoned stream bills its tokens,
-        but their count never came): count its reservation as spent."""
-        hold = self._holds.get(call_id)
-        self.release(call_id)
-        if hold is not None:
-            self._add(hold.provider, hold.amount)
+            hold = self._holds.get(call_id) or _Hold()
+            self._change(call_id, _Hold({**hold.reserved, provider: amount}, hold.tried))
 
     def __call__(self, attempt: Attempt) -> None:
-        """Dispatch's sink: count a priced try; tell `on_cross` when a threshold is passed."""
-        if attempt.cost_usd is None or attempt.outcome not in ("ok", "error"):
+        """Dispatch's sink: a priced try counts in its call's hold until the call is settled
+        (a second opinion's and a judge's tries count in their call's)."""
+        amount = _priced(attempt)
+        if not amount:
             return
-        amount = pico(attempt.cost_usd)
-        if amount > 0:
-            self._add(attempt.provider, amount)
+        call_id = attempt.request_id.partition(":")[0]
+        hold = self._holds.get(call_id) or _Hold()
+        tried = {**hold.tried, attempt.provider: hold.tried.get(attempt.provider, 0) + amount}
+        self._change(call_id, _Hold(hold.reserved, tried))
 
-    def _add(self, provider: str, amount: int) -> None:
+    def settle(self, calls: Sequence[CallRecord]) -> None:
+        """The ledger committed `calls` (its listener, on the event loop): their holds end
+        and their tries are settled, when the call started this month, as the ledger sums
+        them. Tells `on_cross` when a budget's threshold was passed."""
         with self._lock:
             self._roll()
-            was = self._spent.get(provider, 0)
-            self._spent[provider] = was + amount
+            before = Spend(dict(self._spent))
+            for call in calls:
+                self._change(call.id, None)
+                if not self._month.start <= call.started_at < self._month.end:
+                    continue
+                for attempt in call.attempts:
+                    amount = _priced(attempt)
+                    if amount:
+                        spent = self._spent.get(attempt.provider, 0)
+                        self._spent[attempt.provider] = spent + amount
+            after = Spend(dict(self._spent))
         budgets = self._budgets()
-        if budgets:
-            before = Spend({**self._spent, provider: was})
-            if crossed(before, Spend(self._spent), budgets):
-                self.on_cross()
+        if budgets and crossed(before, after, budgets):
+            self.on_cross()
+
+    def _change(self, call_id: str, hold: _Hold | None) -> None:
+        """Replace `call_id`'s hold (None: end it), keeping the sums per provider."""
+        old = self._holds.pop(call_id, None)
+        if old is not None:
+            for provider, amount in old.amounts().items():
+                self._held[provider] -= amount
+        if hold is not None:
+            self._holds[call_id] = hold
+            for provider, amount in hold.amounts().items():
+                self._held[provider] = self._held.get(provider, 0) + amount

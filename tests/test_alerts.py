@@ -90,7 +90,7 @@ BUDGETS = {"anthropic": Budget("anthropic", Decimal(10), (50, 80, 100), BudgetPo
 
 
 def checker(ledger: Ledger, kept: Kept, budgets: dict[str, Budget] = BUDGETS) -> BudgetAlerts:
-    return BudgetAlerts(ledger, SpendTracker(lambda: budgets), lambda: budgets, kept)
+    return BudgetAlerts(ledger, lambda: budgets, kept)
 
 
 @pytest.mark.anyio
@@ -168,42 +168,63 @@ async def test_no_budget_no_alert(tmp_path: Path) -> None:
     assert kept.notices == []
 
 
-def test_spend_counts_priced_tries_and_reservations_and_calls_back_on_a_crossing() -> None:
+def settled(call_id: str, *tries: Attempt, started_at: float | None = None) -> CallRecord:
+    """A call as the ledger announces it committed."""
+    at = time.time() if started_at is None else started_at
+    return CallRecord(call_id, at, "Code review", "task-given", "ok", attempts=tries)
+
+
+def test_spend_settles_what_the_ledger_commits_and_calls_back_on_a_crossing() -> None:
     crossings: list[int] = []
     tracker = SpendTracker(lambda: BUDGETS, on_cross=lambda: crossings.append(1))
-    tracker(attempt("a", "3"))
-    tracker(replace(attempt("b", "4"), outcome="skipped"))  # a skip costs nothing
-    tracker(replace(attempt("c", "1"), cost_usd=None))  # an unknown price is not a 0
+    tracker.settle([
+        settled("a", attempt("a", "3")),
+        settled("b", replace(attempt("b", "4"), outcome="skipped")),  # a skip costs nothing
+        settled("c", replace(attempt("c", "1"), cost_usd=None)),  # an unknown price is no 0
+    ])  # fmt: skip
     assert tracker.committed().of("anthropic") == 3 * 10**12 and crossings == []
-    tracker(attempt("d", "2.5"))  # 55%
+    tracker.settle([settled("d", attempt("d", "2.5"))])  # 55%
     assert crossings == [1]
-    tracker.reserve("e", "anthropic", 10**12)
-    assert tracker.spend().of("anthropic") == 6_500_000_000_000
-    tracker.release("e")
-    tracker.release("e")
-    assert tracker.spend().of("anthropic") == 5_500_000_000_000
-    tracker(attempt("f", "0.1", provider="openai"))
+    tracker.settle([settled("f", attempt("f", "0.1", provider="openai"))])
     assert tracker.spend().of("total") == 5_600_000_000_000
+
+
+def test_calls_in_flight_are_held_apart_until_their_record_is_committed() -> None:
+    tracker = SpendTracker(lambda: BUDGETS)
+    tracker.settle([settled("old", attempt("old", "5"))])
+    tracker.reserve("e", "anthropic", 10**12)
+    assert tracker.spend().of("anthropic") == 6 * 10**12
+    assert (
+        tracker.held().of("anthropic") == 10**12
+        and tracker.committed().of("anthropic") == 5 * 10**12
+    )
+    first = attempt("e", "0.4")
+    tracker(first)  # within the reservation: it holds no more
+    assert tracker.held().of("anthropic") == 10**12
+    fallback = attempt("e", "1")
+    tracker(fallback)  # past it: the tries count
+    second = attempt("e:second", "0.1", provider="openai")
+    tracker(second)  # a second opinion's try is its call's
+    assert tracker.held().by_provider == {"anthropic": 1_400_000_000_000, "openai": 10**11}
+    tracker.reserve("e", "openai", 3 * 10**11)  # a second model's reservation adds to it
+    assert tracker.held().by_provider == {"anthropic": 1_400_000_000_000, "openai": 3 * 10**11}
+    tracker.settle([settled("e", first, fallback, second)])
+    assert tracker.held().by_provider == {}
+    assert tracker.committed().by_provider == {"anthropic": 6_400_000_000_000, "openai": 10**11}
 
 
 def test_spend_starts_over_with_a_new_month() -> None:
     now = [time.time()]
     tracker = SpendTracker(lambda: {}, clock=lambda: now[0])
-    tracker(attempt("a", "3"))
+    tracker.settle([settled("a", attempt("a", "3"))])
+    started = now[0]
     now[0] = tracker.month.end + 1
     assert tracker.committed().of("anthropic") == 0
-    # Figures of last month, loaded late, are not this month's.
+    # A call of last month committed late, and figures of last month loaded late: not this
+    # month's.
+    tracker.settle([settled("late", attempt("late", "2"), started_at=started)])
     tracker.load(Month.of(now[0] - 40 * 86_400), {"anthropic": 10**12})
     assert tracker.committed().of("anthropic") == 0
-
-
-def test_a_call_cut_short_counts_its_reservation_as_spent() -> None:
-    tracker = SpendTracker(lambda: BUDGETS)
-    tracker.reserve("broken", "anthropic", 2 * 10**12)
-    tracker.reserve("fine", "anthropic", 3 * 10**12)
-    tracker.settle("broken")  # a stream that broke after its first tokens: no price came
-    tracker.release("fine")  # answered: its tries were priced and counted already
-    assert tracker.spend().of("anthropic") == tracker.committed().of("anthropic") == 2 * 10**12
 
 
 WEEKLY = {"day_of_week": "mon", "hour": 9, "minute": 0}

@@ -98,18 +98,26 @@ def within_budget(
 
 
 def budget_json(services: Services) -> dict[str, Any]:
-    """Each budget's limit, spend, percent and policy; or why there are none."""
+    """Each budget's limit, spend, percent and policy; or why there are none.
+
+    `spent_usd` is the settled spend, the ledger's (what `cortex costs` and the alerts
+    count); `reserved_usd` what calls in flight hold against it (the gate counts both).
+    """
     budgets = services.routing.table.budgets
-    found = statuses(services.spend.committed(), budgets)
+    tracker = services.spend
+    found = statuses(tracker.committed(), budgets)
+    held = tracker.held()
     return {
-        "month": services.spend.month.label,
+        "month": tracker.month.label,
         "set": bool(budgets),
         "note": None if budgets else NO_BUDGET,
+        "reserved_usd": usd(sum(held.by_provider.values())),
         "budgets": [
             {
                 "scope": s.budget.scope,
                 "limit_usd": format(s.budget.monthly_limit, "f"),
                 "spent_usd": usd(s.spent),
+                "reserved_usd": usd(held.of(s.budget.scope)),
                 "percent": round(s.percent, 1),
                 "thresholds": list(s.budget.thresholds),
                 "reached": list(s.reached),

@@ -202,19 +202,12 @@ class CallRecording:
             return
         self.done = True
         self._services.attempt_log.close(self.id)
-        self._end_spend(outcome)
+        # The call's budget hold ends when the ledger commits this record (SpendTracker).
         record = self.build(outcome, **ended)
         if outcome == "ok":
             # What this client's answers use, for the next call's budget reservation.
             self._services.recent_outputs.observe(self.client, record.usage.output_tokens)
         await self._services.ledger.record(record)
-
-    def _end_spend(self, outcome: CallOutcome) -> None:
-        # A stream cut short is billed for what it sent, but no price came with it.
-        if outcome in ("partial", "cancelled"):
-            self._services.spend.settle(self.id)
-        else:
-            self._services.spend.release(self.id)
 
     def abandon(self, error: BaseException | None = None) -> None:
         """The client left, or a bug (`error`) ended the call: queue its record, no wait."""
@@ -223,7 +216,6 @@ class CallRecording:
         self.done = True
         self._services.attempt_log.close(self.id)
         outcome: CallOutcome = "cancelled" if error is None else "error"
-        self._end_spend("cancelled")
         self._services.ledger.submit(self.build(outcome, error=error))
 
 

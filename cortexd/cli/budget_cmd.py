@@ -38,17 +38,25 @@ def print_budgets(console: Any, data: dict[str, Any]) -> None:
         console.print(f"[yellow]{data['note']}[/]")
         return
     table = Table(title=f"budgets in {data['month']}", title_justify="left")
-    for column in ("budget", "limit", "spent", "used", "alerts reached", "at 100%"):
+    columns = ("budget", "limit", "spent", "in flight", "used", "alerts reached", "at 100%")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("budget", "at 100%") else "right")
     for b in data["budgets"]:
         used = f"{b['percent']:.0f}%"
         style = "red" if b["percent"] >= 100 else "yellow" if b["reached"] else None
         reached = ", ".join(f"{t}%" for t in b["reached"]) or "—"
+        held = b.get("reserved_usd")
         table.add_row(
-            b["scope"], money(b["limit_usd"]), money(b["spent_usd"]), used, reached,
-            b["at_limit"], style=style,
+            b["scope"], money(b["limit_usd"]), money(b["spent_usd"]),
+            money(held) if held and Decimal(held) else "—", used, reached, b["at_limit"],
+            style=style,
         )  # fmt: skip
     console.print(table)
+    console.print(
+        "spent: recorded in the ledger (as cortex costs says); in flight: held by calls still"
+        " running, which the limits count too",
+        highlight=False,
+    )
 
 
 def run_show(args: argparse.Namespace) -> int:
