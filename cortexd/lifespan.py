@@ -126,6 +126,8 @@ def reload_routing(services: Services, notifier: SystemdNotifier) -> bool:
 def _reloaded(services: Services) -> None:
     if services.schedule is not None:
         services.schedule.run_soon("hardware-probe")  # its local rows may have changed
+        # A budget lowered below this month's spend alerts now, not at the next check.
+        services.schedule.run_soon("budget-check")
 
 
 def _schedule(
