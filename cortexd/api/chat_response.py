@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cortexd.routing import RoutePlan
-from cortexd.routing.dispatch import Attempt, Dispatch, SecondOpinion
+from cortexd.routing.dispatch import Attempt, Dispatch, SecondOpinion, call_cost
 from cortexd.routing.providers import (
     ChatResponse,
     ReasoningDelta,
@@ -47,12 +47,13 @@ def cortex_block(
     dispatch: Dispatch,
     warnings: tuple[str, ...] = (),
     second: SecondOpinion | None = None,
+    attempts: Sequence[Attempt] | None = None,
 ) -> dict[str, Any]:
-    """What cortexd adds to an answer: who answered, why, what it cost, what was tried."""
+    """What cortexd adds to an answer: who answered, why, what it cost, what was tried.
+    The cost is that of `attempts`, the call's every try (a second opinion's and its
+    judge's too, as the ledger holds them), else of the answer's tries."""
     tried = [a for a in dispatch.attempts if not a.second_opinion]
-    costs = [a.cost_usd for a in dispatch.attempts if a.outcome != "skipped"]
-    known = all(c is not None for c in costs)
-    total = sum((c for c in costs if c is not None), start=0)
+    cost = call_cost(dispatch.attempts if attempts is None else attempts)
     block: dict[str, Any] = {
         "id": call_id,
         "task": plan.task,
@@ -61,8 +62,8 @@ def cortex_block(
         "provider": dispatch.provider,
         "fallback": dispatch.fallback,
         "attempts": [_attempt_json(a) for a in tried],
-        "cost_usd": str(total) if known else None,
-        "price_unknown": not known,
+        "cost_usd": None if cost is None else str(cost),
+        "price_unknown": cost is None,
     }
     if plan.skipped:  # passed over before any try: budgets, a cold local model
         block["skipped"] = [{"model": m, "reason": r} for m, r in plan.skipped]

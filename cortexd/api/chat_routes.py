@@ -89,8 +89,9 @@ async def _answer(
     whole = await answer_whole(services, planned, recording)
     result = whole.result
     cortex = cortex_block(
-        recording.id, planned.plan, result.dispatch, result.response.warnings, whole.opinion
-    )
+        recording.id, planned.plan, result.dispatch, result.response.warnings, whole.opinion,
+        attempts=recording.attempts,  # the whole call's cost: second opinion and judge too
+    )  # fmt: skip
     if body.stream:
         # A second opinion needs both whole answers: the stream carries the finished answer.
         return _finished_as_stream(recording.id, result.response, cortex, body)
