@@ -69,6 +69,14 @@ class CircuitBreakers:
         if state is not None:
             state.probing = False
 
+    def half_opens_in(self, model: str) -> float | None:
+        """Seconds until the model's open circuit half-opens, or None if it is not open."""
+        state = self._states.get(model)
+        if state is None or state.open_until is None:
+            return None
+        wait = state.open_until - self._clock()
+        return wait if wait > 0 else None
+
     def is_open(self, model: str) -> bool:
         """Whether the model's circuit is open now (a half-open one is not: it may be probed)."""
         state = self._states.get(model)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from cortexd.routing.catalog import ModelSpec
 from cortexd.routing.dispatch.circuit import CircuitBreakers
@@ -82,3 +82,25 @@ class ModelHealth:
             if why is not None:
                 out[name] = why
         return out
+
+    def _pause_left(self, table: dict[str, tuple[float, str]], key: str) -> float:
+        entry = table.get(key)
+        return max(0.0, entry[0] - self._clock()) if entry is not None else 0.0
+
+    def free_in(self, specs: Iterable[ModelSpec]) -> float | None:
+        """Seconds until the first of `specs` that health holds back may be tried again (its
+        circuit half-opens, its pauses end); None when health holds none of them back.
+
+        A client refused because every circuit is open is told this as its Retry-After.
+        Nothing changes: a half-open circuit is not claimed for a probe here.
+        """
+        waits = []
+        for spec in specs:
+            wait = max(
+                self._pause_left(self._provider_pauses, spec.provider.value),
+                self._pause_left(self._model_pauses, spec.name),
+                self.breakers.half_opens_in(spec.name) or 0.0,
+            )
+            if wait > 0:
+                waits.append(wait)
+        return min(waits, default=None)
