@@ -31,6 +31,7 @@ from cortexd.api.messages_routes import count_tokens, messages
 from cortexd.api.proposal_routes import PROPOSAL_ROUTES
 from cortexd.api.responses_routes import responses
 from cortexd.models_json import anthropic_list, model_row, task_rows
+from cortexd.pipeline.call import new_call_id
 from cortexd.services import Services
 
 log = logging.getLogger("cortexd.api")
@@ -154,13 +155,18 @@ async def _until_done(body: AsyncIterable[Any], slot: _Slot) -> AsyncIterator[An
         slot.release()
 
 
-def _guarded(handler: Handler, counted: bool, shape: Shape = "openai") -> Handler:
+def _guarded(
+    handler: Handler, counted: bool, shape: Shape = "openai", calls: bool = False
+) -> Handler:
+    # `calls`: the endpoint's requests are calls, and every error answer names one (the
+    # pipeline's id once the call is parsed; before that, one of its own, with no row).
     async def run(request: Request) -> Response:
         services: Services = request.app.state.services
         if counted and services.in_flight >= services.limits.max_in_flight:
             busy = ApiError(
                 503, "too many calls in flight; retry shortly", code="busy", retry_after=1
             )
+            busy.call_id = new_call_id() if calls else None
             return shaped(busy, shape)
         slot = _Slot(services) if counted else None
         handed_off = False
@@ -175,6 +181,8 @@ def _guarded(handler: Handler, counted: bool, shape: Shape = "openai") -> Handle
                 handed_off = True
             return response
         except ApiError as error:
+            if calls and error.call_id is None:
+                error.call_id = new_call_id()
             return shaped(error, shape)
         except Exception:  # noqa: BLE001 - a bug answers 500 and the daemon keeps serving
             log.exception("unexpected error in %s", request.url.path)
@@ -205,14 +213,16 @@ async def _internal(request: Request, exc: Exception) -> Response:
 def build_app(services: Services) -> Starlette:
     """The API over `services`."""
     routes = [
-        Route("/v1/chat/completions", _guarded(chat_completions, True), methods=["POST"]),
-        Route("/v1/messages", _guarded(messages, True, "anthropic"), methods=["POST"]),
+        Route(
+            "/v1/chat/completions", _guarded(chat_completions, True, calls=True), methods=["POST"]
+        ),
+        Route("/v1/messages", _guarded(messages, True, "anthropic", calls=True), methods=["POST"]),
         Route(
             "/v1/messages/count_tokens",
             _guarded(count_tokens, False, "anthropic"),
             methods=["POST"],
         ),
-        Route("/v1/responses", _guarded(responses, True), methods=["POST"]),
+        Route("/v1/responses", _guarded(responses, True, calls=True), methods=["POST"]),
         Route("/v1/embeddings", _guarded(embeddings, True), methods=["POST"]),
         Route("/", _guarded(root, False), methods=["GET"]),  # HEAD too: Starlette adds it
         Route("/v1/models", _guarded(models, False), methods=["GET"]),

@@ -42,9 +42,15 @@ def anthropic_status(error: ApiError) -> int:
     return error.status
 
 
-def anthropic_error_body(message: str, error_type: str) -> dict[str, object]:
-    """Anthropic's error object."""
-    return {"type": "error", "error": {"type": error_type, "message": message}}
+def anthropic_error_body(
+    message: str, error_type: str, call_id: str | None = None
+) -> dict[str, object]:
+    """Anthropic's error object (with the call's id inside ``error``, where there is one:
+    the anthropic SDK and Claude Code keep keys they do not know)."""
+    error = {"type": error_type, "message": message}
+    if call_id is not None:
+        error["call_id"] = call_id
+    return {"type": "error", "error": error}
 
 
 def shaped(error: ApiError, shape: Shape) -> Response:
@@ -53,10 +59,10 @@ def shaped(error: ApiError, shape: Shape) -> Response:
         return error.response()
     status = anthropic_status(error)
     kind = _ANTHROPIC_TYPES.get(status, "api_error")
-    plain = error.response()  # its Retry-After and x-should-retry headers
-    kept = ("retry-after", "x-should-retry")
+    plain = error.response()  # its Retry-After, x-should-retry and x-cortex-call-id headers
+    kept = ("retry-after", "x-should-retry", "x-cortex-call-id")
     headers = {k: v for k, v in plain.headers.items() if k.lower() in kept}
-    body = anthropic_error_body(error.message, kind)
+    body = anthropic_error_body(error.message, kind, error.call_id)
     return JSONResponse(body, status_code=status, headers=headers)
 
 

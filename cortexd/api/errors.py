@@ -1,4 +1,5 @@
-"""Errors as OpenAI's JSON shape (``{"error": {"message", "type", "param", "code"}}``)."""
+"""Errors as OpenAI's JSON shape (``{"error": {"message", "type", "param", "code"}}``), with
+the call's id where the request was a call (``error.call_id`` and ``x-cortex-call-id``)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ _TYPES = {
 
 class ApiError(Exception):
     """An error answer: its status, message, and OpenAI's code and param fields; `retry`
-    False tells SDK clients that trying again cannot help (``x-should-retry: false``)."""
+    False tells SDK clients that trying again cannot help (``x-should-retry: false``);
+    `call_id` names the call in the ledger (set where the call is known, by the pipeline, or
+    at the edge for a call refused before it was parsed)."""
 
     def __init__(
         self,
@@ -32,6 +35,7 @@ class ApiError(Exception):
         param: str | None = None,
         retry_after: float | None = None,
         retry: bool = True,
+        call_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.retry = retry
@@ -40,20 +44,24 @@ class ApiError(Exception):
         self.code = code
         self.param = param
         self.retry_after = retry_after
+        self.call_id = call_id
 
     def response(self) -> JSONResponse:
         """The JSON response for this error."""
-        body = {
-            "error": {
-                "message": self.message,
-                "type": _TYPES.get(self.status, "api_error"),
-                "param": self.param,
-                "code": self.code,
-            }
+        error: dict[str, str | None] = {
+            "message": self.message,
+            "type": _TYPES.get(self.status, "api_error"),
+            "param": self.param,
+            "code": self.code,
         }
         headers = {}
+        if self.call_id is not None:
+            # The SDKs keep unknown keys of `error` (openai: APIError.body), and the header
+            # is the one a successful pass-through answer carries.
+            error["call_id"] = self.call_id
+            headers["x-cortex-call-id"] = self.call_id
         if self.retry_after is not None:
             headers["Retry-After"] = str(max(1, round(self.retry_after)))
         if not self.retry:
             headers["x-should-retry"] = "false"  # the OpenAI and Anthropic SDKs obey it
-        return JSONResponse(body, status_code=self.status, headers=headers)
+        return JSONResponse({"error": error}, status_code=self.status, headers=headers)

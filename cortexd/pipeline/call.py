@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cortexd.routing import RouteRequest
 from cortexd.routing.providers import ChatRequest, Forward, Wire
+
+
+def new_call_id() -> str:
+    """A fresh call id: what the ledger, the answer and an error answer name a call by."""
+    return uuid.uuid4().hex[:24]
 
 
 @dataclass(frozen=True)
@@ -19,7 +25,8 @@ class Call:
     whose models take the client's body as written (pass-through), `agent_model` the model
     the agent is configured with (kept in pass-through mode, ignored for ``auto`` or
     ``task:…``), and `reword` puts the router's version of the person's words (an override
-    phrase removed) back into the client's body.
+    phrase removed) back into the client's body. `id` is minted as the call is parsed, so
+    that a call refused before dispatch has one too: its ledger row and its error carry it.
     """
 
     wire: Wire
@@ -35,3 +42,4 @@ class Call:
     family: str | None = None
     agent_model: str | None = None
     reword: Callable[[Forward, str], Forward] | None = None
+    id: str = field(default_factory=new_call_id)
