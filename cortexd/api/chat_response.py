@@ -41,6 +41,21 @@ def _attempt_json(attempt: Attempt) -> dict[str, Any]:
     return out
 
 
+def fallback_reason(dispatch: Dispatch) -> str | None:
+    """Why a fallback answered: what became of each model ahead of it (skipped with why, or
+    its error); None when the chain's first model answered."""
+    if not dispatch.fallback:
+        return None
+    ahead = [
+        f"{a.model}: {a.skip_reason}"
+        if a.outcome == "skipped"
+        else f"{a.model}: {a.error_class}: {a.error}"
+        for a in dispatch.attempts
+        if not a.second_opinion and a.model != dispatch.model
+    ]
+    return "; ".join(ahead) or None
+
+
 def cortex_block(
     call_id: str,
     plan: RoutePlan,
@@ -49,9 +64,9 @@ def cortex_block(
     second: SecondOpinion | None = None,
     attempts: Sequence[Attempt] | None = None,
 ) -> dict[str, Any]:
-    """What cortexd adds to an answer: who answered, why, what it cost, what was tried.
-    The cost is that of `attempts`, the call's every try (a second opinion's and its
-    judge's too, as the ledger holds them), else of the answer's tries."""
+    """What cortexd adds to an answer: who answered, why (a fallback's reason too), what it
+    cost, what was tried. The cost is that of `attempts`, the call's every try (a second
+    opinion's and its judge's too, as the ledger holds them), else of the answer's tries."""
     tried = [a for a in dispatch.attempts if not a.second_opinion]
     cost = call_cost(dispatch.attempts if attempts is None else attempts)
     block: dict[str, Any] = {
@@ -61,6 +76,7 @@ def cortex_block(
         "model": dispatch.model,
         "provider": dispatch.provider,
         "fallback": dispatch.fallback,
+        "fallback_reason": fallback_reason(dispatch),
         "attempts": [_attempt_json(a) for a in tried],
         "cost_usd": None if cost is None else str(cost),
         "price_unknown": cost is None,

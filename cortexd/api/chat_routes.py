@@ -26,7 +26,7 @@ from cortexd.api.errors import ApiError
 from cortexd.api.recording import CallRecording, client_name
 from cortexd.pipeline.call import Call
 from cortexd.pipeline.plan import Planned, plan_call
-from cortexd.pipeline.run import answer_whole, open_call, open_stream
+from cortexd.pipeline.run import answer_whole, open_stream, start_call
 from cortexd.plans import plan_to_json
 from cortexd.routing.dispatch import PartialAnswerError
 from cortexd.routing.providers import (
@@ -71,8 +71,7 @@ async def chat_completions(request: Request) -> Response:
     data = await read_json(request, services)
     body = parse_body(data, ChatBody)
     call = chat_call(body, data, request)
-    planned = await plan_call(services, call)
-    recording = await open_call(services, call, planned)
+    planned, recording = await start_call(services, call)
     try:
         return await _answer(services, planned, recording, body)
     except BaseException as error:

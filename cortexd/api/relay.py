@@ -17,8 +17,8 @@ from starlette.responses import Response, StreamingResponse
 from cortexd.api.errors import ApiError
 from cortexd.api.recording import CallRecording
 from cortexd.pipeline.call import Call
-from cortexd.pipeline.plan import Planned, plan_call
-from cortexd.pipeline.run import Whole, answer_whole, open_call, open_stream
+from cortexd.pipeline.plan import Planned
+from cortexd.pipeline.run import Whole, answer_whole, open_stream, start_call
 from cortexd.routing.dispatch import Dispatch, PartialAnswerError
 from cortexd.routing.providers import (
     ChatResponse,
@@ -107,8 +107,7 @@ async def answer_passthrough(
 ) -> Response:
     """Plan, run and relay a call from an agent front-end (Messages, Responses): the
     pipeline's steps after parsing, with `failed` the front-end's mid-stream error event."""
-    planned = await plan_call(services, call)
-    recording = await open_call(services, call, planned)
+    planned, recording = await start_call(services, call)
     try:
         if call.stream:
             return await relay_stream(services, planned, recording, failed)

@@ -4,13 +4,16 @@ Router (explicit model > override > task type > classification) → the agent's 
 family (Messages and Responses traffic) → budgets (policies at 100%, a refusal) → cold
 local models (moved behind the cloud while they load) → cross-validation. Each step adds
 its reason to the plan. Nothing here sends, records or loads anything: `POST /v1/route`
-shares this step by construction, and the call's side effects happen in `run`.
+shares this step by construction, and the call's side effects happen in `run`. A call this
+step refuses leaves as `Refused`, which carries what was planned of it for its record.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cortexd.api.budgets import budget_plan
 from cortexd.api.errors import ApiError
@@ -39,7 +42,8 @@ class Planned:
     too); `refusal` why the budgets refuse it; `hold` the provider and estimate it holds
     against a budget while it runs; `warm` the cold local models to load in the background;
     `second` whether a second model answers too (Cross-Validation, or asked for); `priced`
-    the request as budgets price it.
+    the request as budgets price it; `passed_over` the models ahead of the plan's first that
+    health held back (an open circuit, a paused provider).
     """
 
     plan: RoutePlan
@@ -49,28 +53,116 @@ class Planned:
     hold: tuple[str, int] | None = None
     warm: tuple[str, ...] = ()
     second: bool = False
+    passed_over: tuple[str, ...] = ()
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        """The chain dispatch walks: the models passed over first, so that dispatch skips
+        each with its reason and an answer from the plan's first model is a fallback, as it
+        is to the person (the primary's circuit is open)."""
+        return (*self.passed_over, *self.plan.chain)
 
 
-def _route(
-    services: Services, routing: Routing, route: RouteRequest, sim: object, health: bool = True
-) -> RoutePlan:
-    """The router's plan; `health` False plans models whose circuit is open too (dispatch
-    then skips them with the reason, and the chain's fallback answers)."""
-    available = services.dispatcher.health.unavailable(routing.catalog.models) if health else {}
+class Refused(ApiError):
+    """A call the plan step refuses: the answer the client gets, and for the call's record
+    what was planned of it (`plan`, whose chain may be empty) and why (`cause`)."""
+
+    def __init__(
+        self, status: int, message: str, *, plan: RoutePlan, cause: Exception, **answer: Any
+    ) -> None:
+        super().__init__(status, message, **answer)
+        self.plan = plan
+        self.cause = cause
+
+
+#: A refused call's task, or how it was to be decided, where the request does not say.
+UNROUTED = "unrouted"
+#: A refusal's Retry-After when no circuit says when (a local-only request, say).
+NO_ROUTE_RETRY_S = 60.0
+
+
+def as_far_as_known(route: RouteRequest, *, task: str | None = None) -> RoutePlan:
+    """The plan of a call refused before the router made one: its task and how it was to be
+    decided, as far as the request says, for the call's record.
+
+    >>> as_far_as_known(RouteRequest(messages=[], model="task:Code review")).task
+    'Code review'
+    >>> plan = as_far_as_known(RouteRequest(messages=[], model="gpt-9"))
+    >>> plan.task, plan.decided_by
+    ('unrouted', 'explicit-model')
+    """
+    model = (route.model or "").strip()
+    given = model[5:].strip() if model.casefold().startswith("task:") else route.task
+    if not routed_mode(model) and model.casefold() not in ("cortex", "cortex-auto"):
+        decided_by = "explicit-model"
+    else:
+        decided_by = "task-given" if given else UNROUTED
+    task = task or given or UNROUTED
+    return RoutePlan(task, (), decided_by, (), tuple(route.messages), local_only=route.local_only)
+
+
+def _route(services: Services, routing: Routing, route: RouteRequest, sim: object) -> RoutePlan:
+    """The router's plan, with the models health holds back still in it: `_healthy` takes
+    them out, and knows which of them were ahead of the first model left."""
     local = services.local.active_models
     try:
-        return routing.router.plan(route, Availability(local, unavailable=available), sim)  # type: ignore[arg-type]
+        return routing.router.plan(route, Availability(local), sim)  # type: ignore[arg-type]
     except (UnknownModelError, UnknownTaskError) as error:
         model = isinstance(error, UnknownModelError)
         names = routing.catalog.names() if model else routing.table.task_types()
-        raise ApiError(
+        raise Refused(
             400,
             f"{error}; valid names: {', '.join(names)}",
+            plan=as_far_as_known(route, task=None if model else error.name),
+            cause=error,
             code="model_not_found" if model else "unknown_task",
             param="model",
         ) from None
     except NoRouteError as error:
-        raise ApiError(503, str(error), code="no_route", retry_after=60) from None
+        plan = as_far_as_known(route)
+        raise Refused(
+            503,
+            str(error),
+            plan=plan,
+            cause=error,
+            code="no_route",
+            retry_after=NO_ROUTE_RETRY_S,
+        ) from None
+
+
+def _healthy(
+    services: Services, routing: Routing, plan: RoutePlan
+) -> tuple[RoutePlan, tuple[str, ...]]:
+    """`plan` without the models health holds back now (an open circuit, a paused
+    provider), each skipped with why, and those of them ahead of its first model left.
+
+    With every model held back the call is refused (503 ``no_route``), and told to retry
+    when the first of them may be tried again: a circuit's cooldown, not a flat minute.
+    """
+    held = services.dispatcher.health.unavailable(routing.catalog.models)
+    chain = plan.chain
+    out = tuple((n, held[n]) for n in chain if n in held)
+    if not out:
+        return plan, ()
+    kept = tuple(n for n in chain if n not in held)
+    reasons = plan.reasons + tuple(f"skipped {n}: {why}" for n, why in out)
+    plan = replace(plan, chain=kept, reasons=reasons, skipped=plan.skipped + out)
+    if kept:
+        return plan, tuple(itertools.takewhile(lambda n: n in held, chain))
+    detail = "; ".join(f"{n}: {why}" for n, why in plan.skipped)
+    which = "is local-only and no local model" if plan.local_only else "has no model that"
+    message = f"'{plan.task}' {which} can serve it right now ({detail})"
+    specs = [spec for n, _ in out if (spec := routing.catalog.resolve(n)) is not None]
+    free_in = services.dispatcher.health.free_in(specs)
+    raise Refused(
+        503,
+        message,
+        plan=plan,
+        cause=NoRouteError(message),
+        code="no_route",
+        # Whole seconds, rounded up: a client back a moment early would be refused again.
+        retry_after=math.ceil(free_in) if free_in is not None else NO_ROUTE_RETRY_S,
+    )
 
 
 def _classified_as(routed: RoutePlan, pinned: RoutePlan) -> RoutePlan:
@@ -82,13 +174,20 @@ def _classified_as(routed: RoutePlan, pinned: RoutePlan) -> RoutePlan:
 
 
 async def route_call(services: Services, call: Call) -> RoutePlan:
-    """The router's plan, kept in the agent's provider family where the call has one."""
+    """The router's plan, kept in the agent's provider family where the call has one, and
+    without the models health holds back."""
+    plan, _ = await _routed(services, call)
+    return plan
+
+
+async def _routed(services: Services, call: Call) -> tuple[RoutePlan, tuple[str, ...]]:
+    """`route_call`'s plan, and the models passed over ahead of its first (`_healthy`)."""
     routing = services.routing  # one generation for the whole request
     # Only when the task type will be classified and the local embedder is active; bounded
     # by a short timeout, after which the classifier decides without it.
     similarity = await services.similarity.scores(services, routing, call.route)
     if call.family is None:
-        return _route(services, routing, call.route, similarity)
+        return _healthy(services, routing, _route(services, routing, call.route, similarity))
     agent = call.agent_model
     asked = replace(call.route, model=agent if routed_mode(agent) else "auto")
     routed = _route(services, routing, asked, similarity)
@@ -96,23 +195,31 @@ async def route_call(services: Services, call: Call) -> RoutePlan:
     if not routed_mode(agent):
         # The task is the one just classified: the person's words are read once.
         given = replace(call.route, task=routed.task)
-        pinned = _classified_as(routed, _route(services, routing, given, similarity, False))
+        pinned = _classified_as(routed, _route(services, routing, given, similarity))
         if not in_family(pinned.chain[:1], call.family, routing.catalog):
-            raise ApiError(
-                400,
+            message = (
                 f"'{agent}' is not a {call.family} model: this endpoint passes requests "
                 f"through to {call.family}'s models (answering it with another provider "
-                "needs translation, which is not built yet); name one of those, or 'auto'",
+                "needs translation, which is not built yet); name one of those, or 'auto'"
+            )
+            raise Refused(
+                400,
+                message,
+                plan=pinned,
+                cause=NoRouteError(message),
                 code="model_not_found",
                 param="model",
             )
     messages = tuple(call.route.messages)
-    return keep_in_family(routed, pinned, call.family, routing.table, routing.catalog, messages)
+    plan = keep_in_family(routed, pinned, call.family, routing.table, routing.catalog, messages)
+    # Health last: the family's models are the ones whose circuits matter to this call.
+    return _healthy(services, routing, plan)
 
 
 async def plan_call(services: Services, call: Call) -> Planned:
-    """Every decision about `call` before anything is sent (see the module's docstring)."""
-    plan = await route_call(services, call)
+    """Every decision about `call` before anything is sent (see the module's docstring);
+    raises `Refused` for a call that may not be sent."""
+    plan, passed_over = await _routed(services, call)
     chat = keep_forward(call, plan, _reworded(call, plan))
     estimated = _as_estimated(services, call, chat)
     plan, refusal, hold = budget_plan(services, plan, estimated)
@@ -122,7 +229,7 @@ async def plan_call(services: Services, call: Call) -> Planned:
     if found and found in services.routing.table.cross_validation and call.family is None:
         second = True
         plan = replace(plan, reasons=(*plan.reasons, f"'{found}' is cross-validated"))
-    return Planned(plan, chat, estimated, refusal, hold, warm, second)
+    return Planned(plan, chat, estimated, refusal, hold, warm, second, passed_over)
 
 
 def keep_forward(call: Call, plan: RoutePlan, chat: ChatRequest) -> ChatRequest:

@@ -1,15 +1,17 @@
 """The run step: a planned call is opened on the record, dispatched, and committed.
 
-Front-ends call `open_call` once the plan is made, then `answer_whole` (one answer, with a
-second opinion where the plan asks for one) or `open_stream` (the first event of the
-model that answers, so that an error before any byte is sent is still a plain HTTP error).
-Errors leave here as `ApiError`s, which each front-end encodes in its own shape.
+Front-ends call `start_call` (the plan, and the call's record opened), then `answer_whole`
+(one answer, with a second opinion where the plan asks for one) or `open_stream` (the first
+event of the model that answers, so that an error before any byte is sent is still a plain
+HTTP error). Every call that reaches routing is on the record, a refused one too (no route,
+an unknown name, a budget). Errors leave here as `ApiError`s carrying the call's id, which
+each front-end encodes in its own shape.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,8 +21,8 @@ from cortexd.api.errors import ApiError
 from cortexd.api.recording import CallRecording
 from cortexd.api.warmup import warm_in_background
 from cortexd.pipeline.call import Call
-from cortexd.pipeline.plan import Planned
-from cortexd.routing import BudgetExceededError
+from cortexd.pipeline.plan import Planned, Refused, as_far_as_known, plan_call
+from cortexd.routing import BudgetExceededError, RoutePlan
 from cortexd.routing.dispatch import (
     ChainExhaustedError,
     Dispatch,
@@ -31,6 +33,7 @@ from cortexd.routing.dispatch import (
     second_model_for,
 )
 from cortexd.routing.providers import (
+    ChatRequest,
     ContextLengthError,
     InvalidRequestError,
     ProviderError,
@@ -50,27 +53,68 @@ class Whole:
     opinion: SecondOpinion | None = None
 
 
-def provider_error(error: ProviderError | ChainExhaustedError) -> ApiError:
+def provider_error(
+    error: ProviderError | ChainExhaustedError, call_id: str | None = None
+) -> ApiError:
     """The API's error for a failed call: the request's own fault (400), every model
     exhausted (503; ``rate_limited`` when each one said so), or an upstream failure (502)."""
     if isinstance(error, InvalidRequestError):
-        return ApiError(400, str(error), code="upstream_invalid_request")
+        return ApiError(400, str(error), code="upstream_invalid_request", call_id=call_id)
     if isinstance(error, ChainExhaustedError):
         if too_long(error):
             # Retrying cannot help: the client must shorten it (Claude Code compacts on this).
-            return ApiError(400, str(error), code="context_length_exceeded", retry=False)
+            return ApiError(
+                400, str(error), code="context_length_exceeded", retry=False, call_id=call_id
+            )
         limited = bool(error.failures) and all(
             why.startswith(RateLimitError.__name__) for _, why in error.failures
         )
         code = "rate_limited" if limited else "no_model_available"
-        return ApiError(503, str(error), code=code, retry_after=error.retry_after)
-    return ApiError(502, str(error), code="upstream_error")
+        return ApiError(503, str(error), code=code, retry_after=error.retry_after, call_id=call_id)
+    return ApiError(502, str(error), code="upstream_error", call_id=call_id)
 
 
 def too_long(error: ChainExhaustedError) -> bool:
     """Whether every model of the chain failed because the prompt is too long for it."""
     return bool(error.failures) and all(
         why.startswith(ContextLengthError.__name__) or "window" in why for _, why in error.failures
+    )
+
+
+async def start_call(services: Services, call: Call) -> tuple[Planned, CallRecording]:
+    """The call planned (`plan_call`) and its record opened (`open_call`). A call refused
+    on the way is committed as an error before its `ApiError` leaves, with the call's id,
+    and a planning step that failed for another reason is queued as one."""
+    try:
+        planned = await plan_call(services, call)
+    except ApiError as error:
+        plan = error.plan if isinstance(error, Refused) else as_far_as_known(call.route)
+        cause = error.cause if isinstance(error, Refused) else error
+        await _recording(services, call, plan).commit("error", error=cause)
+        error.call_id = call.id
+        raise
+    except BaseException as error:
+        # A bug, or the client left while the plan was made: on the record all the same.
+        bug = None if isinstance(error, asyncio.CancelledError) else error
+        _recording(services, call, as_far_as_known(call.route)).abandon(bug)
+        raise
+    return planned, await open_call(services, call, planned)
+
+
+def _recording(
+    services: Services, call: Call, plan: RoutePlan, chat: ChatRequest | None = None
+) -> CallRecording:
+    return CallRecording(
+        services,
+        call.id,
+        plan,
+        chat or call.chat,
+        client=call.client,
+        project=call.project,
+        stream=call.stream,
+        asked_model=call.asked_model,
+        session=call.session,
+        turn=call.turn,
     )
 
 
@@ -82,18 +126,7 @@ async def open_call(services: Services, call: Call, planned: Planned) -> CallRec
     # The budgets are asked again, with no await from here to the reservation: calls that
     # planned together cannot all slip past a hard limit before any of them holds its share.
     plan, refusal, hold = budget_plan(services, planned.plan, planned.priced)
-    recording = CallRecording(
-        services,
-        uuid.uuid4().hex[:24],
-        plan,
-        planned.chat,
-        client=call.client,
-        project=call.project,
-        stream=call.stream,
-        asked_model=call.asked_model,
-        session=call.session,
-        turn=call.turn,
-    )
+    recording = _recording(services, call, plan, planned.chat)
     if refusal is not None:
         await recording.commit("error", error=BudgetExceededError(refusal))
         month_end = services.spend.month.end
@@ -104,6 +137,7 @@ async def open_call(services: Services, call: Call, planned: Planned) -> CallRec
             code="budget_exceeded",
             retry_after=month_end - time.time(),
             retry=False,
+            call_id=recording.id,
         )
     if hold is not None:
         services.spend.reserve(recording.id, *hold)
@@ -124,7 +158,7 @@ async def answer_whole(services: Services, planned: Planned, recording: CallReco
             judges, judges_held = within_budget(services, judge_chain(routing.table), chat)
             opinion = await cross_validate(
                 services.dispatcher,
-                plan.chain,
+                planned.chain,
                 chat,
                 task=plan.task,
                 request_id=recording.id,
@@ -136,11 +170,11 @@ async def answer_whole(services: Services, planned: Planned, recording: CallReco
             result = opinion.main
         else:
             result = await services.dispatcher.complete(
-                plan.chain, chat, task=plan.task, request_id=recording.id
+                planned.chain, chat, task=plan.task, request_id=recording.id
             )
     except (ProviderError, ChainExhaustedError) as error:
         await recording.commit("error", error=error)
-        raise provider_error(error) from None
+        raise provider_error(error, recording.id) from None
     await recording.commit("ok", response=result.response, dispatch=result.dispatch, second=opinion)
     return Whole(result, opinion)
 
@@ -152,11 +186,11 @@ async def open_stream(
     committed and raised as `ApiError`s: nothing has been sent yet)."""
     plan = planned.plan
     state, events = services.dispatcher.stream(
-        plan.chain, planned.chat, task=plan.task, request_id=recording.id
+        planned.chain, planned.chat, task=plan.task, request_id=recording.id
     )
     try:
         first = await anext(events)
     except (ProviderError, ChainExhaustedError) as error:
         await recording.commit("error", dispatch=state, error=error)
-        raise provider_error(error) from None
+        raise provider_error(error, recording.id) from None
     return state, events, first
