@@ -19,6 +19,7 @@ from cortexd.keys import Keys
 from cortexd.ledger import AttemptLog, Ledger
 from cortexd.listener import TcpStatus
 from cortexd.local_rows import LocalState
+from cortexd.pipeline.hedging import RecentTtfts
 from cortexd.recent_outputs import RecentOutputs
 from cortexd.routing import (
     WARM_UP_BUDGET_S,
@@ -90,6 +91,8 @@ class Services:
     warming: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # loads under way
     # Each client's latest answer sizes: a budget reserves what its calls use, not their cap.
     recent_outputs: RecentOutputs = field(default_factory=RecentOutputs)
+    # Each model's recent times to first token per task: when a late one is hedged.
+    ttfts: RecentTtfts = field(default_factory=RecentTtfts)
     # The loopback TCP listener as the daemon opened it (its address, or why not), for health.
     listener_info: TcpStatus = field(default_factory=TcpStatus)
 

@@ -78,3 +78,26 @@ def test_a_row_without_a_fallback_answers_a_hung_primary_with_a_clear_503(
     assert raised.value.status_code == 503 and took < PROMISE_S, f"took {took:.1f} s"
     message = str(raised.value)
     assert "opus" in message and "no sign of life" in message
+
+
+def test_a_late_primary_is_hedged_and_the_cancelled_try_is_on_the_record(
+    app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    for _ in range(6):  # sonnet usually answers Meeting summaries at once: its p95 is low
+        app.services.ttfts.observe("sonnet", "Meeting summary", 0.2)
+    # The primary is silent for 4 s (not yet a hang); the seed's row is sonnet → opus.
+    anthropic_fake.enqueue(Turn(text="late again", delay=4.0), Turn(text="opus answered"))
+    began = time.monotonic()
+    completion = sdk.chat.completions.create(
+        model="task:Meeting summary",  # sonnet → opus
+        messages=[{"role": "user", "content": "Summarize: we met again."}],
+    )
+    took = time.monotonic() - began
+    cortex = (completion.model_extra or {})["cortex"]
+    assert completion.choices[0].message.content == "opus answered", cortex
+    assert cortex["model"] == "opus" and cortex["fallback"] is True
+    assert took < 4.0, f"took {took:.1f} s: the hedge should start at the 2 s floor"
+    call = app.client().get(f"/v1/calls/{cortex['id']}").json()
+    outcomes = sorted((a["model"], a["outcome"]) for a in call["attempts"])
+    assert outcomes == [("opus", "ok"), ("sonnet", "cancelled")], outcomes

@@ -207,6 +207,11 @@ class CallRecording:
         if outcome == "ok":
             # What this client's answers use, for the next call's budget reservation.
             self._services.recent_outputs.observe(self.client, record.usage.output_tokens)
+            # How soon the model that answered did, for when a late one is hedged.
+            answered = [a for a in record.attempts if a.outcome == "ok" and not a.second_opinion]
+            if answered:
+                last = answered[-1]
+                self._services.ttfts.observe(last.model, record.task, last.first_token_s)
         await self._services.ledger.record(record)
 
     def abandon(self, error: BaseException | None = None) -> None:

@@ -21,6 +21,7 @@ from cortexd.api.errors import ApiError
 from cortexd.api.recording import CallRecording
 from cortexd.api.warmup import warm_in_background
 from cortexd.pipeline.call import Call
+from cortexd.pipeline.hedging import hedge_policy
 from cortexd.pipeline.plan import Planned, Refused, as_far_as_known, plan_call
 from cortexd.routing import BudgetExceededError, RoutePlan
 from cortexd.routing.dispatch import (
@@ -170,7 +171,11 @@ async def answer_whole(services: Services, planned: Planned, recording: CallReco
             result = opinion.main
         else:
             result = await services.dispatcher.complete(
-                planned.chain, chat, task=plan.task, request_id=recording.id
+                planned.chain,
+                chat,
+                task=plan.task,
+                request_id=recording.id,
+                hedge=hedge_policy(services, planned, recording.id),
             )
     except (ProviderError, ChainExhaustedError) as error:
         await recording.commit("error", error=error)
@@ -186,7 +191,11 @@ async def open_stream(
     committed and raised as `ApiError`s: nothing has been sent yet)."""
     plan = planned.plan
     state, events = services.dispatcher.stream(
-        planned.chain, planned.chat, task=plan.task, request_id=recording.id
+        planned.chain,
+        planned.chat,
+        task=plan.task,
+        request_id=recording.id,
+        hedge=hedge_policy(services, planned, recording.id),
     )
     try:
         first = await anext(events)

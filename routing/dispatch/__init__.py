@@ -13,6 +13,7 @@ from cortexd.routing.dispatch.dispatcher import (
 from cortexd.routing.dispatch.embedding import CannotEmbedError, EmbedResult
 from cortexd.routing.dispatch.errors import ChainExhaustedError, PartialAnswerError
 from cortexd.routing.dispatch.health import ModelHealth
+from cortexd.routing.dispatch.hedge import HedgePolicy, hedge_threshold
 from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
 from cortexd.routing.dispatch.requirements import estimate_tokens
 from cortexd.routing.dispatch.second_opinion import (
@@ -37,6 +38,7 @@ __all__ = [
     "DispatchSettings",
     "Dispatcher",
     "EmbedResult",
+    "HedgePolicy",
     "ModelHealth",
     "PartialAnswerError",
     "SecondOpinion",
@@ -47,6 +49,7 @@ __all__ = [
     "cost_usd",
     "cross_validate",
     "estimate_tokens",
+    "hedge_threshold",
     "judge_chain",
     "parse_verdict",
     "retry_delay",

@@ -22,6 +22,7 @@ from cortexd.routing.dispatch.attempt import Attempt, AttemptSink, Outcome, cost
 from cortexd.routing.dispatch.embedding import EmbedResult, embed_chain
 from cortexd.routing.dispatch.errors import ChainExhaustedError, PartialAnswerError
 from cortexd.routing.dispatch.health import ModelHealth
+from cortexd.routing.dispatch.hedge import HedgePolicy, race
 from cortexd.routing.dispatch.liveness import HANG_S, Limits, Phase, hang_wait, silence, wait_for
 from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
 from cortexd.routing.dispatch.requirements import estimate_tokens, missing
@@ -83,6 +84,7 @@ class Dispatch:
     model: str | None = None
     provider: str | None = None
     fallback: bool = False
+    hedged: bool = False  # the fallback was started beside a late primary
     attempts: list[Attempt] = field(default_factory=list)
     began: float = 0.0  # the dispatcher's clock when dispatch began
 
@@ -141,13 +143,15 @@ class Dispatcher:
         request_id: str,
         deadline_s: float | None = None,
         second_opinion: bool = False,
+        hedge: HedgePolicy | None = None,
     ) -> DispatchResult:
         """The first answer the chain produces; raises `ChainExhaustedError` or the
         provider's `InvalidRequestError` when the request itself is wrong.
 
-        `second_opinion` marks the attempts as a cross-check's, not the answer's."""
+        `second_opinion` marks the attempts as a cross-check's, not the answer's; `hedge`
+        lets a late primary's fallback start beside it (hedge.py)."""
         state = Dispatch(request_id, task, second_opinion, began=self.clock())
-        run = self._run(chain, request, state, deadline_s, streaming=False)
+        run = self._run(chain, request, state, deadline_s, streaming=False, hedge=hedge)
         try:
             async for event in run:
                 if isinstance(event, StreamEnd):
@@ -164,10 +168,12 @@ class Dispatcher:
         task: str,
         request_id: str,
         deadline_s: float | None = None,
+        hedge: HedgePolicy | None = None,
     ) -> tuple[Dispatch, AsyncIterator[StreamEvent]]:
-        """The dispatch state and the stream of the first model that produces content."""
+        """The dispatch state and the stream of the first model that produces content;
+        `hedge` lets a late primary's fallback start beside it (hedge.py)."""
         state = Dispatch(request_id, task, began=self.clock())
-        return state, self._run(chain, request, state, deadline_s, streaming=True)
+        return state, self._run(chain, request, state, deadline_s, streaming=True, hedge=hedge)
 
     async def embed(
         self,
@@ -246,10 +252,14 @@ class Dispatcher:
         deadline_s: float | None,
         *,
         streaming: bool,
+        hedge: HedgePolicy | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         deadline = self.clock() + (deadline_s or self.settings.deadline_s)
         run = _Run(deadline, size=len(chain))
+        hedged: set[int] = set()  # fallbacks already started beside their primary
         for index, name in enumerate(chain):
+            if index in hedged:
+                continue
             spec = self.catalog.resolve(name)
             if spec is None:
                 run.failures.append((name, "not in the model catalog"))
@@ -260,7 +270,11 @@ class Dispatcher:
                 continue
             # skip_reason() may have made this request the circuit's probe: whatever happens
             # below, the probe slot is given back (a verdict, if any, is recorded first).
-            attempt = self._try_model(spec, index, request, state, run, streaming)
+            partner = self._partner(chain, index, hedge)
+            if partner is not None and hedge is not None:
+                attempt = self._hedged(spec, index, partner, request, state, run, streaming, hedge)
+            else:
+                attempt = self._try_model(spec, index, request, state, run, streaming)
             try:
                 async for event in attempt:
                     yield event
@@ -269,7 +283,46 @@ class Dispatcher:
             finally:
                 await attempt.aclose()  # a caller that left is recorded as such, at once
                 self.health.abandoned(spec)
+                if partner is not None and state.hedged:
+                    hedged.add(partner[0])  # it has had its turn
         raise ChainExhaustedError(run.failures, run.retry_hint)
+
+    def _partner(
+        self, chain: tuple[str, ...], index: int, hedge: HedgePolicy | None
+    ) -> tuple[int, ModelSpec] | None:
+        """The model a hedge would start beside the chain's primary: the next one, when it is
+        healthy and the call's policy lets it run."""
+        if hedge is None or index != 0 or len(chain) < 2:
+            return None
+        spec = self.catalog.resolve(chain[1])
+        if spec is None or self.health.unavailable({spec.name: spec}):
+            return None
+        return None if hedge.refusal(spec) is not None else (1, spec)
+
+    def _hedged(
+        self,
+        spec: ModelSpec,
+        index: int,
+        partner: tuple[int, ModelSpec],
+        request: ChatRequest,
+        state: Dispatch,
+        run: _Run,
+        streaming: bool,
+        hedge: HedgePolicy,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """The primary, raced by its partner once it is late (hedge.py)."""
+        number, other = partner
+
+        def hedging() -> None:
+            state.hedged = True
+            hedge.started(other)
+
+        return race(
+            lambda seen: self._try_model(spec, index, request, state, run, streaming, seen),
+            lambda seen: self._try_model(other, number, request, state, run, streaming, seen),
+            hedge.after_s(spec),
+            hedging,
+        )
 
     def _skip(self, state: Dispatch, spec: ModelSpec, run: _Run, index: int, why: str) -> None:
         self._record(state, spec, "skipped", number=0, fallback=index > 0, skip_reason=why)
@@ -283,6 +336,7 @@ class Dispatcher:
         state: Dispatch,
         run: _Run,
         streaming: bool,
+        content_seen: asyncio.Event | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         """Try one model (and retry it once when that may help); sets `run.answered`."""
         provider = self._providers(spec)
@@ -326,7 +380,9 @@ class Dispatcher:
                 # Non-streamed requests are streamed too, so the same first-token and stall
                 # limits catch a hanging upstream; nothing reaches the caller until the end,
                 # so any failure may fall back.
-                inner = self._stream_one(provider, spec, sized, run.deadline, state, patient)
+                inner = self._stream_one(
+                    provider, spec, sized, run.deadline, state, patient, content_seen
+                )
                 try:
                     async for event in inner:
                         if last is None:
@@ -417,6 +473,7 @@ class Dispatcher:
         deadline: float,
         state: Dispatch,
         patient: bool,
+        content_seen: asyncio.Event | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         """One model's stream with time limits; reasoning is held back until content comes,
         and a failure after content raises `PartialAnswerError` instead of the error."""
@@ -484,6 +541,8 @@ class Dispatcher:
                 if not content:
                     content = True
                     state.model, state.provider = spec.name, spec.provider.value
+                    if content_seen is not None:
+                        content_seen.set()  # a hedged race's verdict (hedge.py)
                     for early in held:
                         yield early
                 yield event

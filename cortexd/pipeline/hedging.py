@@ -1,0 +1,81 @@
+"""A call's hedging rules (routing/dispatch/hedge.py runs the race): when a late primary
+gets its fallback started beside it, and when it may not.
+
+The threshold is the primary's recent time to first token for the task (its p95, from the
+calls this daemon answered; a default until there are enough). No hedge for a local-only
+call (there is no second local model to race), above an input size where sending the
+prompt twice costs real money, or when the fallback's provider is past a budget's hard
+limit or already past its first alert (an extra call is a luxury).
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import TYPE_CHECKING
+
+from cortexd.routing import ModelSpec, call_estimate
+from cortexd.routing.dispatch import HedgePolicy, estimate_tokens, hedge_threshold
+
+if TYPE_CHECKING:
+    from cortexd.pipeline.plan import Planned
+    from cortexd.services import Services
+
+#: Above this many prompt tokens the fallback is not started beside the primary: a
+#: 150k-token agent context sent twice costs as much as the answer.
+HEDGE_MAX_INPUT_TOKENS = 32_000
+#: Time-to-first-token samples kept per model and task.
+KEPT = 50
+
+
+class RecentTtfts:
+    """Per (model, task), the times to first token of the latest answered calls.
+
+    >>> recent = RecentTtfts()
+    >>> for seconds in (0.5, 0.7, 0.6, 0.9, 0.8):
+    ...     recent.observe("sonnet", "Code review", seconds)
+    >>> recent.threshold("sonnet", "Code review"), recent.threshold("opus", "Code review")
+    (2.0, 8.0)
+    """
+
+    def __init__(self, kept: int = KEPT) -> None:
+        self._kept = kept
+        self._ttfts: dict[tuple[str, str], collections.deque[float]] = {}
+
+    def observe(self, model: str, task: str, seconds: float | None) -> None:
+        """A call of `task` answered by `model` had its first token after `seconds`."""
+        if seconds is None or seconds < 0:
+            return
+        key = (model, task)
+        if key not in self._ttfts:
+            self._ttfts[key] = collections.deque(maxlen=self._kept)
+        self._ttfts[key].append(seconds)
+
+    def threshold(self, model: str, task: str) -> float:
+        """When a late `model` gets its fallback beside it, for `task`."""
+        return hedge_threshold(list(self._ttfts.get((model, task), ())))
+
+
+def hedge_policy(services: Services, planned: Planned, call_id: str) -> HedgePolicy | None:
+    """The call's hedging rules; None where it may not hedge at all. A started race holds
+    the fallback's estimate in the call's budget hold beside the primary's."""
+    plan = planned.plan
+    if plan.local_only or len(plan.chain) < 2:
+        return None
+    if estimate_tokens(planned.chat) > HEDGE_MAX_INPUT_TOKENS:
+        return None
+
+    def refusal(partner: ModelSpec) -> str | None:
+        from cortexd.api.budgets import within_budget  # the budgets' own rule for extras
+
+        kept, why = within_budget(services, (partner.name,), planned.priced)
+        return None if kept else ("; ".join(why) or "past a budget")
+
+    def started(partner: ModelSpec) -> None:
+        estimate = call_estimate(services.routing.catalog, planned.priced)(partner)
+        services.spend.reserve(call_id, partner.provider.value, estimate)
+
+    return HedgePolicy(
+        after_s=lambda primary: services.ttfts.threshold(primary.name, plan.task),
+        refusal=refusal,
+        started=started,
+    )
