@@ -186,8 +186,8 @@ class Catalog:
     A spelling means one model, decided in this order: a model's name (its alias) first,
     then a synonym, then a model id. So an alias whose model id is another model's name
     (``toolgpt`` serving ``gpt-4o`` behind a proxy) never takes that name over: ``gpt-4o``
-    still means the model called gpt-4o. A model id that several models share and none is
-    named is ambiguous: `find` knows no model by it and `resolve` raises.
+    still means the model called gpt-4o. A model id that models at different endpoints share,
+    none of them named by it, is ambiguous: `find` knows no model by it and `resolve` raises.
     """
 
     models: Mapping[str, ModelSpec]
@@ -208,7 +208,10 @@ class Catalog:
             if key not in self._index:
                 by_id.setdefault(key, []).append(spec.name)
         for key, names in by_id.items():
-            if len(names) == 1:
+            # Aliases of one model at one endpoint ("mini" for haiku's id) are one model: the
+            # id means the first of them. At different endpoints, it would mean either.
+            endpoints = {(self.models[n].provider, self.models[n].base_url) for n in names}
+            if len(endpoints) == 1:
                 self._index[key] = names[0]
             else:
                 self._shared[key] = tuple(names)
@@ -233,7 +236,8 @@ class Catalog:
         return self.models[alias] if alias else None
 
     def sharing(self, name: str) -> tuple[str, ...]:
-        """The models whose model id is `name` when several share it and none is named so."""
+        """The models whose model id is `name` when several at different endpoints share it
+        and none is named so."""
         return self._shared.get(normalize(name), ())
 
     def shared_ids(self) -> Mapping[str, tuple[str, ...]]:

@@ -68,7 +68,16 @@ def test_a_name_wins_over_a_synonym_and_a_synonym_over_a_model_id() -> None:
 
 def test_a_model_id_two_models_share_resolves_to_neither() -> None:
     catalog = build_catalog(
-        [ModelSpec("proxy-codex", Provider.OPENAI, "gpt-5.3-codex", Api.RESPONSES, 400_000)]
+        [
+            ModelSpec(
+                "proxy-codex",
+                Provider.OPENAI,
+                "gpt-5.3-codex",
+                Api.RESPONSES,
+                400_000,
+                base_url="http://127.0.0.1:9/v1",
+            )
+        ]
     )
     assert catalog.find("gpt-5.3-codex") is None
     with pytest.raises(AmbiguousModelError) as caught:
@@ -314,3 +323,10 @@ def test_propose_apply_without_a_terminal_refuses_without_yes() -> None:
     finally:
         running.stop()
         remove_home(home)
+
+
+def test_two_names_for_one_model_at_one_endpoint_are_not_ambiguous() -> None:
+    # 'mini' is haiku under another name: same provider, id and endpoint.
+    table = parse_routing_text(with_aliases("| mini | anthropic | claude-haiku-5-5 | |"))
+    spec = catalog_for(table).resolve("claude-haiku-5-5")
+    assert spec is not None and spec.name == "haiku"
