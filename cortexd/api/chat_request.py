@@ -49,29 +49,37 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class _ImageUrl(_Model):
+class _Wire(_Model):
+    """OpenAI's types, strictly: ``"5"`` is no ``max_tokens`` and ``1`` no boolean. OpenAI's
+    API refuses them, and a body that goes through as written must not hold what was taken
+    here only by coercion."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+class _ImageUrl(_Wire):
     url: str = Field(min_length=1)
     detail: str | None = None
 
 
-class _Part(_Model):
+class _Part(_Wire):
     type: Literal["text", "image_url", "input_text"]
     text: str | None = None
     image_url: _ImageUrl | str | None = None
 
 
-class _Function(_Model):
+class _Function(_Wire):
     name: str = Field(min_length=1)
     arguments: str = "{}"
 
 
-class _ToolCall(_Model):
+class _ToolCall(_Wire):
     id: str
     type: Literal["function"] = "function"
     function: _Function
 
 
-class _Message(_Model):
+class _Message(_Wire):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[_Part] | None = None
     tool_calls: list[_ToolCall] | None = None
@@ -79,19 +87,19 @@ class _Message(_Model):
     name: str | None = None
 
 
-class _FunctionDef(_Model):
+class _FunctionDef(_Wire):
     name: str = Field(min_length=1, max_length=128)
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     strict: bool | None = None
 
 
-class _Tool(_Model):
+class _Tool(_Wire):
     type: Literal["function"] = "function"
     function: _FunctionDef
 
 
-class CortexOptions(_Model):
+class CortexOptions(_Wire):
     """The ``cortex`` extension object of a request. Unlike OpenAI's own fields, a key here
     that cortexd does not know is refused: it is ours, so a misspelling (``tsak``) can only be
     a mistake, and ignored it would route the call as if it were not there."""
@@ -126,7 +134,7 @@ def unknown_key(key: str, known: list[str]) -> str:
     return f"unknown key '{shown}'{hint} (the keys are {', '.join(known)})"
 
 
-class ChatBody(_Model):
+class ChatBody(_Wire):
     """The request body of ``POST /v1/chat/completions``."""
 
     model: str = "auto"

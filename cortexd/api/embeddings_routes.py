@@ -48,7 +48,7 @@ class EmbeddingsBody(_Model):
 
     model: str = "auto"
     input: str | list[str] = Field(min_length=1)
-    dimensions: int | None = Field(default=None, gt=0, le=MAX_DIMENSIONS)
+    dimensions: int | None = Field(default=None, gt=0, le=MAX_DIMENSIONS, strict=True)
     encoding_format: Literal["float", "base64"] = "float"
     # What the texts are for; models trained with task prefixes (nomic-embed-text) get them.
     input_type: InputType | None = None
