@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,6 +30,7 @@ from cortexd.api.hardware_routes import hardware
 from cortexd.api.ledger_routes import LEDGER_ROUTES
 from cortexd.api.messages_routes import count_tokens, messages
 from cortexd.api.proposal_routes import PROPOSAL_ROUTES
+from cortexd.api.reachability import Reachability
 from cortexd.api.responses_routes import responses
 from cortexd.models_json import anthropic_list, model_row, task_rows
 from cortexd.pipeline.call import new_call_id
@@ -72,34 +74,9 @@ async def health(request: Request) -> Response:
     in_flight = services.in_flight  # before the status checks below take their time
     statuses: list[dict[str, object]] = []
     if services.sdks_ready.is_set():
-        seen = set()
-        for spec in routing.catalog:
-            key = (spec.provider, spec.base_url)
-            if key in seen or spec.provider.value == "llamacpp" and not routing.table.local_files:
-                continue
-            seen.add(key)
-            try:
-                async with asyncio.timeout(3):
-                    status = await services.registry(spec).status()
-            except TimeoutError:
-                statuses.append(
-                    {
-                        "provider": spec.provider.value,
-                        "reachable": False,
-                        "detail": "no answer in 3 s",
-                    }
-                )
-                continue
-            statuses.append(
-                {
-                    "provider": status.provider,
-                    "configured": status.configured,
-                    "key_present": status.key_present,
-                    "reachable": status.reachable,
-                    "endpoint": status.endpoint,
-                    "detail": status.detail,
-                }
-            )
+        # Asked over the network at most every 30 s, however often the endpoint is polled.
+        reachability: Reachability = request.app.state.reachability
+        statuses = await reachability.statuses(services, routing)
     return JSONResponse(
         {
             "status": "ok",
@@ -116,6 +93,11 @@ async def health(request: Request) -> Response:
             "sdks_loaded": services.sdks_ready.is_set(),
             "sdk_error": services.sdk_error,
             "providers": statuses,
+            # Models dispatch skips now, and when each may be tried again (cortex health).
+            "circuits": [
+                {"model": name, "why": why, "until": _at(wait), "in_s": round(wait, 1)}
+                for name, why, wait in services.dispatcher.health.held_back(routing.catalog.models)
+            ],
             "in_flight": in_flight,
             "ledger": services.ledger.health(),
             "budgets": budget_json(services),
@@ -129,6 +111,11 @@ async def health(request: Request) -> Response:
             "listener": services.listener_info.as_json(),
         }
     )
+
+
+def _at(seconds: float) -> str:
+    """The wall-clock time `seconds` from now, ISO 8601 in UTC."""
+    return datetime.fromtimestamp(time.time() + seconds, UTC).isoformat(timespec="seconds")
 
 
 class _Slot:
@@ -238,4 +225,5 @@ def build_app(services: Services) -> Starlette:
     handlers = {404: _not_found, 405: _not_allowed, Exception: _internal}
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.services = services
+    app.state.reachability = Reachability()
     return app

@@ -1,5 +1,5 @@
 """``cortex health``: is the daemon up, which routing file, its TCP listener, which providers
-answer."""
+answer, which models' circuits are open and until when."""
 
 from __future__ import annotations
 
@@ -68,4 +68,24 @@ def run(args: argparse.Namespace) -> int:
             escape(str(p.get("detail", ""))),
         )
     console.print(table)
+    _circuits(console, health.get("circuits") or [])
     return 0 if not routing.get("last_error") else 1
+
+
+def _circuits(console: Any, circuits: list[dict[str, Any]]) -> None:
+    """The models dispatch skips now, and when each is tried again (in local time)."""
+    from datetime import datetime
+
+    from rich.markup import escape
+
+    if not circuits:
+        console.print("open circuits: none (every model may be tried)")
+        return
+    console.print("[yellow]open circuits (skipped until then):[/]")
+    for c in circuits:
+        at = datetime.fromisoformat(c["until"]).astimezone().strftime("%H:%M:%S")
+        console.print(
+            f"  {escape(c['model'])}: {escape(c['why'])}; tried again at {at} "
+            f"(in {c['in_s']:.0f} s)",
+            highlight=False,
+        )

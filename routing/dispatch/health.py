@@ -104,3 +104,26 @@ class ModelHealth:
             if wait > 0:
                 waits.append(wait)
         return min(waits, default=None)
+
+    def held_back(self, specs: Mapping[str, ModelSpec]) -> list[tuple[str, str, float]]:
+        """The models held back now, each with why and the seconds until it may be tried
+        again (its circuit half-opens, its pause ends), soonest first: what ``cortex health``
+        shows. Read-only, like `free_in`: no probe is claimed, no pause expired."""
+        held = []
+        for name, spec in specs.items():
+            reasons = [
+                (self._pause_left(self._provider_pauses, spec.provider.value), "provider"),
+                (self._pause_left(self._model_pauses, name), "model"),
+                (self.breakers.half_opens_in(name) or 0.0, "circuit"),
+            ]
+            wait, kind = max(reasons)
+            if wait <= 0:
+                continue
+            if kind == "provider":
+                why = self._provider_pauses[spec.provider.value][1]
+            elif kind == "model":
+                why = self._model_pauses[name][1]
+            else:
+                why = "circuit open: it failed several times in a row"
+            held.append((name, why, wait))
+        return sorted(held, key=lambda h: h[2])
