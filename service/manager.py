@@ -118,11 +118,14 @@ class Manager(Protocol):
 
 @dataclass(frozen=True)
 class Systemd:
-    """``systemctl --user``: the unit is enabled (started at login) and started now."""
+    """``systemctl --user``: the unit (and its socket) enabled, so started at login, and
+    started now."""
 
     def start(self, layout: Layout) -> list[Argv]:
-        unit = SOCKET_UNIT if layout.spec.socket_activated else SERVICE_UNIT
-        return [_systemctl("daemon-reload"), _systemctl("enable", "--now", unit)]
+        # With a socket unit the daemon is started now too, not at the first connection:
+        # its scheduled jobs (budget checks, the weekly review, the inbox) keep their times.
+        units = (SOCKET_UNIT, SERVICE_UNIT) if layout.spec.socket_activated else (SERVICE_UNIT,)
+        return [_systemctl("daemon-reload"), _systemctl("enable", "--now", *units)]
 
     def stop(self, layout: Layout, installed: Sequence[str]) -> list[Argv]:
         # The socket first, so that it cannot start the service again while it stops.

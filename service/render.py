@@ -112,8 +112,11 @@ def systemd_unit(spec: ServiceSpec) -> str:
     """The ``cortexd.service`` user unit."""
     if spec.socket_activated:
         unit_extra = f"Requires={SOCKET_UNIT}\nAfter={SOCKET_UNIT}\n"
-        # Enabling the service enables its socket; the socket starts the daemon on demand.
-        install = f"Also={SOCKET_UNIT}"
+        # Enabling the service enables its socket, which starts the daemon again should it
+        # be stopped and holds connections while it restarts. The daemon itself still
+        # starts at login, not at the first connection: the budget checks, the weekly
+        # review and the inbox watcher run inside it and must not wait for a client.
+        install = f"WantedBy=default.target\nAlso={SOCKET_UNIT}"
     else:
         unit_extra = ""
         install = "WantedBy=default.target"

@@ -111,7 +111,8 @@ def test_socket_activation_ties_the_service_to_its_socket(tmp_path: Path) -> Non
     activated = spec(tmp_path, socket_activated=True)
     unit = systemd_unit(activated).splitlines()
     assert {"Requires=cortexd.socket", "After=cortexd.socket", "Also=cortexd.socket"} <= set(unit)
-    assert "WantedBy=default.target" not in unit
+    # Started at login all the same: its scheduled jobs must not wait for a first client.
+    assert "WantedBy=default.target" in unit
     socket = systemd_socket(activated).splitlines()
     assert "ListenStream=%t/cortex/cortexd.sock" in socket
     assert {"SocketMode=0600", "DirectoryMode=0700", "WantedBy=sockets.target"} <= set(socket)
@@ -420,7 +421,8 @@ def test_socket_activation_enables_the_socket_and_a_reinstall_switches_back(
     assert main(["service", "install", "--socket", "--platform", "linux"]) == 0
     socket_unit = unit_dir(home) / "cortexd.socket"
     assert "ListenStream=%t/cortex/cortexd.sock" in socket_unit.read_text().splitlines()
-    assert fakes.calls()[-1] == "systemctl --user enable --now cortexd.socket"
+    # The daemon starts now, not at the first connection (its jobs keep their times).
+    assert fakes.calls()[-1] == "systemctl --user enable --now cortexd.socket cortexd.service"
 
     assert main(["service", "install", "--platform", "linux"]) == 0
     assert fakes.calls()[2:] == [
@@ -503,10 +505,12 @@ def test_the_services_environment_follows_the_shell_but_never_carries_keys(
 ) -> None:
     cortex_home = tmp_path / "my cortex"
     monkeypatch.setenv("CORTEX_HOME", str(cortex_home))
+    monkeypatch.setenv("CORTEX_TCP", "127.0.0.1:4848")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret-in-shell")
     assert main(["service", "install", "--dry-run", "--platform", "linux"]) == 0
     out = capsys.readouterr().out
     assert f'Environment="CORTEX_HOME={cortex_home}"' in out
+    assert 'Environment="CORTEX_TCP=127.0.0.1:4848"' in out
     assert f"LoadCredential=keys.env:{cortex_home / 'config' / 'keys.env'}" in out
     assert "sk-ant-secret-in-shell" not in out
     assert "ANTHROPIC_API_KEY is set in this shell, but the service does not see it" in out

@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
     i.add_argument(
         "--socket",
         action="store_true",
-        help="systemd: add a .socket unit that starts cortexd at the first connection",
+        help="systemd: add a .socket unit, which holds connections while cortexd (re)starts",
     )
     i.set_defaults(run=run_install)
     u = actions.add_parser("uninstall", parents=[common], help="stop the service, remove its files")
@@ -89,7 +89,8 @@ def run_install(args: argparse.Namespace) -> int:
     _print_notes(plan)
     key = shlex.quote(str(layout.spec.key_file))
     if layout.platform is Platform.LINUX:
-        unit = "cortexd.socket" if layout.spec.socket_activated else "cortexd.service"
+        socket = " with cortexd.socket" if layout.spec.socket_activated else ""
+        unit = f"cortexd.service{socket}"
         print(f"cortexd is installed and started ({unit}, a systemd user unit).")
         print(f"API keys go in {key} (NAME=value); then: systemctl --user restart cortexd")
         print("To keep it running after you log out: loginctl enable-linger")
