@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from cortexd.routing import Catalog, ModelSpec, redact_url
-from cortexd.routing.names import loose
-from cortexd.routing.table import EMBEDDINGS_TASK
+from cortexd.routing import EMBEDDINGS_TASK, Catalog, ModelSpec, redact_url
 
 
 def model_row(catalog: Catalog, spec: ModelSpec) -> dict[str, Any]:
@@ -34,13 +32,13 @@ _EPOCH = "1970-01-01T00:00:00Z"
 
 
 def endpoint_of(task: str) -> str:
-    """The endpoint a ``task:`` name serves on: the Embeddings route makes vectors, on
-    ``/v1/embeddings``; every other route answers chat, on the chat endpoints.
+    """The endpoint a task type (as the routing table spells it) serves on: the Embeddings
+    route makes vectors, on ``/v1/embeddings``; every other route answers chat.
 
     >>> endpoint_of("Embeddings"), endpoint_of("Meeting summary")
     ('/v1/embeddings', '/v1/chat/completions')
     """
-    return "/v1/embeddings" if loose(task) == loose(EMBEDDINGS_TASK) else "/v1/chat/completions"
+    return "/v1/embeddings" if task == EMBEDDINGS_TASK else "/v1/chat/completions"
 
 
 def task_rows(task_types: Iterable[str]) -> list[dict[str, Any]]:

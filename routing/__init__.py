@@ -39,6 +39,7 @@ from cortexd.routing.proposals import Evidence, ModelEvidence, Pending, Proposal
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.router import Availability, RoutePlan, Router, plan_route
 from cortexd.routing.routing_file import (
+    RESERVED_NAMES,
     catalog_for,
     load_routing_file,
     load_routing_file_with_digest,
@@ -47,6 +48,7 @@ from cortexd.routing.routing_file import (
 from cortexd.routing.similarity_index import Embedder, TaskSimilarity
 from cortexd.routing.table import (
     DEFAULT_TASK,
+    EMBEDDINGS_TASK,
     Budget,
     BudgetPolicy,
     Mode,
@@ -70,6 +72,8 @@ from cortexd.routing.warmup import WARM_UP_BUDGET_S, ColdStart, skip_cold
 __all__ = [
     "AmbiguousModelError",
     "DEFAULT_TASK",
+    "EMBEDDINGS_TASK",
+    "RESERVED_NAMES",
     "TASK_EXAMPLES_FILE",
     "WARM_UP_BUDGET_S",
     "Api",

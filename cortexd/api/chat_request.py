@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,9 +22,16 @@ from pydantic_core import PydanticCustomError
 
 from cortexd.api.errors import ApiError
 from cortexd.api.ranges import MAX_OUTPUT_TOKENS
-from cortexd.routing import Api, Catalog, Message, ModelSpec, Provider, RouteRequest
-from cortexd.routing.errors import AmbiguousModelError
-from cortexd.routing.names import loose
+from cortexd.routing import (
+    EMBEDDINGS_TASK,
+    RESERVED_NAMES,
+    AmbiguousModelError,
+    Api,
+    Message,
+    ModelSpec,
+    Provider,
+    RouteRequest,
+)
 from cortexd.routing.providers import (
     ChatMessage,
     ChatRequest,
@@ -36,8 +43,9 @@ from cortexd.routing.providers import (
     ToolChoice,
     ToolSpec,
 )
-from cortexd.routing.routing_file import RESERVED_NAMES
-from cortexd.routing.table import EMBEDDINGS_TASK
+
+if TYPE_CHECKING:
+    from cortexd.services import Routing
 
 #: Body fields no client may set: they would pick an upstream or credentials.
 FORBIDDEN = frozenset(
@@ -308,7 +316,7 @@ def _passed_through_only(body: ChatBody) -> str | None:
     return None
 
 
-def check_served(body: ChatBody, catalog: Catalog) -> None:
+def check_served(body: ChatBody, routing: Routing) -> None:
     """What Chat Completions cannot do for `body` is a 400 that says so, not an answer that
     silently leaves it out.
 
@@ -325,6 +333,7 @@ def check_served(body: ChatBody, catalog: Catalog) -> None:
     task = model[5:] if model.casefold().startswith("task:") else None
     if task is None and routed and body.cortex is not None:
         task = body.cortex.task
+    catalog = routing.catalog
     try:
         spec = None if routed else catalog.resolve(model)
     except AmbiguousModelError:
@@ -332,7 +341,7 @@ def check_served(body: ChatBody, catalog: Catalog) -> None:
     if not routed and spec is None:
         return  # an unknown model: the router says so, with the valid names
     embeds = spec is not None and (spec.embedding or spec.api is Api.EMBEDDINGS)
-    if embeds or (task is not None and loose(task) == loose(EMBEDDINGS_TASK)):
+    if embeds or (task is not None and routing.table.find_task(task) == EMBEDDINGS_TASK):
         asked = f"'{model}'" if spec else f"the {EMBEDDINGS_TASK} route"
         raise ApiError(
             400,

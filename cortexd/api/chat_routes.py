@@ -45,7 +45,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache"}
 def chat_call(body: ChatBody, data: dict[str, Any], request: Request) -> Call:
     """The pipeline's call for a Chat Completions body (`data`, as the client wrote it, is
     kept for a model that speaks this wire: see `plan.keep_forward`)."""
-    check_served(body, request.app.state.services.routing.catalog)
+    check_served(body, request.app.state.services.routing)
     sent = {k: v for k, v in data.items() if k != "cortex"}  # our extension stays here
     if body.stream and not (body.stream_options or {}).get("include_usage"):
         # The ledger needs the usage chunk; the client, who did not ask for it, never sees it.

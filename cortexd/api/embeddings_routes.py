@@ -17,23 +17,21 @@ from cortexd.api.chat_request import _Model, parse_body
 from cortexd.api.errors import ApiError
 from cortexd.api.recording import EmbeddingCall
 from cortexd.pipeline.run import provider_error
-from cortexd.routing import InputType
+from cortexd.routing import EMBEDDINGS_TASK, InputType, RoutingTable
 from cortexd.routing.dispatch import CannotEmbedError, ChainExhaustedError, EmbedResult
-from cortexd.routing.names import loose
 from cortexd.routing.providers import EmbedRequest, InvalidRequestError
-from cortexd.routing.table import EMBEDDINGS_TASK
 from cortexd.services import Services
 
 #: The model names that ask for the Embeddings route instead of one model.
 ROUTED = ("auto", "", "default")
 
 
-def routed(model: str) -> bool:
+def routed(model: str, table: RoutingTable) -> bool:
     """Whether `model` asks for the Embeddings route (``task:Embeddings``, as ``/v1/models``
     lists it, included) rather than one model."""
     name = model.strip()
     if name.casefold().startswith("task:"):
-        return loose(name[5:]) == loose(EMBEDDINGS_TASK)
+        return table.find_task(name[5:]) == EMBEDDINGS_TASK
     return name in ROUTED
 
 
@@ -80,7 +78,7 @@ def vectors_json(vectors: tuple[tuple[float, ...], ...], encoding: str) -> list[
 
 def chain_for(services: Services, model: str) -> tuple[str, ...]:
     """The models to try: the one named, or the Embeddings route's local row and its fallbacks."""
-    if not routed(model):
+    if not routed(model, services.routing.table):
         return (model,)
     table = services.routing.table
     found = table.find_task("Embeddings")
@@ -125,7 +123,7 @@ async def embeddings(request: Request) -> Response:
     services: Services = request.app.state.services
     body = parse_body(await read_json(request, services), EmbeddingsBody)
     catalog = services.routing.catalog
-    explicit = not routed(body.model)
+    explicit = not routed(body.model, services.routing.table)
     if body.model.strip().casefold().startswith("task:") and explicit:
         raise ApiError(
             400,
