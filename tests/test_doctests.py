@@ -9,9 +9,9 @@ import pytest
 
 from cortexd import models_json
 from cortexd.api import agent_words, error_shapes, tcp_guard
-from cortexd.pipeline import family
-from cortexd.routing.dispatch import liveness
+from cortexd.pipeline import family, hedging
 from cortexd.routing import catalog, cells, names, prices, urls
+from cortexd.routing.dispatch import hedge, liveness
 from cortexd.routing.providers import (
     chat,
     errors,
@@ -48,6 +48,9 @@ PROVIDERS = [
         agent_words,
         error_shapes,
         family,
+        hedging,
+        hedge,
+        liveness,
         *PROVIDERS,
     ],
 )
