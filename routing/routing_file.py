@@ -18,6 +18,12 @@ from urllib.parse import urlsplit
 from cortexd.routing import cells
 from cortexd.routing.catalog import BUILTIN_MODELS, Api, Catalog, ModelSpec, Provider, build_catalog
 from cortexd.routing.errors import Problem, RoutingFileError
+from cortexd.routing.hedging_setting import (
+    Hedging,
+    HedgingSettingError,
+    parse_hedging,
+    row_hedging,
+)
 from cortexd.routing.markdown_tables import Document, Row, Table, parse_document
 from cortexd.routing.names import loose, nearest, normalize
 from cortexd.routing.prices import Price, Pricing, default_pricing, read_pricing
@@ -80,6 +86,7 @@ SECTIONS: tuple[Section, ...] = (
         Column("fallback", ("fallback", "fallbacks", "fallback model", "fallback chain")),
         Column("notes", ("notes", "note", "why")),
         Column("local_only", ("local only", "private", "privacy")),
+        Column("hedging", ("hedging", "hedge")),
     ),
     _section(
         "Model Aliases",
@@ -297,6 +304,7 @@ def parse_routing_text(
     table = RoutingTable(
         source=source,
         mode=_mode(doc, problems),
+        hedging=_hedging(doc, problems),
         routes=routes,
         local=local,
         providers=_providers(sheets["Available Providers"]),
@@ -345,6 +353,25 @@ def _sheets(doc: Document, problems: list[Problem]) -> dict[str, _Sheet]:
         if section is not None:
             grouped[section.title].append(table)
     return {s.title: _Sheet(s, grouped[s.title], problems) for s in SECTIONS}
+
+
+def _row_hedging(cell: str) -> tuple[bool | None]:
+    """The row's Hedging cell, boxed: `Sheet.read` says None for a cell it could not read."""
+    try:
+        return (row_hedging(cell),)
+    except HedgingSettingError as exc:
+        raise cells.CellError(str(exc)) from None
+
+
+def _hedging(doc: Document, problems: list[Problem]) -> Hedging:
+    field = next((f for f in doc.fields if normalize(f.key) == "hedging"), None)
+    if field is None:
+        return Hedging()
+    try:
+        return parse_hedging(field.value, field.line)
+    except HedgingSettingError as exc:
+        problems.append(Problem(field.line, str(exc), section="Hedging"))
+        return Hedging()
 
 
 def _mode(doc: Document, problems: list[Problem]) -> Mode:
@@ -539,10 +566,12 @@ def _routes(sheet: _Sheet, catalog: Catalog) -> dict[str, Route]:
             row, task, "fallback", v.get("fallback", ""), lambda c: cells.model_chain(c, catalog)
         )
         local_only = sheet.read(row, task, "local_only", v.get("local_only", ""), cells.yes_no)
-        if primary is None or fallback is None or local_only is None:
+        hedge = sheet.read(row, task, "hedging", v.get("hedging", ""), _row_hedging)
+        if primary is None or fallback is None or local_only is None or hedge is None:
             continue
         chain = tuple(dict.fromkeys((*primary, *fallback)))
-        route = Route(task, chain, row.line, v.get("notes", "").strip(), local_only)
+        notes = v.get("notes", "").strip()
+        route = Route(task, chain, row.line, notes, local_only, hedge[0])
         routes[task] = seen[loose(task)] = route
     return routes
 

@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from cortexd.routing.errors import Problem
+from cortexd.routing.hedging_setting import Hedging
 from cortexd.routing.names import loose
 from cortexd.routing.prices import Pricing
 
@@ -71,6 +72,7 @@ class Route:
     line: int
     notes: str = ""
     local_only: bool = False
+    hedging: bool | None = None  # the row's Hedging cell; None: the file's rule
 
     @property
     def primary(self) -> str:
@@ -163,6 +165,7 @@ class RoutingTable:
     cross_validation: Mapping[str, CrossCheck] = field(default_factory=dict)
     ollama_host: str | None = None
     warnings: tuple[Problem, ...] = ()
+    hedging: Hedging = field(default_factory=Hedging)
 
     def task_types(self) -> list[str]:
         """Every task type the file defines, Routing Table first, without duplicates."""

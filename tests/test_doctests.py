@@ -10,7 +10,7 @@ import pytest
 from cortexd import models_json
 from cortexd.api import agent_words, error_shapes, tcp_guard
 from cortexd.pipeline import family, hedging
-from cortexd.routing import catalog, cells, names, prices, urls
+from cortexd.routing import catalog, cells, hedging_setting, names, prices, urls
 from cortexd.routing.dispatch import hedge, liveness
 from cortexd.routing.providers import (
     chat,
@@ -51,6 +51,7 @@ PROVIDERS = [
         hedging,
         hedge,
         liveness,
+        hedging_setting,
         *PROVIDERS,
     ],
 )

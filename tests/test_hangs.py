@@ -6,15 +6,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import anthropic
 import openai
 import pytest
 from support.app import App
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
+from support.waiting import wait_for
 
+from cortexd.pipeline.hedging import hedge_policy
+from cortexd.pipeline.plan import Planned
+from cortexd.routing import RoutePlan
 from cortexd.routing.dispatch import ModelHealth
+from cortexd.routing.providers import ChatMessage, ChatRequest
 
+#: A Hedging setting whose size limit no prompt fits under.
+SMALL = "on, up to 10 input tokens"
 #: The issue's promise: a hung primary answered (or refused clearly) within this long.
 PROMISE_S = 10.0
 
@@ -101,3 +109,51 @@ def test_a_late_primary_is_hedged_and_the_cancelled_try_is_on_the_record(
     call = app.client().get(f"/v1/calls/{cortex['id']}").json()
     outcomes = sorted((a["model"], a["outcome"]) for a in call["attempts"])
     assert outcomes == [("opus", "ok"), ("sonnet", "cancelled")], outcomes
+
+
+def _with_routing_text(app: App, text: str) -> None:
+    generation = app.services.routing.generation
+    app.services.routing_path.write_text(text, encoding="utf-8")
+    app.reload()
+    wait_for(lambda: app.services.routing.generation > generation, "the reload")
+
+
+@pytest.mark.parametrize(
+    ("change", "hedged"),
+    [
+        (lambda text: text.replace("**Mode**:", "**Hedging**: off\n**Mode**:"), False),
+        (lambda text: _row_hedging_off(text), False),
+        (lambda text: text.replace("**Mode**:", f"**Hedging**: {SMALL}\n**Mode**:"), False),
+        (lambda text: text, True),
+    ],
+)  # fmt: skip
+def test_the_routing_files_hedging_setting_turns_it_off_globally_per_row_or_by_size(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI], change: Any, hedged: bool
+) -> None:
+    path = app.services.routing_path
+    saved = path.read_text(encoding="utf-8")
+    try:
+        _with_routing_text(app, change(saved))
+        route = app.services.routing.table.routes["Meeting summary"]
+        table = app.services.routing.table
+        planned = _planned_meeting_summary(app)
+        policy = hedge_policy(app.services, planned, "call-1")
+        assert (policy is not None) is hedged, (table.hedging, route.hedging)
+    finally:
+        _with_routing_text(app, saved)
+
+
+def _row_hedging_off(text: str) -> str:
+    header = "| Task Type | Primary | Fallback | Notes |\n|---|---|---|---|"
+    row = "| Meeting summary | sonnet | opus | Balance speed + quality |"
+    assert header in text and row in text
+    text = text.replace(
+        header, "| Task Type | Primary | Fallback | Notes | Hedging |\n|---|---|---|---|---|"
+    )
+    return text.replace(row, row + " off |")
+
+
+def _planned_meeting_summary(app: App) -> Planned:
+    chat = ChatRequest("auto", (ChatMessage.of("user", "Summarize: we met, we agreed."),))
+    plan = RoutePlan("Meeting summary", ("sonnet", "opus"), "task-given", ())
+    return Planned(plan, chat, chat)

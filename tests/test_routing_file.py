@@ -1270,3 +1270,20 @@ def test_the_digest_is_of_the_bytes_the_table_was_read_from(tmp_path: Path) -> N
     table, digest = load_routing_file_with_digest(path)
     assert digest == hashlib.sha256(data).hexdigest()
     assert table.routes
+
+
+def test_a_bad_hedging_setting_is_an_error_with_its_line(seed_text: str) -> None:
+    text = seed_text.replace("**Mode**:", "**Hedging**: sometimes\n**Mode**:")
+    with pytest.raises(RoutingFileError) as raised:
+        parse_routing_text(text, "model-routing.md")
+    assert "sometimes" in str(raised.value) and "model-routing.md" in str(raised.value)
+    assert str(line_of(text, "**Hedging**")) in str(raised.value)
+
+
+def test_the_hedging_setting_and_a_rows_hedging_cell_are_read(
+    seed_text: str, seed_table: RoutingTable
+) -> None:
+    text = seed_text.replace("**Mode**:", "**Hedging**: on, up to 64k input tokens\n**Mode**:")
+    assert parse_routing_text(text).hedging.max_input_tokens == 64_000
+    assert seed_table.hedging.enabled  # the seed says nothing: on, up to 32k
+    assert all(r.hedging is None for r in seed_table.routes.values())

@@ -20,9 +20,6 @@ if TYPE_CHECKING:
     from cortexd.pipeline.plan import Planned
     from cortexd.services import Services
 
-#: Above this many prompt tokens the fallback is not started beside the primary: a
-#: 150k-token agent context sent twice costs as much as the answer.
-HEDGE_MAX_INPUT_TOKENS = 32_000
 #: Time-to-first-token samples kept per model and task.
 KEPT = 50
 
@@ -59,9 +56,14 @@ def hedge_policy(services: Services, planned: Planned, call_id: str) -> HedgePol
     """The call's hedging rules; None where it may not hedge at all. A started race holds
     the fallback's estimate in the call's budget hold beside the primary's."""
     plan = planned.plan
+    table = services.routing.table
     if plan.local_only or len(plan.chain) < 2:
         return None
-    if estimate_tokens(planned.chat) > HEDGE_MAX_INPUT_TOKENS:
+    route = table.routes.get(plan.task)
+    row = route.hedging if route is not None else None
+    if row is False or row is None and not table.hedging.enabled:
+        return None  # the routing file's Hedging setting, for this row or for all
+    if estimate_tokens(planned.chat) > table.hedging.max_input_tokens:
         return None
 
     def refusal(partner: ModelSpec) -> str | None:
