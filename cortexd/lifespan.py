@@ -15,6 +15,7 @@ import contextlib
 import importlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -74,6 +75,11 @@ def attach_lifespan(
                 queries.recent_outputs, per_client=recent.per_client, clients=recent.clients
             )
         )
+        # Hedge thresholds start from the last 30 days' times to first token, not from 8 s.
+        since = time.time() - 30 * 86400
+        seen = await services.ledger.read(queries.recent_ttfts, since=since)
+        for model, task_type, seconds in seen:
+            services.ttfts.observe(model, task_type, seconds)
         schedule = _schedule(services, job, notices, notifier)
         await schedule.start()
         tasks = [asyncio.create_task(services.load_sdks()), asyncio.create_task(job.write())]

@@ -432,3 +432,20 @@ def recent_outputs(
         if latest:
             found.append((client, [n for (n,) in reversed(latest)]))
     return found
+
+
+def recent_ttfts(
+    db: sqlite3.Connection, *, since: float, rows: int = 5000
+) -> list[tuple[str, str, float]]:
+    """(model, task, seconds to its first token) of the answers of the latest calls since
+    `since`, oldest first: what the hedge thresholds are seeded with at start. Second
+    opinions and judges are left out: theirs is not the answer's wait."""
+    found = db.execute(
+        "SELECT a.model, c.task, a.first_token_s FROM calls c"
+        " JOIN attempts a ON a.call_id = c.id"
+        " WHERE c.started_at >= ? AND a.outcome = 'ok' AND a.first_token_s IS NOT NULL"
+        " AND a.second_opinion = 0 AND c.kind = 'chat'"
+        " ORDER BY c.started_at DESC LIMIT ?",
+        (since, rows),
+    ).fetchall()
+    return [(model, task, float(ttft)) for model, task, ttft in reversed(found)]
