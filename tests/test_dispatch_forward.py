@@ -7,6 +7,7 @@ left of the deadline."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -130,3 +131,22 @@ async def test_a_model_with_no_sign_of_life_is_hung_within_its_short_wait(
 
 def ask(text: str) -> ChatRequest:
     return ChatRequest("sonnet", (ChatMessage.of("user", text),), max_tokens=100)
+
+
+async def test_a_forwarded_chat_stream_flows_as_it_comes_not_at_its_end(
+    registry: ProviderRegistry, openai_fake: FakeOpenAI
+) -> None:
+    openai_fake.clear()
+    openai_fake.enqueue(Turn(text="one two three four five six", chunk_delay=0.2))
+    body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "count"}]}
+    request = ChatRequest(
+        "gpt-4o", (ChatMessage.of("user", "count"),), forward=Forward("chat", body, {}, True)
+    )
+    dispatcher = _dispatcher(registry)
+    _, events = dispatcher.stream(("gpt-4o",), request, task="t", request_id="c1")
+    first_content: float | None = None
+    async for event in events:
+        if isinstance(event, RawEvent) and not event.opening and first_content is None:
+            first_content = time.monotonic()
+        if isinstance(event, StreamEnd):
+            assert first_content is not None and time.monotonic() - first_content > 0.6

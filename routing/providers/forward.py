@@ -151,10 +151,10 @@ def _progress(wire: Wire, kind: str | None, payload: object) -> bool:
     >>> _progress("messages", "content_block_start", {}), _progress("messages", None, {})
     (False, True)
     """
+    if wire == "chat":  # chunks have no event name: what they carry decides
+        return not _chat_content(payload)
     if kind is None or kind in OPENING[wire]:
         return True
-    if wire == "chat":
-        return not _chat_content(payload)
     if wire == "responses" and isinstance(payload, dict):
         item = payload.get("item")
         reasoning = isinstance(item, dict) and item.get("type") == "reasoning"
