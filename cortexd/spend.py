@@ -116,13 +116,14 @@ class SpendTracker:
             total[provider] = total.get(provider, 0) + amount
         return Spend(total)
 
-    def reserve(self, call_id: str, provider: str, amount: int) -> None:
+    def reserve(self, call_id: str, provider: str, amount: int, *, more: bool = False) -> None:
         """Hold `amount` against `provider` for `call_id` until its record is committed (a
         second reservation on another provider adds to the call's hold; on the same one it
-        replaces the first)."""
+        replaces the first, unless it is `more`: a hedge's second model on one provider)."""
         if amount > 0:
             hold = self._holds.get(call_id) or _Hold()
-            self._change(call_id, _Hold({**hold.reserved, provider: amount}, hold.tried))
+            held = hold.reserved.get(provider, 0) if more else 0
+            self._change(call_id, _Hold({**hold.reserved, provider: held + amount}, hold.tried))
 
     def __call__(self, attempt: Attempt) -> None:
         """Dispatch's sink: a priced try counts in its call's hold until the call is settled

@@ -13,6 +13,7 @@ from cortexd.routing.catalog import ModelSpec, build_catalog
 from cortexd.routing.dispatch import Attempt, Dispatcher, DispatchSettings, HedgePolicy
 from cortexd.routing.providers import ChatMessage, ChatRequest, StreamEnd, TextDelta
 from cortexd.routing.providers.registry import ProviderRegistry
+from cortexd.spend import SpendTracker
 
 pytestmark = pytest.mark.anyio
 CHAIN = ("sonnet", "gpt-4o")
@@ -135,3 +136,40 @@ async def test_a_refused_hedge_waits_for_the_primary(
     )
     assert result.response.text == "slow but mine" and not result.dispatch.hedged
     assert not openai_fake.requests
+
+
+async def test_a_cancelled_thinker_is_billed_for_its_thinking(
+    registry: ProviderRegistry, anthropic_fake: FakeAnthropic, openai_fake: FakeOpenAI
+) -> None:
+    attempts: list[Attempt] = []
+    # The primary thinks aloud for about 2 s before any text; the fallback answers at once.
+    thinking = " ".join(f"step{i}" for i in range(40))
+    anthropic_fake.enqueue(Turn(thinking=thinking, text="late", chunk_delay=0.05))
+    openai_fake.enqueue(Turn(text="the fallback"))
+    result = await _dispatcher(registry, attempts).complete(
+        CHAIN, _ask(), task="t", request_id="h7", hedge=_policy(after=0.3)
+    )
+    assert result.response.text == "the fallback"
+    cancelled = next(a for a in attempts if a.outcome == "cancelled")
+    assert cancelled.model == "sonnet" and cancelled.usage.output_tokens > 0
+
+
+async def test_a_race_winner_that_breaks_still_leaves_its_fallback_a_turn(
+    registry: ProviderRegistry, anthropic_fake: FakeAnthropic, openai_fake: FakeOpenAI
+) -> None:
+    attempts: list[Attempt] = []
+    anthropic_fake.enqueue(Fault.break_stream(after=3), Fault.break_stream(after=3))
+    # The partner starts at once but is slower: the primary wins the race, then breaks.
+    openai_fake.enqueue(Turn(text="too slow", delay=3.0), Turn(text="the fallback answered"))
+    result = await _dispatcher(registry, attempts).complete(
+        CHAIN, _ask(), task="t", request_id="h8", hedge=_policy(after=0.0)
+    )
+    assert result.response.text == "the fallback answered"
+    assert ("gpt-4o", "cancelled") in _outcomes(attempts)
+
+
+def test_a_hedge_on_the_same_provider_holds_both_estimates() -> None:
+    spend = SpendTracker(lambda: {})
+    spend.reserve("call", "anthropic", 100)
+    spend.reserve("call", "anthropic", 300, more=True)  # the hedge's second Claude model
+    assert spend.held().of("anthropic") == 400

@@ -74,7 +74,7 @@ def hedge_policy(services: Services, planned: Planned, call_id: str) -> HedgePol
 
     def started(partner: ModelSpec) -> None:
         estimate = call_estimate(services.routing.catalog, planned.priced)(partner)
-        services.spend.reserve(call_id, partner.provider.value, estimate)
+        services.spend.reserve(call_id, partner.provider.value, estimate, more=True)
 
     return HedgePolicy(
         after_s=lambda primary: services.ttfts.threshold(primary.name, plan.task),

@@ -256,7 +256,8 @@ class Dispatcher:
     ) -> AsyncGenerator[StreamEvent, None]:
         deadline = self.clock() + (deadline_s or self.settings.deadline_s)
         run = _Run(deadline, size=len(chain))
-        hedged: set[int] = set()  # fallbacks already started beside their primary
+        hedged: set[int] = set()  # fallbacks that had their turn beside their primary
+        first = True  # the first model tried (skipped ones aside) may be raced
         for index, name in enumerate(chain):
             if index in hedged:
                 continue
@@ -270,7 +271,8 @@ class Dispatcher:
                 continue
             # skip_reason() may have made this request the circuit's probe: whatever happens
             # below, the probe slot is given back (a verdict, if any, is recorded first).
-            partner = self._partner(chain, index, hedge)
+            partner = self._partner(chain, index, hedge) if first else None
+            first = False
             if partner is not None and hedge is not None:
                 attempt = self._hedged(spec, index, partner, request, state, run, streaming, hedge)
             else:
@@ -283,21 +285,23 @@ class Dispatcher:
             finally:
                 await attempt.aclose()  # a caller that left is recorded as such, at once
                 self.health.abandoned(spec)
-                if partner is not None and state.hedged:
-                    hedged.add(partner[0])  # it has had its turn
+                if partner is not None and any(
+                    a.model == partner[1].name and a.outcome != "cancelled" for a in state.attempts
+                ):
+                    hedged.add(partner[0])  # it had its turn; one cancelled by the race did not
         raise ChainExhaustedError(run.failures, run.retry_hint)
 
     def _partner(
         self, chain: tuple[str, ...], index: int, hedge: HedgePolicy | None
     ) -> tuple[int, ModelSpec] | None:
-        """The model a hedge would start beside the chain's primary: the next one, when it is
-        healthy and the call's policy lets it run."""
-        if hedge is None or index != 0 or len(chain) < 2:
+        """The model a hedge would start beside the first model tried: the next one, when it
+        is healthy and the call's policy lets it run."""
+        if hedge is None or index + 1 >= len(chain):
             return None
-        spec = self.catalog.resolve(chain[1])
+        spec = self.catalog.resolve(chain[index + 1])
         if spec is None or self.health.unavailable({spec.name: spec}):
             return None
-        return None if hedge.refusal(spec) is not None else (1, spec)
+        return None if hedge.refusal(spec) is not None else (index + 1, spec)
 
     def _hedged(
         self,
@@ -381,14 +385,13 @@ class Dispatcher:
                 # limits catch a hanging upstream; nothing reaches the caller until the end,
                 # so any failure may fall back.
                 inner = self._stream_one(
-                    provider, spec, sized, run.deadline, state, patient, content_seen
+                    provider, spec, sized, run.deadline, state, patient, content_seen, tally.feed
                 )
                 try:
                     async for event in inner:
                         if last is None:
                             state.fallback = index > 0
                         last = event
-                        tally.feed(event)
                         if isinstance(event, StreamEnd):
                             break
                         if streaming:
@@ -474,6 +477,7 @@ class Dispatcher:
         state: Dispatch,
         patient: bool,
         content_seen: asyncio.Event | None = None,
+        seen: Callable[[StreamEvent], None] | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         """One model's stream with time limits; reasoning is held back until content comes,
         and a failure after content raises `PartialAnswerError` instead of the error."""
@@ -530,6 +534,8 @@ class Dispatcher:
                     phase = "alive" if phase == "waiting" else phase
                     continue
                 event_seen = event
+                if seen is not None:
+                    seen(event)  # held ones too: a try cut short is billed for its thinking
                 opening = isinstance(event, RawEvent) and event.opening
                 # An opening event is a sign of life, not progress: the first-event wait (a
                 # reasoning model's long one) goes on until something more comes.
