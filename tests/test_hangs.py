@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import anthropic
 import openai
 import pytest
-from support.app import App
+from support.app import App, start_app
+from support.daemon import remove_home
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 from support.waiting import wait_for
 
+from cortexd.paths import default_routing_text
 from cortexd.pipeline.hedging import hedge_policy
 from cortexd.pipeline.plan import Planned
 from cortexd.routing import RoutePlan
@@ -157,3 +160,27 @@ def _planned_meeting_summary(app: App) -> Planned:
     chat = ChatRequest("auto", (ChatMessage.of("user", "Summarize: we met, we agreed."),))
     plan = RoutePlan("Meeting summary", ("sonnet", "opus"), "task-given", ())
     return Planned(plan, chat, chat)
+
+
+def test_no_hedge_for_a_local_only_call(app: App) -> None:
+    planned = _planned_meeting_summary(app)
+    local = Planned(replace(planned.plan, local_only=True), planned.chat, planned.priced)
+    assert hedge_policy(app.services, planned, "call-2") is not None
+    assert hedge_policy(app.services, local, "call-3") is None
+
+
+def test_no_hedge_onto_a_provider_past_its_budget() -> None:
+    running = start_app()
+    try:
+        budget = "\n## Budgets\n\n| Provider | Monthly limit | Alerts | At 100% |\n"
+        budget += "|---|---|---|---|\n| anthropic | $1 | 50% | refuse |\n"
+        _with_routing_text(running, default_routing_text() + budget)
+        policy = hedge_policy(running.services, _planned_meeting_summary(running), "c")
+        assert policy is not None
+        opus = running.services.routing.catalog.resolve("opus")
+        assert opus is not None and policy.refusal(opus) is None
+        running.services.spend.reserve("busy", "anthropic", 900_000_000_000)  # $0.90 held
+        assert policy.refusal(opus)  # past the 50% alert: an extra call is a luxury
+    finally:
+        running.stop()
+        remove_home(running.home)
