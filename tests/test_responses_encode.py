@@ -14,8 +14,10 @@ import pytest
 
 from cortexd.api.responses_encode import ResponsesStreamEncoder, response_json
 from cortexd.routing.providers.chat import (
+    Alive,
     ChatResponse,
     ReasoningDelta,
+    StreamEnd,
     StreamEvent,
     TextDelta,
     ToolCall,
@@ -171,9 +173,9 @@ def test_the_sdk_validates_the_response_object() -> None:
 def _encode(events: Sequence[StreamEvent], final: ChatResponse) -> bytes:
     encoder = ResponsesStreamEncoder()
     out = encoder.start("claude-sonnet-4-5", RID)
-    for event in events:
+    for event in [*events, Alive(), StreamEnd(final)]:  # StreamEnd is finish()
         out += encoder.feed(event)
-    return out + encoder.finish(final)
+    return out
 
 
 def _events(sse: bytes) -> list[dict[str, Any]]:

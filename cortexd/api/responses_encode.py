@@ -17,7 +17,7 @@ from typing import Any, Literal
 from cortexd.routing.providers.chat import (
     ChatResponse,
     FinishReason,
-    ReasoningDelta,
+    StreamEnd,
     StreamEvent,
     TextDelta,
     ToolCall,
@@ -198,13 +198,17 @@ class ResponsesStreamEncoder:
         )
 
     def feed(self, event: StreamEvent) -> bytes:
-        """The SSE events for one of our stream events (none for reasoning or raw events)."""
+        """The SSE events for one of our stream events; a `StreamEnd` is `finish`.
+
+        Reasoning gives none: Codex's reasoning items carry OpenAI's encrypted content, which
+        another provider's thinking cannot fill. Raw and liveness events give none either.
+        """
         if isinstance(event, TextDelta):
             return self._text(event.text) if event.text else b""
         if isinstance(event, ToolCallDelta):
             return self._tool(event)
-        if isinstance(event, ReasoningDelta):
-            return b""  # not shown to Codex: its reasoning items need OpenAI's encryption
+        if isinstance(event, StreamEnd):
+            return self.finish(event.response)
         return b""
 
     def _open_message(self) -> tuple[_Item, bytes]:
