@@ -106,7 +106,6 @@ def test_tool_calls_are_tool_use_blocks_with_parsed_input_after_the_text() -> No
         ("fc_68a1", "toolu_cx_fc_68a1"),  # OpenAI Responses
         ("a-b", "toolu_cx_a-2db"),  # "-" is escaped too, so the inverse is exact
         ("ollama:0/é", "toolu_cx_ollama-3a0-2f-c3-a9"),
-        ("", "toolu_cx_"),
     ],
 )
 def test_tool_call_ids_map_to_tool_use_ids_and_back(call_id: str, tool_use: str) -> None:
@@ -114,6 +113,21 @@ def test_tool_call_ids_map_to_tool_use_ids_and_back(call_id: str, tool_use: str)
     assert call_id_from_tool_use(tool_use) == call_id
     assert tool_use.startswith("toolu_")
     assert all(c.isascii() and (c.isalnum() or c in "_-") for c in tool_use)
+
+
+def test_calls_without_ids_get_unique_ones_alike_in_the_message_and_the_stream() -> None:
+    calls = (ToolCall("", "A"), ToolCall("", "B"))
+    response = ChatResponse("m", tool_calls=calls, finish_reason="tool_calls")
+    ids = [b["id"] for b in _message(response)["content"]]
+    assert ids == ["toolu_cx_msg_cx_1_0", "toolu_cx_msg_cx_1_1"]
+    assert [call_id_from_tool_use(i) for i in ids] == ["msg_cx_1_0", "msg_cx_1_1"]
+    events = (ToolCallDelta(0, name="A"), ToolCallDelta(1, name="B"), StreamEnd(response))
+    streamed = [
+        e["content_block"]["id"]
+        for name, e in _parsed(_stream_bytes(events))
+        if name == "content_block_start"
+    ]
+    assert streamed == ids
 
 
 def test_usage_input_tokens_leave_out_cache_reads_and_writes() -> None:
@@ -317,3 +331,4 @@ def test_an_error_is_an_error_event() -> None:
         )
     ]
     assert _parsed(out)[-1][0] == "content_block_delta"
+    assert encoder.feed(TextDelta("more")) == encoder.finish(FINAL) == b""  # nothing after it

@@ -103,17 +103,29 @@ def usage_json(usage: Usage) -> dict[str, int]:
     }
 
 
-def tool_use_block(call: ToolCall) -> dict[str, Any]:
-    """A ``tool_use`` content block for `call`, its arguments parsed (``{}`` when invalid)."""
+def call_id_or_made(call_id: str | None, message_id: str, index: int) -> str:
+    """`call_id`, or one made from the message's id and the call's index where the provider
+    gave none: Claude Code matches each tool_result to its tool_use by id, so ids must be
+    unique, and the stream and the whole message must make the same one.
+
+    >>> call_id_or_made("call_1", "msg_9", 0), call_id_or_made("", "msg_9", 1)
+    ('call_1', 'msg_9_1')
+    """
+    return call_id or f"{message_id}_{index}"
+
+
+def tool_use_block(call: ToolCall, *, message_id: str, index: int) -> dict[str, Any]:
+    """A ``tool_use`` content block for `call` (the message's `index`-th tool call), its
+    arguments parsed (``{}`` when invalid)."""
     return {
         "type": "tool_use",
-        "id": tool_use_id(call.id),
+        "id": tool_use_id(call_id_or_made(call.id, message_id, index)),
         "name": call.name,
         "input": call.parsed_arguments(),
     }
 
 
-def content_blocks(response: ChatResponse) -> list[dict[str, Any]]:
+def content_blocks(response: ChatResponse, message_id: str) -> list[dict[str, Any]]:
     """The answer's content blocks: Anthropic-signed reasoning, text, then tool calls."""
     blocks: list[dict[str, Any]] = []
     for reasoning in response.reasoning:
@@ -127,7 +139,9 @@ def content_blocks(response: ChatResponse) -> list[dict[str, Any]]:
             )
     if response.text:
         blocks.append({"type": "text", "text": response.text})
-    blocks.extend(tool_use_block(c) for c in response.tool_calls)
+    blocks.extend(
+        tool_use_block(c, message_id=message_id, index=i) for i, c in enumerate(response.tool_calls)
+    )
     return blocks
 
 
@@ -138,7 +152,7 @@ def message_json(response: ChatResponse, *, model: str, message_id: str) -> dict
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": content_blocks(response),
+        "content": content_blocks(response, message_id),
         "stop_reason": stop_reason(response.finish_reason),
         "stop_sequence": None,
         "usage": usage_json(response.usage),
@@ -164,10 +178,12 @@ class MessagesStreamEncoder:
         self._open: str | None = None  # "text", or "tool:<our call index>"
         self._tools: set[int] = set()  # our call indexes whose block was opened
         self.finished = False
+        self._message_id = ""
 
     def start(self, model: str, message_id: str, input_tokens_estimate: int) -> bytes:
         """``message_start``: the message with no content yet and an estimate of its input
         (``finish`` sends the real counts)."""
+        self._message_id = message_id
         usage = usage_json(Usage(input_tokens=input_tokens_estimate))
         message: dict[str, Any] = {
             "id": message_id,
@@ -182,7 +198,9 @@ class MessagesStreamEncoder:
         return sse_event({"type": "message_start", "message": message})
 
     def feed(self, event: StreamEvent) -> bytes:
-        """The bytes for one of our stream events (often none)."""
+        """The bytes for one of our stream events (often none; none after the end)."""
+        if self.finished:
+            return b""
         if isinstance(event, TextDelta):
             return self._text(event.text)
         if isinstance(event, ToolCallDelta):
@@ -200,7 +218,8 @@ class MessagesStreamEncoder:
         out = self._close()
         if self._next_index == 0:
             # Nothing was streamed (a provider that answered in one piece): send it now.
-            out += b"".join(self._whole_block(b) for b in content_blocks(response))
+            blocks = content_blocks(response, self._message_id)
+            out += b"".join(self._whole_block(b) for b in blocks)
         self.finished = True
         delta = {"stop_reason": stop_reason(response.finish_reason), "stop_sequence": None}
         # message_delta's usage replaces message_start's estimate, field by field.
@@ -230,7 +249,7 @@ class MessagesStreamEncoder:
             self._tools.add(event.index)
             block = {
                 "type": "tool_use",
-                "id": tool_use_id(event.id or ""),
+                "id": tool_use_id(call_id_or_made(event.id, self._message_id, event.index)),
                 "name": event.name or "",
                 "input": {},
             }
