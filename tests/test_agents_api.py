@@ -212,8 +212,9 @@ def test_opus_falls_back_to_sonnet_before_the_first_content_event(
 def test_every_model_overloaded_is_a_529_overloaded_error_with_retry_after(
     claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
-    fake, _ = fresh
+    fake, openai_fake = fresh
     fake.enqueue(*[Fault.status(529)] * 8)
+    openai_fake.enqueue(*[Fault.status(503)] * 8)  # the crossing fallback is down too
     with pytest.raises(anthropic.APIStatusError) as raised:
         claude.messages.create(
             model="haiku", max_tokens=50, messages=[{"role": "user", "content": "hello"}]
@@ -313,21 +314,6 @@ def test_count_tokens_passes_anthropics_400_on(
     assert "Invalid `signature`" in str(raised.value)
 
 
-def test_an_override_to_another_provider_stays_in_the_family(
-    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
-) -> None:
-    fake, openai_fake = fresh
-    fake.enqueue(Turn(text="ok"))
-    body = json.loads((DATA / "claude-code-2.1.197.messages-request.tool-result.json").read_text())
-    body = {**body["body"], "stream": False}
-    answer = app.client().post("/v1/messages", json=body, headers=CLAUDE_HEADERS)
-    assert answer.status_code == 200, answer.text
-    assert not openai_fake.requests  # "use gpt-4o for this" would cross providers: issue 21
-    plan = app.client().post("/v1/route", json={"model": "auto", "messages": [
-        {"role": "user", "content": "use gpt-4o for this: run echo HELLO-1"}]}).json()  # fmt: skip
-    assert plan["chain"][0] == "gpt-4o"  # the chat front-end, by contrast, honours it
-
-
 def test_an_override_inside_the_family_wins_over_the_agents_model(
     app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
@@ -421,8 +407,9 @@ def test_bad_responses_requests_get_openais_400(codex: openai.OpenAI) -> None:
 def test_every_openai_model_failing_is_a_503_in_openais_shape(
     codex: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
-    _, fake = fresh
+    anthropic_fake, fake = fresh
     fake.enqueue(*[Fault.status(500)] * 8)
+    anthropic_fake.enqueue(*[Fault.status(500)] * 8)  # the crossing fallback is down too
     with pytest.raises(openai.APIStatusError) as raised:
         codex.responses.create(model="codex", input="hello")
     assert raised.value.status_code == 503
@@ -549,16 +536,77 @@ def test_a_prompt_too_long_for_every_model_is_a_400_claude_code_can_compact_on(
     assert raised.value.response.headers.get("x-should-retry") == "false"
 
 
-def test_an_agent_model_of_another_provider_is_a_clear_400_not_a_billed_500(
+def test_claude_code_configured_with_gpt_4o_is_answered_by_gpt_4o_with_tools_streamed(
     app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
-    _, openai_fake = fresh
-    with pytest.raises(anthropic.BadRequestError) as raised:
-        claude.messages.create(
-            model="gpt-4o", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
-        )
-    assert "not a anthropic model" in str(raised.value) or "anthropic" in str(raised.value)
-    assert not openai_fake.requests  # nothing was sent, nothing billed
+    anthropic_fake, openai_fake = fresh
+    openai_fake.enqueue(
+        Turn(text="", tool_calls=(ToolCall("call_7", "Bash", {"command": "ls"}),)),
+        Turn(text="Two files."),
+    )
+    tools = [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}]
+    first = [{"role": "user", "content": "list the files"}]
+    with claude.messages.stream(
+        model="gpt-4o",
+        max_tokens=200,
+        messages=first,
+        tools=tools,  # type: ignore[arg-type]
+    ) as stream:
+        answer = stream.get_final_message()
+    use = answer.content[-1]
+    assert use.type == "tool_use" and use.input == {"command": "ls"}  # type: ignore[union-attr]
+    assert answer.stop_reason == "tool_use"
+    second = [
+        *first,
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in answer.content]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": use.id, "content": "a.py b.py"},  # type: ignore[union-attr]
+        ]},
+    ]  # fmt: skip
+    final = claude.messages.create(
+        model="gpt-4o",
+        max_tokens=200,
+        messages=second,
+        tools=tools,  # type: ignore[arg-type]
+    )
+    assert final.content[-1].text == "Two files."  # type: ignore[union-attr]
+    sent = json.loads(openai_fake.requests[-1].body)
+    assert sent["model"].startswith("gpt-4o")
+    results = [m for m in sent["messages"] if m["role"] == "tool"]
+    assert results and results[0]["content"] == "a.py b.py"
+    assert not anthropic_fake.requests  # nothing went to Anthropic
+
+
+def test_an_override_to_another_provider_is_answered_translated(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    openai_fake.enqueue(Turn(text="gpt-4o here"))
+    body = json.loads((DATA / "claude-code-2.1.197.messages-request.tool-result.json").read_text())
+    body = body["body"]
+    # The recorded body stands for its long texts with their lengths: put the reminder back.
+    body["messages"][0]["content"][0]["text"] = "<system-reminder>context</system-reminder>"
+    answer = app.client().post(
+        "/v1/messages", json={**body, "stream": False}, headers=CLAUDE_HEADERS
+    )
+    assert answer.status_code == 200, answer.text
+    message = answer.json()
+    assert message["type"] == "message" and message["content"][-1]["text"] == "gpt-4o here"
+    assert not anthropic_fake.requests and openai_fake.requests
+    sent = json.loads(openai_fake.requests[-1].body)
+    assert any(m["role"] == "tool" for m in sent["messages"])  # the tool round trip, translated
+    assert "use gpt-4o" not in json.dumps(sent["messages"])  # the override phrase removed
+
+
+def test_codex_can_be_answered_by_sonnet_streamed(
+    app: App, codex: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    anthropic_fake.enqueue(Turn(text="sonnet for codex"))
+    with codex.responses.stream(model="sonnet", input="explain this diff") as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "sonnet for codex"
+    assert anthropic_fake.requests and not openai_fake.requests
 
 
 def test_the_agents_model_with_an_open_circuit_falls_back_within_the_family(

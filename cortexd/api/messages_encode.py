@@ -23,6 +23,7 @@ from typing import Any
 from cortexd.api.error_shapes import anthropic_error_event
 from cortexd.routing.providers import (
     ChatResponse,
+    FinishReason,
     StreamEnd,
     StreamEvent,
     TextDelta,
@@ -30,7 +31,6 @@ from cortexd.routing.providers import (
     ToolCallDelta,
     Usage,
 )
-from cortexd.routing.providers.chat import FinishReason
 
 _STOP_REASON: dict[FinishReason, str] = {
     "stop": "end_turn",

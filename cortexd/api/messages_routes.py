@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,11 +14,17 @@ from starlette.responses import JSONResponse, Response
 from cortexd.api.body import read_json
 from cortexd.api.error_shapes import anthropic_error_event
 from cortexd.api.errors import ApiError
+from cortexd.api.messages_encode import MessagesStreamEncoder, message_json
 from cortexd.api.messages_request import check_body, messages_call
 from cortexd.api.relay import answer_passthrough
 from cortexd.pipeline.plan import route_call
 from cortexd.routing.dispatch import estimate_tokens
-from cortexd.routing.providers import InvalidRequestError, ProviderError
+from cortexd.routing.providers import (
+    ChatResponse,
+    InvalidRequestError,
+    ProviderError,
+    StreamEvent,
+)
 from cortexd.services import Services
 
 log = logging.getLogger("cortexd.api")
@@ -30,7 +37,11 @@ async def messages(request: Request) -> Response:
     """``POST /v1/messages``: route, dispatch, record; the answer as Anthropic sent it."""
     services: Services = request.app.state.services
     body = check_body(await read_json(request, services))
-    return await answer_passthrough(services, messages_call(body, request), anthropic_error_event)
+    call = messages_call(body, request)
+    estimate = estimate_tokens(call.chat)
+    return await answer_passthrough(
+        services, call, anthropic_error_event, lambda call_id: ToMessages(call_id, estimate)
+    )
 
 
 async def count_tokens(request: Request) -> Response:
@@ -61,3 +72,28 @@ async def count_tokens(request: Request) -> Response:
     estimate = max(1, estimate_tokens(call.chat))
     headers["x-cortex-token-count"] = "estimate"
     return JSONResponse({"input_tokens": estimate}, headers=headers)
+
+
+class ToMessages:
+    """Writes an answer from another wire's model as Anthropic's Messages API does."""
+
+    def __init__(self, call_id: str, input_tokens: int = 0) -> None:
+        self._id = f"msg_{call_id}"
+        self._input_tokens = input_tokens
+        self._encoder = MessagesStreamEncoder()
+
+    def start(self, model: str) -> bytes:
+        """``message_start``."""
+        return self._encoder.start(model, self._id, self._input_tokens)
+
+    def feed(self, event: StreamEvent) -> bytes:
+        """One delta's blocks and deltas."""
+        return self._encoder.feed(event)
+
+    def finish(self, response: ChatResponse) -> bytes:
+        """The last block's stop, ``message_delta`` and ``message_stop``."""
+        return self._encoder.finish(response)
+
+    def whole(self, response: ChatResponse) -> dict[str, Any]:
+        """A ``message`` object."""
+        return message_json(response, model=response.model, message_id=self._id)

@@ -1,18 +1,22 @@
-"""The encode step of a pass-through call: the provider's answer relayed as it came.
+"""The encode step of an agent front-end's call: the provider's answer relayed as it came,
+or, from another provider's model, translated.
 
 A whole answer is the provider's JSON body, byte for byte. A stream is its SSE events,
 each as the provider sent it; the opening events were held by dispatch until content came,
 and the last one (``message_stop``, ``response.completed``) by the provider adapter until
 the call is on record. cortexd's own metadata rides in ``x-cortex-*`` headers, and the
-provider's request id and rate-limit headers pass through.
+provider's request id and rate-limit headers pass through. An answer from a model of
+another wire (gpt-4o for Claude Code, sonnet for Codex) comes as our deltas, which the
+front-end's `Translator` writes in its own wire format.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
 
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from cortexd.api.errors import ApiError
 from cortexd.api.recording import CallRecording
@@ -25,9 +29,33 @@ from cortexd.routing.providers import (
     OverloadedError,
     RateLimitError,
     RawEvent,
+    ReasoningDelta,
     StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
 )
 from cortexd.services import Services
+
+
+class Translator(Protocol):
+    """A front-end's writer for an answer that came translated (as our deltas)."""
+
+    def start(self, model: str) -> bytes:
+        """The stream's opening events."""
+        ...
+
+    def feed(self, event: StreamEvent) -> bytes:
+        """One delta's events."""
+        ...
+
+    def finish(self, response: ChatResponse) -> bytes:
+        """The closing events, with usage."""
+        ...
+
+    def whole(self, response: ChatResponse) -> dict[str, Any]:
+        """The whole answer, as the front-end's JSON."""
+        ...
 
 
 def cortex_headers(
@@ -43,17 +71,15 @@ def cortex_headers(
     return headers
 
 
-def _raw(response: ChatResponse) -> bytes:
-    if response.raw is None:  # every model a pass-through plan keeps forwards its body
-        raise ApiError(500, "the answering model did not take the request as written")
-    return response.raw
-
-
-def relay_whole(recording: CallRecording, planned: Planned, whole: Whole) -> Response:
-    """The provider's whole JSON answer, as it sent it."""
+def relay_whole(
+    recording: CallRecording, planned: Planned, whole: Whole, translator: Translator
+) -> Response:
+    """The provider's whole JSON answer, as it sent it (or translated)."""
     response = whole.result.response
     headers = cortex_headers(recording.id, planned, whole.result.dispatch, response.headers)
-    return Response(_raw(response), media_type="application/json", headers=headers)
+    if response.raw is None:
+        return JSONResponse(translator.whole(response), headers=headers)
+    return Response(response.raw, media_type="application/json", headers=headers)
 
 
 async def relay_stream(
@@ -61,9 +87,11 @@ async def relay_stream(
     planned: Planned,
     recording: CallRecording,
     failed: Callable[[str, str], bytes],
+    translator: Translator,
 ) -> Response:
-    """The provider's stream, relayed; `failed(message, kind)` is the front-end's error
-    event for a stream that breaks after content was sent (``kind``: overloaded or not)."""
+    """The provider's stream, relayed (or translated); `failed(message, kind)` is the
+    front-end's error event for a stream that breaks after content was sent (``kind``:
+    overloaded or not)."""
     state, events, first = await open_stream(services, planned, recording)
     upstream = first.headers if isinstance(first, RawEvent) else ()
     if isinstance(first, StreamEnd):
@@ -72,17 +100,30 @@ async def relay_stream(
     async def sse() -> AsyncIterator[bytes]:
         event = first
         bug: BaseException | None = None
+        started = False  # a translated answer's opening events are written
         try:
             while True:
                 if isinstance(event, StreamEnd):
                     # The rows are committed before the last byte: an answered call is on record.
                     await recording.commit("ok", response=event.response, dispatch=state)
-                    yield _raw(event.response)
+                    if event.response.raw is not None:
+                        yield event.response.raw
+                        return
+                    if not started:
+                        yield translator.start(event.response.model or state.model or "")
+                    yield translator.finish(event.response)
                     return
                 if isinstance(event, RawEvent):
                     if not event.opening:
                         recording.first_token()
                     yield event.data
+                elif isinstance(event, TextDelta | ToolCallDelta | ReasoningDelta):
+                    if not started:
+                        started = True
+                        yield translator.start(state.model or "")
+                    if not isinstance(event, ReasoningDelta):
+                        recording.first_token()
+                    yield translator.feed(event)
                 event = await anext(events)
         except PartialAnswerError as error:
             await recording.commit("partial", dispatch=state, error=error.cause)
@@ -103,15 +144,21 @@ async def relay_stream(
 
 
 async def answer_passthrough(
-    services: Services, call: Call, failed: Callable[[str, str], bytes]
+    services: Services,
+    call: Call,
+    failed: Callable[[str, str], bytes],
+    translator: Callable[[str], Translator],
 ) -> Response:
     """Plan, run and relay a call from an agent front-end (Messages, Responses): the
-    pipeline's steps after parsing, with `failed` the front-end's mid-stream error event."""
+    pipeline's steps after parsing, with `failed` the front-end's mid-stream error event and
+    `translator(call id)` its writer for an answer from another wire's model."""
     planned, recording = await start_call(services, call)
+    writer = translator(recording.id)
     try:
         if call.stream:
-            return await relay_stream(services, planned, recording, failed)
-        return relay_whole(recording, planned, await answer_whole(services, planned, recording))
+            return await relay_stream(services, planned, recording, failed, writer)
+        whole = await answer_whole(services, planned, recording)
+        return relay_whole(recording, planned, whole, writer)
     except BaseException as error:
         # Recorded answers and errors are committed already; this is a bug or a cancellation.
         recording.abandon(None if isinstance(error, ApiError | asyncio.CancelledError) else error)

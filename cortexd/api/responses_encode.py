@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cortexd.routing.providers.chat import (
+from cortexd.routing.providers import (
     ChatResponse,
     FinishReason,
     StreamEnd,

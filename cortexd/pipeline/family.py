@@ -1,10 +1,13 @@
-"""Agent traffic stays in its provider family: Claude Code on Claude, Codex on OpenAI.
+"""Agent traffic and provider families: Claude Code on Claude, Codex on OpenAI, unless the
+person says otherwise or the family is down.
 
 The person decides, not the agent. An agent's ``model`` is its configured default: kept in
-pass-through mode (with fallback inside the family), ignored when it is ``auto`` or
-``task:…`` (routed mode). An override phrase the person typed wins over both while it names
-a model of the family; one that would cross providers is left for the translation layer
-(issue 21) and said so in the plan's reasons.
+pass-through mode (with fallback inside its family, then across), ignored when it is
+``auto`` or ``task:…`` (routed mode: the family's models first, then the others). An
+override phrase the person typed wins over both, whatever provider it names: another
+wire's model answers translated (`across_families`; the front-ends' `relay.Translator`).
+`keep_in_family` is the older rule that never crosses, kept for a front-end without a
+translator.
 """
 
 from __future__ import annotations
@@ -85,3 +88,51 @@ def keep_in_family(
             f"(crossing providers is issue 21): {' → '.join(kept)}"
         )
     return replace(routed, chain=kept, reasons=routed.reasons + tuple(notes))
+
+
+def family_of(name: str, catalog: Catalog) -> str | None:
+    """The provider family serving `name` (None: unknown)."""
+    spec = catalog.resolve(name)
+    return spec.provider.value if spec is not None else None
+
+
+def across_families(
+    routed: RoutePlan,
+    pinned: RoutePlan | None,
+    family: str,
+    table: RoutingTable,
+    catalog: Catalog,
+) -> RoutePlan:
+    """The plan for agent traffic when another provider's model may answer it (translated):
+    an override to any model is taken; otherwise the session stays on a family (DESIGN)
+    unless it is down: routed mode takes the routing table's models of the front-end's
+    family first, then the others; the agent's own model falls back within its own family
+    first, then across providers.
+
+    `family` is the front-end's (the models that take the client's body as written)."""
+    if routed.decided_by == "override" and routed.override is not None:
+        return routed
+    if pinned is None:
+        same = in_family(routed.chain, family, catalog) or (FAMILY_DEFAULT[family],)
+        chain = tuple(dict.fromkeys((*same, *routed.chain)))
+        if chain == routed.chain:
+            return routed
+        noted = (
+            *routed.reasons,
+            f"the session stays on {family} while it answers, then crosses: "
+            f"{' → '.join(chain)}",
+        )
+        return replace(routed, chain=chain, reasons=noted)
+    own = family_of(pinned.chain[0], catalog) or family
+    task_chain = _task_chain(pinned.task, table)
+    same = in_family(task_chain, own, catalog)
+    other = tuple(n for n in task_chain if family_of(n, catalog) not in (own, None, "ollama"))
+    last = tuple(d for f, d in FAMILY_DEFAULT.items() if f != own)
+    chain = (pinned.chain[0], *same, *((FAMILY_DEFAULT[own],) if own in FAMILY_DEFAULT else ()))
+    chain = tuple(dict.fromkeys((*chain, *other, *last)))
+    reasons = [r for r in pinned.reasons if "no fallback" not in r]
+    reasons.append(
+        f"the agent's own model (pass-through), falling back within {own} first, then "
+        f"across providers: {' → '.join(chain)}"
+    )
+    return replace(pinned, chain=chain, reasons=tuple(reasons))

@@ -19,7 +19,7 @@ from cortexd.api.budgets import budget_plan
 from cortexd.api.errors import ApiError
 from cortexd.api.warmup import plan_cold
 from cortexd.pipeline.call import Call
-from cortexd.pipeline.family import in_family, keep_in_family, routed_mode
+from cortexd.pipeline.family import across_families, routed_mode
 from cortexd.routing import (
     Availability,
     NoRouteError,
@@ -196,22 +196,10 @@ async def _routed(services: Services, call: Call) -> tuple[RoutePlan, tuple[str,
         # The task is the one just classified: the person's words are read once.
         given = replace(call.route, task=routed.task)
         pinned = _classified_as(routed, _route(services, routing, given, similarity))
-        if not in_family(pinned.chain[:1], call.family, routing.catalog):
-            message = (
-                f"'{agent}' is not a {call.family} model: this endpoint passes requests "
-                f"through to {call.family}'s models (answering it with another provider "
-                "needs translation, which is not built yet); name one of those, or 'auto'"
-            )
-            raise Refused(
-                400,
-                message,
-                plan=pinned,
-                cause=NoRouteError(message),
-                code="model_not_found",
-                param="model",
-            )
-    messages = tuple(call.route.messages)
-    plan = keep_in_family(routed, pinned, call.family, routing.table, routing.catalog, messages)
+    # Another wire's model answers translated (relay.Translator): an override to any model
+    # is taken, routed mode follows the routing table, and the agent's own model falls back
+    # within its family first, then across providers.
+    plan = across_families(routed, pinned, call.family, routing.table, routing.catalog)
     # Health last: the family's models are the ones whose circuits matter to this call.
     return _healthy(services, routing, plan)
 

@@ -14,6 +14,7 @@ from cortexd.routing.providers.chat import (
     ChatResponse,
     EmbedRequest,
     EmbedResponse,
+    FinishReason,
     Forward,
     ImagePart,
     RawEvent,
@@ -64,6 +65,7 @@ from cortexd.routing.providers.registry import ProviderRegistry
 from cortexd.routing.providers.settings import Endpoint
 
 __all__ = [
+    "FinishReason",
     "Alive",
     "Forward",
     "Wire",
