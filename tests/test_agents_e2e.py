@@ -164,3 +164,34 @@ def test_cortex_connect_sets_codex_up_in_one_command(
     )  # fmt: skip
     assert run.answer == "Codex connected.", run.describe()
     assert _calls(daemon)[-1]["client"] == "codex_exec"
+
+
+def test_claude_code_is_answered_by_gpt_4o_when_the_person_says_so(
+    served: tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str], tmp_path: Path
+) -> None:
+    daemon, anthropic_fake, openai_fake, url, token = served
+    anthropic_fake.clear()
+    openai_fake.clear()
+    openai_fake.enqueue(Turn(text="GPT-4o, translated for Claude Code."))
+    run = run_claude("use gpt-4o for this: say hi", base_url=url, api_key=token, home=tmp_path)
+    assert run.answer == "GPT-4o, translated for Claude Code.", run.describe()
+    assert not [r for r in anthropic_fake.requests if r.path == "/v1/messages"]
+    row = _calls(daemon)[-1]
+    assert row["provider"] == "openai" and row["client"] == "claude-cli", row
+
+
+def test_codex_is_answered_by_sonnet_when_the_person_says_so(
+    served: tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str], tmp_path: Path
+) -> None:
+    daemon, anthropic_fake, openai_fake, url, token = served
+    anthropic_fake.clear()
+    openai_fake.clear()
+    anthropic_fake.enqueue(Turn(text="Sonnet, translated for Codex."))
+    run = run_codex(
+        "use sonnet for this: say hi", base_url=f"{url}/v1", token=token, model="auto",
+        codex_home=tmp_path / "codex",
+    )  # fmt: skip
+    assert run.answer == "Sonnet, translated for Codex.", run.describe()
+    assert not [r for r in openai_fake.requests if r.path == "/v1/responses"]
+    row = _calls(daemon)[-1]
+    assert row["provider"] == "anthropic" and row["client"] == "codex_exec", row
