@@ -717,3 +717,24 @@ def test_an_override_phrase_is_removed_when_the_persons_words_span_two_blocks(
     blocks = [b["text"] for b in forwarded["messages"][0]["content"]]
     assert "opus" in forwarded["model"]
     assert blocks == ["fix the bug", "and also the tests"]
+
+
+def test_a_crossed_answer_says_what_translation_left_out(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    anthropic_fake.enqueue(Turn(text="sonnet answered Codex"))
+    body = json.loads((DATA / "codex-0.171.0.responses-request.model-auto.json").read_text())
+    body = {**body["body"], "model": "sonnet", "stream": False}
+    answer = app.client().post("/v1/responses", json=body, headers={"originator": "codex_exec"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["output"][0]["content"][0]["text"] == "sonnet answered Codex"
+    assert answer.headers["x-cortex-translated"] == "true"
+    lost = answer.headers["x-cortex-losses"]
+    assert "web_search" in lost and "multi_agent_v1" in lost
+    sent = json.loads(anthropic_fake.requests[-1].body)
+    names = {t["name"] for t in sent.get("tools", [])}
+    assert "exec_command" in names and "web_search" not in names
+    why = app.client().get(f"/v1/calls/{answer.headers['x-cortex-call-id']}").json()
+    assert any("translated for" in r and "web_search" in r for r in why["reasons"]), why
+    assert not openai_fake.requests

@@ -8,7 +8,16 @@ from types import ModuleType
 import pytest
 
 from cortexd import models_json
-from cortexd.api import agent_words, error_shapes, tcp_guard
+from cortexd.api import (
+    agent_words,
+    error_shapes,
+    messages_encode,
+    messages_request,
+    relay,
+    responses_encode,
+    responses_request,
+    tcp_guard,
+)
 from cortexd.pipeline import family, hedging
 from cortexd.routing import catalog, cells, hedging_setting, names, prices, urls
 from cortexd.routing.dispatch import hedge, liveness
@@ -47,6 +56,11 @@ PROVIDERS = [
         models_json,
         agent_words,
         error_shapes,
+        messages_encode,
+        messages_request,
+        relay,
+        responses_encode,
+        responses_request,
         family,
         hedging,
         hedge,

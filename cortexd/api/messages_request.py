@@ -190,12 +190,15 @@ def to_chat(body: Mapping[str, Any], forward: Forward) -> ChatRequest:
     tools = tuple(
         ToolSpec(str(t.get("name", "")), str(t.get("description", "")),
                  t.get("input_schema") or {"type": "object", "properties": {}})
-        for t in body.get("tools") or () if isinstance(t, dict)
+        for t in body.get("tools") or () if isinstance(t, dict) and not _server_tool(t)
     )  # fmt: skip
     thinking = body.get("thinking") or {}
+    effort = (body.get("output_config") or {}).get("effort")
+    effort = effort if effort in ("low", "medium", "high") else None
     reasoning = None
-    if isinstance(thinking, dict) and thinking.get("type") not in (None, "disabled"):
-        reasoning = ReasoningConfig(budget_tokens=thinking.get("budget_tokens"))
+    if isinstance(thinking, dict) and thinking.get("type") not in (None, "disabled") or effort:
+        budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+        reasoning = ReasoningConfig(effort=effort, budget_tokens=budget)
     stop = body.get("stop_sequences") or ()
     return ChatRequest(
         model=str(body["model"]),
@@ -207,7 +210,30 @@ def to_chat(body: Mapping[str, Any], forward: Forward) -> ChatRequest:
         tools=tools,
         reasoning=reasoning,
         forward=forward,
+        cache_prompt=True,
     )
+
+
+def _server_tool(tool: Mapping[str, Any]) -> bool:
+    """An Anthropic-hosted tool (``web_search_20250305``, ``bash_…``): only Anthropic runs it.
+
+    >>> _server_tool({"type": "web_search_20250305", "name": "web_search"})
+    True
+    >>> _server_tool({"name": "Bash", "input_schema": {}}), _server_tool({"type": "custom"})
+    (False, False)
+    """
+    kind = tool.get("type")
+    return isinstance(kind, str) and kind not in ("custom", "function")
+
+
+def translation_losses(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """What another provider's model would not get of this request.
+
+    >>> translation_losses({"tools": [{"type": "web_search_20250305", "name": "web_search"}]})
+    ("Anthropic's hosted tool web_search (web_search_20250305)",)
+    """
+    tools = [t for t in body.get("tools") or () if isinstance(t, dict) and _server_tool(t)]
+    return tuple(f"Anthropic's hosted tool {t.get('name')} ({t.get('type')})" for t in tools)
 
 
 def _user_pieces(body: Mapping[str, Any]) -> list[list[str]]:
@@ -262,4 +288,5 @@ def messages_call(body: dict[str, Any], request: Request) -> Call:
         family="anthropic",
         agent_model=body["model"],
         reword=reword,
+        losses=translation_losses(body),
     )

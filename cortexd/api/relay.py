@@ -71,13 +71,28 @@ def cortex_headers(
     return headers
 
 
+def translated_headers(losses: tuple[str, ...]) -> dict[str, str]:
+    """What an answer translated from another wire says of it: what the model did not get.
+
+    >>> translated_headers(("OpenAI's hosted tool web_search",))
+    {'x-cortex-translated': 'true', 'x-cortex-losses': "OpenAI's hosted tool web_search"}
+    """
+    lost = "; ".join(losses).encode("ascii", "replace").decode()
+    return {"x-cortex-translated": "true", **({"x-cortex-losses": lost} if lost else {})}
+
+
 def relay_whole(
-    recording: CallRecording, planned: Planned, whole: Whole, translator: Translator
+    recording: CallRecording,
+    planned: Planned,
+    whole: Whole,
+    translator: Translator,
+    losses: tuple[str, ...] = (),
 ) -> Response:
     """The provider's whole JSON answer, as it sent it (or translated)."""
     response = whole.result.response
     headers = cortex_headers(recording.id, planned, whole.result.dispatch, response.headers)
     if response.raw is None:
+        headers |= translated_headers(losses)
         return JSONResponse(translator.whole(response), headers=headers)
     return Response(response.raw, media_type="application/json", headers=headers)
 
@@ -88,6 +103,7 @@ async def relay_stream(
     recording: CallRecording,
     failed: Callable[[str, str], bytes],
     translator: Translator,
+    losses: tuple[str, ...] = (),
 ) -> Response:
     """The provider's stream, relayed (or translated); `failed(message, kind)` is the
     front-end's error event for a stream that breaks after content was sent (``kind``:
@@ -140,6 +156,9 @@ async def relay_stream(
 
     headers = cortex_headers(recording.id, planned, state, upstream)
     headers["Cache-Control"] = "no-cache"
+    relayed = isinstance(first, RawEvent) or isinstance(first, StreamEnd) and first.response.raw
+    if not relayed:
+        headers |= translated_headers(losses)
     return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
 
 
@@ -156,9 +175,9 @@ async def answer_passthrough(
     writer = translator(recording.id)
     try:
         if call.stream:
-            return await relay_stream(services, planned, recording, failed, writer)
+            return await relay_stream(services, planned, recording, failed, writer, call.losses)
         whole = await answer_whole(services, planned, recording)
-        return relay_whole(recording, planned, whole, writer)
+        return relay_whole(recording, planned, whole, writer, call.losses)
     except BaseException as error:
         # Recorded answers and errors are committed already; this is a bug or a cancellation.
         recording.abandon(None if isinstance(error, ApiError | asyncio.CancelledError) else error)

@@ -178,7 +178,40 @@ def to_chat(body: Mapping[str, Any], forward: Forward) -> ChatRequest:
         tools=tools,
         reasoning=ReasoningConfig(effort=effort) if effort in _EFFORTS else None,
         forward=forward,
+        # Translated to Anthropic, the stable prefix (tools, instructions) is cached as
+        # OpenAI would have cached it without being asked.
+        cache_prompt=True,
     )
+
+
+def translation_losses(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """What another provider's model would not get of this request.
+
+    >>> tools = [{"type": "web_search"}, {"type": "custom", "name": "p"}]
+    >>> lost = translation_losses({"tools": tools, "input": [{"type": "reasoning"}]})
+    >>> for line in lost:
+    ...     print(line)
+    OpenAI's hosted tool web_search
+    custom tool p offered as a function tool (its grammar is not kept)
+    OpenAI reasoning items (encrypted)
+    """
+    lost: list[str] = []
+    for tool in body.get("tools") or ():
+        if not isinstance(tool, dict) or tool.get("type") == "function":
+            continue
+        name = tool.get("name")
+        if tool.get("type") == "custom":
+            lost.append(f"custom tool {name} offered as a function tool (its grammar is not kept)")
+        elif tool.get("type") == "namespace":
+            lost.append(f"tool namespace {name}")
+        else:
+            lost.append(f"OpenAI's hosted tool {name or tool.get('type')}")
+    items = body.get("input")
+    if isinstance(items, list) and any(
+        isinstance(i, dict) and i.get("type") == "reasoning" for i in items
+    ):
+        lost.append("OpenAI reasoning items (encrypted)")
+    return tuple(lost)
 
 
 def _is_user(item: Mapping[str, Any]) -> bool:
@@ -242,4 +275,5 @@ def responses_call(body: dict[str, Any], request: Request) -> Call:
         family="openai",
         agent_model=body["model"],
         reword=reword,
+        losses=translation_losses(body),
     )

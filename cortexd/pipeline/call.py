@@ -42,4 +42,7 @@ class Call:
     family: str | None = None
     agent_model: str | None = None
     reword: Callable[[Forward, str], Forward] | None = None
+    # What translating the request for another wire's model leaves out (hosted tools, …):
+    # said in the plan's reasons and on a translated answer, never dropped silently.
+    losses: tuple[str, ...] = ()
     id: str = field(default_factory=new_call_id)

@@ -19,7 +19,7 @@ from cortexd.api.budgets import budget_plan
 from cortexd.api.errors import ApiError
 from cortexd.api.warmup import plan_cold
 from cortexd.pipeline.call import Call
-from cortexd.pipeline.family import across_families, routed_mode
+from cortexd.pipeline.family import across_families, family_of, routed_mode
 from cortexd.routing import (
     Availability,
     NoRouteError,
@@ -200,6 +200,10 @@ async def _routed(services: Services, call: Call) -> tuple[RoutePlan, tuple[str,
     # is taken, routed mode follows the routing table, and the agent's own model falls back
     # within its family first, then across providers.
     plan = across_families(routed, pinned, call.family, routing.table, routing.catalog)
+    crossing = [n for n in plan.chain if family_of(n, routing.catalog) != call.family]
+    if crossing and call.losses:
+        lost = "; ".join(call.losses)
+        plan = replace(plan, reasons=(*plan.reasons, f"translated for {crossing[0]}: {lost}"))
     # Health last: the family's models are the ones whose circuits matter to this call.
     return _healthy(services, routing, plan)
 
