@@ -738,3 +738,51 @@ def test_a_crossed_answer_says_what_translation_left_out(
     why = app.client().get(f"/v1/calls/{answer.headers['x-cortex-call-id']}").json()
     assert any("translated for" in r and "web_search" in r for r in why["reasons"]), why
     assert not openai_fake.requests
+
+
+PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hi\n*** End Patch"
+APPLY_PATCH = {
+    "type": "custom",
+    "name": "apply_patch",
+    "description": "Apply a patch to files.",
+    "format": {"type": "grammar", "syntax": "lark", "definition": "start: patch"},
+}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_codexs_apply_patch_round_trips_through_sonnet(
+    app: App, codex: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI], stream: bool
+) -> None:
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(
+        Turn(text="", tool_calls=(ToolCall("toolu_01", "apply_patch", {"input": PATCH}),)),
+        Turn(text="Patched."),
+    )
+    first = [{"role": "user", "content": "add hello.txt"}]
+    if stream:
+        with codex.responses.stream(model="sonnet", input=first, tools=[APPLY_PATCH]) as events:  # type: ignore[arg-type, list-item]
+            answer = events.get_final_response()
+    else:
+        answer = codex.responses.create(model="sonnet", input=first, tools=[APPLY_PATCH])  # type: ignore[arg-type, list-item]
+    call = next(item for item in answer.output if item.type == "custom_tool_call")
+    assert call.name == "apply_patch" and call.input == PATCH  # type: ignore[union-attr]
+    # What sonnet was offered: a function tool with one string argument and the grammar.
+    offered = json.loads(anthropic_fake.requests[-1].body)["tools"][0]
+    assert offered["input_schema"]["required"] == ["input"] and "lark" in offered["description"]
+    follow = [
+        *first,
+        {"type": "custom_tool_call", "call_id": call.call_id, "name": "apply_patch",  # type: ignore[union-attr]
+         "input": PATCH},
+        {"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Done!"},  # type: ignore[union-attr]
+    ]  # fmt: skip
+    final = codex.responses.create(model="sonnet", input=follow, tools=[APPLY_PATCH])  # type: ignore[arg-type, list-item]
+    assert final.output_text == "Patched."
+    sent = json.loads(anthropic_fake.requests[-1].body)["messages"]
+    use = next(
+        b for m in sent for b in m["content"] if isinstance(b, dict) and b["type"] == "tool_use"
+    )
+    assert use["name"] == "apply_patch" and use["input"] == {"input": PATCH}
+    result = next(
+        b for m in sent for b in m["content"] if isinstance(b, dict) and b["type"] == "tool_result"
+    )
+    assert result["tool_use_id"] == use["id"]

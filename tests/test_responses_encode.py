@@ -353,3 +353,23 @@ def test_the_sdk_reads_a_failed_stream_with_its_error() -> None:
     assert last.response.error is not None
     assert last.response.error.code == "rate_limit_exceeded"
     assert last.response.error.message == "upstream went away"
+
+
+def test_a_custom_tools_call_streams_back_as_the_custom_call_codex_expects() -> None:
+    call = ToolCall("toolu_9", "apply_patch", '{"input": "*** Begin Patch"}')
+    encoder = ResponsesStreamEncoder(frozenset({"apply_patch"}))
+    out = encoder.start("claude-sonnet", "resp_x")
+    out += encoder.feed(ToolCallDelta(0, "toolu_9", "apply_patch", '{"input": "*** Be'))
+    out += encoder.feed(ToolCallDelta(0, arguments='gin Patch"}'))
+    out += encoder.finish(
+        ChatResponse(model="claude-sonnet", tool_calls=(call,), finish_reason="tool_calls")
+    )
+    text = out.decode()
+    assert "response.custom_tool_call_input.done" in text
+    assert "response.function_call_arguments.delta" not in text
+    done = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+    item = next(e["item"] for e in done if e["type"] == "response.output_item.done")
+    assert item == {
+        "type": "custom_tool_call", "id": item["id"], "call_id": "toolu_9",
+        "name": "apply_patch", "input": "*** Begin Patch", "status": "completed",
+    }  # fmt: skip

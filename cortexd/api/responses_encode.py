@@ -82,13 +82,52 @@ def function_call_item(item: str, call: ToolCall, status: str = "completed") -> 
     }
 
 
-def output_items(response: ChatResponse, response_id: str) -> list[dict[str, Any]]:
+def custom_input(arguments: str) -> str:
+    """A custom tool's input from the function call another provider's model made of it
+    (its one string argument, ``input``; see responses_request.custom_as_function).
+
+    >>> custom_input('{"input": "*** Begin Patch"}'), custom_input("not json")
+    ('*** Begin Patch', 'not json')
+    """
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return arguments
+    if isinstance(value, dict) and isinstance(value.get("input"), str):
+        return str(value["input"])
+    return arguments
+
+
+def custom_call_item(item: str, call: ToolCall, status: str = "completed") -> dict[str, Any]:
+    """A ``custom_tool_call`` output item (Codex's ``apply_patch``), from a function call."""
+    return {
+        "type": "custom_tool_call",
+        "id": item,
+        "call_id": call.id,
+        "name": call.name,
+        "input": custom_input(call.arguments) if call.arguments else "",
+        "status": status,
+    }
+
+
+def call_item(
+    item: str, call: ToolCall, custom: frozenset[str], status: str = "completed"
+) -> dict[str, Any]:
+    """A tool call's output item: a custom tool's as the custom call its client expects."""
+    if call.name in custom:
+        return custom_call_item(item, call, status)
+    return function_call_item(item, call, status)
+
+
+def output_items(
+    response: ChatResponse, response_id: str, custom: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """The answer's output items: its text as one message, then one item per tool call."""
     items: list[dict[str, Any]] = []
     if response.text:
         items.append(message_item(item_id("message", response_id, 0), response.text))
     for call in response.tool_calls:
-        items.append(function_call_item(item_id("function_call", response_id, len(items)), call))
+        items.append(call_item(item_id("function_call", response_id, len(items)), call, custom))
     return items
 
 
@@ -110,6 +149,7 @@ def response_json(
     status: str = "completed",
     created_at: int | None = None,
     output: list[dict[str, Any]] | None = None,
+    custom: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """A Responses ``response`` object for `response`.
 
@@ -128,7 +168,7 @@ def response_json(
         "instructions": None,
         "metadata": {},
         "model": model,
-        "output": output_items(response, response_id) if output is None else output,
+        "output": output_items(response, response_id, custom) if output is None else output,
         # The SDK's Response model requires these three; we do not know the request's here.
         "parallel_tool_calls": True,
         "tool_choice": "auto",
@@ -164,7 +204,8 @@ class ResponsesStreamEncoder:
     final text and arguments, since that is what Codex keeps of each item.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, custom: frozenset[str] = frozenset()) -> None:
+        self._custom = custom  # the request's custom tools: their calls go back as custom calls
         self._seq = 0
         self._model = ""
         self._id = ""
@@ -287,8 +328,11 @@ class ResponsesStreamEncoder:
             out += self._emit(
                 "response.output_item.added",
                 output_index=index,
-                item=function_call_item(item.id, call, "in_progress"),
+                item=call_item(item.id, call, self._custom, "in_progress"),
             )
+        if item.name in self._custom:
+            item.text += delta.arguments  # JSON around the input: sent whole when it is done
+            return out
         if delta.arguments and not item.done:
             item.text += delta.arguments
             out += self._arguments_delta(item, delta.arguments)
@@ -302,7 +346,31 @@ class ResponsesStreamEncoder:
             delta=piece,
         )
 
+    def _close_custom(self, item: _Item, call: ToolCall) -> bytes:
+        final = ToolCall(call.id or item.call_id, call.name or item.name, call.arguments)
+        item.text, item.done = call.arguments, True
+        whole = custom_input(final.arguments)
+        out = self._emit(
+            "response.custom_tool_call_input.delta",
+            item_id=item.id,
+            output_index=item.index,
+            delta=whole,
+        )
+        out += self._emit(
+            "response.custom_tool_call_input.done",
+            item_id=item.id,
+            output_index=item.index,
+            input=whole,
+        )
+        return out + self._emit(
+            "response.output_item.done",
+            output_index=item.index,
+            item=custom_call_item(item.id, final),
+        )
+
     def _close_call(self, item: _Item, call: ToolCall) -> bytes:
+        if (call.name or item.name) in self._custom:
+            return self._close_custom(item, call)
         out = b""
         if call.arguments != item.text and call.arguments.startswith(item.text):
             # Anthropic's call with no input streams no arguments but ends as "{}".
@@ -360,7 +428,7 @@ class ResponsesStreamEncoder:
     def _item_json(self, item: _Item) -> dict[str, Any]:
         if item.kind == "message":
             return message_item(item.id, item.text)
-        return function_call_item(item.id, ToolCall(item.call_id, item.name, item.text))
+        return call_item(item.id, ToolCall(item.call_id, item.name, item.text), self._custom)
 
     def failed(self, message: str, code: str = "server_error") -> bytes:
         """``response.failed`` with an error object, for a stream that broke."""

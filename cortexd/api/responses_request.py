@@ -148,7 +148,9 @@ def _message(item: Mapping[str, Any]) -> ChatMessage | None:
                 parts.append(ImagePart(str(image)))
         return ChatMessage(_ROLES[item["role"]], tuple(parts))  # type: ignore[arg-type]
     if kind in ("function_call", "custom_tool_call"):
-        arguments = item.get("arguments", item.get("input", ""))
+        arguments = item.get("arguments", "")
+        if kind == "custom_tool_call":  # as the function call a model without it made
+            arguments = json.dumps({"input": str(item.get("input", ""))})
         call = ToolCall(str(item.get("call_id", "")), str(item.get("name", "")), str(arguments))
         return ChatMessage("assistant", tool_calls=(call,))
     if kind in ("function_call_output", "custom_tool_call_output"):
@@ -163,6 +165,7 @@ def to_chat(body: Mapping[str, Any], forward: Forward) -> ChatRequest:
     messages = [ChatMessage.of("system", body["instructions"])] if body.get("instructions") else []
     messages += [m for m in map(_message, _items(body)) if m is not None]
     tools = tuple(
+        custom_as_function(t) if t.get("type") == "custom" else
         ToolSpec(str(t.get("name", "")), str(t.get("description", "")),
                  t.get("parameters") or {"type": "object", "properties": {}})
         for t in body.get("tools") or ()
@@ -184,6 +187,35 @@ def to_chat(body: Mapping[str, Any], forward: Forward) -> ChatRequest:
     )
 
 
+def custom_as_function(tool: Mapping[str, Any]) -> ToolSpec:
+    """A custom (freeform) tool, such as Codex's ``apply_patch``, as a function tool with one
+    string argument, for a model that has no custom tools; its answer goes back as the
+    custom call (responses_encode.custom_call_item).
+
+    >>> custom_as_function({"type": "custom", "name": "apply_patch"}).parameters["required"]
+    ['input']
+    """
+    grammar = tool.get("format") or {}
+    about = str(tool.get("description", ""))
+    if isinstance(grammar, dict) and grammar.get("definition"):
+        about += f"\n\nThe input follows this {grammar.get('syntax', '')} grammar:\n"
+        about += str(grammar["definition"])
+    schema = {
+        "type": "object",
+        "properties": {"input": {"type": "string", "description": "the tool's whole input"}},
+        "required": ["input"],
+    }
+    return ToolSpec(str(tool.get("name", "")), about.strip(), schema)
+
+
+def custom_tools(body: Mapping[str, Any]) -> frozenset[str]:
+    """The names of the request's custom tools."""
+    return frozenset(
+        str(t.get("name")) for t in body.get("tools") or ()
+        if isinstance(t, dict) and t.get("type") == "custom"
+    )  # fmt: skip
+
+
 def translation_losses(body: Mapping[str, Any]) -> tuple[str, ...]:
     """What another provider's model would not get of this request.
 
@@ -192,7 +224,7 @@ def translation_losses(body: Mapping[str, Any]) -> tuple[str, ...]:
     >>> for line in lost:
     ...     print(line)
     OpenAI's hosted tool web_search
-    custom tool p offered as a function tool (its grammar is not kept)
+    custom tool p offered as a function tool (its grammar in words)
     OpenAI reasoning items (encrypted)
     """
     lost: list[str] = []
@@ -201,7 +233,7 @@ def translation_losses(body: Mapping[str, Any]) -> tuple[str, ...]:
             continue
         name = tool.get("name")
         if tool.get("type") == "custom":
-            lost.append(f"custom tool {name} offered as a function tool (its grammar is not kept)")
+            lost.append(f"custom tool {name} offered as a function tool (its grammar in words)")
         elif tool.get("type") == "namespace":
             lost.append(f"tool namespace {name}")
         else:

@@ -12,7 +12,7 @@ from cortexd.api.body import read_json
 from cortexd.api.error_shapes import responses_failed_event
 from cortexd.api.relay import answer_passthrough
 from cortexd.api.responses_encode import ResponsesStreamEncoder, response_json
-from cortexd.api.responses_request import check_body, responses_call
+from cortexd.api.responses_request import check_body, custom_tools, responses_call
 from cortexd.routing.providers import ChatResponse, StreamEvent
 from cortexd.services import Services
 
@@ -22,15 +22,19 @@ async def responses(request: Request) -> Response:
     services: Services = request.app.state.services
     body = check_body(await read_json(request, services))
     call = responses_call(body, request)
-    return await answer_passthrough(services, call, responses_failed_event, ToResponses)
+    custom = custom_tools(body)
+    return await answer_passthrough(
+        services, call, responses_failed_event, lambda call_id: ToResponses(call_id, custom)
+    )
 
 
 class ToResponses:
     """Writes an answer from another wire's model as OpenAI's Responses API does."""
 
-    def __init__(self, call_id: str) -> None:
+    def __init__(self, call_id: str, custom: frozenset[str] = frozenset()) -> None:
         self._id = f"resp_{call_id}"
-        self._encoder = ResponsesStreamEncoder()
+        self._custom = custom
+        self._encoder = ResponsesStreamEncoder(custom)
 
     def start(self, model: str) -> bytes:
         """``response.created`` and ``response.in_progress``."""
@@ -46,4 +50,6 @@ class ToResponses:
 
     def whole(self, response: ChatResponse) -> dict[str, Any]:
         """A ``response`` object."""
-        return response_json(response, model=response.model, response_id=self._id)
+        return response_json(
+            response, model=response.model, response_id=self._id, custom=self._custom
+        )
