@@ -786,3 +786,54 @@ def test_codexs_apply_patch_round_trips_through_sonnet(
         b for m in sent for b in m["content"] if isinstance(b, dict) and b["type"] == "tool_result"
     )
     assert result["tool_use_id"] == use["id"]
+
+
+def test_a_claude_code_session_crosses_to_gpt_4o_and_back_with_its_signatures_intact(
+    app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    tools = [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}]
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    ask = {"model": "claude-sonnet-4-5", "max_tokens": 2000, "tools": tools, "thinking": thinking}
+
+    def result(answer: Any, output: str) -> dict[str, Any]:
+        use = next(b for b in answer.content if b.type == "tool_use")
+        return {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": use.id, "content": output}]}  # fmt: skip
+
+    def kept(answer: Any) -> dict[str, Any]:
+        return {
+            "role": "assistant",
+            "content": [b.model_dump(exclude_none=True) for b in answer.content],
+        }
+
+    # 1. Claude thinks (a signed block) and calls a tool.
+    anthropic_fake.enqueue(
+        Turn(
+            thinking="List first.",
+            text="",
+            tool_calls=(ToolCall("toolu_01", "Bash", {"command": "ls"}),),
+        )
+    )
+    history: list[Any] = [{"role": "user", "content": "tidy the folder"}]
+    first = claude.messages.create(messages=history, **ask)  # type: ignore[arg-type]
+    history += [kept(first), result(first, "a.txt b.txt")]
+    # 2. Anthropic is down: the session falls back across to OpenAI, translated.
+    anthropic_fake.enqueue(*[Fault.status(529)] * 12)
+    openai_fake.enqueue(Turn(text="", tool_calls=(ToolCall("call_5", "Bash", {"command": "pwd"}),)))
+    second = claude.messages.create(messages=history, **ask)  # type: ignore[arg-type]
+    assert [b.type for b in second.content] == ["tool_use"]  # no thinking: gpt-4o's turn
+    history += [kept(second), result(second, "/home/me")]
+    # 3. Anthropic is back (its circuits closed again): the session returns to Claude.
+    anthropic_fake.clear()
+    app.services.dispatcher.health = ModelHealth(app.services.dispatcher.clock)
+    anthropic_fake.enqueue(Turn(text="Tidy now."))
+    third = claude.messages.create(messages=history, **ask)  # type: ignore[arg-type]
+    assert third.content[-1].text == "Tidy now."  # type: ignore[union-attr]
+    sent = json.loads(anthropic_fake.requests[-1].body)
+    assert "thinking" not in sent  # its last assistant turn has no thinking block to open it
+    signed = sent["messages"][1]["content"][0]
+    assert signed["type"] == "thinking"
+    assert signed["signature"] == anthropic_fake.signature_for("List first.")  # intact
+    why = app.client().get(f"/v1/calls/{_last_call(app)['id']}").json()
+    assert any(r.startswith("thinking off for this turn") for r in why["reasons"])

@@ -254,12 +254,52 @@ def _reworded_content(content: str | list[dict[str, Any]], old: str, new: str) -
     return [{**b, "text": reworded(b["text"], old, new)} if _is_text(b) else b for b in content]
 
 
+def without_thinking_after_a_crossing(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The body to send Anthropic, and why it changed. A tool-use loop whose last assistant
+    turn another provider's model answered (no thinking block at its start) would be refused
+    with thinking on ("a final assistant message must start with a thinking block"): that
+    turn goes without thinking, and the session's earlier, signed thinking stays as it is.
+
+    >>> turn = {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_cx_1"}]}
+    >>> result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "x"}]}
+    >>> sent, why = without_thinking_after_a_crossing(
+    ...     {"thinking": {"type": "adaptive"}, "messages": [turn, result]})
+    >>> "thinking" in sent, why is not None
+    (False, True)
+    """
+    thinking = body.get("thinking")
+    messages = body.get("messages") or []
+    if not isinstance(thinking, dict) or thinking.get("type") in (None, "disabled"):
+        return body, None
+    if len(messages) < 2 or messages[-1].get("role") != "user":
+        return body, None
+    last = messages[-1]["content"]
+    if not isinstance(last, list) or not any(b.get("type") == "tool_result" for b in last):
+        return body, None
+    turn = messages[-2]
+    blocks = turn.get("content") if turn.get("role") == "assistant" else None
+    if not isinstance(blocks, list) or not blocks:
+        return body, None
+    if blocks[0].get("type") in ("thinking", "redacted_thinking"):
+        return body, None
+    sent = {k: v for k, v in body.items() if k != "thinking"}
+    edits = (sent.get("context_management") or {}).get("edits")
+    if isinstance(edits, list):  # clearing thinking needs thinking on
+        kept = [e for e in edits if not str(e.get("type", "")).startswith("clear_thinking")]
+        sent["context_management"] = {**sent["context_management"], "edits": kept}
+    return sent, (
+        "thinking off for this turn: its last assistant turn came from another provider's "
+        "model, with no thinking block to start it"
+    )
+
+
 def messages_call(body: dict[str, Any], request: Request) -> Call:
     """The pipeline's call for a checked Messages body."""
     headers = request.headers
     passed = {name: headers[name] for name in PASSED_HEADERS if name in headers}
     stream = bool(body.get("stream"))
-    forward = Forward("messages", body, passed, stream, dict(request.query_params))
+    sent, adjusted = without_thinking_after_a_crossing(body)
+    forward = Forward("messages", sent, passed, stream, dict(request.query_params))
     words, turn = latest_words(_user_pieces(body))
     agent = headers.get("user-agent")
     session = headers.get("x-claude-code-session-id")
@@ -289,4 +329,5 @@ def messages_call(body: dict[str, Any], request: Request) -> Call:
         agent_model=body["model"],
         reword=reword,
         losses=translation_losses(body),
+        notes=(adjusted,) if adjusted else (),
     )

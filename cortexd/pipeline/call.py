@@ -45,4 +45,6 @@ class Call:
     # What translating the request for another wire's model leaves out (hosted tools, …):
     # said in the plan's reasons and on a translated answer, never dropped silently.
     losses: tuple[str, ...] = ()
+    # What the front-end changed in the client's body before it goes through, and why.
+    notes: tuple[str, ...] = ()
     id: str = field(default_factory=new_call_id)

@@ -200,6 +200,8 @@ async def _routed(services: Services, call: Call) -> tuple[RoutePlan, tuple[str,
     # is taken, routed mode follows the routing table, and the agent's own model falls back
     # within its family first, then across providers.
     plan = across_families(routed, pinned, call.family, routing.table, routing.catalog)
+    if call.notes:
+        plan = replace(plan, reasons=(*plan.reasons, *call.notes))
     crossing = [n for n in plan.chain if family_of(n, routing.catalog) != call.family]
     if crossing and call.losses:
         lost = "; ".join(call.losses)

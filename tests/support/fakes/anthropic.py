@@ -151,7 +151,8 @@ class FakeAnthropic(ProviderFake):
                 problem = self._block_problem(f"messages.{i}.content.{j}", block)
                 if problem is not None:
                     return self.error_reply(400, problem)
-        return None
+        problem = _final_turn_without_thinking(body, messages)
+        return None if problem is None else self.error_reply(400, problem)
 
     # -- ProviderFake hooks ----------------------------------------------------------------
 
@@ -263,6 +264,33 @@ def _rate_limit_headers(now: datetime) -> dict[str, str]:
         "anthropic-ratelimit-tokens-remaining": "399000",
         "anthropic-ratelimit-tokens-reset": reset,
     }
+
+
+def _final_turn_without_thinking(body: dict[str, Any], messages: list[Any]) -> str | None:
+    """The real API's rule for a tool-use loop with thinking on: the final assistant turn
+    (the one whose tool results the request carries) must start with a thinking block."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
+        return None
+    last = messages[-1] if messages else None
+    if not isinstance(last, dict) or last.get("role") != "user":
+        return None
+    results = [b for b in last.get("content") or () if isinstance(b, dict)]
+    if not any(b.get("type") == "tool_result" for b in results):
+        return None
+    i = len(messages) - 2
+    turn = messages[i] if i >= 0 else None
+    blocks = turn.get("content") if isinstance(turn, dict) else None
+    if not isinstance(blocks, list) or not blocks:
+        return None
+    first = blocks[0].get("type") if isinstance(blocks[0], dict) else None
+    if first in ("thinking", "redacted_thinking"):
+        return None
+    return (
+        f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+        f"`{first}`. When `thinking` is enabled, a final `assistant` message must start with a "
+        "thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks)."
+    )
 
 
 def _usage(turn: Turn) -> dict[str, Any]:
