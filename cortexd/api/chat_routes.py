@@ -23,6 +23,7 @@ from cortexd.api.chat_request import (
 )
 from cortexd.api.chat_response import ChunkWriter, RelayedChunks, completion_json, cortex_block
 from cortexd.api.errors import ApiError
+from cortexd.api.recorded_stream import recorded_stream
 from cortexd.api.recording import CallRecording, client_name
 from cortexd.pipeline.call import Call
 from cortexd.pipeline.plan import Planned, plan_call
@@ -30,10 +31,11 @@ from cortexd.pipeline.run import answer_whole, open_stream, start_call
 from cortexd.plans import plan_to_json
 from cortexd.routing.dispatch import PartialAnswerError
 from cortexd.routing.providers import (
+    ChatResponse,
     Forward,
     RawEvent,
     ReasoningDelta,
-    StreamEnd,
+    StreamEvent,
     TextDelta,
     ToolCallDelta,
 )
@@ -128,43 +130,29 @@ async def _stream(
 
     relayed = RelayedChunks(include_usage)
 
-    async def sse() -> AsyncIterator[bytes]:
-        event = first
-        bug: BaseException | None = None
-        try:
-            while True:
-                if isinstance(event, StreamEnd):
-                    # The rows are committed before the last byte: an answered call is on record.
-                    await recording.commit("ok", response=event.response, dispatch=state)
-                    cortex = cortex_block(recording.id, plan, state, event.response.warnings)
-                    if event.response.raw is not None:
-                        yield relayed.finish(cortex, event.response.raw)
-                    else:
-                        yield writer.finish(event.response, cortex, include_usage)
-                    return
-                if isinstance(event, RawEvent):
-                    if not event.opening:
-                        recording.first_token()
-                    yield relayed.relay(event.data)
-                elif isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta):
-                    recording.first_token()
-                    writer.model = state.model or writer.model
-                    yield writer.delta(event)
-                event = await anext(events)
-        except PartialAnswerError as error:
-            await recording.commit("partial", dispatch=state, error=error.cause)
-            yield writer.error(str(error), "stream_interrupted")
-        except (GeneratorExit, asyncio.CancelledError):
-            raise  # the client left: recorded below as cancelled
-        except BaseException as error:
-            bug = error
-            raise
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
-            recording.abandon(bug)  # after the close, which records the cancelled attempt
+    def write(event: StreamEvent) -> bytes:
+        if isinstance(event, RawEvent):  # passed through: OpenAI's own chunks
+            if not event.opening:
+                recording.first_token()
+            return relayed.relay(event.data)
+        if isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta):
+            recording.first_token()
+            writer.model = state.model or writer.model
+            return writer.delta(event)
+        return b""
 
+    def end(response: ChatResponse) -> bytes:
+        cortex = cortex_block(recording.id, plan, state, response.warnings)
+        if response.raw is not None:
+            return relayed.finish(cortex, response.raw)
+        return writer.finish(response, cortex, include_usage)
+
+    def broke(error: PartialAnswerError) -> bytes:
+        return writer.error(str(error), "stream_interrupted")
+
+    sse = recorded_stream(first, events, recording, state, write=write, end=end, broke=broke)
     headers = {**SSE_HEADERS, **dict(first.headers if isinstance(first, RawEvent) else ())}
-    return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(sse, media_type="text/event-stream", headers=headers)
 
 
 async def route(request: Request) -> Response:

@@ -13,12 +13,13 @@ front-end's `Translator` writes in its own wire format.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from cortexd.api.errors import ApiError
+from cortexd.api.recorded_stream import recorded_stream
 from cortexd.api.recording import CallRecording
 from cortexd.pipeline.call import Call
 from cortexd.pipeline.plan import Planned
@@ -113,53 +114,42 @@ async def relay_stream(
     if isinstance(first, StreamEnd):
         upstream = first.response.headers
 
-    async def sse() -> AsyncIterator[bytes]:
-        event = first
-        bug: BaseException | None = None
-        started = False  # a translated answer's opening events are written
-        try:
-            while True:
-                if isinstance(event, StreamEnd):
-                    # The rows are committed before the last byte: an answered call is on record.
-                    await recording.commit("ok", response=event.response, dispatch=state)
-                    if event.response.raw is not None:
-                        yield event.response.raw
-                        return
-                    if not started:
-                        yield translator.start(event.response.model or state.model or "")
-                    yield translator.finish(event.response)
-                    return
-                if isinstance(event, RawEvent):
-                    if not event.opening:
-                        recording.first_token()
-                    yield event.data
-                elif isinstance(event, TextDelta | ToolCallDelta | ReasoningDelta):
-                    if not started:
-                        started = True
-                        yield translator.start(state.model or "")
-                    if not isinstance(event, ReasoningDelta):
-                        recording.first_token()
-                    yield translator.feed(event)
-                event = await anext(events)
-        except PartialAnswerError as error:
-            await recording.commit("partial", dispatch=state, error=error.cause)
-            overloaded = isinstance(error.cause, OverloadedError | RateLimitError)
-            yield failed(str(error), "overloaded" if overloaded else "api")
-        except (GeneratorExit, asyncio.CancelledError):
-            raise  # the client left: recorded below as cancelled
-        except BaseException as error:
-            bug = error
-            raise
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
-            recording.abandon(bug)  # after the close, which records the cancelled attempt
+    started = False  # a translated answer's opening events are written
 
+    def opening(model: str) -> bytes:
+        nonlocal started
+        if started:
+            return b""
+        started = True
+        return translator.start(model)
+
+    def write(event: StreamEvent) -> bytes:
+        if isinstance(event, RawEvent):  # passed through: the provider's own events
+            if not event.opening:
+                recording.first_token()
+            return event.data
+        if isinstance(event, TextDelta | ToolCallDelta | ReasoningDelta):
+            if not isinstance(event, ReasoningDelta):
+                recording.first_token()
+            return opening(state.model or "") + translator.feed(event)
+        return b""
+
+    def end(response: ChatResponse) -> bytes:
+        if response.raw is not None:  # the provider's last event, held until the commit
+            return response.raw
+        return opening(response.model or state.model or "") + translator.finish(response)
+
+    def broke(error: PartialAnswerError) -> bytes:
+        overloaded = isinstance(error.cause, OverloadedError | RateLimitError)
+        return failed(str(error), "overloaded" if overloaded else "api")
+
+    sse = recorded_stream(first, events, recording, state, write=write, end=end, broke=broke)
     headers = cortex_headers(recording.id, planned, state, upstream)
     headers["Cache-Control"] = "no-cache"
     relayed = isinstance(first, RawEvent) or isinstance(first, StreamEnd) and first.response.raw
     if not relayed:
         headers |= translated_headers(losses)
-    return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(sse, media_type="text/event-stream", headers=headers)
 
 
 async def answer_passthrough(

@@ -6,15 +6,13 @@ pass-through mode (with fallback inside its family, then across), ignored when i
 ``auto`` or ``task:…`` (routed mode: the family's models first, then the others). An
 override phrase the person typed wins over both, whatever provider it names: another
 wire's model answers translated (`across_families`; the front-ends' `relay.Translator`).
-`keep_in_family` is the older rule that never crosses, kept for a front-end without a
-translator.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from cortexd.routing import DEFAULT_TASK, Catalog, Message, RoutePlan, RoutingTable
+from cortexd.routing import DEFAULT_TASK, Catalog, RoutePlan, RoutingTable
 
 #: The family's everyday model: the fallback of last resort inside the family.
 FAMILY_DEFAULT = {"anthropic": "sonnet", "openai": "gpt-4o"}
@@ -41,53 +39,6 @@ def in_family(names: tuple[str, ...], family: str, catalog: Catalog) -> tuple[st
 def _task_chain(task: str, table: RoutingTable) -> tuple[str, ...]:
     route = table.routes.get(task) or table.routes.get(DEFAULT_TASK)
     return route.chain if route is not None else ()
-
-
-def keep_in_family(
-    routed: RoutePlan,
-    pinned: RoutePlan | None,
-    family: str,
-    table: RoutingTable,
-    catalog: Catalog,
-    messages: tuple[Message, ...],
-) -> RoutePlan:
-    """The plan for agent traffic, with a chain the family serves, and why.
-
-    `routed` is the router's plan with the agent's model set aside (so an override phrase
-    is seen); `pinned` the plan for the agent's own model in pass-through mode (None in
-    routed mode); `messages` the request's, for when an override is not acted on.
-    """
-    default = FAMILY_DEFAULT.get(family)
-    notes: list[str] = []
-    if routed.decided_by == "override" and routed.override is not None:
-        if in_family(routed.chain, family, catalog):
-            return routed
-        notes.append(
-            f"override to {routed.override.model} not taken: this session stays on {family} "
-            f"(answering with another provider needs translation, issue 21)"
-        )
-        if pinned is None:
-            # The phrase stays in the person's words: it was not acted on.
-            chain = _task_chain(routed.task, table)
-            routed = replace(routed, chain=chain, messages=messages, override=None)
-            routed = replace(routed, decided_by="classified")
-    if pinned is not None:
-        fallback = in_family(_task_chain(pinned.task, table), family, catalog)
-        chain = tuple(dict.fromkeys((pinned.chain[0], *fallback, *((default,) if default else ()))))
-        reasons = [r for r in pinned.reasons if "no fallback" not in r] + notes
-        reasons.append(
-            f"the agent's own model (pass-through), falling back within {family}: "
-            f"{' → '.join(chain)}"
-        )
-        return replace(pinned, chain=chain, reasons=tuple(reasons))
-    kept = in_family(routed.chain, family, catalog) or ((default,) if default else ())
-    dropped = [n for n in routed.chain if n not in kept]
-    if dropped:
-        notes.append(
-            f"{', '.join(dropped)} left out: the session stays on {family} "
-            f"(crossing providers is issue 21): {' → '.join(kept)}"
-        )
-    return replace(routed, chain=kept, reasons=routed.reasons + tuple(notes))
 
 
 def family_of(name: str, catalog: Catalog) -> str | None:
@@ -119,8 +70,7 @@ def across_families(
             return routed
         noted = (
             *routed.reasons,
-            f"the session stays on {family} while it answers, then crosses: "
-            f"{' → '.join(chain)}",
+            f"the session stays on {family} while it answers, then crosses: {' → '.join(chain)}",
         )
         return replace(routed, chain=chain, reasons=noted)
     own = family_of(pinned.chain[0], catalog) or family
