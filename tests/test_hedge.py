@@ -159,8 +159,11 @@ async def test_a_race_winner_that_breaks_still_leaves_its_fallback_a_turn(
 ) -> None:
     attempts: list[Attempt] = []
     anthropic_fake.enqueue(Fault.break_stream(after=3), Fault.break_stream(after=3))
-    # The partner starts at once but is slower: the primary wins the race, then breaks.
-    openai_fake.enqueue(Turn(text="too slow", delay=3.0), Turn(text="the fallback answered"))
+    # The partner starts at once but is slower: the primary wins the race, then breaks. The
+    # cancelled partner may or may not have reached the fake before it was cancelled: either
+    # way, the fallback's own turn gets a slow but whole answer.
+    slow = Turn(text="the fallback answered", delay=1.0)
+    openai_fake.enqueue(slow, slow)
     result = await _dispatcher(registry, attempts).complete(
         CHAIN, _ask(), task="t", request_id="h8", hedge=_policy(after=0.0)
     )
