@@ -26,11 +26,12 @@ from cortexd.alerts import BudgetAlerts
 from cortexd.api.hardware_routes import probe_now
 from cortexd.file_watch import FileWatcher
 from cortexd.hot_reload import HotReload
-from cortexd.ledger import queries
+from cortexd.ledger import queries, sessions
 from cortexd.ledger.bookkeeping import month_spend
 from cortexd.ledger.report import ReportJob
 from cortexd.notices import Notifier
 from cortexd.paths import private_folder
+from cortexd.pipeline.pins import PINS_KEPT
 from cortexd.review import WeeklyReview, report_extras
 from cortexd.routing import TASK_EXAMPLES_FILE
 from cortexd.schedule import Schedule
@@ -80,6 +81,13 @@ def attach_lifespan(
         seen = await services.ledger.read(queries.recent_ttfts, since=since)
         for model, task_type, seconds in seen:
             services.ttfts.observe(model, task_type, seconds)
+        # Agents' sessions stay where they were answered across a restart.
+        pins = services.pins
+        pins.seed(
+            await services.ledger.read(
+                sessions.last_answers, since=time.time() - pins.ttl_s, sessions=PINS_KEPT
+            )
+        )
         schedule = _schedule(services, job, notices, notifier)
         await schedule.start()
         tasks = [asyncio.create_task(services.load_sdks()), asyncio.create_task(job.write())]

@@ -20,6 +20,7 @@ from cortexd.ledger import AttemptLog, Ledger
 from cortexd.listener import TcpStatus
 from cortexd.local_rows import LocalState
 from cortexd.pipeline.hedging import RecentTtfts
+from cortexd.pipeline.pins import SessionPins
 from cortexd.recent_outputs import RecentOutputs
 from cortexd.routing import (
     WARM_UP_BUDGET_S,
@@ -93,6 +94,8 @@ class Services:
     recent_outputs: RecentOutputs = field(default_factory=RecentOutputs)
     # Each model's recent times to first token per task: when a late one is hedged.
     ttfts: RecentTtfts = field(default_factory=RecentTtfts)
+    # Where each coding agent's session was answered last: where its next call goes.
+    pins: SessionPins = field(default_factory=SessionPins)
     # The loopback TCP listener as the daemon opened it (its address, or why not), for health.
     listener_info: TcpStatus = field(default_factory=TcpStatus)
 

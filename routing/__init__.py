@@ -35,6 +35,7 @@ from cortexd.routing.json_answer import NotAJsonObject, json_object
 from cortexd.routing.local_needs import gguf_need, known_need, size_need
 from cortexd.routing.names import ollama_name
 from cortexd.routing.overrides import Override, OverrideDetector
+from cortexd.routing.prices import Price
 from cortexd.routing.proposals import Evidence, ModelEvidence, Pending, Proposal, propose
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.router import Availability, RoutePlan, Router, plan_route
@@ -70,6 +71,7 @@ from cortexd.routing.urls import redact_url
 from cortexd.routing.warmup import WARM_UP_BUDGET_S, ColdStart, skip_cold
 
 __all__ = [
+    "Price",
     "AmbiguousModelError",
     "DEFAULT_TASK",
     "EMBEDDINGS_TASK",

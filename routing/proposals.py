@@ -39,7 +39,6 @@ MAX_MORE_CALLS = 10_000
 TIMEOUT_SHARE = 0.5
 
 
-
 @dataclass(frozen=True)
 class ModelEvidence:
     """What the ledger says about one model on one task type, over the evidence window."""

@@ -737,7 +737,18 @@ def test_a_crossed_answer_says_what_translation_left_out(
     assert "exec_command" in names and "web_search" not in names
     why = app.client().get(f"/v1/calls/{answer.headers['x-cortex-call-id']}").json()
     assert any("translated for" in r and "web_search" in r for r in why["reasons"]), why
+    # On the ledger in a column of its own, not only in the reasons: `cortex why` lists it.
+    assert any("web_search" in lost for lost in why["losses"]), why["losses"]
+    assert why["agent_model"] == "sonnet"
     assert not openai_fake.requests
+    # The same request answered by its own family loses nothing, and says so.
+    openai_fake.enqueue(Turn(text="codex answered Codex"))
+    own = app.client().post(
+        "/v1/responses", json={**body, "model": "gpt-5.1-codex"}, headers={"originator": "codex_exec"}
+    )
+    assert own.status_code == 200 and "x-cortex-losses" not in own.headers
+    why = app.client().get(f"/v1/calls/{own.headers['x-cortex-call-id']}").json()
+    assert why["losses"] == [] and why["model"] == "gpt-5.1-codex"
 
 
 PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hi\n*** End Patch"
@@ -788,14 +799,11 @@ def test_codexs_apply_patch_round_trips_through_sonnet(
     assert result["tool_use_id"] == use["id"]
 
 
-def test_a_claude_code_session_crosses_to_gpt_4o_and_back_with_its_signatures_intact(
-    app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
-) -> None:
-    anthropic_fake, openai_fake = fresh
-    tools = [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}]
-    thinking = {"type": "enabled", "budget_tokens": 1024}
-    ask = {"model": "claude-sonnet-4-5", "max_tokens": 2000, "tools": tools, "thinking": thinking}
+def _claude_session(session: str) -> dict[str, str]:
+    return {"x-claude-code-session-id": session, "user-agent": "claude-cli/2.1.0 (external, cli)"}
 
+
+def _tool_loop_helpers() -> tuple[Any, Any]:
     def result(answer: Any, output: str) -> dict[str, Any]:
         use = next(b for b in answer.content if b.type == "tool_use")
         return {"role": "user", "content": [
@@ -807,6 +815,20 @@ def test_a_claude_code_session_crosses_to_gpt_4o_and_back_with_its_signatures_in
             "content": [b.model_dump(exclude_none=True) for b in answer.content],
         }
 
+    return result, kept
+
+
+def test_a_claude_code_session_crosses_to_gpt_4o_and_back_with_its_signatures_intact(
+    app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    tools = [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}]
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    ask = {
+        "model": "claude-sonnet-4-5", "max_tokens": 2000, "tools": tools, "thinking": thinking,
+        "extra_headers": _claude_session("sess-cross-back"),
+    }  # fmt: skip
+    result, kept = _tool_loop_helpers()
     # 1. Claude thinks (a signed block) and calls a tool.
     anthropic_fake.enqueue(
         Turn(
@@ -824,16 +846,60 @@ def test_a_claude_code_session_crosses_to_gpt_4o_and_back_with_its_signatures_in
     second = claude.messages.create(messages=history, **ask)  # type: ignore[arg-type]
     assert [b.type for b in second.content] == ["tool_use"]  # no thinking: gpt-4o's turn
     history += [kept(second), result(second, "/home/me")]
-    # 3. Anthropic is back (its circuits closed again): the session returns to Claude.
+    moved = app.client().get(f"/v1/calls/{_last_call(app)['id']}").json()["moved"]
+    assert moved["from_provider"] == "anthropic" and moved["to_provider"] == "openai"
+    assert moved["reason"].startswith("anthropic failed (") and "OverloadedError" in moved["reason"]
+    # 3. Anthropic is back (its circuits closed again), but the turn's tool loop finishes
+    # where it is: moving back mid-turn would cost the cache and this turn's thinking.
     anthropic_fake.clear()
     app.services.dispatcher.health = ModelHealth(app.services.dispatcher.clock)
-    anthropic_fake.enqueue(Turn(text="Tidy now."))
+    openai_fake.enqueue(Turn(text="Two files, in /home/me."))
     third = claude.messages.create(messages=history, **ask)  # type: ignore[arg-type]
-    assert third.content[-1].text == "Tidy now."  # type: ignore[union-attr]
+    assert third.content[-1].text == "Two files, in /home/me."  # type: ignore[union-attr]
+    assert not anthropic_fake.requests
+    why = app.client().get(f"/v1/calls/{_last_call(app)['id']}").json()
+    assert any("stays on openai (gpt-4o) for the rest of this turn" in r for r in why["reasons"])
+    assert why["moved"] is None
+    # 4. The person's next turn goes back to Claude, with the thinking it signed intact.
+    history += [kept(third), {"role": "user", "content": "now sort them"}]
+    anthropic_fake.enqueue(Turn(thinking="Sort by name.", text="Sorted."))
+    fourth = claude.messages.create(messages=history, **ask)  # type: ignore[arg-type]
+    assert fourth.content[-1].text == "Sorted."  # type: ignore[union-attr]
     sent = json.loads(anthropic_fake.requests[-1].body)
-    assert "thinking" not in sent  # its last assistant turn has no thinking block to open it
+    assert sent["thinking"] == thinking  # a new turn: thinking stays on
     signed = sent["messages"][1]["content"][0]
     assert signed["type"] == "thinking"
     assert signed["signature"] == anthropic_fake.signature_for("List first.")  # intact
     why = app.client().get(f"/v1/calls/{_last_call(app)['id']}").json()
+    assert why["moved"]["from_provider"] == "openai" and why["moved"]["to_provider"] == "anthropic"
+    assert why["moved"]["reason"] == "back to the agent's own provider (claude-sonnet-4-5)"
+
+
+def test_a_turn_whose_provider_fails_mid_loop_crosses_back_without_that_turns_thinking(
+    app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    anthropic_fake, openai_fake = fresh
+    tools = [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}]
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    ask = {
+        "model": "claude-sonnet-4-5", "max_tokens": 2000, "tools": tools, "thinking": thinking,
+        "extra_headers": _claude_session("sess-mid-loop"),
+    }  # fmt: skip
+    result, kept = _tool_loop_helpers()
+    # The turn starts on gpt-4o (Anthropic down), and gpt-4o goes down in its tool loop.
+    anthropic_fake.enqueue(*[Fault.status(529)] * 12)
+    openai_fake.enqueue(Turn(text="", tool_calls=(ToolCall("call_1", "Bash", {"command": "ls"}),)))
+    history: list[Any] = [{"role": "user", "content": "tidy the folder"}]
+    first = claude.messages.create(messages=history, **ask)  # type: ignore[arg-type]
+    history += [kept(first), result(first, "a.txt")]
+    anthropic_fake.clear()
+    app.services.dispatcher.health = ModelHealth(app.services.dispatcher.clock)
+    openai_fake.enqueue(*[Fault.status(500)] * 12)
+    anthropic_fake.enqueue(Turn(text="Tidy now."))
+    second = claude.messages.create(messages=history, **ask)  # type: ignore[arg-type]
+    assert second.content[-1].text == "Tidy now."  # type: ignore[union-attr]
+    sent = json.loads(anthropic_fake.requests[-1].body)
+    assert "thinking" not in sent  # its last assistant turn has no thinking block to open it
+    why = app.client().get(f"/v1/calls/{_last_call(app)['id']}").json()
     assert any(r.startswith("thinking off for this turn") for r in why["reasons"])
+    assert why["moved"]["reason"].startswith("openai failed (")

@@ -95,14 +95,36 @@ def test_codex_answers_through_cortexd_and_is_on_the_ledger(
     openai_fake.clear()
     openai_fake.enqueue(Turn(text="Hello from codex via cortexd."))
     run = run_codex(
-        "say hi", base_url=f"{url}/v1", token=token, model="auto", codex_home=tmp_path / "codex"
-    )
+        "say hi", base_url=f"{url}/v1", token=token, model="gpt-5.1-codex",
+        codex_home=tmp_path / "codex",
+    )  # fmt: skip
     assert run.answer == "Hello from codex via cortexd.", run.describe()
     sent = [r for r in openai_fake.requests if r.path == "/v1/responses"]
     assert sent and sent[-1].header("authorization") != f"Bearer {token}"  # cortexd's key upstream
     row = _calls(daemon)[-1]
     assert row["client"] == "codex_exec" and row["session"], row
     assert row["provider"] == "openai" and row["outcome"] == "ok", row
+
+
+def test_codex_in_routed_mode_is_answered_by_sonnet_as_the_routing_file_says(
+    served: tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str], tmp_path: Path
+) -> None:
+    daemon, anthropic_fake, openai_fake, url, token = served
+    anthropic_fake.clear()
+    openai_fake.clear()
+    # The routing file sends General agent work to sonnet: Codex's turn crosses, translated.
+    anthropic_fake.enqueue(Turn(text="Sonnet, as the routing file says."))
+    run = run_codex(
+        "say hi", base_url=f"{url}/v1", token=token, model="auto", codex_home=tmp_path / "codex"
+    )
+    assert run.answer == "Sonnet, as the routing file says.", run.describe()
+    assert not [r for r in openai_fake.requests if r.path == "/v1/responses"]
+    row = _calls(daemon)[-1]
+    assert row["provider"] == "anthropic" and row["task"] == "General agent work", row
+    why = daemon.client().get(f"/v1/calls/{row['id']}").json()
+    assert why["decided_by"] == "default" and why["agent_model"] == "auto", why
+    # What translation left out of Codex's request is on the ledger with the call.
+    assert any("web_search" in lost for lost in why["losses"]), why["losses"]
 
 
 def test_a_wrong_token_is_refused_and_claude_code_says_so(
@@ -152,9 +174,10 @@ def test_cortex_connect_sets_claude_code_up_in_one_command(
 def test_cortex_connect_sets_codex_up_in_one_command(
     served: tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str], tmp_path: Path
 ) -> None:
-    daemon, _, openai_fake, url, token = served
-    openai_fake.clear()
-    openai_fake.enqueue(Turn(text="Codex connected."))
+    daemon, anthropic_fake, _, url, token = served
+    anthropic_fake.clear()
+    # Routed mode: "say hi" is General agent work, which the routing file sends to sonnet.
+    anthropic_fake.enqueue(Turn(text="Codex connected."))
     home = tmp_path / "home"
     shown = _connect(daemon, "codex", home, "--routed")
     assert token not in shown and "CORTEXD_TOKEN" in shown
@@ -166,18 +189,23 @@ def test_cortex_connect_sets_codex_up_in_one_command(
     assert _calls(daemon)[-1]["client"] == "codex_exec"
 
 
-def test_claude_code_is_answered_by_gpt_4o_when_the_person_says_so(
-    served: tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str], tmp_path: Path
-) -> None:
+@pytest.mark.parametrize(("model", "path"), [("gpt-4o", "/v1/chat/completions"),
+                                             ("codex", "/v1/responses")])  # fmt: skip
+def test_claude_code_is_answered_by_openai_when_the_person_says_so(
+    served: tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str], tmp_path: Path, model: str,
+    path: str,
+) -> None:  # fmt: skip
     daemon, anthropic_fake, openai_fake, url, token = served
     anthropic_fake.clear()
     openai_fake.clear()
-    openai_fake.enqueue(Turn(text="GPT-4o, translated for Claude Code."))
-    run = run_claude("use gpt-4o for this: say hi", base_url=url, api_key=token, home=tmp_path)
-    assert run.answer == "GPT-4o, translated for Claude Code.", run.describe()
+    openai_fake.enqueue(Turn(text=f"{model}, translated for Claude Code."))
+    run = run_claude(f"use {model} for this: say hi", base_url=url, api_key=token, home=tmp_path)
+    assert run.answer == f"{model}, translated for Claude Code.", run.describe()
     assert not [r for r in anthropic_fake.requests if r.path == "/v1/messages"]
+    assert [r for r in openai_fake.requests if r.path == path]  # codex speaks Responses
     row = _calls(daemon)[-1]
     assert row["provider"] == "openai" and row["client"] == "claude-cli", row
+    assert row["decided_by"] == "override", row
 
 
 def test_codex_is_answered_by_sonnet_when_the_person_says_so(

@@ -7,18 +7,24 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
-from cortexd.ledger import CallOutcome, CallRecord
+from cortexd.ledger import CallOutcome, CallRecord, SessionMove
+from cortexd.pipeline.family import family_of
+from cortexd.pipeline.pins import Pin, pin_after, pin_key, session_move
 from cortexd.routing import RoutePlan
 from cortexd.routing.dispatch import Attempt, Dispatch, EmbedResult, SecondOpinion
 from cortexd.routing.providers import ChatRequest, ChatResponse, Usage
 
 if TYPE_CHECKING:
     from cortexd.services import Services
+
+
+#: The outcomes of a try, and of a call, that mean its provider answered.
+_ANSWERED = ("ok", "partial")
 
 
 def client_name(given: str | None, user_agent: str | None) -> str | None:
@@ -90,11 +96,24 @@ def last_prompt(plan: RoutePlan) -> str | None:
     return next((m.content for m in reversed(plan.messages) if m.role == "user"), None)
 
 
+@dataclass(frozen=True)
+class AgentCall:
+    """What a coding agent's call adds to its record: the model the agent is configured
+    with, the provider family whose wire it speaks, what translating it for another
+    provider left out, and its session's pin and why the plan moves it (`pipeline/pins`)."""
+
+    model: str | None
+    family: str | None
+    losses: tuple[str, ...] = ()
+    pin: Pin | None = None
+    move: str | None = None
+
+
 class CallRecording:
     """A chat call being recorded: its attempts are gathered from dispatch's sink.
 
     `session` and `turn` name the client's session and the user's turn in it, where the
-    client says (a coding agent does).
+    client says (a coding agent does); `agent` what a coding agent's call adds.
     """
 
     def __init__(
@@ -110,8 +129,10 @@ class CallRecording:
         asked_model: str,
         session: str | None = None,
         turn: str | None = None,
+        agent: AgentCall | None = None,
     ) -> None:
         self._services = services
+        self.agent = agent
         self.id = call_id
         self.plan = plan
         self.request = request
@@ -161,6 +182,8 @@ class CallRecording:
         usage, estimated = (
             (response.usage, False) if response is not None else tried_usage(self.attempts)
         )
+        agent = self.agent
+        losses, moved = self._translated(outcome) if agent is not None else ((), None)
         return CallRecord(
             id=self.id,
             started_at=self.started_at,
@@ -172,6 +195,9 @@ class CallRecording:
             project=self.project,
             session=self.session,
             turn=self.turn,
+            agent_model=agent.model if agent is not None else None,
+            losses=losses,
+            moved=moved,
             override=override,
             routing_generation=self.generation,
             chain=plan.chain,
@@ -196,6 +222,23 @@ class CallRecording:
             answer=response.text if response is not None and keep else None,
         )
 
+    def _translated(self, outcome: CallOutcome) -> tuple[tuple[str, ...], SessionMove | None]:
+        """An agent's call: what translation left out, where another provider answered it,
+        and the session's move, where it made one."""
+        agent = self.agent
+        assert agent is not None
+        answered = [a for a in self.attempts if a.role == "answer" and a.outcome in _ANSWERED]
+        last = answered[-1] if answered and outcome in _ANSWERED else None
+        if last is None:
+            return (), None
+        losses = agent.losses if last.provider != agent.family else ()
+        catalog = self._services.routing.catalog
+        head = self.plan.chain[0] if self.plan.chain else None
+        planned = family_of(head, catalog) if head is not None else None
+        spec = catalog.resolve(last.model)
+        price = catalog.price(spec) if spec is not None else None
+        return losses, session_move(agent.pin, agent.move, planned, last, self.attempts, price)
+
     async def commit(self, outcome: CallOutcome, **ended: Any) -> None:
         """Record the call and wait for its commit (at most once)."""
         if self.done:
@@ -212,7 +255,16 @@ class CallRecording:
             if answered:
                 last = answered[-1]
                 self._services.ttfts.observe(last.model, record.task, last.first_token_s)
+        self._pin(record)
         await self._services.ledger.record(record)
+
+    def _pin(self, record: CallRecord) -> None:
+        # Pinned before the commit: the agent's next call may come the moment it is read.
+        agent = self.agent
+        key = pin_key(self.client, self.session, agent.model) if agent is not None else None
+        pin = pin_after(record) if key is not None else None
+        if key is not None and pin is not None:
+            self._services.pins.set(key, pin)
 
     def abandon(self, error: BaseException | None = None) -> None:
         """The client left, or a bug (`error`) ended the call: queue its record, no wait."""

@@ -129,6 +129,13 @@ def run_why(args: argparse.Namespace) -> int:
         f"{money(call['cost_usd'])}, ttft {seconds(call['first_token_s'])}, "
         f"total {seconds(call['total_s'])}"
     )
+    if call.get("agent_model"):
+        console.print(f"the agent's own model: {escape(call['agent_model'])}")
+    if call.get("losses"):
+        console.print(f"translated; left out: {escape('; '.join(call['losses']))}")
+    if call.get("moved"):
+        for text in moved_lines(call):
+            console.print(escape(text))
     if call.get("error"):
         console.print(f"[red]{escape(call['error'])}[/]")
     table = Table(title="attempts", title_justify="left")
@@ -155,6 +162,32 @@ def run_why(args: argparse.Namespace) -> int:
         note = f": {escape(r['note'])}" if r["note"] else ""
         console.print(f"rated {r['rating']}{note}")
     return 0
+
+
+def moved_lines(call: dict[str, Any]) -> list[str]:
+    """What `cortex why` says of a call that moved its session to another provider: from
+    where and why, and what the move cost (time, and the prompt cache left behind)."""
+    from cortexd.formatting import money, seconds
+
+    m = call["moved"]
+    lines = [
+        f"session moved from {m['from_provider']} ({m['from_model']}) to "
+        f"{m['to_provider']} ({m['to_model']}): {m['reason']}",
+        f"  first call after the move: ttft {seconds(call['first_token_s'])}, total "
+        f"{seconds(call['total_s'])} (the session's last call before it: ttft "
+        f"{seconds(m['before_ttft_s'])})",
+        f"  cache lost: {m['cache_lost_tokens']:,} prompt tokens {m['from_provider']} had "
+        f"cached ({money(m['cache_lost_usd'])} more at the full input price); read from "
+        f"{m['to_provider']}'s cache: {call['cache_read_tokens']:,}",
+    ]
+    turn = m.get("turn")
+    if turn and turn["calls"]:
+        share = turn["cache_read_tokens"] / turn["prompt_tokens"] if turn["prompt_tokens"] else 0
+        lines.append(
+            f"  the turn on {m['to_provider']}: {turn['calls']} calls, "
+            f"{seconds(turn['total_s'])}, {share:.0%} of their prompts read from the cache"
+        )
+    return lines
 
 
 def run_rate(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@
 from cortexd.ledger.attempts import AttemptLog
 from cortexd.ledger.ledger import Ledger
 from cortexd.ledger.migrations import MIGRATIONS, SchemaError, migrate
-from cortexd.ledger.records import CallOutcome, CallRecord, Feedback, Rating
+from cortexd.ledger.records import CallOutcome, CallRecord, Feedback, Rating, SessionMove
 from cortexd.ledger.writer import LedgerUnavailableError
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "LedgerUnavailableError",
     "Rating",
     "SchemaError",
+    "SessionMove",
     "migrate",
 ]

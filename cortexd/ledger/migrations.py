@@ -222,6 +222,24 @@ def m008_estimated_usage_and_roles(db: sqlite3.Connection) -> None:
     )
 
 
+def m009_agent_sessions_across_providers(db: sqlite3.Connection) -> None:
+    # An agent's calls can be answered by another provider's model, translated (issue 21):
+    # what translation left out is kept with the call, never only in its reasons. A session
+    # is pinned to the provider that answered its last call; a call that moved it says from
+    # where, why, and what the move cost (JSON). The agent's own model tells a session's
+    # main conversation from the small model's side calls; the index serves start-up's
+    # read of the sessions' pins.
+    _run(
+        db,
+        """
+        ALTER TABLE calls ADD COLUMN agent_model TEXT;
+        ALTER TABLE calls ADD COLUMN losses TEXT;
+        ALTER TABLE calls ADD COLUMN moved TEXT;
+        CREATE INDEX calls_by_session ON calls (session, started_at) WHERE session IS NOT NULL
+        """,
+    )
+
+
 #: Every migration, oldest first. Append only.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("m001_calls_and_attempts", m001_calls_and_attempts),
@@ -232,6 +250,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("m006_alerts_jobs_and_rejections", m006_alerts_jobs_and_rejections),
     ("m007_sessions_and_hour_cache_writes", m007_sessions_and_hour_cache_writes),
     ("m008_estimated_usage_and_roles", m008_estimated_usage_and_roles),
+    ("m009_agent_sessions_across_providers", m009_agent_sessions_across_providers),
 )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from cortexd.ledger.months import Month, day_label, day_start, projection
 from cortexd.ledger.records import from_pico
+from cortexd.ledger.sessions import turn_after
 from cortexd.ledger.writer import quantile
 
 #: Whether a call achieved its task: the user's latest rating, or else completed with no
@@ -338,8 +339,8 @@ def why(db: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
         f"SELECT {_CALL_COLUMNS}, c.override, c.routing_generation, c.chain, c.reasons,"
         " c.local_only, c.finish_reason, c.error_class, c.error, c.cache_read_tokens,"
         " c.cache_write_tokens, c.reasoning_tokens, c.json_requested, c.json_valid,"
-        " c.second_opinion, c.verdict_agree, c.cache_write_1h_tokens"
-        " FROM calls c WHERE c.id = ?",
+        " c.second_opinion, c.verdict_agree, c.cache_write_1h_tokens, c.agent_model,"
+        " c.losses, c.moved FROM calls c WHERE c.id = ?",
         (call_id,),
     ).fetchone()
     if row is None:
@@ -347,7 +348,7 @@ def why(db: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
     out = _call_json(row[: len(_CALL_FIELDS)])
     (override, generation, chain, reasons, local_only, finish, error_class, error, cread,
      cwrite, reasoning, json_requested, json_valid, second, agree,
-     cwrite_1h) = row[len(_CALL_FIELDS):]  # fmt: skip
+     cwrite_1h, agent_model, losses, moved) = row[len(_CALL_FIELDS):]  # fmt: skip
     out.update(
         override=override,
         routing_generation=generation,
@@ -364,7 +365,17 @@ def why(db: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
         json_valid=None if json_valid is None else bool(json_valid),
         second_opinion=second,
         verdict_agree=None if agree is None else bool(agree),
+        agent_model=agent_model,
+        losses=json.loads(losses) if losses else [],
+        moved=json.loads(moved) if moved else None,
     )
+    if out["moved"] is not None and out["session"] and out["turn"]:
+        # The turn that began on the new provider, as far as it went there: its cache
+        # is built again from nothing, and this says how far it got.
+        out["moved"]["turn"] = turn_after(
+            db, session=out["session"], turn=out["turn"], since=out["started_at"],
+            provider=out["moved"]["to_provider"],
+        )  # fmt: skip
     out["attempts"] = [
         {
             "number": number, "provider": provider, "model": model, "model_id": model_id,

@@ -28,6 +28,25 @@ def from_pico(pico: int | None) -> Decimal | None:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionMove:
+    """A session that moved to another provider with this call: from where, why, and what
+    the move cost. `cache_lost_tokens` is the prompt the old provider had cached as of the
+    session's last call and the new one did not read from its cache, `cache_lost_usd` what
+    those tokens cost more at the new model's full input price than from its cache (None:
+    a price unknown); `before_ttft_s` the time to first token of that last call, beside
+    this call's own."""
+
+    from_provider: str
+    from_model: str
+    to_provider: str
+    to_model: str
+    reason: str
+    cache_lost_tokens: int = 0
+    cache_lost_usd: float | None = None
+    before_ttft_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CallRecord:
     """One request as it ended: how it was routed, who answered, and every attempt.
 
@@ -49,6 +68,9 @@ class CallRecord:
     project: str | None = None
     session: str | None = None  # the client's session (a coding agent's), when it names one
     turn: str | None = None  # the user's turn within that session
+    agent_model: str | None = None  # the model a coding agent is configured with
+    losses: tuple[str, ...] = ()  # what translation for another provider left out
+    moved: SessionMove | None = None  # the session moved to another provider here
     override: str | None = None
     routing_generation: int | None = None
     chain: tuple[str, ...] = ()

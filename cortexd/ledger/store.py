@@ -6,6 +6,7 @@ Each runs inside the writer's transaction; none commits.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -60,7 +61,8 @@ _CALL_SQL = (
     " outcome, completed, finish_reason, error_class, error, input_tokens, output_tokens,"
     " cache_read_tokens, cache_write_tokens, reasoning_tokens, first_token_s, total_s,"
     " cost_pico_usd, price_unknown, json_requested, json_valid, second_opinion,"
-    " verdict_agree, prompt_key, session, turn, cache_write_1h_tokens, usage_estimated) VALUES "
+    " verdict_agree, prompt_key, session, turn, cache_write_1h_tokens, usage_estimated,"
+    " agent_model, losses, moved) VALUES "
 )
 # Columns named: those later migrations added sit at the table's end whatever their order here.
 _ATTEMPT_SQL = (
@@ -159,7 +161,9 @@ class CallWriter:
             u.reasoning_tokens, call.first_token_s, call.total_s, to_pico(cost),
             int(cost is None), int(call.json_requested), _flag(call.json_valid),
             call.second_opinion, _flag(call.verdict_agree), pkey, call.session, call.turn,
-            u.cache_write_1h_tokens, int(call.usage_estimated),
+            u.cache_write_1h_tokens, int(call.usage_estimated), call.agent_model,
+            json.dumps(call.losses) if call.losses else None,
+            None if call.moved is None else json.dumps(dataclasses.asdict(call.moved)),
         )  # fmt: skip
 
     def _attempt_rows(self, call: CallRecord) -> list[tuple[object, ...]]:

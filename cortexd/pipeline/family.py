@@ -3,7 +3,7 @@ person says otherwise or the family is down.
 
 The person decides, not the agent. An agent's ``model`` is its configured default: kept in
 pass-through mode (with fallback inside its family, then across), ignored when it is
-``auto`` or ``task:…`` (routed mode: the family's models first, then the others). An
+``auto`` or ``task:…`` (routed mode: the routing table decides, across providers). An
 override phrase the person typed wins over both, whatever provider it names: another
 wire's model answers translated (`across_families`; the front-ends' `relay.Translator`).
 """
@@ -55,24 +55,24 @@ def across_families(
     catalog: Catalog,
 ) -> RoutePlan:
     """The plan for agent traffic when another provider's model may answer it (translated):
-    an override to any model is taken; otherwise the session stays on a family (DESIGN)
-    unless it is down: routed mode takes the routing table's models of the front-end's
-    family first, then the others; the agent's own model falls back within its own family
-    first, then across providers.
+    an override to any model is taken; routed mode follows the routing table, whichever
+    provider it names; the agent's own model (pass-through) falls back within its own
+    family first, then across providers. Where a session then stays is `pipeline/pins`.
 
     `family` is the front-end's (the models that take the client's body as written)."""
     if routed.decided_by == "override" and routed.override is not None:
         return routed
     if pinned is None:
-        same = in_family(routed.chain, family, catalog) or (FAMILY_DEFAULT[family],)
-        chain = tuple(dict.fromkeys((*same, *routed.chain)))
-        if chain == routed.chain:
+        # Routed mode: the routing table decides, whichever provider it names.
+        first = family_of(routed.chain[0], catalog) if routed.chain else None
+        if first in (None, family):
             return routed
         noted = (
             *routed.reasons,
-            f"the session stays on {family} while it answers, then crosses: {' → '.join(chain)}",
+            f"routed mode: the routing table's {routed.chain[0]} answers, translated from "
+            f"{family}'s wire",
         )
-        return replace(routed, chain=chain, reasons=noted)
+        return replace(routed, reasons=noted)
     own = family_of(pinned.chain[0], catalog) or family
     task_chain = _task_chain(pinned.task, table)
     same = in_family(task_chain, own, catalog)

@@ -52,9 +52,12 @@ class RecentTtfts:
         return hedge_threshold(list(self._ttfts.get((model, task), ())))
 
 
-def hedge_policy(services: Services, planned: Planned, call_id: str) -> HedgePolicy | None:
+def hedge_policy(
+    services: Services, planned: Planned, call_id: str, *, session: str | None = None
+) -> HedgePolicy | None:
     """The call's hedging rules; None where it may not hedge at all. A started race holds
-    the fallback's estimate in the call's budget hold beside the primary's."""
+    the fallback's estimate in the call's budget hold beside the primary's. A coding
+    agent's `session` is raced only inside the provider it is on (`pipeline/pins`)."""
     plan = planned.plan
     table = services.routing.table
     if plan.local_only or len(plan.chain) < 2:
@@ -66,8 +69,16 @@ def hedge_policy(services: Services, planned: Planned, call_id: str) -> HedgePol
     if estimate_tokens(planned.chat) > table.hedging.max_input_tokens:
         return None
 
+    chain = planned.chain
+
     def refusal(partner: ModelSpec) -> str | None:
         from cortexd.api.budgets import within_budget  # the budgets' own rule for extras
+
+        index = chain.index(partner.name) if partner.name in chain else 0
+        primary = services.routing.catalog.resolve(chain[index - 1]) if index else None
+        if session and primary is not None and primary.provider != partner.provider:
+            # A race won by another provider would move the session on a whim.
+            return "a hedge never moves a session to another provider"
 
         kept, why = within_budget(services, (partner.name,), planned.priced)
         return None if kept else ("; ".join(why) or "past a budget")

@@ -20,6 +20,7 @@ from cortexd.api.errors import ApiError
 from cortexd.api.warmup import plan_cold
 from cortexd.pipeline.call import Call
 from cortexd.pipeline.family import across_families, family_of, routed_mode
+from cortexd.pipeline.pins import Pin, pin_key, planned_move, stay_pinned
 from cortexd.routing import (
     Availability,
     NoRouteError,
@@ -43,7 +44,8 @@ class Planned:
     against a budget while it runs; `warm` the cold local models to load in the background;
     `second` whether a second model answers too (Cross-Validation, or asked for); `priced`
     the request as budgets price it; `passed_over` the models ahead of the plan's first that
-    health held back (an open circuit, a paused provider).
+    health held back (an open circuit, a paused provider); `pin` where the call's session
+    was answered last (`pipeline/pins`), and `move` why this call takes it elsewhere.
     """
 
     plan: RoutePlan
@@ -54,6 +56,8 @@ class Planned:
     warm: tuple[str, ...] = ()
     second: bool = False
     passed_over: tuple[str, ...] = ()
+    pin: Pin | None = None
+    move: str | None = None
 
     @property
     def chain(self) -> tuple[str, ...]:
@@ -176,18 +180,27 @@ def _classified_as(routed: RoutePlan, pinned: RoutePlan) -> RoutePlan:
 async def route_call(services: Services, call: Call) -> RoutePlan:
     """The router's plan, kept in the agent's provider family where the call has one, and
     without the models health holds back."""
-    plan, _ = await _routed(services, call)
-    return plan
+    return (await _routed(services, call)).plan
 
 
-async def _routed(services: Services, call: Call) -> tuple[RoutePlan, tuple[str, ...]]:
-    """`route_call`'s plan, and the models passed over ahead of its first (`_healthy`)."""
+@dataclass(frozen=True)
+class _Routed:
+    plan: RoutePlan
+    passed_over: tuple[str, ...] = ()
+    pin: Pin | None = None
+    move: str | None = None
+
+
+async def _routed(services: Services, call: Call) -> _Routed:
+    """`route_call`'s plan, the models passed over ahead of its first (`_healthy`), and
+    for an agent's session its pin and why the call moves it."""
     routing = services.routing  # one generation for the whole request
     # Only when the task type will be classified and the local embedder is active; bounded
     # by a short timeout, after which the classifier decides without it.
     similarity = await services.similarity.scores(services, routing, call.route)
     if call.family is None:
-        return _healthy(services, routing, _route(services, routing, call.route, similarity))
+        plan = _route(services, routing, call.route, similarity)
+        return _Routed(*_healthy(services, routing, plan))
     agent = call.agent_model
     asked = replace(call.route, model=agent if routed_mode(agent) else "auto")
     routed = _route(services, routing, asked, similarity)
@@ -206,14 +219,20 @@ async def _routed(services: Services, call: Call) -> tuple[RoutePlan, tuple[str,
     if crossing and call.losses:
         lost = "; ".join(call.losses)
         plan = replace(plan, reasons=(*plan.reasons, f"translated for {crossing[0]}: {lost}"))
+    # A turn's tool loop stays where the turn's last call was answered.
+    pin = services.pins.get(pin_key(call.client, call.session, agent))
+    plan = stay_pinned(plan, pin, call.turn, routing.catalog)
     # Health last: the family's models are the ones whose circuits matter to this call.
-    return _healthy(services, routing, plan)
+    plan, passed_over = _healthy(services, routing, plan)
+    plan, move = planned_move(plan, pin, routed=routed_mode(agent), catalog=routing.catalog)
+    return _Routed(plan, passed_over, pin, move)
 
 
 async def plan_call(services: Services, call: Call) -> Planned:
     """Every decision about `call` before anything is sent (see the module's docstring);
     raises `Refused` for a call that may not be sent."""
-    plan, passed_over = await _routed(services, call)
+    routed = await _routed(services, call)
+    plan = routed.plan
     chat = keep_forward(call, plan, _reworded(call, plan))
     estimated = _as_estimated(services, call, chat)
     plan, refusal, hold = budget_plan(services, plan, estimated)
@@ -223,7 +242,10 @@ async def plan_call(services: Services, call: Call) -> Planned:
     if found and found in services.routing.table.cross_validation and call.family is None:
         second = True
         plan = replace(plan, reasons=(*plan.reasons, f"'{found}' is cross-validated"))
-    return Planned(plan, chat, estimated, refusal, hold, warm, second, passed_over)
+    return Planned(
+        plan, chat, estimated, refusal, hold, warm, second, routed.passed_over, routed.pin,
+        routed.move,
+    )  # fmt: skip
 
 
 def keep_forward(call: Call, plan: RoutePlan, chat: ChatRequest) -> ChatRequest:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from cortexd.api.budgets import budget_plan, within_budget
 from cortexd.api.errors import ApiError
-from cortexd.api.recording import CallRecording
+from cortexd.api.recording import AgentCall, CallRecording
 from cortexd.api.warmup import warm_in_background
 from cortexd.pipeline.call import Call
 from cortexd.pipeline.hedging import hedge_policy
@@ -34,7 +34,6 @@ from cortexd.routing.dispatch import (
     second_model_for,
 )
 from cortexd.routing.providers import (
-    ChatRequest,
     ContextLengthError,
     InvalidRequestError,
     ProviderError,
@@ -103,19 +102,28 @@ async def start_call(services: Services, call: Call) -> tuple[Planned, CallRecor
 
 
 def _recording(
-    services: Services, call: Call, plan: RoutePlan, chat: ChatRequest | None = None
+    services: Services, call: Call, plan: RoutePlan, planned: Planned | None = None
 ) -> CallRecording:
     return CallRecording(
         services,
         call.id,
         plan,
-        chat or call.chat,
+        planned.chat if planned is not None else call.chat,
         client=call.client,
         project=call.project,
         stream=call.stream,
         asked_model=call.asked_model,
         session=call.session,
         turn=call.turn,
+        agent=AgentCall(
+            call.agent_model,
+            call.family,
+            call.losses,
+            planned.pin if planned is not None else None,
+            planned.move if planned is not None else None,
+        )
+        if call.family is not None
+        else None,
     )
 
 
@@ -127,7 +135,7 @@ async def open_call(services: Services, call: Call, planned: Planned) -> CallRec
     # The budgets are asked again, with no await from here to the reservation: calls that
     # planned together cannot all slip past a hard limit before any of them holds its share.
     plan, refusal, hold = budget_plan(services, planned.plan, planned.priced)
-    recording = _recording(services, call, plan, planned.chat)
+    recording = _recording(services, call, plan, planned)
     if refusal is not None:
         await recording.commit("error", error=BudgetExceededError(refusal))
         month_end = services.spend.month.end
@@ -175,7 +183,7 @@ async def answer_whole(services: Services, planned: Planned, recording: CallReco
                 chat,
                 task=plan.task,
                 request_id=recording.id,
-                hedge=hedge_policy(services, planned, recording.id),
+                hedge=hedge_policy(services, planned, recording.id, session=recording.session),
             )
     except (ProviderError, ChainExhaustedError) as error:
         await recording.commit("error", error=error)
@@ -195,7 +203,7 @@ async def open_stream(
         planned.chat,
         task=plan.task,
         request_id=recording.id,
-        hedge=hedge_policy(services, planned, recording.id),
+        hedge=hedge_policy(services, planned, recording.id, session=recording.session),
     )
     try:
         first = await anext(events)
