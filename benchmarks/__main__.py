@@ -135,7 +135,10 @@ def _cortex_ask(sock: Path, rounds: int) -> list[float]:
         started = time.perf_counter()
         subprocess.run(
             [str(BIN / "cortex"), "ask", "--model", "gpt-4o", "hi"],
-            env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         times.append(time.perf_counter() - started)
     return times
@@ -340,7 +343,7 @@ def _pass_through_table(results: Results) -> list[str]:
     """The agents' front-ends against their SDK straight to the upstream, and the targets."""
     lines = [
         "Pass-through (Messages and Responses): each path against its SDK straight to the "
-        "upstream (TTFT: the first text delta; \"daemon CPU\": cortexd's, per call):",
+        'upstream (TTFT: the first text delta; "daemon CPU": cortexd\'s, per call):',
         "",
         "| path | scenario | calls | p50 ms | added p50 | TTFT p50 ms | TTFT p95 ms "
         "| added TTFT p50 | added TTFT p95 | calls/s | × direct | daemon CPU ms/call | errors |",

@@ -234,7 +234,9 @@ async def close_circuit(client: openai.AsyncOpenAI, alias: str) -> None:
     """One healthy call to `alias` by name: its success closes the model's circuit."""
     for _ in range(30):
         answer = await client.chat.completions.create(
-            model=alias, messages=HEALTHY, max_tokens=16  # type: ignore[arg-type]
+            model=alias,
+            messages=HEALTHY,
+            max_tokens=16,  # type: ignore[arg-type]
         )
         if ((answer.model_extra or {}).get("cortex") or {}).get("model") == alias:
             return

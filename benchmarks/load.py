@@ -82,4 +82,3 @@ async def run_batch(call: Call, scenario: Scenario, samples: Samples, server: Cp
     server_after = server()
     if server_before is not None and server_after is not None:
         samples.server_cpu = (samples.server_cpu or 0.0) + server_after - server_before
-

@@ -90,7 +90,8 @@ def _clean_env() -> dict[str, str]:
     return {
         k: v
         for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and not k.endswith("_BASE_URL")
+        if not k.endswith("_API_KEY")
+        and not k.endswith("_BASE_URL")
         and k not in ("OLLAMA_HOST", "CORTEX_SOCKET", "CORTEX_HOME")
     }
 
@@ -184,8 +185,17 @@ def start_litellm_proxy(upstream_port: int) -> tuple[Started, int, str]:
     master_key = f"sk-{secrets.token_hex(32)}"
     started = time.perf_counter()
     process = subprocess.Popen(
-        [str(BIN / "litellm"), "--config", str(config), "--host", "127.0.0.1",
-         "--port", str(port), "--num_workers", "1"],
+        [
+            str(BIN / "litellm"),
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num_workers",
+            "1",
+        ],
         env={**_clean_env(), **LITELLM_OFFLINE, "LITELLM_MASTER_KEY": master_key},
         cwd=home,
         stdout=subprocess.DEVNULL,

@@ -31,9 +31,22 @@ def _start_profiled(upstream_port: int, out: Path) -> tuple[processes.Started, P
     env = processes.cortexd_env(home, upstream_port)
     sock = home / "run" / "cortexd.sock"
     process = subprocess.Popen(
-        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "cortexd.daemon_main",
-         "--log-level", "warning", "--max-in-flight", "256"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "cProfile",
+            "-o",
+            str(out),
+            "-m",
+            "cortexd.daemon_main",
+            "--log-level",
+            "warning",
+            "--max-in-flight",
+            "256",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     daemon = processes.Started(process, home)
     processes.wait_sdks_loaded(daemon, sock)
@@ -54,8 +67,12 @@ def main() -> None:
         samples = Samples()
         loop = uvloop.new_event_loop()
         loop.run_until_complete(
-            run_batch(target.call, Scenario("profile", 1, args.calls, args.stream), samples,
-                      daemon.cpu_seconds)
+            run_batch(
+                target.call,
+                Scenario("profile", 1, args.calls, args.stream),
+                samples,
+                daemon.cpu_seconds,
+            )
         )
         loop.close()
         print(

@@ -55,14 +55,19 @@ def openai_call(client: openai.AsyncOpenAI, model: str) -> Call:
         started = time.perf_counter()
         if not stream:
             answer = await client.chat.completions.create(
-                model=model, messages=MESSAGES, max_tokens=64  # type: ignore[arg-type]
+                model=model,
+                messages=MESSAGES,
+                max_tokens=64,  # type: ignore[arg-type]
             )
             if not answer.choices[0].message.content:
                 raise RuntimeError("empty answer")
             return None, time.perf_counter() - started
         first: float | None = None
         chunks: Any = await client.chat.completions.create(
-            model=model, messages=MESSAGES, max_tokens=64, stream=True  # type: ignore[arg-type]
+            model=model,
+            messages=MESSAGES,
+            max_tokens=64,
+            stream=True,  # type: ignore[arg-type]
         )
         async for chunk in chunks:
             if first is None and chunk.choices and chunk.choices[0].delta.content:
@@ -81,12 +86,16 @@ def anthropic_call(client: anthropic.AsyncAnthropic, model: str) -> Call:
         started = time.perf_counter()
         if not stream:
             await client.messages.create(
-                model=model, max_tokens=64, messages=MESSAGES  # type: ignore[arg-type]
+                model=model,
+                max_tokens=64,
+                messages=MESSAGES,  # type: ignore[arg-type]
             )
             return None, time.perf_counter() - started
         first: float | None = None
         async with client.messages.stream(
-            model=model, max_tokens=64, messages=MESSAGES  # type: ignore[arg-type]
+            model=model,
+            max_tokens=64,
+            messages=MESSAGES,  # type: ignore[arg-type]
         ) as events:
             async for _text in events.text_stream:
                 if first is None:

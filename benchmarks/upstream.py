@@ -141,20 +141,34 @@ def _anthropic_sse(model: str) -> tuple[bytes, ...]:
     # closed, the stop reason with the final usage, the end.
     events = [
         event({"type": "message_start", "message": start}),
-        event({"type": "content_block_start", "index": 0,
-               "content_block": {"type": "text", "text": ""}}),
+        event(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            }
+        ),
         event({"type": "ping"}),
     ]
     events += [
-        event({"type": "content_block_delta", "index": 0,
-               "delta": {"type": "text_delta", "text": word}})
+        event(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": word},
+            }
+        )
         for word in WORDS
     ]
     events += [
         event({"type": "content_block_stop", "index": 0}),
-        event({"type": "message_delta",
-               "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-               "usage": {"output_tokens": USAGE_OUT}}),
+        event(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": USAGE_OUT},
+            }
+        ),
         event({"type": "message_stop"}),
     ]
     return tuple(events)
@@ -162,7 +176,10 @@ def _anthropic_sse(model: str) -> tuple[bytes, ...]:
 
 _RESPONSE_ID, _ITEM_ID = "resp_bench", "msg_bench"
 _OUTPUT_TEXT: dict[str, object] = {
-    "type": "output_text", "text": TEXT, "annotations": [], "logprobs": [],
+    "type": "output_text",
+    "text": TEXT,
+    "annotations": [],
+    "logprobs": [],
 }
 _MESSAGE: dict[str, object] = {
     "id": _ITEM_ID,

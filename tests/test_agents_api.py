@@ -21,6 +21,7 @@ from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 from support.fakes.script import ToolCall
 
 from cortexd.api.tcp_guard import TcpGuard
+from cortexd.pipeline.pins import SessionPins
 from cortexd.routing.dispatch import ModelHealth
 from cortexd.routing.providers import OverloadedError
 
@@ -58,9 +59,11 @@ def _last_call(app: App) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def _healthy(app: App) -> None:
-    """Every test starts with no model paused: one test's 529s open circuits for the next."""
+    """Every test starts with no model paused and no session pinned: one test's 529s open
+    circuits for the next, and its fallback would pin the session they share."""
     dispatcher = app.services.dispatcher
     dispatcher.health = ModelHealth(dispatcher.clock)
+    app.services.pins = SessionPins()
 
 
 # --- Messages -------------------------------------------------------------------------------
@@ -744,7 +747,9 @@ def test_a_crossed_answer_says_what_translation_left_out(
     # The same request answered by its own family loses nothing, and says so.
     openai_fake.enqueue(Turn(text="codex answered Codex"))
     own = app.client().post(
-        "/v1/responses", json={**body, "model": "gpt-5.1-codex"}, headers={"originator": "codex_exec"}
+        "/v1/responses",
+        json={**body, "model": "gpt-5.1-codex"},
+        headers={"originator": "codex_exec"},
     )
     assert own.status_code == 200 and "x-cortex-losses" not in own.headers
     why = app.client().get(f"/v1/calls/{own.headers['x-cortex-call-id']}").json()

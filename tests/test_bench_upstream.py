@@ -61,7 +61,10 @@ def test_anthropic_streams_the_real_event_sequence_with_a_ping(upstream: str) ->
     with (
         anthropic.Anthropic(base_url=upstream, api_key="sk-test", max_retries=0) as client,
         client.messages.with_streaming_response.create(
-            model="claude-x", max_tokens=8, messages=MESSAGES, stream=True  # type: ignore[arg-type]
+            model="claude-x",
+            max_tokens=8,
+            messages=MESSAGES,
+            stream=True,  # type: ignore[arg-type]
         ) as response,
     ):
         assert response.headers["content-type"] == "text/event-stream"
@@ -272,11 +275,13 @@ def test_a_marker_fails_only_the_model_it_names(upstream: str) -> None:
     with openai.OpenAI(base_url=f"{upstream}/v1", api_key="sk-test", max_retries=0) as client:
         with pytest.raises(openai.APIStatusError) as failed:
             client.chat.completions.create(
-                model="gpt-4o", messages=_marked("overload", "gpt-4o")  # type: ignore[arg-type]
+                model="gpt-4o",
+                messages=_marked("overload", "gpt-4o"),  # type: ignore[arg-type]
             )
         assert failed.value.status_code == 503
         answer = client.chat.completions.create(
-            model="gpt-4o-mini", messages=_marked("overload", "gpt-4o")  # type: ignore[arg-type]
+            model="gpt-4o-mini",
+            messages=_marked("overload", "gpt-4o"),  # type: ignore[arg-type]
         )
         assert answer.choices[0].message.content == "The answer is 42."
         # A full stop after the marker is not part of the model id.

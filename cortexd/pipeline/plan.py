@@ -143,8 +143,10 @@ def _healthy(
     With every model held back the call is refused (503 ``no_route``), and told to retry
     when the first of them may be tried again: a circuit's cooldown, not a flat minute.
     """
-    held = services.dispatcher.health.unavailable(routing.catalog.models)
     chain = plan.chain
+    # The chain's own models: an agent's model named by its id is not in the catalog's list.
+    in_chain = {n: spec for n in chain if (spec := routing.catalog.resolve(n)) is not None}
+    held = services.dispatcher.health.unavailable(in_chain)
     out = tuple((n, held[n]) for n in chain if n in held)
     if not out:
         return plan, ()

@@ -100,10 +100,35 @@ def to_anthropic(request: ChatRequest) -> tuple[dict[str, Any], tuple[str, ...]]
     if request.tool_choice is not None:
         body["tool_choice"] = _tool_choice(request.tool_choice.mode, request.tool_choice.name)
     if request.cache_prompt:
-        body["cache_control"] = {"type": "ephemeral"}  # automatic caching of the longest prefix
+        _cache_breakpoints(body)
     if request.user:
         body["metadata"] = {"user_id": request.user}
     return body, tuple(warnings)
+
+
+#: Anthropic takes at most this many `cache_control` breakpoints in one request.
+MAX_CACHE_BREAKPOINTS = 4
+
+
+def _cache_breakpoints(body: dict[str, Any]) -> None:
+    """Ask Anthropic to cache the prompt where its structure makes a prefix stable: a
+    breakpoint at the end of the system prompt (tools and system, which every turn of a
+    session repeats, are found again even when its history changes, as it does when it
+    crosses providers), and automatic caching for the rest (the API moves that breakpoint
+    to the last block, and finds the previous turn's within 20 blocks of it)."""
+    system = body.get("system") or body.get("tools")
+    marks = sum(
+        1
+        for key in ("system", "tools", "messages")
+        for item in body.get(key) or ()
+        for block in (item.get("content") if key == "messages" else [item]) or ()
+        if isinstance(block, dict) and "cache_control" in block
+    )
+    if system and marks + 2 <= MAX_CACHE_BREAKPOINTS and "cache_control" not in system[-1]:
+        system[-1] = {**system[-1], "cache_control": {"type": "ephemeral"}}
+        marks += 1
+    if marks < MAX_CACHE_BREAKPOINTS:
+        body["cache_control"] = {"type": "ephemeral"}
 
 
 def _tool(name: str, description: str, schema: Mapping[str, Any]) -> dict[str, Any]:

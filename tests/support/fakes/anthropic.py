@@ -9,6 +9,7 @@ import json
 import math
 import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,8 @@ from ._provider import (
     split_fixed,
     split_text,
 )
+from .prompt_cache import PromptCache, without_breakpoints
+from .prompt_cache import problem as cache_problem
 from .script import Fault, Turn
 from .server import Action, RecordedRequest
 
@@ -63,6 +66,9 @@ class FakeAnthropic(ProviderFake):
     ``verify_signatures`` (the default) every ``thinking`` and ``redacted_thinking`` block sent
     back in an assistant message must be one this fake issued, unchanged, or the request gets
     the real API's 400: what a proxy that rewrites the history would get.
+
+    With ``prompt_cache`` the fake keeps a prompt cache as the API does, and each answer's
+    cache reads and writes are what the request's ``cache_control`` earns (prompt_cache.py).
     """
 
     request_id_header = "request-id"
@@ -73,8 +79,14 @@ class FakeAnthropic(ProviderFake):
         models: Sequence[str] = DEFAULT_MODELS,
         require_auth: bool = True,
         verify_signatures: bool = True,
+        prompt_cache: bool = False,
     ) -> None:
         super().__init__()
+        # With `prompt_cache`, cache reads and writes follow from the request's breakpoints
+        # (prompt_cache.py) instead of the script, and its prompt's size from its text.
+        self.prompt_cache = PromptCache() if prompt_cache else None
+        # Counts the cache as though the request had no breakpoints (what it would cost).
+        self.strip_cache_control = False
         self.models = list(models)
         self.require_auth = require_auth
         self.verify_signatures = verify_signatures
@@ -198,12 +210,35 @@ class FakeAnthropic(ProviderFake):
 
     # -- routes ----------------------------------------------------------------------------
 
+    def clear(self) -> None:
+        super().clear()
+        if self.prompt_cache is not None:
+            self.prompt_cache.clear()
+
     def _messages(self, request: RecordedRequest) -> Action:
         # Refused before the script is read: a rejected request generates nothing.
         refusal = self._history_refusal(request)
         if refusal is not None:
             return refusal
+        if self.prompt_cache is not None and isinstance(request.json, dict):
+            wrong = cache_problem(request.json)
+            if wrong is not None:
+                return self.error_reply(400, wrong)
         return self.scripted(request, self._render)
+
+    def _cached(self, request: RecordedRequest, turn: Turn) -> Turn:
+        """`turn` with the prompt's size and its cache use as the API would count them."""
+        if self.prompt_cache is None:
+            return turn
+        body = request.json if isinstance(request.json, dict) else {}
+        use = self.prompt_cache.use(without_breakpoints(body) if self.strip_cache_control else body)
+        return replace(
+            turn,
+            input_tokens=use.total,
+            cache_read_tokens=use.read,
+            cache_write_tokens=use.written,
+            cache_write_1h_tokens=use.written_1h,
+        )
 
     def _count_tokens(self, request: RecordedRequest) -> Action:
         refusal = self._history_refusal(request)
@@ -234,6 +269,7 @@ class FakeAnthropic(ProviderFake):
 
     def _render(self, request: RecordedRequest, turn: Turn) -> Plan:
         body = request.json if isinstance(request.json, dict) else {}
+        turn = self._cached(request, turn)
         message = {
             "id": new_id("msg_01"),
             "type": "message",
