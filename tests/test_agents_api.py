@@ -734,10 +734,11 @@ def test_a_crossed_answer_says_what_translation_left_out(
     assert answer.json()["output"][0]["content"][0]["text"] == "sonnet answered Codex"
     assert answer.headers["x-cortex-translated"] == "true"
     lost = answer.headers["x-cortex-losses"]
-    assert "web_search" in lost and "multi_agent_v1" in lost
+    assert "web_search" in lost and "multi_agent_v1" not in lost
     sent = json.loads(anthropic_fake.requests[-1].body)
     names = {t["name"] for t in sent.get("tools", [])}
     assert "exec_command" in names and "web_search" not in names
+    assert "spawn_agent" in names  # the multi_agent_v1 namespace's tools, offered flat
     why = app.client().get(f"/v1/calls/{answer.headers['x-cortex-call-id']}").json()
     assert any("translated for" in r and "web_search" in r for r in why["reasons"]), why
     # On the ledger in a column of its own, not only in the reasons: `cortex why` lists it.

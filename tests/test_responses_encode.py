@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from cortexd.api.responses_encode import ResponsesStreamEncoder, response_json
+from cortexd.api.responses_tools import read_tools
 from cortexd.routing.providers.chat import (
     Alive,
     ChatResponse,
@@ -357,7 +358,7 @@ def test_the_sdk_reads_a_failed_stream_with_its_error() -> None:
 
 def test_a_custom_tools_call_streams_back_as_the_custom_call_codex_expects() -> None:
     call = ToolCall("toolu_9", "apply_patch", '{"input": "*** Begin Patch"}')
-    encoder = ResponsesStreamEncoder(frozenset({"apply_patch"}))
+    encoder = ResponsesStreamEncoder(read_tools({"tools": [APPLY_PATCH]}))
     out = encoder.start("claude-sonnet", "resp_x")
     out += encoder.feed(ToolCallDelta(0, "toolu_9", "apply_patch", '{"input": "*** Be'))
     out += encoder.feed(ToolCallDelta(0, arguments='gin Patch"}'))
@@ -373,3 +374,45 @@ def test_a_custom_tools_call_streams_back_as_the_custom_call_codex_expects() -> 
         "type": "custom_tool_call", "id": item["id"], "call_id": "toolu_9",
         "name": "apply_patch", "input": "*** Begin Patch", "status": "completed",
     }  # fmt: skip
+
+
+APPLY_PATCH = {"type": "custom", "name": "apply_patch", "description": "edit files"}
+
+
+def test_a_namespaced_tools_call_goes_back_with_its_own_name_and_namespace() -> None:
+    # Codex's own model gets its tools in an additional_tools item, grouped in namespaces;
+    # two namespaces share `wait`, so those two are offered qualified.
+    body = {"input": [{"type": "additional_tools", "role": "developer", "tools": [
+        {"type": "namespace", "name": "functions", "description": "", "tools": [
+            {"type": "custom", "name": "exec", "description": "run code"},
+            {"type": "function", "name": "wait", "parameters": {"type": "object"}}]},
+        {"type": "namespace", "name": "clock", "description": "Time.", "tools": [
+            {"type": "function", "name": "wait", "parameters": {"type": "object"}},
+            {"type": "function", "name": "sleep", "parameters": {"type": "object"}}]},
+    ]}]}  # fmt: skip
+    tools = read_tools(body)
+    assert [s.name for s in tools.specs] == ["exec", "functions__wait", "clock__wait", "sleep"]
+    assert tools.specs[3].description.startswith("(in tool namespace clock: Time.)")
+    encoder = ResponsesStreamEncoder(tools)
+    calls = (
+        ToolCall("toolu_1", "clock__wait", "{}"),
+        ToolCall("toolu_2", "exec", '{"input": "ls"}'),
+    )
+    out = encoder.start("claude-sonnet", "resp_y")
+    for n, call in enumerate(calls):
+        out += encoder.feed(ToolCallDelta(n, call.id, call.name, call.arguments))
+    out += encoder.finish(
+        ChatResponse(model="claude-sonnet", tool_calls=calls, finish_reason="tool_calls")
+    )
+    done = [json.loads(line[6:]) for line in out.decode().splitlines() if line.startswith("data: ")]
+    items = [e["item"] for e in done if e["type"] == "response.output_item.done"]
+    assert [(i["type"], i["name"], i.get("namespace")) for i in items] == [
+        ("function_call", "wait", "clock"), ("custom_tool_call", "exec", "functions"),
+    ]  # fmt: skip
+    whole = response_json(
+        ChatResponse(model="claude-sonnet", tool_calls=calls, finish_reason="tool_calls"),
+        model="claude-sonnet", response_id="resp_y", tools=tools,
+    )  # fmt: skip
+    assert [(i["name"], i.get("namespace")) for i in whole["output"]] == [
+        ("wait", "clock"), ("exec", "functions"),
+    ]  # fmt: skip

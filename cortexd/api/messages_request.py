@@ -17,6 +17,7 @@ from starlette.requests import Request
 from cortexd.api.agent_words import latest_words, reworded
 from cortexd.api.chat_request import FORBIDDEN
 from cortexd.api.errors import ApiError
+from cortexd.api.messages_encode import call_id_from_tool_use
 from cortexd.api.ranges import MAX_INT32, MAX_OUTPUT_TOKENS, Range, first_out_of_range
 from cortexd.api.recording import client_name
 from cortexd.pipeline.call import Call
@@ -167,11 +168,14 @@ def _messages(role: str, content: str | list[dict[str, Any]]) -> list[ChatMessag
             source = block.get("source") or {}
             parts.append(TextPart(_text_of(source.get("data") or source.get("content"))))
         elif kind == "tool_use":
-            calls.append(ToolCall(str(block.get("id", "")), str(block.get("name", "")),
+            # Another provider's call id comes back as it made it (messages_encode).
+            calls.append(ToolCall(call_id_from_tool_use(str(block.get("id", ""))),
+                                  str(block.get("name", "")),
                                   json.dumps(block.get("input") or {})))  # fmt: skip
         elif kind == "tool_result":
             text = (TextPart(_text_of(block.get("content"))),)
-            results.append(ChatMessage("tool", text, tool_call_id=block.get("tool_use_id")))
+            used = call_id_from_tool_use(str(block.get("tool_use_id", "")))
+            results.append(ChatMessage("tool", text, tool_call_id=used))
         elif kind == "thinking":
             thinking.append(Reasoning(str(block.get("thinking", "")), block.get("signature")))
         elif kind == "redacted_thinking":

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from cortexd.api.responses_tools import NO_TOOLS, OfferedTool, ResponsesTools
 from cortexd.routing.providers import (
     ChatResponse,
     FinishReason,
@@ -70,21 +71,27 @@ def output_text_part(text: str) -> dict[str, Any]:
     return {"type": "output_text", "text": text, "annotations": []}
 
 
-def function_call_item(item: str, call: ToolCall, status: str = "completed") -> dict[str, Any]:
-    """A ``function_call`` output item; `call_id` is the provider's own tool call id."""
-    return {
+def function_call_item(
+    item: str, call: ToolCall, status: str = "completed", tool: OfferedTool | None = None
+) -> dict[str, Any]:
+    """A ``function_call`` output item; `call_id` is the provider's own tool call id, and
+    `tool` the client's tool the call was offered for (its own name and namespace)."""
+    out = {
         "type": "function_call",
         "id": item,
         "call_id": call.id,
-        "name": call.name,
+        "name": tool.name if tool is not None else call.name,
         "arguments": call.arguments,
         "status": status,
     }
+    if tool is not None and tool.namespace:
+        out["namespace"] = tool.namespace
+    return out
 
 
 def custom_input(arguments: str) -> str:
     """A custom tool's input from the function call another provider's model made of it
-    (its one string argument, ``input``; see responses_request.custom_as_function).
+    (its one string argument, ``input``; see responses_tools.custom_as_function).
 
     >>> custom_input('{"input": "*** Begin Patch"}'), custom_input("not json")
     ('*** Begin Patch', 'not json')
@@ -98,36 +105,43 @@ def custom_input(arguments: str) -> str:
     return arguments
 
 
-def custom_call_item(item: str, call: ToolCall, status: str = "completed") -> dict[str, Any]:
+def custom_call_item(
+    item: str, call: ToolCall, status: str = "completed", tool: OfferedTool | None = None
+) -> dict[str, Any]:
     """A ``custom_tool_call`` output item (Codex's ``apply_patch``), from a function call."""
-    return {
+    out = {
         "type": "custom_tool_call",
         "id": item,
         "call_id": call.id,
-        "name": call.name,
+        "name": tool.name if tool is not None else call.name,
         "input": custom_input(call.arguments) if call.arguments else "",
         "status": status,
     }
+    if tool is not None and tool.namespace:
+        out["namespace"] = tool.namespace
+    return out
 
 
 def call_item(
-    item: str, call: ToolCall, custom: frozenset[str], status: str = "completed"
+    item: str, call: ToolCall, tools: ResponsesTools, status: str = "completed"
 ) -> dict[str, Any]:
-    """A tool call's output item: a custom tool's as the custom call its client expects."""
-    if call.name in custom:
-        return custom_call_item(item, call, status)
-    return function_call_item(item, call, status)
+    """A tool call's output item, for the client's tool it was offered for: a custom
+    tool's as the custom call its client expects, a namespaced one with its namespace."""
+    tool = tools.own(call.name)
+    if tool.custom:
+        return custom_call_item(item, call, status, tool)
+    return function_call_item(item, call, status, tool)
 
 
 def output_items(
-    response: ChatResponse, response_id: str, custom: frozenset[str] = frozenset()
+    response: ChatResponse, response_id: str, tools: ResponsesTools = NO_TOOLS
 ) -> list[dict[str, Any]]:
     """The answer's output items: its text as one message, then one item per tool call."""
     items: list[dict[str, Any]] = []
     if response.text:
         items.append(message_item(item_id("message", response_id, 0), response.text))
     for call in response.tool_calls:
-        items.append(call_item(item_id("function_call", response_id, len(items)), call, custom))
+        items.append(call_item(item_id("function_call", response_id, len(items)), call, tools))
     return items
 
 
@@ -149,7 +163,7 @@ def response_json(
     status: str = "completed",
     created_at: int | None = None,
     output: list[dict[str, Any]] | None = None,
-    custom: frozenset[str] = frozenset(),
+    tools: ResponsesTools = NO_TOOLS,
 ) -> dict[str, Any]:
     """A Responses ``response`` object for `response`.
 
@@ -168,7 +182,7 @@ def response_json(
         "instructions": None,
         "metadata": {},
         "model": model,
-        "output": output_items(response, response_id, custom) if output is None else output,
+        "output": output_items(response, response_id, tools) if output is None else output,
         # The SDK's Response model requires these three; we do not know the request's here.
         "parallel_tool_calls": True,
         "tool_choice": "auto",
@@ -204,8 +218,8 @@ class ResponsesStreamEncoder:
     final text and arguments, since that is what Codex keeps of each item.
     """
 
-    def __init__(self, custom: frozenset[str] = frozenset()) -> None:
-        self._custom = custom  # the request's custom tools: their calls go back as custom calls
+    def __init__(self, tools: ResponsesTools = NO_TOOLS) -> None:
+        self._tools = tools  # the request's tools: calls go back as made for them
         self._seq = 0
         self._model = ""
         self._id = ""
@@ -328,9 +342,9 @@ class ResponsesStreamEncoder:
             out += self._emit(
                 "response.output_item.added",
                 output_index=index,
-                item=call_item(item.id, call, self._custom, "in_progress"),
+                item=call_item(item.id, call, self._tools, "in_progress"),
             )
-        if item.name in self._custom:
+        if self._tools.is_custom(item.name):
             item.text += delta.arguments  # JSON around the input: sent whole when it is done
             return out
         if delta.arguments and not item.done:
@@ -365,11 +379,11 @@ class ResponsesStreamEncoder:
         return out + self._emit(
             "response.output_item.done",
             output_index=item.index,
-            item=custom_call_item(item.id, final),
+            item=custom_call_item(item.id, final, tool=self._tools.own(final.name)),
         )
 
     def _close_call(self, item: _Item, call: ToolCall) -> bytes:
-        if (call.name or item.name) in self._custom:
+        if self._tools.is_custom(call.name or item.name):
             return self._close_custom(item, call)
         out = b""
         if call.arguments != item.text and call.arguments.startswith(item.text):
@@ -381,13 +395,13 @@ class ResponsesStreamEncoder:
             "response.function_call_arguments.done",
             item_id=item.id,
             output_index=item.index,
-            name=final.name,
+            name=self._tools.own(final.name).name,
             arguments=final.arguments,
         )
         return out + self._emit(
             "response.output_item.done",
             output_index=item.index,
-            item=function_call_item(item.id, final),
+            item=function_call_item(item.id, final, tool=self._tools.own(final.name)),
         )
 
     def finish(self, response: ChatResponse) -> bytes:
@@ -428,7 +442,7 @@ class ResponsesStreamEncoder:
     def _item_json(self, item: _Item) -> dict[str, Any]:
         if item.kind == "message":
             return message_item(item.id, item.text)
-        return call_item(item.id, ToolCall(item.call_id, item.name, item.text), self._custom)
+        return call_item(item.id, ToolCall(item.call_id, item.name, item.text), self._tools)
 
     def failed(self, message: str, code: str = "server_error") -> bytes:
         """``response.failed`` with an error object, for a stream that broke."""

@@ -1,8 +1,9 @@
 """An OpenAI Responses request: checked, read for routing, and kept as the client wrote it.
 
-Item and tool types this module does not read (``namespace``, ``web_search``,
-``additional_tools``, reasoning items with ``encrypted_content``) pass through to OpenAI
-untouched; our request type is built beside the body for requirements and estimates.
+Item and tool types this module does not read (``web_search``, reasoning items with
+``encrypted_content``) pass through to OpenAI untouched; our request type is built beside
+the body for requirements, estimates and another provider's model, which gets the tools of
+``namespace`` tools and ``additional_tools`` items flat (responses_tools.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cortexd.api.chat_request import FORBIDDEN
 from cortexd.api.errors import ApiError
 from cortexd.api.ranges import MAX_INT32, MAX_OUTPUT_TOKENS, Range, first_out_of_range
 from cortexd.api.recording import client_name
+from cortexd.api.responses_tools import ResponsesTools, read_tools
 from cortexd.pipeline.call import Call
 from cortexd.routing import Message, RouteRequest
 from cortexd.routing.providers import (
@@ -29,7 +31,6 @@ from cortexd.routing.providers import (
     ReasoningConfig,
     TextPart,
     ToolCall,
-    ToolSpec,
 )
 
 _TEXT_PARTS = ("input_text", "output_text", "text")
@@ -137,7 +138,7 @@ def _texts(content: object) -> list[str]:
     return [str(p.get("text", "")) for p in parts]
 
 
-def _message(item: Mapping[str, Any]) -> ChatMessage | None:
+def _message(item: Mapping[str, Any], tools: ResponsesTools) -> ChatMessage | None:
     kind = item.get("type", "message")
     if kind == "message" and item.get("role") in _ROLES:
         parts: list[TextPart | ImagePart] = [TextPart(t) for t in _texts(item.get("content"))]
@@ -151,7 +152,9 @@ def _message(item: Mapping[str, Any]) -> ChatMessage | None:
         arguments = item.get("arguments", "")
         if kind == "custom_tool_call":  # as the function call a model without it made
             arguments = json.dumps({"input": str(item.get("input", ""))})
-        call = ToolCall(str(item.get("call_id", "")), str(item.get("name", "")), str(arguments))
+        namespace = item.get("namespace")
+        name = tools.offered_name(str(item.get("name", "")), namespace and str(namespace))
+        call = ToolCall(str(item.get("call_id", "")), name, str(arguments))
         return ChatMessage("assistant", tool_calls=(call,))
     if kind in ("function_call_output", "custom_tool_call_output"):
         output = item.get("output")
@@ -163,14 +166,8 @@ def _message(item: Mapping[str, Any]) -> ChatMessage | None:
 def to_chat(body: Mapping[str, Any], forward: Forward) -> ChatRequest:
     """Our request for a Responses body, with the body itself to forward."""
     messages = [ChatMessage.of("system", body["instructions"])] if body.get("instructions") else []
-    messages += [m for m in map(_message, _items(body)) if m is not None]
-    tools = tuple(
-        custom_as_function(t) if t.get("type") == "custom" else
-        ToolSpec(str(t.get("name", "")), str(t.get("description", "")),
-                 t.get("parameters") or {"type": "object", "properties": {}})
-        for t in body.get("tools") or ()
-        if isinstance(t, dict) and t.get("type") in ("function", "custom")
-    )  # fmt: skip
+    tools = read_tools(body)
+    messages += [m for item in _items(body) if (m := _message(item, tools)) is not None]
     effort = (body.get("reasoning") or {}).get("effort")
     return ChatRequest(
         model=str(body["model"]),
@@ -178,42 +175,13 @@ def to_chat(body: Mapping[str, Any], forward: Forward) -> ChatRequest:
         max_tokens=body.get("max_output_tokens"),
         temperature=body.get("temperature"),
         top_p=body.get("top_p"),
-        tools=tools,
+        tools=tools.specs,
         reasoning=ReasoningConfig(effort=effort) if effort in _EFFORTS else None,
         forward=forward,
         # Translated to Anthropic, the stable prefix (tools, instructions) is cached as
         # OpenAI would have cached it without being asked.
         cache_prompt=True,
     )
-
-
-def custom_as_function(tool: Mapping[str, Any]) -> ToolSpec:
-    """A custom (freeform) tool, such as Codex's ``apply_patch``, as a function tool with one
-    string argument, for a model that has no custom tools; its answer goes back as the
-    custom call (responses_encode.custom_call_item).
-
-    >>> custom_as_function({"type": "custom", "name": "apply_patch"}).parameters["required"]
-    ['input']
-    """
-    grammar = tool.get("format") or {}
-    about = str(tool.get("description", ""))
-    if isinstance(grammar, dict) and grammar.get("definition"):
-        about += f"\n\nThe input follows this {grammar.get('syntax', '')} grammar:\n"
-        about += str(grammar["definition"])
-    schema = {
-        "type": "object",
-        "properties": {"input": {"type": "string", "description": "the tool's whole input"}},
-        "required": ["input"],
-    }
-    return ToolSpec(str(tool.get("name", "")), about.strip(), schema)
-
-
-def custom_tools(body: Mapping[str, Any]) -> frozenset[str]:
-    """The names of the request's custom tools."""
-    return frozenset(
-        str(t.get("name")) for t in body.get("tools") or ()
-        if isinstance(t, dict) and t.get("type") == "custom"
-    )  # fmt: skip
 
 
 def translation_losses(body: Mapping[str, Any]) -> tuple[str, ...]:
@@ -227,17 +195,7 @@ def translation_losses(body: Mapping[str, Any]) -> tuple[str, ...]:
     custom tool p offered as a function tool (its grammar in words)
     OpenAI reasoning items (encrypted)
     """
-    lost: list[str] = []
-    for tool in body.get("tools") or ():
-        if not isinstance(tool, dict) or tool.get("type") == "function":
-            continue
-        name = tool.get("name")
-        if tool.get("type") == "custom":
-            lost.append(f"custom tool {name} offered as a function tool (its grammar in words)")
-        elif tool.get("type") == "namespace":
-            lost.append(f"tool namespace {name}")
-        else:
-            lost.append(f"OpenAI's hosted tool {name or tool.get('type')}")
+    lost = list(read_tools(body).lost)
     items = body.get("input")
     if isinstance(items, list) and any(
         isinstance(i, dict) and i.get("type") == "reasoning" for i in items

@@ -12,7 +12,8 @@ from cortexd.api.body import read_json
 from cortexd.api.error_shapes import responses_failed_event
 from cortexd.api.relay import answer_passthrough
 from cortexd.api.responses_encode import ResponsesStreamEncoder, response_json
-from cortexd.api.responses_request import check_body, custom_tools, responses_call
+from cortexd.api.responses_request import check_body, responses_call
+from cortexd.api.responses_tools import NO_TOOLS, ResponsesTools, read_tools
 from cortexd.routing.providers import ChatResponse, StreamEvent
 from cortexd.services import Services
 
@@ -22,19 +23,19 @@ async def responses(request: Request) -> Response:
     services: Services = request.app.state.services
     body = check_body(await read_json(request, services))
     call = responses_call(body, request)
-    custom = custom_tools(body)
+    tools = read_tools(body)
     return await answer_passthrough(
-        services, call, responses_failed_event, lambda call_id: ToResponses(call_id, custom)
+        services, call, responses_failed_event, lambda call_id: ToResponses(call_id, tools)
     )
 
 
 class ToResponses:
     """Writes an answer from another wire's model as OpenAI's Responses API does."""
 
-    def __init__(self, call_id: str, custom: frozenset[str] = frozenset()) -> None:
+    def __init__(self, call_id: str, tools: ResponsesTools = NO_TOOLS) -> None:
         self._id = f"resp_{call_id}"
-        self._custom = custom
-        self._encoder = ResponsesStreamEncoder(custom)
+        self._tools = tools
+        self._encoder = ResponsesStreamEncoder(tools)
 
     def start(self, model: str) -> bytes:
         """``response.created`` and ``response.in_progress``."""
@@ -51,5 +52,5 @@ class ToResponses:
     def whole(self, response: ChatResponse) -> dict[str, Any]:
         """A ``response`` object."""
         return response_json(
-            response, model=response.model, response_id=self._id, custom=self._custom
+            response, model=response.model, response_id=self._id, tools=self._tools
         )
