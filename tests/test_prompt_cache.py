@@ -162,3 +162,41 @@ def test_a_request_with_no_prompt_cache_breakpoints_earns_no_read() -> None:
         for _ in range(2):
             answer = client.messages.create(max_tokens=10, **body)
         assert answer.usage.cache_read_input_tokens == 0
+
+
+def test_an_override_phrase_is_removed_on_every_turn_so_the_cached_prefix_still_matches(
+    cached_app: tuple[App, FakeAnthropic],
+) -> None:
+    app, fake = cached_app
+    fake.clear()
+    model = app.services.routing.catalog.resolve("sonnet")
+    assert model is not None
+    with anthropic.Anthropic(
+        base_url="http://cortexd", api_key="unused", http_client=app.client(), max_retries=0,
+        default_headers={"x-claude-code-session-id": "override-cache",
+                         "user-agent": "claude-cli/2.1.197 (external, cli)"},
+    ) as claude:  # fmt: skip
+        system = [{"type": "text", "text": LONG, "cache_control": {"type": "ephemeral"}}]
+        first = {"role": "user", "content": [
+            {"type": "text", "text": "use sonnet for this: look at the repo",
+             "cache_control": {"type": "ephemeral"}}]}  # fmt: skip
+        fake.enqueue(Turn(text="It is a small repo."), Turn(text="Fixed."))
+        one = claude.messages.create(
+            model=model.model_id, max_tokens=100, system=system, messages=[first]
+        )  # type: ignore[arg-type]
+        later = [
+            {"role": "user", "content": [
+                {"type": "text", "text": "use sonnet for this: look at the repo"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "It is a small repo."}]},
+            {"role": "user", "content": [
+                {"type": "text", "text": "now fix it", "cache_control": {"type": "ephemeral"}}]},
+        ]  # fmt: skip
+        two = claude.messages.create(
+            model=model.model_id, max_tokens=100, system=system, messages=later
+        )  # type: ignore[arg-type]
+    sent = [r.json for r in fake.requests]
+    assert isinstance(sent[1], dict)
+    assert sent[1]["messages"][0]["content"][0]["text"] == "look at the repo"  # as on turn 1
+    # Turn 2 reads all of turn 1's prompt from the cache: the history sent is the same.
+    turn_one = one.usage.input_tokens + one.usage.cache_creation_input_tokens
+    assert two.usage.cache_read_input_tokens >= turn_one > MIN_CACHEABLE_TOKENS

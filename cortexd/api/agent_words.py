@@ -32,21 +32,27 @@ def person_text(text: str) -> str:
     return "" if _WRAPPED.match(text) else text
 
 
-def latest_words(turns: Iterable[Iterable[str]]) -> tuple[str, int]:
-    """The person's latest words and the number of that turn (1-based; 0 when none).
+def person_turns(turns: Iterable[Iterable[str]]) -> list[str]:
+    """The person's words of each turn, oldest first.
 
     `turns` are the user messages' text pieces, oldest first; a message whose pieces hold
     no words of the person's (tool results only, agent context) is not a turn of its own.
 
+    >>> person_turns([["fix the bug"], ["<system-reminder>x</system-reminder>"], ["thanks"]])
+    ['fix the bug', 'thanks']
+    """
+    said = ("\n".join(t for t in (person_text(p) for p in pieces) if t) for pieces in turns)
+    return [words for words in said if words]
+
+
+def latest_words(turns: Iterable[Iterable[str]]) -> tuple[str, int]:
+    """The person's latest words and the number of that turn (1-based; 0 when none).
+
     >>> latest_words([["fix the bug"], ["<system-reminder>x</system-reminder>"], []])
     ('fix the bug', 1)
     """
-    words, number = "", 0
-    for pieces in turns:
-        said = "\n".join(t for t in (person_text(p) for p in pieces) if t)
-        if said:
-            words, number = said, number + 1
-    return words, number
+    said = person_turns(turns)
+    return (said[-1], len(said)) if said else ("", 0)
 
 
 def reworded(text: str, old: str, new: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from cortexd.api.agent_words import latest_words, reworded
+from cortexd.api.agent_words import person_turns, reworded
 from cortexd.api.chat_request import FORBIDDEN
 from cortexd.api.errors import ApiError
 from cortexd.api.messages_encode import call_id_from_tool_use
@@ -304,16 +304,17 @@ def messages_call(body: dict[str, Any], request: Request) -> Call:
     stream = bool(body.get("stream"))
     sent, adjusted = without_thinking_after_a_crossing(body)
     forward = Forward("messages", sent, passed, stream, dict(request.query_params))
-    words, turn = latest_words(_user_pieces(body))
+    turns = person_turns(_user_pieces(body))
+    words, turn = (turns[-1], len(turns)) if turns else ("", 0)
     agent = headers.get("user-agent")
     session = headers.get("x-claude-code-session-id")
 
-    def reword(sent: Forward, new: str) -> Forward:
+    def reword(sent: Forward, old: str, new: str) -> Forward:
         changed = dict(sent.body)
         messages = list(changed["messages"])
         for i in range(len(messages) - 1, -1, -1):
             if messages[i]["role"] == "user":
-                content = _reworded_content(messages[i]["content"], words, new)
+                content = _reworded_content(messages[i]["content"], old, new)
                 if content != messages[i]["content"]:
                     messages[i] = {**messages[i], "content": content}
                     break
@@ -332,6 +333,7 @@ def messages_call(body: dict[str, Any], request: Request) -> Call:
         family="anthropic",
         agent_model=body["model"],
         reword=reword,
+        earlier=tuple(turns[:-1]),
         losses=translation_losses(body),
         notes=(adjusted,) if adjusted else (),
     )

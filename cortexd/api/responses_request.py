@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from cortexd.api.agent_words import latest_words, reworded
+from cortexd.api.agent_words import person_turns, reworded
 from cortexd.api.chat_request import FORBIDDEN
 from cortexd.api.errors import ApiError
 from cortexd.api.ranges import MAX_INT32, MAX_OUTPUT_TOKENS, Range, first_out_of_range
@@ -239,15 +239,16 @@ def responses_call(body: dict[str, Any], request: Request) -> Call:
     stream = bool(body.get("stream"))
     forward = Forward("responses", body, {}, stream)
     users = [i for i in _items(body) if _is_user(i)]
-    words, number = latest_words(_texts(i.get("content")) for i in users)
+    turns = person_turns(_texts(i.get("content")) for i in users)
+    words, number = (turns[-1], len(turns)) if turns else ("", 0)
     agent = request.headers.get("user-agent")
     session = request.headers.get("session-id")
 
-    def reword(sent: Forward, new: str) -> Forward:
+    def reword(sent: Forward, old: str, new: str) -> Forward:
         items = _items(sent.body)
         for i in range(len(items) - 1, -1, -1):
             if _is_user(items[i]):
-                changed = _reworded_item(items[i], words, new)
+                changed = _reworded_item(items[i], old, new)
                 if changed != items[i]:
                     items[i] = changed
                     break
@@ -265,5 +266,6 @@ def responses_call(body: dict[str, Any], request: Request) -> Call:
         family="openai",
         agent_model=body["model"],
         reword=reword,
+        earlier=tuple(turns[:-1]),
         losses=translation_losses(body),
     )

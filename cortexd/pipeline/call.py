@@ -24,9 +24,12 @@ class Call:
     own words. For the Messages and Responses front-ends `family` is the provider family
     whose models take the client's body as written (pass-through), `agent_model` the model
     the agent is configured with (kept in pass-through mode, ignored for ``auto`` or
-    ``task:…``), and `reword` puts the router's version of the person's words (an override
-    phrase removed) back into the client's body. `id` is minted as the call is parsed, so
-    that a call refused before dispatch has one too: its ledger row and its error carry it.
+    ``task:…``), and `reword` puts a version of the person's words (an override phrase
+    removed) back into the client's body in place of the words given; `earlier` are the
+    person's words of the session's earlier turns, oldest first, whose override phrases are
+    removed the same way on every turn (so that cached prefixes stay equal). `id` is minted
+    as the call is parsed, so that a call refused before dispatch has one too: its ledger
+    row and its error carry it.
     """
 
     wire: Wire
@@ -41,7 +44,8 @@ class Call:
     second_opinion: bool = False
     family: str | None = None
     agent_model: str | None = None
-    reword: Callable[[Forward, str], Forward] | None = None
+    reword: Callable[[Forward, str, str], Forward] | None = None
+    earlier: tuple[str, ...] = ()
     # What translating the request for another wire's model leaves out (hosted tools, …):
     # said in the plan's reasons and on a translated answer, never dropped silently.
     losses: tuple[str, ...] = ()

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from cortexd.api.agent_words import reworded
 from cortexd.api.budgets import budget_plan
 from cortexd.api.errors import ApiError
 from cortexd.api.warmup import plan_cold
@@ -29,7 +30,7 @@ from cortexd.routing import (
     UnknownModelError,
     UnknownTaskError,
 )
-from cortexd.routing.providers import ChatMessage, ChatRequest, ImagePart, TextPart
+from cortexd.routing.providers import ChatMessage, ChatRequest, TextPart
 
 if TYPE_CHECKING:
     from cortexd.services import Routing, Services
@@ -235,7 +236,7 @@ async def plan_call(services: Services, call: Call) -> Planned:
     raises `Refused` for a call that may not be sent."""
     routed = await _routed(services, call)
     plan = routed.plan
-    chat = keep_forward(call, plan, _reworded(call, plan))
+    chat = keep_forward(call, plan, _reworded(services, call, plan))
     estimated = _as_estimated(services, call, chat)
     plan, refusal, hold = budget_plan(services, plan, estimated)
     plan, warm = await plan_cold(services, plan)
@@ -259,25 +260,44 @@ def keep_forward(call: Call, plan: RoutePlan, chat: ChatRequest) -> ChatRequest:
     return chat
 
 
-def _reworded(call: Call, plan: RoutePlan) -> ChatRequest:
-    """`call.chat` with the last user message's text as the router left it (an override
-    phrase removed), in our request and in the client's own body."""
-    chat = call.chat
+def _reworded(services: Services, call: Call, plan: RoutePlan) -> ChatRequest:
+    """`call.chat` with the person's words as the router left them (an override phrase
+    removed), in our request and in the client's own body: the latest turn's, and each
+    earlier turn's override phrase too, so that every turn of a session sends its history
+    alike and the provider's cached prefix still matches it."""
     text = next((m.content for m in reversed(plan.messages) if m.role == "user"), None)
-    if text is None or text == call.route.prompt:
-        return chat
+    changes = [(call.route.prompt, text)] if text is not None and text != call.route.prompt else []
+    detector = services.routing.router.detector
+    for words in call.earlier:
+        found = detector.detect(words)
+        if found is not None:
+            changes.append((words, found.text))
+    chat = call.chat
+    for old, new in changes:
+        chat = _reworded_chat(chat, call, old, new)
+    return chat
+
+
+def _reworded_chat(chat: ChatRequest, call: Call, old: str, new: str) -> ChatRequest:
+    """`chat` with the person's words `old` made `new`, in the latest user message that
+    holds them, and in the client's body."""
     if chat.forward is not None and call.reword is not None:
-        chat = replace(chat, forward=call.reword(chat.forward, text))
-    users = [i for i, m in enumerate(chat.messages) if m.role == "user"]
-    if not users:
-        return chat
-    old = chat.messages[users[-1]]
-    parts: tuple[TextPart | ImagePart, ...] = (TextPart(text), *old.images)
+        chat = replace(chat, forward=call.reword(chat.forward, old, new))
     messages = list(chat.messages)
-    messages[users[-1]] = ChatMessage(
-        old.role, parts, old.tool_calls, old.tool_call_id, old.reasoning, old.name
-    )
-    return replace(chat, messages=tuple(messages))
+    for i in range(len(messages) - 1, -1, -1):
+        m = messages[i]
+        if m.role != "user":
+            continue
+        parts = tuple(
+            TextPart(reworded(p.text, old, new), p.cache) if isinstance(p, TextPart) else p
+            for p in m.content
+        )
+        if parts != m.content:
+            messages[i] = ChatMessage(
+                m.role, parts, m.tool_calls, m.tool_call_id, m.reasoning, m.name
+            )
+            return replace(chat, messages=tuple(messages))
+    return chat
 
 
 #: What a client's answers are taken to be before its calls have said (Claude Code's
