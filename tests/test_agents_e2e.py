@@ -5,6 +5,7 @@ the machine; it skips only where node or `unshare -n` is missing, and says why."
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -223,3 +224,35 @@ def test_codex_is_answered_by_sonnet_when_the_person_says_so(
     assert not [r for r in openai_fake.requests if r.path == "/v1/responses"]
     row = _calls(daemon)[-1]
     assert row["provider"] == "anthropic" and row["client"] == "codex_exec", row
+
+
+def test_claude_code_crosses_to_gpt_4o_and_comes_back_in_one_conversation(
+    served: tuple[Daemon, FakeAnthropic, FakeOpenAI, str, str], tmp_path: Path
+) -> None:
+    daemon, anthropic_fake, openai_fake, url, token = served
+    anthropic_fake.clear()
+    openai_fake.clear()
+    home = tmp_path / "home"
+    openai_fake.enqueue(Turn(text="GPT-4o here."))
+    run = run_claude("use gpt-4o for this: say hi", base_url=url, api_key=token, home=home)
+    assert run.answer == "GPT-4o here.", run.describe()
+    crossed = _calls(daemon)[-1]
+    assert crossed["provider"] == "openai", crossed
+    # The person's next turn, in the same conversation: back on Claude, with gpt-4o's
+    # answer in the history Claude Code kept, and the override phrase left out as before.
+    anthropic_fake.enqueue(Turn(text="Claude again."))
+    run = run_claude(
+        "now say bye", base_url=url, api_key=token, home=home, extra_args=["--continue"]
+    )
+    assert run.answer == "Claude again.", run.describe()
+    sent = [r for r in anthropic_fake.requests if r.path == "/v1/messages"]
+    body = json.loads(sent[-1].body)
+    said = json.dumps(body["messages"])
+    assert "GPT-4o here." in said and "now say bye" in said
+    assert "use gpt-4o for this" not in said
+    back = _calls(daemon)[-1]
+    assert back["provider"] == "anthropic", back
+    assert back["session"] == crossed["session"]  # --continue keeps the session id
+    why = daemon.client().get(f"/v1/calls/{back['id']}").json()
+    assert why["moved"]["from_provider"] == "openai", why["moved"]
+    assert why["moved"]["reason"].startswith("back to the agent's own provider"), why["moved"]

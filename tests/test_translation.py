@@ -218,3 +218,20 @@ def test_a_namespaced_call_in_the_history_is_named_as_its_tool_was_offered() -> 
     anthropic_body, _ = to_anthropic(_as("sonnet", _from_responses(body)))
     assert [t["name"] for t in anthropic_body["tools"]] == ["functions__wait", "clock__wait"]
     assert anthropic_body["messages"][1]["content"][0]["name"] == "clock__wait"
+
+
+def test_a_text_document_crosses_as_text_and_a_pdf_is_said_to_be_left_out() -> None:
+    body = {
+        "model": "claude-sonnet-4-5", "max_tokens": 100,
+        "messages": [{"role": "user", "content": [
+            {"type": "document", "title": "notes.txt",
+             "source": {"type": "text", "media_type": "text/plain", "data": "buy milk"}},
+            {"type": "document",
+             "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}},
+            {"type": "text", "text": "summarize these"}]}],
+    }  # fmt: skip
+    sent = json.dumps(to_chat(_as("gpt-4o", _from_messages(body))))
+    assert "notes.txt:\\nbuy milk" in sent and "summarize these" in sent
+    assert "JVBERi0x" not in sent  # a PDF's bytes are never pasted in as text
+    lost = messages_request.translation_losses(body)
+    assert lost == ("1 PDF document(s): documents go to Anthropic only",)

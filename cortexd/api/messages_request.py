@@ -144,6 +144,26 @@ def _image(block: Mapping[str, Any]) -> ImagePart | None:
     return None
 
 
+def _document_text(block: Mapping[str, Any]) -> str:
+    """A document's text, where it has one (a plain-text or content source); a PDF's bytes
+    (base64 or a URL) are not text, and are left out (`translation_losses` says so).
+
+    >>> _document_text({"source": {"type": "text", "data": "notes"}, "title": "a.txt"})
+    'a.txt:\nnotes'
+    >>> _document_text({"source": {"type": "base64", "media_type": "application/pdf"}})
+    ''
+    """
+    source = block.get("source") or {}
+    if source.get("type") == "text":
+        text = _text_of(source.get("data"))
+    elif source.get("type") == "content":
+        text = _text_of(source.get("content"))
+    else:
+        return ""
+    title = block.get("title")
+    return f"{title}:\n{text}" if title and text else text
+
+
 def _text_of(value: object) -> str:
     if isinstance(value, str):
         return value
@@ -164,9 +184,8 @@ def _messages(role: str, content: str | list[dict[str, Any]]) -> list[ChatMessag
             parts.append(TextPart(str(block.get("text", "")), bool(block.get("cache_control"))))
         elif kind == "image" and (image := _image(block)) is not None:
             parts.append(image)
-        elif kind == "document":
-            source = block.get("source") or {}
-            parts.append(TextPart(_text_of(source.get("data") or source.get("content"))))
+        elif kind == "document" and (text := _document_text(block)):
+            parts.append(TextPart(text))
         elif kind == "tool_use":
             # Another provider's call id comes back as it made it (messages_encode).
             calls.append(ToolCall(call_id_from_tool_use(str(block.get("id", ""))),
@@ -237,7 +256,14 @@ def translation_losses(body: Mapping[str, Any]) -> tuple[str, ...]:
     ("Anthropic's hosted tool web_search (web_search_20250305)",)
     """
     tools = [t for t in body.get("tools") or () if isinstance(t, dict) and _server_tool(t)]
-    return tuple(f"Anthropic's hosted tool {t.get('name')} ({t.get('type')})" for t in tools)
+    lost = [f"Anthropic's hosted tool {t.get('name')} ({t.get('type')})" for t in tools]
+    documents = [
+        b for m in body["messages"] for b in _blocks(m["content"])
+        if b.get("type") == "document" and not _document_text(b)
+    ]  # fmt: skip
+    if documents:
+        lost.append(f"{len(documents)} PDF document(s): documents go to Anthropic only")
+    return tuple(lost)
 
 
 def _user_pieces(body: Mapping[str, Any]) -> list[list[str]]:

@@ -25,9 +25,8 @@ from typing import Any
 
 from cortexd.ledger import CallRecord, SessionMove
 from cortexd.pipeline.family import family_of
-from cortexd.routing import Catalog, RoutePlan
+from cortexd.routing import Catalog, Price, RoutePlan
 from cortexd.routing.dispatch import Attempt
-from cortexd.routing.prices import Price
 
 #: A pin is forgotten after this long without a call in its session.
 PIN_TTL_S = 24 * 3600.0

@@ -210,9 +210,11 @@ def run_claude(
     extra_env: Mapping[str, str] | None = None,
     timeout: float = RUN_TIMEOUT_S,
     configured: bool = False,
+    extra_args: Sequence[str] = (),
 ) -> AgentRun:
     """`claude -p PROMPT` against `base_url` (no /v1), sending `api_key` as x-api-key or
-    `auth_token` as a bearer token; `home` is its scratch HOME (and, below it, its cwd).
+    `auth_token` as a bearer token; `home` is its scratch HOME (and, below it, its cwd);
+    `extra_args` go after the others (``--continue``: the conversation last held there).
 
     `configured`: neither a credential nor the base URL is given in the environment: the
     ``~/.claude/settings.json`` in `home` supplies them (as `cortex connect` writes it);
@@ -224,6 +226,7 @@ def run_claude(
     argv = [str(command), "-p", prompt, "--output-format", "stream-json", "--verbose"]
     if model is not None:
         argv += ["--model", model]
+    argv += list(extra_args)
     env = dict(CLAUDE_QUIET_ENV)
     if api_key is not None:
         env["ANTHROPIC_API_KEY"] = api_key
