@@ -184,8 +184,8 @@ def _messages(role: str, content: str | list[dict[str, Any]]) -> list[ChatMessag
             parts.append(TextPart(str(block.get("text", "")), bool(block.get("cache_control"))))
         elif kind == "image" and (image := _image(block)) is not None:
             parts.append(image)
-        elif kind == "document" and (text := _document_text(block)):
-            parts.append(TextPart(text))
+        elif kind == "document" and (document := _document_text(block)):
+            parts.append(TextPart(document))
         elif kind == "tool_use":
             # Another provider's call id comes back as it made it (messages_encode).
             calls.append(ToolCall(call_id_from_tool_use(str(block.get("id", ""))),
