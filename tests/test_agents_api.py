@@ -809,6 +809,19 @@ def _claude_session(session: str) -> dict[str, str]:
     return {"x-claude-code-session-id": session, "user-agent": "claude-cli/2.1.0 (external, cli)"}
 
 
+#: Claude Code's thinking as these tests ask for it.
+THINKING = {"type": "enabled", "budget_tokens": 1024}
+
+
+def _thinking_ask(session: str) -> dict[str, Any]:
+    """A Claude Code tool loop's request, thinking on, in `session`."""
+    tools = [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}]
+    return {
+        "model": "claude-sonnet-4-5", "max_tokens": 2000, "tools": tools, "thinking": THINKING,
+        "extra_headers": _claude_session(session),
+    }  # fmt: skip
+
+
 def _tool_loop_helpers() -> tuple[Any, Any]:
     def result(answer: Any, output: str) -> dict[str, Any]:
         use = next(b for b in answer.content if b.type == "tool_use")
@@ -828,12 +841,7 @@ def test_a_claude_code_session_crosses_to_gpt_4o_and_back_with_its_signatures_in
     app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, openai_fake = fresh
-    tools = [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}]
-    thinking = {"type": "enabled", "budget_tokens": 1024}
-    ask = {
-        "model": "claude-sonnet-4-5", "max_tokens": 2000, "tools": tools, "thinking": thinking,
-        "extra_headers": _claude_session("sess-cross-back"),
-    }  # fmt: skip
+    ask = _thinking_ask("sess-cross-back")
     result, kept = _tool_loop_helpers()
     # 1. Claude thinks (a signed block) and calls a tool.
     anthropic_fake.enqueue(
@@ -872,7 +880,7 @@ def test_a_claude_code_session_crosses_to_gpt_4o_and_back_with_its_signatures_in
     fourth = claude.messages.create(messages=history, **ask)  # type: ignore[arg-type]
     assert fourth.content[-1].text == "Sorted."  # type: ignore[union-attr]
     sent = json.loads(anthropic_fake.requests[-1].body)
-    assert sent["thinking"] == thinking  # a new turn: thinking stays on
+    assert sent["thinking"] == THINKING  # a new turn: thinking stays on
     signed = sent["messages"][1]["content"][0]
     assert signed["type"] == "thinking"
     assert signed["signature"] == anthropic_fake.signature_for("List first.")  # intact
@@ -885,12 +893,7 @@ def test_a_turn_whose_provider_fails_mid_loop_crosses_back_without_that_turns_th
     app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:
     anthropic_fake, openai_fake = fresh
-    tools = [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}]
-    thinking = {"type": "enabled", "budget_tokens": 1024}
-    ask = {
-        "model": "claude-sonnet-4-5", "max_tokens": 2000, "tools": tools, "thinking": thinking,
-        "extra_headers": _claude_session("sess-mid-loop"),
-    }  # fmt: skip
+    ask = _thinking_ask("sess-mid-loop")
     result, kept = _tool_loop_helpers()
     # The turn starts on gpt-4o (Anthropic down), and gpt-4o goes down in its tool loop.
     anthropic_fake.enqueue(*[Fault.status(529)] * 12)

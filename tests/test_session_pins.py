@@ -164,6 +164,20 @@ def home() -> Iterator[Any]:
     remove_home(path)
 
 
+Running = tuple[App, FakeAnthropic, FakeOpenAI]
+
+
+@pytest.fixture
+def running(fakes: tuple[FakeAnthropic, FakeOpenAI], home: Any) -> Iterator[Running]:
+    """A cortexd of its own on `home`, the fakes cleared."""
+    anthropic_fake, openai_fake = fakes
+    anthropic_fake.clear()
+    openai_fake.clear()
+    app = start_app(home, cloud_env(anthropic_fake, openai_fake))
+    yield app, anthropic_fake, openai_fake
+    app.stop()
+
+
 def _claude(app: App, session: str, model: str) -> Any:
     return anthropic.Anthropic(
         base_url="http://cortexd", api_key="unused", http_client=app.client(), max_retries=0,
@@ -253,53 +267,37 @@ def test_a_pinned_session_survives_a_restart_and_its_moves_are_on_the_ledger(
         app.stop()
 
 
-def test_routed_mode_moves_a_new_turn_where_the_routing_table_sends_it(
-    fakes: tuple[FakeAnthropic, FakeOpenAI], home: Any
-) -> None:
-    anthropic_fake, openai_fake = fakes
-    anthropic_fake.clear()
-    openai_fake.clear()
-    app = start_app(home, cloud_env(anthropic_fake, openai_fake))
-    try:
-        codex = openai.OpenAI(
-            base_url="http://cortexd/v1", api_key="unused", http_client=app.client(),
-            max_retries=0, default_headers={"originator": "codex_exec", "session-id": "routed"},
-        ).responses.with_raw_response.create  # fmt: skip
-        tools: Any = [
-            {"type": "function", "name": "exec_command", "parameters": {"type": "object"}}
-        ]
-        # Vibe coding goes to codex (the routing table), with a tool call.
-        openai_fake.enqueue(
-            Turn(text="", tool_calls=(ToolCall("c1", "exec_command", {"cmd": "ls"}),))
-        )
-        items: list[Any] = [
-            {"role": "user", "content": "let's vibe code a little snake game together"}
-        ]
-        raw = codex(model="auto", input=items, tools=tools)
-        why = _why(app, raw)
-        assert why["model"] == "codex" and why["task"] == "Vibe coding (interactive)"
-        assert why["moved"] is None  # a session's first call has nowhere to move from
-        call = next(o for o in raw.parse().output if o.type == "function_call")
-        items += [o.model_dump(exclude_none=True) for o in raw.parse().output]
-        items.append({"type": "function_call_output", "call_id": call.call_id, "output": "ok"})
-        openai_fake.enqueue(Turn(text="Snake is ready."))
-        raw = codex(model="auto", input=items, tools=tools)
-        assert _why(app, raw)["model"] == "codex"
-        # The person's next turn is a note: the routing table sends it to haiku, across.
-        items += [o.model_dump(exclude_none=True) for o in raw.parse().output]
-        items.append({"role": "user", "content": "save this note: call the dentist tuesday"})
-        anthropic_fake.enqueue(Turn(text="Filed."))
-        raw = codex(model="auto", input=items, tools=tools)
-        assert raw.parse().output_text == "Filed."
-        why = _why(app, raw)
-        assert why["model"] == "haiku" and why["task"] == "Quick capture / filing"
-        assert why["moved"]["from_provider"] == "openai"
-        assert why["moved"]["reason"] == "the routing table sends 'Quick capture / filing' to haiku"
-        assert any(
-            r.startswith("the session moves from openai to anthropic") for r in why["reasons"]
-        )
-    finally:
-        app.stop()
+def test_routed_mode_moves_a_new_turn_where_the_routing_table_sends_it(running: Running) -> None:
+    app, anthropic_fake, openai_fake = running
+    codex = openai.OpenAI(
+        base_url="http://cortexd/v1", api_key="unused", http_client=app.client(),
+        max_retries=0, default_headers={"originator": "codex_exec", "session-id": "routed"},
+    ).responses.with_raw_response.create  # fmt: skip
+    tools: Any = [{"type": "function", "name": "exec_command", "parameters": {"type": "object"}}]
+    # Vibe coding goes to codex (the routing table), with a tool call.
+    openai_fake.enqueue(Turn(text="", tool_calls=(ToolCall("c1", "exec_command", {"cmd": "ls"}),)))
+    items: list[Any] = [{"role": "user", "content": "let's vibe code a little snake game together"}]
+    raw = codex(model="auto", input=items, tools=tools)
+    why = _why(app, raw)
+    assert why["model"] == "codex" and why["task"] == "Vibe coding (interactive)"
+    assert why["moved"] is None  # a session's first call has nowhere to move from
+    call = next(o for o in raw.parse().output if o.type == "function_call")
+    items += [o.model_dump(exclude_none=True) for o in raw.parse().output]
+    items.append({"type": "function_call_output", "call_id": call.call_id, "output": "ok"})
+    openai_fake.enqueue(Turn(text="Snake is ready."))
+    raw = codex(model="auto", input=items, tools=tools)
+    assert _why(app, raw)["model"] == "codex"
+    # The person's next turn is a note: the routing table sends it to haiku, across.
+    items += [o.model_dump(exclude_none=True) for o in raw.parse().output]
+    items.append({"role": "user", "content": "save this note: call the dentist tuesday"})
+    anthropic_fake.enqueue(Turn(text="Filed."))
+    raw = codex(model="auto", input=items, tools=tools)
+    assert raw.parse().output_text == "Filed."
+    why = _why(app, raw)
+    assert why["model"] == "haiku" and why["task"] == "Quick capture / filing"
+    assert why["moved"]["from_provider"] == "openai"
+    assert why["moved"]["reason"] == "the routing table sends 'Quick capture / filing' to haiku"
+    assert any(r.startswith("the session moves from openai to anthropic") for r in why["reasons"])
 
 
 def test_a_hedge_never_moves_a_session_to_another_provider(
@@ -329,34 +327,26 @@ def test_a_hedge_never_moves_a_session_to_another_provider(
 
 
 def test_a_session_whose_provider_is_down_moves_and_says_so_before_sending(
-    fakes: tuple[FakeAnthropic, FakeOpenAI], home: Any
+    running: Running,
 ) -> None:
-    anthropic_fake, openai_fake = fakes
-    anthropic_fake.clear()
-    openai_fake.clear()
-    app = start_app(home, cloud_env(anthropic_fake, openai_fake))
-    try:
-        create = _claude(app, "sess-down", "claude-sonnet-4-5")
-        ask = {"model": "claude-sonnet-4-5", "max_tokens": 500}
-        anthropic_fake.enqueue(Turn(text="One."))
-        history: list[Any] = [{"role": "user", "content": "first"}]
-        raw = create(messages=history, **ask)
-        # Every Anthropic circuit opens: the next turn is planned on OpenAI from the start.
-        health: ModelHealth = app.services.dispatcher.health
-        catalog = app.services.routing.catalog
-        for spec in [*catalog, catalog.resolve("claude-sonnet-4-5")]:
-            if spec is not None and spec.provider.value == "anthropic":
-                for _ in range(10):
-                    health.failed(
-                        spec, OverloadedError("overloaded", provider="anthropic", status=529)
-                    )
-        history += [_kept(raw.parse()), {"role": "user", "content": "second"}]
-        openai_fake.enqueue(Turn(text="Two."))
-        raw = create(messages=history, **ask)
-        why = _why(app, raw)
-        assert why["provider"] == "openai"
-        assert why["moved"]["reason"].startswith("anthropic is held back (claude-sonnet-4-5: ")
-        assert not [r for r in anthropic_fake.requests if json.loads(r.body)["messages"][-1]
-                    ["content"] == "second"]  # fmt: skip
-    finally:
-        app.stop()
+    app, anthropic_fake, openai_fake = running
+    create = _claude(app, "sess-down", "claude-sonnet-4-5")
+    ask = {"model": "claude-sonnet-4-5", "max_tokens": 500}
+    anthropic_fake.enqueue(Turn(text="One."))
+    history: list[Any] = [{"role": "user", "content": "first"}]
+    raw = create(messages=history, **ask)
+    # Every Anthropic circuit opens: the next turn is planned on OpenAI from the start.
+    health: ModelHealth = app.services.dispatcher.health
+    catalog = app.services.routing.catalog
+    for spec in [*catalog, catalog.resolve("claude-sonnet-4-5")]:
+        if spec is not None and spec.provider.value == "anthropic":
+            for _ in range(10):
+                health.failed(spec, OverloadedError("overloaded", provider="anthropic", status=529))
+    history += [_kept(raw.parse()), {"role": "user", "content": "second"}]
+    openai_fake.enqueue(Turn(text="Two."))
+    raw = create(messages=history, **ask)
+    why = _why(app, raw)
+    assert why["provider"] == "openai"
+    assert why["moved"]["reason"].startswith("anthropic is held back (claude-sonnet-4-5: ")
+    assert not [r for r in anthropic_fake.requests if json.loads(r.body)["messages"][-1]
+                ["content"] == "second"]  # fmt: skip
