@@ -149,7 +149,7 @@ def _document_text(block: Mapping[str, Any]) -> str:
     (base64 or a URL) are not text, and are left out (`translation_losses` says so).
 
     >>> _document_text({"source": {"type": "text", "data": "notes"}, "title": "a.txt"})
-    'a.txt:\nnotes'
+    'a.txt:\\nnotes'
     >>> _document_text({"source": {"type": "base64", "media_type": "application/pdf"}})
     ''
     """
@@ -252,8 +252,12 @@ def _server_tool(tool: Mapping[str, Any]) -> bool:
 def translation_losses(body: Mapping[str, Any]) -> tuple[str, ...]:
     """What another provider's model would not get of this request.
 
-    >>> translation_losses({"tools": [{"type": "web_search_20250305", "name": "web_search"}]})
+    >>> web_search = {"type": "web_search_20250305", "name": "web_search"}
+    >>> translation_losses({"messages": [], "tools": [web_search]})
     ("Anthropic's hosted tool web_search (web_search_20250305)",)
+    >>> pdf = {"type": "document", "source": {"type": "base64", "data": "JVBERi0x"}}
+    >>> translation_losses({"messages": [{"role": "user", "content": [pdf]}]})
+    ('1 PDF document(s): documents go to Anthropic only',)
     """
     tools = [t for t in body.get("tools") or () if isinstance(t, dict) and _server_tool(t)]
     lost = [f"Anthropic's hosted tool {t.get('name')} ({t.get('type')})" for t in tools]
