@@ -235,3 +235,46 @@ def test_a_text_document_crosses_as_text_and_a_pdf_is_said_to_be_left_out() -> N
     assert "JVBERi0x" not in sent  # a PDF's bytes are never pasted in as text
     lost = messages_request.translation_losses(body)
     assert lost == ("1 PDF document(s): documents go to Anthropic only",)
+
+
+# --- Bad input and earlier turns -------------------------------------------------------------
+
+
+def test_tools_that_are_not_lists_offer_nothing_and_never_fail() -> None:
+    body = {
+        "tools": [{"type": "namespace", "name": "ns", "tools": 5}, "not a tool"],
+        "input": [{"type": "additional_tools", "tools": 7}],
+    }
+    assert read_tools(body).specs == ()
+
+
+def _call(wire: str, body: dict[str, Any]) -> Any:
+    from starlette.requests import Request
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}
+    request = Request(scope)
+    module = messages_request if wire == "messages" else responses_request
+    return (module.messages_call if wire == "messages" else module.responses_call)(body, request)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("wire", ["messages", "responses"])
+def test_an_earlier_turns_override_is_never_edited_in_the_latest_turn(wire: str) -> None:
+    turns = ["use gpt-4o: explain monads", "ok", "use gpt-4o: now functors"]
+    if wire == "messages":
+        messages = [{"role": r, "content": t} for r, t in zip(("user", "assistant", "user"), turns, strict=True)]  # fmt: skip
+        body: dict[str, Any] = {
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 10,
+            "messages": messages,
+        }
+    else:
+        items = [{"type": "message", "role": r, "content": [{"type": "input_text", "text": t}]}
+                 for r, t in zip(("user", "assistant", "user"), turns, strict=True)]  # fmt: skip
+        body = {"model": "gpt-5.1-codex", "input": items}
+    call = _call(wire, body)
+    forward = Forward(wire, body)
+    # Only the common part differs ("use gpt-4o: "): the latest turn holds it too.
+    changed = call.reword(forward, "use gpt-4o: explain monads", "explain monads", True)
+    sent = json.dumps(changed.body)
+    assert "use gpt-4o: now functors" in sent
+    assert "use gpt-4o: explain monads" not in sent

@@ -339,11 +339,17 @@ def messages_call(body: dict[str, Any], request: Request) -> Call:
     agent = headers.get("user-agent")
     session = headers.get("x-claude-code-session-id")
 
-    def reword(sent: Forward, old: str, new: str) -> Forward:
+    def reword(sent: Forward, old: str, new: str, earlier: bool = False) -> Forward:
         changed = dict(sent.body)
         messages = list(changed["messages"])
+        said = [
+            i for i, m in enumerate(messages)
+            if m["role"] == "user" and any(_is_text(b) for b in _blocks(m["content"]))
+        ]  # fmt: skip
+        # An earlier turn's words are never edited in the latest turn's message.
+        latest = said[-1] if earlier and said else -1
         for i in range(len(messages) - 1, -1, -1):
-            if messages[i]["role"] == "user":
+            if messages[i]["role"] == "user" and i != latest:
                 content = _reworded_content(messages[i]["content"], old, new)
                 if content != messages[i]["content"]:
                     messages[i] = {**messages[i], "content": content}

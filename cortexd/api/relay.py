@@ -13,6 +13,7 @@ front-end's `Translator` writes in its own wire format.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -77,8 +78,11 @@ def translated_headers(losses: tuple[str, ...]) -> dict[str, str]:
 
     >>> translated_headers(("OpenAI's hosted tool web_search",))
     {'x-cortex-translated': 'true', 'x-cortex-losses': "OpenAI's hosted tool web_search"}
+    >>> translated_headers(("custom tool a\\r\\nSet-Cookie: x",))["x-cortex-losses"]
+    'custom tool a Set-Cookie: x'
     """
-    lost = "; ".join(losses).encode("ascii", "replace").decode()
+    # A header value is one line of ASCII: tool names come from the client's body.
+    lost = re.sub(r"[\x00-\x1f\x7f]+", " ", "; ".join(losses)).encode("ascii", "replace").decode()
     return {"x-cortex-translated": "true", **({"x-cortex-losses": lost} if lost else {})}
 
 

@@ -244,14 +244,15 @@ def responses_call(body: dict[str, Any], request: Request) -> Call:
     agent = request.headers.get("user-agent")
     session = request.headers.get("session-id")
 
-    def reword(sent: Forward, old: str, new: str) -> Forward:
+    def reword(sent: Forward, old: str, new: str, earlier: bool = False) -> Forward:
         items = _items(sent.body)
-        for i in range(len(items) - 1, -1, -1):
-            if _is_user(items[i]):
-                changed = _reworded_item(items[i], old, new)
-                if changed != items[i]:
-                    items[i] = changed
-                    break
+        users = [i for i, item in enumerate(items) if _is_user(item)]
+        # An earlier turn's words are never edited in the latest turn's message.
+        for i in reversed(users[:-1] if earlier else users):
+            changed = _reworded_item(items[i], old, new)
+            if changed != items[i]:
+                items[i] = changed
+                break
         return replace(sent, body={**sent.body, "input": items})
 
     return Call(

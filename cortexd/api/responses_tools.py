@@ -86,11 +86,17 @@ def custom_as_function(tool: Mapping[str, Any], about: str = "") -> ToolSpec:
 
 def _declared(body: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     """Every tool the request declares: top-level, and in ``additional_tools`` items."""
-    yield from (t for t in body.get("tools") or () if isinstance(t, dict))
+    yield from _dicts(body.get("tools"))
     items = body.get("input")
     for item in items if isinstance(items, list) else ():
         if isinstance(item, dict) and item.get("type") == "additional_tools":
-            yield from (t for t in item.get("tools") or () if isinstance(t, dict))
+            yield from _dicts(item.get("tools"))
+
+
+def _dicts(value: object) -> Iterator[Mapping[str, Any]]:
+    """The objects of a list the client sent; anything else holds no tools (a malformed
+    body is the upstream's to refuse, not a reason for us to fail)."""
+    yield from (t for t in value if isinstance(t, dict)) if isinstance(value, list) else ()
 
 
 def _flat(
@@ -106,8 +112,8 @@ def _flat(
             flat.append((tool, None, ""))
         elif kind == "namespace":
             about = str(tool.get("description") or "")
-            for inner in tool.get("tools") or ():
-                if isinstance(inner, dict) and inner.get("type") in ("function", "custom"):
+            for inner in _dicts(tool.get("tools")):
+                if inner.get("type") in ("function", "custom"):
                     flat.append((inner, str(tool.get("name") or ""), about))
         else:
             lost.append(f"OpenAI's hosted tool {tool.get('name') or kind}")

@@ -162,8 +162,9 @@ class CallWriter:
             int(cost is None), int(call.json_requested), _flag(call.json_valid),
             call.second_opinion, _flag(call.verdict_agree), pkey, call.session, call.turn,
             u.cache_write_1h_tokens, int(call.usage_estimated), call.agent_model,
-            json.dumps(call.losses) if call.losses else None,
-            None if call.moved is None else json.dumps(dataclasses.asdict(call.moved)),
+            redact(json.dumps(call.losses), self.secrets) if call.losses else None,
+            None if call.moved is None
+            else redact(json.dumps(dataclasses.asdict(call.moved)), self.secrets),
         )  # fmt: skip
 
     def _attempt_rows(self, call: CallRecord) -> list[tuple[object, ...]]:

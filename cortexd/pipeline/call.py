@@ -44,7 +44,7 @@ class Call:
     second_opinion: bool = False
     family: str | None = None
     agent_model: str | None = None
-    reword: Callable[[Forward, str, str], Forward] | None = None
+    reword: Callable[[Forward, str, str, bool], Forward] | None = None
     earlier: tuple[str, ...] = ()
     # What translating the request for another wire's model leaves out (hosted tools, …):
     # said in the plan's reasons and on a translated answer, never dropped silently.

@@ -24,6 +24,7 @@ from cortexd.pipeline.family import across_families, family_of, routed_mode
 from cortexd.pipeline.pins import Pin, pin_key, planned_move, stay_pinned
 from cortexd.routing import (
     Availability,
+    Mode,
     NoRouteError,
     RoutePlan,
     RouteRequest,
@@ -266,27 +267,31 @@ def _reworded(services: Services, call: Call, plan: RoutePlan) -> ChatRequest:
     earlier turn's override phrase too, so that every turn of a session sends its history
     alike and the provider's cached prefix still matches it."""
     text = next((m.content for m in reversed(plan.messages) if m.role == "user"), None)
-    changes = [(call.route.prompt, text)] if text is not None and text != call.route.prompt else []
-    detector = services.routing.router.detector
-    for words in call.earlier:
-        found = detector.detect(words)
-        if found is not None:
-            changes.append((words, found.text))
     chat = call.chat
-    for old, new in changes:
-        chat = _reworded_chat(chat, call, old, new)
+    if text is not None and text != call.route.prompt:
+        chat = _reworded_chat(chat, call, call.route.prompt, text, earlier=False)
+    router = services.routing.router
+    if router.table.mode is not Mode.STATIC_WITH_OVERRIDE:
+        return chat  # the router read no directive in them either: they go as typed
+    for words in call.earlier:
+        found = router.detector.detect(words)
+        if found is not None:
+            chat = _reworded_chat(chat, call, words, found.text, earlier=True)
     return chat
 
 
-def _reworded_chat(chat: ChatRequest, call: Call, old: str, new: str) -> ChatRequest:
+def _reworded_chat(
+    chat: ChatRequest, call: Call, old: str, new: str, *, earlier: bool
+) -> ChatRequest:
     """`chat` with the person's words `old` made `new`, in the latest user message that
-    holds them, and in the client's body."""
+    holds them (before the latest turn when `earlier`), and in the client's body."""
     if chat.forward is not None and call.reword is not None:
-        chat = replace(chat, forward=call.reword(chat.forward, old, new))
+        chat = replace(chat, forward=call.reword(chat.forward, old, new, earlier))
     messages = list(chat.messages)
+    latest = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
     for i in range(len(messages) - 1, -1, -1):
         m = messages[i]
-        if m.role != "user":
+        if m.role != "user" or (earlier and i == latest):
             continue
         parts = tuple(
             TextPart(reworded(p.text, old, new), p.cache) if isinstance(p, TextPart) else p
