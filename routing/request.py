@@ -30,6 +30,9 @@ class RouteRequest:
     client: str | None = None
     author: str | None = None
     local_only: bool = False
+    #: The person's earlier turns, oldest first, where `messages` holds only the latest
+    #: (an agent's request): read for a session directive, never classified.
+    earlier: Sequence[str] = ()
 
     @property
     def prompt(self) -> str:

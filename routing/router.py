@@ -15,9 +15,10 @@ from dataclasses import dataclass, field, replace
 
 from cortexd.routing.catalog import Catalog, Provider
 from cortexd.routing.classifier import Classification, TaskClassifier
+from cortexd.routing.directives import read_conversation
 from cortexd.routing.errors import NoRouteError, UnknownModelError, UnknownTaskError
 from cortexd.routing.names import loose, nearest
-from cortexd.routing.overrides import Override, OverrideDetector
+from cortexd.routing.overrides import Override, OverrideDetector, UnknownModel
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.routing_file import RESERVED_NAMES, catalog_for
 from cortexd.routing.table import DEFAULT_TASK, Mode, RoutingTable, Toggle, WorkflowKind
@@ -58,6 +59,10 @@ class RoutePlan:
     classification: Classification | None = None
     local_only: bool = False
     skipped: tuple[tuple[str, str], ...] = ()
+    #: The user turn (from 1) whose directive decided the model, when one did.
+    directive_turn: int | None = None
+    #: What the answer's metadata warns of (a directive to a model the catalog lacks).
+    warnings: tuple[str, ...] = ()
 
     @property
     def primary(self) -> str:
@@ -94,6 +99,8 @@ def plan_route(
     pinned: str | None = None
     how = ""
     override = None
+    turn: int | None = None
+    warnings: list[str] = []
     if model.casefold() not in _AUTO:
         spec = catalog.resolve(model)
         if spec is None:
@@ -101,11 +108,19 @@ def plan_route(
         pinned, how = spec.name, "explicit-model"
         reasons.append(f"explicit model '{model}' in the request: no fallback")
     elif table.mode is Mode.STATIC_WITH_OVERRIDE:
-        override = detector.detect(request.prompt)
-        if override is not None:
+        earlier = tuple(Message("user", text) for text in request.earlier)
+        reading = read_conversation((*earlier, *messages), detector)
+        if reading.directive is not None:
+            directive = reading.directive
+            override, turn = directive.override, directive.turn
             pinned, how = override.model, "override"
-            reasons.append(f"override '{override.phrase}' in the prompt: no fallback")
-            messages = _without_directive(messages, override)
+            reasons.append(directive.reason)
+            messages = directive.messages[len(earlier) :] or messages
+        elif reading.revoked_at is not None:
+            reasons.append(f"session override revoked (turn {reading.revoked_at}): routed")
+        if reading.unknown is not None:
+            warnings.append(_unknown_warning(reading.unknown, catalog))
+            reasons.append(warnings[-1])
     task, decided_by, classification = _task(
         request, given_task, messages, table, classifier, similarity
     )
@@ -147,6 +162,21 @@ def plan_route(
         classification,
         local_only,
         tuple(skipped),
+        turn,
+        tuple(warnings),
+    )
+
+
+def _unknown_warning(unknown: UnknownModel, catalog: Catalog) -> str:
+    """What the plan and the answer say of a directive to a model the catalog lacks."""
+    hint = (
+        f"did you mean {unknown.suggestion}?"
+        if unknown.suggestion
+        else f"the models are {', '.join(catalog.names())}"
+    )
+    return (
+        f"'{unknown.name}' ('{unknown.phrase}') is not a model in the routing file: {hint} "
+        "The prompt was routed as written."
     )
 
 
@@ -279,13 +309,6 @@ def _usable(
     return tuple(kept), skipped
 
 
-def _without_directive(messages: tuple[Message, ...], override: Override) -> tuple[Message, ...]:
-    for i in range(len(messages) - 1, -1, -1):
-        if messages[i].role == "user":
-            return (*messages[:i], replace(messages[i], content=override.text), *messages[i + 1 :])
-    return messages
-
-
 class Router:
     """A routing table with what planning derives from it, built once per (re)load."""
 
@@ -324,7 +347,8 @@ class Router:
         if given or model.casefold() not in _AUTO and not model.casefold().startswith("task:"):
             return False
         if self.table.mode is Mode.STATIC_WITH_OVERRIDE:
-            return self.detector.detect(request.prompt) is None
+            earlier = tuple(Message("user", text) for text in request.earlier)
+            return read_conversation((*earlier, *request.messages), self.detector).directive is None
         return True
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from support.override_scores import load, score
 
 from cortexd.routing.catalog import build_catalog
-from cortexd.routing.overrides import OverrideDetector
+from cortexd.routing.overrides import OverrideDetector, UnknownModel
 
 DATA = Path(__file__).parent / "data"
 
@@ -66,7 +66,6 @@ def test_directive_is_detected_and_removed(
         "Haiku: a Japanese poem of seventeen syllables. Is that right?",
         "Sonnet 18 — explain the last couplet",
         "use sonnet to write a poem about love",
-        "send this to codex",  # nothing left to answer: not an override
         "Sonnet 4.5 vs Opus on SWE-bench, who's ahead?",
         "Why did the router send this to Codex?",
         "what bitrate should I use for voice chat with opus",
@@ -93,26 +92,89 @@ def test_aliases_from_the_routing_file_are_overrides_too() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["overrides.jsonl", "overrides_holdout.jsonl", "overrides_final.jsonl"]
+    ("prompt", "model", "rest"),
+    [
+        # The model as the object of an infinitive.
+        ("ask codex to write a CSV parser in Go", "codex", "write a CSV parser in Go"),
+        ("get opus to check this proof: 1 = 0.999…", "opus", "check this proof: 1 = 0.999…"),
+        ("have sonnet review this diff:\n- a\n+ b", "sonnet", "review this diff:\n- a\n+ b"),
+        ("let haiku handle this: 12 * 12?", "haiku", "12 * 12?"),
+        # The model as the subject or the topic.
+        ("Sonnet is fine for this: rename the vars in utils.py", "sonnet",
+         "rename the vars in utils.py"),
+        ("quick one for haiku: capital of Peru?", "haiku", "capital of Peru?"),
+        # A vendor's name next to a verb.
+        ("let OpenAI handle this one: summarise the thread below", "gpt-4o",
+         "summarise the thread below"),
+        ("have Anthropic answer this: what is a monad?", "sonnet", "what is a monad?"),
+    ],
+)  # fmt: skip
+def test_new_forms_are_detected_and_removed(
+    detector: OverrideDetector, prompt: str, model: str, rest: str
+) -> None:
+    found = detector.detect(prompt)
+    assert found is not None, prompt
+    assert (found.model, found.text) == (model, rest)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        # The same shapes, as mentions.
+        "I asked codex to write a CSV parser and it failed, why?",
+        "how do I get opus to stop adding comments to my code?",
+        "should I have sonnet review my diffs, or is that overkill?",
+        "Sonnet is fine for this kind of poem: fourteen lines, iambic",
+        "a quick one for my haiku collection: autumn leaves falling",
+        "OpenAI's pricing page confuses me, explain batch discounts",
+        "my boss says: let Anthropic handle the contracts. Is that wise?",
+        pytest.param(
+            "Beethoven's Opus 131 is fine for this: a quiet dinner playlist?",
+            marks=pytest.mark.xfail(strict=True, reason="a known false alarm of the frozen model"),
+        ),
+    ],
 )
-def test_labelled_set_precision_and_recall(detector: OverrideDetector, name: str) -> None:
-    cases = [json.loads(line) for line in (DATA / name).read_text().splitlines() if line]
-    tp = fp = fn = 0
-    wrong_text = []
-    for case in cases:
-        found = detector.detect(case["prompt"])
-        if case["model"] is None:
-            fp += found is not None
-        elif found is not None and found.model == case["model"]:
-            tp += 1
-            if found.text != case["cleaned"]:
-                wrong_text.append(case["id"])
-        else:
-            fn += 1
-    assert len(cases) >= 150
-    assert tp / (tp + fp) >= 0.98, f"precision {tp / (tp + fp):.3f}"
-    assert tp / (tp + fn) >= 0.95, f"recall {tp / (tp + fn):.3f}"
-    assert wrong_text == []
+def test_the_same_shapes_as_mentions_are_not_overrides(
+    detector: OverrideDetector, prompt: str
+) -> None:
+    assert detector.detect(prompt) is None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "model", "scope"),
+    [
+        ("let's keep going in gpt-4o", "gpt-4o", "session"),
+        ("from now on use codex", "codex", "session"),
+        ("Switch to sonnet for the rest of this session", "sonnet", "session"),
+        ("stick with opus for this chat", "opus", "session"),
+        ("try that again with opus", "opus", "redo"),
+        ("redo that with gpt-4o", "gpt-4o", "redo"),
+        ("use opus for this: why is the sky blue", "opus", "turn"),
+    ],
+)
+def test_a_directive_says_how_long_it_holds(
+    detector: OverrideDetector, prompt: str, model: str, scope: str
+) -> None:
+    found = detector.detect(prompt)
+    assert found is not None and (found.model, found.scope) == (model, scope)
+
+
+def test_a_model_the_catalog_lacks_is_read_as_unknown(detector: OverrideDetector) -> None:
+    found = detector.read("use gemini for this: explain monads")
+    assert isinstance(found, UnknownModel) and found.name == "gemini"
+    assert detector.read("is gemini better than sonnet?") is None
+
+
+def test_the_training_sets_are_learned(detector: OverrideDetector) -> None:
+    """In-sample, so a weak bar: it catches a broken feature or a model that no longer
+    loads, not how well the detector generalises (the fresh set is for that)."""
+    rows = [
+        row for path in sorted((DATA / "overrides_train").glob("*.jsonl")) for row in load(path)
+    ]
+    scores = score(detector, rows)
+    assert scores.precision >= 0.99, scores.false_alarms[:5]
+    assert scores.recall >= 0.85, scores.misses[:5]
+    assert scores.cut_right >= 0.8 * scores.right, scores.bad_cuts[:3]
 
 
 def test_a_directive_after_a_long_paste_is_found(detector: OverrideDetector) -> None:

@@ -261,7 +261,8 @@ def _call(wire: str, body: dict[str, Any]) -> Any:
 def test_an_earlier_turns_override_is_never_edited_in_the_latest_turn(wire: str) -> None:
     turns = ["use gpt-4o: explain monads", "ok", "use gpt-4o: now functors"]
     if wire == "messages":
-        messages = [{"role": r, "content": t} for r, t in zip(("user", "assistant", "user"), turns, strict=True)]  # fmt: skip
+        roles = ("user", "assistant", "user")
+        messages = [{"role": r, "content": t} for r, t in zip(roles, turns, strict=True)]
         body: dict[str, Any] = {
             "model": "claude-sonnet-4-5",
             "max_tokens": 10,

@@ -1,0 +1,95 @@
+"""Candidate spans for override detection: every place a prompt names a model.
+
+A candidate is a model's name as the person wrote it — an alias, a model id, a vendor
+("Anthropic", "OpenAI") or a model the catalog does not have ("Gemini") — with the model
+it stands for. Whether a candidate is a directive is the learned model's call
+(override_model.py); this module only finds them, and only near the prompt's edges, where
+directives are: a long paste costs no more than a short prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cortexd.routing.catalog import Catalog
+
+#: Models people name that no routing file of ours serves; a directive to one is reported
+#: with a "did you mean", never silently dropped.
+UNKNOWN_MODELS = (
+    "gemini", "bard", "mistral", "mixtral", "deepseek", "grok", "perplexity", "copilot",
+    "phi-3", "command-r", "cohere", "qwen3", "gemma",
+)  # fmt: skip
+#: A vendor's name stands for the model its plain product name already means ("Claude",
+#: "GPT"): "let Anthropic handle this" is "let Claude handle this".
+VENDORS = {"anthropic": "claude", "openai": "gpt", "open ai": "gpt"}
+#: Characters at each edge of a prompt where directives are looked for.
+HEAD = 320
+TAIL = 400
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model's name in a prompt: `start`/`end` in characters, the `model` it stands for
+    (a catalog name) or, for a model the catalog lacks, `unknown` (its name, lower case)."""
+
+    start: int
+    end: int
+    surface: str
+    model: str | None
+    unknown: str | None = None
+    vendor: bool = False
+
+
+class CandidateFinder:
+    """Finds the candidates of one catalog's models in a prompt."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        known = {s for s in catalog.spellings() if len(s) > 1}
+        spellings = sorted(known | set(VENDORS) | set(UNKNOWN_MODELS), key=len, reverse=True)
+        names = "|".join(re.escape(s).replace(r"\ ", r"[\s-]?") for s in spellings)
+        found = rf"(?:claude[\s-])?(?:{names})(?:[\s-]?\d+(?:\.\d+)?(?![\w.]))?"
+        self._pattern = re.compile(rf"(?<![\w-])(?:{found})(?![\w-])", re.IGNORECASE)
+        # No boundaries: a cheap test that rules out the many prompts naming no model.
+        self._any = re.compile(names, re.IGNORECASE)
+        self._vendor_model = {v: self._name(alias) for v, alias in VENDORS.items()}
+
+    def find(self, prompt: str) -> list[Candidate]:
+        """The candidates in the first `HEAD` and the last `TAIL` characters of `prompt`."""
+        windows = [(0, min(len(prompt), HEAD))]
+        if len(prompt) > HEAD:
+            windows.append((max(HEAD, len(prompt) - TAIL), len(prompt)))
+        found: list[Candidate] = []
+        for start, end in windows:
+            if not self._any.search(prompt, start, end):
+                continue
+            for m in self._pattern.finditer(prompt, start, end):
+                candidate = self._candidate(m)
+                if candidate is not None:
+                    found.append(candidate)
+        return found
+
+    def _candidate(self, m: re.Match[str]) -> Candidate | None:
+        surface = m.group(0)
+        key = re.sub(r"[\s-]+", " ", surface.casefold())
+        if key in self._vendor_model:
+            model = self._vendor_model[key]
+            return Candidate(m.start(), m.end(), surface, model, None, vendor=True)
+        model = self._name(surface)
+        if model is not None:
+            return Candidate(m.start(), m.end(), surface, model)
+        base = re.sub(r"[\s-]?\d+(?:\.\d+)?$", "", key)
+        unknown = next((u for u in UNKNOWN_MODELS if u in (key, base)), None)
+        if unknown is not None:
+            return Candidate(m.start(), m.end(), surface, None, unknown)
+        return None
+
+    def _name(self, matched: str) -> str | None:
+        """The catalog's name for a spelling as written ("Claude Opus 4.5" → opus)."""
+        text = re.sub(r"^claude[\s-]", "", matched.strip(), flags=re.IGNORECASE)
+        for candidate in (matched, text, re.sub(r"[\s-]?\d+(?:\.\d+)?$", "", text)):
+            spec = self._catalog.find(candidate.replace("-", " ")) or self._catalog.find(candidate)
+            if spec is not None:
+                return spec.name
+        return None

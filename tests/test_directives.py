@@ -1,0 +1,127 @@
+"""Directives over a conversation: a turn's, a session's, a re-answer, a revocation, and a
+model the catalog does not have — planned by the real router on the seed routing file."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from cortexd.routing.request import Message, RouteRequest
+from cortexd.routing.router import RoutePlan, Router
+from cortexd.routing.routing_file import parse_routing_text
+
+
+@pytest.fixture(scope="module")
+def router(seed_text: str) -> Router:
+    return Router(parse_routing_text(seed_text, source="model-routing.md"))
+
+
+def _chat(*turns: str) -> tuple[Message, ...]:
+    """User turns with an assistant answer between each."""
+    messages: list[Message] = []
+    for i, text in enumerate(turns):
+        if i:
+            messages.append(Message("assistant", f"answer {i}"))
+        messages.append(Message("user", text))
+    return tuple(messages)
+
+
+def _plan(router: Router, *turns: str) -> RoutePlan:
+    return router.plan(RouteRequest(messages=_chat(*turns)))
+
+
+def test_a_session_directive_holds_for_the_later_turns(router: Router) -> None:
+    p = _plan(router, "from now on use codex", "explain this regex: ^a+$", "and this one: b*")
+    assert (p.chain, p.decided_by, p.directive_turn) == (("codex",), "override", 1)
+    assert any("session override" in r and "turn 1 of 3" in r for r in p.reasons)
+    assert p.messages[-1].content == "and this one: b*"
+
+
+@pytest.mark.parametrize(
+    "switch",
+    [
+        "Switch to sonnet for the rest of this session",
+        "stick with opus for this chat",
+        "ab jetzt bitte nur noch Codex",
+        "désormais, utilise Opus",
+        "de ahora en adelante usa Sonnet",
+    ],
+)
+def test_session_switches_in_four_languages(router: Router, switch: str) -> None:
+    p = _plan(router, switch, "ok", "what's the capital of Peru?")
+    assert p.decided_by == "override" and p.directive_turn == 1, p.reasons
+
+
+def test_a_one_turn_directive_applies_to_its_own_turn_only(router: Router) -> None:
+    first = _plan(router, "use opus for this: prove that sqrt 2 is irrational")
+    assert first.chain == ("opus",)
+    later = _plan(router, "use opus for this: prove that sqrt 2 is irrational", "thanks! 2+2?")
+    assert later.decided_by != "override" and later.directive_turn is None
+
+
+def test_a_revocation_ends_the_session_directive(router: Router) -> None:
+    p = _plan(router, "from now on use codex", "hi", "back to normal routing please", "2+2?")
+    assert p.decided_by != "override"
+    assert any("revoked (turn 3)" in r for r in p.reasons)
+
+
+def test_a_later_session_directive_replaces_an_earlier_one(router: Router) -> None:
+    p = _plan(router, "from now on use codex", "hi", "from now on use opus", "2+2?")
+    assert (p.chain, p.directive_turn) == (("opus",), 3)
+
+
+def test_a_turns_own_directive_wins_over_the_sessions(router: Router) -> None:
+    p = _plan(router, "from now on use codex", "use haiku for this: 2+2?")
+    assert (p.chain, p.directive_turn) == (("haiku",), 2)
+
+
+def test_redo_re_answers_the_previous_request_with_that_model(router: Router) -> None:
+    p = _plan(router, "write a limerick about a cat", "try that again with opus")
+    assert p.chain == ("opus",) and p.override is not None and p.override.scope == "redo"
+    assert p.messages == (Message("user", "write a limerick about a cat"),)
+    assert any(r.startswith("re-answer with opus") for r in p.reasons)
+
+
+def test_redo_with_nothing_before_is_answered_as_written(router: Router) -> None:
+    p = _plan(router, "redo that with gpt-4o")
+    assert p.chain == ("gpt-4o",)
+    assert p.messages[-1].content == "redo that with gpt-4o"
+
+
+def test_a_model_the_catalog_lacks_is_warned_of_and_stays_in_the_prompt(router: Router) -> None:
+    p = _plan(router, "use gemini for this: summarise the French revolution")
+    assert p.decided_by != "override"
+    assert p.warnings and "'gemini'" in p.warnings[0] and "routing file" in p.warnings[0]
+    assert p.messages[-1].content == "use gemini for this: summarise the French revolution"
+
+
+def test_a_session_directive_in_an_agents_earlier_turns_counts(router: Router) -> None:
+    request = RouteRequest(
+        messages=(Message("user", "now fix the failing test"),),
+        earlier=("from now on use opus", "look at utils.py"),
+    )
+    p = router.plan(request)
+    assert (p.chain, p.directive_turn) == (("opus",), 1)
+    assert p.messages == (Message("user", "now fix the failing test"),)
+
+
+def test_a_mention_in_an_earlier_turn_is_not_a_session_directive(router: Router) -> None:
+    p = _plan(router, "is opus better than sonnet for proofs?", "ok, explain monads")
+    assert p.decided_by != "override"
+
+
+def test_only_the_last_turns_are_read(router: Router) -> None:
+    turns = ["from now on use codex", *(f"question {i}" for i in range(60))]
+    assert _plan(router, *turns).decided_by != "override"
+    assert _plan(router, *turns[-40:]).decided_by != "override"  # turn 1 is gone
+    assert _plan(router, "from now on use codex", *turns[1:40]).directive_turn == 1
+
+
+def test_a_long_conversation_is_read_in_bounded_time(router: Router) -> None:
+    """Not a benchmark: a guard against reading every turn whole (benchmarks.classify times it)."""
+    paste = "log line mentioning opus and codex\n" * 2_000
+    turns = [f"{paste}question {i}" for i in range(200)]
+    start = time.perf_counter()
+    router.plan(RouteRequest(messages=_chat(*turns)))
+    assert time.perf_counter() - start < 2.0
