@@ -19,7 +19,13 @@ def plan_to_json(plan: RoutePlan, source: str) -> dict[str, Any]:
         "local_only": plan.local_only,
         "override": None
         if plan.override is None
-        else {"model": plan.override.model, "phrase": plan.override.phrase},
+        else {
+            "model": plan.override.model,
+            "phrase": plan.override.phrase,
+            "scope": plan.override.scope,
+            "turn": plan.directive_turn,
+        },
+        "warnings": list(plan.warnings),
         "classification": None
         if c is None
         else {"task": c.task, "confidence": c.confidence, "reason": c.reason},

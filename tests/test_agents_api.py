@@ -912,3 +912,40 @@ def test_a_turn_whose_provider_fails_mid_loop_crosses_back_without_that_turns_th
     why = app.client().get(f"/v1/calls/{_last_call(app)['id']}").json()
     assert any(r.startswith("thinking off for this turn") for r in why["reasons"])
     assert why["moved"]["reason"].startswith("openai failed (")
+
+
+# --- Session directives (issue 22) ------------------------------------------------------------
+
+
+def test_claude_codes_session_directive_holds_for_its_later_turns(
+    app: App, claude: anthropic.Anthropic, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    fake, _ = fresh
+    fake.enqueue(Turn(text="done"))
+    claude.messages.create(
+        model="claude-sonnet-4-5", max_tokens=100,
+        messages=[
+            {"role": "user", "content": "from now on use opus"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": "look at utils.py"},
+            {"role": "assistant", "content": "looked"},
+            {"role": "user", "content": "now fix the failing test"},
+        ],
+    )  # fmt: skip
+    forwarded = json.loads(fake.requests[-1].body)
+    assert "opus" in forwarded["model"]
+    assert forwarded["messages"][-1]["content"] == "now fix the failing test"
+    call = _last_call(app)
+    assert call["decided_by"] == "override"
+
+
+def test_codexs_earlier_revocation_leaves_its_own_model(
+    app: App, codex: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    _, fake = fresh
+    fake.enqueue(Turn(text="done"))
+    said = ["from now on use opus", "back to normal routing", "add a --verbose flag"]
+    items = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": t}]}
+             for t in said]  # fmt: skip
+    codex.responses.create(model="gpt-5.1-codex", input=items)  # type: ignore[arg-type]
+    assert _sent(fake, "/v1/responses")[-1]["model"] == "gpt-5.1-codex"

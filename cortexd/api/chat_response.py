@@ -83,8 +83,9 @@ def cortex_block(
     }
     if plan.skipped:  # passed over before any try: budgets, a cold local model
         block["skipped"] = [{"model": m, "reason": r} for m, r in plan.skipped]
-    if warnings:
-        block["warnings"] = list(warnings)
+    # The plan's own (a directive to a model the routing file lacks) come first.
+    if plan.warnings or warnings:
+        block["warnings"] = [*plan.warnings, *warnings]
     if second is not None:
         block["second_opinion"] = second_opinion_json(second)
     return block

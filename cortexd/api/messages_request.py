@@ -359,7 +359,12 @@ def messages_call(body: dict[str, Any], request: Request) -> Call:
 
     return Call(
         wire="messages",
-        route=RouteRequest(messages=(Message("user", words),), model=body["model"], client=agent),
+        route=RouteRequest(
+            messages=(Message("user", words),),
+            model=body["model"],
+            client=agent,
+            earlier=tuple(turns[:-1]),  # a session directive said in an earlier turn counts
+        ),
         chat=to_chat(body, forward),
         stream=stream,
         asked_model=body["model"],

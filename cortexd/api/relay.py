@@ -70,7 +70,18 @@ def cortex_headers(
     if dispatch.model:
         headers["x-cortex-model"] = dispatch.model
     headers["x-cortex-fallback"] = "true" if dispatch.fallback else "false"
+    if planned.plan.warnings:
+        headers["x-cortex-warning"] = header_value("; ".join(planned.plan.warnings))
     return headers
+
+
+def header_value(text: str) -> str:
+    """`text` as one line of ASCII, as a header value must be.
+
+    >>> header_value("a\\r\\nb — c")
+    'a b ? c'
+    """
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).encode("ascii", "replace").decode()
 
 
 def translated_headers(losses: tuple[str, ...]) -> dict[str, str]:
@@ -81,8 +92,7 @@ def translated_headers(losses: tuple[str, ...]) -> dict[str, str]:
     >>> translated_headers(("custom tool a\\r\\nSet-Cookie: x",))["x-cortex-losses"]
     'custom tool a Set-Cookie: x'
     """
-    # A header value is one line of ASCII: tool names come from the client's body.
-    lost = re.sub(r"[\x00-\x1f\x7f]+", " ", "; ".join(losses)).encode("ascii", "replace").decode()
+    lost = header_value("; ".join(losses))  # tool names come from the client's body
     return {"x-cortex-translated": "true", **({"x-cortex-losses": lost} if lost else {})}
 
 

@@ -257,7 +257,12 @@ def responses_call(body: dict[str, Any], request: Request) -> Call:
 
     return Call(
         wire="responses",
-        route=RouteRequest(messages=(Message("user", words),), model=body["model"], client=agent),
+        route=RouteRequest(
+            messages=(Message("user", words),),
+            model=body["model"],
+            client=agent,
+            earlier=tuple(turns[:-1]),  # a session directive said in an earlier turn counts
+        ),
         chat=to_chat(body, forward),
         stream=stream,
         asked_model=body["model"],

@@ -16,7 +16,13 @@ from cortexd.cli.common import load_table
 
 def register(sub: Any) -> None:
     p = sub.add_parser("route", help="print the plan for a prompt and the reasons behind it")
-    p.add_argument("prompt", help="the prompt ('-' reads it from standard input)")
+    p.add_argument("prompt", nargs="?", help="the prompt ('-' reads it from standard input)")
+    p.add_argument(
+        "--conversation",
+        metavar="FILE",
+        help="plan a whole conversation: a JSON file ('-' for standard input) holding a list "
+        "of messages or a Chat Completions body; its session directives count",
+    )
     p.add_argument("--task", help="give the task type instead of classifying the prompt")
     p.add_argument("--model", help="an explicit model (alias or model id), as a client would")
     p.add_argument("--client", help="the calling tool, e.g. claude-code")
@@ -28,11 +34,11 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _from_daemon(args: argparse.Namespace, prompt: str) -> dict[str, Any] | None:
+def _from_daemon(args: argparse.Namespace, messages: list[dict[str, str]]) -> dict[str, Any] | None:
     from cortexd.client import Client, DaemonNotRunning, chat_body
 
     body = chat_body(
-        [{"role": "user", "content": prompt}],
+        messages,
         model=args.model or "auto",
         task=args.task,
         client=args.client,
@@ -46,16 +52,55 @@ def _from_daemon(args: argparse.Namespace, prompt: str) -> dict[str, Any] | None
         return None
 
 
-def run(args: argparse.Namespace) -> int:
+def conversation(text: str, where: str) -> list[dict[str, str]]:
+    """The messages of a conversation file: a list of messages or a body with ``messages``;
+    a part list's text parts are joined. Raises ValueError saying what is wrong."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{where}: not JSON ({error.msg}, line {error.lineno})") from None
+    items = data.get("messages") if isinstance(data, dict) else data
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"{where}: expected a list of messages or an object with 'messages'")
+    messages = []
+    for n, item in enumerate(items, 1):
+        if not isinstance(item, dict) or not isinstance(item.get("role"), str):
+            raise ValueError(f"{where}: message {n} needs a 'role'")
+        content = item.get("content")
+        if isinstance(content, list):
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if not isinstance(content, str):
+            raise ValueError(f"{where}: message {n} needs text 'content'")
+        messages.append({"role": item["role"], "content": content})
+    return messages
+
+
+def _messages(args: argparse.Namespace) -> list[dict[str, str]]:
+    if args.conversation == "-":
+        return conversation(sys.stdin.read(), "standard input")
+    if args.conversation:
+        with open(args.conversation, encoding="utf-8") as f:
+            return conversation(f.read(), args.conversation)
+    if args.prompt is None:
+        raise ValueError("give a prompt, or --conversation FILE")
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    data = None if args.local or args.file else _from_daemon(args, prompt)
+    return [{"role": "user", "content": prompt}]
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        messages = _messages(args)
+    except (OSError, ValueError) as error:
+        print(f"cortex route: {error}", file=sys.stderr)
+        return 2
+    data = None if args.local or args.file else _from_daemon(args, messages)
     if data is None:
         from cortexd.plans import plan_to_json
         from cortexd.routing import Message, Router, RouteRequest, TaskModel
 
         table = load_table(args.file)
         request = RouteRequest(
-            messages=(Message("user", prompt),),
+            messages=tuple(Message(m["role"], m["content"]) for m in messages),
             model=args.model,
             task=args.task,
             client=args.client,
@@ -70,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"chain:  {' → '.join(data['chain'])}")
     if data.get("override") is not None:
         print(f"prompt: {data['prompt']}")
+    for warning in data.get("warnings") or ():
+        print(f"warning: {warning}")
     print("why:")
     for reason in data["reasons"]:
         print(f"  - {reason}")

@@ -266,8 +266,10 @@ def _reworded(services: Services, call: Call, plan: RoutePlan) -> ChatRequest:
     removed), in our request and in the client's own body: the latest turn's, and each
     earlier turn's override phrase too, so that every turn of a session sends its history
     alike and the provider's cached prefix still matches it."""
-    text = next((m.content for m in reversed(plan.messages) if m.role == "user"), None)
     chat = call.chat
+    if plan.override is not None and plan.override.scope == "redo" and call.wire == "chat":
+        return _redone(chat)
+    text = next((m.content for m in reversed(plan.messages) if m.role == "user"), None)
     if text is not None and text != call.route.prompt:
         chat = _reworded_chat(chat, call, call.route.prompt, text, earlier=False)
     router = services.routing.router
@@ -278,6 +280,15 @@ def _reworded(services: Services, call: Call, plan: RoutePlan) -> ChatRequest:
         if found is not None:
             chat = _reworded_chat(chat, call, words, found.text, earlier=True)
     return chat
+
+
+def _redone(chat: ChatRequest) -> ChatRequest:
+    """`chat` as it stood when the previous request was asked: "try that again with opus"
+    re-answers it afresh, without the answer being redone or the words asking for it."""
+    users = [i for i, m in enumerate(chat.messages) if m.role == "user"]
+    if len(users) < 2:
+        return chat
+    return replace(chat, messages=chat.messages[: users[-2] + 1])
 
 
 def _reworded_chat(
