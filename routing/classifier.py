@@ -40,6 +40,12 @@ MIN_SCORE = 1.5
 #: default route. Chosen by cross-validation: 0.2 costs 0.1 point of accuracy against no
 #: threshold at all, 0.3 costs 1.3 points.
 MIN_PROBABILITY = 0.2
+#: A task type of the user's own wins with this share of the similarity distribution, its
+#: examples being the nearest, where the model picks the default route or is less sure than
+#: `OWN_BEATS_BELOW` of its own choice (benchmarks/own_examples.py chose both: the other task
+#: types lose under a point).
+OWN_MIN_SHARE = 0.4
+OWN_BEATS_BELOW = 0.7
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,9 @@ class TaskClassifier:
         by_task = {self._spell(t) or t: p for p, t in zip(probs, model.labels, strict=True)}
         first = max(by_task.items(), key=lambda kv: (kv[1], kv[0]))[0]  # as sorted() ranks
         shares = distribution(similarity)
+        own = self._own_type(by_task, similarity, shares)
+        if own is not None:
+            return own
         if shares:
             by_task = blend(by_task, shares)
         ranked = sorted(((p, t) for t, p in by_task.items()), reverse=True)
@@ -133,6 +142,32 @@ class TaskClassifier:
                 self._default, round(p, 2), f"default route{note}: {why}", scores, near
             )
         return Classification(task, round(p, 2), why, scores, near)
+
+    def _own_type(
+        self,
+        by_task: Mapping[str, float],
+        similarity: Mapping[str, float],
+        shares: Mapping[str, float],
+    ) -> Classification | None:
+        """A task type of the user's own (examples, no model label) wins when its examples
+        are the nearest of all and clearly so, and the model is not sure of another: the
+        model cannot vote for it, so a blend would cap it below the default route's
+        threshold whatever the examples say."""
+        own = [t for t in shares if t not in by_task]
+        if not own:
+            return None
+        task = max(own, key=shares.__getitem__)
+        if shares[task] < OWN_MIN_SHARE or max(similarity, key=similarity.__getitem__) != task:
+            return None
+        first, p = max(by_task.items(), key=lambda kv: kv[1])
+        if first != self._default and p >= OWN_BEATS_BELOW:
+            return None  # the model is sure of a task type it knows
+        why = (
+            f"similar to your examples of '{task}' ({similarity[task]:.2f}); "
+            f"the model alone: {first}"
+        )
+        near = {t: round(v, 3) for t, v in similarity.items()}
+        return Classification(task, round(shares[task], 2), why, dict(shares), near)
 
     def _decide_by_rules(self, ev: Evidence, similarity: Mapping[str, float]) -> Classification:
         spelled = ((s, self._spell(t)) for t, s in ev.scores.items())
