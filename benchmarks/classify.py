@@ -1,8 +1,9 @@
-"""Time the router's local decisions: `uv run python -m benchmarks.classify [--rounds N]`.
+"""The router's local decisions, scored and timed: `uv run python -m benchmarks.classify`.
 
-Runs the development and hold-out conversations of tests/data through the classifier (with
-the shipped model) and the whole router, and the labelled override prompts through override
-detection, and prints per-call latency.
+Scores: override precision and recall, and task accuracy, on the fresh sets (written after
+the models were frozen and committed before their first score) — the first-contact figure
+beside today's. Times: per-call latency of override detection, classification, and whole
+plans, a 50-turn conversation's session scan included (`--rounds N`).
 """
 
 from __future__ import annotations
@@ -10,15 +11,21 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cortexd.paths import default_routing_text
-from cortexd.routing.request import Message, RouteRequest
-from cortexd.routing.router import Router
-from cortexd.routing.routing_file import parse_routing_text
-from cortexd.routing.task_model import TaskModel
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from support.override_scores import load as load_rows  # noqa: E402
+from support.override_scores import score  # noqa: E402
+
+from cortexd.paths import default_routing_text  # noqa: E402
+from cortexd.routing.request import Message, RouteRequest  # noqa: E402
+from cortexd.routing.router import Router  # noqa: E402
+from cortexd.routing.routing_file import parse_routing_text  # noqa: E402
+from cortexd.routing.task_model import TaskModel  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
@@ -45,6 +52,48 @@ def _report(label: str, samples: list[float]) -> None:
     )
 
 
+#: The first score of each fresh set, taken once, before anything was changed for it: today's
+#: figures are printed beside these, never instead of them.
+FIRST_CONTACT = {
+    "classify_fresh.jsonl": "task accuracy 82.2% (278/338), hard 77.6% (104/134)",
+    "overrides_fresh_a.jsonl": "recall 45.9% (39/85), precision 100.0% (39/39)",
+    "overrides_fresh_b.jsonl": "recall 43.5% (37/85), precision 94.9% (37/39)",
+}
+
+
+def _fifty_turns(convs: list[list[Message]]) -> list[RouteRequest]:
+    """Conversations of 50 user turns (with answers between), the first holding a session
+    directive: the plan reads every turn for it."""
+    requests = []
+    for i in range(0, len(convs) - 50, 25):
+        messages = [Message("user", "from now on use sonnet")]
+        for conv in convs[i : i + 49]:
+            messages += [Message("assistant", "ok"), *[m for m in conv if m.role == "user"][-1:]]
+        requests.append(RouteRequest(messages=messages))
+    return requests
+
+
+def scores() -> None:
+    """Fresh sets: today's figures beside the first-contact ones."""
+    router = Router(parse_routing_text(default_routing_text()), TaskModel.shipped())
+    for path in sorted(DATA.glob("overrides_fresh*.jsonl")):
+        s = score(router.detector, load_rows(path))
+        print(s.line(path.name))
+        print(f"  first contact: {FIRST_CONTACT.get(path.name, 'not recorded')}")
+    for path in sorted(DATA.glob("classify_fresh*.jsonl")):
+        rows = _load(path.name)
+        hits = hard = hard_hits = 0
+        for row in rows:
+            messages = [Message(str(m["role"]), str(m["content"])) for m in row["messages"]]  # type: ignore[attr-defined]
+            right = router.classifier.classify(messages).task == row["task"]
+            hits += right
+            hard += bool(row.get("hard"))
+            hard_hits += right and bool(row.get("hard"))
+        print(f"{path.name}: task accuracy {hits / len(rows):.1%} ({hits}/{len(rows)}), "
+              f"hard {hard_hits / max(hard, 1):.1%} ({hard_hits}/{hard})")  # fmt: skip
+        print(f"  first contact: {FIRST_CONTACT.get(path.name, 'not recorded')}")
+
+
 def measure(rounds: int) -> dict[str, list[float]]:
     """Per-call milliseconds of each routing decision, by label."""
     router = Router(parse_routing_text(default_routing_text()), TaskModel.shipped())
@@ -58,6 +107,7 @@ def measure(rounds: int) -> dict[str, list[float]]:
     tasks = [t for t in router.table.task_types() if t != "Embeddings"]
     given = [RouteRequest(messages=m, task=tasks[i % len(tasks)]) for i, m in enumerate(convs)]
     models = [RouteRequest(messages=m, model="gpt-4o") for m in convs]
+    long = _fifty_turns(convs)
     return {
         "route, task type given": _time(lambda r: router.plan(r), given, rounds),
         "route, model named": _time(lambda r: router.plan(r), models, rounds),
@@ -66,13 +116,18 @@ def measure(rounds: int) -> dict[str, list[float]]:
         "route, classified": _time(
             lambda r: router.plan(r), [RouteRequest(messages=m) for m in convs], rounds
         ),
+        "route, 50-turn session": _time(lambda r: router.plan(r), long, rounds),
+        "classify, 50 turns": _time(lambda r: router.classifier.classify(r.messages), long, rounds),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
-    for label, samples in measure(parser.parse_args().rounds).items():
+    args = parser.parse_args()
+    scores()
+    print()
+    for label, samples in measure(args.rounds).items():
         _report(label, samples)
 
 

@@ -38,6 +38,9 @@ _REVOKE = re.compile(
     re.IGNORECASE,
 )
 
+#: Every revocation holds one of these (a substring test before the pattern).
+_REVOKE_WORDS = ("normal", "auto", "rout", "model", "modèle", "forc", "forz", "pin", "enrut")
+
 
 @dataclass(frozen=True)
 class Directive:
@@ -76,6 +79,9 @@ class Reading:
 
 def revokes(text: str) -> bool:
     """Whether a turn revokes a session directive ("back to normal routing")."""
+    head = text[:300].casefold()
+    if not any(word in head for word in _REVOKE_WORDS):
+        return False  # most turns: no word any revocation is made of
     # Said by the person, first: not in a pasted document or a question about it.
     first = re.split(r"(?<=[.!?])\s|\n", text.lstrip(), maxsplit=1)[0][:200]
     found = _REVOKE.search(first)

@@ -108,6 +108,15 @@ def _is_word(token: Token) -> bool:
     return token.text[0].isalnum()
 
 
+def _words(toks: list[Token], i: int, step: int) -> int:
+    """How many words from token `i` on, going `step`; counting stops at 7 (a bucket's top)."""
+    n = 0
+    while 0 <= i < len(toks) and n < 7:
+        n += toks[i].text[0].isalnum()
+        i += step
+    return n
+
+
 def features_of(
     prompt: str, toks: list[Token], candidate: Candidate, topics: frozenset[str]
 ) -> dict[str, float]:
@@ -139,10 +148,8 @@ def features_of(
         f[f"l12:{left[-2]}_{left[-1]}"] = 1.0
     if len(right) >= 2:
         f[f"r12:{right[0]}_{right[1]}"] = 1.0
-    before = [t for t in toks[:first] if _is_word(t)]
-    after = [t for t in toks[last + 1 :] if _is_word(t)]
-    f[f"from_start:{_bucket(len(before))}"] = 1.0
-    f[f"to_end:{_bucket(len(after))}"] = 1.0
+    f[f"from_start:{_bucket(_words(toks, first - 1, -1))}"] = 1.0
+    f[f"to_end:{_bucket(_words(toks, last + 1, 1))}"] = 1.0
     start, end = _clause(toks, first, last)
     clause_before = [t for t in toks[start:first] if _is_word(t)]
     clause_after = [t for t in toks[last + 1 : end] if _is_word(t)]

@@ -51,8 +51,9 @@ class CandidateFinder:
         names = "|".join(re.escape(s).replace(r"\ ", r"[\s-]?") for s in spellings)
         found = rf"(?:claude[\s-])?(?:{names})(?:[\s-]?\d+(?:\.\d+)?(?![\w.]))?"
         self._pattern = re.compile(rf"(?<![\w-])(?:{found})(?![\w-])", re.IGNORECASE)
-        # No boundaries: a cheap test that rules out the many prompts naming no model.
-        self._any = re.compile(names, re.IGNORECASE)
+        # A cheap test that rules out the many texts naming no model: every spelling starts
+        # with one of these stems, and a substring test costs a small part of a regex's.
+        self._stems = _stems(spellings)
         self._vendor_model = {v: self._name(alias) for v, alias in VENDORS.items()}
 
     def find(self, prompt: str) -> list[Candidate]:
@@ -62,7 +63,8 @@ class CandidateFinder:
             windows.append((max(HEAD, len(prompt) - TAIL), len(prompt)))
         found: list[Candidate] = []
         for start, end in windows:
-            if not self._any.search(prompt, start, end):
+            window = prompt[start:end].casefold()
+            if not any(stem in window for stem in self._stems):
                 continue
             for m in self._pattern.finditer(prompt, start, end):
                 candidate = self._candidate(m)
@@ -93,3 +95,13 @@ class CandidateFinder:
             if spec is not None:
                 return spec.name
         return None
+
+
+def _stems(spellings: list[str]) -> tuple[str, ...]:
+    """The leading letters-and-digits of each spelling, without one that holds another.
+
+    >>> _stems(["gpt-4o", "gpt4o", "claude sonnet", "sonnet", "4o"])
+    ('4o', 'claude', 'gpt', 'sonnet')
+    """
+    heads = {m.group(0) for s in spellings if (m := re.match(r"[^\W_]+", s.casefold()))}
+    return tuple(sorted(h for h in heads if not any(o != h and o in h for o in heads)))

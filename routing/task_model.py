@@ -97,14 +97,12 @@ class TaskModel:
 
     def logits(self, features: Mapping[str, float]) -> list[float]:
         """Unnormalised scores, one per label."""
-        scores = list(self.bias)
         rows, flat, width = self.weights.rows, self.weights.flat, self.weights.width
-        for name, value in features.items():
-            start = rows.get(name)
-            if start is not None:
-                w = flat[start : start + width]
-                scores = [s + x * value for s, x in zip(scores, w, strict=True)]
-        return scores
+        found = [(start, v) for name, v in features.items() if (start := rows.get(name)) is not None]
+        # Label by label: one pass over the found rows each, no list built per feature.
+        return [
+            b + sum(flat[start + k] * v for start, v in found) for k, b in enumerate(self.bias)
+        ]
 
     def probabilities(self, features: Mapping[str, float], allowed: frozenset[str]) -> list[float]:
         """Softmax over the labels in `allowed` (others get 0)."""

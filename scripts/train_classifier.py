@@ -25,7 +25,7 @@ from cortexd.routing.task_model import TaskModel
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 OUT = ROOT / "routing" / "task_model.json"
-EVAL_ONLY = {"classify_final.jsonl"}
+EVAL_ONLY = {"classify_final.jsonl", "classify_fresh.jsonl"}  # scored only, never trained on
 SPARSE_KINDS = ("w:", "p:", "b:", "h:", "pw:")
 SEED = 20261125
 #: Features whose every weight is smaller than this are left out of the shipped file.
