@@ -66,10 +66,17 @@ _KINDS = {
     "overrides config configuration setting settings env variable default log logs regex "
     "string example examples translate traduis traduce übersetze quote",
 }
-_KIND_OF: dict[str, set[str]] = {}
-for _kind, _words in _KINDS.items():
-    for _word in _words.split():
-        _KIND_OF.setdefault(_word, set()).add(_kind)
+
+
+def _kinds_of_words() -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for kind, words in _KINDS.items():
+        for word in words.split():
+            found.setdefault(word, set()).add(kind)
+    return {word: frozenset(kinds) for word, kinds in found.items()}
+
+
+_KIND_OF = _kinds_of_words()
 
 
 @dataclass(frozen=True)
@@ -108,7 +115,7 @@ def _is_word(token: Token) -> bool:
     return token.text[0].isalnum()
 
 
-def _words(toks: list[Token], i: int, step: int) -> int:
+def _count_words(toks: list[Token], i: int, step: int) -> int:
     """How many words from token `i` on, going `step`; counting stops at 7 (a bucket's top)."""
     n = 0
     while 0 <= i < len(toks) and n < 7:
@@ -148,8 +155,8 @@ def features_of(
         f[f"l12:{left[-2]}_{left[-1]}"] = 1.0
     if len(right) >= 2:
         f[f"r12:{right[0]}_{right[1]}"] = 1.0
-    f[f"from_start:{_bucket(_words(toks, first - 1, -1))}"] = 1.0
-    f[f"to_end:{_bucket(_words(toks, last + 1, 1))}"] = 1.0
+    f[f"from_start:{_bucket(_count_words(toks, first - 1, -1))}"] = 1.0
+    f[f"to_end:{_bucket(_count_words(toks, last + 1, 1))}"] = 1.0
     start, end = _clause(toks, first, last)
     clause_before = [t for t in toks[start:first] if _is_word(t)]
     clause_after = [t for t in toks[last + 1 : end] if _is_word(t)]

@@ -47,7 +47,12 @@ class CandidateFinder:
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
         known = {s for s in catalog.spellings() if len(s) > 1}
-        spellings = sorted(known | set(VENDORS) | set(UNKNOWN_MODELS), key=len, reverse=True)
+        self._nicknames = nicknames(catalog)
+        spellings = sorted(
+            known | set(VENDORS) | set(UNKNOWN_MODELS) | set(self._nicknames),
+            key=len,
+            reverse=True,
+        )
         names = "|".join(re.escape(s).replace(r"\ ", r"[\s-]?") for s in spellings)
         found = rf"(?:claude[\s-])?(?:{names})(?:[\s-]?\d+(?:\.\d+)?(?![\w.]))?"
         self._pattern = re.compile(rf"(?<![\w-])(?:{found})(?![\w-])", re.IGNORECASE)
@@ -78,7 +83,7 @@ class CandidateFinder:
         if key in self._vendor_model:
             model = self._vendor_model[key]
             return Candidate(m.start(), m.end(), surface, model, None, vendor=True)
-        model = self._name(surface)
+        model = self._nicknames.get(key) or self._name(surface)
         if model is not None:
             return Candidate(m.start(), m.end(), surface, model)
         base = re.sub(r"[\s-]?\d+(?:\.\d+)?$", "", key)
@@ -95,6 +100,30 @@ class CandidateFinder:
             if spec is not None:
                 return spec.name
         return None
+
+
+def nicknames(catalog: Catalog) -> dict[str, str]:
+    """What people call the local models: "llama", "llama 3.1", "qwen coder" for the ids
+    llama3.1:8b and qwen2.5-coder:14b. A family name shared by a model and its coder
+    variant means the plain one.
+
+    >>> from cortexd.routing.catalog import build_catalog
+    >>> names = nicknames(build_catalog())
+    >>> names["llama"], names["llama 3.1"], names["qwen coder"], names["qwen"]
+    ('llama3.1:8b', 'llama3.1:8b', 'qwen2.5-coder:14b', 'qwen2.5:14b')
+    """
+    found: dict[str, str] = {}
+    for spec in sorted(catalog, key=lambda s: ("-" in s.model_id, s.name)):
+        m = re.match(r"([a-z]+)(\d+(?:\.\d+)?)?(?:-([a-z]+))?:", spec.model_id.casefold())
+        if not spec.local or m is None or spec.api.value == "embeddings":
+            continue
+        family, version, variant = m.groups()
+        names = [family, *((f"{family}{version}", f"{family} {version}") if version else ())]
+        if variant:
+            names = [f"{n} {variant}" for n in names] + [f"{n}-{variant}" for n in names[1:]]
+        for name in names:
+            found.setdefault(name, spec.name)
+    return found
 
 
 def _stems(spellings: list[str]) -> tuple[str, ...]:

@@ -97,12 +97,10 @@ class TaskModel:
 
     def logits(self, features: Mapping[str, float]) -> list[float]:
         """Unnormalised scores, one per label."""
-        rows, flat, width = self.weights.rows, self.weights.flat, self.weights.width
-        found = [(start, v) for name, v in features.items() if (start := rows.get(name)) is not None]
+        rows, flat = self.weights.rows, self.weights.flat
+        found = [(i, v) for name, v in features.items() if (i := rows.get(name)) is not None]
         # Label by label: one pass over the found rows each, no list built per feature.
-        return [
-            b + sum(flat[start + k] * v for start, v in found) for k, b in enumerate(self.bias)
-        ]
+        return [b + sum(flat[start + k] * v for start, v in found) for k, b in enumerate(self.bias)]
 
     def probabilities(self, features: Mapping[str, float], allowed: frozenset[str]) -> list[float]:
         """Softmax over the labels in `allowed` (others get 0)."""

@@ -100,9 +100,16 @@ class MessageView:
         )
 
 
+#: The user turns classification reads, newest first: the latest and two before it.
+VIEWED_TURNS = 3
+
+
 def analyse(messages: Sequence[Message]) -> list[MessageView | None]:
-    """A view of each user message (None for the other roles), in order."""
-    return [MessageView.of(m.content) if m.role == "user" else None for m in messages]
+    """A view of each of the last `VIEWED_TURNS` user messages (None for the others and for
+    other roles), in order: only they are read, and a 50-turn conversation costs no more."""
+    users = [i for i, m in enumerate(messages) if m.role == "user"][-VIEWED_TURNS:]
+    viewed = set(users)
+    return [MessageView.of(m.content) if i in viewed else None for i, m in enumerate(messages)]
 
 
 def score_message(view: MessageView) -> Evidence:

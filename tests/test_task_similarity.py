@@ -34,7 +34,8 @@ SEED = parse_routing_text(
 )
 TASKS = SEED.task_types()
 #: The model alone sends it to the default route (0.40); it is a shipped Research example.
-UNSURE = "investiga cómo ha evolucionado el precio de la vivienda en Madrid"
+#: Near a shipped Research / analysis example; the model alone is unsure of it.
+UNSURE = "la evolución del precio de la vivienda en Madrid"
 
 
 def user(text: str) -> list[Message]:
@@ -106,11 +107,11 @@ def stand_in_scores(text: str, examples: TaskExamples) -> dict[str, float]:
 
 def test_similarity_decides_where_the_model_is_unsure(learned: TaskClassifier) -> None:
     alone = learned.classify(user(UNSURE))
-    assert alone.task == "General agent work" and alone.confidence < 0.5
+    assert alone.task != "Research / analysis" and alone.confidence < 0.5
     helped = learned.classify(user(UNSURE), stand_in_scores(UNSURE, shipped_task_examples(TASKS)))
     assert helped.task == "Research / analysis"
     assert helped.reason.startswith("similar to the examples of 'Research / analysis'")
-    assert "the model alone: General agent work" in helped.reason
+    assert f"the model alone: {alone.task}" in helped.reason
     assert helped.similarity["Research / analysis"] == max(helped.similarity.values())
 
 
@@ -146,7 +147,8 @@ def test_rules_alone_keep_a_clear_decision_and_yield_an_unsure_one() -> None:
 
 def test_scores_for_task_types_the_file_lacks_are_ignored(learned: TaskClassifier) -> None:
     found = learned.classify(user(UNSURE), {"Not a task": 1.0, "Research / analysis": 0.0})
-    assert "Not a task" not in found.similarity and found.task == "General agent work"
+    alone = learned.classify(user(UNSURE)).task
+    assert "Not a task" not in found.similarity and found.task == alone
 
 
 def test_the_router_passes_scores_only_to_classification() -> None:

@@ -14,8 +14,8 @@ from support.waiting import wait_for
 
 from cortexd.paths import default_routing_text
 
-#: A shipped Research / analysis example; the model alone: General agent work at 0.40.
-UNSURE = "investiga cómo ha evolucionado el precio de la vivienda en Madrid"
+#: Near a shipped Research / analysis example; the model alone is unsure (Vibe coding, 0.25).
+UNSURE = "la evolución del precio de la vivienda en Madrid"
 USER_EXAMPLES = "# Task Examples\n\n## Research / analysis\n\n- rents in Lisbon since 2015\n"
 
 
@@ -45,14 +45,14 @@ def test_similarity_to_the_examples_decides_an_unsure_prompt() -> None:
             # for a prompt to classify.
             wait_for(lambda: embedded(fake), "the examples embedded at start")
             plan = wait_for(
-                lambda: (found := route(daemon, UNSURE))["task"] != "General agent work" and found,
+                lambda: (found := route(daemon, UNSURE))["task"] == "Research / analysis" and found,
                 "the examples' index",
             )
             assert plan["task"] == "Research / analysis", plan
             assert plan["decided_by"] == "classified"
             reason = plan["classification"]["reason"]
             assert reason.startswith("similar to the examples of 'Research / analysis'")
-            assert "the model alone: General agent work" in reason
+            assert "the model alone: Vibe coding (interactive)" in reason
             assert any("similar to the examples" in r for r in plan["reasons"])
 
             sent = embedded(fake)
