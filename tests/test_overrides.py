@@ -198,3 +198,14 @@ def test_removing_a_directive_never_touches_the_other_lines(
 ) -> None:
     found = detector.detect(prompt)
     assert found is not None and found.text == rest
+
+
+def test_the_fresh_sets_score_no_worse_than_recorded(detector: OverrideDetector) -> None:
+    """The fresh sets were written after the model was frozen (docs/classification.md has
+    the first-contact figure); nothing may train on them. This holds today's level, so a
+    change that loses ground on text the model never saw fails here."""
+    rows = [row for name in ("a", "b") for row in load(DATA / f"overrides_fresh_{name}.jsonl")]
+    scores = score(detector, rows)
+    assert scores.directives == 170
+    assert scores.recall >= 0.53, scores.misses[:5]
+    assert scores.precision >= 0.97, scores.false_alarms
