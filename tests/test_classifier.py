@@ -153,7 +153,7 @@ def test_unsure_goes_to_the_default_route(
     classifier: TaskClassifier, learned: TaskClassifier
 ) -> None:
     for chosen in (classifier, learned):
-        result = chosen.classify(user("ok so"))
+        result = chosen.classify(user("?"))
         assert result.task == DEFAULT_TASK
         assert "default" in result.reason
 
