@@ -10,7 +10,6 @@ routing") or replaced. Only the last `MAX_TURNS` turns are read, and each only a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -19,27 +18,6 @@ from cortexd.routing.request import Message
 
 #: The most user turns read for a session directive (newest first).
 MAX_TURNS = 50
-#: Revocations are a closed, small class ("back to normal routing" and its kin in the four
-#: languages we read); they name no model, so the span model has nothing to score.
-_REVOKE = re.compile(
-    r"\b(?:back\s+to\s+(?:normal\s+|auto(?:matic)?\s+|default\s+)?(?:routing|model\s+choice|auto)"
-    r"|(?:normal|auto(?:matic)?|default)\s+routing|route\s+normally|let\s+the\s+router\s+decide"
-    r"|(?:reset|set)\s+(?:the\s+)?model\s+(?:to\s+)?auto"
-    r"|(?:pick|choose|select)\s+(?:you\s+)?(?:the\s+)?models?\s+(?:yourself|on\s+your\s+own|again|like\s+before)"
-    r"|stop\s+(?:forcing|pinning)|unpin\s+the\s+model|no\s+more\s+forced\s+model"
-    r"|zurück\s+zu[mr]?\s+(?:normalen|automatischen)\s+(?:routing|modellwahl|auswahl)"
-    r"|normales?\s+routing|wieder\s+automatisch|kein\s+festes\s+modell"
-    r"|(?:such|wähl)\s+(?:dir\s+)?(?:das|ein)\s+modell\s+(?:wieder\s+)?selbst"
-    r"|routage\s+(?:normal|automatique)|choisis\s+(?:toi-même\s+)?le\s+modèle"
-    r"|arr[eê]te\s+de\s+forcer|modèle\s+forcé|mode\s+auto\b"
-    r"|enrutad[oa]\s+(?:normal|autom[aá]tic[oa])|enrutamiento\s+(?:normal|autom[aá]tico)"
-    r"|(?:eleg[ií]|elige)\s+(?:t[uú]|vos)\s+el\s+modelo|elegir\s+el\s+modelo\s+t[uú]|el\s+modelo\s+t[uú]\s+solo"
-    r"|deja\s+de\s+forzar|vuelve\s+al?\s+(?:modo\s+)?(?:autom[aá]tico|enrutamiento|enrutado))",
-    re.IGNORECASE,
-)
-
-#: Every revocation holds one of these (a substring test before the pattern).
-_REVOKE_WORDS = ("normal", "auto", "rout", "model", "modèle", "forc", "forz", "pin", "enrut")
 
 
 @dataclass(frozen=True)
@@ -77,18 +55,6 @@ class Reading:
     revoked_at: int | None = None
 
 
-def revokes(text: str) -> bool:
-    """Whether a turn revokes a session directive ("back to normal routing")."""
-    head = text[:300].casefold()
-    if not any(word in head for word in _REVOKE_WORDS):
-        return False  # most turns: no word any revocation is made of
-    # Said by the person, first: not in a pasted document or a question about it.
-    first = re.split(r"(?<=[.!?])\s|\n", text.lstrip(), maxsplit=1)[0][:200]
-    found = _REVOKE.search(first)
-    quoted = found is not None and first[: found.start()].count("'") % 2 == 1
-    return found is not None and not quoted and not first.endswith("?")
-
-
 def read_conversation(messages: Sequence[Message], detector: OverrideDetector) -> Reading:
     """The directive that decides the next answer in `messages`, reading the person's turns
     newest first."""
@@ -103,7 +69,7 @@ def read_conversation(messages: Sequence[Message], detector: OverrideDetector) -
         if found.scope == "redo":
             kept = _redone(messages, users) or kept
         return Reading(Directive(found, len(users), len(users), kept))
-    if revokes(latest):
+    if detector.revokes(latest):
         return Reading(unknown=unknown, revoked_at=len(users))
     oldest = max(0, len(users) - MAX_TURNS)
     for number in range(len(users) - 1, oldest, -1):
@@ -112,7 +78,7 @@ def read_conversation(messages: Sequence[Message], detector: OverrideDetector) -
         if isinstance(earlier, Override) and earlier.scope == "session":
             directive = Directive(earlier, number, len(users), tuple(messages))
             return Reading(directive, unknown)
-        if revokes(text):
+        if detector.revokes(text):
             return Reading(unknown=unknown, revoked_at=number)
     return Reading(unknown=unknown)
 

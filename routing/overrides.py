@@ -20,6 +20,7 @@ from cortexd.routing.override_extent import cut
 from cortexd.routing.override_features import features_of, tokens, topics_of
 from cortexd.routing.override_model import OverrideModel
 from cortexd.routing.override_spans import HEAD, TAIL, Candidate, CandidateFinder
+from cortexd.routing.revocations import RevocationModel
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,21 @@ class UnknownModel:
 class OverrideDetector:
     """Finds override directives for the models of one catalog."""
 
-    def __init__(self, catalog: Catalog, model: OverrideModel | None = None) -> None:
-        """`model` defaults to the shipped one."""
+    def __init__(
+        self,
+        catalog: Catalog,
+        model: OverrideModel | None = None,
+        revocations: RevocationModel | None = None,
+    ) -> None:
+        """`model` and `revocations` default to the shipped ones."""
         self._catalog = catalog
         self._finder = CandidateFinder(catalog)
         self._model = model or OverrideModel.shipped()
+        self._revocations = revocations or RevocationModel.shipped()
+
+    def revokes(self, text: str) -> bool:
+        """Whether the turn `text` revokes a session directive ("back to normal routing")."""
+        return self._revocations.revokes(text, self._finder)
 
     def detect(self, prompt: str) -> Override | None:
         """The override in `prompt` to a model of the catalog, or None (a mention, or none)."""

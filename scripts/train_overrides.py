@@ -32,11 +32,14 @@ from cortexd.routing.override_extent import Vocabulary  # noqa: E402
 from cortexd.routing.override_features import features_of, tokens, topics_of  # noqa: E402
 from cortexd.routing.override_model import MENTION, SCOPES, OverrideModel  # noqa: E402
 from cortexd.routing.override_spans import HEAD, TAIL, Candidate, CandidateFinder  # noqa: E402
+from cortexd.routing.revocations import REVOKE, RevocationModel, first_sentence  # noqa: E402
+from cortexd.routing.revocations import features_of as revocation_features  # noqa: E402
 from cortexd.routing.task_model import TaskModel  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 OUT = ROOT / "routing" / "override_model.json"
+REVOCATIONS_OUT = ROOT / "routing" / "revocation_model.json"
 LABELS = [MENTION, *SCOPES]
 SEED = 20261207
 
@@ -48,6 +51,7 @@ class Labelled:
     unknown: str | None
     scope: str | None
     cleaned: str | None
+    revoke: bool = False
 
 
 def labelled_sets() -> list[Path]:
@@ -65,9 +69,10 @@ def load(path: Path) -> list[Labelled]:
         item = json.loads(line)
         model, unknown = item.get("model"), item.get("unknown")
         scope = item.get("scope") or ("turn" if model or unknown else None)
-        if scope == "revoke":
-            model = unknown = scope = None  # no model named: not the span model's to learn
-        rows.append(Labelled(item["prompt"], model, unknown, scope, item.get("cleaned")))
+        revoke = scope == "revoke"
+        if revoke:
+            model = unknown = scope = None  # no model named: the revocation model's to learn
+        rows.append(Labelled(item["prompt"], model, unknown, scope, item.get("cleaned"), revoke))
     return rows
 
 
@@ -143,7 +148,7 @@ def rows_of(
     return feats, labels, groups
 
 
-def out_of_fold(x, y, groups, l2, epochs, folds=5) -> np.ndarray:
+def out_of_fold(x, y, groups, l2, epochs, folds=5, labels=4) -> np.ndarray:
     """P(directive) for every row from a model that did not see its prompt."""
     ids = sorted(set(groups))
     random.Random(SEED).shuffle(ids)
@@ -151,7 +156,7 @@ def out_of_fold(x, y, groups, l2, epochs, folds=5) -> np.ndarray:
     fold = np.array([fold_of[g] for g in groups])
     p = np.zeros(len(y))
     for k in range(folds):
-        w, b = fit(x[fold != k], y[fold != k], len(LABELS), l2, epochs)
+        w, b = fit(x[fold != k], y[fold != k], labels, l2, epochs)
         z = x[fold == k] @ w + b
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
@@ -182,6 +187,36 @@ def pick_threshold(scores, truth, precision: float) -> tuple[float, float, float
     return best
 
 
+def train_revocations(data: list[Labelled], finder: CandidateFinder, epochs: int) -> None:
+    """The revocation model (routing/revocations.py): first sentences, revoke or not."""
+    sentences = [first_sentence(row.prompt) for row in data]
+    y = np.array([int(row.revoke) for row in data])
+    said: Counter[str] = Counter()
+    for sentence, label in zip(sentences, y, strict=True):
+        if label:
+            said.update({t.text for t in tokens(sentence.casefold()) if len(t.text) >= 4})
+    common: Counter[str] = Counter()
+    for sentence, label in zip(sentences, y, strict=True):
+        if not label:
+            common.update({t.text for t in tokens(sentence.casefold())})
+    frequent = {w for w, _ in common.most_common(60)}
+    cues = frozenset(w for w, n in said.items() if n >= 2 and w not in frequent)
+    # Only sentences with a cue word are ever read by the model: train on those alone.
+    kept = [i for i, s in enumerate(sentences) if any(c in s.casefold() for c in cues)]
+    sentences, y = [sentences[i] for i in kept], y[kept]
+    feats = [revocation_features(s, finder) for s in sentences]
+    vocab = vocabulary(feats, 2)
+    x = matrix(feats, {name: i for i, name in enumerate(vocab)})
+    groups = list(range(len(y)))
+    p = out_of_fold(x, y, groups, 1e-4, epochs, labels=2)
+    t, rec, prec = pick_threshold(p, y.astype(bool), 0.98)
+    print(f"revocations: {int(y.sum())} of {len(y)}; threshold {t:.2f} → CV recall {rec:.1%} "
+          f"at precision {prec:.1%}; {len(cues)} cue words")  # fmt: skip
+    w, b = fit(x, y, 2, 1e-4, epochs)
+    weights = TaskModel.from_json(json.dumps(to_model(vocab, ["other", REVOKE], w, b)))
+    REVOCATIONS_OUT.write_text(RevocationModel(weights, t, cues).to_json(), encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--l2", type=float, nargs="*", default=[1e-4, 1e-3])
@@ -210,6 +245,8 @@ def main() -> int:
     model = OverrideModel(weights, directive_vocabulary(data), threshold)
     OUT.write_text(model.to_json(), encoding="utf-8")
     print(f"wrote {OUT.relative_to(ROOT)}: l2={l2:g}, threshold {threshold:.2f}")
+    train_revocations(data + extra, finder, args.epochs)
+    print(f"wrote {REVOCATIONS_OUT.relative_to(ROOT)}")
     return 0
 
 
