@@ -56,8 +56,13 @@ def _report(label: str, samples: list[float]) -> None:
 #: figures are printed beside these, never instead of them.
 FIRST_CONTACT = {
     "classify_fresh.jsonl": "task accuracy 82.2% (278/338), hard 77.6% (104/134)",
+    # Written after the second freeze of the task model (41fe81d):
+    "classify_fresh_2.jsonl": "task accuracy 90.8% (307/338), hard 87.8% (122/139)",
     "overrides_fresh_a.jsonl": "recall 45.9% (39/85), precision 100.0% (39/39)",
     "overrides_fresh_b.jsonl": "recall 43.5% (37/85), precision 94.9% (37/39)",
+    # Written after the second freeze (96b5160):
+    "overrides_fresh_c.jsonl": "recall 76.5% (65/85), precision 100.0% (65/65)",
+    "overrides_fresh_d.jsonl": "recall 84.7% (72/85), precision 97.3% (72/74)",
 }
 
 

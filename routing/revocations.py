@@ -22,6 +22,7 @@ from cortexd.routing.task_model import TaskModel
 MODEL_FILE = "revocation_model.json"
 REVOKE = "revoke"
 _FIRST = re.compile(r"(?<=[.!?])\s|\n")
+_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 
 
 def first_sentence(text: str) -> str:
@@ -88,8 +89,7 @@ class RevocationModel:
     def chance(self, text: str, finder: CandidateFinder) -> float:
         """How likely the turn `text` revokes a session directive (0 without a cue word)."""
         sentence = first_sentence(text)
-        folded = sentence.casefold()
-        if not any(cue in folded for cue in self.cues):
+        if self.cues.isdisjoint(_WORD.findall(sentence.casefold())):
             return 0.0
         labels = self.weights.labels
         p = self.weights.probabilities(features_of(sentence, finder), frozenset(labels))

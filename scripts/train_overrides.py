@@ -187,6 +187,11 @@ def pick_threshold(scores, truth, precision: float) -> tuple[float, float, float
     return best
 
 
+def tokens_of(sentence: str) -> set[str]:
+    """The words a revocation's cue test sees (routing/revocations.py)."""
+    return set(re.findall(r"[^\W_]+(?:['’-][^\W_]+)*", sentence.casefold()))
+
+
 def train_revocations(data: list[Labelled], finder: CandidateFinder, epochs: int) -> None:
     """The revocation model (routing/revocations.py): first sentences, revoke or not."""
     sentences = [first_sentence(row.prompt) for row in data]
@@ -194,15 +199,15 @@ def train_revocations(data: list[Labelled], finder: CandidateFinder, epochs: int
     said: Counter[str] = Counter()
     for sentence, label in zip(sentences, y, strict=True):
         if label:
-            said.update({t.text for t in tokens(sentence.casefold()) if len(t.text) >= 4})
+            said.update({w for w in tokens_of(sentence) if len(w) >= 4})
     common: Counter[str] = Counter()
     for sentence, label in zip(sentences, y, strict=True):
         if not label:
-            common.update({t.text for t in tokens(sentence.casefold())})
+            common.update(tokens_of(sentence))
     frequent = {w for w, _ in common.most_common(60)}
     cues = frozenset(w for w, n in said.items() if n >= 2 and w not in frequent)
     # Only sentences with a cue word are ever read by the model: train on those alone.
-    kept = [i for i, s in enumerate(sentences) if any(c in s.casefold() for c in cues)]
+    kept = [i for i, s in enumerate(sentences) if not cues.isdisjoint(tokens_of(s))]
     sentences, y = [sentences[i] for i in kept], y[kept]
     feats = [revocation_features(s, finder) for s in sentences]
     vocab = vocabulary(feats, 2)

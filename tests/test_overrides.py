@@ -204,8 +204,9 @@ def test_the_fresh_sets_score_no_worse_than_recorded(detector: OverrideDetector)
     """The fresh sets were written after the model was frozen (docs/classification.md has
     the first-contact figure); nothing may train on them. This holds today's level, so a
     change that loses ground on text the model never saw fails here."""
-    rows = [row for name in ("a", "b") for row in load(DATA / f"overrides_fresh_{name}.jsonl")]
-    scores = score(detector, rows)
-    assert scores.directives == 170
-    assert scores.recall >= 0.53, scores.misses[:5]
-    assert scores.precision >= 0.97, scores.false_alarms
+    for names, recall, precision in ((("a", "b"), 0.65, 0.97), (("c", "d"), 0.80, 0.98)):
+        rows = [row for n in names for row in load(DATA / f"overrides_fresh_{n}.jsonl")]
+        scores = score(detector, rows)
+        assert scores.directives == 170
+        assert scores.recall >= recall, scores.misses[:5]
+        assert scores.precision >= precision, scores.false_alarms
