@@ -160,9 +160,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, nargs="*", default=[150, 250])
     parser.add_argument("--min-df", type=int, default=2)
     args = parser.parse_args()
-    files = sorted(
-        p for p in DATA.glob("classify_*.jsonl") if p.name not in EVAL_ONLY and "fresh" not in p.name
-    )
+    found = DATA.glob("classify_*.jsonl")
+    files = sorted(p for p in found if p.name not in EVAL_ONLY and "fresh" not in p.name)
     per_file = [(path, load(path)) for path in files]
     rows = [row for _, file_rows in per_file for row in file_rows]
     clean = np.array(
