@@ -20,6 +20,7 @@ from cortexd.routing.budget import (
 )
 from cortexd.routing.catalog import Api, Catalog, ModelSpec, Provider, build_catalog
 from cortexd.routing.classifier import Classification, TaskClassifier
+from cortexd.routing.directives import MAX_TURNS
 from cortexd.routing.edit import CellChange, EditError, apply_changes, set_budget, unified_diff
 from cortexd.routing.embed_prefixes import InputType, wants_prefixes, with_prefixes
 from cortexd.routing.errors import (
@@ -71,6 +72,7 @@ from cortexd.routing.urls import redact_url
 from cortexd.routing.warmup import WARM_UP_BUDGET_S, ColdStart, skip_cold
 
 __all__ = [
+    "MAX_TURNS",
     "Price",
     "AmbiguousModelError",
     "DEFAULT_TASK",

@@ -66,8 +66,11 @@ def read_conversation(messages: Sequence[Message], detector: OverrideDetector) -
     unknown = found if isinstance(found, UnknownModel) else None
     if isinstance(found, Override):
         kept = _without(messages, users[-1], found)
-        if found.scope == "redo":
-            kept = _redone(messages, users) or kept
+        if found.scope == "redo" and found.text == latest:
+            # Nothing but the re-answer's words: the earlier request is asked afresh. With
+            # more ("redo that with opus but in Python") the turn goes as a turn's directive,
+            # its new words kept.
+            kept = _redone(messages, users, detector) or kept
         return Reading(Directive(found, len(users), len(users), kept))
     if detector.revokes(latest):
         return Reading(unknown=unknown, revoked_at=len(users))
@@ -78,6 +81,9 @@ def read_conversation(messages: Sequence[Message], detector: OverrideDetector) -
         if isinstance(earlier, Override) and earlier.scope == "session":
             directive = Directive(earlier, number, len(users), tuple(messages))
             return Reading(directive, unknown)
+        if isinstance(earlier, UnknownModel) and earlier.scope == "session":
+            # A switch to a model the file lacks replaced any before it: routed, and said.
+            return Reading(unknown=unknown or earlier)
         if detector.revokes(text):
             return Reading(unknown=unknown, revoked_at=number)
     return Reading(unknown=unknown)
@@ -87,9 +93,20 @@ def _without(messages: Sequence[Message], at: int, found: Override) -> tuple[Mes
     return (*messages[:at], replace(messages[at], content=found.text), *messages[at + 1 :])
 
 
-def _redone(messages: Sequence[Message], users: list[int]) -> tuple[Message, ...] | None:
-    """The conversation up to the previous request, which a re-answer asks again; None
-    when there is no earlier request to re-answer."""
-    if len(users) < 2:
-        return None
-    return tuple(messages[: users[-2] + 1])
+def _redone(
+    messages: Sequence[Message], users: list[int], detector: OverrideDetector
+) -> tuple[Message, ...] | None:
+    """The conversation up to the request a re-answer asks again — the newest earlier turn
+    that is not itself a re-answer, its own directive cut — or None when there is none."""
+    for at in reversed(users[:-1]):
+        found = detector.read(messages[at].content)
+        if (
+            isinstance(found, Override)
+            and found.scope == "redo"
+            and found.text == messages[at].content
+        ):
+            continue
+        if isinstance(found, Override):
+            return _without(messages[: at + 1], at, found)
+        return tuple(messages[: at + 1])
+    return None

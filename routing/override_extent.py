@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cortexd.routing.override_features import BREAKS, Token, clause_bounds
+from cortexd.routing.override_features import BREAKS, Token, clause_bounds, is_verb
 
 #: Marks that wrap a directive: "@opus", "[codex]", "(use haiku)", "**opus**".
 _WRAPPERS = frozenset("@[(\"'`*“”„«»")
@@ -105,7 +105,9 @@ def _directive_clause(
     at_edge = cs == 0 or ce >= len(toks) or all(t.text in BREAKS for t in toks[ce:])
     if not any(t.text[0].isalnum() for t in (*toks[:cs], *toks[ce:])):
         # The prompt is only this clause: "ab jetzt nur noch Codex", "redo that with opus".
-        return alone and size <= 12 and before + after <= 4
+        # A word or more of the person's own after the name is a new instruction ("redo
+        # that with opus but in Python"): it stays.
+        return alone and size <= 12 and before + after <= 4 and after <= 1
     # The request's own words follow the name ("have sonnet review this diff:"); a verb of
     # the person's own may come before it ("switchea a Codex:", "Mandale esto a Haiku nomás").
     return size <= 10 and after <= 1 and before + after <= (2 if at_edge else 1)
@@ -132,6 +134,9 @@ def _around(toks: list[Token], first: int, last: int, words: Vocabulary) -> tupl
     i = first
     while i > 0 and first - i < _REACH and _crossable(toks[i - 1], words):
         i -= 1
+    # The directive starts at the verb nearest the name: "what do you think of this, use
+    # opus" keeps its question though every word of it can be a directive's.
+    i = next((k for k in range(first - 1, i - 1, -1) if is_verb(toks[k].text)), i)
     j = last
     while j + 1 < len(toks) and j - last < _REACH and _crossable(toks[j + 1], words):
         j += 1

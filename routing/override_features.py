@@ -79,6 +79,11 @@ def _kinds_of_words() -> dict[str, frozenset[str]]:
 _KIND_OF = _kinds_of_words()
 
 
+def is_verb(word: str) -> bool:
+    """Whether `word` (lower case) is one of the verbs that aim a prompt at a model."""
+    return "verb" in _KIND_OF.get(word, ())
+
+
 @dataclass(frozen=True)
 class Token:
     text: str
@@ -224,7 +229,9 @@ def _mark(toks: list[Token], i: int) -> str:
 
 def _quoted(prompt: str, candidate: Candidate) -> bool:
     """Inside quotation marks on its line: someone's words, not the person's directive."""
-    line = prompt[prompt.rfind("\n", 0, candidate.start) + 1 : candidate.start]
+    # The line's last 300 characters: a one-line paste of a megabyte costs no more.
+    begin = max(prompt.rfind("\n", 0, candidate.start) + 1, candidate.start - 300)
+    line = prompt[begin : candidate.start]
     return (
         line.count('"') % 2 == 1
         or sum(line.count(q) for q in "“«„") > sum(line.count(q) for q in "”»")
@@ -234,7 +241,9 @@ def _quoted(prompt: str, candidate: Candidate) -> bool:
 
 def _in_code(prompt: str, candidate: Candidate) -> bool:
     """In backticks, a fenced block, or an assignment/flag (``model="opus"``, ``--model opus``)."""
-    head = prompt[: candidate.start]
-    if head.count("```") % 2 == 1 or head[-200:].split("\n")[-1].count("`") % 2 == 1:
+    if prompt.count("```", 0, candidate.start) % 2 == 1:
+        return True
+    head = prompt[max(0, candidate.start - 200) : candidate.start]
+    if head.split("\n")[-1].count("`") % 2 == 1:
         return True
     return re.search(r"(?:[:=]\s*[\"']|=\s*|\s--?[\w-]+[ =][\"']?)$", head[-30:]) is not None

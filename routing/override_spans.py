@@ -23,6 +23,8 @@ UNKNOWN_MODELS = (
 #: A vendor's name stands for the model its plain product name already means ("Claude",
 #: "GPT"): "let Anthropic handle this" is "let Claude handle this".
 VENDORS = {"anthropic": "claude", "openai": "gpt", "open ai": "gpt"}
+#: The most candidates read at each edge of a prompt.
+MOST = 8
 #: Characters at each edge of a prompt where directives are looked for.
 HEAD = 320
 TAIL = 400
@@ -71,11 +73,17 @@ class CandidateFinder:
             window = prompt[start:end].casefold()
             if not any(stem in window for stem in self._stems):
                 continue
-            for m in self._pattern.finditer(prompt, start, end):
+            # The whole string, not `end`: a name running on past the window ("opusfoo")
+            # must fail its boundary there as it would anywhere.
+            for m in self._pattern.finditer(prompt, start):
+                if m.start() >= end:
+                    break
                 candidate = self._candidate(m)
                 if candidate is not None:
                     found.append(candidate)
-        return found
+        # A directive is one of the names nearest an edge: a paste naming models eighty
+        # times is read at its first and last few.
+        return found if len(found) <= 2 * MOST else found[:MOST] + found[-MOST:]
 
     def _candidate(self, m: re.Match[str]) -> Candidate | None:
         surface = m.group(0)

@@ -43,6 +43,7 @@ class UnknownModel:
     name: str
     phrase: str
     suggestion: str | None
+    scope: str = "turn"
 
 
 class OverrideDetector:
@@ -92,7 +93,7 @@ class OverrideDetector:
         directive = cut(prompt, toks, first, last, self._model.vocabulary, alone=alone)
         if candidate.model is None:
             name = candidate.unknown or candidate.surface
-            return UnknownModel(name, directive.phrase, self._catalog.suggest(name))
+            return UnknownModel(name, directive.phrase, self._catalog.suggest(name), scope)
         # A prompt that is nothing but the directive ("from now on use codex") is answered
         # as written: there is nothing else to send.
         text = directive.text if directive.text.strip() else prompt

@@ -125,3 +125,41 @@ def test_a_long_conversation_is_read_in_bounded_time(router: Router) -> None:
     start = time.perf_counter()
     router.plan(RouteRequest(messages=_chat(*turns)))
     assert time.perf_counter() - start < 2.0
+
+
+def test_a_re_answer_with_new_words_keeps_them(router: Router) -> None:
+    p = _plan(router, "write a parser in go", "redo that with opus but in Python")
+    assert p.chain == ("opus",)
+    assert "in Python" in p.messages[-1].content
+
+
+def test_a_re_answer_of_a_re_answer_asks_the_original_request(router: Router) -> None:
+    p = _plan(
+        router, "write a limerick about a cat", "redo that with opus", "redo that with sonnet"
+    )
+    assert p.chain == ("sonnet",)
+    assert p.messages == (Message("user", "write a limerick about a cat"),)
+
+
+def test_a_re_answer_asks_the_earlier_request_without_its_directive(router: Router) -> None:
+    p = _plan(router, "use codex for this: write a parser in go", "try that again with opus")
+    assert p.chain == ("opus",)
+    assert p.messages[-1].content == "write a parser in go"
+
+
+def test_a_later_switch_to_an_unknown_model_replaces_the_earlier_one(router: Router) -> None:
+    p = _plan(router, "from now on use codex", "hi", "from now on use gemini", "write a parser")
+    assert p.decided_by != "override"
+    assert p.warnings and "'gemini'" in p.warnings[0]
+
+
+def test_a_one_line_paste_naming_models_many_times_is_read_quickly(router: Router) -> None:
+    """A guard against reading the whole line per name (it took seconds); not a benchmark."""
+    paste = "x " * 500_000 + " ".join(["opus sonnet codex haiku"] * 20)
+    start = time.perf_counter()
+    router.detector.read(paste)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_a_name_running_past_the_window_is_not_a_name(router: Router) -> None:
+    assert router.detector.read("a" * 315 + " opusfoo: write a poem") is None

@@ -98,3 +98,21 @@ def test_cortex_route_says_what_is_wrong_with_a_bad_conversation(app: App, tmp_p
     ]:
         ran = cortex(app.socket, "route", "--conversation", "-", stdin=text)
         assert ran.returncode == 2 and said in ran.stderr, ran.stderr
+
+
+def test_cortex_route_reads_a_real_chat_body_with_a_tool_call(app: App) -> None:
+    body = {
+        "model": "auto",
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "from now on use codex"},
+                                         {"type": "text", "text": None}]},
+            {"role": "assistant", "content": None,
+             "tool_calls": [{"id": "c1", "type": "function",
+                             "function": {"name": "ls", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "a.py"},
+            {"role": "user", "content": "sort this list"},
+        ],
+    }  # fmt: skip
+    ran = cortex(app.socket, "route", "--conversation", "-", "--json", stdin=json.dumps(body))
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["override"]["turn"] == 1

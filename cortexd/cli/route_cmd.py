@@ -54,7 +54,8 @@ def _from_daemon(args: argparse.Namespace, messages: list[dict[str, str]]) -> di
 
 def conversation(text: str, where: str) -> list[dict[str, str]]:
     """The messages of a conversation file: a list of messages or a body with ``messages``;
-    a part list's text parts are joined. Raises ValueError saying what is wrong."""
+    a part list's text parts are joined, tool messages left out. Raises ValueError saying
+    what is wrong."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -68,10 +69,16 @@ def conversation(text: str, where: str) -> list[dict[str, str]]:
             raise ValueError(f"{where}: message {n} needs a 'role'")
         content = item.get("content")
         if isinstance(content, list):
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            content = "".join(
+                p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+            )
+        if content is None:
+            content = ""  # an assistant's tool call, as Chat Completions sends it
         if not isinstance(content, str):
             raise ValueError(f"{where}: message {n} needs text 'content'")
-        messages.append({"role": item["role"], "content": content})
+        if item["role"] in ("user", "assistant", "system", "developer"):
+            # Tool results and calls say nothing of where the person's words go.
+            messages.append({"role": item["role"], "content": content})
     return messages
 
 

@@ -23,6 +23,7 @@ from cortexd.pipeline.call import Call
 from cortexd.pipeline.family import across_families, family_of, routed_mode
 from cortexd.pipeline.pins import Pin, pin_key, planned_move, stay_pinned
 from cortexd.routing import (
+    MAX_TURNS,
     Availability,
     Mode,
     NoRouteError,
@@ -267,28 +268,36 @@ def _reworded(services: Services, call: Call, plan: RoutePlan) -> ChatRequest:
     earlier turn's override phrase too, so that every turn of a session sends its history
     alike and the provider's cached prefix still matches it."""
     chat = call.chat
-    if plan.override is not None and plan.override.scope == "redo" and call.wire == "chat":
-        return _redone(chat)
+    redo = plan.override is not None and plan.override.scope == "redo"
+    if redo and call.wire == "chat" and len(plan.messages) < len(call.route.messages):
+        return _redone(chat, plan)
     text = next((m.content for m in reversed(plan.messages) if m.role == "user"), None)
     if text is not None and text != call.route.prompt:
         chat = _reworded_chat(chat, call, call.route.prompt, text, earlier=False)
     router = services.routing.router
     if router.table.mode is not Mode.STATIC_WITH_OVERRIDE:
         return chat  # the router read no directive in them either: they go as typed
-    for words in call.earlier:
+    for words in call.earlier[-MAX_TURNS:]:  # as many as the router reads
         found = router.detector.detect(words)
         if found is not None:
             chat = _reworded_chat(chat, call, words, found.text, earlier=True)
     return chat
 
 
-def _redone(chat: ChatRequest) -> ChatRequest:
-    """`chat` as it stood when the previous request was asked: "try that again with opus"
-    re-answers it afresh, without the answer being redone or the words asking for it."""
+def _redone(chat: ChatRequest, plan: RoutePlan) -> ChatRequest:
+    """`chat` as it stood when the re-answered request was asked (the router chose it:
+    its user turn is the last of `plan.messages`), that turn's words as the router left
+    them: "try that again with opus" asks it afresh, without the answer being redone."""
+    asked = sum(1 for m in plan.messages if m.role == "user")
     users = [i for i, m in enumerate(chat.messages) if m.role == "user"]
-    if len(users) < 2:
+    if not 0 < asked <= len(users):
         return chat
-    return replace(chat, messages=chat.messages[: users[-2] + 1])
+    at = users[asked - 1]
+    words = plan.messages[-1].content
+    m = chat.messages[at]
+    parts = tuple(p for p in m.content if not isinstance(p, TextPart)) + (TextPart(words),)
+    kept = ChatMessage(m.role, parts, m.tool_calls, m.tool_call_id, m.reasoning, m.name)
+    return replace(chat, messages=(*chat.messages[:at], kept))
 
 
 def _reworded_chat(
