@@ -58,6 +58,8 @@ FIRST_CONTACT = {
     "classify_fresh.jsonl": "task accuracy 82.2% (278/338), hard 77.6% (104/134)",
     # Written after the second freeze of the task model (41fe81d):
     "classify_fresh_2.jsonl": "task accuracy 90.8% (307/338), hard 87.8% (122/139)",
+    # Written after round 3's inputs were frozen (72cf93b):
+    "classify_fresh_3.jsonl": "task accuracy 91.1% (308/338), hard 89.5% (128/143)",
     "overrides_fresh_a.jsonl": "recall 45.9% (39/85), precision 100.0% (39/39)",
     "overrides_fresh_b.jsonl": "recall 43.5% (37/85), precision 94.9% (37/39)",
     # Written after the second freeze (96b5160):
