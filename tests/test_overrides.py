@@ -204,7 +204,8 @@ def test_the_fresh_sets_score_no_worse_than_recorded(detector: OverrideDetector)
     """The fresh sets were written after the model was frozen (docs/classification.md has
     the first-contact figure); nothing may train on them. This holds today's level, so a
     change that loses ground on text the model never saw fails here."""
-    for names, recall, precision in ((("a", "b"), 0.65, 0.97), (("c", "d"), 0.80, 0.98)):
+    sets = ((("a", "b"), 0.66, 0.97), (("c", "d"), 0.82, 0.98), (("e",), 0.81, 0.98))
+    for names, recall, precision in sets:
         rows = [row for n in names for row in load(DATA / f"overrides_fresh_{n}.jsonl")]
         scores = score(detector, rows)
         assert scores.directives == 170
