@@ -20,7 +20,6 @@ from cortexd.routing.override_features import BREAKS, Token, clause_bounds, is_v
 
 #: Marks that wrap a directive: "@opus", "[codex]", "(use haiku)", "**opus**".
 _WRAPPERS = frozenset("@[(\"'`*“”„«»")
-_CLOSERS = frozenset(")]\"'`*“”»,")
 #: The most words a directive reaches out from the name on each side.
 _REACH = 9
 _LEAD = re.compile(r"[\s:,;.!\-—–>→]*")

@@ -162,7 +162,7 @@ def features_of(
         f[f"r12:{right[0]}_{right[1]}"] = 1.0
     f[f"from_start:{_bucket(_count_words(toks, first - 1, -1))}"] = 1.0
     f[f"to_end:{_bucket(_count_words(toks, last + 1, 1))}"] = 1.0
-    start, end = _clause(toks, first, last)
+    start, end = clause_bounds(toks, first, last)
     clause_before = [t for t in toks[start:first] if _is_word(t)]
     clause_after = [t for t in toks[last + 1 : end] if _is_word(t)]
     f[f"cl_before:{_bucket(len(clause_before))}"] = 1.0
@@ -205,10 +205,6 @@ def topics_of(toks: list[Token]) -> frozenset[str]:
 def clause_bounds(toks: list[Token], first: int, last: int) -> tuple[int, int]:
     """Token indices: the first of the clause holding tokens first..last, and the break
     that ends it (or len(toks))."""
-    return _clause(toks, first, last)
-
-
-def _clause(toks: list[Token], first: int, last: int) -> tuple[int, int]:
     start = first
     while start > 0 and toks[start - 1].text not in BREAKS:
         start -= 1
