@@ -31,8 +31,15 @@ from cortexd.routing.request import Message
 from cortexd.routing.table import DEFAULT_TASK
 from cortexd.routing.task_features import extract
 from cortexd.routing.task_model import TaskModel
-from cortexd.routing.task_rules import Evidence, analyse, rule_evidence
+from cortexd.routing.task_rules import (
+    Evidence,
+    MessageView,
+    analyse,
+    rule_evidence,
+    score_message,
+)
 from cortexd.routing.task_similarity import RULES_MIN_SHARE, blend, distribution
+from cortexd.routing.text_memo import TextMemo
 
 #: Rules alone: below this much evidence the prompt goes to the default route.
 MIN_SCORE = 1.5
@@ -78,6 +85,10 @@ class TaskClassifier:
         self._spelled: dict[str, str | None] = {}
         self._default = default
         self._model = model
+        # A conversation comes back with every request, one turn longer: each turn is
+        # analysed and scored once. A view's text is its clipped message, which reads the same.
+        self._views = TextMemo(MessageView.of)
+        self._scores = TextMemo(lambda text: score_message(self._views(text)))
 
     def classify(
         self, messages: Sequence[Message], similarity: Mapping[str, float] | None = None
@@ -89,13 +100,16 @@ class TaskClassifier:
         """
         if not any(m.role == "user" for m in messages):
             return Classification(self._default, 0.0, "no user message: default route")
-        views = analyse(messages)
-        evidence = rule_evidence(messages, views)
+        views = analyse(messages, self._views)
+        evidence = rule_evidence(messages, views, score=self._score)
         known = set(self._spelling.values())
         similar = {t: s for t, s in (similarity or {}).items() if t in known}
         if self._model is None:
             return self._decide_by_rules(evidence, similar)
         return self._decide_by_model(self._model, extract(messages, views, evidence), similar)
+
+    def _score(self, view: MessageView) -> Evidence:
+        return self._scores(view.text)
 
     def _spell(self, canonical: str) -> str | None:
         """The routing file's spelling of a canonical task type, or None if it has none."""

@@ -10,7 +10,7 @@ task. The learned model (task_model.py) takes these scores as features.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cortexd.routing import task_signals as sig
@@ -41,6 +41,10 @@ class Evidence:
         if self.scores.get(task):
             self.scores[task] *= factor
             self.why.setdefault(task, []).append(what)
+
+    def copy(self) -> Evidence:
+        """An Evidence that changes without changing this one."""
+        return Evidence(dict(self.scores), {task: list(w) for task, w in self.why.items()})
 
     def merge(self, other: Evidence, factor: float, label: str) -> None:
         for task, score in other.scores.items():
@@ -104,12 +108,16 @@ class MessageView:
 VIEWED_TURNS = 3
 
 
-def analyse(messages: Sequence[Message]) -> list[MessageView | None]:
+def analyse(
+    messages: Sequence[Message], view_of: Callable[[str], MessageView] = MessageView.of
+) -> list[MessageView | None]:
     """A view of each of the last `VIEWED_TURNS` user messages (None for the others and for
-    other roles), in order: only they are read, and a 50-turn conversation costs no more."""
+    other roles), in order: only they are read, and a 50-turn conversation costs no more.
+
+    `view_of` analyses one message (a classifier passes one that remembers its turns)."""
     users = [i for i, m in enumerate(messages) if m.role == "user"][-VIEWED_TURNS:]
     viewed = set(users)
-    return [MessageView.of(m.content) if i in viewed else None for i, m in enumerate(messages)]
+    return [view_of(m.content) if i in viewed else None for i, m in enumerate(messages)]
 
 
 def score_message(view: MessageView) -> Evidence:
@@ -184,8 +192,12 @@ def rule_evidence(
     messages: Sequence[Message],
     views: Sequence[MessageView | None] | None = None,
     known: frozenset[str] | None = None,
+    score: Callable[[MessageView], Evidence] = score_message,
 ) -> Evidence:
-    """The evidence for each task type in a conversation (the latest user message weighs most)."""
+    """The evidence for each task type in a conversation (the latest user message weighs most).
+
+    `score` is `score_message` or one that remembers its answers; what it returns is not
+    changed here."""
     views = analyse(messages) if views is None else views
     users = [i for i, v in enumerate(views) if v is not None]
     if not users:
@@ -193,13 +205,13 @@ def rule_evidence(
     last = users[-1]
     current = views[last]
     assert current is not None
-    ev = score_message(current)
+    ev = score(current).copy()
     own = max((s for t, s in ev.scores.items() if known is None or t in known), default=0.0)
     thread = Evidence()
     for depth, i in enumerate(reversed(users[-3:-1])):  # two earlier turns are context enough
         earlier = views[i]
         assert earlier is not None
-        thread.merge(score_message(earlier), 0.5**depth, "earlier turn")
+        thread.merge(score(earlier), 0.5**depth, "earlier turn")
     short = len(messages[last].content.split()) <= 25
     coding = is_coding_session(messages[:last])
     if coding and short and own < 4:

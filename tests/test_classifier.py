@@ -60,23 +60,6 @@ def test_learned_model_accuracy_on_the_final_set(learned: TaskClassifier) -> Non
     assert hard >= 0.80, misses
 
 
-def test_learned_model_accuracy_on_the_fresh_set(learned: TaskClassifier) -> None:
-    # classify_fresh.jsonl was written after the model of the time was frozen: 82.2% (hard
-    # 77.6%) at first contact (docs/classification.md). Never trained on; a floor at today's.
-    overall, hard, misses = accuracy(learned, "classify_fresh.jsonl")
-    assert overall >= 0.91, misses
-    assert hard >= 0.85, misses
-    # The second, written after the model was frozen again: 90.8% (hard 87.8%) at first
-    # contact.
-    overall, hard, misses = accuracy(learned, "classify_fresh_2.jsonl")
-    assert overall >= 0.92, misses
-    assert hard >= 0.87, misses
-    # The third, after round 3: 91.1% (hard 89.5%) at first contact.
-    overall, hard, misses = accuracy(learned, "classify_fresh_3.jsonl")
-    assert overall >= 0.91, misses
-    assert hard >= 0.89, misses
-
-
 def test_rules_accuracy_on_the_development_set(classifier: TaskClassifier) -> None:
     overall, hard, misses = accuracy(classifier, "classify_dev.jsonl")
     assert overall >= 0.90, misses
