@@ -23,7 +23,8 @@ _TOKEN = re.compile(
 #: Punctuation that ends a clause: a directive is set off from the request by one of these.
 BREAKS = frozenset(".!?:;\n—–-→>")
 _NEGATIONS = frozenset(
-    "don't dont not never no without instead rather avoid stop nicht kein keine nie ohne "
+    "don't dont doesn't doesnt not never no without instead rather avoid stop nicht kein keine "
+    "nie ohne "
     "statt anstatt pas jamais sans plutôt nunca sin jamás ni".split()
 )
 #: Words that make a prompt about a poem, music or a manuscript: there "haiku", "sonnet"
@@ -144,6 +145,8 @@ def features_of(
         f["unknown"] = 1.0
     if candidate.vendor:
         f["vendor"] = 1.0
+    if candidate.typo:
+        f["typo"] = 1.0
     surface = candidate.surface
     f["cap" if surface[:1].isupper() else "lower"] = 1.0
     if surface.isupper() and len(surface) > 3:
@@ -160,8 +163,12 @@ def features_of(
         f[f"l12:{left[-2]}_{left[-1]}"] = 1.0
     if len(right) >= 2:
         f[f"r12:{right[0]}_{right[1]}"] = 1.0
-    f[f"from_start:{_bucket(_count_words(toks, first - 1, -1))}"] = 1.0
-    f[f"to_end:{_bucket(_count_words(toks, last + 1, 1))}"] = 1.0
+    from_start = _bucket(_count_words(toks, first - 1, -1))
+    to_end = _bucket(_count_words(toks, last + 1, 1))
+    f[f"from_start:{from_start}"] = 1.0
+    f[f"to_end:{to_end}"] = 1.0
+    # Together: alone in a short prompt, first of a long one, last after a paste.
+    f[f"edges:{from_start}_{to_end}"] = 1.0
     start, end = clause_bounds(toks, first, last)
     clause_before = [t for t in toks[start:first] if _is_word(t)]
     clause_after = [t for t in toks[last + 1 : end] if _is_word(t)]
@@ -170,8 +177,19 @@ def features_of(
     if clause_before:
         f[f"cl_first:{clause_before[0].text}"] = 1.0
     f[f"edge:{'start' if start == 0 else 'end' if end >= len(toks) else 'middle'}"] = 1.0
-    f[f"next:{_mark(toks, last + 1)}"] = 1.0
-    f[f"prev:{_mark(toks, first - 1)}"] = 1.0
+    after, before = _mark(toks, last + 1), _mark(toks, first - 1)
+    f[f"next:{after}"] = 1.0
+    f[f"prev:{before}"] = 1.0
+    # "bos ," is an address ("Opus, …"), "( )" an aside, "word :" a label or a speaker.
+    f[f"marks:{before}_{after}"] = 1.0
+    # The clause's words near the name, beyond the three each side: "Das ist eine Aufgabe
+    # für Opus", "jusqu'à la fin de la discussion, Sonnet".
+    for t in toks[max(start, first - 8) : first]:
+        if _is_word(t):
+            f[f"cwl:{t.text}"] = 1.0
+    for t in toks[last + 1 : min(end, last + 9)]:
+        if _is_word(t):
+            f[f"cwr:{t.text}"] = 1.0
     stop = toks[end].text if end < len(toks) else "eos"
     f[f"clause_end:{stop}"] = 1.0
     if stop == "?" or (end >= len(toks) and prompt.rstrip().endswith("?")):

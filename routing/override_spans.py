@@ -10,7 +10,7 @@ directives are: a long paste costs no more than a short prompt.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cortexd.routing.catalog import Catalog
 
@@ -23,6 +23,8 @@ UNKNOWN_MODELS = (
 #: A vendor's name stands for the model its plain product name already means ("Claude",
 #: "GPT"): "let Anthropic handle this" is "let Claude handle this".
 VENDORS = {"anthropic": "claude", "openai": "gpt", "open ai": "gpt"}
+#: A hyphen and the word "model" may follow a name ("Haiku-Modell", "Opus-model").
+_MODEL_WORD = r"-(?:model[a-zè]*|modèle)(?![\w-])"
 #: The most candidates read at each edge of a prompt.
 MOST = 8
 #: Characters at each edge of a prompt where directives are looked for.
@@ -41,6 +43,8 @@ class Candidate:
     model: str | None
     unknown: str | None = None
     vendor: bool = False
+    #: Misspelt ("chatgtp", "sonet"): the name is a guess.
+    typo: bool = False
 
 
 class CandidateFinder:
@@ -50,14 +54,19 @@ class CandidateFinder:
         self._catalog = catalog
         known = {s for s in catalog.spellings() if len(s) > 1}
         self._nicknames = nicknames(catalog)
-        spellings = sorted(
-            known | set(VENDORS) | set(UNKNOWN_MODELS) | set(self._nicknames),
-            key=len,
-            reverse=True,
-        )
+        # Slips are read for the models people route to; each adds a stem to test, and a
+        # slip in a model the file lacks would only be reported.
+        ours = known | set(VENDORS) | set(self._nicknames)
+        self._typos = {typo: name for name in ours for typo in typos(name)}
+        spellings = sorted(ours | set(UNKNOWN_MODELS) | set(self._typos), key=len, reverse=True)
         names = "|".join(re.escape(s).replace(r"\ ", r"[\s-]?") for s in spellings)
-        found = rf"(?:claude[\s-])?(?:{names})(?:[\s-]?\d+(?:\.\d+)?(?![\w.]))?"
-        self._pattern = re.compile(rf"(?<![\w-])(?:{found})(?![\w-])", re.IGNORECASE)
+        # A version is a number or two ("Opus 4.5", "gpt 5"): "GPT-4410" is a part number.
+        found = rf"(?:claude[\s-])?(?:{names})(?:[\s-]?\d{{1,2}}(?:\.\d+)?(?![\w.]))?"
+        # "Haiku-Modell" aside, a name runs on into no word ("opus-dei") and is not the
+        # first part of a file's, a site's or a handle's name ("opus.wav", "@haiku.physio").
+        self._pattern = re.compile(
+            rf"(?<![\w-])(?:{found})(?={_MODEL_WORD}|(?![\w-]|\.\w))", re.IGNORECASE
+        )
         # A cheap test that rules out the many texts naming no model: every spelling starts
         # with one of these stems, and a substring test costs a small part of a regex's.
         self._stems = _stems(spellings)
@@ -87,15 +96,24 @@ class CandidateFinder:
 
     def _candidate(self, m: re.Match[str]) -> Candidate | None:
         surface = m.group(0)
-        key = re.sub(r"[\s-]+", " ", surface.casefold())
+        key = _loose(surface)
+        typo = self._typos.get(key)
+        if typo is not None:
+            found = self._candidate_of(m, _loose(typo), typo)
+            return None if found is None else replace(found, typo=True)
+        return self._candidate_of(m, key, surface)
+
+    def _candidate_of(self, m: re.Match[str], key: str, spelled: str) -> Candidate | None:
+        """The candidate matched by `m`: `key` is its loose form, `spelled` its spelling."""
+        surface = m.group(0)
         if key in self._vendor_model:
             model = self._vendor_model[key]
             return Candidate(m.start(), m.end(), surface, model, None, vendor=True)
-        model = self._nicknames.get(key) or self._name(surface)
+        model = self._nicknames.get(key) or self._name(spelled)
         if model is not None:
             return Candidate(m.start(), m.end(), surface, model)
-        base = re.sub(r"[\s-]?\d+(?:\.\d+)?$", "", key)
-        unknown = next((u for u in UNKNOWN_MODELS if u in (key, base)), None)
+        base = re.sub(r" ?\d+(?:\.\d+)?$", "", key)
+        unknown = next((u for u in UNKNOWN_MODELS if _loose(u) in (key, base)), None)
         if unknown is not None:
             return Candidate(m.start(), m.end(), surface, None, unknown)
         return None
@@ -108,6 +126,26 @@ class CandidateFinder:
             if spec is not None:
                 return spec.name
         return None
+
+
+def typos(name: str) -> set[str]:
+    """The slips a hurried hand makes in a long name: two neighbouring letters swapped, a
+    double letter typed once ("chatgtp", "cluade", "sonet"). Names under six letters have
+    none: "opsu" or "lama" would be other words more often than slips.
+
+    >>> sorted(typos("sonnet"))
+    ['snonet', 'sonent', 'sonet', 'sonnte']
+    """
+    if len(name) < 6 or not name.isalpha():
+        return set()
+    found = {name[:i] + name[i + 1] + name[i] + name[i + 2 :] for i in range(1, len(name) - 1)}
+    found |= {name[:i] + name[i + 1 :] for i in range(1, len(name)) if name[i] == name[i - 1]}
+    return found - {name}
+
+
+def _loose(name: str) -> str:
+    """A name as `_candidate` compares it: "command-r" and "Command R" are one."""
+    return re.sub(r"[\s-]+", " ", name.casefold())
 
 
 def nicknames(catalog: Catalog) -> dict[str, str]:

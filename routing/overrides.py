@@ -21,6 +21,7 @@ from cortexd.routing.override_features import features_of, tokens, topics_of
 from cortexd.routing.override_model import OverrideModel
 from cortexd.routing.override_spans import HEAD, TAIL, Candidate, CandidateFinder
 from cortexd.routing.revocations import RevocationModel
+from cortexd.routing.text_memo import TextMemo
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,15 @@ class OverrideDetector:
         self._finder = CandidateFinder(catalog)
         self._model = model or OverrideModel.shipped()
         self._revocations = revocations or RevocationModel.shipped()
+        # A conversation comes back with every request: its turns are read once.
+        self._read = TextMemo(self._read_afresh)
+        self._revokes = TextMemo(self._revokes_afresh)
 
     def revokes(self, text: str) -> bool:
         """Whether the turn `text` revokes a session directive ("back to normal routing")."""
+        return self._revokes(text)
+
+    def _revokes_afresh(self, text: str) -> bool:
         return self._revocations.revokes(text, self._finder)
 
     def detect(self, prompt: str) -> Override | None:
@@ -72,6 +79,9 @@ class OverrideDetector:
 
     def read(self, prompt: str) -> Override | UnknownModel | None:
         """The directive in `prompt`, to a model of the catalog or to one it lacks."""
+        return self._read(prompt)
+
+    def _read_afresh(self, prompt: str) -> Override | UnknownModel | None:
         candidates = self._finder.find(prompt)
         if not candidates:
             return None

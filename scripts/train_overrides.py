@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_classifier import fit, matrix, to_model, vocabulary  # noqa: E402
+from sparse_fit import SparseRows, fit, probabilities  # noqa: E402
+from train_classifier import to_model, vocabulary  # noqa: E402
 
 from cortexd.routing.catalog import build_catalog  # noqa: E402
 from cortexd.routing.override_extent import Vocabulary  # noqa: E402
@@ -148,19 +149,17 @@ def rows_of(
     return feats, labels, groups
 
 
-def out_of_fold(x, y, groups, l2, epochs, folds=5, labels=4) -> np.ndarray:
+def out_of_fold(x: SparseRows, y, groups, l2, epochs, folds=5, labels=4) -> np.ndarray:
     """P(directive) for every row from a model that did not see its prompt."""
     ids = sorted(set(groups))
     random.Random(SEED).shuffle(ids)
     fold_of = {g: k % folds for k, g in enumerate(ids)}
     fold = np.array([fold_of[g] for g in groups])
     p = np.zeros(len(y))
+    d = int(x.idx.max()) + 1
     for k in range(folds):
-        w, b = fit(x[fold != k], y[fold != k], labels, l2, epochs)
-        z = x[fold == k] @ w + b
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        p[fold == k] = 1 - e[:, 0] / e.sum(axis=1)
+        w, b = fit(x.take(fold != k), y[fold != k], d, labels, l2, epochs)
+        p[fold == k] = 1 - probabilities(x.take(fold == k), w, b)[:, 0]
     return p
 
 
@@ -211,20 +210,20 @@ def train_revocations(data: list[Labelled], finder: CandidateFinder, epochs: int
     sentences, y = [sentences[i] for i in kept], y[kept]
     feats = [revocation_features(s, finder) for s in sentences]
     vocab = vocabulary(feats, 2)
-    x = matrix(feats, {name: i for i, name in enumerate(vocab)})
+    x = SparseRows.of(feats, {name: i for i, name in enumerate(vocab)})
     groups = list(range(len(y)))
     p = out_of_fold(x, y, groups, 1e-4, epochs, labels=2)
     t, rec, prec = pick_threshold(p, y.astype(bool), 0.98)
     print(f"revocations: {int(y.sum())} of {len(y)}; threshold {t:.2f} → CV recall {rec:.1%} "
           f"at precision {prec:.1%}; {len(cues)} cue words")  # fmt: skip
-    w, b = fit(x, y, 2, 1e-4, epochs)
+    w, b = fit(x, y, len(vocab), 2, 1e-4, epochs)
     weights = TaskModel.from_json(json.dumps(to_model(vocab, ["other", REVOKE], w, b)))
     REVOCATIONS_OUT.write_text(RevocationModel(weights, t, cues).to_json(), encoding="utf-8")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--l2", type=float, nargs="*", default=[1e-4, 1e-3])
+    parser.add_argument("--l2", type=float, nargs="*", default=[3e-5, 1e-4])
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--precision", type=float, default=0.98)
     args = parser.parse_args()
@@ -235,7 +234,7 @@ def main() -> int:
     finder = CandidateFinder(build_catalog())
     feats, y_list, groups = rows_of(data + extra, finder)
     vocab = vocabulary(feats, 2)
-    x = matrix(feats, {name: i for i, name in enumerate(vocab)})
+    x = SparseRows.of(feats, {name: i for i, name in enumerate(vocab)})
     y = np.array(y_list)
     print(f"{len(y)} candidates ({int((y != 0).sum())} directives), {len(vocab)} features")
     results = []
@@ -245,7 +244,7 @@ def main() -> int:
         print(f"l2={l2:g}: threshold {t:.2f} → CV recall {rec:.1%} at precision {prec:.1%}")
         results.append((rec, l2, t))
     rec, l2, threshold = max(results)
-    w, b = fit(x, y, len(LABELS), l2, args.epochs)
+    w, b = fit(x, y, len(vocab), len(LABELS), l2, args.epochs)
     weights = TaskModel.from_json(json.dumps(to_model(vocab, LABELS, w, b)))
     model = OverrideModel(weights, directive_vocabulary(data), threshold)
     OUT.write_text(model.to_json(), encoding="utf-8")

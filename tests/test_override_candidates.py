@@ -1,0 +1,69 @@
+"""Where a prompt names a model: slips of the hand, compounds, and the models the file lacks."""
+
+from __future__ import annotations
+
+import pytest
+
+from cortexd.routing.catalog import build_catalog
+from cortexd.routing.override_spans import CandidateFinder, typos
+
+
+@pytest.fixture(scope="module")
+def finder() -> CandidateFinder:
+    return CandidateFinder(build_catalog())
+
+
+@pytest.mark.parametrize(
+    ("prompt", "surface", "model", "typo"),
+    [
+        ("chatgtp for this one pls: rewrite my About page", "chatgtp", "gpt-4o", True),
+        ("cluade, help me with this", "cluade", "sonnet", True),
+        ("sonet pls: two lines on autumn", "sonet", "sonnet", True),
+        ("ask anthorpic's model", "anthorpic", "sonnet", True),
+        ("(Haiku-Modell genügt)", "Haiku", "haiku", False),
+        ("un modèle: le Claude-modèle suffit", "Claude", "sonnet", False),
+        ("sonnet pls", "sonnet", "sonnet", False),
+    ],
+)
+def test_a_slip_or_a_compound_still_names_the_model(
+    finder: CandidateFinder, prompt: str, surface: str, model: str, typo: bool
+) -> None:
+    found = finder.find(prompt)
+    assert [(c.surface, c.model, c.typo) for c in found] == [(surface, model, typo)]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "unknown"),
+    [
+        ("Con command-r, por favor: resume este acta", "command-r"),
+        ("Repítelo con phi-3.", "phi-3"),
+        ("qwen3 pls", "qwen3"),
+        ("use Gemini 1.5 for this", "gemini"),
+    ],
+)
+def test_models_the_file_lacks_are_found_however_they_are_spelt(
+    finder: CandidateFinder, prompt: str, unknown: str
+) -> None:
+    (found,) = finder.find(prompt)
+    assert (found.model, found.unknown) == (None, unknown)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "the mitral valve is leaking",  # "mistral" is not read with slips: it is only reported
+        "a talk by the Dalai Lama",  # names under six letters have no slips
+        "the opus-dei building",
+        "Opusculum",
+        "sonnets by Petrarch",
+    ],
+)
+def test_words_near_a_name_are_not_candidates(finder: CandidateFinder, prompt: str) -> None:
+    assert finder.find(prompt) == []
+
+
+def test_slips_are_swaps_and_single_letters_of_a_double_in_long_names() -> None:
+    assert typos("chatgpt") >= {"chatgtp", "chatpgt", "cahtgpt"}
+    assert "hcatgpt" not in typos("chatgpt")  # the first letter is rarely the slip
+    assert typos("sonnet") >= {"sonet", "sonent"}
+    assert typos("opus") == set() and typos("gpt-4o") == set()
