@@ -3,8 +3,8 @@
 The override model's rows have about ninety features each out of some thirty thousand: a
 dense matrix would be a gigabyte and its products minutes per fit. Here a row is its
 feature indices and values, and the two products the gradient needs are scatter-adds.
-Full-batch Adam on class-balanced cross-entropy with L2 (bias unregularised), as
-`train_classifier.fit` does densely.
+Full-batch Adam on class-balanced cross-entropy with L2 (bias unregularised); both
+training scripts use it.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from sparse_fit import SparseRows, fit, probabilities
 
 from cortexd.routing.request import Message
 from cortexd.routing.task_features import features_of
@@ -57,48 +58,8 @@ def vocabulary(feats: list[dict[str, float]], min_df: int) -> list[str]:
     return sorted(k for k, n in df.items() if n >= min_df or not k.startswith(SPARSE_KINDS))
 
 
-def matrix(feats: list[dict[str, float]], vocab: dict[str, int]) -> np.ndarray:
-    x = np.zeros((len(feats), len(vocab)), dtype=np.float32)
-    for i, f in enumerate(feats):
-        for k, v in f.items():
-            j = vocab.get(k)
-            if j is not None:
-                x[i, j] = v
-    return x
-
-
-def fit(x: np.ndarray, y: np.ndarray, n_labels: int, l2: float, epochs: int = 400):
-    """Full-batch Adam on class-balanced cross-entropy with L2 (bias unregularised)."""
-    n, d = x.shape
-    w = np.zeros((d, n_labels), dtype=np.float32)
-    b = np.zeros(n_labels, dtype=np.float32)
-    onehot = np.eye(n_labels, dtype=np.float32)[y]
-    counts = np.bincount(y, minlength=n_labels).astype(np.float32)
-    sample_w = (n / (n_labels * np.maximum(counts, 1)))[y][:, None]
-    m_w = np.zeros_like(w)
-    v_w = np.zeros_like(w)
-    m_b = np.zeros_like(b)
-    v_b = np.zeros_like(b)
-    lr, b1, b2, eps = 0.05, 0.9, 0.999, 1e-8
-    for t in range(1, epochs + 1):
-        z = x @ w + b
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        g = (p - onehot) * sample_w / n
-        gw = x.T @ g + l2 * w
-        gb = g.sum(axis=0)
-        m_w = b1 * m_w + (1 - b1) * gw
-        v_w = b2 * v_w + (1 - b2) * gw * gw
-        m_b = b1 * m_b + (1 - b1) * gb
-        v_b = b2 * v_b + (1 - b2) * gb * gb
-        w -= lr * (m_w / (1 - b1**t)) / (np.sqrt(v_w / (1 - b2**t)) + eps)
-        b -= lr * (m_b / (1 - b1**t)) / (np.sqrt(v_b / (1 - b2**t)) + eps)
-    return w, b
-
-
 def cross_validate(
-    x: np.ndarray,
+    x: SparseRows,
     y: np.ndarray,
     n_labels: int,
     l2: float,
@@ -114,12 +75,16 @@ def cross_validate(
     order = [int(i) for i in np.flatnonzero(clean)] or list(range(len(y)))
     random.Random(SEED).shuffle(order)
     correct = 0
+    d = int(x.idx.max()) + 1
     for k in range(folds):
         test = np.array(order[k::folds])
         mask = np.ones(len(y), dtype=bool)
         mask[test] = False
-        w, b = fit(x[mask], y[mask], n_labels, l2, epochs)
-        correct += int(((x[test] @ w + b).argmax(axis=1) == y[test]).sum())
+        w, b = fit(x.take(mask), y[mask], d, n_labels, l2, epochs)
+        held = np.zeros(len(y), dtype=bool)
+        held[test] = True
+        guessed = probabilities(x.take(held), w, b).argmax(axis=1)
+        correct += int((guessed == y[held]).sum())
     return correct / len(order)
 
 
@@ -172,12 +137,12 @@ def main() -> int:
     labels = sorted({task for _, task, _ in rows})
     vocab = vocabulary(feats, args.min_df)
     index = {name: i for i, name in enumerate(vocab)}
-    x = matrix(feats, index)
+    x = SparseRows.of(feats, index)
     y = np.array([labels.index(task) for _, task, _ in rows])
     print(f"{len(vocab)} features, {len(labels)} labels")
     grid = [(l2, epochs) for l2 in args.l2 for epochs in args.epochs]
     best = max(grid, key=lambda g: cv_report(x, y, len(labels), g[0], g[1], clean))
-    w, b = fit(x, y, len(labels), best[0], best[1])
+    w, b = fit(x, y, len(vocab), len(labels), best[0], best[1])
     data = to_model(vocab, labels, w, b)
     # Shipped packed (32-bit floats in base64): the daemon keeps 4 MiB of it, not 30.
     OUT.write_text(TaskModel.from_json(json.dumps(data)).to_json())
@@ -192,7 +157,7 @@ def main() -> int:
 
 
 def cv_report(
-    x: np.ndarray, y: np.ndarray, n_labels: int, l2: float, epochs: int, clean: np.ndarray
+    x: SparseRows, y: np.ndarray, n_labels: int, l2: float, epochs: int, clean: np.ndarray
 ) -> float:
     accuracy = cross_validate(x, y, n_labels, l2, epochs, clean)
     print(f"  l2={l2:g} epochs={epochs}: 5-fold cross-validated accuracy {accuracy:.1%}")
