@@ -211,14 +211,13 @@ def test_removing_a_directive_never_touches_the_other_lines(
     assert found is not None and found.text == rest
 
 
-def test_the_fresh_sets_score_no_worse_than_recorded(detector: OverrideDetector) -> None:
-    """The fresh sets were written after the model was frozen (docs/classification.md has
-    the first-contact figure); nothing may train on them. This holds today's level, so a
-    change that loses ground on text the model never saw fails here."""
-    sets = ((("a", "b"), 0.66, 0.97), (("c", "d"), 0.82, 0.98), (("e",), 0.81, 0.98))
-    for names, recall, precision in sets:
-        rows = [row for n in names for row in load(DATA / f"overrides_fresh_{n}.jsonl")]
-        scores = score(detector, rows)
-        assert scores.directives == 170
-        assert scores.recall >= recall, scores.misses[:5]
-        assert scores.precision >= precision, scores.false_alarms
+def test_the_fresh_set_scores_no_worse_than_recorded(detector: OverrideDetector) -> None:
+    """Fresh set F was written after the model was frozen (f9a5939) and committed before its
+    first score: recall 89.1%, precision 97.4% (docs/classification.md). Nothing may train
+    on it; this holds that level, so a change that loses ground on unseen text fails here.
+    (The sets scored in earlier rounds were retired into training.)"""
+    scores = score(detector, load(DATA / "overrides_fresh_f.jsonl"))
+    assert scores.directives == 340
+    assert scores.recall >= 0.89, scores.misses[:5]
+    assert scores.precision >= 0.97, scores.false_alarms
+    assert scores.unknown_found >= 19
