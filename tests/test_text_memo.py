@@ -40,7 +40,9 @@ def test_a_text_longer_than_the_bound_is_read_each_time_and_kept_never() -> None
 
 def _conversation() -> list[Message]:
     data = Path(__file__).parent / "data" / "classify_final.jsonl"
-    prompts = [json.loads(line)["messages"][-1]["content"] for line in data.read_text().splitlines()]
+    prompts = [
+        json.loads(line)["messages"][-1]["content"] for line in data.read_text().splitlines()
+    ]
     messages = [Message("user", "from now on use sonnet")]
     for i, prompt in enumerate(prompts[:30]):
         messages += [Message("assistant", "ok"), Message("user", prompt)]
