@@ -11,6 +11,7 @@ manuscript of the prompt, and whether the name sits in code or quotes.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from cortexd.routing.override_spans import Candidate
@@ -134,8 +135,7 @@ def features_of(
     prompt: str, toks: list[Token], candidate: Candidate, topics: frozenset[str]
 ) -> dict[str, float]:
     """The features of one candidate; `toks` are `tokens(prompt)`, `topics` `topics_of(toks)`."""
-    first = next(i for i, t in enumerate(toks) if t.end > candidate.start)
-    last = max(i for i, t in enumerate(toks) if t.start < candidate.end)
+    first, last = span_tokens(toks, candidate)
     left = [t.text for t in toks[max(0, first - 5) : first]]
     right = [t.text for t in toks[last + 1 : last + 6]]
     f: dict[str, float] = {"bias": 1.0}
@@ -213,6 +213,21 @@ def features_of(
     if _in_code(prompt, candidate):
         f["code"] = 1.0
     return f
+
+
+def span_tokens(toks: list[Token], candidate: Candidate) -> tuple[int, int]:
+    """The indices of the first and the last token of `candidate` (tokens are in order)."""
+    first = bisect_right(toks, candidate.start, key=_end)
+    last = bisect_left(toks, candidate.end, key=_start) - 1
+    return first, last
+
+
+def _end(token: Token) -> int:
+    return token.end
+
+
+def _start(token: Token) -> int:
+    return token.start
 
 
 def topics_of(toks: list[Token]) -> frozenset[str]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from cortexd.routing.catalog import Catalog
 from cortexd.routing.override_extent import cut
-from cortexd.routing.override_features import features_of, tokens, topics_of
+from cortexd.routing.override_features import features_of, span_tokens, tokens, topics_of
 from cortexd.routing.override_model import OverrideModel
 from cortexd.routing.override_spans import HEAD, TAIL, Candidate, CandidateFinder
 from cortexd.routing.revocations import RevocationModel
@@ -97,8 +97,7 @@ class OverrideDetector:
         if best is None:
             return None
         confidence, candidate, scope = best
-        first = next(i for i, t in enumerate(toks) if t.end > candidate.start)
-        last = max(i for i, t in enumerate(toks) if t.start < candidate.end)
+        first, last = span_tokens(toks, candidate)
         alone = scope != "turn"
         directive = cut(prompt, toks, first, last, self._model.vocabulary, alone=alone)
         if candidate.model is None:
