@@ -45,7 +45,7 @@ def main() -> None:
     hits = _accuracy(classifier, new, _similarities(new, with_mine))
     print(f"{len(mine)} examples of '{OWN}'; {len(new)} new prompts of that kind routed to it: "
           f"{hits:.1%}")  # fmt: skip
-    for name in ("classify_final.jsonl", "classify_fresh_5.jsonl"):
+    for name in ("classify_final.jsonl", "classify_fresh_6.jsonl"):
         if not Path(DATA / name).is_file():
             continue
         cases = _load(name)

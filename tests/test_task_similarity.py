@@ -35,7 +35,7 @@ SEED = parse_routing_text(
 TASKS = SEED.task_types()
 #: The model alone sends it to the default route (0.40); it is a shipped Research example.
 #: Near a shipped Research / analysis example; the model alone is unsure of it.
-UNSURE = "la evolución del precio de la vivienda en Madrid"
+UNSURE = "cómo ha evolucionado el precio de la vivienda en Madrid"
 
 
 def user(text: str) -> list[Message]:

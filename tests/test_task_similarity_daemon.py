@@ -15,7 +15,7 @@ from support.waiting import wait_for
 from cortexd.paths import default_routing_text
 
 #: Near a shipped Research / analysis example; the model alone is unsure of it (under 0.3).
-UNSURE = "la evolución del precio de la vivienda en Madrid"
+UNSURE = "cómo ha evolucionado el precio de la vivienda en Madrid"
 USER_EXAMPLES = "# Task Examples\n\n## Research / analysis\n\n- rents in Lisbon since 2015\n"
 
 
