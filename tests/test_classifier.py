@@ -60,6 +60,15 @@ def test_learned_model_accuracy_on_the_final_set(learned: TaskClassifier) -> Non
     assert hard >= 0.80, misses
 
 
+def test_learned_model_accuracy_on_the_fresh_set(learned: TaskClassifier) -> None:
+    # classify_fresh_6.jsonl was written after the model was frozen (5accfb8) and committed
+    # before its first score: 93.5% (hard 92.5%). Never trained on; a floor at that level.
+    # (The sets scored in earlier rounds were retired into training.)
+    overall, hard, misses = accuracy(learned, "classify_fresh_6.jsonl")
+    assert overall >= 0.93, misses
+    assert hard >= 0.92, misses
+
+
 def test_rules_accuracy_on_the_development_set(classifier: TaskClassifier) -> None:
     overall, hard, misses = accuracy(classifier, "classify_dev.jsonl")
     assert overall >= 0.90, misses
