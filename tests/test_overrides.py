@@ -44,7 +44,7 @@ def detector() -> OverrideDetector:
             "haiku",
             "Explica las mónadas",
             marks=pytest.mark.xfail(
-                strict=True, reason="the round 4 and 5 models read it as a re-answer: the words stay"
+                strict=True, reason="rounds 4 and 5 read it as a re-answer: the words stay"
             ),
         ),
         ("Explica las mónadas. Pregúntale a Haiku.", "haiku", "Explica las mónadas."),
