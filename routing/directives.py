@@ -64,6 +64,11 @@ def read_conversation(messages: Sequence[Message], detector: OverrideDetector) -
     latest = messages[users[-1]].content
     found = detector.read(latest)
     unknown = found if isinstance(found, UnknownModel) else None
+    if isinstance(found, Override) and _restates(found, messages, users, detector, latest):
+        # "Anula lo de Codex para el resto de la charla" under "from now on use codex": a
+        # session directive to the model already in force would change nothing, and the
+        # turn reads as a revocation — it is one.
+        return Reading(revoked_at=len(users))
     if isinstance(found, Override):
         kept = _without(messages, users[-1], found)
         if found.scope == "redo" and found.text == latest:
@@ -74,19 +79,40 @@ def read_conversation(messages: Sequence[Message], detector: OverrideDetector) -
         return Reading(Directive(found, len(users), len(users), kept))
     if detector.revokes(latest):
         return Reading(unknown=unknown, revoked_at=len(users))
+    earlier = _in_force(messages, users, detector)
+    return replace(earlier, unknown=unknown or earlier.unknown)
+
+
+def _in_force(messages: Sequence[Message], users: list[int], detector: OverrideDetector) -> Reading:
+    """What the turns before the latest leave in force: a session directive no later turn
+    revoked or replaced, read newest first over the last `MAX_TURNS`."""
     oldest = max(0, len(users) - MAX_TURNS)
     for number in range(len(users) - 1, oldest, -1):
         text = messages[users[number - 1]].content
         earlier = detector.read(text)
         if isinstance(earlier, Override) and earlier.scope == "session":
-            directive = Directive(earlier, number, len(users), tuple(messages))
-            return Reading(directive, unknown)
+            return Reading(Directive(earlier, number, len(users), tuple(messages)))
         if isinstance(earlier, UnknownModel) and earlier.scope == "session":
             # A switch to a model the file lacks replaced any before it: routed, and said.
-            return Reading(unknown=unknown or earlier)
+            return Reading(unknown=earlier)
         if detector.revokes(text):
-            return Reading(unknown=unknown, revoked_at=number)
-    return Reading(unknown=unknown)
+            return Reading(revoked_at=number)
+    return Reading()
+
+
+def _restates(
+    found: Override,
+    messages: Sequence[Message],
+    users: list[int],
+    detector: OverrideDetector,
+    latest: str,
+) -> bool:
+    """Whether `found`, a directive in the latest turn, only names the session model already
+    in force in a turn that reads as a revocation."""
+    if found.scope != "session" or not detector.revokes(latest):
+        return False
+    before = _in_force(messages, users, detector).directive
+    return before is not None and before.override.model == found.model
 
 
 def _without(messages: Sequence[Message], at: int, found: Override) -> tuple[Message, ...]:

@@ -66,6 +66,35 @@ def test_a_revocation_ends_the_session_directive(router: Router) -> None:
     assert any("revoked (turn 3)" in r for r in p.reasons)
 
 
+@pytest.mark.parametrize(
+    "revocation",
+    [
+        "Anula lo de Codex para el resto de la charla. Ahora quiero hablar de precios.",
+        "hör auf mit Codex für den Rest des Chats",
+    ],
+)
+def test_a_revocation_that_names_the_model_in_force_ends_it(
+    router: Router, revocation: str
+) -> None:
+    """It may read as a session directive to that model too; restating the model in force
+    would change nothing, so the revocation is what it says."""
+    p = _plan(router, "from now on use codex", "hi", revocation)
+    assert p.decided_by != "override" and p.directive_turn is None, p.reasons
+    assert any("revoked (turn 3)" in r for r in p.reasons)
+
+
+def test_a_switch_away_from_the_model_in_force_is_a_new_session_directive(
+    router: Router,
+) -> None:
+    p = _plan(
+        router, "from now on use sonnet", "hi", "Stop using sonnet, switch to opus from now on"
+    )
+    assert (p.chain, p.directive_turn) == (("opus",), 3)
+    # Saying the model in force again, with no revocation in it, keeps it.
+    p = _plan(router, "from now on use codex", "hi", "from now on use codex", "2+2?")
+    assert (p.chain, p.directive_turn) == (("codex",), 3)
+
+
 def test_a_later_session_directive_replaces_an_earlier_one(router: Router) -> None:
     p = _plan(router, "from now on use codex", "hi", "from now on use opus", "2+2?")
     assert (p.chain, p.directive_turn) == (("opus",), 3)
