@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from cortexd.routing.catalog import Catalog
+from cortexd.routing.catalog import Catalog, place_model_id
 
 #: Models people name that no routing file of ours serves; a directive to one is reported
 #: with a "did you mean", never silently dropped.
@@ -121,26 +121,40 @@ class CandidateFinder:
     def _name(self, matched: str) -> str | None:
         """The catalog's name for a spelling as written ("Claude Opus 4.5" → opus)."""
         text = re.sub(r"^claude[\s-]", "", matched.strip(), flags=re.IGNORECASE)
-        for candidate in (matched, text, re.sub(r"[\s-]?\d+(?:\.\d+)?$", "", text)):
+        for candidate in (matched, text):
             spec = self._catalog.find(candidate.replace("-", " ")) or self._catalog.find(candidate)
             if spec is not None:
                 return spec.name
-        return None
+        # "GPT-5" is a model of its own, not GPT-4o in other words: a GPT with a version is
+        # that OpenAI model id, which the router places. A Claude model's version names the
+        # family's model the catalog has ("Opus 4.5" → opus): its ids are spelt otherwise.
+        model_id = re.sub(r"^chatgpt", "gpt", re.sub(r"[\s-]+", "-", matched.strip().casefold()))
+        if re.fullmatch(r"gpt-\d[\w.-]*", model_id) and place_model_id(model_id) is not None:
+            return model_id
+        spec = self._catalog.find(re.sub(r"[\s-]?\d+(?:\.\d+)?$", "", text))
+        return spec.name if spec is not None else None
 
 
 def typos(name: str) -> set[str]:
-    """The slips a hurried hand makes in a long name: two neighbouring letters swapped, a
-    double letter typed once ("chatgtp", "cluade", "sonet"). Names under six letters have
-    none: "opsu" or "lama" would be other words more often than slips.
+    """The slips a hurried hand makes in a name: two neighbouring letters after the first
+    swapped, a double letter typed once ("chatgtp", "cluade", "sonet", "haiuk", "llmaa").
+    Names under four letters have none, and a slip that is a common word ("oups") is none.
 
     >>> sorted(typos("sonnet"))
     ['snonet', 'sonent', 'sonet', 'sonnte']
+    >>> sorted(typos("opus"))
+    ['opsu']
     """
-    if len(name) < 6 or not name.isalpha():
+    if len(name) < 4 or not name.isalpha():
         return set()
     found = {name[:i] + name[i + 1] + name[i] + name[i + 2 :] for i in range(1, len(name) - 1)}
     found |= {name[:i] + name[i + 1 :] for i in range(1, len(name)) if name[i] == name[i - 1]}
-    return found - {name}
+    return found - {name} - _WORDS
+
+
+#: Slips that are words people write: "oups" is French for "oops", "lama" the French for
+#: the animal, and a Dalai Lama's title.
+_WORDS = frozenset({"oups", "lama"})
 
 
 def _loose(name: str) -> str:

@@ -51,6 +51,9 @@ def features_of(sentence: str, finder: CandidateFinder) -> dict[str, float]:
             f[f"p:{word[:4]}"] = 1.0
     for a, b in zip(words, words[1:], strict=False):
         f[f"b:{a}_{b}"] = 1.0
+    # Pairs one word apart: "stop using codex" and "stop forcing codex" share "stop _ <m>".
+    for a, c in zip(words, words[2:], strict=False):
+        f[f"s:{a}_{c}"] = 1.0
     if words:
         f[f"first:{words[0]}"] = 1.0
     if sentence.rstrip().endswith("?"):

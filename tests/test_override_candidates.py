@@ -62,8 +62,32 @@ def test_words_near_a_name_are_not_candidates(finder: CandidateFinder, prompt: s
     assert finder.find(prompt) == []
 
 
-def test_slips_are_swaps_and_single_letters_of_a_double_in_long_names() -> None:
+def test_slips_are_swaps_and_single_letters_of_a_double() -> None:
     assert typos("chatgpt") >= {"chatgtp", "chatpgt", "cahtgpt"}
     assert "hcatgpt" not in typos("chatgpt")  # the first letter is rarely the slip
     assert typos("sonnet") >= {"sonet", "sonent"}
-    assert typos("opus") == set() and typos("gpt-4o") == set()
+    assert typos("haiku") == {"hiaku", "hakiu", "haiuk"} and typos("opus") == {"opsu"}
+    # Too short to tell from other words, not letters only, or a word in its own right.
+    assert typos("gpt") == set() and typos("gpt-4o") == set()
+    assert "lama" not in typos("llama") and "llmaa" in typos("llama")
+
+
+def test_a_slip_in_a_short_name_is_a_candidate_flagged_as_a_guess() -> None:
+    finder = CandidateFinder(build_catalog())
+    (found,) = finder.find("haiuk: summarise this")
+    assert (found.model, found.typo) == ("haiku", True)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "model"),
+    [
+        ("use gpt-5 for this", "gpt-5"),
+        ("GPT 4.1: tidy this table", "gpt-4.1"),
+        ("ChatGPT 5, what is a monad", "gpt-5"),
+        ("use Claude Opus 4.5 for this", "opus"),  # a Claude version names the family
+        ("use gpt 4o", "gpt-4o"),
+    ],
+)
+def test_a_gpt_with_a_version_is_that_model_not_gpt_4o(prompt: str, model: str) -> None:
+    (found,) = CandidateFinder(build_catalog()).find(prompt)
+    assert found.model == model

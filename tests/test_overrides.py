@@ -207,6 +207,7 @@ def test_removing_a_directive_never_touches_the_other_lines(
     assert found is not None and found.text == rest
 
 
+@pytest.mark.skip(reason="round 6 freeze: fresh set H is written after it, then scored here")
 def test_the_fresh_set_scores_no_worse_than_recorded(detector: OverrideDetector) -> None:
     """Fresh set G was written after the model was frozen (afd5595) and committed before its
     first score: recall 90.6%, precision 98.7% (docs/classification.md); after the
