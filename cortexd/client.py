@@ -157,6 +157,11 @@ class Client:
         result: dict[str, Any] = self._request("POST", "/v1/chat/completions", dict(body))
         return result
 
+    def batch(self, method: str, tail: str = "", body: Any = None) -> dict[str, Any]:
+        """``/v1/cortex/batches`` and below: `tail` is ``/estimate``, ``/ID``, ``/ID/cancel``."""
+        result: dict[str, Any] = self._request(method, f"/v1/cortex/batches{tail}", body)
+        return result
+
     def stats(
         self, *, since: str | None = None, task: str | None = None, by: str | None = None
     ) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apscheduler.triggers.cron import CronTrigger
 from starlette.applications import Starlette
@@ -37,6 +38,9 @@ from cortexd.routing import TASK_EXAMPLES_FILE
 from cortexd.schedule import Schedule
 from cortexd.sd_notify import SystemdNotifier
 from cortexd.services import Services
+
+if TYPE_CHECKING:
+    from cortexd.batch import Batches
 
 log = logging.getLogger("cortexd")
 
@@ -97,6 +101,7 @@ def attach_lifespan(
             private_folder(report.parent / "inbox")
         app.state.capture_ready = asyncio.Event()
         tasks.append(asyncio.create_task(_run_capture(app, report.parent)))
+        batches = await _start_batches(app, services)
         if services.ledger.keep_prompts_days > 0:
             tasks.append(asyncio.create_task(_prune_hourly(services)))
         watchers = await _watch_routing_file(services, notices, notifier)
@@ -106,6 +111,7 @@ def attach_lifespan(
             for watching in watchers or ():
                 await watching.stop()
             schedule.shutdown()
+            await batches.aclose()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -167,6 +173,16 @@ async def _run_capture(app: Starlette, context_dir: Path) -> None:
     inbox = capture.start_capture(app, context_dir)
     app.state.capture_ready.set()
     await inbox
+
+
+async def _start_batches(app: Starlette, services: Services) -> Batches:
+    """Batches, and those a stopped daemon left running resumed where they stopped."""
+    from cortexd.batch import Batches
+
+    batches = Batches(app, services)
+    app.state.batches = batches
+    await batches.resume()
+    return batches
 
 
 async def _prune_hourly(services: Services) -> None:

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from cortexd import __version__
+from cortexd.api.batch_routes import BATCH_ROUTES
 from cortexd.api.budgets import (
     budget_json,
     budgets_route,
@@ -222,6 +223,7 @@ def build_app(services: Services) -> Starlette:
         Route(p, _guarded(h, False), methods=[m]) for p, h, m in (*LEDGER_ROUTES, *PROPOSAL_ROUTES)
     ]
     routes += [Route(p, _guarded(h, True), methods=[m]) for p, h, m in CAPTURE_ROUTES]
+    routes += [Route(p, _guarded(h, False), methods=[m]) for p, h, m in BATCH_ROUTES]
     handlers = {404: _not_found, 405: _not_allowed, Exception: _internal}
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.services = services

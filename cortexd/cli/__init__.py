@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from cortexd.cli import (
     ask_cmd,
+    batch_cmd,
     budget_cmd,
     calls_cmd,
     capture_cmd,
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     hardware_cmd.register(sub)
     embed_cmd.register(sub)
     capture_cmd.register(sub)
+    batch_cmd.register(sub)
     propose_cmd.register(sub)
     service_cmd.register(sub)
     connect_cmd.register(sub)

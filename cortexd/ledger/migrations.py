@@ -240,6 +240,51 @@ def m009_agent_sessions_across_providers(db: sqlite3.Connection) -> None:
     )
 
 
+def m010_batch_journal(db: sqlite3.Connection) -> None:
+    # A batch run by the daemon (cortexd/batch): its lines as parsed, each line's state and
+    # answer, and how much of the output file is written, so that a killed daemon resumes
+    # where it stopped with no line answered twice and none written twice. `sends` counts
+    # a line's sends: more than one means it was in flight at a kill and was sent again.
+    _run(
+        db,
+        """
+        CREATE TABLE batches (
+            id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            input TEXT NOT NULL,
+            output TEXT NOT NULL,
+            state TEXT NOT NULL,
+            total INTEGER NOT NULL,
+            options TEXT NOT NULL,
+            out_lines INTEGER NOT NULL DEFAULT 0,
+            out_bytes INTEGER NOT NULL DEFAULT 0,
+            finished_at REAL,
+            note TEXT
+        );
+        CREATE TABLE batch_lines (
+            batch_id TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            line_no INTEGER NOT NULL,
+            custom_id TEXT,
+            url TEXT,
+            body TEXT,
+            openai_form INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            sends INTEGER NOT NULL DEFAULT 0,
+            status INTEGER,
+            answer TEXT,
+            call_id TEXT,
+            model TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_pico_usd INTEGER,
+            PRIMARY KEY (batch_id, seq)
+        );
+        CREATE INDEX batch_lines_by_state ON batch_lines (batch_id, state);
+        """,
+    )
+
+
 #: Every migration, oldest first. Append only.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("m001_calls_and_attempts", m001_calls_and_attempts),
@@ -251,6 +296,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("m007_sessions_and_hour_cache_writes", m007_sessions_and_hour_cache_writes),
     ("m008_estimated_usage_and_roles", m008_estimated_usage_and_roles),
     ("m009_agent_sessions_across_providers", m009_agent_sessions_across_providers),
+    ("m010_batch_journal", m010_batch_journal),
 )
 
 

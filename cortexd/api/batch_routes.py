@@ -1,0 +1,149 @@
+"""``/v1/cortex/batches``: start a batch the daemon runs, follow it, cancel it.
+
+``POST /v1/cortex/batches/estimate`` answers what a batch would cost and whether it would
+pass a budget; ``POST /v1/cortex/batches`` starts it (the input and output are paths on this
+machine: the daemon runs as the same user, and the batch goes on after the terminal closes);
+``GET`` one or all of them; ``POST …/{id}/cancel``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from cortexd.api.body import read_json
+from cortexd.api.budgets import budget_json
+from cortexd.api.chat_request import _Model, parse_body
+from cortexd.api.errors import ApiError
+
+if TYPE_CHECKING:
+    from cortexd.batch import Batches, Estimate
+    from cortexd.services import Services
+
+
+class EstimateBody(_Model):
+    """What to estimate: the input file's absolute path."""
+
+    input: str = Field(min_length=1)
+
+
+class StartBody(EstimateBody):
+    """A batch to start: input and output paths, and sends at once per provider."""
+
+    output: str = Field(min_length=1)
+    concurrency: int | None = Field(default=None, ge=1)
+
+
+def _batches(request: Request) -> Batches:
+    found: Batches | None = getattr(request.app.state, "batches", None)
+    if found is None:
+        raise ApiError(503, "batches are not running in this daemon yet", code="batch_unavailable")
+    return found
+
+
+def _path(value: str, param: str) -> Path:
+    path = Path(value)
+    if not path.is_absolute():
+        raise ApiError(400, f"{param} must be an absolute path (the CLI sends one)", param=param)
+    return path
+
+
+def over_budget(services: Services, found: Estimate) -> list[str]:
+    """The budgets the batch's estimate would pass, each said in words."""
+    out = []
+    for budget in budget_json(services)["budgets"]:
+        scope = budget["scope"]
+        extra = found.cost if scope == "total" else found.per_provider.get(scope, Decimal(0))
+        if not extra:
+            continue
+        spent = Decimal(budget["spent_usd"]) + Decimal(budget["reserved_usd"])
+        limit = Decimal(budget["limit_usd"])
+        if spent + extra > limit:
+            out.append(
+                f"{scope}: ${spent:.2f} spent of ${limit:.2f} this month; this batch adds about "
+                f"${extra:.2f} (at 100% the policy is {budget['at_limit']})"
+            )
+    return out
+
+
+async def estimate_batch(request: Request) -> Response:
+    """``POST /v1/cortex/batches/estimate``."""
+    services: Services = request.app.state.services
+    body = parse_body(await read_json(request, services), EstimateBody)
+    batches = _batches(request)
+    from cortexd.batch import BatchInputError
+
+    try:
+        _, found = await batches.estimate(_path(body.input, "input"))
+    except BatchInputError as error:
+        raise ApiError(400, str(error), param="input", code="bad_batch_input") from None
+    out: dict[str, Any] = found.as_json()
+    out["over_budget"] = over_budget(services, found)
+    out["concurrency"] = batches.default_concurrency()
+    return JSONResponse(out)
+
+
+async def start_batch(request: Request) -> Response:
+    """``POST /v1/cortex/batches``: journal the batch and start it."""
+    services: Services = request.app.state.services
+    body = parse_body(await read_json(request, services), StartBody)
+    batches = _batches(request)
+    from cortexd.batch import BatchInputError, Options
+
+    most = batches.most_concurrency()
+    if body.concurrency is not None and body.concurrency > most:
+        raise ApiError(
+            400,
+            f"concurrency: at most {most} (the daemon takes "
+            f"{services.limits.max_in_flight} calls in flight)",
+            param="concurrency",
+        )
+    source, output = _path(body.input, "input"), _path(body.output, "output")
+    if source == output:
+        raise ApiError(400, "the output must not be the input file", param="output")
+    try:
+        batch_id = await batches.start(
+            source, output, Options(body.concurrency or batches.default_concurrency())
+        )
+    except BatchInputError as error:
+        raise ApiError(400, str(error), param="input", code="bad_batch_input") from None
+    return JSONResponse(await batches.summary(batch_id), status_code=201)
+
+
+async def list_batches(request: Request) -> Response:
+    """``GET /v1/cortex/batches``: the latest batches, newest first."""
+    return JSONResponse({"batches": await _batches(request).listing()})
+
+
+async def get_batch(request: Request) -> Response:
+    """``GET /v1/cortex/batches/{id}``: one batch's state and counts."""
+    batch_id = request.path_params["batch_id"]
+    found = await _batches(request).summary(batch_id)
+    if found is None:
+        raise ApiError(404, f"no batch {batch_id!r}", code="batch_not_found")
+    return JSONResponse(found)
+
+
+async def cancel_batch(request: Request) -> Response:
+    """``POST /v1/cortex/batches/{id}/cancel``."""
+    batch_id = request.path_params["batch_id"]
+    batches = _batches(request)
+    if await batches.summary(batch_id) is None:
+        raise ApiError(404, f"no batch {batch_id!r}", code="batch_not_found")
+    if not await batches.cancel(batch_id):
+        raise ApiError(409, f"batch {batch_id} is not running", code="batch_not_running")
+    return JSONResponse(await batches.summary(batch_id))
+
+
+BATCH_ROUTES = (
+    ("/v1/cortex/batches/estimate", estimate_batch, "POST"),
+    ("/v1/cortex/batches", start_batch, "POST"),
+    ("/v1/cortex/batches", list_batches, "GET"),
+    ("/v1/cortex/batches/{batch_id}", get_batch, "GET"),
+    ("/v1/cortex/batches/{batch_id}/cancel", cancel_batch, "POST"),
+)

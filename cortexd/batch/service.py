@@ -1,0 +1,201 @@
+"""The daemon's batches: started from the API, run in the background, resumed after a restart.
+
+A batch outlives the terminal that started it: the CLI only asks (``POST /v1/cortex/batches``)
+and then follows its progress. Each batch's lines go through the daemon's own endpoints in
+process, over an ASGI transport, as capture's calls do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from cortexd.batch import journal
+from cortexd.batch.estimate import BATCH_CLIENT, Estimate, LinePlan, estimate, plan_line
+from cortexd.batch.limits import ProviderLimits
+from cortexd.batch.lines import BatchLine, parse_lines
+from cortexd.batch.runner import BatchRun
+
+if TYPE_CHECKING:
+    from cortexd.services import Services
+
+log = logging.getLogger("cortexd.batch")
+
+#: A line waits this long for its whole answer (dispatch has its own deadline within it).
+LINE_TIMEOUT = httpx2.Timeout(900.0, connect=5.0)
+#: Sends at once to a local model, which answers one request at a time anyway.
+LOCAL_CONCURRENCY = 2
+#: The largest input file taken (its lines are kept in the journal).
+MAX_INPUT_BYTES = 1024**3
+
+
+class BatchInputError(ValueError):
+    """The input file cannot be read as a batch (missing, too big, not text, empty)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a batch runs: sends at once per cloud provider, and to local models."""
+
+    concurrency: int
+    local_concurrency: int = LOCAL_CONCURRENCY
+
+
+def read_input(path: Path, max_line_bytes: int) -> list[BatchLine]:
+    """The lines of a batch file; raises `BatchInputError` when there is no batch to run."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise BatchInputError(f"{path}: {size} bytes; at most {MAX_INPUT_BYTES} are taken")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BatchInputError(f"{path}: no such file") from None
+    except UnicodeDecodeError as error:
+        where = f"{error.reason} at byte {error.start}"
+        raise BatchInputError(f"{path}: not UTF-8 text ({where})") from None
+    except OSError as error:
+        raise BatchInputError(f"{path}: {error.strerror or error}") from None
+    lines = parse_lines(text.splitlines(), max_line_bytes)
+    if not lines:
+        raise BatchInputError(f"{path}: no lines to run")
+    return lines
+
+
+class Batches:
+    """Every batch of one daemon: `start`, `resume`, `cancel`, and their `summary`."""
+
+    def __init__(self, app: Any, services: Services) -> None:
+        self._services = services
+        self._http = httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app),
+            base_url="http://cortexd",
+            timeout=LINE_TIMEOUT,
+            headers={"user-agent": f"{BATCH_CLIENT}/1"},
+        )
+        self._runs: dict[str, tuple[BatchRun, asyncio.Task[str]]] = {}
+
+    def default_concurrency(self) -> int:
+        """Sends at once per cloud provider when the batch does not say: half of what the
+        daemon takes in flight, so the person's own calls still get through."""
+        return max(1, self._services.limits.max_in_flight // 2)
+
+    def most_concurrency(self) -> int:
+        """The most a batch may ask for: a few places are always left for other clients."""
+        return max(1, self._services.limits.max_in_flight - 4)
+
+    async def estimate(self, path: Path) -> tuple[list[BatchLine], Estimate]:
+        """The lines of `path` and the estimate of their cost."""
+        limit = self._services.limits.max_body_bytes
+        lines = await asyncio.to_thread(read_input, path, limit)
+        local = self._services.local.active_models
+        return lines, estimate(self._services.routing, local, lines)
+
+    async def start(self, source: Path, output: Path, options: Options) -> str:
+        """Journal a new batch and start it; its id."""
+        lines, _ = await self.estimate(source)
+        batch_id = "batch_" + secrets.token_hex(8)
+        kept = {"concurrency": options.concurrency, "local_concurrency": options.local_concurrency}
+        await self._services.ledger.write(
+            lambda db: journal.create(db, batch_id, str(source), str(output), lines, kept)
+        )
+        self._launch(batch_id, output, options)
+        return batch_id
+
+    async def resume(self) -> list[str]:
+        """Start again every batch a stopped daemon left running; their ids."""
+        ids = await self._services.ledger.read(journal.running)
+        for batch_id in ids:
+            head = await self._services.ledger.read(journal.summary, batch_id)
+            if head is None:
+                continue
+            given = head["options"]
+            options = Options(
+                int(given.get("concurrency") or self.default_concurrency()),
+                int(given.get("local_concurrency") or LOCAL_CONCURRENCY),
+            )
+            log.info(
+                "resuming batch %s (%d of %d lines written)",
+                batch_id,
+                head["written"],
+                head["total"],
+            )
+            self._launch(batch_id, Path(head["output"]), options)
+        return ids
+
+    def _launch(self, batch_id: str, output: Path, options: Options) -> None:
+        limits = ProviderLimits(options.concurrency, options.local_concurrency)
+        run = BatchRun(batch_id, output, self._services.ledger, self._send, limits, self._plan)
+        task = asyncio.create_task(self._run(run))
+        self._runs[batch_id] = (run, task)
+
+    async def _run(self, run: BatchRun) -> str:
+        try:
+            state = await run.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - one batch's bug must not take the daemon down
+            log.exception("batch %s failed; it resumes at the next start", run.batch_id)
+            return "error"
+        finally:
+            self._runs.pop(run.batch_id, None)
+        head = await self._services.ledger.read(journal.summary, run.batch_id)
+        if head is not None:
+            log.info(
+                "batch %s %s: %d answered, %d failed, $%.4f",
+                run.batch_id,
+                state,
+                head["done"],
+                head["failed"],
+                head["cost_usd"],
+            )
+        return state
+
+    def _plan(self, url: str, body: dict[str, Any]) -> LinePlan:
+        services = self._services
+        return plan_line(services.routing, services.local.active_models, url, body)
+
+    async def _send(self, url: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        try:
+            answer = await self._http.post(url, json=body)
+        except httpx2.HTTPError as error:
+            return 502, {}, {"error": {"code": "batch_send_failed", "message": str(error)}}
+        try:
+            data = answer.json()
+        except ValueError:
+            data = {"error": {"code": "not_json", "message": answer.text[:500]}}
+        return answer.status_code, dict(answer.headers), data
+
+    async def summary(self, batch_id: str) -> dict[str, Any] | None:
+        """A batch's state and counts; None when there is no such batch."""
+        return await self._services.ledger.read(journal.summary, batch_id)
+
+    async def listing(self) -> list[dict[str, Any]]:
+        """The latest batches."""
+        return await self._services.ledger.read(journal.listing)
+
+    async def cancel(self, batch_id: str) -> bool:
+        """Stop a running batch: no more lines are sent, those in flight are answered, the
+        rest are reported as not sent. False when it is not running."""
+        running = self._runs.get(batch_id)
+        if running is not None:
+            running[0].stop(journal.CANCELLED, "cancelled before it was sent")
+            with contextlib.suppress(Exception):
+                await asyncio.shield(running[1])
+            return True
+        return await self._services.ledger.write(lambda db: journal.cancel(db, batch_id))
+
+    async def aclose(self) -> None:
+        """Stop running (the journal keeps every batch where it was) and close."""
+        for _, task in list(self._runs.values()):
+            task.cancel()
+        for _, task in list(self._runs.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._http.aclose()

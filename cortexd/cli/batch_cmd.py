@@ -1,0 +1,183 @@
+"""``cortex batch run IN.jsonl -o OUT.jsonl``, ``cortex batch list|status ID|cancel ID``.
+
+The daemon runs the batch; this command asks it to, after showing the estimate (and asking
+to go on, where there is a terminal), then follows the run with a progress bar until it
+ends. Leaving (Ctrl-C, ``--detach``) leaves the batch running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+#: How often the progress is asked for.
+POLL_S = 0.5
+
+
+def register(sub: Any) -> None:
+    b = sub.add_parser("batch", help="run many requests from a JSONL file, in the daemon")
+    bsub = b.add_subparsers(dest="batch_command", required=True, metavar="ACTION")
+    r = bsub.add_parser("run", help="run IN.jsonl, writing one result per line to OUT")
+    r.add_argument("input", help="the requests: OpenAI's batch format, or {id, prompt|messages}")
+    r.add_argument("-o", "--output", required=True, help="where the results go (JSONL)")
+    r.add_argument("--concurrency", type=int, help="sends at once per provider")
+    r.add_argument("--yes", action="store_true", help="start without asking (no terminal)")
+    r.add_argument("--detach", action="store_true", help="start it and return at once")
+    r.add_argument("--json", action="store_true", help="JSON lines of progress, for scripts")
+    r.set_defaults(run=run_batch)
+    ls = bsub.add_parser("list", help="the latest batches")
+    ls.add_argument("--json", action="store_true", help="print the raw JSON")
+    ls.set_defaults(run=list_batches)
+    st = bsub.add_parser("status", help="one batch's progress")
+    st.add_argument("batch_id")
+    st.add_argument("--json", action="store_true", help="print the raw JSON")
+    st.set_defaults(run=batch_status)
+    c = bsub.add_parser("cancel", help="stop a batch: lines not yet sent are reported unsent")
+    c.add_argument("batch_id")
+    c.set_defaults(run=cancel_batch)
+
+
+def _money(value: float) -> str:
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def describe_estimate(found: dict[str, Any]) -> list[str]:
+    """The estimate in a few lines of words."""
+    models = ", ".join(f"{n} × {m}" for m, n in sorted(found["per_model"].items()))
+    out = [
+        f"{found['lines']} lines → {models or 'no model'}",
+        f"estimated cost: about {_money(found['cost_usd'])}",
+    ]
+    if found["unpriced_lines"]:
+        out.append(f"  ({found['unpriced_lines']} lines to models with no known price)")
+    for problem in found["problems"][:10]:
+        out.append(f"line {problem['line']}: {problem['error']} (reported in the output)")
+    if len(found["problems"]) > 10:
+        out.append(f"… and {len(found['problems']) - 10} more lines that will fail")
+    for warning in found["over_budget"]:
+        out.append(f"over budget: {warning}")
+    return out
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    from cortexd.client import Client
+
+    source, output = Path(args.input).resolve(), Path(args.output).resolve()
+    with Client() as client:
+        found = client.batch("POST", "/estimate", {"input": str(source)})
+        if args.json:
+            print(json.dumps({"estimate": found}), flush=True)
+        else:
+            for line in describe_estimate(found):
+                print(line, file=sys.stderr)
+        if not args.yes:
+            if not sys.stdin.isatty():
+                print("cortex: no terminal to ask on: add --yes to start", file=sys.stderr)
+                return 2
+            if input("start it? [y/N] ").strip().lower() not in ("y", "yes"):
+                return 1
+        body: dict[str, Any] = {"input": str(source), "output": str(output)}
+        if args.concurrency:
+            body["concurrency"] = args.concurrency
+        started = client.batch("POST", "", body)
+        batch_id = started["id"]
+        if args.detach:
+            print(
+                json.dumps(started)
+                if args.json
+                else f"started {batch_id}; follow it with `cortex batch status {batch_id}`"
+            )
+            return 0
+        try:
+            final = _follow(client, batch_id, args.json)
+        except KeyboardInterrupt:
+            print(f"\nleft {batch_id} running in the daemon", file=sys.stderr)
+            return 130
+    if not args.json:
+        print(_ending(final))
+    return 0 if final["state"] == "done" else 1
+
+
+def _follow(client: Any, batch_id: str, as_json: bool) -> dict[str, Any]:
+    if as_json:
+        while True:
+            now: dict[str, Any] = client.batch("GET", f"/{batch_id}")
+            print(json.dumps(now), flush=True)
+            if now["state"] != "running":
+                return now
+            time.sleep(POLL_S)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[detail]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task(batch_id, total=None, detail="")
+        while True:
+            now = client.batch("GET", f"/{batch_id}")
+            assert isinstance(now, dict)
+            detail = (
+                f"✓{now['done']} ✗{now['failed']} ⟳{now['running']} "
+                f"{now['input_tokens'] + now['output_tokens']:,} tok {_money(now['cost_usd'])}"
+            )
+            bar.update(
+                task, total=now["total"], completed=now["done"] + now["failed"], detail=detail
+            )
+            if now["state"] != "running":
+                return dict(now)
+            time.sleep(POLL_S)
+
+
+def _ending(summary: dict[str, Any]) -> str:
+    line = (
+        f"{summary['id']} {summary['state']}: {summary['done']} answered, {summary['failed']} "
+        f"failed of {summary['total']}; {_money(summary['cost_usd'])}; results in "
+        f"{summary['output']}"
+    )
+    if summary["resent"]:
+        line += f"; {summary['resent']} sent again after a stop (each may be billed twice)"
+    if summary.get("note"):
+        line += f"\n{summary['note']}"
+    return line
+
+
+def list_batches(args: argparse.Namespace) -> int:
+    from cortexd.cli.common import ask_daemon
+
+    answer = ask_daemon(lambda c: c.batch("GET"), args.json)
+    if answer is None:
+        return 0
+    if not answer["batches"]:
+        print("no batches yet")
+    for b in answer["batches"]:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(b["created_at"]))
+        print(
+            f"{b['id']}  {when}  {b['state']:9}  {b['done'] + b['failed']}/{b['total']}  "
+            f"{_money(b['cost_usd'])}  {b['input']}"
+        )
+    return 0
+
+
+def batch_status(args: argparse.Namespace) -> int:
+    from cortexd.cli.common import ask_daemon
+
+    answer = ask_daemon(lambda c: c.batch("GET", f"/{args.batch_id}"), args.json)
+    if answer is not None:
+        print(_ending(answer))
+    return 0
+
+
+def cancel_batch(args: argparse.Namespace) -> int:
+    from cortexd.client import Client
+
+    with Client() as client:
+        print(_ending(client.batch("POST", f"/{args.batch_id}/cancel")))
+    return 0
