@@ -79,7 +79,7 @@ async def estimate_batch(request: Request) -> Response:
     from cortexd.batch import BatchInputError
 
     try:
-        _, found = await batches.estimate(_path(body.input, "input"))
+        found = await batches.estimate(_path(body.input, "input"))
     except BatchInputError as error:
         raise ApiError(400, str(error), param="input", code="bad_batch_input") from None
     out: dict[str, Any] = found.as_json()

@@ -19,6 +19,7 @@ from typing import Any
 from cortexd.batch.lines import BatchLine
 from cortexd.routing import (
     Availability,
+    CortexError,
     Message,
     RouteRequest,
     UnknownModelError,
@@ -79,6 +80,22 @@ def plan_line(
     return LinePlan(spec.name, spec.provider.value, spec.local, cost)
 
 
+def provider_of(
+    routing: Any, local_models: Iterable[str], url: str, body: dict[str, Any]
+) -> LinePlan:
+    """Where a line goes, for its provider's limit: a named model's provider at once (no
+    classification), else the line's plan."""
+    model = body.get("model")
+    if isinstance(model, str) and model != "auto" and not model.startswith("task:"):
+        try:
+            spec = routing.catalog.resolve(model)
+        except CortexError:
+            spec = None
+        if spec is not None:
+            return LinePlan(spec.name, spec.provider.value, spec.local)
+    return plan_line(routing, local_models, url, body)
+
+
 def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -120,6 +137,24 @@ class Estimate:
     unpriced: int
     problems: list[tuple[int, str]]
     per_provider: dict[str, Decimal]
+
+    @classmethod
+    def combined(cls, parts: Sequence[Estimate]) -> Estimate:
+        """The estimate of a batch planned in slices."""
+        per_model: Counter[str] = Counter()
+        per_provider: dict[str, Decimal] = {}
+        for part in parts:
+            per_model.update(part.per_model)
+            for provider, cost in part.per_provider.items():
+                per_provider[provider] = per_provider.get(provider, Decimal(0)) + cost
+        return cls(
+            sum((p.cost for p in parts), Decimal(0)),
+            sum(p.lines for p in parts),
+            dict(per_model),
+            sum(p.unpriced for p in parts),
+            [problem for p in parts for problem in p.problems],
+            per_provider,
+        )
 
     def as_json(self) -> dict[str, Any]:
         """For the API and ``cortex batch run --json``."""

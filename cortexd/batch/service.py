@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from cortexd.batch import journal
-from cortexd.batch.estimate import BATCH_CLIENT, Estimate, LinePlan, estimate, plan_line
+from cortexd.batch.estimate import BATCH_CLIENT, Estimate, LinePlan, estimate, provider_of
 from cortexd.batch.limits import ProviderLimits
 from cortexd.batch.lines import BatchLine, parse_lines
 from cortexd.batch.runner import BatchRun
@@ -32,6 +32,8 @@ log = logging.getLogger("cortexd.batch")
 LINE_TIMEOUT = httpx2.Timeout(900.0, connect=5.0)
 #: Sends at once to a local model, which answers one request at a time anyway.
 LOCAL_CONCURRENCY = 2
+#: Lines planned between two turns of the event loop, for an estimate.
+ESTIMATE_SLICE = 50
 #: The largest input file taken (its lines are kept in the journal).
 MAX_INPUT_BYTES = 1024**3
 
@@ -90,16 +92,24 @@ class Batches:
         """The most a batch may ask for: a few places are always left for other clients."""
         return max(1, self._services.limits.max_in_flight - 4)
 
-    async def estimate(self, path: Path) -> tuple[list[BatchLine], Estimate]:
-        """The lines of `path` and the estimate of their cost."""
-        limit = self._services.limits.max_body_bytes
-        lines = await asyncio.to_thread(read_input, path, limit)
+    async def read(self, path: Path) -> list[BatchLine]:
+        """The lines of `path` (read in a thread)."""
+        return await asyncio.to_thread(read_input, path, self._services.limits.max_body_bytes)
+
+    async def estimate(self, path: Path) -> Estimate:
+        """The estimate of a batch's cost, planned a slice at a time: a long batch's
+        classification never holds the event loop for long."""
+        lines = await self.read(path)
         local = self._services.local.active_models
-        return lines, estimate(self._services.routing, local, lines)
+        parts = []
+        for at in range(0, len(lines), ESTIMATE_SLICE):
+            parts.append(estimate(self._services.routing, local, lines[at : at + ESTIMATE_SLICE]))
+            await asyncio.sleep(0)
+        return Estimate.combined(parts)
 
     async def start(self, source: Path, output: Path, options: Options) -> str:
         """Journal a new batch and start it; its id."""
-        lines, _ = await self.estimate(source)
+        lines = await self.read(source)
         batch_id = "batch_" + secrets.token_hex(8)
         kept = {"concurrency": options.concurrency, "local_concurrency": options.local_concurrency}
         await self._services.ledger.write(
@@ -159,7 +169,7 @@ class Batches:
 
     def _plan(self, url: str, body: dict[str, Any]) -> LinePlan:
         services = self._services
-        return plan_line(services.routing, services.local.active_models, url, body)
+        return provider_of(services.routing, services.local.active_models, url, body)
 
     async def _send(self, url: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         try:
