@@ -30,6 +30,7 @@ from cortexd.api.errors import ApiError
 from cortexd.api.hardware_routes import hardware
 from cortexd.api.ledger_routes import LEDGER_ROUTES
 from cortexd.api.messages_routes import count_tokens, messages
+from cortexd.api.openai_batch_routes import OPENAI_BATCH_ROUTES
 from cortexd.api.proposal_routes import PROPOSAL_ROUTES
 from cortexd.api.reachability import Reachability
 from cortexd.api.responses_routes import responses
@@ -223,7 +224,10 @@ def build_app(services: Services) -> Starlette:
         Route(p, _guarded(h, False), methods=[m]) for p, h, m in (*LEDGER_ROUTES, *PROPOSAL_ROUTES)
     ]
     routes += [Route(p, _guarded(h, True), methods=[m]) for p, h, m in CAPTURE_ROUTES]
-    routes += [Route(p, _guarded(h, False), methods=[m]) for p, h, m in BATCH_ROUTES]
+    routes += [
+        Route(p, _guarded(h, False), methods=[m])
+        for p, h, m in (*BATCH_ROUTES, *OPENAI_BATCH_ROUTES)
+    ]
     handlers = {404: _not_found, 405: _not_allowed, Exception: _internal}
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.services = services
