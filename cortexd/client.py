@@ -162,6 +162,14 @@ class Client:
         result: dict[str, Any] = self._request(method, f"/v1/cortex/batches{tail}", body)
         return result
 
+    def queue(self, text: str | None = None) -> dict[str, Any]:
+        """``GET /v1/cortex/queue``; with `text`, ``POST`` it as a new coding task."""
+        body = None if text is None else {"text": text}
+        result: dict[str, Any] = self._request(
+            "GET" if text is None else "POST", "/v1/cortex/queue", body
+        )
+        return result
+
     def stats(
         self, *, since: str | None = None, task: str | None = None, by: str | None = None
     ) -> dict[str, Any]:

@@ -101,7 +101,9 @@ def attach_lifespan(
             private_folder(report.parent / "inbox")
         app.state.capture_ready = asyncio.Event()
         tasks.append(asyncio.create_task(_run_capture(app, report.parent)))
-        batches = await _start_batches(app, services)
+        batches = await _start_batches(app, services, report.parent / "queue")
+        if batches.queue is not None:
+            tasks.append(asyncio.create_task(batches.queue.run()))
         if services.ledger.keep_prompts_days > 0:
             tasks.append(asyncio.create_task(_prune_hourly(services)))
         watchers = await _watch_routing_file(services, notices, notifier)
@@ -175,11 +177,12 @@ async def _run_capture(app: Starlette, context_dir: Path) -> None:
     await inbox
 
 
-async def _start_batches(app: Starlette, services: Services) -> Batches:
-    """Batches, and those a stopped daemon left running resumed where they stopped."""
+async def _start_batches(app: Starlette, services: Services, queue: Path) -> Batches:
+    """Batches, and those a stopped daemon left running resumed where they stopped; the
+    queue of coding tasks in `queue` (beside the inbox)."""
     from cortexd.batch import Batches
 
-    batches = Batches(app, services)
+    batches = Batches(app, services, queue)
     app.state.batches = batches
     await batches.resume()
     return batches

@@ -8,6 +8,7 @@ machine: the daemon runs as the same user, and the batch goes on after the termi
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,7 +141,35 @@ async def cancel_batch(request: Request) -> Response:
     return JSONResponse(await batches.summary(batch_id))
 
 
+class QueueBody(_Model):
+    """A coding task for the queue: its text (the CLI adds the files it names)."""
+
+    text: str = Field(min_length=1, max_length=1024 * 1024)
+
+
+async def queue_task(request: Request) -> Response:
+    """``POST /v1/cortex/queue``: put a coding task on the queue."""
+    services: Services = request.app.state.services
+    body = parse_body(await read_json(request, services), QueueBody)
+    queue = _batches(request).queue
+    if queue is None:
+        raise ApiError(503, "the queue is not running in this daemon", code="queue_unavailable")
+    name = await asyncio.to_thread(queue.add, body.text)
+    return JSONResponse({"name": name, "folder": str(queue.folder)}, status_code=201)
+
+
+async def queue_listing(request: Request) -> Response:
+    """``GET /v1/cortex/queue``: the tasks pending, running, done and failed."""
+    queue = _batches(request).queue
+    if queue is None:
+        raise ApiError(503, "the queue is not running in this daemon", code="queue_unavailable")
+    listed = await asyncio.to_thread(queue.listing)
+    return JSONResponse({"folder": str(queue.folder), **listed})
+
+
 BATCH_ROUTES = (
+    ("/v1/cortex/queue", queue_task, "POST"),
+    ("/v1/cortex/queue", queue_listing, "GET"),
     ("/v1/cortex/batches/estimate", estimate_batch, "POST"),
     ("/v1/cortex/batches", start_batch, "POST"),
     ("/v1/cortex/batches", list_batches, "GET"),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from cortexd.batch import journal
+from cortexd.batch.coding_queue import CodingQueue
 from cortexd.batch.estimate import BATCH_CLIENT, Estimate, LinePlan, estimate, provider_of
 from cortexd.batch.limits import ProviderLimits
 from cortexd.batch.lines import BatchLine, parse_lines
@@ -73,7 +74,7 @@ def read_input(path: Path, max_line_bytes: int) -> list[BatchLine]:
 class Batches:
     """Every batch of one daemon: `start`, `resume`, `cancel`, and their `summary`."""
 
-    def __init__(self, app: Any, services: Services) -> None:
+    def __init__(self, app: Any, services: Services, queue_folder: Path | None = None) -> None:
         self._services = services
         self._http = httpx2.AsyncClient(
             transport=httpx2.ASGITransport(app=app),
@@ -82,6 +83,8 @@ class Batches:
             headers={"user-agent": f"{BATCH_CLIENT}/1"},
         )
         self._runs: dict[str, tuple[BatchRun, asyncio.Task[str]]] = {}
+        #: The queue of coding tasks, sent through the same in-process client.
+        self.queue = CodingQueue(queue_folder, self._send) if queue_folder else None
 
     def default_concurrency(self) -> int:
         """Sends at once per cloud provider when the batch does not say: half of what the

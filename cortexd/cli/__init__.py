@@ -20,6 +20,7 @@ from cortexd.cli import (
     health_cmd,
     models_cmd,
     propose_cmd,
+    queue_cmd,
     route_cmd,
     service_cmd,
     stats_cmd,
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed_cmd.register(sub)
     capture_cmd.register(sub)
     batch_cmd.register(sub)
+    queue_cmd.register(sub)
     propose_cmd.register(sub)
     service_cmd.register(sub)
     connect_cmd.register(sub)
