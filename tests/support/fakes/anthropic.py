@@ -23,6 +23,7 @@ from ._provider import (
     split_fixed,
     split_text,
 )
+from .anthropic_batches import MessageBatches
 from .prompt_cache import PromptCache, without_breakpoints
 from .prompt_cache import problem as cache_problem
 from .script import Fault, Turn
@@ -96,6 +97,9 @@ class FakeAnthropic(ProviderFake):
         self.route("POST", "/v1/messages", self._messages)
         self.route("POST", "/v1/messages/count_tokens", self._count_tokens)
         self.route("GET", "/v1/models", self._list_models)
+        self.message_batches = MessageBatches(self)
+        self.route("POST", "/v1/messages/batches", self.message_batches.create)
+        self.route("GET", "/v1/messages/batches", self.message_batches.listing)
 
     # -- signatures ------------------------------------------------------------------------
 
@@ -185,7 +189,8 @@ class FakeAnthropic(ProviderFake):
             if model_id in self.models:
                 return self.json_reply(_model_info(model_id))
             return self.error_reply(404, f"model: {model_id}")
-        return self.error_reply(404, "Not found")
+        batch = self.message_batches.route(request)
+        return batch if batch is not None else self.error_reply(404, "Not found")
 
     def error_payload(
         self,
