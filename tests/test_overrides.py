@@ -207,15 +207,13 @@ def test_removing_a_directive_never_touches_the_other_lines(
     assert found is not None and found.text == rest
 
 
-@pytest.mark.skip(reason="round 6 freeze: fresh set H is written after it, then scored here")
 def test_the_fresh_set_scores_no_worse_than_recorded(detector: OverrideDetector) -> None:
-    """Fresh set G was written after the model was frozen (afd5595) and committed before its
-    first score: recall 90.6%, precision 98.7% (docs/classification.md); after the
-    revocations that name their model were learned, 90.3% at 99.4%. Nothing may train on it;
-    this holds today's level, so a change that loses ground on unseen text fails here.
+    """Fresh set H was written after the model was frozen (1fe3867) and committed before its
+    first score: recall 70.9%, precision 94.5% (docs/classification.md). Nothing may train on
+    it; this holds today's level, so a change that loses ground on unseen text fails here.
     (The sets scored in earlier rounds were retired into training.)"""
-    scores = score(detector, load(DATA / "overrides_fresh_g.jsonl"))
+    scores = score(detector, load(DATA / "overrides_fresh_h.jsonl"))
     assert scores.directives == 340
-    assert scores.recall >= 0.90, scores.misses[:5]
-    assert scores.precision >= 0.99, scores.false_alarms
-    assert scores.unknown_found == 20
+    assert scores.recall >= 0.70, scores.misses[:5]
+    assert scores.precision >= 0.94, scores.false_alarms
+    assert scores.unknown_found >= 16
