@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx2
-
 from cortexd.batch import journal
+from cortexd.batch.asgi_call import AppCall
 from cortexd.batch.coding_queue import CodingQueue
 from cortexd.batch.estimate import BATCH_CLIENT, Estimate, LinePlan, estimate, provider_of
 from cortexd.batch.limits import ProviderLimits
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cortexd.batch")
 
 #: A line waits this long for its whole answer (dispatch has its own deadline within it).
-LINE_TIMEOUT = httpx2.Timeout(900.0, connect=5.0)
+LINE_TIMEOUT_S = 900.0
 #: Sends at once to a local model, which answers one request at a time anyway.
 LOCAL_CONCURRENCY = 2
 #: Lines planned between two turns of the event loop, for an estimate.
@@ -76,12 +75,7 @@ class Batches:
 
     def __init__(self, app: Any, services: Services, queue_folder: Path | None = None) -> None:
         self._services = services
-        self._http = httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app),
-            base_url="http://cortexd",
-            timeout=LINE_TIMEOUT,
-            headers={"user-agent": f"{BATCH_CLIENT}/1"},
-        )
+        self._app = AppCall(app, f"{BATCH_CLIENT}/1")
         self._runs: dict[str, tuple[BatchRun, asyncio.Task[str]]] = {}
         #: The queue of coding tasks, sent through the same in-process client.
         self.queue = CodingQueue(queue_folder, self._send) if queue_folder else None
@@ -176,14 +170,11 @@ class Batches:
 
     async def _send(self, url: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         try:
-            answer = await self._http.post(url, json=body)
-        except httpx2.HTTPError as error:
-            return 502, {}, {"error": {"code": "batch_send_failed", "message": str(error)}}
-        try:
-            data = answer.json()
-        except ValueError:
-            data = {"error": {"code": "not_json", "message": answer.text[:500]}}
-        return answer.status_code, dict(answer.headers), data
+            async with asyncio.timeout(LINE_TIMEOUT_S):
+                return await self._app.post(url, body)
+        except TimeoutError:
+            message = f"no answer in {LINE_TIMEOUT_S:.0f} s"
+            return 504, {}, {"error": {"code": "batch_line_timeout", "message": message}}
 
     async def summary(self, batch_id: str) -> dict[str, Any] | None:
         """A batch's state and counts; None when there is no such batch."""
@@ -211,4 +202,3 @@ class Batches:
         for _, task in list(self._runs.values()):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await self._http.aclose()
