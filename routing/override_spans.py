@@ -17,9 +17,20 @@ from cortexd.routing.catalog import Catalog, place_model_id
 #: Models people name that no routing file of ours serves; a directive to one is reported
 #: with a "did you mean", never silently dropped.
 UNKNOWN_MODELS = (
-    "gemini", "bard", "mistral", "mixtral", "deepseek", "grok", "perplexity", "copilot",
-    "phi-3", "command-r", "cohere", "qwen3", "gemma",
-)  # fmt: skip
+    "gemini",
+    "bard",
+    "mistral",
+    "mixtral",
+    "deepseek",
+    "grok",
+    "perplexity",
+    "copilot",
+    "phi-3",
+    "command-r",
+    "cohere",
+    "qwen3",
+    "gemma",
+)
 #: A vendor's name stands for the model its plain product name already means ("Claude",
 #: "GPT"): "let Anthropic handle this" is "let Claude handle this".
 VENDORS = {"anthropic": "claude", "openai": "gpt", "open ai": "gpt"}
@@ -90,6 +101,7 @@ class CandidateFinder:
                 candidate = self._candidate(m)
                 if candidate is not None:
                     found.append(candidate)
+        found = _without_vendors_of(prompt, found)
         # A directive is one of the names nearest an edge: a paste naming models eighty
         # times is read at its first and last few.
         return found if len(found) <= 2 * MOST else found[:MOST] + found[-MOST:]
@@ -135,26 +147,75 @@ class CandidateFinder:
         return spec.name if spec is not None else None
 
 
+#: What joins a vendor to its model: "Anthropic's Opus", "OpenAI Codex", "le Codex
+#: d'OpenAI", "el Sonnet de Anthropic", "Opus von Anthropic".
+_VENDOR_JOIN = re.compile(
+    r"\s*(?:['’]s\s+|\s+(?:d['’]\s*|de\s+|von\s+|of\s+|by\s+)|[\s-])", re.IGNORECASE
+)
+
+
+def _without_vendors_of(prompt: str, found: list[Candidate]) -> list[Candidate]:
+    """The candidates without a vendor's name joined to a model's: the model is the one
+    meant ("let Anthropic's Haiku do it" asks for haiku, not for Anthropic's everyday model).
+
+    >>> from cortexd.routing.catalog import build_catalog
+    >>> [c.model for c in CandidateFinder(build_catalog()).find("le Codex d'OpenAI, stp")]
+    ['codex']
+    """
+    models = [c for c in found if not c.vendor]
+    if len(models) == len(found) or not models:
+        return found
+
+    def joined(v: Candidate) -> bool:
+        for m in models:
+            gap = prompt[v.end : m.start] if v.end <= m.start else prompt[m.end : v.start]
+            if len(gap) <= 6 and _VENDOR_JOIN.fullmatch(gap):
+                return True
+        return False
+
+    return [c for c in found if not (c.vendor and joined(c))]
+
+
 def typos(name: str) -> set[str]:
     """The slips a hurried hand makes in a name: two neighbouring letters after the first
-    swapped, a double letter typed once ("chatgtp", "cluade", "sonet", "haiuk", "llmaa").
-    Names under four letters have none, and a slip that is a common word ("oups") is none.
+    swapped ("chatgtp", "cluade", "haiuk"), a letter typed twice ("opuss", "lamma") or not at
+    all ("sonet", "codx"). Names under four letters have none, a name with digits only in
+    its letters ("gtp-4o"), and a slip that is a common word ("oups", "code") is none.
 
-    >>> sorted(typos("sonnet"))
-    ['snonet', 'sonent', 'sonet', 'sonnte']
     >>> sorted(typos("opus"))
-    ['opsu']
+    ['oopus', 'oppus', 'opsu', 'opuss', 'opuus']
+    >>> sorted(typos("gpt-4o"))
+    ['gtp-4o']
     """
-    if len(name) < 4 or not name.isalpha():
+    head = re.match(r"[a-z]+", name)
+    if head is None or len(name) < 4:
         return set()
-    found = {name[:i] + name[i + 1] + name[i] + name[i + 2 :] for i in range(1, len(name) - 1)}
-    found |= {name[:i] + name[i + 1 :] for i in range(1, len(name)) if name[i] == name[i - 1]}
+    letters, rest = head.group(0), name[head.end() :]
+    if rest:  # "gpt-4o": only its letters slip, and only by a swap
+        swaps = _swaps(letters) if len(letters) >= 3 else set()
+        return {s + rest for s in swaps} - {name}
+    found = _swaps(letters)
+    found |= {letters[: i + 1] + letters[i:] for i in range(len(letters))}  # doubled
+    dropped = range(1, len(letters) - 1) if len(letters) >= 5 else ()
+    found |= {letters[:i] + letters[i + 1 :] for i in dropped}  # one inside letter left out
+    found |= {
+        letters[:i] + letters[i + 1 :]
+        for i in range(1, len(letters))
+        if letters[i] == letters[i - 1]
+    }
     return found - {name} - _WORDS
 
 
+def _swaps(letters: str) -> set[str]:
+    return {
+        letters[:i] + letters[i + 1] + letters[i] + letters[i + 2 :]
+        for i in range(1, len(letters) - 1)
+    }
+
+
 #: Slips that are words people write: "oups" is French for "oops", "lama" the French for
-#: the animal, and a Dalai Lama's title.
-_WORDS = frozenset({"oups", "lama"})
+#: the animal and a Dalai Lama's title, "code" and "clade" words of their own.
+_WORDS = frozenset({"oups", "lama", "code", "clade"})
 
 
 def _loose(name: str) -> str:

@@ -66,10 +66,27 @@ def test_slips_are_swaps_and_single_letters_of_a_double() -> None:
     assert typos("chatgpt") >= {"chatgtp", "chatpgt", "cahtgpt"}
     assert "hcatgpt" not in typos("chatgpt")  # the first letter is rarely the slip
     assert typos("sonnet") >= {"sonet", "sonent"}
-    assert typos("haiku") == {"hiaku", "hakiu", "haiuk"} and typos("opus") == {"opsu"}
-    # Too short to tell from other words, not letters only, or a word in its own right.
-    assert typos("gpt") == set() and typos("gpt-4o") == set()
-    assert "lama" not in typos("llama") and "llmaa" in typos("llama")
+    assert {"hiaku", "haiuk", "hiku", "haikuu"} <= typos("haiku")
+    assert typos("opus") == {"opsu", "oopus", "oppus", "opuus", "opuss"}
+    # Too short to tell from other words, a word in its own right; a name with digits slips
+    # only by a swap in its letters.
+    assert typos("gpt") == set() and typos("gpt-4o") == {"gtp-4o"}
+    assert "lama" not in typos("llama") and "code" not in typos("codex")
+    assert {"llmaa", "lamma"} & typos("llama") == {"llmaa"} and "llamma" in typos("llama")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "model"),
+    [
+        ("le Codex d'OpenAI, stp : un script bash", "codex"),
+        ("get Anthropic's Haiku to sum this", "haiku"),
+        ("el Sonnet de Anthropic, por favor", "sonnet"),
+        ("let Anthropic handle this", "sonnet"),  # a vendor alone is its everyday model
+    ],
+)
+def test_a_vendor_joined_to_a_model_names_that_model(prompt: str, model: str) -> None:
+    found = CandidateFinder(build_catalog()).find(prompt)
+    assert [c.model for c in found] == [model]
 
 
 def test_a_slip_in_a_short_name_is_a_candidate_flagged_as_a_guess() -> None:
