@@ -40,7 +40,8 @@ class StartBody(EstimateBody):
     concurrency: int | None = Field(default=None, ge=1)
 
 
-def _batches(request: Request) -> Batches:
+def batches_of(request: Request) -> Batches:
+    """The daemon's batches (503 before they have started)."""
     found: Batches | None = getattr(request.app.state, "batches", None)
     if found is None:
         raise ApiError(503, "batches are not running in this daemon yet", code="batch_unavailable")
@@ -76,7 +77,7 @@ async def estimate_batch(request: Request) -> Response:
     """``POST /v1/cortex/batches/estimate``."""
     services: Services = request.app.state.services
     body = parse_body(await read_json(request, services), EstimateBody)
-    batches = _batches(request)
+    batches = batches_of(request)
     from cortexd.batch import BatchInputError
 
     try:
@@ -93,7 +94,7 @@ async def start_batch(request: Request) -> Response:
     """``POST /v1/cortex/batches``: journal the batch and start it."""
     services: Services = request.app.state.services
     body = parse_body(await read_json(request, services), StartBody)
-    batches = _batches(request)
+    batches = batches_of(request)
     from cortexd.batch import BatchInputError, Options
 
     most = batches.most_concurrency()
@@ -118,13 +119,13 @@ async def start_batch(request: Request) -> Response:
 
 async def list_batches(request: Request) -> Response:
     """``GET /v1/cortex/batches``: the latest batches, newest first."""
-    return JSONResponse({"batches": await _batches(request).listing()})
+    return JSONResponse({"batches": await batches_of(request).listing()})
 
 
 async def get_batch(request: Request) -> Response:
     """``GET /v1/cortex/batches/{id}``: one batch's state and counts."""
     batch_id = request.path_params["batch_id"]
-    found = await _batches(request).summary(batch_id)
+    found = await batches_of(request).summary(batch_id)
     if found is None:
         raise ApiError(404, f"no batch {batch_id!r}", code="batch_not_found")
     return JSONResponse(found)
@@ -133,7 +134,7 @@ async def get_batch(request: Request) -> Response:
 async def cancel_batch(request: Request) -> Response:
     """``POST /v1/cortex/batches/{id}/cancel``."""
     batch_id = request.path_params["batch_id"]
-    batches = _batches(request)
+    batches = batches_of(request)
     if await batches.summary(batch_id) is None:
         raise ApiError(404, f"no batch {batch_id!r}", code="batch_not_found")
     if not await batches.cancel(batch_id):
@@ -151,7 +152,7 @@ async def queue_task(request: Request) -> Response:
     """``POST /v1/cortex/queue``: put a coding task on the queue."""
     services: Services = request.app.state.services
     body = parse_body(await read_json(request, services), QueueBody)
-    queue = _batches(request).queue
+    queue = batches_of(request).queue
     if queue is None:
         raise ApiError(503, "the queue is not running in this daemon", code="queue_unavailable")
     name = await asyncio.to_thread(queue.add, body.text)
@@ -160,7 +161,7 @@ async def queue_task(request: Request) -> Response:
 
 async def queue_listing(request: Request) -> Response:
     """``GET /v1/cortex/queue``: the tasks pending, running, done and failed."""
-    queue = _batches(request).queue
+    queue = batches_of(request).queue
     if queue is None:
         raise ApiError(503, "the queue is not running in this daemon", code="queue_unavailable")
     listed = await asyncio.to_thread(queue.listing)

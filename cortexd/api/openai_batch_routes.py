@@ -18,13 +18,13 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from cortexd.api.batch_routes import batches_of as _batches
 from cortexd.api.body import read_json
 from cortexd.api.chat_request import _Model, parse_body
 from cortexd.api.errors import ApiError
 from cortexd.atomic import write_atomic
 
 if TYPE_CHECKING:
-    from cortexd.batch import Batches
     from cortexd.batch.files import FileStore
     from cortexd.services import Services
 
@@ -52,13 +52,6 @@ def _store(request: Request) -> FileStore:
 
     services: Services = request.app.state.services
     return FileStore(services.ledger.path.parent / "files")
-
-
-def _batches(request: Request) -> Batches:
-    found: Batches | None = getattr(request.app.state, "batches", None)
-    if found is None:
-        raise ApiError(503, "batches are not running in this daemon yet", code="batch_unavailable")
-    return found
 
 
 async def create_file(request: Request) -> Response:
