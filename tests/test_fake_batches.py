@@ -1,13 +1,16 @@
-"""The fake Anthropic's Message Batches, driven by the official anthropic SDK's batch methods:
-the wire the daemon's provider batches (issue 23) will be tested against."""
+"""The fakes' batch APIs — Anthropic's Message Batches, OpenAI's Files and Batch — driven by
+the official SDKs' batch methods: the wire the daemon's provider batches (issue 23) will be
+tested against."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import anthropic
+import openai
 import pytest
-from support.fakes import FakeAnthropic, Fault, Turn
+from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 
 
 @pytest.fixture
@@ -78,3 +81,60 @@ def test_a_bad_batch_is_refused_as_the_api_refuses_it(fake: FakeAnthropic) -> No
         client.messages.batches.create(requests=[_request("a", "x"), _request("a", "y")])  # type: ignore[list-item]
     with pytest.raises(anthropic.NotFoundError):
         client.messages.batches.retrieve("msgbatch_none")
+
+
+def _openai_line(custom_id: str, text: str) -> str:
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": text}]}
+    return json.dumps(
+        {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}
+    )
+
+
+def test_the_fake_openai_runs_a_batch_from_an_uploaded_file(openai_fake: FakeOpenAI) -> None:
+    openai_fake.enqueue(Turn(text="one"), Fault.status(500), Turn(text="three"))
+    openai_fake.batches.polls = 1
+    client = openai.OpenAI(api_key="sk-test", base_url=openai_fake.base_url, max_retries=0)
+    data = "\n".join(_openai_line(c, c) for c in ("a", "b", "c")).encode()
+    uploaded = client.files.create(file=("in.jsonl", data), purpose="batch")
+    assert uploaded.bytes == len(data) and client.files.content(uploaded.id).content == data
+    batch = client.batches.create(
+        input_file_id=uploaded.id,
+        endpoint="/v1/chat/completions",
+        completion_window="24h",
+        metadata={"cortex_submission": "k1"},
+    )
+    assert batch.status == "in_progress"
+    assert client.batches.retrieve(batch.id).status == "in_progress"
+    done = client.batches.retrieve(batch.id)
+    assert done.status == "completed" and done.metadata == {"cortex_submission": "k1"}
+    counts = done.request_counts
+    assert counts is not None and (counts.total, counts.completed, counts.failed) == (3, 2, 1)
+    assert done.output_file_id and done.error_file_id
+    output = [json.loads(x) for x in client.files.content(done.output_file_id).text.splitlines()]
+    errors = [json.loads(x) for x in client.files.content(done.error_file_id).text.splitlines()]
+    assert [
+        (o["custom_id"], o["response"]["body"]["choices"][0]["message"]["content"]) for o in output
+    ] == [("a", "one"), ("c", "three")]
+    assert errors[0]["custom_id"] == "b" and errors[0]["response"]["status_code"] == 500
+    assert batch.id in [b.id for b in client.batches.list()]
+
+
+@pytest.mark.parametrize("ending", ["cancelled", "expired"])
+def test_a_fake_openai_batch_ended_early_files_only_what_was_done(
+    openai_fake: FakeOpenAI, ending: str
+) -> None:
+    client = openai.OpenAI(api_key="sk-test", base_url=openai_fake.base_url, max_retries=0)
+    data = "\n".join(_openai_line(f"r{i}", "x") for i in range(4)).encode()
+    uploaded = client.files.create(file=("in.jsonl", data), purpose="batch")
+    batch = client.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    if ending == "cancelled":
+        client.batches.cancel(batch.id)
+    else:
+        openai_fake.batches.expire(batch.id)
+    ended = client.batches.retrieve(batch.id)
+    assert ended.status == ending and ended.request_counts.completed == 2  # type: ignore[union-attr]
+    assert ended.output_file_id is not None
+    lines = client.files.content(ended.output_file_id).text.splitlines()
+    assert [json.loads(x)["custom_id"] for x in lines] == ["r0", "r1"]

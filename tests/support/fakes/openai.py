@@ -17,6 +17,7 @@ from ._provider import (
     split_fixed,
     split_text,
 )
+from .openai_batches import OpenAIBatches
 from .script import Fault, Turn
 from .server import Action, RecordedRequest
 from .vectors import embed_text, to_base64
@@ -63,6 +64,17 @@ class FakeOpenAI(ProviderFake):
         self.route("POST", "/v1/responses", self._responses)
         self.route("POST", "/v1/embeddings", self._embeddings)
         self.route("GET", "/v1/models", self._list_models)
+        self.batches = OpenAIBatches(
+            self,
+            {
+                "/v1/chat/completions": _render_chat,
+                "/v1/responses": _render_response,
+                "/v1/embeddings": _render_embeddings,
+            },
+        )
+        self.route("POST", "/v1/files", self.batches.upload)
+        self.route("POST", "/v1/batches", self.batches.create)
+        self.route("GET", "/v1/batches", self.batches.listing)
 
     @property
     def base_url(self) -> str:
@@ -93,6 +105,9 @@ class FakeOpenAI(ProviderFake):
                 error_type="invalid_request_error",
                 error_code="model_not_found",
             )
+        batch = self.batches.route(request)
+        if batch is not None:
+            return batch
         return self.error_reply(
             404,
             f"Invalid URL ({request.method} {request.path})",
