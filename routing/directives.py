@@ -91,6 +91,8 @@ def _in_force(messages: Sequence[Message], users: list[int], detector: OverrideD
         text = messages[users[number - 1]].content
         earlier = detector.read(text)
         if isinstance(earlier, Override) and earlier.scope == "session":
+            if _drops(earlier, text, detector):
+                return Reading(revoked_at=number)
             return Reading(Directive(earlier, number, len(users), tuple(messages)))
         if isinstance(earlier, UnknownModel) and earlier.scope == "session":
             # A switch to a model the file lacks replaced any before it: routed, and said.
@@ -107,12 +109,22 @@ def _restates(
     detector: OverrideDetector,
     latest: str,
 ) -> bool:
-    """Whether `found`, a directive in the latest turn, only names the session model already
-    in force in a turn that reads as a revocation."""
+    """Whether `found`, a session directive in a latest turn that reads as a revocation, is
+    the revocation's own model: the session model already in force, or the one model its
+    first sentence names ("Hör bitte auf, für den Rest des Chats Codex zu nehmen" stops
+    codex; "switch to sonnet, stop using opus" names two, and pins sonnet)."""
     if found.scope != "session" or not detector.revokes(latest):
         return False
+    if _drops(found, latest, detector):
+        return True
     before = _in_force(messages, users, detector).directive
     return before is not None and before.override.model == found.model
+
+
+def _drops(found: Override, text: str, detector: OverrideDetector) -> bool:
+    """Whether the turn `text`, read as the session directive `found`, revokes that very
+    model: it reads as a revocation and its first sentence names no other model."""
+    return detector.revokes(text) and detector.models_named(text) == {found.model}
 
 
 def _without(messages: Sequence[Message], at: int, found: Override) -> tuple[Message, ...]:

@@ -20,7 +20,7 @@ from cortexd.routing.override_extent import cut
 from cortexd.routing.override_features import features_of, span_tokens, tokens, topics_of
 from cortexd.routing.override_model import OverrideModel
 from cortexd.routing.override_spans import HEAD, TAIL, Candidate, CandidateFinder
-from cortexd.routing.revocations import RevocationModel
+from cortexd.routing.revocations import RevocationModel, first_sentence
 from cortexd.routing.text_memo import TextMemo
 
 
@@ -71,6 +71,11 @@ class OverrideDetector:
 
     def _revokes_afresh(self, text: str) -> bool:
         return self._revocations.revokes(text, self._finder)
+
+    def models_named(self, text: str) -> frozenset[str]:
+        """The models the first sentence of `text` names (a revocation is read in it)."""
+        found = self._finder.find(first_sentence(text))
+        return frozenset(c.model or c.unknown or c.surface for c in found)
 
     def detect(self, prompt: str) -> Override | None:
         """The override in `prompt` to a model of the catalog, or None (a mention, or none)."""

@@ -83,6 +83,20 @@ def test_a_revocation_that_names_the_model_in_force_ends_it(
     assert any("revoked (turn 3)" in r for r in p.reasons)
 
 
+@pytest.mark.parametrize(
+    "revocation",
+    [
+        "Hör bitte auf, für den Rest des Chats Codex zu nehmen, ich hab jetzt normale Fragen.",
+        "stop using codex for the rest of this chat",
+    ],
+)
+def test_a_revocation_naming_one_model_never_pins_it(router: Router, revocation: str) -> None:
+    """With no session in force it may read as a session directive to the model it names;
+    it is the revocation it says, and the next turns are routed."""
+    p = _plan(router, "hi", revocation, "write a haiku about autumn")
+    assert p.decided_by != "override" and "codex" not in p.chain[:1], p.reasons
+
+
 def test_a_switch_away_from_the_model_in_force_is_a_new_session_directive(
     router: Router,
 ) -> None:
