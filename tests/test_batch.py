@@ -195,6 +195,28 @@ def test_the_estimate_prices_the_lines_and_names_those_that_will_fail(
     assert relative.status_code == 400 and relative.json()["error"]["param"] == "input"
 
 
+def test_a_cancel_reports_every_line_even_those_waiting_to_be_sent_again(
+    fresh_app: tuple[App, FakeAnthropic, FakeOpenAI], tmp_path: Path
+) -> None:
+    app, _, openai = fresh_app
+    openai.enqueue(*[Fault.status(500)] * 200)  # every send fails: each line waits to retry
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("\n".join(_short(i, "gpt-4o") for i in range(3)) + "\n")
+    started = _start(app, source, output, concurrency=3)
+    with app.client() as http:
+        wait_for(
+            lambda: http.get(f"/v1/cortex/batches/{started['id']}").json()["running"] == 3,
+            "three lines sent",
+        )
+        time.sleep(0.5)  # in their wait before a second send
+        cancelled = http.post(f"/v1/cortex/batches/{started['id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    final = _wait_done(app, started["id"])
+    out = _read(output)
+    assert final["state"] == "cancelled" and [o["id"] for o in out] == ["q0", "q1", "q2"]
+    assert all(o["error"]["code"] == "not_sent" for o in out), out
+
+
 def test_a_killed_run_resumes_with_no_line_answered_or_written_twice(
     fresh_app: tuple[App, FakeAnthropic, FakeOpenAI], tmp_path: Path
 ) -> None:

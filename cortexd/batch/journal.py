@@ -228,8 +228,9 @@ def cancel(db: sqlite3.Connection, batch_id: str) -> bool:
 
 
 def leave_unsent(db: sqlite3.Connection, batch_id: str, why: str) -> int:
-    """The lines not yet sent are reported as not sent, with `why` (a cancel, a budget)."""
+    """At the end of a run cut short (a cancel, a budget), once no line is in flight: the
+    lines never sent, and those waiting to be sent again, are reported as not answered."""
     return db.execute(
-        "UPDATE batch_lines SET state = ?, answer = ? WHERE batch_id = ? AND state = ?",
-        (INVALID, json.dumps({"error": why, "code": "not_sent"}), batch_id, PENDING),
+        "UPDATE batch_lines SET state = ?, answer = ? WHERE batch_id = ? AND state IN (?, ?)",
+        (INVALID, json.dumps({"error": why, "code": "not_sent"}), batch_id, PENDING, SENT),
     ).rowcount

@@ -31,13 +31,15 @@ class AdaptiveLimit:
         self.ceiling = max(1, self.ceiling)
         self.limit = self.limit or self.ceiling
 
+    def pause_s(self) -> float:
+        """How long new sends must still wait after a rate limit (0 when they need not)."""
+        return max(0.0, self.paused_until - time.monotonic())
+
     async def acquire(self) -> None:
-        """Wait for a free place under the limit, then for any pause to end."""
+        """Wait for a free place under the limit (the caller waits out `pause_s` first)."""
         async with self._changed:
             await self._changed.wait_for(lambda: self.active < self.limit)
             self.active += 1
-        while (wait := self.paused_until - time.monotonic()) > 0:
-            await asyncio.sleep(wait)
 
     async def release(self, limited: bool = False, retry_after: float | None = None) -> None:
         """A send is over; `limited` when the provider turned it away for rate (the limit

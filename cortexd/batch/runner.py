@@ -13,6 +13,7 @@ held, so no line is ever written twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -115,6 +116,7 @@ class BatchRun:
         self._stopped: tuple[str, str] | None = None  # (state, why)
         self._wrote = asyncio.Event()
         self._flushing = asyncio.Lock()
+        self._stop_asked = asyncio.Event()
         self._ending = False
 
     def stop(self, state: str, why: str) -> None:
@@ -122,6 +124,7 @@ class BatchRun:
         in flight are answered, and the lines never sent are reported with `why`."""
         if self._stopped is None:
             self._stopped = (state, why)
+            self._stop_asked.set()
 
     async def run(self) -> str:
         """Run the batch to its end; its final state."""
@@ -168,6 +171,10 @@ class BatchRun:
         limit = self._limits.of(plan.provider or "-", plan.local)
         tries = 0
         while self._stopped is None:
+            while limit.pause_s() > 0 and self._stopped is None:
+                await self._sleep(limit.pause_s())
+            if self._stopped is not None:
+                return
             await limit.acquire()
             outcome = Outcome(final=True)
             try:
@@ -194,7 +201,12 @@ class BatchRun:
                 pause = outcome.limited or outcome.held
                 await limit.release(outcome.limited, outcome.retry_after if pause else None)
             if not pause:
-                await asyncio.sleep(outcome.retry_after or RETRY_BASE_S * 2 ** (tries - 1))
+                await self._sleep(outcome.retry_after or RETRY_BASE_S * 2 ** (tries - 1))
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait `seconds`, or until the run is stopped."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_asked.wait(), seconds)
 
     async def _flusher(self) -> None:
         while not self._ending:

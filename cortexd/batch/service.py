@@ -32,6 +32,8 @@ log = logging.getLogger("cortexd.batch")
 LINE_TIMEOUT_S = 900.0
 #: Sends at once to a local model, which answers one request at a time anyway.
 LOCAL_CONCURRENCY = 2
+#: How long a cancel waits for the lines in flight before it answers.
+CANCEL_WAIT_S = 5.0
 #: Lines planned between two turns of the event loop, for an estimate.
 ESTIMATE_SLICE = 50
 #: The largest input file taken (its lines are kept in the journal).
@@ -189,9 +191,10 @@ class Batches:
         rest are reported as not sent. False when it is not running."""
         running = self._runs.get(batch_id)
         if running is not None:
-            running[0].stop(journal.CANCELLED, "cancelled before it was sent")
+            running[0].stop(journal.CANCELLED, "cancelled before it was answered")
+            # The lines in flight finish; the answer waits a little for them, not for ever.
             with contextlib.suppress(Exception):
-                await asyncio.shield(running[1])
+                await asyncio.wait({running[1]}, timeout=CANCEL_WAIT_S)
             return True
         return await self._services.ledger.write(lambda db: journal.cancel(db, batch_id))
 
