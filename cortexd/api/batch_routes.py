@@ -24,6 +24,7 @@ from cortexd.api.errors import ApiError
 
 if TYPE_CHECKING:
     from cortexd.batch import Batches, Estimate
+    from cortexd.batch.coding_queue import CodingQueue
     from cortexd.services import Services
 
 
@@ -148,22 +149,25 @@ class QueueBody(_Model):
     text: str = Field(min_length=1, max_length=1024 * 1024)
 
 
+def _queue(request: Request) -> CodingQueue:
+    queue = batches_of(request).queue
+    if queue is None:
+        raise ApiError(503, "the queue is not running in this daemon", code="queue_unavailable")
+    return queue
+
+
 async def queue_task(request: Request) -> Response:
     """``POST /v1/cortex/queue``: put a coding task on the queue."""
     services: Services = request.app.state.services
     body = parse_body(await read_json(request, services), QueueBody)
-    queue = batches_of(request).queue
-    if queue is None:
-        raise ApiError(503, "the queue is not running in this daemon", code="queue_unavailable")
+    queue = _queue(request)
     name = await asyncio.to_thread(queue.add, body.text)
     return JSONResponse({"name": name, "folder": str(queue.folder)}, status_code=201)
 
 
 async def queue_listing(request: Request) -> Response:
     """``GET /v1/cortex/queue``: the tasks pending, running, done and failed."""
-    queue = batches_of(request).queue
-    if queue is None:
-        raise ApiError(503, "the queue is not running in this daemon", code="queue_unavailable")
+    queue = _queue(request)
     listed = await asyncio.to_thread(queue.listing)
     return JSONResponse({"folder": str(queue.folder), **listed})
 

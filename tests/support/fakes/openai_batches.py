@@ -115,32 +115,25 @@ class OpenAIBatches:
         return self._fake.json_reply(self._object(batch))
 
     def _answer(self, line: dict[str, Any], endpoint: str) -> tuple[bool, str]:
-        custom_id, params = line.get("custom_id"), line.get("body") or {}
+        params = line.get("body") or {}
         item = self._fake._script.next()
-        request_id = new_id("req_")
         if isinstance(item, Fault):
             status = item.code or 500
-            error = self._fake.error_payload(status, item.message or "failed", None, None, None)
-            response = {"status_code": status, "request_id": request_id, "body": error}
-            out = {
-                "id": new_id("batch_req_"),
-                "custom_id": custom_id,
-                "response": response,
-                "error": None,
-            }
-            return False, json.dumps(out)
-        turn = item if isinstance(item, Turn) else Turn()
-        fake_request = RecordedRequest("POST", endpoint, {}, {}, b"", params)
-        plan = self._renders[endpoint](fake_request, turn)
-        assert isinstance(plan, JsonPlan)
-        response = {"status_code": 200, "request_id": request_id, "body": plan.payload}
+            body = self._fake.error_payload(status, item.message or "failed", None, None, None)
+        else:
+            turn = item if isinstance(item, Turn) else Turn()
+            fake_request = RecordedRequest("POST", endpoint, {}, {}, b"", params)
+            plan = self._renders[endpoint](fake_request, turn)
+            assert isinstance(plan, JsonPlan)
+            status, body = 200, plan.payload
+        response = {"status_code": status, "request_id": new_id("req_"), "body": body}
         out = {
             "id": new_id("batch_req_"),
-            "custom_id": custom_id,
+            "custom_id": line.get("custom_id"),
             "response": response,
             "error": None,
         }
-        return True, json.dumps(out)
+        return status < 400, json.dumps(out)
 
     def route(self, request: RecordedRequest) -> Action | None:
         """The answer to a file or batch path with an id, or None for another path."""
