@@ -101,7 +101,7 @@ def attach_lifespan(
             private_folder(report.parent / "inbox")
         app.state.capture_ready = asyncio.Event()
         tasks.append(asyncio.create_task(_run_capture(app, report.parent)))
-        batches = await _start_batches(app, services, report.parent / "queue")
+        batches = await _start_batches(app, services, report.parent / "queue", notices)
         if batches.queue is not None:
             tasks.append(asyncio.create_task(batches.queue.run()))
         if services.ledger.keep_prompts_days > 0:
@@ -177,12 +177,15 @@ async def _run_capture(app: Starlette, context_dir: Path) -> None:
     await inbox
 
 
-async def _start_batches(app: Starlette, services: Services, queue: Path) -> Batches:
+async def _start_batches(
+    app: Starlette, services: Services, queue: Path, notices: Notifier
+) -> Batches:
     """Batches, and those a stopped daemon left running resumed where they stopped; the
-    queue of coding tasks in `queue` (beside the inbox)."""
+    queue of coding tasks in `queue` (beside the inbox); `notices` says when a batch that
+    went through a provider's Batch API is done."""
     from cortexd.batch import Batches
 
-    batches = Batches(app, services, queue)
+    batches = Batches(app, services, queue, notices)
     app.state.batches = batches
     await batches.resume()
     return batches

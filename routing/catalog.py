@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cortexd.routing.errors import AmbiguousModelError
 from cortexd.routing.names import nearest, normalize
-from cortexd.routing.prices import Price, Pricing, lookup_price
+from cortexd.routing.prices import BATCH_DISCOUNT, Price, Pricing, discounted, lookup_price
 
 
 class Provider(StrEnum):
@@ -194,6 +194,7 @@ class Catalog:
     _index: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _shared: dict[str, tuple[str, ...]] = field(default_factory=dict, init=False, repr=False)
     _prices: dict[str, Price | None] = field(default_factory=dict, init=False, repr=False)
+    _batch_prices: dict[str, Price | None] = field(default_factory=dict, init=False, repr=False)
     _placed: dict[str, ModelSpec] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -287,6 +288,24 @@ class Catalog:
         if spec.name not in self._prices:
             self._prices[spec.name] = lookup_price(spec.provider.value, spec.model_id).price
         return self._prices[spec.name]
+
+    def batch_price(self, spec: ModelSpec) -> tuple[Price | None, str]:
+        """What `spec` costs through its provider's Batch API, and where that price comes
+        from: genai-prices' batch price where it has one, else the standard price at the
+        providers' documented discount (`BATCH_DISCOUNT`), said so."""
+        standard = self.price(spec)
+        if standard is None:
+            return None, "unknown price"
+        if spec.pricing == "list":
+            if spec.name not in self._batch_prices:
+                found = lookup_price(spec.provider.value, spec.model_id, batch=True).price
+                same = found is None or found.input_mtok == standard.input_mtok
+                self._batch_prices[spec.name] = None if same else found
+            listed = self._batch_prices[spec.name]
+            if listed is not None:
+                return listed, "genai-prices' batch price"
+        basis = "the standard price at the documented 50% batch discount (no batch price listed)"
+        return discounted(standard, BATCH_DISCOUNT, f"{standard.source}, batch"), basis
 
 
 def build_catalog(

@@ -82,14 +82,48 @@ def _rate(part: Part, value: object, tiers: list[Tier]) -> Decimal | None:
     return base if isinstance(base, Decimal) else None
 
 
-def lookup_price(provider_id: str, model_id: str) -> PriceLookup:
-    """Look a concrete model id up in genai-prices; an unknown model gives an empty lookup."""
+#: What the providers' Batch APIs charge, as both document it: half of each standard rate.
+BATCH_DISCOUNT = Decimal("0.5")
+
+
+def discounted(price: Price, factor: Decimal, source: str) -> Price:
+    """`price` with every rate (tiers too) multiplied by `factor`.
+
+    >>> p = Price(Decimal(3), Decimal(15), None, Decimal("3.75"), "x")
+    >>> half = discounted(p, BATCH_DISCOUNT, "x, batch")
+    >>> half.input_mtok, half.output_mtok, half.cache_read_mtok, half.cache_write_mtok
+    (Decimal('1.5'), Decimal('7.5'), None, Decimal('1.875'))
+    """
+
+    def cut(rate: Decimal | None) -> Decimal | None:
+        return None if rate is None else rate * factor
+
+    tiers = tuple(Tier(t.part, t.start, t.mtok * factor) for t in price.tiers)
+    return Price(
+        price.input_mtok * factor,
+        price.output_mtok * factor,
+        cut(price.cache_read_mtok),
+        cut(price.cache_write_mtok),
+        source,
+        tiers,
+    )
+
+
+def lookup_price(provider_id: str, model_id: str, *, batch: bool = False) -> PriceLookup:
+    """Look a concrete model id up in genai-prices; an unknown model gives an empty lookup.
+    `batch` asks for its price through the provider's Batch API, where genai-prices has one
+    (else the standard price comes back: compare them)."""
     # Imported here: genai-prices loads pydantic and its snapshot (~0.3 s), which planning a
     # route never needs; the daemon warms it up at start instead.
     from genai_prices import Usage, calc_price
 
     try:
-        calc = calc_price(Usage(input_tokens=0, output_tokens=0), model_id, provider_id=provider_id)
+        calc = calc_price(
+            Usage(input_tokens=0, output_tokens=0),
+            model_id,
+            provider_id=provider_id,
+            price_context={"processing": "batch"} if batch else None,
+        )
     except LookupError:
         return PriceLookup(price=None, context_window=None)
     mp = calc.model_price

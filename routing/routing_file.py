@@ -87,6 +87,7 @@ SECTIONS: tuple[Section, ...] = (
         Column("notes", ("notes", "note", "why")),
         Column("local_only", ("local only", "private", "privacy")),
         Column("hedging", ("hedging", "hedge")),
+        Column("provider_batch", ("batch api", "provider batch", "batch")),
     ),
     _section(
         "Model Aliases",
@@ -199,11 +200,11 @@ class _Sheet:
                 missing = True
                 near = nearest(col.names[0], table.header, cutoff=0.5)
                 if near is not None:
-                    message, hint = f"unknown column '{near}'", col.names[0].title()
+                    message, hint = f"unknown column '{near}'", _heading(col.names[0])
                 else:
                     found = ", ".join(table.header) or "none"
                     message, hint = (
-                        f"missing column '{col.names[0].title()}' (found: {found})",
+                        f"missing column '{_heading(col.names[0])}' (found: {found})",
                         None,
                     )
                 self.problems.append(
@@ -253,7 +254,16 @@ class _Sheet:
 
     def _title(self, key: str) -> str:
         col = next(c for c in self.section.columns if c.key == key)
-        return col.names[0].title()
+        return _heading(col.names[0])
+
+
+def _heading(name: str) -> str:
+    """A column's name as a heading says it.
+
+    >>> _heading("batch api"), _heading("base url"), _heading("task type")
+    ('Batch API', 'Base URL', 'Task Type')
+    """
+    return " ".join(w.upper() if w in ("api", "url", "id") else w.title() for w in name.split())
 
 
 def load_routing_file(path: str | Path) -> RoutingTable:
@@ -567,11 +577,13 @@ def _routes(sheet: _Sheet, catalog: Catalog) -> dict[str, Route]:
         )
         local_only = sheet.read(row, task, "local_only", v.get("local_only", ""), cells.yes_no)
         hedge = sheet.read(row, task, "hedging", v.get("hedging", ""), _row_hedging)
-        if primary is None or fallback is None or local_only is None or hedge is None:
+        batch = sheet.read(row, task, "provider_batch", v.get("provider_batch", ""), cells.yes_no)
+        if None in (primary, fallback, local_only, hedge, batch):
             continue
+        assert primary is not None and fallback is not None and hedge is not None
         chain = tuple(dict.fromkeys((*primary, *fallback)))
         notes = v.get("notes", "").strip()
-        route = Route(task, chain, row.line, notes, local_only, hedge[0])
+        route = Route(task, chain, row.line, notes, bool(local_only), hedge[0], bool(batch))
         routes[task] = seen[loose(task)] = route
     return routes
 

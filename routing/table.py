@@ -73,6 +73,9 @@ class Route:
     notes: str = ""
     local_only: bool = False
     hedging: bool | None = None  # the row's Hedging cell; None: the file's rule
+    #: The row's Batch API cell: a batch's lines of this task go through the provider's
+    #: Batch API (half price, within 24 hours) without being asked to.
+    provider_batch: bool = False
 
     @property
     def primary(self) -> str:

@@ -35,10 +35,14 @@ class EstimateBody(_Model):
 
 
 class StartBody(EstimateBody):
-    """A batch to start: input and output paths, and sends at once per provider."""
+    """A batch to start: input and output paths, sends at once per provider, and whether
+    its lines go through the providers' Batch APIs (polled every `poll_seconds`)."""
 
     output: str = Field(min_length=1)
     concurrency: int | None = Field(default=None, ge=1)
+    provider_batch: bool = False
+    retry_failed: bool = False
+    poll_seconds: float | None = Field(default=None, ge=0.05, le=3600)
 
 
 def batches_of(request: Request) -> Batches:
@@ -97,6 +101,7 @@ async def start_batch(request: Request) -> Response:
     body = parse_body(await read_json(request, services), StartBody)
     batches = batches_of(request)
     from cortexd.batch import BatchInputError, Options
+    from cortexd.batch.service import POLL_S
 
     most = batches.most_concurrency()
     if body.concurrency is not None and body.concurrency > most:
@@ -109,10 +114,14 @@ async def start_batch(request: Request) -> Response:
     source, output = _path(body.input, "input"), _path(body.output, "output")
     if source == output:
         raise ApiError(400, "the output must not be the input file", param="output")
+    options = Options(
+        body.concurrency or batches.default_concurrency(),
+        provider_batch=body.provider_batch,
+        retry_failed=body.retry_failed,
+        poll_s=body.poll_seconds or POLL_S,
+    )
     try:
-        batch_id = await batches.start(
-            source, output, Options(body.concurrency or batches.default_concurrency())
-        )
+        batch_id = await batches.start(source, output, options)
     except BatchInputError as error:
         raise ApiError(400, str(error), param="input", code="bad_batch_input") from None
     return JSONResponse(await batches.summary(batch_id), status_code=201)

@@ -1,7 +1,9 @@
 """The batch journal: SQLite statements, run on the ledger's writer thread or its readers.
 
 A line is ``pending`` until it is sent, ``sent`` while in flight, then ``answered`` (the
-daemon's answer, an error answer included) or ``invalid`` (it could not be sent). A line
+daemon's answer, an error answer included) or ``invalid`` (it could not be sent); a line
+sent through a provider's Batch API is ``submitted`` until its result is in (see
+provider_journal.py). A line
 found ``sent`` when a batch resumes was in flight at a kill: it may have been billed, so it
 is sent again and its `sends` says so. The output file is written in input order from the
 answered lines; `out_lines` and `out_bytes` say how much of it stands, so that what was
@@ -188,24 +190,35 @@ def summary(db: sqlite3.Connection, batch_id: str) -> dict[str, Any] | None:
         "SELECT"
         " sum(state = 'answered' AND status < 400), sum(state = 'answered' AND status >= 400),"
         " sum(state = 'invalid'), sum(state = 'sent'), sum(state = 'pending'),"
+        " sum(state = 'submitted'),"
         " sum(sends > 1), sum(input_tokens), sum(output_tokens), sum(cost_pico_usd),"
         " sum(cost_pico_usd IS NULL AND state = 'answered' AND status < 400)"
         " FROM batch_lines WHERE batch_id = ?",
         (batch_id,),
     ).fetchone()
-    ok, failed, invalid, sent, pending, resent, tin, tout, cost, unpriced = (c or 0 for c in counts)
+    ok, failed, invalid, sent, pending, submitted, resent, tin, tout, cost, unpriced = (
+        c or 0 for c in counts
+    )
     out.update(
         done=ok,
         failed=failed + invalid,
         invalid=invalid,
         running=sent,
         pending=pending,
+        submitted=submitted,
         resent=resent,
         input_tokens=tin,
         output_tokens=tout,
         cost_usd=cost / 1e12,
         unpriced=unpriced,
     )
+    rows = db.execute(
+        "SELECT key, provider, state, remote_id, requests, status, note FROM provider_batches"
+        " WHERE batch_id = ? ORDER BY created_at",
+        (batch_id,),
+    ).fetchall()
+    names = ("key", "provider", "state", "provider_batch_id", "requests", "status", "note")
+    out["provider_batches"] = [dict(zip(names, row, strict=True)) for row in rows]
     return out
 
 

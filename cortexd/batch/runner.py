@@ -27,6 +27,7 @@ from cortexd.batch import journal
 from cortexd.batch.estimate import LinePlan
 from cortexd.batch.limits import ProviderLimits
 from cortexd.batch.output import output_line
+from cortexd.batch.provider_run import ProviderPhase
 from cortexd.ledger import Ledger
 
 log = logging.getLogger("cortexd.batch")
@@ -106,8 +107,11 @@ class BatchRun:
         send: Send,
         limits: ProviderLimits,
         plan: Callable[[str, dict[str, Any]], LinePlan],
+        phase: ProviderPhase | None = None,
     ) -> None:
         self.batch_id = batch_id
+        #: The lines that go through the providers' Batch APIs (None: none do).
+        self.phase = phase
         self._output = output
         self._ledger = ledger
         self._send = send
@@ -125,6 +129,12 @@ class BatchRun:
         if self._stopped is None:
             self._stopped = (state, why)
             self._stop_asked.set()
+            if state == journal.CANCELLED and self.phase is not None:
+                self.phase.cancel()
+
+    def wrote(self) -> None:
+        """A line was answered elsewhere (a provider's batch): the output may go on."""
+        self._wrote.set()
 
     async def run(self) -> str:
         """Run the batch to its end; its final state."""
@@ -136,6 +146,37 @@ class BatchRun:
             await self._ledger.write(lambda db: journal.written(db, self.batch_id, 0, 0))
         todo = await self._ledger.read(journal.to_send, self.batch_id)
         flusher = asyncio.create_task(self._flusher())
+        collector: asyncio.Task[list[int]] | None = None
+        try:
+            if self.phase is not None:
+                if self._stopped is None:
+                    todo = await self.phase.submit(todo)
+                collector = asyncio.create_task(self.phase.collect())
+            await self._send_all(todo)
+            if collector is not None:
+                # The lines no provider's batch answered (where that is allowed) go the
+                # normal way once every submission is collected.
+                if await collector and self._stopped is None:
+                    await self._send_all(await self._ledger.read(journal.to_send, self.batch_id))
+        finally:
+            if collector is not None and not collector.done():
+                collector.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await collector
+            state, why = self._stopped or (journal.DONE, None)
+            if why is not None:
+                await self._ledger.write(lambda db: journal.leave_unsent(db, self.batch_id, why))
+            # The flusher is told to end, never cancelled: a flush cut between its append and
+            # its record would leave lines in the output that the next flush writes again.
+            self._ending = True
+            self._wrote.set()
+            await flusher
+        await self._flush()
+        await self._ledger.write(lambda db: journal.finish(db, self.batch_id, state, why))
+        return state
+
+    async def _send_all(self, todo: list[tuple[int, str, str]]) -> None:
+        """Send `todo`'s lines the normal way, each through the daemon's own API."""
         lines: set[asyncio.Task[None]] = set()
         # Lines are planned as they are taken up, a window ahead of the sends, so that a long
         # batch never holds the event loop to plan every line at once.
@@ -153,17 +194,6 @@ class BatchRun:
         finally:
             for task in lines:
                 task.cancel()
-            state, why = self._stopped or (journal.DONE, None)
-            if why is not None:
-                await self._ledger.write(lambda db: journal.leave_unsent(db, self.batch_id, why))
-            # The flusher is told to end, never cancelled: a flush cut between its append and
-            # its record would leave lines in the output that the next flush writes again.
-            self._ending = True
-            self._wrote.set()
-            await flusher
-        await self._flush()
-        await self._ledger.write(lambda db: journal.finish(db, self.batch_id, state, why))
-        return state
 
     async def _line(self, seq: int, url: str, raw: str) -> None:
         body = json.loads(raw)

@@ -21,7 +21,9 @@ from cortexd.batch.coding_queue import CodingQueue
 from cortexd.batch.estimate import BATCH_CLIENT, Estimate, LinePlan, estimate, provider_of
 from cortexd.batch.limits import ProviderLimits
 from cortexd.batch.lines import BatchLine, parse_lines
+from cortexd.batch.provider_run import ProviderPhase
 from cortexd.batch.runner import BatchRun
+from cortexd.notices import Notice, Notifier
 
 if TYPE_CHECKING:
     from cortexd.services import Services
@@ -44,12 +46,43 @@ class BatchInputError(ValueError):
     """The input file cannot be read as a batch (missing, too big, not text, empty)."""
 
 
+#: How often a provider's batch is asked whether it has ended, unless the batch says.
+POLL_S = 60.0
+
+
 @dataclass(frozen=True)
 class Options:
-    """How a batch runs: sends at once per cloud provider, and to local models."""
+    """How a batch runs: sends at once per cloud provider, and to local models; whether
+    every line a provider's Batch API can take goes there (`provider_batch`; else only
+    those whose task's row asks for it), whether a line such a batch did not answer is sent
+    again the normal way (`retry_failed`), and how often those batches are polled."""
 
     concurrency: int
     local_concurrency: int = LOCAL_CONCURRENCY
+    provider_batch: bool = False
+    retry_failed: bool = False
+    poll_s: float = POLL_S
+
+    def as_json(self) -> dict[str, Any]:
+        """As the journal keeps them."""
+        return {
+            "concurrency": self.concurrency,
+            "local_concurrency": self.local_concurrency,
+            "provider_batch": self.provider_batch,
+            "retry_failed": self.retry_failed,
+            "poll_s": self.poll_s,
+        }
+
+    @classmethod
+    def from_json(cls, given: dict[str, Any], concurrency: int) -> Options:
+        """As a resumed batch's journal has them (older batches lack the later ones)."""
+        return cls(
+            int(given.get("concurrency") or concurrency),
+            int(given.get("local_concurrency") or LOCAL_CONCURRENCY),
+            bool(given.get("provider_batch")),
+            bool(given.get("retry_failed")),
+            float(given.get("poll_s") or POLL_S),
+        )
 
 
 def read_input(path: Path, max_line_bytes: int) -> list[BatchLine]:
@@ -75,8 +108,16 @@ def read_input(path: Path, max_line_bytes: int) -> list[BatchLine]:
 class Batches:
     """Every batch of one daemon: `start`, `resume`, `cancel`, and their `summary`."""
 
-    def __init__(self, app: Any, services: Services, queue_folder: Path | None = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        services: Services,
+        queue_folder: Path | None = None,
+        notices: Notifier | None = None,
+    ) -> None:
         self._services = services
+        self._asgi = app
+        self._notices = notices
         self._app = AppCall(app, f"{BATCH_CLIENT}/1")
         self._runs: dict[str, tuple[BatchRun, asyncio.Task[str]]] = {}
         #: The queue of coding tasks, sent through the same in-process client.
@@ -110,7 +151,7 @@ class Batches:
         """Journal a new batch and start it; its id."""
         lines = await self.read(source)
         batch_id = "batch_" + secrets.token_hex(8)
-        kept = {"concurrency": options.concurrency, "local_concurrency": options.local_concurrency}
+        kept = options.as_json()
         await self._services.ledger.write(
             lambda db: journal.create(db, batch_id, str(source), str(output), lines, kept)
         )
@@ -124,11 +165,7 @@ class Batches:
             head = await self._services.ledger.read(journal.summary, batch_id)
             if head is None:
                 continue
-            given = head["options"]
-            options = Options(
-                int(given.get("concurrency") or self.default_concurrency()),
-                int(given.get("local_concurrency") or LOCAL_CONCURRENCY),
-            )
+            options = Options.from_json(head["options"], self.default_concurrency())
             log.info(
                 "resuming batch %s (%d of %d lines written)",
                 batch_id,
@@ -140,7 +177,22 @@ class Batches:
 
     def _launch(self, batch_id: str, output: Path, options: Options) -> None:
         limits = ProviderLimits(options.concurrency, options.local_concurrency)
-        run = BatchRun(batch_id, output, self._services.ledger, self._send, limits, self._plan)
+        phase = None
+        table = self._services.routing.table
+        if options.provider_batch or any(r.provider_batch for r in table.routes.values()):
+            phase = ProviderPhase(
+                batch_id,
+                self._services,
+                self._asgi,
+                everything=options.provider_batch,
+                retry_failed=options.retry_failed,
+                poll_s=options.poll_s,
+            )
+        run = BatchRun(
+            batch_id, output, self._services.ledger, self._send, limits, self._plan, phase
+        )
+        if phase is not None:
+            phase.answered = run.wrote
         task = asyncio.create_task(self._run(run))
         self._runs[batch_id] = (run, task)
 
@@ -156,14 +208,15 @@ class Batches:
             self._runs.pop(run.batch_id, None)
         head = await self._services.ledger.read(journal.summary, run.batch_id)
         if head is not None:
-            log.info(
-                "batch %s %s: %d answered, %d failed, $%.4f",
-                run.batch_id,
-                state,
-                head["done"],
-                head["failed"],
-                head["cost_usd"],
+            said = (
+                f"batch {run.batch_id} {state}: {head['done']} answered, {head['failed']} "
+                f"failed, ${head['cost_usd']:.4f}"
             )
+            log.info("%s", said)
+            if run.phase is not None and self._notices is not None and head["provider_batches"]:
+                # A provider's batch may take hours: the person is told when it is in.
+                body = f"{said}; results in {head['output']}"
+                await self._notices.notify(Notice("cortexd: batch finished", body, kind="batch"))
         return state
 
     def _plan(self, url: str, body: dict[str, Any]) -> LinePlan:

@@ -25,6 +25,24 @@ def register(sub: Any) -> None:
     r.add_argument("input", help="the requests: OpenAI's batch format, or {id, prompt|messages}")
     r.add_argument("-o", "--output", required=True, help="where the results go (JSONL)")
     r.add_argument("--concurrency", type=int, help="sends at once per provider")
+    r.add_argument(
+        "--provider-batch",
+        action="store_true",
+        help="send what they take through Anthropic's and OpenAI's Batch APIs: half price, "
+        "answered within 24 hours",
+    )
+    r.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="with --provider-batch: send a line the provider's batch did not answer "
+        "(errored, expired) again the normal way",
+    )
+    r.add_argument(
+        "--poll",
+        type=float,
+        metavar="SECONDS",
+        help="how often the providers' batches are asked whether they are done (default 60)",
+    )
     r.add_argument("--yes", action="store_true", help="start without asking (no terminal)")
     r.add_argument("--detach", action="store_true", help="start it and return at once")
     r.add_argument("--json", action="store_true", help="JSON lines of progress, for scripts")
@@ -83,6 +101,12 @@ def run_batch(args: argparse.Namespace) -> int:
         body: dict[str, Any] = {"input": str(source), "output": str(output)}
         if args.concurrency:
             body["concurrency"] = args.concurrency
+        if args.provider_batch:
+            body["provider_batch"] = True
+        if args.retry_failed:
+            body["retry_failed"] = True
+        if args.poll:
+            body["poll_seconds"] = args.poll
         started = client.batch("POST", "", body)
         batch_id = started["id"]
         if args.detach:
@@ -128,6 +152,8 @@ def _follow(client: Any, batch_id: str, as_json: bool) -> dict[str, Any]:
                 f"✓{now['done']} ✗{now['failed']} ⟳{now['running']} "
                 f"{now['input_tokens'] + now['output_tokens']:,} tok {_money(now['cost_usd'])}"
             )
+            if now.get("submitted"):
+                detail += f" ⧗{now['submitted']} in providers' batches"
             bar.update(
                 task, total=now["total"], completed=now["done"] + now["failed"], detail=detail
             )
@@ -144,6 +170,15 @@ def _ending(summary: dict[str, Any]) -> str:
     )
     if summary["resent"]:
         line += f"; {summary['resent']} sent again after a stop (each may be billed twice)"
+    for sent in summary.get("provider_batches") or ():
+        line += (
+            f"\n  {sent['provider']} batch {sent['provider_batch_id'] or sent['key']}: "
+            f"{sent['requests']} requests, {sent['state']}"
+            + (f" ({sent['status']})" if sent["status"] else "")
+            + (f": {sent['note']}" if sent["note"] else "")
+        )
+    if summary.get("submitted"):
+        line += f"\n  {summary['submitted']} lines waiting on the providers' batches"
     if summary.get("note"):
         line += f"\n{summary['note']}"
     return line

@@ -285,6 +285,37 @@ def m010_batch_journal(db: sqlite3.Connection) -> None:
     )
 
 
+def m011_provider_batches(db: sqlite3.Connection) -> None:
+    # Lines sent through a provider's Batch API (issue 23): each submission is journalled
+    # before the provider is asked (`submitting`, with the key the provider's batch will
+    # carry) and after (`submitted`, with its id), so that a crash between the two finds the
+    # batch again instead of submitting it twice. A line in a submission is `submitted`
+    # and names it. A call answered through a batch says which (`calls.batch`): it was billed
+    # at the batch price, and recorded when its result arrived.
+    _run(
+        db,
+        """
+        CREATE TABLE provider_batches (
+            key TEXT PRIMARY KEY,
+            batch_id TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+            provider TEXT NOT NULL,
+            url TEXT NOT NULL,
+            state TEXT NOT NULL,
+            remote_id TEXT,
+            requests INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            submitted_at REAL,
+            ended_at REAL,
+            status TEXT,
+            note TEXT
+        );
+        CREATE INDEX provider_batches_by_batch ON provider_batches (batch_id, state);
+        ALTER TABLE batch_lines ADD COLUMN submission TEXT;
+        ALTER TABLE calls ADD COLUMN batch TEXT;
+        """,
+    )
+
+
 #: Every migration, oldest first. Append only.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("m001_calls_and_attempts", m001_calls_and_attempts),
@@ -297,6 +328,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("m008_estimated_usage_and_roles", m008_estimated_usage_and_roles),
     ("m009_agent_sessions_across_providers", m009_agent_sessions_across_providers),
     ("m010_batch_journal", m010_batch_journal),
+    ("m011_provider_batches", m011_provider_batches),
 )
 
 

@@ -91,6 +91,8 @@ class CallRecord:
     json_valid: bool | None = None
     second_opinion: str | None = None  # the cross-check's status: agree, disagree, …
     verdict_agree: bool | None = None
+    #: The provider's batch that answered it (at the batch price), for a batch's line.
+    batch: str | None = None
     prompt: str | None = field(default=None, repr=False)
     answer: str | None = field(default=None, repr=False)
 

@@ -62,7 +62,7 @@ _CALL_SQL = (
     " cache_read_tokens, cache_write_tokens, reasoning_tokens, first_token_s, total_s,"
     " cost_pico_usd, price_unknown, json_requested, json_valid, second_opinion,"
     " verdict_agree, prompt_key, session, turn, cache_write_1h_tokens, usage_estimated,"
-    " agent_model, losses, moved) VALUES "
+    " agent_model, losses, moved, batch) VALUES "
 )
 # Columns named: those later migrations added sit at the table's end whatever their order here.
 _ATTEMPT_SQL = (
@@ -165,6 +165,7 @@ class CallWriter:
             redact(json.dumps(call.losses), self.secrets) if call.losses else None,
             None if call.moved is None
             else redact(json.dumps(dataclasses.asdict(call.moved)), self.secrets),
+            call.batch,
         )  # fmt: skip
 
     def _attempt_rows(self, call: CallRecord) -> list[tuple[object, ...]]:

@@ -15,6 +15,7 @@ from typing import Any
 import anthropic
 import httpx2
 
+from cortexd.routing.providers.anthropic_batches import AnthropicBatches
 from cortexd.routing.providers.anthropic_wire import (
     AnthropicStreamDecoder,
     from_anthropic,
@@ -178,6 +179,11 @@ class AnthropicProvider(CloudProvider[anthropic.AsyncAnthropic]):
             provider=NAME,
             model=request.model,
         )
+
+    def batch_api(self) -> AnthropicBatches:
+        """Message Batches on this adapter's client (its key, its base URL)."""
+        client = self._require("message batches")
+        return AnthropicBatches(client, lambda exc: self._error(exc, None), CAUGHT)
 
     async def _ping(self) -> None:
         if self._client is not None:

@@ -23,6 +23,8 @@ nothing above the adapters ever looks at an SDK exception or parses a message::
           │    └── ModelLoadError            a local model file that cannot be loaded
           ├── UnsupportedRequestError  this model cannot take this request (images as URLs for
           │                            Ollama, tools for llama.cpp): another model may
+          ├── BatchItemError           a request of a provider's batch came back errored,
+          │                            expired or canceled (its own status, where it had one)
           └── InvalidRequestError      400, 413, 422: the request itself is wrong; the client
                                        gets the provider's message, nothing is retried
 """
@@ -138,3 +140,7 @@ class InvalidRequestError(ProviderError):
 
 class UnsupportedRequestError(ProviderError):
     """This model cannot take this request (a capability it lacks); another model may."""
+
+
+class BatchItemError(ProviderError):
+    """A request of a provider's batch that came back unanswered: errored, expired, canceled."""

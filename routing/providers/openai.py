@@ -25,10 +25,12 @@ from cortexd.routing.providers.chat import (
     Usage,
 )
 from cortexd.routing.providers.cloud import CloudProvider, call_timeout
+from cortexd.routing.providers.openai_batches import OpenAIBatches
 from cortexd.routing.providers.openai_responses_wire import (
     ResponsesStreamDecoder,
     from_responses,
     to_responses,
+    uses_responses,
 )
 from cortexd.routing.providers.openai_wire import ChatStreamDecoder, from_chat, to_chat
 from cortexd.routing.providers.sdk_errors import SdkExceptions
@@ -88,15 +90,6 @@ SDK = SdkExceptions(
     validation=openai.APIResponseValidationError,
     api=openai.APIError,
 )
-
-
-def uses_responses(model: str, responses_models: Collection[str] = ()) -> bool:
-    """Whether a model is served by the Responses API (Codex models are served only there).
-
-    >>> uses_responses("gpt-5.3-codex"), uses_responses("gpt-4o")
-    (True, False)
-    """
-    return model in responses_models or "codex" in model.casefold()
 
 
 class OpenAIProvider(CloudProvider[openai.AsyncOpenAI]):
@@ -212,6 +205,12 @@ class OpenAIProvider(CloudProvider[openai.AsyncOpenAI]):
             usage=Usage(input_tokens=tokens),
             timing=Timing(elapsed, elapsed),
         )
+
+    def batch_api(self) -> OpenAIBatches:
+        """The Files and Batch APIs on this adapter's client (its key, its base URL)."""
+        client = self._require("batches")
+        error = lambda exc: self._error(exc, None)  # noqa: E731 - a one-line mapper
+        return OpenAIBatches(client, error, CAUGHT, self._responses_models)
 
     async def _ping(self) -> None:
         if self._client is not None:

@@ -9,7 +9,7 @@ output is ``text.format``, and the stream is typed events ending with ``response
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from cortexd.routing.providers.chat import (
@@ -74,6 +74,15 @@ def _items(message: ChatMessage) -> list[dict[str, Any]]:
         elif part.text:
             parts.append({"type": "input_text", "text": part.text})
     return [{"role": message.role, "content": parts}]
+
+
+def uses_responses(model: str, responses_models: Collection[str] = ()) -> bool:
+    """Whether a model is served by the Responses API (Codex models are served only there).
+
+    >>> uses_responses("gpt-5.3-codex"), uses_responses("gpt-4o")
+    (True, False)
+    """
+    return model in responses_models or "codex" in model.casefold()
 
 
 def to_responses(request: ChatRequest) -> tuple[dict[str, Any], tuple[str, ...]]:

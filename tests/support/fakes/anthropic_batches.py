@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._provider import JsonPlan, new_id
 from .script import Fault, Turn
-from .server import Action, RecordedRequest, Reply
+from .server import Action, Hang, RecordedRequest, Reply, Reset
 
 if TYPE_CHECKING:
     from .anthropic import FakeAnthropic
@@ -52,6 +52,9 @@ class MessageBatches:
         self.batches: dict[str, FakeBatch] = {}
         #: How many retrieves a new batch stays in progress for.
         self.polls = 1
+        #: Make the next batch, then answer its create so (a `Reset`, a `Hang`): the
+        #: client never learns it was made.
+        self.lose_create: Reset | Hang | None = None
         #: The requests each batch was created with (custom_id → params), for assertions.
         self.created: list[dict[str, Any]] = []
 
@@ -67,6 +70,10 @@ class MessageBatches:
         batch = FakeBatch(new_id("msgbatch_01"), results, polls_left=self.polls)
         self.batches[batch.id] = batch
         self.created.append({r["custom_id"]: r.get("params") for r in requests})
+        if self.lose_create is not None:
+            # The batch is made; the answer never reaches the client.
+            lost, self.lose_create = self.lose_create, None
+            return lost
         return self._fake.json_reply(self._object(batch, request))
 
     def _answer(self, custom_id: str, params: dict[str, Any]) -> dict[str, Any]:

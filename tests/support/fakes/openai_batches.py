@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._provider import JsonPlan, new_id
 from .script import Fault, Turn
-from .server import Action, RecordedRequest, Reply
+from .server import Action, Hang, RecordedRequest, Reply, Reset
 
 if TYPE_CHECKING:
     from .openai import FakeOpenAI
@@ -56,6 +56,9 @@ class OpenAIBatches:
         self.batches: dict[str, FakeOpenAIBatch] = {}
         #: How many retrieves a new batch stays in progress for.
         self.polls = 1
+        #: Make the next batch, then answer its create so (a `Reset`, a `Hang`): the
+        #: client never learns it was made.
+        self.lose_create: Reset | Hang | None = None
 
     # -- files -----------------------------------------------------------------------------
 
@@ -112,6 +115,10 @@ class OpenAIBatches:
             total=len(answered),
         )
         self.batches[batch.id] = batch
+        if self.lose_create is not None:
+            # The batch is made; the answer never reaches the client.
+            lost, self.lose_create = self.lose_create, None
+            return lost
         return self._fake.json_reply(self._object(batch))
 
     def _answer(self, line: dict[str, Any], endpoint: str) -> tuple[bool, str]:
