@@ -157,6 +157,36 @@ def test_lines_go_through_both_batch_apis_and_are_answered_at_the_batch_price(
     summary = _summary(app, batch_id)
     assert [s["state"] for s in summary["provider_batches"]] == ["collected"] * 3
     assert sum(s["requests"] for s in summary["provider_batches"]) == 11
+    # Recorded when the results arrived (the month that pays), after the submission.
+    db = sqlite3.connect(app.home / "state" / "ledger.sqlite3")
+    (submitted,) = db.execute("SELECT max(submitted_at) FROM provider_batches").fetchone()
+    db.close()
+    assert all(c["started_at"] > submitted for c in batched)
+    # The person is told it is done: the notice lands in alerts.md beside the report.
+    alerts = (app.services.routing_path.parent / "alerts.md").read_text(encoding="utf-8")
+    assert f"batch {batch_id} done: 12 answered, 1 failed" in alerts
+
+
+def test_the_estimate_prices_the_lines_at_the_batch_price(
+    fresh: tuple[App, FakeAnthropic, FakeOpenAI], tmp_path: Path
+) -> None:
+    app, _, _ = fresh
+    source = tmp_path / "in.jsonl"
+    lines = [_short(i, m) for i, m in enumerate(("sonnet", "gpt-4o", "codex", "haiku"))]
+    embed = _openai("e", "/v1/embeddings", {"model": "text-embedding-3-small", "input": "x" * 400})
+    source.write_text("\n".join([*lines, embed]) + "\n")
+    with app.client() as http:
+        full = http.post("/v1/cortex/batches/estimate", json={"input": str(source)}).json()
+        half = http.post(
+            "/v1/cortex/batches/estimate", json={"input": str(source), "provider_batch": True}
+        ).json()
+    assert half["provider_batch"] and not full["provider_batch"]
+    assert half["per_provider_usd"]["anthropic"] == pytest.approx(
+        full["per_provider_usd"]["anthropic"] / 2
+    )
+    # Embeddings take the normal path, at the normal price: OpenAI's half is a little more.
+    assert full["per_provider_usd"]["openai"] / 2 < half["per_provider_usd"]["openai"]
+    assert half["per_provider_usd"]["openai"] < full["per_provider_usd"]["openai"]
 
 
 def test_the_answer_says_which_batch_and_what_price_basis(

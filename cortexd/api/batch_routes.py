@@ -29,9 +29,11 @@ if TYPE_CHECKING:
 
 
 class EstimateBody(_Model):
-    """What to estimate: the input file's absolute path."""
+    """What to estimate: the input file's absolute path, and whether its lines would go
+    through the providers' Batch APIs."""
 
     input: str = Field(min_length=1)
+    provider_batch: bool = False
 
 
 class StartBody(EstimateBody):
@@ -86,12 +88,13 @@ async def estimate_batch(request: Request) -> Response:
     from cortexd.batch import BatchInputError
 
     try:
-        found = await batches.estimate(_path(body.input, "input"))
+        found = await batches.estimate(_path(body.input, "input"), body.provider_batch)
     except BatchInputError as error:
         raise ApiError(400, str(error), param="input", code="bad_batch_input") from None
     out: dict[str, Any] = found.as_json()
     out["over_budget"] = over_budget(services, found)
     out["concurrency"] = batches.default_concurrency()
+    out["provider_batch"] = body.provider_batch
     return JSONResponse(out)
 
 

@@ -46,10 +46,19 @@ class LinePlan:
     error: str | None = None
 
 
+#: The providers whose Batch APIs cortexd uses.
+BATCH_PROVIDERS = ("anthropic", "openai")
+
+
 def plan_line(
-    routing: Any, local_models: Iterable[str], url: str, body: dict[str, Any]
+    routing: Any,
+    local_models: Iterable[str],
+    url: str,
+    body: dict[str, Any],
+    provider_batch: bool = False,
 ) -> LinePlan:
-    """The plan of one line's request (`routing` is the daemon's `Routing`)."""
+    """The plan of one line's request (`routing` is the daemon's `Routing`), priced at the
+    Batch API's price where the line would go there (`provider_batch`, or its task's row)."""
     given = body.get("cortex")
     cortex: dict[str, Any] = given if isinstance(given, dict) else {}
     model = body.get("model") if isinstance(body.get("model"), str) else None
@@ -76,7 +85,12 @@ def plan_line(
         ANSWER_TOKENS,
     )
     output = 0 if url.endswith("/embeddings") else cap
-    cost = cost_usd(routing.catalog.price(spec), Usage(input_tokens=size, output_tokens=output))
+    price = routing.catalog.price(spec)
+    route = routing.table.routes.get(routing.table.find_task(plan.task) or "")
+    batched = provider_batch or (route is not None and route.provider_batch)
+    if batched and spec.provider.value in BATCH_PROVIDERS and not spec.local and output:
+        price = routing.catalog.batch_price(spec)[0]
+    cost = cost_usd(price, Usage(input_tokens=size, output_tokens=output))
     return LinePlan(spec.name, spec.provider.value, spec.local, cost)
 
 
@@ -168,8 +182,13 @@ class Estimate:
         }
 
 
-def estimate(routing: Any, local_models: Iterable[str], lines: Sequence[BatchLine]) -> Estimate:
-    """The whole batch's estimate."""
+def estimate(
+    routing: Any,
+    local_models: Iterable[str],
+    lines: Sequence[BatchLine],
+    provider_batch: bool = False,
+) -> Estimate:
+    """The whole batch's estimate (at the Batch APIs' prices with `provider_batch`)."""
     local = frozenset(local_models)
     cost, unpriced, per_model = Decimal(0), 0, Counter[str]()
     per_provider: dict[str, Decimal] = {}
@@ -178,7 +197,7 @@ def estimate(routing: Any, local_models: Iterable[str], lines: Sequence[BatchLin
         if line.error is not None or line.url is None or line.body is None:
             problems.append((line.line_no, line.error or "not sent"))
             continue
-        plan = plan_line(routing, local, line.url, line.body)
+        plan = plan_line(routing, local, line.url, line.body, provider_batch)
         if plan.error is not None:
             problems.append((line.line_no, plan.error))
             continue

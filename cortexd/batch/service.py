@@ -136,14 +136,16 @@ class Batches:
         """The lines of `path` (read in a thread)."""
         return await asyncio.to_thread(read_input, path, self._services.limits.max_body_bytes)
 
-    async def estimate(self, path: Path) -> Estimate:
-        """The estimate of a batch's cost, planned a slice at a time: a long batch's
-        classification never holds the event loop for long."""
+    async def estimate(self, path: Path, provider_batch: bool = False) -> Estimate:
+        """The estimate of a batch's cost (at the Batch APIs' prices with `provider_batch`),
+        planned a slice at a time: a long batch's classification never holds the event loop
+        for long."""
         lines = await self.read(path)
         local = self._services.local.active_models
         parts = []
         for at in range(0, len(lines), ESTIMATE_SLICE):
-            parts.append(estimate(self._services.routing, local, lines[at : at + ESTIMATE_SLICE]))
+            part = lines[at : at + ESTIMATE_SLICE]
+            parts.append(estimate(self._services.routing, local, part, provider_batch))
             await asyncio.sleep(0)
         return Estimate.combined(parts)
 

@@ -68,7 +68,12 @@ def describe_estimate(found: dict[str, Any]) -> list[str]:
     models = ", ".join(f"{n} × {m}" for m, n in sorted(found["per_model"].items()))
     out = [
         f"{found['lines']} lines → {models or 'no model'}",
-        f"estimated cost: about {_money(found['cost_usd'])}",
+        f"estimated cost: about {_money(found['cost_usd'])}"
+        + (
+            " (at the Batch APIs' prices where they take the line)"
+            if found.get("provider_batch")
+            else ""
+        ),
     ]
     if found["unpriced_lines"]:
         out.append(f"  ({found['unpriced_lines']} lines to models with no known price)")
@@ -86,7 +91,10 @@ def run_batch(args: argparse.Namespace) -> int:
 
     source, output = Path(args.input).resolve(), Path(args.output).resolve()
     with Client() as client:
-        found = client.batch("POST", "/estimate", {"input": str(source)})
+        asked: dict[str, Any] = {"input": str(source)}
+        if args.provider_batch:
+            asked["provider_batch"] = True
+        found = client.batch("POST", "/estimate", asked)
         if args.json:
             print(json.dumps({"estimate": found}), flush=True)
         else:

@@ -79,7 +79,7 @@ def stats(
         " a.first_token_s, a.total_s, a.input_tokens, a.output_tokens, a.cache_read_tokens,"
         " a.cost_pico_usd, a.price_unknown, c.completed,"
         " a.outcome = 'ok' AND a.second_opinion = 0 AND c.model IS a.model,"
-        f" {ACHIEVED_SQL}, c.started_at, c.id"
+        f" {ACHIEVED_SQL}, c.started_at, c.id, c.batch IS NOT NULL"
         f" FROM attempts a JOIN calls c ON c.id = a.call_id WHERE {where}",
         params,
     ).fetchall()
@@ -87,7 +87,7 @@ def stats(
     per_day: dict[str, int] = defaultdict(int)
     totals: dict[str | None, dict[str, Any]] = {}
     for (t, model, provider, who, outcome, role, ttft, total, tin, tout, tcache, cost,
-         unknown, completed, answered, achieved, started, call_id) in rows:  # fmt: skip
+         unknown, completed, answered, achieved, started, call_id, batched) in rows:  # fmt: skip
         g = groups.setdefault(
             (t, model, provider, who, role),
             {"tries": 0, "answered": 0, "completed": 0, "achieved": 0, "errors": 0,
@@ -95,7 +95,8 @@ def stats(
         )  # fmt: skip
         g["tries"] += 1
         g["errors"] += outcome != "ok"
-        if outcome == "ok":
+        if outcome == "ok" and not batched:
+            # A provider's batch answers within hours: its wait is not the model's speed.
             g["total"].append(total)
             if ttft is not None:
                 g["ttft"].append(ttft)
