@@ -19,27 +19,33 @@ from cortexd.api import (
     tcp_guard,
 )
 from cortexd.pipeline import family, hedging
-from cortexd.routing import catalog, cells, hedging_setting, names, prices, urls
+from cortexd.routing import catalog, cells, hedging_setting, names, prices, routing_file, urls
 from cortexd.routing.dispatch import hedge, liveness
 from cortexd.routing.providers import (
+    anthropic_batches,
+    batch_api,
     chat,
     errors,
     forward,
     http_errors,
     llamacpp_supervisor,
     ollama_wire,
-    openai,
+    openai_batches,
+    openai_responses_wire,
     openai_wire,
 )
 
 PROVIDERS = [
+    anthropic_batches,
+    batch_api,
     chat,
     errors,
     forward,
     http_errors,
     llamacpp_supervisor,
     ollama_wire,
-    openai,
+    openai_batches,
+    openai_responses_wire,
     openai_wire,
 ]
 
@@ -66,6 +72,7 @@ PROVIDERS = [
         hedge,
         liveness,
         hedging_setting,
+        routing_file,
         *PROVIDERS,
     ],
 )

@@ -24,11 +24,17 @@ from cortexd.batch.estimate import BATCH_CLIENT
 from cortexd.ledger import CallOutcome
 from cortexd.pipeline.call import Call
 from cortexd.pipeline.plan import Planned, plan_call
-from cortexd.routing.catalog import ModelSpec
+from cortexd.routing import ModelSpec
 from cortexd.routing.dispatch import Attempt, Dispatch, cost_usd
-from cortexd.routing.providers import ChatResponse, ProviderError, Usage
-from cortexd.routing.providers.batch_api import BatchApi, BatchResult, OffersBatches
-from cortexd.routing.providers.errors import BatchItemError
+from cortexd.routing.providers import (
+    BatchApi,
+    BatchItemError,
+    BatchResult,
+    ChatResponse,
+    OffersBatches,
+    ProviderError,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from cortexd.services import Services

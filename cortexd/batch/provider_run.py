@@ -25,12 +25,16 @@ from cortexd.batch import journal, provider_journal
 from cortexd.batch.provider_lines import Prepared, answer, line_call, prepare
 from cortexd.pipeline.plan import Planned, Refused, plan_call
 from cortexd.routing.providers import (
+    BatchApi,
+    BatchRequest,
+    BatchResult,
+    OffersBatches,
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
     StreamInterruptedError,
+    split,
 )
-from cortexd.routing.providers.batch_api import BatchApi, BatchRequest, BatchResult, split
 
 if TYPE_CHECKING:
     from cortexd.services import Services
@@ -208,8 +212,7 @@ class ProviderPhase:
         api = self._apis.get(provider)
         if api is not None:
             return api
-        from cortexd.routing.catalog import Provider
-        from cortexd.routing.providers.batch_api import OffersBatches
+        from cortexd.routing import Provider
 
         wanted = Provider(provider)
         catalog = self._services.routing.catalog

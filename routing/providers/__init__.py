@@ -7,6 +7,15 @@ its SDK, so the daemon builds them off the request path and the CLI never pays f
 
 from __future__ import annotations
 
+from cortexd.routing.providers.batch_api import (
+    BatchApi,
+    BatchLimits,
+    BatchRequest,
+    BatchResult,
+    OffersBatches,
+    RemoteBatch,
+    split,
+)
 from cortexd.routing.providers.chat import (
     Alive,
     ChatMessage,
@@ -43,6 +52,7 @@ from cortexd.routing.providers.contract import (
 )
 from cortexd.routing.providers.errors import (
     AuthenticationError,
+    BatchItemError,
     ContextLengthError,
     InvalidRequestError,
     ModelLoadError,
@@ -70,6 +80,11 @@ __all__ = [
     "Forward",
     "Wire",
     "AuthenticationError",
+    "BatchApi",
+    "BatchItemError",
+    "BatchLimits",
+    "BatchRequest",
+    "BatchResult",
     "Capabilities",
     "ChatMessage",
     "ChatProvider",
@@ -85,6 +100,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelUnavailableError",
     "NotConfiguredError",
+    "OffersBatches",
     "OverloadedError",
     "ProviderConnectionError",
     "ProviderError",
@@ -99,6 +115,7 @@ __all__ = [
     "ResponseFormat",
     "ServerError",
     "RawEvent",
+    "RemoteBatch",
     "StreamEnd",
     "StreamEvent",
     "StreamInterruptedError",
@@ -115,4 +132,5 @@ __all__ = [
     "Warming",
     "Warmth",
     "redact",
+    "split",
 ]

@@ -138,7 +138,7 @@ def split(
     >>> r = [BatchRequest(str(i), "/v1/messages", {"x": "y" * 10}) for i in range(5)]
     >>> [len(part) for part in split(r, BatchLimits(2, 10_000))]
     [2, 2, 1]
-    >>> [len(part) for part in split(r, BatchLimits(100, 80))]
+    >>> [len(part) for part in split(r, BatchLimits(100, 300))]  # 137 bytes each, framed
     [2, 2, 1]
     """
     measure = size_of or (lambda r: len(json.dumps(r.body, ensure_ascii=False).encode()) + 120)
