@@ -122,21 +122,23 @@ def record(db: sqlite3.Connection, items: list[tuple[str, Answer]]) -> list[None
 
 def ready_to_write(db: sqlite3.Connection, batch_id: str, limit: int = 500) -> list[dict[str, Any]]:
     """The finished lines that come next in the output, in order, up to the first unfinished
-    one (or `limit`)."""
+    one (or `limit`). Rows are stepped through one at a time: the first unfinished one ends
+    the read, so the answers kept beyond it are never read (the usual case mid-run)."""
     (start,) = db.execute("SELECT out_lines FROM batches WHERE id = ?", (batch_id,)).fetchone()
-    db.row_factory = sqlite3.Row
-    try:
-        rows = db.execute(
-            "SELECT * FROM batch_lines WHERE batch_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
-            (batch_id, start, limit),
-        ).fetchall()
-    finally:
-        db.row_factory = None
+    cursor = db.cursor()
+    cursor.row_factory = sqlite3.Row
+    rows = cursor.execute(
+        "SELECT * FROM batch_lines WHERE batch_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
+        (batch_id, start, limit),
+    )
     out = []
-    for row in rows:
-        if row["state"] not in (ANSWERED, INVALID):
-            break
-        out.append(dict(row))
+    try:
+        for row in rows:
+            if row["state"] not in (ANSWERED, INVALID):
+                break
+            out.append(dict(row))
+    finally:
+        cursor.close()
     return out
 
 
