@@ -2,7 +2,11 @@
 
 Measures, over N runs each: `cortexd` from exec to a socket that accepts connections (they
 wait in its backlog), to one that answers /v1/health, and to the provider SDKs loaded
-(reported by /v1/health); and `cortex --help` from exec to exit.
+(reported by /v1/health); `cortex --help` from exec to exit; and, with the providers pointed
+at the fake upstream, exec to the first chat answer, sent as soon as the socket accepts: a
+named gpt-4o, a named sonnet (Chat Completions translated to Anthropic) and a prompt the
+classifier routes. Beside them, each SDK's import time in a fresh interpreter (`import
+openai` less `pass`): the first answer's target is its SDK's import + 0.3 s (issue 24).
 Everything runs on this machine, in temporary folders; no network.
 """
 
@@ -63,6 +67,55 @@ def daemon_once() -> tuple[float, float, float]:
     return accepting, ready, loaded
 
 
+#: The first answers measured: (label, the request's model, the prompt, the SDK it needs).
+FIRST_ANSWERS = (
+    ("named gpt-4o", "gpt-4o", "Say hi.", "openai"),
+    ("named sonnet", "sonnet", "Say hi.", "anthropic"),
+    ("classified (a meeting summary)", "auto", "Summarize: Alice shipped login, Bob is blocked",
+     "anthropic"),
+)  # fmt: skip
+
+
+def first_answer_once(port: int, model: str, prompt: str) -> float:
+    """Seconds from cortexd's exec to its first chat answer, asked as soon as it accepts."""
+    from benchmarks.processes import cortexd_env
+
+    home = Path(tempfile.mkdtemp(prefix="cxf", dir="/tmp"))
+    sock = home / "run" / "cortexd.sock"
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(BIN / "cortexd")],
+        env=cortexd_env(home, port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while not accepts(sock):
+            time.sleep(0.002)
+        with httpx2.Client(transport=httpx2.HTTPTransport(uds=str(sock)), timeout=60) as client:
+            answer = client.post("http://cortexd/v1/chat/completions", json=body)
+            answered = time.perf_counter() - started
+        answer.raise_for_status()
+        return answered
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def import_seconds(module: str, rounds: int) -> float:
+    """The median time a fresh interpreter takes to import `module`, less starting at all."""
+
+    def once(code: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - started
+
+    bare = statistics.median(once("pass") for _ in range(rounds))
+    return statistics.median(once(f"import {module}") for _ in range(rounds)) - bare
+
+
 def cli_once() -> float:
     """Seconds for `cortex --help`."""
     started = time.perf_counter()
@@ -90,6 +143,23 @@ def main() -> None:
     print(_row("cortexd: exec -> /v1/health answers", [r[1] for r in runs]))
     print(_row("cortexd: exec -> provider SDKs loaded", [r[2] for r in runs]))
     print(_row("cortex --help", cli))
+    from benchmarks.processes import start_upstream
+
+    imports = {sdk: import_seconds(sdk, rounds) for sdk in ("openai", "anthropic")}
+    for sdk, seconds in imports.items():
+        print(f"{'import ' + sdk + ' (fresh interpreter)':<34} median {seconds * 1000:7.0f} ms")
+    upstream, port = start_upstream()
+    try:
+        for label, model, prompt, sdk in FIRST_ANSWERS:
+            first_answer_once(port, model, prompt)  # the bytecode and file cache warm
+            times = [first_answer_once(port, model, prompt) for _ in range(rounds)]
+            target = imports[sdk] + 0.3
+            median = statistics.median(times)
+            verdict = "met" if median <= target else "not met"
+            print(_row(f"exec -> first answer, {label}", times))
+            print(f"{'':<34} target {target * 1000:7.0f} ms ({sdk} + 300 ms): {verdict}")
+    finally:
+        upstream.stop()
 
 
 if __name__ == "__main__":
