@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx2
 import psutil
 
-from benchmarks.startup import accepts
+from benchmarks.startup import accepts, sdks_loaded
 
 BIN = Path(sys.executable).parent
 # A fake key of the providers' shape: the upstream ignores it, the SDKs insist on one.
@@ -127,7 +127,7 @@ def wait_sdks_loaded(daemon: Started, sock: Path) -> None:
         time.sleep(0.005)
     daemon.seconds_to_ready = time.perf_counter() - started
     with httpx2.Client(transport=httpx2.HTTPTransport(uds=str(sock)), timeout=30) as client:
-        while not client.get("http://cortexd/v1/health").json().get("sdks_loaded"):
+        while not sdks_loaded(client.get("http://cortexd/v1/health?check=all").json()):
             time.sleep(0.02)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx2
 
-from benchmarks.startup import accepts
+from benchmarks.startup import accepts, sdks_loaded
 
 BIN = Path(sys.executable).parent
 ROW = "| Quick capture / filing | haiku | sonnet | Fast, cheap |"
@@ -49,7 +49,7 @@ def measure(saves: int) -> tuple[list[float], list[float]]:
         path = home / "context" / "model-routing.md"
         transport = httpx2.HTTPTransport(uds=str(sock))
         with httpx2.Client(transport=transport, base_url="http://cortexd", timeout=30) as client:
-            while not client.get("/v1/health").json()["sdks_loaded"]:
+            while not sdks_loaded(client.get("/v1/health?check=all").json()):
                 time.sleep(0.05)
             text = path.read_text()  # the seed, written at the first start
             for n in range(saves):

@@ -39,6 +39,15 @@ def accepts(path: Path) -> bool:
     return True
 
 
+def sdks_loaded(health: dict[str, object]) -> bool:
+    """Whether /v1/health says both cloud SDKs are loaded: a list of the providers loaded
+    since issue 24 (a health check loads those it asks), a flag before it."""
+    loaded = health.get("sdks_loaded")
+    if isinstance(loaded, list):
+        return {"openai", "anthropic"} <= set(loaded)
+    return bool(loaded)
+
+
 def daemon_once() -> tuple[float, float, float]:
     """Seconds to a socket that accepts, to one that answers /v1/health, to the SDKs loaded."""
     home = Path(tempfile.mkdtemp(prefix="cxb", dir="/tmp"))
@@ -57,7 +66,7 @@ def daemon_once() -> tuple[float, float, float]:
         with httpx2.Client(transport=httpx2.HTTPTransport(uds=str(sock)), timeout=30) as client:
             client.get("http://cortexd/v1/health")
             ready = time.perf_counter() - started
-            while not client.get("http://cortexd/v1/health").json()["sdks_loaded"]:
+            while not sdks_loaded(client.get("http://cortexd/v1/health?check=all").json()):
                 time.sleep(0.01)
             loaded = time.perf_counter() - started
     finally:

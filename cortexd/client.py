@@ -137,9 +137,10 @@ class Client:
         _raise_for(answer)
         return answer.json()
 
-    def health(self) -> dict[str, Any]:
-        """``GET /v1/health``."""
-        result: dict[str, Any] = self._request("GET", "/v1/health")
+    def health(self, check_all: bool = False) -> dict[str, Any]:
+        """``GET /v1/health``; `check_all` asks every provider, loading SDKs no call has."""
+        path = "/v1/health?check=all" if check_all else "/v1/health"
+        result: dict[str, Any] = self._request("GET", path)
         return result
 
     def models(self) -> dict[str, Any]:

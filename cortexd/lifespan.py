@@ -94,7 +94,7 @@ def attach_lifespan(
         )
         schedule = _schedule(services, job, notices, notifier)
         await schedule.start()
-        tasks = [asyncio.create_task(services.load_sdks()), asyncio.create_task(job.write())]
+        tasks = [asyncio.create_task(job.write())]
         # The report lives in the context folder, beside inbox/ and captured/. The inbox is
         # there from the first answer; what is dropped in waits for the capture to start.
         with contextlib.suppress(OSError):  # a problem there is the capture's to report

@@ -80,8 +80,6 @@ class Services:
     limits: Limits = Limits()
     started: float = field(default_factory=time.time)
     last_reload_error: str | None = None
-    sdks_ready: asyncio.Event = field(default_factory=asyncio.Event)
-    sdk_error: str | None = None
     in_flight: int = 0
     schedule: Schedule | None = None  # the scheduled jobs, once the daemon has started them
     routing_digest: str | None = None  # sha256 of the routing file as `routing` was read
@@ -124,22 +122,6 @@ class Services:
         self.dispatcher.catalog = self.routing.catalog
         self.last_reload_error = None
         log.info("routing file reloaded (generation %d): %s", generation, table.source)
-
-    def _warm(self) -> None:
-        """Load what the first call would otherwise load on the event loop: the SDKs and
-        genai-prices' snapshot (costs are computed for every attempt)."""
-        self.registry.preload()
-        for spec in self.routing.catalog:
-            self.routing.catalog.price(spec)
-
-    async def load_sdks(self) -> None:
-        """Import the provider SDKs in a thread, off the event loop; calls wait for this."""
-        try:
-            await asyncio.to_thread(self._warm)
-        except Exception as error:  # noqa: BLE001 - reported in /v1/health, calls still try
-            self.sdk_error = f"{type(error).__name__}: {error}"
-            log.error("provider SDKs failed to load: %s", self.sdk_error)
-        self.sdks_ready.set()
 
 
 def file_digest(path: Path) -> str | None:

@@ -72,8 +72,6 @@ class SimilarityStep:
     ) -> dict[str, float] | None:
         """Task type → similarity of the request's prompt to its examples, or None when the
         step does not apply or cannot answer in time (the classifier then decides alone)."""
-        if not services.sdks_ready.is_set():
-            return None
         # The embedder first: most machines have none, and then the prompt is not read twice
         # for an override (the router looks for one anyway).
         found = local_embedder(services, routing)
@@ -114,6 +112,10 @@ def local_embedder(services: Services, routing: Routing) -> tuple[str, Embedder]
         return None
     spec = routing.catalog.resolve(row.model)
     if spec is None:
+        return None
+    if not services.registry.built(spec):
+        # Its SDK loads off the loop; classification goes on without it until it has.
+        asyncio.ensure_future(services.registry.ready([spec]))
         return None
     provider = services.registry(spec)
     prefixed = wants_prefixes(spec.name, spec.model_id)

@@ -68,7 +68,7 @@ from cortexd.routing.task_examples import (
 )
 from cortexd.routing.task_model import TaskModel
 from cortexd.routing.task_similarity import prompt_text, task_scores
-from cortexd.routing.urls import redact_url
+from cortexd.routing.urls import host_and_port, redact_url
 from cortexd.routing.warmup import WARM_UP_BUDGET_S, ColdStart, skip_cold
 
 __all__ = [
@@ -144,6 +144,7 @@ __all__ = [
     "plan_route",
     "propose",
     "prompt_text",
+    "host_and_port",
     "redact_url",
     "set_budget",
     "size_need",

@@ -151,7 +151,7 @@ def upstream_checks(fakes: Fakes) -> int:
 
 def test_health_polls_reuse_the_providers_reachability(app: App, fresh: Fakes) -> None:
     client = app.client()
-    wait_for(lambda: client.get("/v1/health").json()["sdks_loaded"], "the SDKs")
+    wait_for(lambda: client.get("/v1/health?check=all").json()["sdks_loaded"], "the SDKs")
     now = [1000.0]
     app.app.state.reachability = Reachability(clock=lambda: now[0])
     for fake in fresh:

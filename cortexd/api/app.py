@@ -70,15 +70,15 @@ async def models(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    """``GET /v1/health``: version, uptime, routing file and providers."""
+    """``GET /v1/health``: version, uptime, routing file and providers (those no call has
+    used yet are not asked, unless ``?check=all``)."""
     services: Services = request.app.state.services
     routing = services.routing
     in_flight = services.in_flight  # before the status checks below take their time
-    statuses: list[dict[str, object]] = []
-    if services.sdks_ready.is_set():
-        # Asked over the network at most every 30 s, however often the endpoint is polled.
-        reachability: Reachability = request.app.state.reachability
-        statuses = await reachability.statuses(services, routing)
+    # Asked over the network at most every 30 s, however often the endpoint is polled.
+    reachability: Reachability = request.app.state.reachability
+    load = request.query_params.get("check") == "all"
+    statuses = await reachability.statuses(services, routing, load=load)
     return JSONResponse(
         {
             "status": "ok",
@@ -92,8 +92,8 @@ async def health(request: Request) -> Response:
             },
             "keys": {p: s for p, s in services.keys.sources.items()},
             "keys_missing": services.keys.missing(),
-            "sdks_loaded": services.sdks_ready.is_set(),
-            "sdk_error": services.sdk_error,
+            # The providers whose SDK is loaded: each is, once a call (or this) uses it.
+            "sdks_loaded": services.registry.loaded,
             "providers": statuses,
             # Models dispatch skips now, and when each may be tried again (cortex health).
             "circuits": [

@@ -16,7 +16,7 @@ from cortexd.api.body import read_json
 from cortexd.api.chat_request import _Model, parse_body
 from cortexd.api.errors import ApiError
 from cortexd.api.recording import EmbeddingCall
-from cortexd.pipeline.run import provider_error
+from cortexd.pipeline.run import provider_error, ready_for
 from cortexd.routing import EMBEDDINGS_TASK, InputType, RoutingTable
 from cortexd.routing.dispatch import CannotEmbedError, ChainExhaustedError, EmbedResult
 from cortexd.routing.providers import EmbedRequest, InvalidRequestError
@@ -141,7 +141,7 @@ async def embeddings(request: Request) -> Response:
         )
     names = chain_for(services, body.model)
     inputs = (body.input,) if isinstance(body.input, str) else tuple(body.input)
-    await services.sdks_ready.wait()
+    await ready_for(services, names)
     call = EmbeddingCall(services, names, explicit, request.headers.get("user-agent"))
     try:
         result = await services.dispatcher.embed(

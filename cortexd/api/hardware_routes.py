@@ -4,6 +4,7 @@ which Local Models rows are active on it and why the others are not."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from dataclasses import asdict
 
@@ -12,8 +13,14 @@ from starlette.responses import JSONResponse, Response
 
 from cortexd.hardware import load_nvml, probe
 from cortexd.local_rows import assess
-from cortexd.routing import ModelSpec
+from cortexd.routing import ModelSpec, host_and_port
+from cortexd.routing.providers import ProviderConnectionError
 from cortexd.services import Services
+
+#: Ollama's port, where its address names none.
+OLLAMA_PORT = 11434
+#: How long a connect to Ollama's address may take before it counts as not running.
+CONNECT_CHECK_S = 0.5
 
 
 async def probe_now(services: Services) -> None:
@@ -22,16 +29,36 @@ async def probe_now(services: Services) -> None:
     profile = await asyncio.to_thread(lambda: probe(nvml=load_nvml()))
 
     async def pulled(spec: ModelSpec) -> Mapping[str, int]:
+        address = services.registry.ollama_address(spec)
+        if not await listening(address):
+            # No Ollama running: its SDK is not loaded to be told so.
+            raise ProviderConnectionError(f"nothing listens at {address}", provider="ollama")
+        # Asking Ollama builds its adapter, which imports its SDK: never on the loop.
+        await services.registry.ready([spec])
         provider = services.registry(spec)
         return {m.name: m.size for m in await provider.pulled()}  # type: ignore[attr-defined]
 
-    # Asking Ollama builds its adapter, which imports its SDK: never on the loop, so wait
-    # for the start-up thread that loads them.
-    await services.sdks_ready.wait()
     routing = services.routing
     services.local = await assess(routing.table, routing.catalog, profile, pulled)
     services.hardware = profile
     services.similarity.prepare(services)  # the Embeddings row may have turned on
+
+
+async def listening(address: str) -> bool:
+    """Whether something accepts TCP connections at `address` (an unreadable one: assumed
+    so, and the SDK says what is wrong)."""
+    found = host_and_port(address, OLLAMA_PORT)
+    if found is None:
+        return True
+    try:
+        async with asyncio.timeout(CONNECT_CHECK_S):
+            _, writer = await asyncio.open_connection(*found)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
 
 async def hardware(request: Request) -> Response:

@@ -52,8 +52,9 @@ async def count_tokens(request: Request) -> Response:
     body = check_body(await read_json(request, services), needs_max_tokens=False)
     call = messages_call(body, request)
     plan = await route_call(services, call)
-    await services.sdks_ready.wait()
     spec = services.routing.catalog.resolve(plan.chain[0])
+    if spec is not None:
+        await services.registry.ready([spec])
     headers = {"x-cortex-model": plan.chain[0], "x-cortex-task": plan.task}
     provider = services.registry(spec) if spec is not None else None
     # Only Anthropic's adapter counts (the SDK is not imported here: the CLI path stays light).

@@ -37,13 +37,22 @@ class Reachability:
         self._known: dict[Endpoint, tuple[float, dict[str, object]]] = {}
         self._round = asyncio.Lock()
 
-    async def statuses(self, services: Services, routing: Routing) -> list[dict[str, object]]:
-        """One status per provider endpoint of the catalog, with ``checked_s_ago``."""
+    async def statuses(
+        self, services: Services, routing: Routing, *, load: bool = False
+    ) -> list[dict[str, object]]:
+        """One status per provider endpoint of the catalog, with ``checked_s_ago``. An
+        endpoint whose SDK no call has loaded yet is said to be so, unless `load` (``cortex
+        health``): then it is loaded (off the loop) and asked like the others."""
         endpoints: dict[Endpoint, ModelSpec] = {}
+        unused: dict[Endpoint, ModelSpec] = {}
         for spec in routing.catalog:
             if spec.provider is Provider.LLAMACPP and not routing.table.local_files:
                 continue
-            endpoints.setdefault((spec.provider, spec.base_url), spec)
+            key = (spec.provider, spec.base_url)
+            if load or services.registry.built(spec):
+                endpoints.setdefault(key, spec)
+            elif key not in endpoints:
+                unused.setdefault(key, spec)
         async with self._round:
             now = self._clock()
             stale = [
@@ -51,15 +60,28 @@ class Reachability:
                 for key, spec in endpoints.items()
                 if key not in self._known or now - self._known[key][0] >= self._ttl_s
             ]
+            # Asking a provider loads its SDK (off the loop): the status needs its client.
+            await services.registry.ready(spec for _, spec in stale)
             found = await asyncio.gather(*(_status(services, spec) for _, spec in stale))
             checked = self._clock()
             for (key, _), status in zip(stale, found, strict=True):
                 self._known[key] = (checked, status)
         now = self._clock()
-        return [
+        asked = [
             {**self._known[key][1], "checked_s_ago": round(now - self._known[key][0], 1)}
             for key in endpoints
         ]
+        return asked + [_not_loaded(spec) for key, spec in unused.items() if key not in endpoints]
+
+
+def _not_loaded(spec: ModelSpec) -> dict[str, object]:
+    """An endpoint no call has used: not asked (that would load its SDK for nothing)."""
+    return {
+        "provider": spec.provider.value,
+        "reachable": None,
+        "endpoint": spec.base_url,
+        "detail": "not used yet: its SDK loads with its first call (cortex health asks)",
+    }
 
 
 async def _status(services: Services, spec: ModelSpec) -> dict[str, object]:

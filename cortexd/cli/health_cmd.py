@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
 
     from cortexd.cli.common import ask_daemon
 
-    health = ask_daemon(lambda client: client.health(), args.json)
+    health = ask_daemon(lambda client: client.health(check_all=True), args.json)
     if health is None:
         return 0
     console = Console()

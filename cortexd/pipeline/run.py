@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -51,6 +51,14 @@ class Whole:
 
     result: DispatchResult
     opinion: SecondOpinion | None = None
+
+
+async def ready_for(services: Services, names: Iterable[str]) -> None:
+    """The adapters (and SDKs) of the models `names`, built: dispatch never imports on the
+    loop."""
+    catalog = services.routing.catalog
+    specs = [spec for name in names if (spec := catalog.resolve(name)) is not None]
+    await services.registry.ready(specs)
 
 
 def provider_error(
@@ -130,8 +138,9 @@ def _recording(
 async def open_call(services: Services, call: Call, planned: Planned) -> CallRecording:
     """The call's record, opened: a refused call is committed and raises a 429
     ``budget_exceeded``; an allowed one holds its estimate and starts loading cold local
-    models the plan put behind the cloud."""
-    await services.sdks_ready.wait()
+    models the plan put behind the cloud. The SDKs of the chain's providers are loaded
+    first (off the loop), and no other: a call waits for what it uses."""
+    await ready_for(services, planned.chain)
     # The budgets are asked again, with no await from here to the reservation: calls that
     # planned together cannot all slip past a hard limit before any of them holds its share.
     plan, refusal, hold = budget_plan(services, planned.plan, planned.priced)
@@ -165,6 +174,7 @@ async def answer_whole(services: Services, planned: Planned, recording: CallReco
             chosen = second_model_for(plan.task, plan.chain, routing.table, routing.catalog)
             seconds, held = within_budget(services, (chosen,) if chosen else (), chat)
             judges, judges_held = within_budget(services, judge_chain(routing.table), chat)
+            await ready_for(services, (*seconds, *judges))
             opinion = await cross_validate(
                 services.dispatcher,
                 planned.chain,

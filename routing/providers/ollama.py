@@ -56,12 +56,16 @@ from cortexd.routing.providers.ollama_wire import (
     load_seconds,
     to_ollama,
 )
-from cortexd.routing.providers.settings import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
+from cortexd.routing.providers.settings import (
+    CONNECT_TIMEOUT_S,
+    DEFAULT_TIMEOUT_S,
+    OLLAMA_DEFAULT_HOST,
+)
 from cortexd.routing.providers.stream import run_stream
 from cortexd.routing.urls import redact_url
 
 NAME = "ollama"
-DEFAULT_HOST = "http://127.0.0.1:11434"
+DEFAULT_HOST = OLLAMA_DEFAULT_HOST
 CAUGHT: tuple[type[BaseException], ...] = (
     ollama.ResponseError,
     ollama.RequestError,

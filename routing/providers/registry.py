@@ -1,19 +1,26 @@
 """Which adapter serves a model: one per provider and endpoint, built on first use.
 
-The adapters import their SDKs (over a second in all), so the daemon calls `preload()` in a
-thread at start-up, off the request path; `cortex` never builds a registry.
+An adapter imports its SDK (anthropic's takes over a second, openai's half of one) and
+builds its client (an SSL context): `ready(specs)` does both in a thread, once per
+endpoint, for the models a call is about to use, so that a call waits for its own
+provider's SDK and no other, and an SDK whose provider is never used is never loaded (its
+memory neither). `cortex` never builds a registry.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
-from collections.abc import Collection, Mapping
+import threading
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from cortexd.routing.catalog import ModelSpec, Provider
 from cortexd.routing.providers.contract import ChatProvider
+from cortexd.routing.providers.errors import NotConfiguredError
+from cortexd.routing.providers.settings import OLLAMA_DEFAULT_HOST
 
 _MODULES = {
     Provider.ANTHROPIC: "cortexd.routing.providers.anthropic",
@@ -45,18 +52,75 @@ class ProviderRegistry:
         self._responses = frozenset(responses_models)
         self._llamacpp_options = dict(llamacpp_options or {})
         self._built: dict[tuple[Provider, str | None], ChatProvider] = {}
+        self._building: dict[tuple[Provider, str | None], asyncio.Future[None]] = {}
+        # Adapters are built in worker threads (`ready`) and, rarely, on the loop.
+        self._lock = threading.Lock()
 
     def preload(self) -> None:
-        """Import every adapter (and its SDK) now; meant for a thread at start-up."""
+        """Import every adapter (and its SDK) now, in the calling thread (tests use it)."""
         for module in _MODULES.values():
             importlib.import_module(module)
 
+    @property
+    def loaded(self) -> list[str]:
+        """The providers whose adapter (and SDK) is built, in the order they were."""
+        return list(dict.fromkeys(provider.value for provider, _ in list(self._built)))
+
+    def ollama_address(self, spec: ModelSpec) -> str:
+        """The address `spec`'s Ollama adapter would use (``OLLAMA_HOST`` wins, as the SDK
+        does), without building it."""
+        return (
+            spec.base_url
+            or self._ollama_host
+            or self._env.get("OLLAMA_HOST", "").strip()
+            or OLLAMA_DEFAULT_HOST
+        )
+
+    def built(self, spec: ModelSpec) -> bool:
+        """Whether `spec`'s adapter is built (`self(spec)` will not import anything)."""
+        return (spec.provider, spec.base_url) in self._built
+
+    async def ready(self, specs: Iterable[ModelSpec]) -> None:
+        """Build the adapters of `specs` that are not built yet, in a thread each (at most
+        once per endpoint, however many calls wait), so that `self(spec)` is immediate. A
+        build that fails is left for `self(spec)` to report, as `NotConfiguredError`."""
+        waiting = []
+        for spec in specs:
+            key = (spec.provider, spec.base_url)
+            if key in self._built:
+                continue
+            building = self._building.get(key)
+            if building is None:
+                building = asyncio.ensure_future(asyncio.to_thread(self._quietly, spec))
+                self._building[key] = building
+            waiting.append(building)
+        if waiting:
+            await asyncio.gather(*(asyncio.shield(w) for w in waiting))
+
+    def _quietly(self, spec: ModelSpec) -> None:
+        try:
+            self(spec)
+        except NotConfiguredError:
+            pass  # said again, to the call, when it asks for the adapter
+
     def __call__(self, spec: ModelSpec) -> ChatProvider:
-        """The adapter for `spec`'s provider and endpoint."""
+        """The adapter for `spec`'s provider and endpoint (built now if `ready` has not)."""
         key = (spec.provider, spec.base_url)
-        if key not in self._built:
-            self._built[key] = self._build(spec.provider, spec.base_url)
-        return self._built[key]
+        found = self._built.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            if key not in self._built:
+                try:
+                    self._built[key] = self._build(spec.provider, spec.base_url)
+                except ImportError as error:
+                    self._building.pop(key, None)  # asked again, it is tried again
+                    raise NotConfiguredError(
+                        f"the {spec.provider.value} SDK cannot be imported: {error}",
+                        provider=spec.provider.value,
+                        model=spec.name,
+                    ) from None
+            return self._built[key]
 
     def _build(self, provider: Provider, base_url: str | None) -> ChatProvider:
         module: Any = importlib.import_module(_MODULES[provider])

@@ -59,3 +59,7 @@ def call_timeout(seconds: float | None) -> httpx2.Timeout:
     """The SDK timeout for one attempt: `seconds` in all (dispatch's share of the deadline)."""
     total = seconds or DEFAULT_TIMEOUT_S
     return httpx2.Timeout(total, connect=min(CONNECT_TIMEOUT_S, total))
+
+
+#: Where Ollama listens when neither the routing file nor ``OLLAMA_HOST`` says.
+OLLAMA_DEFAULT_HOST = "http://127.0.0.1:11434"

@@ -1,0 +1,72 @@
+"""A call waits for its own provider's SDK and no other (issue 24): a real daemon, whose
+imports are watched from inside it by an audit hook (``sitecustomize`` on its path), loads
+no provider SDK at start, openai's with the first gpt-4o call, anthropic's only when a
+Claude model is used; /v1/health says which are loaded and does not load the others, unless
+asked to check them all (what ``cortex health`` does)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support.daemon import cloud_env, remove_home, short_home, start_daemon
+from support.fakes import FakeAnthropic, FakeOpenAI
+
+SDKS = ("anthropic", "openai", "ollama")
+
+HOOK = """
+import os
+import sys
+
+_LOG = os.environ["CORTEX_TEST_IMPORT_LOG"]
+_WATCHED = {watched!r}
+
+
+def _audit(event, args):
+    if event == "import" and args[0] in _WATCHED:
+        with open(_LOG, "a") as log:
+            log.write(args[0] + "\\n")
+
+
+sys.addaudithook(_audit)
+"""
+
+
+def test_a_call_loads_its_own_providers_sdk_and_no_other(tmp_path: Path) -> None:
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HOOK.format(watched=set(SDKS)))
+    log = tmp_path / "imports.log"
+
+    def imported() -> set[str]:
+        return set(log.read_text().split()) if log.exists() else set()
+
+    home = short_home()
+    with FakeAnthropic() as anthropic, FakeOpenAI() as openai:
+        env = cloud_env(anthropic, openai) | {
+            "PYTHONPATH": str(hook),
+            "CORTEX_TEST_IMPORT_LOG": str(log),
+        }
+        daemon = start_daemon(home, env)
+        try:
+            client = daemon.client()
+            health = client.get("/v1/health").json()
+            assert health["sdks_loaded"] == [] and imported() == set()
+            untouched = {p["provider"]: p for p in health["providers"]}
+            assert untouched["anthropic"]["reachable"] is None
+            assert "not used yet" in untouched["anthropic"]["detail"]
+            assert [r.path for r in anthropic.requests + openai.requests] == []
+
+            body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+            assert client.post("/v1/chat/completions", json=body).status_code == 200
+            assert imported() == {"openai"}
+            assert client.get("/v1/health").json()["sdks_loaded"] == ["openai"]
+
+            body["model"] = "sonnet"
+            assert client.post("/v1/chat/completions", json=body).status_code == 200
+            assert imported() == {"openai", "anthropic"}
+            checked = client.get("/v1/health?check=all").json()
+            assert {"openai", "anthropic"} <= set(checked["sdks_loaded"])
+            assert all(p["reachable"] is not None for p in checked["providers"])
+        finally:
+            daemon.stop()
+            remove_home(home)
