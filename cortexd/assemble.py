@@ -18,7 +18,7 @@ from cortexd.ledger import Ledger
 from cortexd.ledger.report import REPORT_NAME
 from cortexd.lifespan import attach_lifespan
 from cortexd.notices import Notifier
-from cortexd.routing import RoutingTable, TaskModel
+from cortexd.routing import PriceTable, RoutingTable, TaskModel
 from cortexd.sd_notify import SystemdNotifier
 from cortexd.services import Limits, Services, build_services
 
@@ -52,6 +52,8 @@ def assemble(
         ledger=ledger,
         limits=limits,
         routing_digest=routing_digest,
+        # genai-prices' entries for the catalog, kept beside the ledger: never its snapshot.
+        prices=PriceTable(ledger.path.parent),
     )
     app = build_app(services)
     attach_lifespan(app, services, context_dir / REPORT_NAME, notices, notifier)

@@ -94,7 +94,7 @@ def attach_lifespan(
         )
         schedule = _schedule(services, job, notices, notifier)
         await schedule.start()
-        tasks = [asyncio.create_task(job.write())]
+        tasks = [asyncio.create_task(job.write()), asyncio.create_task(_know_prices(services))]
         # The report lives in the context folder, beside inbox/ and captured/. The inbox is
         # there from the first answer; what is dropped in waits for the capture to start.
         with contextlib.suppress(OSError):  # a problem there is the capture's to report
@@ -123,8 +123,17 @@ def attach_lifespan(
             await asyncio.to_thread(services.ledger.close)
             await job.close()
             await services.registry.aclose()
+            await services.routing.catalog.prices.aclose()
 
     app.router.lifespan_context = lifespan
+
+
+async def _know_prices(services: Services) -> None:
+    """genai-prices' entries for the catalog's cloud models, extracted by a child process
+    if the file beside the ledger lacks them (the first start after an install or an
+    upgrade): the first call finds them known."""
+    catalog = services.routing.catalog
+    await catalog.prices.ready((s.provider.value, s.model_id) for s in catalog if not s.local)
 
 
 def status_line(services: Services) -> str:

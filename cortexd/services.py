@@ -25,6 +25,7 @@ from cortexd.recent_outputs import RecentOutputs
 from cortexd.routing import (
     WARM_UP_BUDGET_S,
     Catalog,
+    PriceTable,
     Router,
     RoutingFileError,
     RoutingTable,
@@ -115,7 +116,9 @@ class Services:
     def swap(self, table: RoutingTable, digest: str | None) -> None:
         """Serve `table` from now on, in one assignment: calls under way keep theirs."""
         generation = self.routing.generation + 1
-        self.routing = build_routing(table, self.task_model, generation)
+        self.routing = build_routing(
+            table, self.task_model, generation, self.routing.catalog.prices
+        )
         self.routing_digest = digest
         # Dispatch resolves names with the new catalog too. The providers stay as built: a
         # new GGUF file, Ollama address or alias base URL takes a restart (README).
@@ -133,9 +136,14 @@ def file_digest(path: Path) -> str | None:
         return None
 
 
-def build_routing(table: RoutingTable, task_model: TaskModel | None, generation: int) -> Routing:
-    """The router and catalog for a table."""
-    return Routing(table, Router(table, task_model), catalog_for(table), generation)
+def build_routing(
+    table: RoutingTable,
+    task_model: TaskModel | None,
+    generation: int,
+    prices: PriceTable | None = None,
+) -> Routing:
+    """The router and catalog for a table (priced from `prices`)."""
+    return Routing(table, Router(table, task_model), catalog_for(table, prices), generation)
 
 
 def build_services(
@@ -149,9 +157,12 @@ def build_services(
     settings: DispatchSettings | None = None,
     limits: Limits | None = None,
     routing_digest: str | None = None,
+    prices: PriceTable | None = None,
 ) -> Services:
-    """Wire the daemon's parts together; dispatch's attempts reach the ledger per call."""
-    routing = build_routing(table, task_model, 1)
+    """Wire the daemon's parts together; dispatch's attempts reach the ledger per call.
+    `prices` holds genai-prices' entries (kept on disk by a daemon: price_table.py)."""
+    prices = prices or PriceTable()
+    routing = build_routing(table, task_model, 1, prices)
 
     def offload(model_id: str) -> int | None:
         return services.local.offload.get(model_id)
@@ -165,6 +176,7 @@ def build_services(
         responses_models=[s.model_id for s in routing.catalog if s.api.value == "responses"],
         # The layers to put on the GPU come from the latest hardware probe.
         llamacpp_options={"offload": offload},
+        prices=prices,
     )
 
     attempt_log = AttemptLog()  # dispatch's sink: logs attempts, gathers them per call

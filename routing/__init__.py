@@ -36,6 +36,7 @@ from cortexd.routing.json_answer import NotAJsonObject, json_object
 from cortexd.routing.local_needs import gguf_need, known_need, size_need
 from cortexd.routing.names import ollama_name
 from cortexd.routing.overrides import Override, OverrideDetector
+from cortexd.routing.price_table import PriceTable
 from cortexd.routing.prices import Price
 from cortexd.routing.proposals import Evidence, ModelEvidence, Pending, Proposal, propose
 from cortexd.routing.request import Message, RouteRequest
@@ -88,6 +89,7 @@ __all__ = [
     "BudgetPolicy",
     "BudgetStatus",
     "Catalog",
+    "PriceTable",
     "CellChange",
     "Classification",
     "CortexError",

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from cortexd.routing.errors import AmbiguousModelError
 from cortexd.routing.names import nearest, normalize
-from cortexd.routing.prices import BATCH_DISCOUNT, Price, Pricing, discounted, lookup_price
+from cortexd.routing.price_table import PriceTable
+from cortexd.routing.prices import BATCH_DISCOUNT, Price, Pricing, discounted
 
 
 class Provider(StrEnum):
@@ -196,6 +197,8 @@ class Catalog:
     _prices: dict[str, Price | None] = field(default_factory=dict, init=False, repr=False)
     _batch_prices: dict[str, Price | None] = field(default_factory=dict, init=False, repr=False)
     _placed: dict[str, ModelSpec] = field(default_factory=dict, init=False, repr=False)
+    #: genai-prices' entries for these models (a daemon's keeps them small: price_table.py).
+    prices: PriceTable = field(default_factory=PriceTable, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for spec in self.models.values():
@@ -263,7 +266,9 @@ class Catalog:
         model_id = name.strip()
         if model_id not in self._placed:
             window = (
-                None if provider.local else lookup_price(provider.value, model_id).context_window
+                None
+                if provider.local
+                else self.prices.lookup(provider.value, model_id).context_window
             )
             self._placed[model_id] = ModelSpec(model_id, provider, model_id, api, window)
         return self._placed[model_id]
@@ -286,7 +291,7 @@ class Catalog:
         if spec.pricing == "unknown":
             return None
         if spec.name not in self._prices:
-            self._prices[spec.name] = lookup_price(spec.provider.value, spec.model_id).price
+            self._prices[spec.name] = self.prices.lookup(spec.provider.value, spec.model_id).price
         return self._prices[spec.name]
 
     def batch_price(self, spec: ModelSpec) -> tuple[Price | None, str]:
@@ -298,7 +303,7 @@ class Catalog:
             return None, "unknown price"
         if spec.pricing == "list":
             if spec.name not in self._batch_prices:
-                found = lookup_price(spec.provider.value, spec.model_id, batch=True).price
+                found = self.prices.lookup(spec.provider.value, spec.model_id, batch=True).price
                 same = found is None or found.input_mtok == standard.input_mtok
                 self._batch_prices[spec.name] = None if same else found
             listed = self._batch_prices[spec.name]
@@ -311,6 +316,7 @@ class Catalog:
 def build_catalog(
     overrides: Iterable[ModelSpec] = (),
     gguf_files: Mapping[str, Path] | None = None,
+    prices: PriceTable | None = None,
 ) -> Catalog:
     """The built-in models, then the routing file's aliases, then its GGUF files on top.
 
@@ -318,6 +324,7 @@ def build_catalog(
     spellings ("Claude Sonnet" still means sonnet); a missing context window is taken from
     the model it replaces or from genai-prices.
     """
+    prices = prices or PriceTable()
     models = {spec.name: spec for spec in BUILTIN_MODELS}
     for spec in overrides:
         key = next((k for k in models if k.casefold() == spec.name.casefold()), spec.name)
@@ -327,10 +334,10 @@ def build_catalog(
         if window is None and old is not None and old.model_id == spec.model_id:
             window = old.context_window
         if window is None and not spec.local:
-            window = lookup_price(spec.provider.value, spec.model_id).context_window
+            window = prices.lookup(spec.provider.value, spec.model_id).context_window
         models[key] = replace(spec, name=key, synonyms=synonyms, context_window=window)
     for name, path in (gguf_files or {}).items():
         key = next((k for k in models if k.casefold() == name.casefold()), name)
         base = models.get(key) or ModelSpec(key, Provider.LLAMACPP, key, Api.LOCAL)
         models[key] = replace(base, provider=Provider.LLAMACPP, gguf_path=path, api=Api.LOCAL)
-    return Catalog(models)
+    return Catalog(models, prices=prices)

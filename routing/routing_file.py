@@ -26,6 +26,7 @@ from cortexd.routing.hedging_setting import (
 )
 from cortexd.routing.markdown_tables import Document, Row, Table, parse_document
 from cortexd.routing.names import loose, nearest, normalize
+from cortexd.routing.price_table import PriceTable
 from cortexd.routing.prices import Price, Pricing, default_pricing, read_pricing
 from cortexd.routing.table import (
     EMBEDDINGS_TASK,
@@ -346,14 +347,17 @@ def _missing_routing_table(doc: Document) -> Problem:
     )
 
 
-def catalog_for(table: RoutingTable) -> Catalog:
-    """The model catalog as this routing file defines it (built-ins plus its aliases and files)."""
-    return _catalog(table.aliases, table.local_files)
+def catalog_for(table: RoutingTable, prices: PriceTable | None = None) -> Catalog:
+    """The model catalog as this routing file defines it (built-ins plus its aliases and
+    files), priced from `prices` (genai-prices in this process when None)."""
+    return _catalog(table.aliases, table.local_files, prices)
 
 
-def _catalog(aliases: Sequence[AliasEntry], files: Mapping[str, Path]) -> Catalog:
+def _catalog(
+    aliases: Sequence[AliasEntry], files: Mapping[str, Path], prices: PriceTable | None = None
+) -> Catalog:
     specs = [spec for spec in map(_alias_spec, aliases) if spec is not None]
-    return build_catalog(specs, files)
+    return build_catalog(specs, files, prices)
 
 
 def _sheets(doc: Document, problems: list[Problem]) -> dict[str, _Sheet]:

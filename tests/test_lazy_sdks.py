@@ -2,7 +2,8 @@
 imports are watched from inside it by an audit hook (``sitecustomize`` on its path), loads
 no provider SDK at start, openai's with the first gpt-4o call, anthropic's only when a
 Claude model is used; /v1/health says which are loaded and does not load the others, unless
-asked to check them all (what ``cortex health`` does)."""
+asked to check them all (what ``cortex health`` does). genai-prices is never imported by
+the daemon: a child process extracts the entries it needs, and the calls are priced."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from support.daemon import cloud_env, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI
 
-SDKS = ("anthropic", "openai", "ollama")
+SDKS = ("anthropic", "openai", "ollama", "genai_prices")
 
 HOOK = """
 import os
@@ -24,7 +25,7 @@ _WATCHED = {watched!r}
 def _audit(event, args):
     if event == "import" and args[0] in _WATCHED:
         with open(_LOG, "a") as log:
-            log.write(args[0] + "\\n")
+            log.write(f"{{os.getpid()}} {{args[0]}}\\n")
 
 
 sys.addaudithook(_audit)
@@ -37,8 +38,11 @@ def test_a_call_loads_its_own_providers_sdk_and_no_other(tmp_path: Path) -> None
     (hook / "sitecustomize.py").write_text(HOOK.format(watched=set(SDKS)))
     log = tmp_path / "imports.log"
 
-    def imported() -> set[str]:
-        return set(log.read_text().split()) if log.exists() else set()
+    def imported(here: bool = True) -> set[str]:
+        """What the daemon imported (`here`), or its child processes."""
+        lines = log.read_text().splitlines() if log.exists() else []
+        pairs = [line.split() for line in lines]
+        return {name for pid, name in pairs if (int(pid) == daemon.process.pid) == here}
 
     home = short_home()
     with FakeAnthropic() as anthropic, FakeOpenAI() as openai:
@@ -62,8 +66,12 @@ def test_a_call_loads_its_own_providers_sdk_and_no_other(tmp_path: Path) -> None
             assert client.get("/v1/health").json()["sdks_loaded"] == ["openai"]
 
             body["model"] = "sonnet"
-            assert client.post("/v1/chat/completions", json=body).status_code == 200
+            answer = client.post("/v1/chat/completions", json=body)
+            assert answer.status_code == 200
+            assert float(answer.json()["cortex"]["cost_usd"]) > 0  # priced all the same
             assert imported() == {"openai", "anthropic"}
+            # genai-prices' entries came from a child process: never its snapshot here.
+            assert imported(here=False) == {"genai_prices"}
             checked = client.get("/v1/health?check=all").json()
             assert {"openai", "anthropic"} <= set(checked["sdks_loaded"])
             assert all(p["reachable"] is not None for p in checked["providers"])

@@ -54,11 +54,12 @@ class Whole:
 
 
 async def ready_for(services: Services, names: Iterable[str]) -> None:
-    """The adapters (and SDKs) of the models `names`, built: dispatch never imports on the
-    loop."""
+    """The adapters (and SDKs) of the models `names` built, and their genai-prices entries
+    known, side by side: dispatch never imports on the loop, nor loads the price snapshot."""
     catalog = services.routing.catalog
     specs = [spec for name in names if (spec := catalog.resolve(name)) is not None]
-    await services.registry.ready(specs)
+    priced = [(s.provider.value, s.model_id) for s in specs if not s.local]
+    await asyncio.gather(services.registry.ready(specs), catalog.prices.ready(priced))
 
 
 def provider_error(

@@ -15,6 +15,7 @@ from typing import Any
 import anthropic
 import httpx2
 
+from cortexd.routing.price_table import PriceTable
 from cortexd.routing.providers.anthropic_batches import AnthropicBatches
 from cortexd.routing.providers.anthropic_wire import (
     AnthropicStreamDecoder,
@@ -88,8 +89,9 @@ class AnthropicProvider(CloudProvider[anthropic.AsyncAnthropic]):
         *,
         http_client: httpx2.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        prices: PriceTable | None = None,
     ) -> None:
-        super().__init__(endpoint, clock)
+        super().__init__(endpoint, clock, prices)
         if endpoint.api_key:
             self._client = anthropic.AsyncAnthropic(
                 api_key=endpoint.api_key,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from cortexd.routing.prices import lookup_price
+from cortexd.routing.price_table import PriceTable
 from cortexd.routing.providers.contract import Capabilities
 
 _CLAUDE = Capabilities(
@@ -48,9 +48,12 @@ _FAMILIES: tuple[tuple[re.Pattern[str], Capabilities], ...] = (
 )
 
 
-def cloud_capabilities(provider: str, model_id: str) -> Capabilities:
-    """What `model_id` of `provider` can do; unknown models get a cautious chat-only answer."""
+def cloud_capabilities(
+    provider: str, model_id: str, prices: PriceTable | None = None
+) -> Capabilities:
+    """What `model_id` of `provider` can do; unknown models get a cautious chat-only answer.
+    The context window is genai-prices' (through `prices`, else asked in this process)."""
     mid = model_id.strip().casefold()
     caps = next((c for pattern, c in _FAMILIES if pattern.search(mid)), Capabilities())
-    window = lookup_price(provider, model_id).context_window
+    window = (prices or PriceTable()).lookup(provider, model_id).context_window
     return replace(caps, context_window=window) if window else caps

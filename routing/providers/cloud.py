@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
+from cortexd.routing.price_table import PriceTable
 from cortexd.routing.providers.capabilities import cloud_capabilities
 from cortexd.routing.providers.chat import ChatRequest, ChatResponse, StreamEvent
 from cortexd.routing.providers.contract import Capabilities, ProviderStatus
@@ -38,9 +39,15 @@ class CloudProvider(Generic[ClientT]):
     #: What each adapter catches around an SDK call (its SDK's base error, httpx2's, JSON's).
     caught: tuple[type[BaseException], ...]
 
-    def __init__(self, endpoint: Endpoint, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        clock: Callable[[], float] = time.monotonic,
+        prices: PriceTable | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self._clock = clock
+        self._prices = prices or PriceTable()
         self._secrets = (endpoint.api_key,) if endpoint.api_key else ()
         self._client: ClientT | None = None
         # Asked on every call; genai-prices' lookup behind it is the slow part and never
@@ -101,5 +108,5 @@ class CloudProvider(Generic[ClientT]):
         """From the model family table and genai-prices' context window."""
         caps = self._capabilities.get(model)
         if caps is None:
-            caps = self._capabilities[model] = cloud_capabilities(self.name, model)
+            caps = self._capabilities[model] = cloud_capabilities(self.name, model, self._prices)
         return caps

@@ -15,6 +15,7 @@ from typing import Any
 import httpx2
 import openai
 
+from cortexd.routing.price_table import PriceTable
 from cortexd.routing.providers.chat import (
     ChatRequest,
     ChatResponse,
@@ -110,8 +111,9 @@ class OpenAIProvider(CloudProvider[openai.AsyncOpenAI]):
         responses_models: Collection[str] = (),
         http_client: httpx2.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        prices: PriceTable | None = None,
     ) -> None:
-        super().__init__(endpoint, clock)
+        super().__init__(endpoint, clock, prices)
         self._responses_models = frozenset(responses_models)
         if endpoint.api_key:
             self._client = openai.AsyncOpenAI(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cortexd.routing.catalog import ModelSpec, Provider
+from cortexd.routing.price_table import PriceTable
 from cortexd.routing.providers.contract import ChatProvider
 from cortexd.routing.providers.errors import NotConfiguredError
 from cortexd.routing.providers.settings import OLLAMA_DEFAULT_HOST
@@ -44,6 +45,7 @@ class ProviderRegistry:
         gguf_files: Mapping[str, Path] | None = None,
         responses_models: Collection[str] = (),
         llamacpp_options: Mapping[str, Any] | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         self._keys = dict(keys or {})
         self._env = os.environ if env is None else env
@@ -51,6 +53,7 @@ class ProviderRegistry:
         self._gguf = dict(gguf_files or {})
         self._responses = frozenset(responses_models)
         self._llamacpp_options = dict(llamacpp_options or {})
+        self._prices = prices
         self._built: dict[tuple[Provider, str | None], ChatProvider] = {}
         self._building: dict[tuple[Provider, str | None], asyncio.Future[None]] = {}
         # Adapters are built in worker threads (`ready`) and, rarely, on the loop.
@@ -130,10 +133,10 @@ class ProviderRegistry:
             )
             if provider is Provider.OPENAI:
                 built: ChatProvider = module.OpenAIProvider(
-                    endpoint, responses_models=self._responses
+                    endpoint, responses_models=self._responses, prices=self._prices
                 )
             else:
-                built = module.AnthropicProvider(endpoint)
+                built = module.AnthropicProvider(endpoint, prices=self._prices)
             return built
         if provider is Provider.OLLAMA:
             host = base_url or self._ollama_host
