@@ -131,12 +131,14 @@ def wait_sdks_loaded(daemon: Started, sock: Path) -> None:
             time.sleep(0.02)
 
 
-def start_cortexd(upstream_port: int, bin_dir: Path = BIN) -> tuple[Started, Path]:
+def start_cortexd(
+    upstream_port: int, bin_dir: Path = BIN, *, wait_for_sdks: bool = True
+) -> tuple[Started, Path]:
     """cortexd (from `bin_dir`) in a temporary home, its cloud providers pointed at the
     upstream.
 
-    Returns once the provider SDKs are loaded (so that idle memory includes them), with
-    the socket's path.
+    Returns once the provider SDKs are loaded (so that idle memory includes them; without
+    `wait_for_sdks`, once the socket accepts), with the socket's path.
     """
     home = Path(tempfile.mkdtemp(prefix="cxb", dir="/tmp"))  # AF_UNIX paths are short
     process = subprocess.Popen(
@@ -147,8 +149,13 @@ def start_cortexd(upstream_port: int, bin_dir: Path = BIN) -> tuple[Started, Pat
         stderr=subprocess.DEVNULL,
     )
     daemon = Started(process, home)
-    wait_sdks_loaded(daemon, home / "run" / "cortexd.sock")
-    return daemon, home / "run" / "cortexd.sock"
+    sock = home / "run" / "cortexd.sock"
+    if wait_for_sdks:
+        wait_sdks_loaded(daemon, sock)
+    else:
+        while not accepts(sock):
+            time.sleep(0.005)
+    return daemon, sock
 
 
 def litellm_installed() -> bool:

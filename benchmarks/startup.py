@@ -85,11 +85,13 @@ FIRST_ANSWERS = (
 )  # fmt: skip
 
 
-def first_answer_once(port: int, model: str, prompt: str) -> float:
-    """Seconds from cortexd's exec to its first chat answer, asked as soon as it accepts."""
+def first_answer_once(port: int, model: str, prompt: str, home: Path | None = None) -> float:
+    """Seconds from cortexd's exec to its first chat answer, asked as soon as it accepts:
+    in `home` (a restart: its state is there), else in a new one (the first start)."""
     from benchmarks.processes import cortexd_env
 
-    home = Path(tempfile.mkdtemp(prefix="cxf", dir="/tmp"))
+    fresh = home is None
+    home = home or Path(tempfile.mkdtemp(prefix="cxf", dir="/tmp"))
     sock = home / "run" / "cortexd.sock"
     body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
     started = time.perf_counter()
@@ -110,7 +112,8 @@ def first_answer_once(port: int, model: str, prompt: str) -> float:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait()
-        shutil.rmtree(home, ignore_errors=True)
+        if fresh:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def import_seconds(module: str, rounds: int) -> float:
@@ -158,17 +161,22 @@ def main() -> None:
     for sdk, seconds in imports.items():
         print(f"{'import ' + sdk + ' (fresh interpreter)':<34} median {seconds * 1000:7.0f} ms")
     upstream, port = start_upstream()
+    home = Path(tempfile.mkdtemp(prefix="cxr", dir="/tmp"))
     try:
         for label, model, prompt, sdk in FIRST_ANSWERS:
-            first_answer_once(port, model, prompt)  # the bytecode and file cache warm
-            times = [first_answer_once(port, model, prompt) for _ in range(rounds)]
+            first_answer_once(port, model, prompt, home)  # the bytecode, file cache, state
+            # Socket activation starts a daemon whose state is there: the target's case.
+            times = [first_answer_once(port, model, prompt, home) for _ in range(rounds)]
             target = imports[sdk] + 0.3
             median = statistics.median(times)
             verdict = "met" if median <= target else "not met"
             print(_row(f"exec -> first answer, {label}", times))
             print(f"{'':<34} target {target * 1000:7.0f} ms ({sdk} + 300 ms): {verdict}")
+            fresh = [first_answer_once(port, model, prompt) for _ in range(rounds)]
+            print(_row("  the same, a first start (new home)", fresh))
     finally:
         upstream.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -169,18 +169,18 @@ def _load_table(
     args: argparse.Namespace, env: Environment, paths: Paths
 ) -> tuple[RoutingTable, Path, str] | None:
     """The routing file, installed on first run and validated; None after printing why not."""
-    from rich.console import Console
-    from rich.markup import escape
-
     from cortexd.routing import RoutingFileError, load_routing_file_with_digest
 
-    console = Console(stderr=not args.check)
     path = args.routing_file or paths.routing_file
     # Only the default location is seeded: a mistyped --routing-file or CORTEX_ROUTING_FILE
     # must be reported as missing, not silently created.
     chosen = args.routing_file is not None or env.routing_file is not None
     if not chosen and install_default_routing_file(path):
-        console.print(
+        # rich only when there is something to say: it is 30 ms of every start otherwise.
+        from rich.console import Console
+        from rich.markup import escape
+
+        Console(stderr=not args.check).print(
             f"created {escape(str(path))} from the default routing file; edit it to change routes"
         )
     try:

@@ -89,11 +89,25 @@ def test_the_packed_form_round_trips_and_matches_the_unpacked_one() -> None:
     )
     unpacked = TaskModel.from_json(plain)
     packed = TaskModel.from_json(unpacked.to_json())
-    assert "packed" in json.loads(unpacked.to_json())
-    assert dict(packed.weights) == dict(unpacked.weights)
+    shipped_form = json.loads(unpacked.to_json())
+    assert {"keys", "packed"} <= set(shipped_form) and "features" not in shipped_form
+    assert packed.weights.keys == unpacked.weights.keys and len(packed.weights) == 2
     assert packed.weights["w:y"] == pytest.approx((0.001, 3.5), rel=1e-6)
+    assert "w:x" in packed.weights and "w:unknown" not in packed.weights
+    with pytest.raises(KeyError):
+        packed.weights["w:unknown"]
     features = {"w:x": 1.0, "w:y": 2.0, "w:unknown": 9.0}
     assert packed.logits(features) == pytest.approx([0.5 + 1.25 + 0.002, -0.5 - 2.0 + 7.0])
+
+
+def test_a_model_with_named_features_still_loads_as_keys() -> None:
+    # The form models were shipped in before issue 24: names, and packed weights.
+    named = json.dumps(
+        {"labels": ["A"], "bias": [0.0], "features": ["w:b", "w:a"], "packed": "AACAPwAAAEA="}
+    )
+    model = TaskModel.from_json(named)
+    assert model.weights["w:b"] == (1.0,) and model.weights["w:a"] == (2.0,)
+    assert model.logits({"w:a": 1.0, "w:b": 1.0}) == [3.0]
 
 
 def test_a_packed_model_with_the_wrong_number_of_weights_is_refused() -> None:
