@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from cortexd.ledger import CallOutcome, CallRecord, SessionMove
+from cortexd.pipeline.call import new_call_id
 from cortexd.pipeline.family import family_of
 from cortexd.pipeline.pins import Pin, pin_after, pin_key, session_move
 from cortexd.routing import RoutePlan
@@ -288,7 +288,7 @@ class EmbeddingCall:
         user_agent: str | None,
     ) -> None:
         self._services = services
-        self.id = uuid.uuid4().hex[:24]
+        self.id = new_call_id()
         self.names = names
         self.explicit = explicit
         self.client = client_name(None, user_agent)

@@ -42,7 +42,7 @@ def evidence(db: sqlite3.Connection, *, since: float, until: float) -> Evidence:
         " WHERE c.started_at >= ? AND c.started_at < ? AND c.kind = 'chat'"
         " AND a.second_opinion = 0 AND a.outcome IN ('ok', 'error', 'partial')",
         (since, until),
-    ).fetchall()
+    )  # stepped through, not fetched: a month is tens of thousands of rows
     found: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for task, model, outcome, error_class, cost, answered, achieved, overridden in rows:
         g = found[(task, model)]

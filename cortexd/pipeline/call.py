@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -11,8 +12,17 @@ from cortexd.routing.providers import ChatRequest, Forward, Wire
 
 
 def new_call_id() -> str:
-    """A fresh call id: what the ledger, the answer and an error answer name a call by."""
-    return uuid.uuid4().hex[:24]
+    """A fresh call id: what the ledger, the answer and an error answer name a call by.
+
+    24 hex digits: the milliseconds since 1970, then 48 random bits. Ids in time order keep
+    the ledger's inserts at one edge of its id indexes (random ids touched a random page of
+    each at every insert, and needed a page cache that grew with the file to stay fast).
+
+    >>> first, second = new_call_id(), new_call_id()
+    >>> len(first), first[:8] <= second[:8], int(first, 16) > 0
+    (24, True, True)
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
 
 
 @dataclass(frozen=True)
