@@ -41,7 +41,7 @@ def connect(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
     # 24, so an insert touches the right edge of each id index; with random ids (still in
     # older ledgers) every insert read a random page back, and a 32 MiB cache, filling as
     # the file grew, was what kept the CPU per call flat: it also grew the daemon's memory.
-    db.execute("PRAGMA cache_size=-8192")
+    db.execute("PRAGMA cache_size=-2048")
     migrate(db)
     path.chmod(0o600)  # prompts may be stored here
     return db
