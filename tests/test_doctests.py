@@ -18,8 +18,18 @@ from cortexd.api import (
     responses_request,
     tcp_guard,
 )
-from cortexd.pipeline import family, hedging
-from cortexd.routing import catalog, cells, hedging_setting, names, prices, routing_file, urls
+from cortexd.pipeline import call, family, hedging
+from cortexd.routing import (
+    catalog,
+    cells,
+    hedging_setting,
+    names,
+    price_table,
+    prices,
+    routing_file,
+    task_model,
+    urls,
+)
 from cortexd.routing.dispatch import hedge, liveness
 from cortexd.routing.providers import (
     anthropic_batches,
@@ -73,6 +83,9 @@ PROVIDERS = [
         liveness,
         hedging_setting,
         routing_file,
+        price_table,
+        task_model,
+        call,
         *PROVIDERS,
     ],
 )
