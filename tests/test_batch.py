@@ -13,10 +13,10 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from support.app import App, start_app
+from support.batches import openai_line, read_jsonl, start_batch, wait_done
 from support.daemon import cloud_env, remove_home
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 from support.waiting import wait_for
@@ -25,36 +25,8 @@ from cortexd.batch.lines import parse_lines
 from cortexd.ledger.migrations import migrate
 
 
-def _wait_done(app: App, batch_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    with app.client() as http:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            now = http.get(f"/v1/cortex/batches/{batch_id}").json()
-            if now["state"] != "running":
-                return now
-            time.sleep(0.1)
-    raise AssertionError(f"batch {batch_id} still running: {now}")
-
-
-def _start(app: App, source: Path, output: Path, **more: Any) -> dict[str, Any]:
-    with app.client() as http:
-        answer = http.post(
-            "/v1/cortex/batches", json={"input": str(source), "output": str(output), **more}
-        )
-    assert answer.status_code == 201, answer.text
-    return answer.json()
-
-
-def _read(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def _short(i: int, model: str) -> str:
     return json.dumps({"id": f"q{i}", "prompt": f"Summarize: item {i} shipped", "model": model})
-
-
-def _openai(custom_id: str, url: str, body: dict[str, Any]) -> str:
-    return json.dumps({"custom_id": custom_id, "method": "POST", "url": url, "body": body})
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -128,18 +100,18 @@ def test_every_line_is_answered_or_reported_in_order_through_429s_and_500s(
     lines[20] = json.dumps({"id": "q5", "prompt": "a duplicate id"})
     lines[30] = json.dumps({"id": "unknown", "prompt": "x", "model": "gemini-9"})
     lines += [
-        _openai(
+        openai_line(
             "m1",
             "/v1/messages",
             {"model": "haiku", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]},
         ),
-        _openai("r1", "/v1/responses", {"model": "gpt-4o", "input": "hi"}),
-        _openai(
+        openai_line("r1", "/v1/responses", {"model": "gpt-4o", "input": "hi"}),
+        openai_line(
             "c1",
             "/v1/chat/completions",
             {"model": "opus", "messages": [{"role": "user", "content": "hi"}]},
         ),
-        _openai("e1", "/v1/embeddings", {"model": "text-embedding-3-small", "input": "hi"}),
+        openai_line("e1", "/v1/embeddings", {"model": "text-embedding-3-small", "input": "hi"}),
     ]
     source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_text("\n".join(lines) + "\n")
@@ -147,9 +119,9 @@ def test_every_line_is_answered_or_reported_in_order_through_429s_and_500s(
     # More failures than dispatch's own retries and fallback absorb: the batch retries lines.
     anthropic.enqueue(*[limited] * 6, *[Fault.status(500)] * 4, *[Fault.status(529)] * 3)
     openai.enqueue(*[limited] * 8, *[Fault.status(500)] * 4)
-    started = _start(app, source, output, concurrency=8)
-    final = _wait_done(app, started["id"])
-    out = _read(output)
+    started = start_batch(app, source, output, concurrency=8)
+    final = wait_done(app, started["id"])
+    out = read_jsonl(output)
     assert len(out) == len(lines) and final["state"] == "done" and final["written"] == 64
     ids = [o.get("id") if "custom_id" not in o else o["custom_id"] for o in out]
     assert ids[:10] == [f"q{i}" for i in range(10)]
@@ -202,7 +174,7 @@ def test_a_cancel_reports_every_line_even_those_waiting_to_be_sent_again(
     openai.enqueue(*[Fault.status(500)] * 200)  # every send fails: each line waits to retry
     source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_text("\n".join(_short(i, "gpt-4o") for i in range(3)) + "\n")
-    started = _start(app, source, output, concurrency=3)
+    started = start_batch(app, source, output, concurrency=3)
     with app.client() as http:
         wait_for(
             lambda: http.get(f"/v1/cortex/batches/{started['id']}").json()["running"] == 3,
@@ -211,8 +183,8 @@ def test_a_cancel_reports_every_line_even_those_waiting_to_be_sent_again(
         time.sleep(0.5)  # in their wait before a second send
         cancelled = http.post(f"/v1/cortex/batches/{started['id']}/cancel")
     assert cancelled.status_code == 200, cancelled.text
-    final = _wait_done(app, started["id"])
-    out = _read(output)
+    final = wait_done(app, started["id"])
+    out = read_jsonl(output)
     assert final["state"] == "cancelled" and [o["id"] for o in out] == ["q0", "q1", "q2"]
     assert all(o["error"]["code"] == "not_sent" for o in out), out
 
@@ -226,7 +198,7 @@ def test_a_killed_run_resumes_with_no_line_answered_or_written_twice(
     source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_text("\n".join(_short(i, "gpt-4o") for i in range(10)) + "\n")
     openai.enqueue(*[Turn(delay=30.0)] * 10)  # nothing answers before the "kill"
-    started = _start(app, source, output, concurrency=4)
+    started = start_batch(app, source, output, concurrency=4)
     with app.client() as http:
         wait_for(
             lambda: http.get(f"/v1/cortex/batches/{started['id']}").json()["running"] == 4,
@@ -261,10 +233,10 @@ def test_a_killed_run_resumes_with_no_line_answered_or_written_twice(
     sent_before = len(openai.requests)
     again = start_app(home, env=cloud_env(None, openai))
     try:
-        final = _wait_done(again, started["id"])
+        final = wait_done(again, started["id"])
     finally:
         again.stop()
-    out = _read(output)
+    out = read_jsonl(output)
     assert [o["id"] for o in out] == [f"q{i}" for i in range(10)]
     assert [o["answer"] for o in out[:4]] == ["before"] * 4
     assert out[4]["cortex"]["resent"] is True and out[4]["answer"] == "Hello from the fake."

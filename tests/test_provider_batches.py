@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 from support.app import App, start_app
+from support.batches import openai_line, read_jsonl, start_batch, wait_done
 from support.daemon import cloud_env, remove_home
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault
 from support.fakes.server import Reset
@@ -32,40 +32,18 @@ from cortexd.routing.providers import Usage, anthropic_batches, openai_batches
 from cortexd.routing.providers.batch_api import BatchRequest, split
 
 
-def _wait_done(app: App, batch_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    with app.client() as http:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            now = http.get(f"/v1/cortex/batches/{batch_id}").json()
-            if now["state"] != "running":
-                return dict(now)
-            time.sleep(0.1)
-    raise AssertionError(f"batch {batch_id} still running: {now}")
-
-
 def _summary(app: App, batch_id: str) -> dict[str, Any]:
     with app.client() as http:
         return dict(http.get(f"/v1/cortex/batches/{batch_id}").json())
 
 
 def _start(app: App, source: Path, output: Path, **more: Any) -> str:
-    body = {"input": str(source), "output": str(output), "poll_seconds": 0.1, **more}
-    with app.client() as http:
-        answer = http.post("/v1/cortex/batches", json=body)
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["id"])
-
-
-def _read(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """A batch polling the providers' batches every 0.1 s; its id."""
+    return str(start_batch(app, source, output, poll_seconds=0.1, **more)["id"])
 
 
 def _short(i: int, model: str, **more: Any) -> str:
     return json.dumps({"id": f"q{i}", "prompt": f"Label ticket #{i}", "model": model, **more})
-
-
-def _openai(custom_id: str, url: str, body: dict[str, Any]) -> str:
-    return json.dumps({"custom_id": custom_id, "method": "POST", "url": url, "body": body})
 
 
 def _calls(app: App) -> list[dict[str, Any]]:
@@ -101,20 +79,20 @@ def test_lines_go_through_both_batch_apis_and_are_answered_at_the_batch_price(
     openai.batches.polls = 2
     lines = [_short(i, ("sonnet", "gpt-4o", "codex")[i % 3]) for i in range(9)]
     lines += [
-        _openai(
+        openai_line(
             "m1",
             "/v1/messages",
             {"model": "haiku", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]},
         ),
-        _openai("c1", "/v1/chat/completions", {"model": "sonnet", "messages": [
+        openai_line("c1", "/v1/chat/completions", {"model": "sonnet", "messages": [
             {"role": "user", "content": "hello"}]}),
-        _openai("e1", "/v1/embeddings", {"model": "text-embedding-3-small", "input": "hi"}),
+        openai_line("e1", "/v1/embeddings", {"model": "text-embedding-3-small", "input": "hi"}),
         json.dumps({"id": "bad", "prompt": "x", "model": "gemini-9"}),
     ]  # fmt: skip
     source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_text("\n".join(lines) + "\n")
     batch_id = _start(app, source, output, provider_batch=True)
-    final = _wait_done(app, batch_id)
+    final = wait_done(app, batch_id)
 
     assert final["state"] == "done" and final["done"] == 12 and final["failed"] == 1
     # One Message Batch (sonnet and haiku lines, translated where written for OpenAI), and an
@@ -127,7 +105,7 @@ def test_lines_go_through_both_batch_apis_and_are_answered_at_the_batch_price(
     assert endpoints == ["/v1/chat/completions", "/v1/responses"]
     # Nothing answered the normal way but the embedding (no Batch API here) and the bad line.
     assert _sent_normally(anthropic) == [] and _sent_normally(openai) == []
-    out = _read(output)
+    out = read_jsonl(output)
     assert [o.get("id") if "custom_id" not in o else o["custom_id"] for o in out] == [
         *[f"q{i}" for i in range(9)], "m1", "c1", "e1", "bad"
     ]  # fmt: skip
@@ -173,7 +151,9 @@ def test_the_estimate_prices_the_lines_at_the_batch_price(
     app, _, _ = fresh
     source = tmp_path / "in.jsonl"
     lines = [_short(i, m) for i, m in enumerate(("sonnet", "gpt-4o", "codex", "haiku"))]
-    embed = _openai("e", "/v1/embeddings", {"model": "text-embedding-3-small", "input": "x" * 400})
+    embed = openai_line(
+        "e", "/v1/embeddings", {"model": "text-embedding-3-small", "input": "x" * 400}
+    )
     source.write_text("\n".join([*lines, embed]) + "\n")
     with app.client() as http:
         full = http.post("/v1/cortex/batches/estimate", json={"input": str(source)}).json()
@@ -195,9 +175,9 @@ def test_the_answer_says_which_batch_and_what_price_basis(
     app, _, _ = fresh
     source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     body = {"model": "codex", "messages": [{"role": "user", "content": "write fizzbuzz"}]}
-    source.write_text(_openai("c", "/v1/chat/completions", body) + "\n")
-    _wait_done(app, _start(app, source, output, provider_batch=True))
-    (line,) = _read(output)
+    source.write_text(openai_line("c", "/v1/chat/completions", body) + "\n")
+    wait_done(app, _start(app, source, output, provider_batch=True))
+    (line,) = read_jsonl(output)
     cortex = line["response"]["body"]["cortex"]
     assert cortex["batch"]["provider_batch"].startswith("batch_")
     assert "documented 50% batch discount" in cortex["batch"]["price"]
@@ -212,8 +192,8 @@ def test_an_item_a_batch_did_not_answer_is_reported_or_sent_again_when_allowed(
     source.write_text("".join(_short(i, "sonnet") + "\n" for i in range(4)))
     anthropic.enqueue(Fault.status(500))  # the batch's first request errors
     reported = tmp_path / "reported.jsonl"
-    final = _wait_done(app, _start(app, source, reported, provider_batch=True))
-    out = _read(reported)
+    final = wait_done(app, _start(app, source, reported, provider_batch=True))
+    out = read_jsonl(reported)
     assert final["state"] == "done" and final["failed"] == 1 and final["done"] == 3
     assert out[0]["error"]["status"] == 500 and "api_error" in out[0]["error"]["message"]
     assert [o["answer"] for o in out[1:]] == ["Hello from the fake."] * 3
@@ -222,8 +202,8 @@ def test_an_item_a_batch_did_not_answer_is_reported_or_sent_again_when_allowed(
 
     anthropic.enqueue(Fault.status(500))
     again = tmp_path / "again.jsonl"
-    final = _wait_done(app, _start(app, source, again, provider_batch=True, retry_failed=True))
-    out = _read(again)
+    final = wait_done(app, _start(app, source, again, provider_batch=True, retry_failed=True))
+    out = read_jsonl(again)
     assert final["state"] == "done" and final["done"] == 4 and final["resent"] == 1
     assert all(o["answer"] == "Hello from the fake." for o in out)
     assert out[0]["cortex"]["resent"] and not out[1]["cortex"]["resent"]
@@ -241,8 +221,8 @@ def test_expired_requests_are_reported_as_expired(
     wait_for(lambda: len(openai.batches.batches) == 1, "the batch submitted")
     (remote,) = openai.batches.batches
     openai.batches.expire(remote)  # the 24 hours pass: half of it was not done
-    final = _wait_done(app, batch_id)
-    out = _read(output)
+    final = wait_done(app, batch_id)
+    out = read_jsonl(output)
     assert final["done"] == 2 and final["failed"] == 2
     assert [o["error"]["code"] for o in out[2:]] == ["batch_expired"] * 2
     assert [s["status"] for s in final["provider_batches"]] == ["expired"]
@@ -258,10 +238,10 @@ def test_a_create_whose_answer_was_lost_is_found_again_not_submitted_twice(
     fake_batches.lose_create = Reset()  # made, and the connection reset before the answer
     source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_text("".join(_short(i, model) + "\n" for i in range(5)))
-    final = _wait_done(app, _start(app, source, output, provider_batch=True))
+    final = wait_done(app, _start(app, source, output, provider_batch=True))
     assert final["state"] == "done" and final["done"] == 5, final
     assert len(fake_batches.batches) == 1  # found by its key, never made again
-    assert all(o["answer"] == "Hello from the fake." for o in _read(output))
+    assert all(o["answer"] == "Hello from the fake." for o in read_jsonl(output))
     (sent,) = final["provider_batches"]
     assert sent["state"] == "collected" and sent["provider_batch_id"] in fake_batches.batches
     assert _sent_normally(anthropic) == [] and _sent_normally(openai) == []
@@ -278,8 +258,8 @@ def test_a_cancel_cancels_the_providers_batches_and_reports_every_line(
     wait_for(lambda: _summary(app, batch_id)["submitted"] == 6, "the lines submitted")
     with app.client() as http:
         assert http.post(f"/v1/cortex/batches/{batch_id}/cancel").status_code == 200
-    final = _wait_done(app, batch_id)
-    out = _read(output)
+    final = wait_done(app, batch_id)
+    out = read_jsonl(output)
     assert final["state"] == "cancelled" and len(out) == 6
     (remote,) = anthropic.message_batches.batches.values()
     assert remote.cancel_initiated_at is not None
@@ -312,7 +292,7 @@ def test_a_routing_table_row_sends_its_tasks_lines_through_the_batch_api(
             for i in range(3)]  # fmt: skip
     other = [json.dumps({"id": "r", "prompt": "Review this diff", "task": "Code review"})]
     source.write_text("\n".join(bulk + other) + "\n")
-    final = _wait_done(app, _start(app, source, output))  # no --provider-batch
+    final = wait_done(app, _start(app, source, output))  # no --provider-batch
     assert final["done"] == 4
     (created,) = anthropic.message_batches.created
     assert len(created) == 3 and {p["model"] for p in created.values()} == {"claude-haiku-5-5"}
