@@ -127,6 +127,10 @@ class PriceTable:
         """The entries of `keys` not known yet."""
         return [k for k in dict.fromkeys(keys) if self._name(k) not in self._entries]
 
+    def to_fill(self, keys: Iterable[Key]) -> bool:
+        """Whether `ready(keys)` has anything to do (never without a folder)."""
+        return self._file is not None and bool(self.missing(keys))
+
     async def ready(self, keys: Iterable[Key]) -> None:
         """Know the entries of `keys` without loading genai-prices here: the missing ones
         are extracted by a child process and kept in the file (one child at a time). A

@@ -56,10 +56,15 @@ class Whole:
 async def ready_for(services: Services, names: Iterable[str]) -> None:
     """The adapters (and SDKs) of the models `names` built, and their genai-prices entries
     known, side by side: dispatch never imports on the loop, nor loads the price snapshot."""
-    catalog = services.routing.catalog
+    catalog, registry = services.routing.catalog, services.registry
     specs = [spec for name in names if (spec := catalog.resolve(name)) is not None]
     priced = [(s.provider.value, s.model_id) for s in specs if not s.local]
-    await asyncio.gather(services.registry.ready(specs), catalog.prices.ready(priced))
+    # Every call asks; after the first few there is nothing to wait for, and no task is made.
+    waits = [] if all(map(registry.built, specs)) else [registry.ready(specs)]
+    if catalog.prices.to_fill(priced):
+        waits.append(catalog.prices.ready(priced))
+    if waits:
+        await asyncio.gather(*waits)
 
 
 def provider_error(
