@@ -323,3 +323,24 @@ def test_large_batches_are_cut_within_each_providers_limits() -> None:
     assert [len(p) for p in parts] == [199, 61]  # 200 MB a file, with each line's framing
     assert sum(len(openai_batches.input_file(p)) for p in parts[:1]) <= 200 * 1024 * 1024
     assert [len(p) for p in split(big, anthropic_batches.LIMITS)] == [255, 5]
+
+
+def test_a_model_served_from_an_aliases_own_base_url_takes_the_normal_path(
+    fresh: tuple[App, FakeAnthropic, FakeOpenAI], tmp_path: Path
+) -> None:
+    app, _, openai = fresh
+    aliases = (
+        "\n## Model Aliases\n\n| Alias | Provider | Model ID | Base URL |\n|---|---|---|---|\n"
+        f"| proxygpt | openai | gpt-4o-mini | {openai.base_url} |\n"
+    )
+    path = app.services.routing_path
+    generation = app.services.routing.generation
+    path.write_text(path.read_text(encoding="utf-8") + aliases, encoding="utf-8")
+    app.reload()
+    wait_for(lambda: app.services.routing.generation > generation, "the reload")
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(_short(i, "proxygpt") + "\n" for i in range(3)))
+    final = wait_done(app, _start(app, source, output, provider_batch=True))
+    assert final["done"] == 3 and final["provider_batches"] == []
+    assert openai.batches.batches == {}  # a proxy has no Batch API: nothing was submitted
+    assert _sent_normally(openai) == ["/v1/chat/completions"] * 3

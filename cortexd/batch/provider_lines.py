@@ -96,7 +96,9 @@ async def prepare(
     if planned.refusal is not None or planned.second or not plan.chain:
         return None
     spec = services.routing.catalog.resolve(plan.chain[0])
-    if spec is None or spec.local:
+    # Only the provider's own endpoint has its Batch API: a model an alias serves from
+    # another base URL (a proxy, a gateway) takes the normal path.
+    if spec is None or spec.local or spec.base_url is not None:
         return None
     api = apis.get(spec.provider.value)
     if api is None:

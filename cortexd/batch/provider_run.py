@@ -216,7 +216,10 @@ class ProviderPhase:
 
         wanted = Provider(provider)
         catalog = self._services.routing.catalog
-        spec = next((s for s in catalog if s.provider is wanted and not s.local), None)
+        spec = next(
+            (s for s in catalog if s.provider is wanted and not s.local and s.base_url is None),
+            None,
+        )
         built = self._services.registry(spec) if spec is not None else None
         if not isinstance(built, OffersBatches):
             return None
