@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -309,3 +310,13 @@ def test_a_cortex_error_is_one_line_on_stderr(capsys: pytest.CaptureFixture[str]
     assert main(["route", "--json", "--model", "no-such-model", "hello"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("cortex: ") and "Traceback" not in err
+
+
+def test_cortex_says_its_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from cortexd.cli import main
+
+    with pytest.raises(SystemExit) as ended:
+        main(["--version"])
+    assert ended.value.code == 0
+    out = capsys.readouterr().out
+    assert re.fullmatch(r"cortex \d+\.\d+\.\d+\S*\n", out), out
