@@ -107,14 +107,16 @@ def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
 
 
 class Client:
-    """The daemon, synchronously."""
+    """The daemon, synchronously. `name` is the client its calls are recorded under (the
+    ledger's ``client``, ``cortex stats --by client``): ``cortex`` for the CLI's own."""
 
-    def __init__(self, socket: Path | None = None) -> None:
+    def __init__(self, socket: Path | None = None, *, name: str = "cortex") -> None:
         self.socket = socket or default_socket()
         self._http = httpx2.Client(
             transport=httpx2.HTTPTransport(uds=str(self.socket)),
             base_url="http://cortexd",
             timeout=TIMEOUT,
+            headers={"user-agent": name},
         )
 
     def __enter__(self) -> Client:
@@ -258,14 +260,16 @@ class Client:
 
 
 class AsyncClient:
-    """The daemon, asynchronously (for editor plugins and async scripts)."""
+    """The daemon, asynchronously (for editor plugins and async scripts); `name` as for
+    `Client`."""
 
-    def __init__(self, socket: Path | None = None) -> None:
+    def __init__(self, socket: Path | None = None, *, name: str = "cortex") -> None:
         self.socket = socket or default_socket()
         self._http = httpx2.AsyncClient(
             transport=httpx2.AsyncHTTPTransport(uds=str(self.socket)),
             base_url="http://cortexd",
             timeout=TIMEOUT,
+            headers={"user-agent": name},
         )
 
     async def __aenter__(self) -> AsyncClient:

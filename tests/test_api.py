@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -279,6 +280,12 @@ def test_cortex_ask_streams_and_says_who_answered(
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Paris is the capital."
     assert "sonnet via anthropic, Meeting summary" in result.stderr and "$" in result.stderr
+    db = sqlite3.connect(app.home / "state" / "ledger.sqlite3")
+    try:
+        (client,) = db.execute("SELECT client FROM calls ORDER BY started_at DESC").fetchone()
+    finally:
+        db.close()
+    assert client == "cortex"  # the CLI's own calls are the CLI's, not python-httpx2's
 
 
 def test_cortex_health_and_a_daemon_that_is_not_running(app: App, tmp_path: Path) -> None:
