@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from support.app import App, start_app
-from support.batches import openai_line, read_jsonl, start_batch, wait_done
-from support.daemon import cloud_env, remove_home
+from support.batches import cloud_app, openai_line, read_jsonl, start_batch, wait_done
+from support.daemon import cloud_env
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 from support.waiting import wait_for
 
@@ -82,13 +82,8 @@ def test_the_short_form_becomes_a_chat_body_with_its_task_and_model() -> None:
 
 @pytest.fixture
 def fresh_app() -> Iterator[tuple[App, FakeAnthropic, FakeOpenAI]]:
-    with FakeAnthropic() as anthropic, FakeOpenAI() as openai:
-        app = start_app(env=cloud_env(anthropic, openai))
-        try:
-            yield app, anthropic, openai
-        finally:
-            app.stop()
-            remove_home(app.home)
+    with cloud_app() as running:
+        yield running
 
 
 def test_every_line_is_answered_or_reported_in_order_through_429s_and_500s(

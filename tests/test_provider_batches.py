@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.app import App, start_app
-from support.batches import openai_line, read_jsonl, start_batch, wait_done
-from support.daemon import cloud_env, remove_home
+from support.app import App
+from support.batches import cloud_app, openai_line, read_jsonl, start_batch, wait_done
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault
 from support.fakes.server import Reset
 from support.waiting import wait_for
@@ -62,13 +61,8 @@ def _sent_normally(fake: FakeAnthropic | FakeOpenAI) -> list[str]:
 
 @pytest.fixture
 def fresh() -> Iterator[tuple[App, FakeAnthropic, FakeOpenAI]]:
-    with FakeAnthropic() as anthropic, FakeOpenAI() as openai:
-        app = start_app(env=cloud_env(anthropic, openai))
-        try:
-            yield app, anthropic, openai
-        finally:
-            app.stop()
-            remove_home(app.home)
+    with cloud_app() as running:
+        yield running
 
 
 def test_lines_go_through_both_batch_apis_and_are_answered_at_the_batch_price(

@@ -3,12 +3,28 @@ its output, and writing a line in OpenAI's batch form."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from support.app import App
+from support.app import App, start_app
+from support.daemon import cloud_env, remove_home
+from support.fakes import FakeAnthropic, FakeOpenAI
+
+
+@contextlib.contextmanager
+def cloud_app() -> Iterator[tuple[App, FakeAnthropic, FakeOpenAI]]:
+    """cortexd in-process, both cloud providers pointed at fakes; stopped and removed after."""
+    with FakeAnthropic() as anthropic, FakeOpenAI() as openai:
+        app = start_app(env=cloud_env(anthropic, openai))
+        try:
+            yield app, anthropic, openai
+        finally:
+            app.stop()
+            remove_home(app.home)
 
 
 def start_batch(app: App, source: Path, output: Path, **more: Any) -> dict[str, Any]:
