@@ -296,23 +296,96 @@ async def test_on_a_build_without_gpu_offload_every_layer_stays_on_the_cpu(
 FAKE_GPU_WORKER = Path(__file__).parent / "support" / "fake_gpu_worker" / "worker.py"
 
 
-async def test_a_crash_loading_onto_the_gpu_retries_on_the_cpu_before_the_file_is_blamed(
-    models: dict[str, Path], tmp_path: Path
-) -> None:
-    # The worker process is replaced at its boundary by one whose GPU aborts every load.
+def gpu_worker(tmp_path: Path, *args: str) -> LlamaCppWorker:
+    """A supervisor whose worker process is the stand-in for a GPU short of memory."""
     python = tmp_path / "python"
-    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_GPU_WORKER}"\n')
+    words = " ".join(args)
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_GPU_WORKER}" {words}\n')
     python.chmod(0o755)
-    worker = LlamaCppWorker(python=str(python))
+    return LlamaCppWorker(python=str(python))
+
+
+async def test_a_gpu_that_aborts_every_load_steps_down_to_the_cpu_within_the_call(
+    models: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = gpu_worker(tmp_path, "0")
     local = LlamaCppProvider(models, worker, offload=lambda m: 12)
     try:
-        with pytest.raises(
-            ModelLoadError, match=r"with 12 layers on the GPU \(killed by SIGABRT\); it loads on"
-            r" the CPU from the next call; last output: .*CUDA error: out of memory",
-        ):  # fmt: skip
-            await local.warm("tiny")
-        await local.warm("tiny")  # on the CPU now, in a fresh worker: the file is not blamed
-        assert worker.starts == 2
-        assert worker.in_memory[str(models["tiny"])].gpu_layers == 0
+        await local.warm("tiny")  # 12 layers abort, 6 abort, the CPU loads: no error
+        assert worker.starts == 3
+        load = worker.in_memory[str(models["tiny"])]
+        assert load.gpu_layers == 0
+        assert [t.split(":")[0] for t in load.tried] == [
+            "12 layers on the GPU", "6 layers on the GPU",
+        ]  # fmt: skip
+        assert "killed by SIGABRT" in load.tried[0] and "out of memory (12 layers)" in load.tried[0]
+        assert "tiny loaded with no layers on the GPU after: 12 layers on the GPU" in caplog.text
+        await local.warm("tiny")  # the cap is kept: no third crash, no restart
+        assert worker.starts == 3 and worker.in_memory[str(models["tiny"])].gpu_layers == 0
+        assert worker.in_memory[str(models["tiny"])].tried == ()
     finally:
         await local.aclose()
+
+
+async def test_a_gpu_with_room_for_half_the_layers_keeps_half(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    worker = gpu_worker(tmp_path, "8")
+    local = LlamaCppProvider(models, worker, offload=lambda m: 12)
+    try:
+        await local.warm("tiny")
+        assert worker.starts == 2
+        assert worker.in_memory[str(models["tiny"])].gpu_layers == 6
+        await local.warm("tiny")
+        assert worker.starts == 2 and worker.in_memory[str(models["tiny"])].gpu_layers == 6
+    finally:
+        await local.aclose()
+
+
+async def test_all_layers_asked_of_a_gpu_that_holds_none_go_straight_to_the_cpu(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    worker = gpu_worker(tmp_path, "0")
+    local = LlamaCppProvider(models, worker)  # no probe: all layers (-1), the default
+    try:
+        answer = await local.complete(chat(max_tokens=1))
+        assert answer.text == "ok"
+        assert worker.starts == 2 and worker.in_memory[str(models["tiny"])].gpu_layers == 0
+    finally:
+        await local.aclose()
+
+
+async def test_a_crash_after_the_answer_began_fails_that_call_and_steps_down_for_the_next(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    worker = gpu_worker(tmp_path, "4", "late")
+    local = LlamaCppProvider(models, worker, offload=lambda m: 12)
+    try:
+        # Part of the answer was streamed: sending it again would repeat it, so it fails.
+        with pytest.raises(
+            ModelLoadError, match=r"crashed running tiny.gguf with 12 layers on the GPU: killed"
+            r" by SIGABRT .*; it loads with 6 layers on the GPU from the next call",
+        ):  # fmt: skip
+            async for _ in local.stream(chat()):
+                pass
+        # The next one starts at 6, which still aborts mid-answer: it fails the same way.
+        with pytest.raises(ModelLoadError, match=r"with 6 layers .* it loads with no layers"):
+            await local.complete(chat())
+        answer = await local.complete(chat())  # on the CPU
+        assert answer.text == "ok" and worker.starts == 3
+        assert worker.last_load[str(models["tiny"])].gpu_layers == 0
+    finally:
+        await local.aclose()
+
+
+async def test_a_file_that_aborts_on_the_cpu_too_is_blamed_after_the_gpu_steps(
+    models: dict[str, Path], worker: LlamaCppWorker
+) -> None:
+    # The real worker: this build has no GPU offload, so the aborting file is tried on the
+    # CPU at once and marked bad; the GPU ladder is never entered.
+    local = LlamaCppProvider(models, worker, n_ctx=256, offload=lambda m: 12)
+    with pytest.raises(ModelLoadError, match="the file is malformed or not supported"):
+        await local.warm("aborts")
+    with pytest.raises(ModelLoadError, match="the file is malformed"):
+        await local.warm("aborts")
+    assert worker.starts == 1

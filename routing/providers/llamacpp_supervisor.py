@@ -4,9 +4,9 @@ The worker (`llamacpp_worker`) runs one request at a time; this side serialises 
 the worker's events into our errors, and notices when it dies: a death while a model loads
 marks that file bad (until it changes on disk) so one broken file cannot crash the worker on
 every call; any other death fails the call in flight like a provider failure, and the next
-call starts a fresh worker. A crash while loading with layers on the GPU is not the file's
-fault (a driver or memory failure can abort too): that file loads on the CPU from then on, and
-is marked bad only if it crashes there as well. The worker's environment holds no secrets.
+call starts a fresh worker. A crash with layers on the GPU is not the file's fault (a CUDA
+assertion, out of memory, aborts too): the call is sent again to a fresh worker with half the
+layers, then with none, and the file keeps that cap; only a crash on the CPU marks it bad.
 
 It also knows which files are in memory (from the worker's ``loaded`` and ``unloaded``
 events) and how long each took to load, so a cold model can be skipped while it warms.
@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
@@ -37,84 +36,13 @@ from cortexd.routing.providers.errors import (
     ProviderTimeoutError,
     ServerError,
 )
+from cortexd.routing.providers.llamacpp_process import crashed, describe_exit, worker_environment
+from cortexd.routing.providers.llamacpp_worker import gpu_ladder
 
 NAME = "llamacpp"
-_KEEP = frozenset(
-    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TMPDIR", "TZ", "LD_LIBRARY_PATH",
-     "DYLD_LIBRARY_PATH", "VIRTUAL_ENV", "SYSTEMROOT", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"}
-)  # fmt: skip
-_KEEP_PREFIXES = (
-    "LC_",
-    "PYTHON",
-    "CUDA_",
-    "GGML_",
-    "LLAMA_",
-    "OMP_",
-    "OPENBLAS_",
-    "MKL_",
-    "HIP_",
-    "ROCR_",
-    "NVIDIA_",
-)
 #: One event line may carry many embedding vectors; asyncio's default line limit is 64 KiB.
 _LINE_LIMIT = 64 * 1024 * 1024
 log = logging.getLogger(__name__)
-
-
-def worker_environment(env: Mapping[str, str], idle_unload_s: float) -> dict[str, str]:
-    """The worker's environment: only what running Python and llama.cpp needs.
-
-    An allow-list, not a deny-list: keys, proxy credentials, tokens in URLs never reach a
-    process that reads untrusted model files and needs no network.
-
-    >>> env = {"ANTHROPIC_API_KEY": "x", "HOME": "/h", "HTTPS_PROXY": "http://u:p@h"}
-    >>> sorted(worker_environment(env, 60))
-    ['CORTEX_LLAMACPP_IDLE_S', 'GGML_NO_BACKTRACE', 'HOME']
-    """
-    clean = {k: v for k, v in env.items() if k in _KEEP or k.startswith(_KEEP_PREFIXES)}
-    clean["CORTEX_LLAMACPP_IDLE_S"] = str(idle_unload_s)
-    # On an abort ggml attaches gdb to print a backtrace: seconds lost, and noise in the log.
-    clean["GGML_NO_BACKTRACE"] = "1"
-    return clean
-
-
-def describe_exit(code: int | None) -> str:
-    """A process's end in words.
-
-    >>> describe_exit(-6)
-    'killed by SIGABRT'
-    >>> describe_exit(134)
-    'exit code 134 (SIGABRT)'
-    """
-    if code is None:
-        return "still running"
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"killed by {signal.Signals(-code).name}"
-        return f"killed by signal {-code}"
-    if code > 128:
-        with contextlib.suppress(ValueError):
-            return f"exit code {code} ({signal.Signals(code - 128).name})"
-    return f"exit code {code}"
-
-
-#: Deaths that mean the file broke llama.cpp. SIGKILL is not among them: it is what the
-#: kernel's out-of-memory killer sends, and a good file may load once memory is free.
-_CRASH_SIGNALS = frozenset(
-    {signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
-)
-
-
-def _crashed(code: int | None) -> bool:
-    """Whether an exit status is a crash (a fatal signal, or 128 + one from a shell).
-
-    >>> _crashed(-6), _crashed(134), _crashed(-9), _crashed(137), _crashed(1)
-    (True, True, False, False, False)
-    """
-    if code is None:
-        return False
-    number = -code if code < 0 else code - 128 if code > 128 else 0
-    return number in {int(s) for s in _CRASH_SIGNALS}
 
 
 def _file_key(path: Path) -> tuple[str, int, int]:
@@ -124,10 +52,12 @@ def _file_key(path: Path) -> tuple[str, int, int]:
 
 @dataclass(frozen=True)
 class Load:
-    """How a model file was last loaded: the layers on the GPU (-1: all) and the seconds."""
+    """How a model file was last loaded: the layers on the GPU (-1: all), the seconds, and
+    the GPU layer counts that failed on the way there, in words."""
 
     gpu_layers: int
     seconds: float
+    tried: tuple[str, ...] = ()
 
 
 class LlamaCppWorker:
@@ -151,7 +81,9 @@ class LlamaCppWorker:
         self._lock = asyncio.Lock()
         self._next_id = 0
         self._bad_files: dict[tuple[str, int, int], str] = {}
-        self._cpu_only: set[tuple[str, int, int]] = set()  # crashed loading onto the GPU
+        # The most GPU layers a file may load with, after a crash with more (0: the CPU).
+        self._gpu_cap: dict[tuple[str, int, int], int] = {}
+        self._crashes: list[str] = []  # this call's crashes on the way down, in words
         self.in_memory: dict[str, Load] = {}  # model files loaded now, by path
         self.last_load: dict[str, Load] = {}  # the latest load of every file, kept after unloads
         self.unavailable: str | None = None  # why llama.cpp cannot run here, once known
@@ -258,52 +190,77 @@ class LlamaCppWorker:
     async def call(
         self, message: dict[str, Any], *, model: str | None, model_file: Path | None = None
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """Send one request and yield its events up to its end; failures raise our errors."""
-        cpu_only = False
+        """Send one request and yield its events up to its end; failures raise our errors.
+
+        A worker that crashes with layers on the GPU before anything was yielded is
+        restarted and the request sent again with fewer layers (half, then none): a card
+        out of memory slows a call down instead of failing it."""
+        key = None
         if model_file is not None:
             key = _file_key(model_file)
             known = self._bad_files.get(key)
             if known is not None:
                 raise ModelLoadError(known, provider=NAME, model=model)
-            cpu_only = key in self._cpu_only
+        asked = int((message.get("load") or {}).get("n_gpu_layers", 0))
         async with self._lock:
-            proc = await self._ensure()
-            # A build without GPU offload ignores the layers: they are all on the CPU.
-            gpu_layers = int((message.get("load") or {}).get("n_gpu_layers", 0))
-            if gpu_layers and (cpu_only or not self.gpu_offload):
-                gpu_layers = 0
-                message = {**message, "load": {**message["load"], "n_gpu_layers": 0}}
-            self._next_id += 1
-            rid = self._next_id
-            await self._send(proc, {**message, "id": rid})
-            loading = finished = False
-            try:
-                while True:
-                    event = await self._events.get()
-                    kind = event.get("event")
-                    if kind == "died":
-                        finished = True
-                        raise self._death(
-                            event.get("returncode"), loading, model, model_file, gpu_layers
-                        )
-                    if event.get("id") != rid:
-                        continue  # left over from a call that was abandoned
-                    if kind == "loading":
-                        loading = True
-                    elif kind == "loaded":
-                        loading = False
-                        self._loaded(message, event, model)
-                    elif kind == "error":
-                        finished = True
-                        raise _error(event, model)
-                    elif kind == "done":
-                        finished = True
-                        return
-                    else:
-                        yield event
-            finally:
-                if not finished:
-                    await self._abandon(proc, rid)
+            self._crashes = []
+            while True:
+                proc = await self._ensure()
+                sent = self._with_layers(message, key)
+                gpu_layers = int((sent.get("load") or {}).get("n_gpu_layers", 0))
+                self._next_id += 1
+                rid = self._next_id
+                await self._send(proc, {**sent, "id": rid})
+                loading = finished = yielded = False
+                try:
+                    while True:
+                        event = await self._events.get()
+                        kind = event.get("event")
+                        if kind == "died":
+                            finished = True
+                            error = self._death(
+                                event.get("returncode"), loading, model, model_file, gpu_layers,
+                                retry=not yielded, fewer=_fewer(asked, gpu_layers),
+                            )  # fmt: skip
+                            if error is None:
+                                break  # stepped down: send it again to a fresh worker
+                            raise error
+                        if event.get("id") != rid:
+                            continue  # left over from a call that was abandoned
+                        if kind == "loading":
+                            loading = True
+                        elif kind == "loaded":
+                            loading = False
+                            self._loaded(sent, event, model)
+                        elif kind == "error":
+                            finished = True
+                            raise _error(event, model)
+                        elif kind == "done":
+                            finished = True
+                            return
+                        else:
+                            yielded = True
+                            yield event
+                finally:
+                    if not finished:
+                        await self._abandon(proc, rid)
+
+    def _with_layers(
+        self, message: dict[str, Any], key: tuple[str, int, int] | None
+    ) -> dict[str, Any]:
+        """`message` with the GPU layers this worker and file can take: none on a build
+        without GPU offload, at most the file's cap after a crash with more."""
+        load = message.get("load")
+        if not load:
+            return message
+        asked = int(load.get("n_gpu_layers", 0))
+        cap = self._gpu_cap.get(key) if key is not None else None
+        layers = asked
+        if not self.gpu_offload:
+            layers = 0
+        elif cap is not None and (asked < 0 or asked > cap):
+            layers = cap
+        return message if layers == asked else {**message, "load": {**load, "n_gpu_layers": layers}}
 
     async def _abandon(self, proc: asyncio.subprocess.Process, rid: int) -> None:
         """The caller stopped listening: cancel the request and wait for its end."""
@@ -323,10 +280,14 @@ class LlamaCppWorker:
         self, message: Mapping[str, Any], event: Mapping[str, Any], model: str | None
     ) -> None:
         path = str(message.get("model_path"))
-        load = Load(int(event.get("gpu_layers") or 0), float(event.get("seconds") or 0.0))
+        tried = (*self._crashes, *(event.get("tried") or ()))
+        load = Load(int(event.get("gpu_layers") or 0), float(event.get("seconds") or 0.0), tried)
         self.in_memory[path] = self.last_load[path] = load
-        for failure in event.get("tried") or ():
-            log.warning("%s did not load with %s; it loaded with fewer", model, failure)
+        if tried:
+            log.warning(
+                "%s loaded with %s on the GPU after: %s",
+                model, _layers(load.gpu_layers), "; ".join(tried),
+            )  # fmt: skip
 
     def _death(
         self,
@@ -335,19 +296,33 @@ class LlamaCppWorker:
         model: str | None,
         model_file: Path | None,
         gpu_layers: int = 0,
-    ) -> ProviderError:
+        *,
+        retry: bool = False,
+        fewer: int = 0,
+    ) -> ProviderError | None:
+        """The error a worker's death means for the call in flight; None when the call is
+        to be sent again with `fewer` GPU layers (`retry`: nothing of it was yielded yet)."""
         how = describe_exit(code)
-        if loading and model_file is not None and _crashed(code) and gpu_layers:
+        if model_file is not None and crashed(code) and gpu_layers:
+            # Not the file's fault yet: a CUDA assertion (out of memory while loading or
+            # on the first batch, a driver that refuses) aborts the process too.
             with contextlib.suppress(OSError):
-                self._cpu_only.add(_file_key(model_file))
-            layers = "all its layers" if gpu_layers < 0 else f"{gpu_layers} layers"
+                self._gpu_cap[_file_key(model_file)] = fewer
+            words = f"{_layers(gpu_layers)} on the GPU: {how} ({self._last_words()})"
+            self._crashes.append(words)
+            log.warning(
+                "llama.cpp crashed running %s with %s; trying %s",
+                model_file.name, words, _layers(fewer),
+            )  # fmt: skip
+            if retry:
+                return None
             return ModelLoadError(
-                f"llama.cpp crashed loading {model_file.name} with {layers} on the GPU ({how});"
-                f" it loads on the CPU from the next call; last output: {self._last_words()}",
+                f"llama.cpp crashed running {model_file.name} with {words}; it loads with"
+                f" {_layers(fewer)} on the GPU from the next call",
                 provider=NAME,
                 model=model,
             )
-        if loading and model_file is not None and _crashed(code):
+        if loading and model_file is not None and crashed(code):
             message = (
                 f"llama.cpp crashed loading {model_file.name} ({how}): the file is malformed"
                 f" or not supported; last output: {self._last_words()}"
@@ -387,6 +362,21 @@ class LlamaCppWorker:
                 async with asyncio.timeout(5):
                     await proc.wait()
         await self._reap()
+
+
+def _fewer(asked: int, crashed_with: int) -> int:
+    """The next rung below `crashed_with` on the ladder of what the call asked for.
+
+    >>> _fewer(12, 12), _fewer(12, 6), _fewer(12, 5), _fewer(-1, -1)
+    (6, 0, 0, 0)
+    """
+    return next((n for n in gpu_ladder(asked) if 0 <= n < crashed_with), 0)
+
+
+def _layers(n: int) -> str:
+    if n < 0:
+        return "all layers"
+    return "no layers" if n == 0 else "1 layer" if n == 1 else f"{n} layers"
 
 
 def _error(event: Mapping[str, Any], model: str | None) -> ProviderError:
