@@ -39,6 +39,7 @@ from cortexd.routing.providers import (
 )
 from cortexd.routing.providers.llamacpp import LlamaCppProvider, read_gguf_info
 from cortexd.routing.providers.llamacpp_supervisor import LlamaCppWorker
+from cortexd.routing.providers.llamacpp_worker import on_the_gpu
 
 pytestmark = pytest.mark.anyio
 CANARY = "sk-ant-test-canary-0123456789abcdefghij"
@@ -376,6 +377,16 @@ async def test_a_crash_after_the_answer_began_fails_that_call_and_steps_down_for
         assert worker.last_load[str(models["tiny"])].gpu_layers == 0
     finally:
         await local.aclose()
+
+
+async def test_this_llama_cpp_takes_the_settings_of_the_cpu_after_a_gpu_failure(
+    models: dict[str, Path], worker: LlamaCppWorker
+) -> None:
+    load = {"n_ctx": 256, **on_the_gpu(0, after_failure=True)}
+    message = {"op": "load", "model_path": str(models["tiny"]), "load": load}
+    async for _ in worker.call(message, model="tiny", model_file=models["tiny"]):
+        pass
+    assert worker.in_memory[str(models["tiny"])].gpu_layers == 0
 
 
 async def test_a_file_that_aborts_on_the_cpu_too_is_blamed_after_the_gpu_steps(

@@ -26,10 +26,12 @@ class GpuWithRoomFor:
     def __init__(self, room: int) -> None:
         self.room = room
         self.asked: list[int] = []
+        self.options: list[dict[str, Any]] = []
 
     def __call__(self, path: str, *, embedding: bool, **options: Any) -> _Model:
         layers = options["n_gpu_layers"]
         self.asked.append(layers)
+        self.options.append(options)
         if (32 if layers < 0 else layers) > self.room:
             raise ValueError("Failed to load model from file: cudaMalloc failed: out of memory")
         return _Model(layers)
@@ -72,6 +74,16 @@ def test_a_load_that_fails_on_the_gpu_steps_down_to_fewer_layers_then_the_cpu(
     assert len(loaded.get("tried", [])) == len(tried) - 1
     assert all("out of memory" in t for t in loaded.get("tried", []))
     assert events[-1] == {"id": 1, "event": "done"}
+
+
+def test_the_cpu_after_a_gpu_failure_keeps_the_kv_cache_and_batches_off_the_card() -> None:
+    load = GpuWithRoomFor(8)
+    serve(load, load_request(32))
+    assert load.options[0] == {"n_gpu_layers": 32}
+    assert load.options[-1] == {"n_gpu_layers": 0, "offload_kqv": False, "op_offload": False}
+    asked_for_the_cpu = GpuWithRoomFor(0)
+    serve(asked_for_the_cpu, load_request(0))  # no failure: llama.cpp's own defaults stand
+    assert asked_for_the_cpu.options == [{"n_gpu_layers": 0}]
 
 
 def test_a_load_that_fails_everywhere_is_a_load_error() -> None:

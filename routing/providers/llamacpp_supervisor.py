@@ -37,7 +37,7 @@ from cortexd.routing.providers.errors import (
     ServerError,
 )
 from cortexd.routing.providers.llamacpp_process import crashed, describe_exit, worker_environment
-from cortexd.routing.providers.llamacpp_worker import gpu_ladder
+from cortexd.routing.providers.llamacpp_worker import gpu_ladder, on_the_gpu
 
 NAME = "llamacpp"
 #: One event line may carry many embedding vectors; asyncio's default line limit is 64 KiB.
@@ -260,7 +260,10 @@ class LlamaCppWorker:
             layers = 0
         elif cap is not None and (asked < 0 or asked > cap):
             layers = cap
-        return message if layers == asked else {**message, "load": {**load, "n_gpu_layers": layers}}
+        if layers == asked:
+            return message
+        crashed_before = cap is not None and layers == cap
+        return {**message, "load": {**load, **on_the_gpu(layers, after_failure=crashed_before)}}
 
     async def _abandon(self, proc: asyncio.subprocess.Process, rid: int) -> None:
         """The caller stopped listening: cancel the request and wait for its end."""

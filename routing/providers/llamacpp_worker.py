@@ -56,6 +56,21 @@ def gpu_ladder(requested: int) -> list[int]:
     return [requested, *half, 0]
 
 
+def on_the_gpu(layers: int, *, after_failure: bool) -> dict[str, Any]:
+    """The load settings that put `layers` on the GPU. After a failure with more, none means
+    none: the KV cache and the large batches' matrix products stay off the card as well,
+    since a card out of memory fails those too.
+
+    >>> on_the_gpu(0, after_failure=True)
+    {'n_gpu_layers': 0, 'offload_kqv': False, 'op_offload': False}
+    >>> on_the_gpu(8, after_failure=True)
+    {'n_gpu_layers': 8}
+    """
+    if layers == 0 and after_failure:
+        return {"n_gpu_layers": 0, "offload_kqv": False, "op_offload": False}
+    return {"n_gpu_layers": layers}
+
+
 class Worker:
     """The request loop; `out` receives events, `load` builds a llama_cpp.Llama."""
 
@@ -121,12 +136,9 @@ class Worker:
         ladder = gpu_ladder(int(load.get("n_gpu_layers", 0)))
         tried: list[str] = []
         for layers in ladder:
+            settings = {**load, **on_the_gpu(layers, after_failure=bool(tried))}
             try:
-                return (
-                    self._load(path, embedding=embedding, **{**load, "n_gpu_layers": layers}),
-                    layers,
-                    tried,
-                )
+                return self._load(path, embedding=embedding, **settings), layers, tried
             except (ValueError, RuntimeError, OSError) as exc:
                 if layers == ladder[-1]:
                     raise
