@@ -6,7 +6,9 @@ Two measurements:
   (cProfile on the event loop's thread, switched on after the warm-up and off after the
   last call: `benchmarks/profiled_daemon.py`), through each agent front-end
   (`POST /v1/messages` with the anthropic SDK, model `claude-sonnet-4-5`;
-  `POST /v1/responses` with the openai SDK, model `gpt-4o`), streamed unless `--whole`.
+  `POST /v1/responses` with the openai SDK, model `gpt-4o`), streamed unless `--whole`;
+  `--front translated`: Chat Completions with the openai SDK to sonnet, translated to
+  Anthropic's Messages.
   The event loop's thread (all of the request path but the ledger's writer thread) is then
   broken down by layer. *Own* time charges each function's time to its layer, and the time
   of code that belongs to no layer (built-ins, pydantic, the standard library) to the layer
@@ -46,7 +48,12 @@ import uvloop
 
 from benchmarks import processes
 from benchmarks.load import Samples, Scenario, run_batch
-from benchmarks.targets import Target, messages_through_cortexd, responses_through_cortexd
+from benchmarks.targets import (
+    Target,
+    messages_through_cortexd,
+    responses_through_cortexd,
+    through_cortexd,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # The layers, in the order they are reported, and what each one is.
@@ -284,8 +291,13 @@ def profile(
     upstream, port = processes.start_upstream()
     daemon, sock = _start_profiled(port, out, source)
     try:
-        make = messages_through_cortexd if front == "messages" else responses_through_cortexd
-        target: Target = make(sock, daemon.cpu_seconds)
+        fronts = {
+            "messages": messages_through_cortexd,
+            "responses": responses_through_cortexd,
+            # Chat Completions answered by sonnet: the translated path (issue 24).
+            "translated": lambda sock, cpu: through_cortexd(sock, cpu, "sonnet"),
+        }
+        target: Target = fronts[front](sock, daemon.cpu_seconds)
         loop = uvloop.new_event_loop()
         for warm in (False, True):  # connections, caches: not profiled
             for _ in range(20):
@@ -507,8 +519,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000, help="profiled calls per front-end")
     parser.add_argument("--whole", action="store_true", help="JSON answers instead of streams")
     parser.add_argument(
-        "--front", choices=("messages", "responses", "both"), default="both",
-        help="which front-end to profile (default both)",
+        "--front", choices=("messages", "responses", "translated", "both"), default="both",
+        help="which front-end to profile (default both: the pass-through ones); translated:"
+        " Chat Completions answered by sonnet",
     )  # fmt: skip
     parser.add_argument("--micro", action="store_true", help="only the request-building micro")
     parser.add_argument("--top", type=int, default=15, help="functions listed by own time")

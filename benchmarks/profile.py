@@ -1,7 +1,9 @@
-"""Profile cortexd's request path: `uv run python -m benchmarks.profile [--calls N] [--stream]`.
+"""Profile cortexd's request path: `uv run python -m benchmarks.profile [--calls N] [--stream]
+[--model sonnet]`.
 
 Runs the daemon under cProfile against the fake upstream, sends N calls one at a time with
-the openai SDK, stops the daemon (SIGINT, so that cProfile writes its data)
+the openai SDK (to gpt-4o; `--model sonnet`: the translated path, Chat Completions
+answered by Anthropic's Messages), stops the daemon (SIGINT, so that cProfile writes its data)
 and prints the functions that took the most time in the daemon, by own time and by
 cumulative time. The event loop runs on the daemon's main thread, which is what cProfile
 sees; `--out FILE` keeps the raw profile for snakeviz or `python -m pstats`.
@@ -58,12 +60,13 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--stream", action="store_true")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--model", default="gpt-4o", help="gpt-4o, or sonnet (translated)")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "cortexd.prof")
     args = parser.parse_args()
     upstream, port = processes.start_upstream()
     daemon, sock = _start_profiled(port, args.out)
     try:
-        target = through_cortexd(sock, daemon.cpu_seconds)
+        target = through_cortexd(sock, daemon.cpu_seconds, args.model)
         samples = Samples()
         loop = uvloop.new_event_loop()
         loop.run_until_complete(
