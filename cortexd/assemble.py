@@ -16,7 +16,7 @@ from cortexd.api.app import build_app
 from cortexd.keys import Keys
 from cortexd.ledger import Ledger
 from cortexd.ledger.report import REPORT_NAME
-from cortexd.lifespan import attach_lifespan
+from cortexd.lifespan import LATER_S, attach_lifespan
 from cortexd.notices import Notifier
 from cortexd.routing import PriceTable, RoutingTable, TaskModel
 from cortexd.sd_notify import SystemdNotifier
@@ -36,12 +36,15 @@ def assemble(
     task_model: TaskModel | None,
     limits: Limits | None = None,
     routing_digest: str | None = None,
+    background_after_s: float = LATER_S,
 ) -> Starlette:
     """The API over services built from these parts, with its start-up and shutdown.
 
     `ledger` is opened (not started: the application's start-up does that); `env` is where
     the providers read their base URLs and Ollama's address; `context_dir` holds the report,
-    inbox/ and captured/. The services are at ``app.state.services``.
+    inbox/ and captured/. The services are at ``app.state.services``. The background
+    services (the inbox, batches, the schedule, the watchers) start `background_after_s`
+    after serving begins; 0: before it does.
     """
     services = build_services(
         table,
@@ -56,7 +59,7 @@ def assemble(
         prices=PriceTable(ledger.path.parent),
     )
     app = build_app(services)
-    attach_lifespan(app, services, context_dir / REPORT_NAME, notices, notifier)
+    attach_lifespan(app, services, context_dir / REPORT_NAME, notices, notifier, background_after_s)
     return app
 
 

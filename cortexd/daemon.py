@@ -140,6 +140,7 @@ def _serve(
         task_model=TaskModel.shipped(),
         limits=Limits(max_in_flight=args.max_in_flight, warm_up_budget_s=args.warm_up_budget),
         routing_digest=digest,
+        background_after_s=args.background_after,
     )
     for provider in keys.missing():
         log.warning("no API key for %s: its models are skipped", provider)

@@ -10,6 +10,7 @@ active table and which providers have keys (never the keys).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -73,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="a local model not in memory that loads slower than this lets the cloud answer"
         " while it loads (default 3)",
+    )
+    parser.add_argument(
+        "--background-after",
+        type=_at_least(0.0, float),
+        default=1.0,
+        metavar="SECONDS",
+        help="start the inbox, batches, scheduled jobs and file watchers this long after"
+        " serving begins, so that the call that started the daemon is answered first"
+        " (default 1; 0: before serving)",
     )
     parser.add_argument(
         "--keep-prompts",
@@ -151,6 +161,10 @@ M_ARENA_MAX = -8
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``cortexd``; returns the exit status."""
+    # What start-up makes (modules, the router's tables) lives as long as the process: the
+    # cyclic collector's passes over it while it is made find nothing. Collection resumes,
+    # with those objects frozen out of its passes, once the daemon serves (server.py).
+    gc.disable()
     _fewer_malloc_arenas()
     args = build_parser().parse_args(argv)
     env = Environment.read()

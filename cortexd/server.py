@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -121,6 +122,9 @@ def attach_process(
                 loop.add_signal_handler(signal.SIGHUP, reload_routing, services, notifier)
                 interval = _watchdog_interval(os.environ)
                 watchdog = asyncio.create_task(_watchdog(notifier, interval)) if interval else None
+                # Start-up is over (daemon_main paused the collector): what it made stays.
+                gc.freeze()
+                gc.enable()
                 notifier.send("READY=1", f"STATUS={status_line(services)}")
                 log.info("cortexd serving on %s", listener.path or "the socket systemd passed")
                 try:

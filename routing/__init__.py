@@ -5,72 +5,179 @@ The names below are the package's public surface; the modules behind them may ch
 
 from __future__ import annotations
 
-from cortexd.routing.budget import (
-    BudgetExceededError,
-    BudgetStatus,
-    Gated,
-    Spend,
-    call_estimate,
-    crossed,
-    dollars,
-    gate,
-    past_alert,
-    pico,
-    statuses,
-)
-from cortexd.routing.catalog import Api, Catalog, ModelSpec, Provider, build_catalog
-from cortexd.routing.classifier import Classification, TaskClassifier
-from cortexd.routing.directives import MAX_TURNS
-from cortexd.routing.edit import CellChange, EditError, apply_changes, set_budget, unified_diff
-from cortexd.routing.embed_prefixes import InputType, wants_prefixes, with_prefixes
-from cortexd.routing.errors import (
-    AmbiguousModelError,
-    CortexError,
-    NoRouteError,
-    Problem,
-    RoutingFileError,
-    UnknownModelError,
-    UnknownTaskError,
-)
-from cortexd.routing.json_answer import NotAJsonObject, json_object
-from cortexd.routing.local_needs import gguf_need, known_need, size_need
-from cortexd.routing.names import ollama_name
-from cortexd.routing.overrides import Override, OverrideDetector
-from cortexd.routing.price_table import PriceTable
-from cortexd.routing.prices import Price
-from cortexd.routing.proposals import Evidence, ModelEvidence, Pending, Proposal, propose
-from cortexd.routing.request import Message, RouteRequest
-from cortexd.routing.router import Availability, RoutePlan, Router, plan_route
-from cortexd.routing.routing_file import (
-    RESERVED_NAMES,
-    catalog_for,
-    load_routing_file,
-    load_routing_file_with_digest,
-    parse_routing_text,
-)
-from cortexd.routing.similarity_index import Embedder, TaskSimilarity
-from cortexd.routing.table import (
-    DEFAULT_TASK,
-    EMBEDDINGS_TASK,
-    Budget,
-    BudgetPolicy,
-    Mode,
-    RoutingTable,
-    Toggle,
-    WorkflowKind,
-)
-from cortexd.routing.task_examples import (
-    TASK_EXAMPLES_FILE,
-    TaskExamples,
-    TaskExamplesError,
-    load_task_examples,
-    parse_task_examples,
-    shipped_task_examples,
-)
-from cortexd.routing.task_model import TaskModel
-from cortexd.routing.task_similarity import prompt_text, task_scores
-from cortexd.routing.urls import host_and_port, redact_url
-from cortexd.routing.warmup import WARM_UP_BUDGET_S, ColdStart, skip_cold
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cortexd.routing.budget import (
+        BudgetExceededError,
+        BudgetStatus,
+        Gated,
+        Spend,
+        call_estimate,
+        crossed,
+        dollars,
+        gate,
+        past_alert,
+        pico,
+        statuses,
+    )
+    from cortexd.routing.catalog import Api, Catalog, ModelSpec, Provider, build_catalog
+    from cortexd.routing.classifier import Classification, TaskClassifier
+    from cortexd.routing.directives import MAX_TURNS
+    from cortexd.routing.edit import CellChange, EditError, apply_changes, set_budget, unified_diff
+    from cortexd.routing.embed_prefixes import InputType, wants_prefixes, with_prefixes
+    from cortexd.routing.errors import (
+        AmbiguousModelError,
+        CortexError,
+        NoRouteError,
+        Problem,
+        RoutingFileError,
+        UnknownModelError,
+        UnknownTaskError,
+    )
+    from cortexd.routing.json_answer import NotAJsonObject, json_object
+    from cortexd.routing.local_needs import gguf_need, known_need, size_need
+    from cortexd.routing.names import ollama_name
+    from cortexd.routing.overrides import Override, OverrideDetector
+    from cortexd.routing.price_table import PriceTable
+    from cortexd.routing.prices import Price
+    from cortexd.routing.proposals import Evidence, ModelEvidence, Pending, Proposal, propose
+    from cortexd.routing.request import Message, RouteRequest
+    from cortexd.routing.router import Availability, RoutePlan, Router, plan_route
+    from cortexd.routing.routing_file import (
+        RESERVED_NAMES,
+        catalog_for,
+        load_routing_file,
+        load_routing_file_with_digest,
+        parse_routing_text,
+    )
+    from cortexd.routing.similarity_index import Embedder, TaskSimilarity
+    from cortexd.routing.table import (
+        DEFAULT_TASK,
+        EMBEDDINGS_TASK,
+        Budget,
+        BudgetPolicy,
+        Mode,
+        RoutingTable,
+        Toggle,
+        WorkflowKind,
+    )
+    from cortexd.routing.task_examples import (
+        TASK_EXAMPLES_FILE,
+        TaskExamples,
+        TaskExamplesError,
+        load_task_examples,
+        parse_task_examples,
+        shipped_task_examples,
+    )
+    from cortexd.routing.task_model import TaskModel
+    from cortexd.routing.task_similarity import prompt_text, task_scores
+    from cortexd.routing.urls import host_and_port, redact_url
+    from cortexd.routing.warmup import WARM_UP_BUDGET_S, ColdStart, skip_cold
+
+#: Where each public name lives: imported on first use (PEP 562), so that a process
+#: loads only the modules it uses (the daemon's start, the CLI's commands).
+_EXPORTS = {
+    "BudgetExceededError": "cortexd.routing.budget",
+    "BudgetStatus": "cortexd.routing.budget",
+    "Gated": "cortexd.routing.budget",
+    "Spend": "cortexd.routing.budget",
+    "call_estimate": "cortexd.routing.budget",
+    "crossed": "cortexd.routing.budget",
+    "dollars": "cortexd.routing.budget",
+    "gate": "cortexd.routing.budget",
+    "past_alert": "cortexd.routing.budget",
+    "pico": "cortexd.routing.budget",
+    "statuses": "cortexd.routing.budget",
+    "Api": "cortexd.routing.catalog",
+    "Catalog": "cortexd.routing.catalog",
+    "ModelSpec": "cortexd.routing.catalog",
+    "Provider": "cortexd.routing.catalog",
+    "build_catalog": "cortexd.routing.catalog",
+    "Classification": "cortexd.routing.classifier",
+    "TaskClassifier": "cortexd.routing.classifier",
+    "MAX_TURNS": "cortexd.routing.directives",
+    "CellChange": "cortexd.routing.edit",
+    "EditError": "cortexd.routing.edit",
+    "apply_changes": "cortexd.routing.edit",
+    "set_budget": "cortexd.routing.edit",
+    "unified_diff": "cortexd.routing.edit",
+    "InputType": "cortexd.routing.embed_prefixes",
+    "wants_prefixes": "cortexd.routing.embed_prefixes",
+    "with_prefixes": "cortexd.routing.embed_prefixes",
+    "AmbiguousModelError": "cortexd.routing.errors",
+    "CortexError": "cortexd.routing.errors",
+    "NoRouteError": "cortexd.routing.errors",
+    "Problem": "cortexd.routing.errors",
+    "RoutingFileError": "cortexd.routing.errors",
+    "UnknownModelError": "cortexd.routing.errors",
+    "UnknownTaskError": "cortexd.routing.errors",
+    "NotAJsonObject": "cortexd.routing.json_answer",
+    "json_object": "cortexd.routing.json_answer",
+    "gguf_need": "cortexd.routing.local_needs",
+    "known_need": "cortexd.routing.local_needs",
+    "size_need": "cortexd.routing.local_needs",
+    "ollama_name": "cortexd.routing.names",
+    "Override": "cortexd.routing.overrides",
+    "OverrideDetector": "cortexd.routing.overrides",
+    "PriceTable": "cortexd.routing.price_table",
+    "Price": "cortexd.routing.prices",
+    "Evidence": "cortexd.routing.proposals",
+    "ModelEvidence": "cortexd.routing.proposals",
+    "Pending": "cortexd.routing.proposals",
+    "Proposal": "cortexd.routing.proposals",
+    "propose": "cortexd.routing.proposals",
+    "Message": "cortexd.routing.request",
+    "RouteRequest": "cortexd.routing.request",
+    "Availability": "cortexd.routing.router",
+    "RoutePlan": "cortexd.routing.router",
+    "Router": "cortexd.routing.router",
+    "plan_route": "cortexd.routing.router",
+    "RESERVED_NAMES": "cortexd.routing.routing_file",
+    "catalog_for": "cortexd.routing.routing_file",
+    "load_routing_file": "cortexd.routing.routing_file",
+    "load_routing_file_with_digest": "cortexd.routing.routing_file",
+    "parse_routing_text": "cortexd.routing.routing_file",
+    "Embedder": "cortexd.routing.similarity_index",
+    "TaskSimilarity": "cortexd.routing.similarity_index",
+    "DEFAULT_TASK": "cortexd.routing.table",
+    "EMBEDDINGS_TASK": "cortexd.routing.table",
+    "Budget": "cortexd.routing.table",
+    "BudgetPolicy": "cortexd.routing.table",
+    "Mode": "cortexd.routing.table",
+    "RoutingTable": "cortexd.routing.table",
+    "Toggle": "cortexd.routing.table",
+    "WorkflowKind": "cortexd.routing.table",
+    "TASK_EXAMPLES_FILE": "cortexd.routing.task_examples",
+    "TaskExamples": "cortexd.routing.task_examples",
+    "TaskExamplesError": "cortexd.routing.task_examples",
+    "load_task_examples": "cortexd.routing.task_examples",
+    "parse_task_examples": "cortexd.routing.task_examples",
+    "shipped_task_examples": "cortexd.routing.task_examples",
+    "TaskModel": "cortexd.routing.task_model",
+    "prompt_text": "cortexd.routing.task_similarity",
+    "task_scores": "cortexd.routing.task_similarity",
+    "host_and_port": "cortexd.routing.urls",
+    "redact_url": "cortexd.routing.urls",
+    "WARM_UP_BUDGET_S": "cortexd.routing.warmup",
+    "ColdStart": "cortexd.routing.warmup",
+    "skip_cold": "cortexd.routing.warmup",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cortexd.routing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # found at once from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "MAX_TURNS",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import logging
 import os
 import time
@@ -17,12 +19,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from cortexd import __version__
-from cortexd.api.batch_routes import BATCH_ROUTES
 from cortexd.api.budgets import (
     budget_json,
     budgets_route,
 )
-from cortexd.api.capture_routes import CAPTURE_ROUTES
 from cortexd.api.chat_routes import chat_completions, route
 from cortexd.api.embeddings_routes import embeddings
 from cortexd.api.error_shapes import Shape, shaped
@@ -30,8 +30,6 @@ from cortexd.api.errors import ApiError
 from cortexd.api.hardware_routes import hardware
 from cortexd.api.ledger_routes import LEDGER_ROUTES
 from cortexd.api.messages_routes import count_tokens, messages
-from cortexd.api.openai_batch_routes import OPENAI_BATCH_ROUTES
-from cortexd.api.proposal_routes import PROPOSAL_ROUTES
 from cortexd.api.reachability import Reachability
 from cortexd.api.responses_routes import responses
 from cortexd.models_json import anthropic_list, model_row, task_rows
@@ -109,6 +107,8 @@ async def health(request: Request) -> Response:
                 for r in services.local.rows
             ],
             "jobs": services.schedule.as_json() if services.schedule is not None else {},
+            # The inbox, batches, jobs and watchers start just after serving does (lifespan).
+            "background_started": _background_started(request),
             # The loopback TCP listener: where it listens and its token file, or why not.
             "listener": services.listener_info.as_json(),
         }
@@ -199,6 +199,74 @@ async def _internal(request: Request, exc: Exception) -> Response:
     return shaped(ApiError(500, INTERNAL, code="internal_error"), shape)
 
 
+#: Endpoints whose modules load on their first request: rarely used, and a daemon that its
+#: first call started (socket activation) answers that call sooner without them. Each
+#: module, whether its calls count against the in-flight bound, and its endpoints.
+LATER_ROUTES: tuple[tuple[str, bool, tuple[tuple[str, str, str], ...]], ...] = (
+    ("cortexd.api.capture_routes", True, (("/v1/capture", "capture", "POST"),)),
+    (
+        "cortexd.api.proposal_routes",
+        False,
+        (
+            ("/v1/proposals", "proposals", "GET"),
+            ("/v1/proposals/reject", "reject_proposal", "POST"),
+        ),
+    ),
+    (
+        "cortexd.api.batch_routes",
+        False,
+        (
+            ("/v1/cortex/queue", "queue_task", "POST"),
+            ("/v1/cortex/queue", "queue_listing", "GET"),
+            ("/v1/cortex/batches/estimate", "estimate_batch", "POST"),
+            ("/v1/cortex/batches", "start_batch", "POST"),
+            ("/v1/cortex/batches", "list_batches", "GET"),
+            ("/v1/cortex/batches/{batch_id}", "get_batch", "GET"),
+            ("/v1/cortex/batches/{batch_id}/cancel", "cancel_batch", "POST"),
+        ),
+    ),
+    (
+        "cortexd.api.openai_batch_routes",
+        False,
+        (
+            ("/v1/files", "create_file", "POST"),
+            ("/v1/files", "list_files", "GET"),
+            ("/v1/files/{file_id}", "get_file", "GET"),
+            ("/v1/files/{file_id}", "delete_file", "DELETE"),
+            ("/v1/files/{file_id}/content", "file_content", "GET"),
+            ("/v1/batches", "create_batch", "POST"),
+            ("/v1/batches", "list_batches", "GET"),
+            ("/v1/batches/{batch_id}", "get_batch", "GET"),
+            ("/v1/batches/{batch_id}/cancel", "cancel_batch", "POST"),
+        ),
+    ),
+)
+#: How long an endpoint of the background services (batches, the queue) waits for them to
+#: start (`cortexd.lifespan`) before it answers 503.
+LATER_WAIT_S = 10.0
+
+
+def _background_started(request: Request) -> bool:
+    started: asyncio.Event | None = getattr(request.app.state, "started_later", None)
+    return started is None or started.is_set()
+
+
+def _later(module: str, name: str) -> Handler:
+    """`module.name`, imported at its first request, once the background services it may
+    use have started."""
+
+    async def handler(request: Request) -> Response:
+        started: asyncio.Event | None = getattr(request.app.state, "started_later", None)
+        if started is not None and not started.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(LATER_WAIT_S):
+                    await started.wait()
+        found: Handler = getattr(importlib.import_module(module), name)
+        return await found(request)
+
+    return handler
+
+
 def build_app(services: Services) -> Starlette:
     """The API over `services`."""
     routes = [
@@ -220,13 +288,11 @@ def build_app(services: Services) -> Starlette:
         Route("/v1/budgets", _guarded(budgets_route, False), methods=["GET"]),
         Route("/v1/hardware", _guarded(hardware, False), methods=["GET"]),
     ]
+    routes += [Route(p, _guarded(h, False), methods=[m]) for p, h, m in LEDGER_ROUTES]
     routes += [
-        Route(p, _guarded(h, False), methods=[m]) for p, h, m in (*LEDGER_ROUTES, *PROPOSAL_ROUTES)
-    ]
-    routes += [Route(p, _guarded(h, True), methods=[m]) for p, h, m in CAPTURE_ROUTES]
-    routes += [
-        Route(p, _guarded(h, False), methods=[m])
-        for p, h, m in (*BATCH_ROUTES, *OPENAI_BATCH_ROUTES)
+        Route(path, _guarded(_later(module, name), counted), methods=[method])
+        for module, counted, endpoints in LATER_ROUTES
+        for path, name, method in endpoints
     ]
     handlers = {404: _not_found, 405: _not_allowed, Exception: _internal}
     app = Starlette(routes=routes, exception_handlers=handlers)

@@ -182,14 +182,3 @@ async def queue_listing(request: Request) -> Response:
     queue = _queue(request)
     listed = await asyncio.to_thread(queue.listing)
     return JSONResponse({"folder": str(queue.folder), **listed})
-
-
-BATCH_ROUTES = (
-    ("/v1/cortex/queue", queue_task, "POST"),
-    ("/v1/cortex/queue", queue_listing, "GET"),
-    ("/v1/cortex/batches/estimate", estimate_batch, "POST"),
-    ("/v1/cortex/batches", start_batch, "POST"),
-    ("/v1/cortex/batches", list_batches, "GET"),
-    ("/v1/cortex/batches/{batch_id}", get_batch, "GET"),
-    ("/v1/cortex/batches/{batch_id}/cancel", cancel_batch, "POST"),
-)

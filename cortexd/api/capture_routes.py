@@ -73,6 +73,3 @@ async def capture(request: Request) -> Response:
             "model": filed.model,
         }
     )
-
-
-CAPTURE_ROUTES = (("/v1/capture", capture, "POST"),)

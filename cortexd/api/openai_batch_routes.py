@@ -256,16 +256,3 @@ async def list_batches(request: Request) -> Response:
             "has_more": len(found) > len(page),
         }
     )
-
-
-OPENAI_BATCH_ROUTES = (
-    ("/v1/files", create_file, "POST"),
-    ("/v1/files", list_files, "GET"),
-    ("/v1/files/{file_id}", get_file, "GET"),
-    ("/v1/files/{file_id}", delete_file, "DELETE"),
-    ("/v1/files/{file_id}/content", file_content, "GET"),
-    ("/v1/batches", create_batch, "POST"),
-    ("/v1/batches", list_batches, "GET"),
-    ("/v1/batches/{batch_id}", get_batch, "GET"),
-    ("/v1/batches/{batch_id}/cancel", cancel_batch, "POST"),
-)

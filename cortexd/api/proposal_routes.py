@@ -65,9 +65,3 @@ async def reject_proposal(request: Request) -> Response:
         partial(reject, key=proposal.key, calls=proposal.calls, at=time.time())
     )
     return JSONResponse({"rejected": proposal.id, "key": proposal.key, "calls": proposal.calls})
-
-
-PROPOSAL_ROUTES = (
-    ("/v1/proposals", proposals, "GET"),
-    ("/v1/proposals/reject", reject_proposal, "POST"),
-)

@@ -2,29 +2,80 @@
 
 from __future__ import annotations
 
-from cortexd.routing.dispatch.attempt import Attempt, AttemptSink, call_cost, cost_usd
-from cortexd.routing.dispatch.circuit import CircuitBreakers
-from cortexd.routing.dispatch.dispatcher import (
-    Dispatch,
-    Dispatcher,
-    DispatchResult,
-    DispatchSettings,
-)
-from cortexd.routing.dispatch.embedding import CannotEmbedError, EmbedResult
-from cortexd.routing.dispatch.errors import ChainExhaustedError, PartialAnswerError
-from cortexd.routing.dispatch.health import ModelHealth
-from cortexd.routing.dispatch.hedge import HedgePolicy, hedge_threshold
-from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
-from cortexd.routing.dispatch.requirements import estimate_tokens
-from cortexd.routing.dispatch.second_opinion import (
-    SecondOpinion,
-    Verdict,
-    VerdictError,
-    cross_validate,
-    judge_chain,
-    parse_verdict,
-    second_model_for,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cortexd.routing.dispatch.attempt import Attempt, AttemptSink, call_cost, cost_usd
+    from cortexd.routing.dispatch.circuit import CircuitBreakers
+    from cortexd.routing.dispatch.dispatcher import (
+        Dispatch,
+        Dispatcher,
+        DispatchResult,
+        DispatchSettings,
+    )
+    from cortexd.routing.dispatch.embedding import CannotEmbedError, EmbedResult
+    from cortexd.routing.dispatch.errors import ChainExhaustedError, PartialAnswerError
+    from cortexd.routing.dispatch.health import ModelHealth
+    from cortexd.routing.dispatch.hedge import HedgePolicy, hedge_threshold
+    from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
+    from cortexd.routing.dispatch.requirements import estimate_tokens
+    from cortexd.routing.dispatch.second_opinion import (
+        SecondOpinion,
+        Verdict,
+        VerdictError,
+        cross_validate,
+        judge_chain,
+        parse_verdict,
+        second_model_for,
+    )
+
+#: Where each public name lives: imported on first use (PEP 562), so that a process
+#: loads only the modules it uses (the daemon's start, the CLI's commands).
+_EXPORTS = {
+    "Attempt": "cortexd.routing.dispatch.attempt",
+    "AttemptSink": "cortexd.routing.dispatch.attempt",
+    "call_cost": "cortexd.routing.dispatch.attempt",
+    "cost_usd": "cortexd.routing.dispatch.attempt",
+    "CircuitBreakers": "cortexd.routing.dispatch.circuit",
+    "Dispatch": "cortexd.routing.dispatch.dispatcher",
+    "Dispatcher": "cortexd.routing.dispatch.dispatcher",
+    "DispatchResult": "cortexd.routing.dispatch.dispatcher",
+    "DispatchSettings": "cortexd.routing.dispatch.dispatcher",
+    "CannotEmbedError": "cortexd.routing.dispatch.embedding",
+    "EmbedResult": "cortexd.routing.dispatch.embedding",
+    "ChainExhaustedError": "cortexd.routing.dispatch.errors",
+    "PartialAnswerError": "cortexd.routing.dispatch.errors",
+    "ModelHealth": "cortexd.routing.dispatch.health",
+    "HedgePolicy": "cortexd.routing.dispatch.hedge",
+    "hedge_threshold": "cortexd.routing.dispatch.hedge",
+    "Action": "cortexd.routing.dispatch.policy",
+    "action_for": "cortexd.routing.dispatch.policy",
+    "retry_delay": "cortexd.routing.dispatch.policy",
+    "should_retry": "cortexd.routing.dispatch.policy",
+    "estimate_tokens": "cortexd.routing.dispatch.requirements",
+    "SecondOpinion": "cortexd.routing.dispatch.second_opinion",
+    "Verdict": "cortexd.routing.dispatch.second_opinion",
+    "VerdictError": "cortexd.routing.dispatch.second_opinion",
+    "cross_validate": "cortexd.routing.dispatch.second_opinion",
+    "judge_chain": "cortexd.routing.dispatch.second_opinion",
+    "parse_verdict": "cortexd.routing.dispatch.second_opinion",
+    "second_model_for": "cortexd.routing.dispatch.second_opinion",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cortexd.routing.dispatch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # found at once from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Action",

@@ -10,9 +10,12 @@ memory neither). `cortex` never builds a registry.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import importlib
 import os
 import threading
+from collections.abc import Iterator
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,9 @@ class ProviderRegistry:
         self._building: dict[tuple[Provider, str | None], asyncio.Future[None]] = {}
         # Adapters are built in worker threads (`ready`) and, rarely, on the loop.
         self._lock = threading.Lock()
+        self._pause_lock = threading.Lock()
+        self._pauses = 0  # adapter builds under way
+        self._resume = False  # whether the collector ran before the first of them
 
     def preload(self) -> None:
         """Import every adapter (and its SDK) now, in the calling thread (tests use it)."""
@@ -101,10 +107,31 @@ class ProviderRegistry:
             await asyncio.gather(*(asyncio.shield(w) for w in waiting))
 
     def _quietly(self, spec: ModelSpec) -> None:
+        with self._collector_paused():
+            try:
+                self(spec)
+            except NotConfiguredError:
+                pass  # said again, to the call, when it asks for the adapter
+
+    @contextlib.contextmanager
+    def _collector_paused(self) -> Iterator[None]:
+        """No cyclic collection while SDKs import, and what they made frozen out of later
+        passes: modules and their classes are never garbage, and the passes over them took
+        tens of milliseconds of a first call (an SDK makes hundreds of thousands of
+        objects). Nested and concurrent builds share one pause."""
+        with self._pause_lock:
+            if self._pauses == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._pauses += 1
         try:
-            self(spec)
-        except NotConfiguredError:
-            pass  # said again, to the call, when it asks for the adapter
+            yield
+        finally:
+            with self._pause_lock:
+                self._pauses -= 1
+                if self._pauses == 0 and self._resume:
+                    gc.freeze()
+                    gc.enable()
 
     def __call__(self, spec: ModelSpec) -> ChatProvider:
         """The adapter for `spec`'s provider and endpoint (built now if `ready` has not)."""

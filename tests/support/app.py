@@ -180,9 +180,12 @@ def start_app(
     *,
     keep_prompts_days: float = 0.0,
     limits: Limits | None = None,
+    background_after_s: float = 0.0,
 ) -> App:
     """Build and start cortexd in-process with CORTEX_HOME=`home` (a new one by default)
-    and `env` (keys, base URLs) as `start_daemon` would give the process."""
+    and `env` (keys, base URLs) as `start_daemon` would give the process. The background
+    services start before serving (`background_after_s` 0), unlike the daemon's second:
+    a test's first request finds them."""
     home = home or short_home()
     full = process_env(env or {}) | {"CORTEX_HOME": str(home)}
     paths = Paths.resolve(Environment.read(full))
@@ -208,6 +211,7 @@ def start_app(
             task_model=shipped_model(),
             limits=limits,
             routing_digest=digest,
+            background_after_s=background_after_s,
         )
         with contextlib.ExitStack() as stack:
             portal = stack.enter_context(
