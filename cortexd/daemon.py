@@ -8,7 +8,7 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from cortexd.environment import Environment
 from cortexd.keys import KeyFileError, read_keys
@@ -45,17 +45,33 @@ class JournalFormatter(logging.Formatter):
 
 
 def setup_logging(level: str) -> None:
-    """Log to stderr: journald's form under systemd, a timestamped line on a terminal."""
+    """Log to stderr: journald's form when stderr is the journal, a timestamped line
+    anywhere else (a terminal, a pipe, a file)."""
     handler = logging.StreamHandler(sys.stderr)
-    if os.environ.get("JOURNAL_STREAM") or not sys.stderr.isatty():
+    if to_journal(os.environ.get("JOURNAL_STREAM"), sys.stderr):
         handler.setFormatter(JournalFormatter("%(message)s"))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "anthropic", "openai"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)  # they log request URLs at INFO
+    # httpx and the SDKs log request URLs at INFO; APScheduler each job's every run.
+    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "anthropic", "openai", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def to_journal(journal_stream: str | None, stream: IO[str]) -> bool:
+    """Whether `stream` is systemd's journal: ``$JOURNAL_STREAM`` names its device and
+    inode (``DEV:INODE``), which a stream the daemon's stderr was redirected to does not
+    have (systemd's documented check; the variable alone is inherited by children)."""
+    if not journal_stream:
+        return False
+    try:
+        device, inode = (int(part) for part in journal_stream.split(":"))
+        found = os.fstat(stream.fileno())
+    except (ValueError, OSError, AttributeError):
+        return False
+    return (found.st_dev, found.st_ino) == (device, inode)
 
 
 def run(

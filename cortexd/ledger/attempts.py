@@ -20,7 +20,10 @@ class AttemptLog:
         self._open: dict[str, list[Attempt]] = {}
 
     def __call__(self, attempt: Attempt) -> None:
-        log.info(
+        # An answer is the ledger's to show (`cortex calls`); a failure or a skip is news.
+        level = logging.DEBUG if attempt.outcome == "ok" else logging.INFO
+        log.log(
+            level,
             "attempt %s #%d %s/%s %s%s",
             attempt.request_id,
             attempt.number,

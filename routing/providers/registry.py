@@ -15,8 +15,7 @@ import gc
 import importlib
 import os
 import threading
-from collections.abc import Iterator
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 

@@ -1,0 +1,51 @@
+"""The daemon's log says what a person cares about, in a form that fits where it goes:
+journald's ``<N>`` priorities only when stderr is the journal (systemd's device:inode
+check), and neither APScheduler's every job run nor a line per answered attempt (issue 25)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from support.daemon import cloud_env, remove_home, short_home, start_daemon
+from support.fakes import FakeAnthropic, FakeOpenAI
+
+from cortexd.daemon import to_journal
+
+
+def test_the_journal_is_told_by_its_device_and_inode_not_by_the_variable(tmp_path: Path) -> None:
+    journal, other = tmp_path / "journal", tmp_path / "other"
+    journal.write_text("")
+    other.write_text("")
+    found = os.stat(journal)
+    stream = f"{found.st_dev}:{found.st_ino}"
+    with journal.open() as inherited, other.open() as redirected:
+        assert to_journal(stream, inherited) is True
+        assert to_journal(stream, redirected) is False  # a child's stderr sent elsewhere
+        assert to_journal(None, inherited) is False
+        assert to_journal("not:numbers", inherited) is False
+        assert to_journal("12", inherited) is False
+
+
+def test_a_daemon_writing_to_a_file_logs_plain_lines_without_the_schedules_chatter() -> None:
+    home = short_home()
+    with FakeAnthropic() as anthropic, FakeOpenAI() as openai:
+        daemon = start_daemon(home, cloud_env(anthropic, openai), "--background-after", "0")
+        try:
+            client = daemon.client()
+            body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+            assert client.post("/v1/chat/completions", json=body).status_code == 200
+            deadline = time.monotonic() + 10
+            while "watching" not in daemon.log.read_text():  # the inbox has started
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        finally:
+            daemon.stop()
+            text = daemon.log.read_text()
+            remove_home(home)
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert any("cortexd serving on" in line for line in lines)
+    assert not [line for line in lines if line.startswith("<")]  # no journald priorities
+    assert "apscheduler" not in text and "partial" not in text
+    assert " ok" not in " ".join(line for line in lines if "attempt " in line)
