@@ -44,6 +44,7 @@ from benchmarks.processes import (
 )
 from benchmarks.targets import (
     AGENT_SCENARIOS,
+    TRANSLATED_SCENARIOS,
     Target,
     anthropic_direct,
     direct,
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace) -> Results:
         if chat:
             targets += [direct(port), through_cortexd(sock, daemon.cpu_seconds)]
         claude = anthropic_direct(port)
-        targets.append(claude if agents else replace(claude, scenarios=("c1", "c1 stream")))
+        targets.append(claude if agents else replace(claude, scenarios=TRANSLATED_SCENARIOS))
         if chat:
             targets.append(through_cortexd(sock, daemon.cpu_seconds, model="sonnet"))
         if agents:
@@ -177,6 +178,8 @@ def run(args: argparse.Namespace) -> Results:
             based: list[Target] = []
             if chat:
                 based.append(through_cortexd(base_sock, base.cpu_seconds, name="cortexd-baseline"))
+                translated = "cortexd-anthropic-baseline"
+                based.append(through_cortexd(base_sock, base.cpu_seconds, "sonnet", translated))
             if agents:
                 based += [
                     messages_through_cortexd(
@@ -219,7 +222,10 @@ def run(args: argparse.Namespace) -> Results:
                 results.chat_paths.append(target.name)
             if target.scenarios == AGENT_SCENARIOS:
                 results.agent_paths.append(target.name)
-        results.agent_paths += results.unavailable.keys() - {"cortexd-baseline"}
+        results.agent_paths += results.unavailable.keys() - {
+            "cortexd-baseline",
+            "cortexd-anthropic-baseline",
+        }
         print(f"measuring {len(targets)} paths, {args.rounds} rounds...", file=sys.stderr)
         loop.run_until_complete(_measure(targets, results, args.rounds))
         results.memory["cortexd"]["after warm-up"] = daemon.rss_mib()

@@ -7,6 +7,7 @@ at the fake upstream, exec to the first chat answer, sent as soon as the socket 
 named gpt-4o, a named sonnet (Chat Completions translated to Anthropic) and a prompt the
 classifier routes. Beside them, each SDK's import time in a fresh interpreter (`import
 openai` less `pass`): the first answer's target is its SDK's import + 0.3 s (issue 24).
+`--baseline BIN` measures another build's first answers in the same rounds, interleaved.
 Everything runs on this machine, in temporary folders; no network.
 """
 
@@ -85,7 +86,9 @@ FIRST_ANSWERS = (
 )  # fmt: skip
 
 
-def first_answer_once(port: int, model: str, prompt: str, home: Path | None = None) -> float:
+def first_answer_once(
+    port: int, model: str, prompt: str, home: Path | None = None, bin_dir: Path = BIN
+) -> float:
     """Seconds from cortexd's exec to its first chat answer, asked as soon as it accepts:
     in `home` (a restart: its state is there), else in a new one (the first start)."""
     from benchmarks.processes import cortexd_env
@@ -96,7 +99,7 @@ def first_answer_once(port: int, model: str, prompt: str, home: Path | None = No
     body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
     started = time.perf_counter()
     process = subprocess.Popen(
-        [str(BIN / "cortexd")],
+        [str(bin_dir / "cortexd")],
         env=cortexd_env(home, port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -146,7 +149,9 @@ def _row(name: str, values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--baseline", type=Path, metavar="BIN", help="another build's bin folder")
+    args = parser.parse_args()
+    rounds = args.rounds
     daemon_once()  # warm the file cache and the bytecode
     runs = [daemon_once() for _ in range(rounds)]
     cli = [cli_once() for _ in range(rounds)]
@@ -160,23 +165,30 @@ def main() -> None:
     imports = {sdk: import_seconds(sdk, rounds) for sdk in ("openai", "anthropic")}
     for sdk, seconds in imports.items():
         print(f"{'import ' + sdk + ' (fresh interpreter)':<34} median {seconds * 1000:7.0f} ms")
+    builds = {"this build": BIN, **({"baseline": args.baseline} if args.baseline else {})}
     upstream, port = start_upstream()
-    home = Path(tempfile.mkdtemp(prefix="cxr", dir="/tmp"))
+    homes = {name: Path(tempfile.mkdtemp(prefix="cxr", dir="/tmp")) for name in builds}
     try:
         for label, model, prompt, sdk in FIRST_ANSWERS:
-            first_answer_once(port, model, prompt, home)  # the bytecode, file cache, state
+            times: dict[str, list[float]] = {name: [] for name in builds}
+            for name, bin_dir in builds.items():  # the bytecode, file cache, state
+                first_answer_once(port, model, prompt, homes[name], bin_dir)
             # Socket activation starts a daemon whose state is there: the target's case.
-            times = [first_answer_once(port, model, prompt, home) for _ in range(rounds)]
+            for _ in range(rounds):
+                for name, bin_dir in builds.items():
+                    times[name].append(first_answer_once(port, model, prompt, homes[name], bin_dir))
             target = imports[sdk] + 0.3
-            median = statistics.median(times)
-            verdict = "met" if median <= target else "not met"
-            print(_row(f"exec -> first answer, {label}", times))
-            print(f"{'':<34} target {target * 1000:7.0f} ms ({sdk} + 300 ms): {verdict}")
+            for name, found in times.items():
+                median = statistics.median(found)
+                verdict = "met" if median <= target else "not met"
+                print(_row(f"exec -> first answer, {label} ({name})", found))
+                print(f"{'':<34} target {target * 1000:7.0f} ms ({sdk} + 300 ms): {verdict}")
             fresh = [first_answer_once(port, model, prompt) for _ in range(rounds)]
-            print(_row("  the same, a first start (new home)", fresh))
+            print(_row("  this build, a first start (new home)", fresh))
     finally:
         upstream.stop()
-        shutil.rmtree(home, ignore_errors=True)
+        for home in homes.values():
+            shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

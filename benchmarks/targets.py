@@ -35,6 +35,8 @@ LIMITS = httpx2.Limits(max_connections=512, max_keepalive_connections=512)
 #: The scenarios (benchmarks.__main__) a chat path runs, and an agent's front-end.
 CHAT_SCENARIOS = ("c1", "c1 stream", "c32", "c128")
 AGENT_SCENARIOS = ("c1", "c1 stream", "c32 stream")
+#: The translated path (Chat Completions answered by sonnet) and its direct pair (issue 24).
+TRANSLATED_SCENARIOS = ("c1", "c1 stream", "c32")
 
 
 @dataclass
@@ -161,7 +163,8 @@ def through_cortexd(
     if model == "gpt-4o":
         return Target(name, openai_call(client, model), "direct", server_cpu)
     call = openai_call(client, model)
-    return Target("cortexd-anthropic", call, "anthropic-direct", server_cpu, ("c1", "c1 stream"))
+    name = "cortexd-anthropic" if name == "cortexd" else name
+    return Target(name, call, "anthropic-direct", server_cpu, TRANSLATED_SCENARIOS)
 
 
 def anthropic_direct(port: int) -> Target:
