@@ -18,6 +18,7 @@ from cortexd.api import (
     responses_request,
     tcp_guard,
 )
+from cortexd.ledger import queries
 from cortexd.pipeline import call, family, hedging
 from cortexd.routing import (
     catalog,
@@ -90,6 +91,7 @@ PROVIDERS = [
         price_table,
         task_model,
         call,
+        queries,
         *PROVIDERS,
     ],
 )

@@ -29,6 +29,7 @@ from cortexd.ledger import (
 from cortexd.ledger.migrations import applied
 from cortexd.ledger.months import Month, PeriodError, parse_since
 from cortexd.ledger.signals import Seen, own_signals, prompt_key, signals_from_next
+from cortexd.ledger.writer import quantile
 from cortexd.routing.dispatch import Attempt
 from cortexd.routing.providers import Usage
 
@@ -412,6 +413,36 @@ def test_stats_count_tries_rates_and_latency(db: sqlite3.Connection) -> None:
     assert sonnet["cost_usd"] == "0.0012" and sonnet["unpriced_tries"] == 1
     assert codex["answered"] == 1 and codex["cost_usd"] == "0" and codex["unpriced_tries"] == 1
     assert data["spend_per_day"][-1]["cost_usd"] == "0.0012"
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 19, 20, 21, 40, 101])
+def test_stats_quantiles_are_the_nearest_rank_of_every_answered_try(
+    db: sqlite3.Connection, n: int
+) -> None:
+    # SQLite picks them (a window per group): the same as `quantile` over the sorted values.
+    now = time.time()
+    totals = [((i * 7919) % 1000) / 100 + 0.01 for i in range(n)]  # shuffled, no repeats
+    calls = [
+        call(
+            f"q{i}",
+            started_at=now - 50 + i * 0.01,
+            attempts=(attempt(f"q{i}", total_s=v, first_token_s=None if i % 3 else v / 2),),
+        )
+        for i, v in enumerate(totals)
+    ]
+    failed = attempt("x", outcome="error", error_class="OverloadedError", total_s=99.0)
+    calls.append(call("x", started_at=now - 5, attempts=(failed,)))  # a failure: no latency
+    write(db, *calls)
+    row = next(r for r in queries.stats(db, since=now - 60, until=now)["rows"])
+    ttfts = sorted(v / 2 for i, v in enumerate(totals) if i % 3 == 0)
+    assert row["total_s"] == {
+        "p50": round(quantile(sorted(totals), 0.5) or 0, 4),
+        "p95": round(quantile(sorted(totals), 0.95) or 0, 4),
+    }
+    assert row["first_token_s"] == {
+        "p50": round(quantile(ttfts, 0.5) or 0, 4),
+        "p95": round(quantile(ttfts, 0.95) or 0, 4),
+    }
 
 
 def _agents_month(db: sqlite3.Connection, now: float) -> None:

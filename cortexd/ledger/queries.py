@@ -16,7 +16,6 @@ from typing import Any
 from cortexd.ledger.months import Month, day_label, day_start, projection
 from cortexd.ledger.records import from_pico
 from cortexd.ledger.sessions import turn_after
-from cortexd.ledger.writer import quantile
 
 #: Whether a call achieved its task: the user's latest rating, or else completed with no
 #: implicit signal against it.
@@ -44,9 +43,46 @@ def _rate(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 4)
 
 
-def _q(values: list[float], q: float) -> float | None:
-    found = quantile(sorted(values), q)
-    return None if found is None else round(found, 4)
+#: The nearest-rank p50 and p95 of `n` values as 1-based ranks, in integers: the same as
+#: `writer.quantile`'s ``ceil(q * n)`` (checked for every n to 200,000).
+_RANKS = {"p50": "(n + 1) / 2", "p95": "(95 * n + 99) / 100"}
+
+
+def _quantiles(
+    db: sqlite3.Connection, column: str, group: str, where: str, params: list[Any]
+) -> dict[tuple[Any, ...], dict[str, float | None]]:
+    """p50 and p95 of `column` over answered, unbatched tries, per stats group. SQLite sorts
+    each group (a window) and hands back two rows of it: the report reads a month of calls
+    every 30 s at most, and lists of every latency held in Python left the daemon's
+    memory growing with the month (`benchmarks.memory`)."""
+    keys = f"c.task, a.model, a.provider, {group}, {ROLE_SQL}"
+    wanted = " OR ".join(f"r = {rank}" for rank in _RANKS.values())
+    rows = db.execute(
+        f"SELECT t, m, p, w, role, r, n, v FROM (SELECT c.task AS t, a.model AS m,"
+        f" a.provider AS p, {group} AS w, {ROLE_SQL} AS role, a.{column} AS v,"
+        f" ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY a.{column}) AS r,"
+        f" COUNT(*) OVER (PARTITION BY {keys}) AS n"
+        f" FROM attempts a JOIN calls c ON c.id = a.call_id WHERE {where}"
+        f" AND a.outcome = 'ok' AND c.batch IS NULL AND a.{column} IS NOT NULL)"
+        f" WHERE {wanted}",
+        params,
+    )
+    found: dict[tuple[Any, ...], dict[str, float | None]] = {}
+    for t, model, provider, who, role, rank, n, value in rows:
+        row = found.setdefault((t, model, provider, who, role), {"p50": None, "p95": None})
+        for name in _RANKS:
+            if rank == _rank(name, n):
+                row[name] = round(value, 4)
+    return found
+
+
+def _rank(name: str, n: int) -> int:
+    """`_RANKS[name]` for `n`, in Python.
+
+    >>> _rank("p50", 5), _rank("p95", 20), _rank("p95", 1)
+    (3, 19, 1)
+    """
+    return (n + 1) // 2 if name == "p50" else (95 * n + 99) // 100
 
 
 def stats(
@@ -76,10 +112,10 @@ def stats(
         params.append(task)
     rows = db.execute(
         f"SELECT c.task, a.model, a.provider, {group}, a.outcome, {ROLE_SQL},"
-        " a.first_token_s, a.total_s, a.input_tokens, a.output_tokens, a.cache_read_tokens,"
+        " a.input_tokens, a.output_tokens, a.cache_read_tokens,"
         " a.cost_pico_usd, a.price_unknown, c.completed,"
         " a.outcome = 'ok' AND a.second_opinion = 0 AND c.model IS a.model,"
-        f" {ACHIEVED_SQL}, c.started_at, c.id, c.batch IS NOT NULL"
+        f" {ACHIEVED_SQL}, c.started_at, c.id"
         f" FROM attempts a JOIN calls c ON c.id = a.call_id WHERE {where}",
         params,
     )  # stepped through, not fetched: the report reads a month of rows every 30 s at most,
@@ -87,20 +123,15 @@ def stats(
     groups: dict[tuple[str, str, str, str | None, str], dict[str, Any]] = {}
     per_day: dict[str, int] = defaultdict(int)
     totals: dict[str | None, dict[str, Any]] = {}
-    for (t, model, provider, who, outcome, role, ttft, total, tin, tout, tcache, cost,
-         unknown, completed, answered, achieved, started, call_id, batched) in rows:  # fmt: skip
+    for (t, model, provider, who, outcome, role, tin, tout, tcache, cost,
+         unknown, completed, answered, achieved, started, call_id) in rows:  # fmt: skip
         g = groups.setdefault(
             (t, model, provider, who, role),
             {"tries": 0, "answered": 0, "completed": 0, "achieved": 0, "errors": 0,
-             "total": [], "ttft": [], "in": 0, "out": 0, "cache": 0, "cost": 0, "unknown": 0},
+             "in": 0, "out": 0, "cache": 0, "cost": 0, "unknown": 0},
         )  # fmt: skip
         g["tries"] += 1
         g["errors"] += outcome != "ok"
-        if outcome == "ok" and not batched:
-            # A provider's batch answers within hours: its wait is not the model's speed.
-            g["total"].append(total)
-            if ttft is not None:
-                g["ttft"].append(ttft)
         if answered:
             g["answered"] += 1
             g["completed"] += bool(completed)
@@ -113,6 +144,10 @@ def stats(
         per_day[day_label(started)] += cost or 0
         if by:
             _add_to_total(totals, who, call_id, tin, tout, cost, unknown)
+    # A provider's batch answers within hours: its wait is not the model's speed.
+    totals_q = _quantiles(db, "total_s", group, where, params)
+    ttfts_q = _quantiles(db, "first_token_s", group, where, params)
+    none = {"p50": None, "p95": None}
     table = []
 
     def order(key: tuple[str, str, str, str | None, str]) -> tuple[str, str, int]:
@@ -130,8 +165,8 @@ def stats(
             "errors": g["errors"],
             "completed_rate": _rate(g["completed"], g["tries"]) if answers else None,
             "achieved_rate": _rate(g["achieved"], g["answered"]) if answers else None,
-            "total_s": {"p50": _q(g["total"], 0.5), "p95": _q(g["total"], 0.95)},
-            "first_token_s": {"p50": _q(g["ttft"], 0.5), "p95": _q(g["ttft"], 0.95)},
+            "total_s": totals_q.get((t, model, provider, who, role), none),
+            "first_token_s": ttfts_q.get((t, model, provider, who, role), none),
             "input_tokens": g["in"],
             "output_tokens": g["out"],
             "cache_read_tokens": g["cache"],
