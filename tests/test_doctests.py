@@ -18,7 +18,7 @@ from cortexd.api import (
     responses_request,
     tcp_guard,
 )
-from cortexd.ledger import queries
+from cortexd.ledger import queries, store
 from cortexd.pipeline import call, family, hedging
 from cortexd.routing import (
     catalog,
@@ -92,6 +92,7 @@ PROVIDERS = [
         task_model,
         call,
         queries,
+        store,
         *PROVIDERS,
     ],
 )
