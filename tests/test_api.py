@@ -282,10 +282,23 @@ def test_cortex_ask_streams_and_says_who_answered(
     assert "sonnet via anthropic, Meeting summary" in result.stderr and "$" in result.stderr
     db = sqlite3.connect(app.home / "state" / "ledger.sqlite3")
     try:
-        (client,) = db.execute("SELECT client FROM calls ORDER BY started_at DESC").fetchone()
+        row = db.execute("SELECT client, id FROM calls ORDER BY started_at DESC").fetchone()
     finally:
         db.close()
+    client, call_id = row
     assert client == "cortex"  # the CLI's own calls are the CLI's, not python-httpx2's
+    # The footer names the call, and `cortex why` takes what it shows.
+    shown = result.stderr.rsplit("call ", 1)[1].strip().rstrip("]")
+    assert call_id.startswith(shown) and len(shown) == 12
+    why = cortex(app.socket, "why", shown)
+    assert why.returncode == 0 and call_id in why.stdout, why.stderr
+
+
+def test_cortex_ask_refuses_an_empty_prompt_from_stdin_or_the_argument(app: App) -> None:
+    for args, stdin in ((("ask",), ""), (("ask", "-"), "  \n"), (("ask", "  "), "")):
+        result = cortex(app.socket, *args, stdin=stdin)
+        assert result.returncode == 2, result
+        assert "is empty: nothing to ask" in result.stderr
 
 
 def test_cortex_health_and_a_daemon_that_is_not_running(app: App, tmp_path: Path) -> None:

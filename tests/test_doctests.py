@@ -18,6 +18,7 @@ from cortexd.api import (
     responses_request,
     tcp_guard,
 )
+from cortexd.cli import ask_cmd
 from cortexd.ledger import queries, store
 from cortexd.pipeline import call, family, hedging
 from cortexd.routing import (
@@ -93,6 +94,7 @@ PROVIDERS = [
         call,
         queries,
         store,
+        ask_cmd,
         *PROVIDERS,
     ],
 )

@@ -24,19 +24,33 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+#: How much of a call's id the footer shows: enough for `cortex why` and `cortex rate`.
+SHORT_ID = 12
+
+
 def describe(cortex: dict[str, Any]) -> str:
-    """One line: model, provider, task, fallback, cost."""
+    """One line: model, provider, task, fallback, cost, and the call's id for `cortex why`.
+
+    >>> describe({"model": "sonnet", "provider": "anthropic", "task": "Meeting summary",
+    ...           "cost_usd": "0.000074", "id": "19216780a635bc87793b2e20"})
+    '[sonnet via anthropic, Meeting summary, $0.000074, call 19216780a635]'
+    """
     cost = cortex.get("cost_usd")
     price = "price unknown" if cost is None else f"${float(cost):.6f}"
     fallback = ", fallback" if cortex.get("fallback") else ""
     who = f"{cortex.get('model')} via {cortex.get('provider')}"
-    return f"[{who}, {cortex.get('task')}{fallback}, {price}]"
+    call = f", call {str(cortex['id'])[:SHORT_ID]}" if cortex.get("id") else ""
+    return f"[{who}, {cortex.get('task')}{fallback}, {price}{call}]"
 
 
 def run(args: argparse.Namespace) -> int:
     from cortexd.client import Client, chat_body  # here: `cortex --help` need not load httpx2
 
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not prompt.strip():
+        where = "on stdin" if args.prompt == "-" else "as the argument"
+        print(f"cortex: the prompt {where} is empty: nothing to ask", file=sys.stderr)
+        return 2
     messages = [{"role": "user", "content": prompt}]
     options: dict[str, Any] = {"task": args.task, "local_only": args.local_only}
     if args.second_opinion:
