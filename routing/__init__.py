@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from cortexd.routing.prices import Price
     from cortexd.routing.proposals import Evidence, ModelEvidence, Pending, Proposal, propose
     from cortexd.routing.request import Message, RouteRequest
-    from cortexd.routing.router import Availability, RoutePlan, Router, plan_route
+    from cortexd.routing.router import Availability, RoutePlan, Router, nearest_task, plan_route
     from cortexd.routing.routing_file import (
         RESERVED_NAMES,
         catalog_for,
@@ -134,6 +134,7 @@ _EXPORTS = {
     "RoutePlan": "cortexd.routing.router",
     "Router": "cortexd.routing.router",
     "plan_route": "cortexd.routing.router",
+    "nearest_task": "cortexd.routing.router",
     "RESERVED_NAMES": "cortexd.routing.routing_file",
     "catalog_for": "cortexd.routing.routing_file",
     "load_routing_file": "cortexd.routing.routing_file",
@@ -242,6 +243,7 @@ __all__ = [
     "gguf_need",
     "json_object",
     "known_need",
+    "nearest_task",
     "ollama_name",
     "load_routing_file",
     "load_routing_file_with_digest",

@@ -191,7 +191,7 @@ def _task(
     if given:
         task = table.find_task(given)
         if task is None:
-            raise UnknownTaskError(given, _nearest_task(given, table.task_types()))
+            raise UnknownTaskError(given, nearest_task(given, table.task_types()))
         return task, "task-given", None
     result = classifier.classify(messages, similarity)
     return result.task, ("classified" if result.task != DEFAULT_TASK else "default"), result
@@ -352,8 +352,9 @@ class Router:
         return True
 
 
-def _nearest_task(name: str, tasks: list[str]) -> str | None:
-    """Task types are long: a typo in the first word ("Debuging") still deserves a hint."""
+def nearest_task(name: str, tasks: list[str]) -> str | None:
+    """The task type `name` was likely meant to be. Task types are long: a typo in the first
+    word ("Debuging") still deserves a hint."""
     key = loose(name)
     prefixed = [t for t in tasks if key and (loose(t).startswith(key) or key.startswith(loose(t)))]
     if prefixed:

@@ -265,6 +265,18 @@ def test_bad_stats_queries_get_400(app: App, params: dict[str, str], param: str)
     assert answer.status_code == 400 and answer.json()["error"]["param"] == param
 
 
+def test_stats_for_a_task_type_no_one_has_says_which_was_meant(app: App) -> None:
+    answer = app.client().get("/v1/stats", params={"task": "Meting sumary"})
+    assert answer.status_code == 404
+    error = answer.json()["error"]
+    assert error["param"] == "task" and error["code"] == "unknown_task"
+    assert "did you mean 'Meeting summary'?" in error["message"]
+    shown = cortex(app.socket, "stats", "--task", "Meting sumary")
+    assert shown.returncode == 1 and "did you mean 'Meeting summary'?" in shown.stderr
+    # A task type the file names is an empty table, not an error.
+    assert app.client().get("/v1/stats", params={"task": "code review"}).status_code == 200
+
+
 def test_an_unknown_call_is_404_and_a_prefix_finds_one(
     app: App, sdk: openai.OpenAI, fresh: tuple[FakeAnthropic, FakeOpenAI]
 ) -> None:

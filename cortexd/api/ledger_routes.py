@@ -18,6 +18,7 @@ from cortexd.api.chat_request import _Model, parse_body
 from cortexd.api.errors import ApiError
 from cortexd.ledger import Feedback, queries
 from cortexd.ledger.months import Month, PeriodError, parse_since
+from cortexd.routing import nearest_task
 from cortexd.services import Services
 
 
@@ -40,10 +41,14 @@ async def stats(request: Request) -> Response:
     if by is not None and by not in queries.BY:
         raise ApiError(400, f"by='{by}': group by {', '.join(queries.BY)}", param="by")
     task = params.get("task") or None
-    if task is not None:
-        found = services.routing.table.find_task(task)
-        task = found or task  # a task no longer in the file may still have calls
+    known = services.routing.table.find_task(task) if task is not None else None
+    task = known or task  # a task no longer in the file may still have calls
     data = await services.ledger.read(queries.stats, since=since, until=now, task=task, by=by)
+    if task is not None and known is None and not data["rows"]:
+        hint = nearest_task(task, services.routing.table.task_types())
+        did = f"; did you mean '{hint}'?" if hint else ""
+        message = f"no task type '{task}' in the routing file, and no calls of it{did}"
+        raise ApiError(404, message, code="unknown_task", param="task")
     return JSONResponse(data)
 
 

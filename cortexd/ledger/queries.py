@@ -268,7 +268,9 @@ def costs(db: sqlite3.Connection, *, now: float) -> dict[str, Any]:
         p = projection(
             spent / 1e12, now=now, month=month, recent=recent / 1e12, recent_since=recent_since
         )
-        return f"{p:.2f}"
+        # To the micro-dollar, as spend is: in cents a month of small calls read $0.00
+        # projected beside $0.000015 spent.
+        return f"{p:.6f}"
 
     total = sum(r[2] for r in rows)
     total_recent = sum(r[3] for r in rows)
