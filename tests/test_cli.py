@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import CORTEX
 
 from cortexd.cli import main
 
@@ -320,3 +323,23 @@ def test_cortex_says_its_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert ended.value.code == 0
     out = capsys.readouterr().out
     assert re.fullmatch(r"cortex \d+\.\d+\.\d+\S*\n", out), out
+
+
+def test_a_piped_table_keeps_each_row_on_one_line(tmp_path: Path) -> None:
+    # rich wraps to 80 columns where there is no terminal: `cortex models | grep` then
+    # finds half a row. Piped without COLUMNS, a row is one line; COLUMNS still rules.
+    def shown(columns: str | None) -> list[str]:
+        env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+        env["CORTEX_SOCKET"] = str(tmp_path / "none.sock")  # the catalog from the file
+        if columns is not None:
+            env["COLUMNS"] = columns
+        ran = subprocess.run(
+            [CORTEX, "models"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert ran.returncode == 0, ran.stderr
+        return [line for line in ran.stdout.splitlines() if "│" in line]
+
+    piped, narrow = shown(None), shown("60")
+    row = next(line for line in piped if "│ sonnet " in line)
+    assert "claude-sonnet-5-5" in row and "1,000,000" in row  # at 80 columns: "claude-sonne"
+    assert len(piped) < len(narrow)  # at 60 columns the rows wrap

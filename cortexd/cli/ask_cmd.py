@@ -85,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _opinions(answer: str | None, cortex: dict[str, Any]) -> None:
     # rich is loaded only when there is a second opinion to show.
-    from rich.console import Console
-
+    from cortexd.cli.common import rich_console
     from cortexd.cli.opinion_view import show_opinions
 
-    show_opinions(Console(), answer, cortex)
+    show_opinions(rich_console(), answer, cortex)

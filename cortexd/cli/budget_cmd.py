@@ -60,13 +60,11 @@ def print_budgets(console: Any, data: dict[str, Any]) -> None:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from cortexd.cli.common import ask_daemon
+    from cortexd.cli.common import ask_daemon, rich_console
 
     data = ask_daemon(lambda client: client.budgets(), args.json)
     if data is not None:
-        print_budgets(Console(), data)
+        print_budgets(rich_console(), data)
     return 0
 
 
@@ -81,9 +79,9 @@ def _amount(text: str) -> Decimal:
 
 
 def run_set(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.markup import escape
 
+    from cortexd.cli.common import rich_console
     from cortexd.cli.file_edit import confirm, read_routing, write_and_reload
     from cortexd.client import Client, DaemonNotRunning
     from cortexd.environment import Environment
@@ -91,7 +89,7 @@ def run_set(args: argparse.Namespace) -> int:
     from cortexd.routing import set_budget, unified_diff
 
     amount = _amount(args.amount)
-    console = Console()
+    console = rich_console()
     with Client() as client:
         try:
             before: dict[str, Any] | None = client.health()["routing_file"]

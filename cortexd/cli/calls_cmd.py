@@ -47,10 +47,10 @@ def line(call: dict[str, Any]) -> str:
 
 
 def run_calls(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
+    from cortexd.cli.common import rich_console
     from cortexd.client import Client
     from cortexd.formatting import money
 
@@ -59,7 +59,7 @@ def run_calls(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(calls, indent=2))
         return 0
-    console = Console(highlight=False)
+    console = rich_console(highlight=False)
     if not calls:
         console.print("no calls recorded yet")
         return 0
@@ -97,17 +97,16 @@ def run_tail(args: argparse.Namespace) -> int:
 
 
 def run_why(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    from cortexd.cli.common import ask_daemon
+    from cortexd.cli.common import ask_daemon, rich_console
     from cortexd.formatting import money, seconds
 
     call = ask_daemon(lambda client: client.call(args.call_id), args.json)
     if call is None:
         return 0
-    console = Console(highlight=False)
+    console = rich_console(highlight=False)
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(call["started_at"]))
     console.print(
         f"call {call['id']} at {when}"

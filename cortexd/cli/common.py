@@ -11,10 +11,28 @@ from cortexd.environment import Environment
 from cortexd.paths import Paths, default_routing_text
 
 if TYPE_CHECKING:  # the routing package is loaded by the commands that read a table only
+    from rich.console import Console
+
     from cortexd.client import Client
     from cortexd.routing import RoutingTable
 
 SHIPPED = "<shipped default model-routing.md>"
+#: How wide tables may be when the output is not a terminal (a pipe, a file) and COLUMNS
+#: does not say: wide enough that a row stays one line for grep, awk and cut.
+PIPED_WIDTH = 512
+
+
+def rich_console(**options: Any) -> Console:
+    """The commands' rich console: the terminal's width on a terminal, COLUMNS where it is
+    set, and no wrapping of a table's rows into the next lines when piped."""
+    import os
+    import sys
+
+    from rich.console import Console
+
+    if "width" not in options and "COLUMNS" not in os.environ and not sys.stdout.isatty():
+        options["width"] = PIPED_WIDTH
+    return Console(**options)
 
 
 def load_table(path: str | None) -> RoutingTable:

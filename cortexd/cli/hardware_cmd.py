@@ -21,13 +21,13 @@ def _gib(n: int | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
+    from cortexd.cli.common import rich_console
     from cortexd.client import Client, DaemonNotRunning
 
-    console = Console()
+    console = rich_console()
     source = "cortexd"
     try:
         with Client() as client:

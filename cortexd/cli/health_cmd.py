@@ -14,16 +14,15 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    from cortexd.cli.common import ask_daemon
+    from cortexd.cli.common import ask_daemon, rich_console
 
     health = ask_daemon(lambda client: client.health(check_all=True), args.json)
     if health is None:
         return 0
-    console = Console()
+    console = rich_console()
     routing = health["routing_file"]
     console.print(f"cortexd {health['version']}, up {health['uptime_s']:.0f} s")
     console.print(f"routing file: {escape(routing['path'])} (generation {routing['generation']})")

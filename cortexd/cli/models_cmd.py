@@ -44,9 +44,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+
+    from cortexd.cli.common import rich_console
 
     table = Table(title="cortexd model catalog")
     for column in ("alias", "provider", "model id", "context", "$ in/MTok", "$ out/MTok"):
@@ -62,5 +63,5 @@ def run(args: argparse.Namespace) -> int:
             r["input_usd_per_mtok"] or unknown,
             r["output_usd_per_mtok"] or unknown,
         )
-    Console().print(table)
+    rich_console().print(table)
     return 0

@@ -44,8 +44,7 @@ def _pick(data: dict[str, Any], which: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+    from cortexd.cli.common import rich_console
     from cortexd.client import Client
 
     with Client() as client:
@@ -53,20 +52,20 @@ def run(args: argparse.Namespace) -> int:
             data = client.proposals()
             chosen = _pick(data, args.reject)
             answer = client.reject(chosen["id"])
-            Console().print(
+            rich_console().print(
                 f"set aside {answer['rejected']} ({chosen['summary']}); it comes back only "
                 "when the calls made from now on support it by themselves"
             )
             return 0
         data = client.proposals()
         if args.apply:
-            return _apply(Console(), client, data, args)
+            return _apply(rich_console(), client, data, args)
     if args.json:
         import json
 
         print(json.dumps(data, indent=2))
         return 0
-    _show(Console(), data)
+    _show(rich_console(), data)
     return 0
 
 

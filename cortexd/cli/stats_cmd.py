@@ -26,11 +26,10 @@ def register(sub: Any) -> None:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    from cortexd.cli.common import ask_daemon
+    from cortexd.cli.common import ask_daemon, rich_console
     from cortexd.formatting import bars, money, percent, seconds
 
     data = ask_daemon(
@@ -38,7 +37,7 @@ def run_stats(args: argparse.Namespace) -> int:
     )
     if data is None:
         return 0
-    console = Console()
+    console = rich_console()
     table = Table(title="calls per task type × model", title_justify="left")
     columns = ["task type", "model"]
     if args.by:
@@ -103,17 +102,16 @@ def _totals_table(totals: list[dict[str, Any]], by: str) -> Any:
 
 
 def run_costs(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    from cortexd.cli.common import ask_daemon
+    from cortexd.cli.common import ask_daemon, rich_console
     from cortexd.formatting import money
 
     data = ask_daemon(lambda client: client.costs(), args.json)
     if data is None:
         return 0
-    console = Console()
+    console = rich_console()
     table = Table(
         title=f"spend in {data['month']} ({data['days_elapsed']:.1f} of "
         f"{data['days_in_month']} days)",
