@@ -5,6 +5,7 @@ check), and neither APScheduler's every job run nor a line per answered attempt 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -49,3 +50,29 @@ def test_a_daemon_writing_to_a_file_logs_plain_lines_without_the_schedules_chatt
     assert not [line for line in lines if line.startswith("<")]  # no journald priorities
     assert "apscheduler" not in text and "partial" not in text
     assert " ok" not in " ".join(line for line in lines if "attempt " in line)
+
+
+def test_a_client_that_leaves_mid_body_is_one_line_not_a_traceback() -> None:
+    home = short_home()
+    with FakeAnthropic() as anthropic, FakeOpenAI() as openai:
+        daemon = start_daemon(home, cloud_env(anthropic, openai))
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.connect(str(daemon.socket))
+                sock.sendall(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: cortexd\r\n"
+                    b'Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"model":'
+                )
+                time.sleep(0.3)  # the handler is reading the body when the client goes
+            deadline = time.monotonic() + 10
+            while "left before its request" not in daemon.log.read_text():
+                assert time.monotonic() < deadline, daemon.log.read_text()[-2000:]
+                time.sleep(0.05)
+            # The daemon serves on.
+            assert daemon.client().get("/v1/health").status_code == 200
+        finally:
+            daemon.stop()
+            text = daemon.log.read_text()
+            remove_home(home)
+    assert "Traceback" not in text and "ERROR" not in text
+    assert "a client left before its request to /v1/chat/completions was read" in text

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -173,6 +173,10 @@ def _guarded(
             if calls and error.call_id is None:
                 error.call_id = new_call_id()
             return shaped(error, shape)
+        except ClientDisconnect:
+            # Not a bug: the client went away mid-body (a killed script, a closed editor).
+            log.info("a client left before its request to %s was read", request.url.path)
+            return Response(status_code=499)  # nginx's "client closed request"; unread
         except Exception:  # noqa: BLE001 - a bug answers 500 and the daemon keeps serving
             log.exception("unexpected error in %s", request.url.path)
             return shaped(ApiError(500, "internal error in cortexd (see its log)"), shape)
