@@ -1,20 +1,7 @@
 """Every environment variable cortexd reads, in one place, read once into a typed snapshot.
 
-| variable            | meaning                                                          |
-|---------------------|------------------------------------------------------------------|
-| CORTEX_HOME         | put every cortexd file (context, state, runtime) under this folder |
-| CORTEX_SOCKET       | the daemon's Unix socket path (wins over CORTEX_HOME)            |
-| CORTEX_ROUTING_FILE | the routing file to use instead of <context>/model-routing.md    |
-| CORTEX_TCP          | the loopback TCP listener: HOST:PORT, or off (``--tcp`` wins)    |
-| ANTHROPIC_API_KEY   | key for Anthropic (never printed, logged or stored)              |
-| OPENAI_API_KEY      | key for OpenAI (never printed, logged or stored)                 |
-| ANTHROPIC_BASE_URL  | Anthropic endpoint (read by the SDK in the provider adapters)    |
-| OPENAI_BASE_URL     | OpenAI endpoint (read by the SDK in the provider adapters)       |
-| OLLAMA_HOST         | Ollama address; wins over the routing file's providers table     |
-| CORTEX_KEY_FILE     | a key file (NAME=value lines, mode 0600) instead of the default  |
-| CREDENTIALS_DIRECTORY | systemd credentials (LoadCredential=anthropic:…), read for keys |
-| NOTIFY_SOCKET, WATCHDOG_USEC | set by systemd: readiness and watchdog notifications   |
-| LISTEN_FDS, LISTEN_PID | set by systemd socket activation: serve the socket handed over |
+`VARIABLES` is the list, with who sets each and what it does; docs/environment.md shows
+it, and a test holds the two to each other and the code's reads to the list.
 """
 
 from __future__ import annotations
@@ -23,6 +10,34 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+#: Every variable read anywhere in cortexd: name → (who sets it, what it does).
+VARIABLES: dict[str, tuple[str, str]] = {
+    "CORTEX_HOME": ("you", "put every cortexd file (context, state, runtime) under this folder"),
+    "CORTEX_SOCKET": ("you", "the daemon's Unix socket path (wins over CORTEX_HOME)"),
+    "CORTEX_ROUTING_FILE": ("you", "the routing file, instead of <context>/model-routing.md"),
+    "CORTEX_TCP": ("you", "the loopback TCP listener: HOST:PORT, or off (`--tcp` wins)"),
+    "CORTEX_KEY_FILE": ("you", "a key file (NAME=value lines, mode 0600) instead of the default"),
+    "ANTHROPIC_API_KEY": ("you", "the key for Anthropic (never printed, logged or stored)"),
+    "OPENAI_API_KEY": ("you", "the key for OpenAI (never printed, logged or stored)"),
+    "ANTHROPIC_BASE_URL": ("you", "Anthropic's endpoint (read by its SDK in the adapter)"),
+    "OPENAI_BASE_URL": ("you", "OpenAI's endpoint (read by its SDK in the adapter)"),
+    "OLLAMA_HOST": ("you", "Ollama's address; wins over the routing file's providers table"),
+    "CLAUDE_CONFIG_DIR": ("you", "where `cortex connect` finds Claude Code's settings.json"),
+    "CODEX_HOME": ("you", "where `cortex connect` finds Codex's config.toml"),
+    "CREDENTIALS_DIRECTORY": ("systemd", "credentials (LoadCredential=anthropic:…), for keys"),
+    "NOTIFY_SOCKET": ("systemd", "where readiness, status and reloads are reported"),
+    "WATCHDOG_USEC": ("systemd", "the watchdog's interval: the daemon pings at half of it"),
+    "WATCHDOG_PID": ("systemd", "which process the watchdog is for"),
+    "LISTEN_FDS": ("systemd", "socket activation: how many sockets were handed over"),
+    "LISTEN_PID": ("systemd", "socket activation: which process they are for"),
+    "JOURNAL_STREAM": ("systemd", "stderr's device:inode when it is the journal (log format)"),
+    "XDG_RUNTIME_DIR": ("the session", "the runtime folder: the socket's default place"),
+    "XDG_CONFIG_HOME": ("the session", "the config folder: the key file's default place"),
+    "HOME": ("the session", "the home folder, for the defaults under it"),
+    "PATH": ("the session", "where `cortex service` finds systemctl and launchctl"),
+    "CORTEX_LLAMACPP_IDLE_S": ("cortexd", "set for its llama.cpp worker: unload after idle"),
+}
 
 #: Each provider's key variable; a key's *value* never leaves `Environment`.
 KEY_VARIABLES = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
