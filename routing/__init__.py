@@ -5,8 +5,9 @@ The names below are the package's public surface; the modules behind them may ch
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cortexd.routing.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from cortexd.routing.budget import (
@@ -167,19 +168,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cortexd.routing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # found at once from now on
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 __all__ = [
     "MAX_TURNS",
     "Price",
@@ -267,3 +255,5 @@ __all__ = [
     "wants_prefixes",
     "with_prefixes",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

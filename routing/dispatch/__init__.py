@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cortexd.routing.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from cortexd.routing.dispatch.attempt import Attempt, AttemptSink, call_cost, cost_usd
@@ -64,19 +65,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cortexd.routing.dispatch' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # found at once from now on
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 __all__ = [
     "Action",
     "Attempt",
@@ -107,3 +95,5 @@ __all__ = [
     "second_model_for",
     "should_retry",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

@@ -7,8 +7,9 @@ its SDK, so the daemon builds them off the request path and the CLI never pays f
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cortexd.routing.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from cortexd.routing.providers.batch_api import (
@@ -142,19 +143,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cortexd.routing.providers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # found at once from now on
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 __all__ = [
     "FinishReason",
     "Alive",
@@ -215,3 +203,5 @@ __all__ = [
     "redact",
     "split",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
