@@ -15,9 +15,9 @@ import contextlib
 import importlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.triggers.cron import CronTrigger
 from starlette.applications import Starlette
@@ -78,10 +78,10 @@ class Background:
         schedule = self._schedule_jobs()
         self._schedule = schedule
         await schedule.start()
-        self._tasks.append(asyncio.create_task(self._run_capture(context_dir)))
+        self._keep("the inbox", self._run_capture(context_dir))
         self._batches = await self._start_batches(context_dir / "queue")
         if self._batches.queue is not None:
-            self._tasks.append(asyncio.create_task(self._batches.queue.run()))
+            self._keep("the queue of coding tasks", self._batches.queue.run())
         self._watchers = await self._watch_routing_file()
 
     async def stop(self) -> None:
@@ -97,6 +97,17 @@ class Background:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    def _keep(self, name: str, running: Coroutine[Any, Any, None]) -> None:
+        """Run `running` as long as the daemon does; if it fails, say so and serve on."""
+
+        async def kept() -> None:
+            try:
+                await running
+            except Exception:  # noqa: BLE001 - one service's failure must not stop the rest
+                log.exception("%s stopped; the daemon answers calls without it", name)
+
+        self._tasks.append(asyncio.create_task(kept()))
 
     def _schedule_jobs(self) -> Schedule:
         services = self._services

@@ -149,6 +149,8 @@ async def _start_background(
     started.append(background)
     try:
         await background.start(context_dir)
+    except Exception:  # noqa: BLE001 - the calls are answered without them all the same
+        log.exception("the background services did not all start")
     finally:
         app.state.started_later.set()
 

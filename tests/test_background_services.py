@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+from support.app import start_app
 from support.daemon import cloud_env, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI
 from test_lazy_sdks import HOOK
@@ -83,4 +85,26 @@ def test_a_save_before_the_watch_begins_is_read_when_it_does() -> None:
             assert plan["chain"][0] == "sonnet"
         finally:
             daemon.stop()
+            remove_home(home)
+
+
+def test_a_background_service_that_cannot_start_leaves_the_calls_answered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    home = short_home()
+    (home / "context").mkdir(parents=True)
+    (home / "context" / "queue").write_text("a file where the queue's folder goes\n")
+    with FakeAnthropic() as anthropic, FakeOpenAI() as openai:
+        app = start_app(home, cloud_env(anthropic, openai))
+        try:
+            client = app.client()
+            deadline = time.monotonic() + 10
+            while "the queue of coding tasks stopped" not in caplog.text:
+                assert time.monotonic() < deadline, caplog.text[-2000:]
+                time.sleep(0.05)
+            body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+            assert client.post("/v1/chat/completions", json=body).status_code == 200
+            assert client.get("/v1/health").json()["background_started"] is True
+        finally:
+            app.stop()
             remove_home(home)
