@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cortexd.routing.lazy_exports import lazy_exports
+from cortexd.routing.lazy_exports import lazy_exports as _lazy_exports
 
 if TYPE_CHECKING:
     from cortexd.routing.budget import (
@@ -256,4 +256,4 @@ __all__ = [
     "with_prefixes",
 ]
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, __all__)
