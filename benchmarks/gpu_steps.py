@@ -7,7 +7,6 @@ import importlib.util
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cortexd.api.hardware_routes import listening
 from cortexd.hardware import HardwareProfile, load_nvml, probe
 from cortexd.local_rows import LocalState, assess
 from cortexd.paths import default_routing_text
@@ -24,6 +24,7 @@ from cortexd.routing.local_needs import KNOWN_SIZES
 from cortexd.routing.providers import ChatMessage, ChatRequest
 from cortexd.routing.providers.llamacpp import LlamaCppProvider
 from cortexd.routing.providers.llamacpp_supervisor import LlamaCppWorker
+from cortexd.routing.providers.settings import OLLAMA_DEFAULT_HOST
 
 GIB = 1024**3
 MIB = 1024**2
@@ -59,13 +60,9 @@ def _print_rows(title: str, state: LocalState) -> None:
 
 async def _ollama_now(spec: ModelSpec) -> Mapping[str, int]:
     """What the Ollama at the model's address has pulled; an error when none listens."""
-    host = spec.base_url or os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
-    address = host.split("://")[-1].rstrip("/")
-    name, _, port = address.rpartition(":")
-    try:
-        socket.create_connection((name or address, int(port or 11434)), timeout=0.5).close()
-    except (OSError, ValueError) as error:
-        raise ConnectionError(f"nothing listens at {host}") from error
+    host = spec.base_url or os.environ.get("OLLAMA_HOST") or OLLAMA_DEFAULT_HOST
+    if not await listening(host):  # the daemon's own check, before the SDK is loaded
+        raise ConnectionError(f"nothing listens at {host}")
     import ollama
 
     listing = await ollama.AsyncClient(host).list()
