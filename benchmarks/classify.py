@@ -22,10 +22,10 @@ from support.override_scores import load as load_rows  # noqa: E402
 from support.override_scores import score  # noqa: E402
 
 from cortexd.paths import default_routing_text  # noqa: E402
+from cortexd.routing.classifier.model import TaskModel  # noqa: E402
 from cortexd.routing.request import Message, RouteRequest  # noqa: E402
 from cortexd.routing.router import Router  # noqa: E402
-from cortexd.routing.routing_file import parse_routing_text  # noqa: E402
-from cortexd.routing.task_model import TaskModel  # noqa: E402
+from cortexd.routing.routing_file.parse import parse_routing_text  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 

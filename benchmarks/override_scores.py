@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support.override_scores import load, score  # noqa: E402
 
 from cortexd.routing.catalog import build_catalog  # noqa: E402
-from cortexd.routing.overrides import OverrideDetector  # noqa: E402
+from cortexd.routing.overrides.detector import OverrideDetector  # noqa: E402
 
 
 def main() -> None:

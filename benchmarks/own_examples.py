@@ -16,10 +16,10 @@ from pathlib import Path
 
 from benchmarks.similarity import DATA, _accuracy, _load, _similarities, _vectors
 from cortexd.paths import default_routing_text
-from cortexd.routing.classifier import TaskClassifier
-from cortexd.routing.routing_file import parse_routing_text
-from cortexd.routing.task_examples import parse_task_examples, shipped_task_examples
-from cortexd.routing.task_model import TaskModel
+from cortexd.routing.classifier.classify import TaskClassifier
+from cortexd.routing.classifier.examples import parse_task_examples, shipped_task_examples
+from cortexd.routing.classifier.model import TaskModel
+from cortexd.routing.routing_file.parse import parse_routing_text
 
 OWN = "Travel planning"
 OWN_DIR = DATA / "own_type"

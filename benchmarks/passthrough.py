@@ -201,7 +201,7 @@ STEPS = (
     ("cortexd/api/tcp_guard.py", "__call__", "the ASGI app: all of the request below uvicorn"),
     ("cortexd/api/body.py", "read_json", "read and parse the body"),
     ("cortexd/pipeline/plan.py", "plan_call", "plan: routing, the family, budgets"),
-    ("routing/classifier.py", "classify", "  of which classification"),
+    ("routing/classifier/classify.py", "classify", "  of which classification"),
     ("cortexd/pipeline/run.py", "open_call", "open the call's record"),
     ("cortexd/pipeline/run.py", "open_stream", "dispatch to the first event (send, first read)"),
     ("cortexd/pipeline/run.py", "answer_whole", "dispatch to the whole answer"),

@@ -26,12 +26,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cortexd.paths import default_routing_text
-from cortexd.routing.classifier import MIN_PROBABILITY, TaskClassifier
-from cortexd.routing.request import Message
-from cortexd.routing.routing_file import parse_routing_text
-from cortexd.routing.task_examples import TaskExamples, shipped_task_examples
-from cortexd.routing.task_model import TaskModel
-from cortexd.routing.task_similarity import (
+from cortexd.routing.classifier.classify import MIN_PROBABILITY, TaskClassifier
+from cortexd.routing.classifier.examples import TaskExamples, shipped_task_examples
+from cortexd.routing.classifier.model import TaskModel
+from cortexd.routing.classifier.similarity import (
     BLEND_WEIGHT,
     TEMPERATURE,
     Vector,
@@ -41,6 +39,8 @@ from cortexd.routing.task_similarity import (
     task_scores,
     unit,
 )
+from cortexd.routing.request import Message
+from cortexd.routing.routing_file.parse import parse_routing_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

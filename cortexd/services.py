@@ -121,7 +121,7 @@ class Services:
         )
         self.routing_digest = digest
         # Dispatch resolves names with the new catalog too. The providers stay as built: a
-        # new GGUF file, Ollama address or alias base URL takes a restart (README).
+        # new GGUF file, Ollama address or alias base URL takes a restart (docs/operations.md).
         self.dispatcher.catalog = self.routing.catalog
         self.last_reload_error = None
         log.info("routing file reloaded (generation %d): %s", generation, table.source)

@@ -24,9 +24,18 @@ if TYPE_CHECKING:
         statuses,
     )
     from cortexd.routing.catalog import Api, Catalog, ModelSpec, Provider, build_catalog
-    from cortexd.routing.classifier import Classification, TaskClassifier
-    from cortexd.routing.directives import MAX_TURNS
-    from cortexd.routing.edit import CellChange, EditError, apply_changes, set_budget, unified_diff
+    from cortexd.routing.classifier.classify import Classification, TaskClassifier
+    from cortexd.routing.classifier.example_vectors import Embedder, TaskSimilarity
+    from cortexd.routing.classifier.examples import (
+        TASK_EXAMPLES_FILE,
+        TaskExamples,
+        TaskExamplesError,
+        load_task_examples,
+        parse_task_examples,
+        shipped_task_examples,
+    )
+    from cortexd.routing.classifier.model import TaskModel
+    from cortexd.routing.classifier.similarity import prompt_text, task_scores
     from cortexd.routing.embed_prefixes import InputType, wants_prefixes, with_prefixes
     from cortexd.routing.errors import (
         AmbiguousModelError,
@@ -40,20 +49,27 @@ if TYPE_CHECKING:
     from cortexd.routing.json_answer import NotAJsonObject, json_object
     from cortexd.routing.local_needs import gguf_need, known_need, size_need
     from cortexd.routing.names import ollama_name
-    from cortexd.routing.overrides import Override, OverrideDetector
+    from cortexd.routing.overrides.detector import Override, OverrideDetector
+    from cortexd.routing.overrides.directives import MAX_TURNS
     from cortexd.routing.price_table import PriceTable
     from cortexd.routing.prices import Price
     from cortexd.routing.proposals import Evidence, ModelEvidence, Pending, Proposal, propose
     from cortexd.routing.request import Message, RouteRequest
     from cortexd.routing.router import Availability, RoutePlan, Router, nearest_task, plan_route
-    from cortexd.routing.routing_file import (
+    from cortexd.routing.routing_file.edit import (
+        CellChange,
+        EditError,
+        apply_changes,
+        set_budget,
+        unified_diff,
+    )
+    from cortexd.routing.routing_file.parse import (
         RESERVED_NAMES,
         catalog_for,
         load_routing_file,
         load_routing_file_with_digest,
         parse_routing_text,
     )
-    from cortexd.routing.similarity_index import Embedder, TaskSimilarity
     from cortexd.routing.table import (
         DEFAULT_TASK,
         EMBEDDINGS_TASK,
@@ -64,16 +80,6 @@ if TYPE_CHECKING:
         Toggle,
         WorkflowKind,
     )
-    from cortexd.routing.task_examples import (
-        TASK_EXAMPLES_FILE,
-        TaskExamples,
-        TaskExamplesError,
-        load_task_examples,
-        parse_task_examples,
-        shipped_task_examples,
-    )
-    from cortexd.routing.task_model import TaskModel
-    from cortexd.routing.task_similarity import prompt_text, task_scores
     from cortexd.routing.urls import host_and_port, redact_url
     from cortexd.routing.warmup import WARM_UP_BUDGET_S, ColdStart, skip_cold
 
@@ -96,14 +102,14 @@ _EXPORTS = {
     "ModelSpec": "cortexd.routing.catalog",
     "Provider": "cortexd.routing.catalog",
     "build_catalog": "cortexd.routing.catalog",
-    "Classification": "cortexd.routing.classifier",
-    "TaskClassifier": "cortexd.routing.classifier",
-    "MAX_TURNS": "cortexd.routing.directives",
-    "CellChange": "cortexd.routing.edit",
-    "EditError": "cortexd.routing.edit",
-    "apply_changes": "cortexd.routing.edit",
-    "set_budget": "cortexd.routing.edit",
-    "unified_diff": "cortexd.routing.edit",
+    "Classification": "cortexd.routing.classifier.classify",
+    "TaskClassifier": "cortexd.routing.classifier.classify",
+    "MAX_TURNS": "cortexd.routing.overrides.directives",
+    "CellChange": "cortexd.routing.routing_file.edit",
+    "EditError": "cortexd.routing.routing_file.edit",
+    "apply_changes": "cortexd.routing.routing_file.edit",
+    "set_budget": "cortexd.routing.routing_file.edit",
+    "unified_diff": "cortexd.routing.routing_file.edit",
     "InputType": "cortexd.routing.embed_prefixes",
     "wants_prefixes": "cortexd.routing.embed_prefixes",
     "with_prefixes": "cortexd.routing.embed_prefixes",
@@ -120,8 +126,8 @@ _EXPORTS = {
     "known_need": "cortexd.routing.local_needs",
     "size_need": "cortexd.routing.local_needs",
     "ollama_name": "cortexd.routing.names",
-    "Override": "cortexd.routing.overrides",
-    "OverrideDetector": "cortexd.routing.overrides",
+    "Override": "cortexd.routing.overrides.detector",
+    "OverrideDetector": "cortexd.routing.overrides.detector",
     "PriceTable": "cortexd.routing.price_table",
     "Price": "cortexd.routing.prices",
     "Evidence": "cortexd.routing.proposals",
@@ -136,13 +142,13 @@ _EXPORTS = {
     "Router": "cortexd.routing.router",
     "plan_route": "cortexd.routing.router",
     "nearest_task": "cortexd.routing.router",
-    "RESERVED_NAMES": "cortexd.routing.routing_file",
-    "catalog_for": "cortexd.routing.routing_file",
-    "load_routing_file": "cortexd.routing.routing_file",
-    "load_routing_file_with_digest": "cortexd.routing.routing_file",
-    "parse_routing_text": "cortexd.routing.routing_file",
-    "Embedder": "cortexd.routing.similarity_index",
-    "TaskSimilarity": "cortexd.routing.similarity_index",
+    "RESERVED_NAMES": "cortexd.routing.routing_file.parse",
+    "catalog_for": "cortexd.routing.routing_file.parse",
+    "load_routing_file": "cortexd.routing.routing_file.parse",
+    "load_routing_file_with_digest": "cortexd.routing.routing_file.parse",
+    "parse_routing_text": "cortexd.routing.routing_file.parse",
+    "Embedder": "cortexd.routing.classifier.example_vectors",
+    "TaskSimilarity": "cortexd.routing.classifier.example_vectors",
     "DEFAULT_TASK": "cortexd.routing.table",
     "EMBEDDINGS_TASK": "cortexd.routing.table",
     "Budget": "cortexd.routing.table",
@@ -151,15 +157,15 @@ _EXPORTS = {
     "RoutingTable": "cortexd.routing.table",
     "Toggle": "cortexd.routing.table",
     "WorkflowKind": "cortexd.routing.table",
-    "TASK_EXAMPLES_FILE": "cortexd.routing.task_examples",
-    "TaskExamples": "cortexd.routing.task_examples",
-    "TaskExamplesError": "cortexd.routing.task_examples",
-    "load_task_examples": "cortexd.routing.task_examples",
-    "parse_task_examples": "cortexd.routing.task_examples",
-    "shipped_task_examples": "cortexd.routing.task_examples",
-    "TaskModel": "cortexd.routing.task_model",
-    "prompt_text": "cortexd.routing.task_similarity",
-    "task_scores": "cortexd.routing.task_similarity",
+    "TASK_EXAMPLES_FILE": "cortexd.routing.classifier.examples",
+    "TaskExamples": "cortexd.routing.classifier.examples",
+    "TaskExamplesError": "cortexd.routing.classifier.examples",
+    "load_task_examples": "cortexd.routing.classifier.examples",
+    "parse_task_examples": "cortexd.routing.classifier.examples",
+    "shipped_task_examples": "cortexd.routing.classifier.examples",
+    "TaskModel": "cortexd.routing.classifier.model",
+    "prompt_text": "cortexd.routing.classifier.similarity",
+    "task_scores": "cortexd.routing.classifier.similarity",
     "host_and_port": "cortexd.routing.urls",
     "redact_url": "cortexd.routing.urls",
     "WARM_UP_BUDGET_S": "cortexd.routing.warmup",

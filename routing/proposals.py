@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cortexd.routing.catalog import Catalog, place_model_id
-from cortexd.routing.edit import CellChange
+from cortexd.routing.routing_file.edit import CellChange
 from cortexd.routing.table import LocalRoute, Route, RoutingTable, Toggle
 
 #: 95% two-sided: a wrong proposal costs the user a look, not an outage.

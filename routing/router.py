@@ -14,15 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from cortexd.routing.catalog import Catalog, Provider
-from cortexd.routing.classifier import Classification, TaskClassifier
-from cortexd.routing.directives import read_conversation
+from cortexd.routing.classifier.classify import Classification, TaskClassifier
+from cortexd.routing.classifier.model import TaskModel
 from cortexd.routing.errors import NoRouteError, UnknownModelError, UnknownTaskError
 from cortexd.routing.names import loose, nearest
-from cortexd.routing.overrides import Override, OverrideDetector, UnknownModel
+from cortexd.routing.overrides.detector import Override, OverrideDetector, UnknownModel
+from cortexd.routing.overrides.directives import read_conversation
 from cortexd.routing.request import Message, RouteRequest
-from cortexd.routing.routing_file import RESERVED_NAMES, catalog_for
+from cortexd.routing.routing_file.parse import RESERVED_NAMES, catalog_for
 from cortexd.routing.table import DEFAULT_TASK, Mode, RoutingTable, Toggle, WorkflowKind
-from cortexd.routing.task_model import TaskModel
 
 #: The cloud model of the default route when the file names none (seed: Anthropic is
 #: "primary for … general agent work").
@@ -84,10 +84,10 @@ def plan_route(
 ) -> RoutePlan:
     """Decide the task type and the chain of models for one request.
 
-    `similarity`: the task types' similarity to their example prompts (similarity_index.py),
-    weighed in when the task type is classified. Raises `UnknownModelError` /
-    `UnknownTaskError` for names the client got wrong and `NoRouteError` when nothing may
-    serve it (e.g. local-only without a local model).
+    `similarity`: the task types' similarity to their example prompts
+    (classifier/example_vectors.py), weighed in when the task type is classified. Raises
+    `UnknownModelError` / `UnknownTaskError` for names the client got wrong and
+    `NoRouteError` when nothing may serve it (e.g. local-only without a local model).
     """
     reasons: list[str] = []
     messages = tuple(request.messages)

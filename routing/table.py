@@ -10,9 +10,9 @@ from functools import cached_property
 from pathlib import Path
 
 from cortexd.routing.errors import Problem
-from cortexd.routing.hedging_setting import Hedging
 from cortexd.routing.names import loose
 from cortexd.routing.prices import Pricing
+from cortexd.routing.routing_file.hedging import Hedging
 
 #: The task type a request gets when nothing else decides (DESIGN.md: cloud model sonnet).
 DEFAULT_TASK = "General agent work"

@@ -1,9 +1,9 @@
 """Train the task model: `uv run python scripts/train_classifier.py [--report FILE ...]`.
 
-Learns a multinomial logistic regression over routing/task_features.py from the labelled
+Learns a multinomial logistic regression over routing/classifier/features.py from the labelled
 conversations in tests/data/classify_*.jsonl (all but the final set, which is only ever
 used to report accuracy), picks the L2 strength by 5-fold cross-validation, and writes
-routing/task_model.json. numpy is needed here only (a dev dependency); inference is pure
+routing/classifier/task_model.json. numpy is needed here only (a dev dependency); inference is pure
 Python.
 """
 
@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 from sparse_fit import SparseRows, fit, probabilities
 
+from cortexd.routing.classifier.features import features_of
+from cortexd.routing.classifier.model import TaskModel
 from cortexd.routing.request import Message
-from cortexd.routing.task_features import features_of
-from cortexd.routing.task_model import TaskModel
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
-OUT = ROOT / "routing" / "task_model.json"
+OUT = ROOT / "routing" / "classifier" / "task_model.json"
 EVAL_ONLY = {"classify_final.jsonl", "classify_fresh.jsonl"}  # scored only, never trained on
 SPARSE_KINDS = ("w:", "p:", "b:", "h:", "pw:")
 SEED = 20261125
@@ -98,7 +98,7 @@ def to_model(vocab: list[str], labels: list[str], w: np.ndarray, b: np.ndarray) 
 
 
 def evaluate(model: TaskModel, rows, name: str) -> None:
-    from cortexd.routing.classifier import TaskClassifier
+    from cortexd.routing.classifier.classify import TaskClassifier
 
     classifier = TaskClassifier(model.labels, model=model)
     per: Counter[str] = Counter()

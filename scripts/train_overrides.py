@@ -2,13 +2,13 @@
 
 Reads the labelled prompts in tests/data/overrides_train/*.jsonl and the older
 tests/data/overrides*.jsonl sets, plus every prompt of the task sets that names a model
-(none of them is a directive), makes one row per candidate span (override_spans.py), and
-learns mention / turn / session / redo (override_model.py). The L2 strength and the
+(none of them is a directive), makes one row per candidate span (overrides/spans.py), and
+learns mention / turn / session / redo (overrides/model.py). The L2 strength and the
 threshold are chosen on 5-fold cross-validation, grouped by prompt: the threshold is the
 lowest whose out-of-fold precision is at least `--precision`. It also learns the directive
-vocabulary (override_extent.py) from the labels' cut-out words. Writes
-routing/override_model.json. Never reads the fresh sets (tests/data/overrides_fresh*.jsonl):
-those are written after the model is frozen, to score it.
+vocabulary (overrides/extent.py) from the labels' cut-out words. Writes
+routing/overrides/override_model.json. Never reads the fresh sets
+(tests/data/overrides_fresh*.jsonl): those are written after the model is frozen, to score it.
 """
 
 from __future__ import annotations
@@ -29,18 +29,18 @@ from sparse_fit import SparseRows, fit, probabilities  # noqa: E402
 from train_classifier import to_model, vocabulary  # noqa: E402
 
 from cortexd.routing.catalog import build_catalog  # noqa: E402
-from cortexd.routing.override_extent import Vocabulary  # noqa: E402
-from cortexd.routing.override_features import features_of, tokens, topics_of  # noqa: E402
-from cortexd.routing.override_model import MENTION, SCOPES, OverrideModel  # noqa: E402
-from cortexd.routing.override_spans import HEAD, TAIL, Candidate, CandidateFinder  # noqa: E402
-from cortexd.routing.revocations import REVOKE, RevocationModel, first_sentence  # noqa: E402
-from cortexd.routing.revocations import features_of as revocation_features  # noqa: E402
-from cortexd.routing.task_model import TaskModel  # noqa: E402
+from cortexd.routing.classifier.model import TaskModel  # noqa: E402
+from cortexd.routing.overrides.extent import Vocabulary  # noqa: E402
+from cortexd.routing.overrides.features import features_of, tokens, topics_of  # noqa: E402
+from cortexd.routing.overrides.model import MENTION, SCOPES, OverrideModel  # noqa: E402
+from cortexd.routing.overrides.revocations import REVOKE, RevocationModel, first_sentence  # noqa: E402
+from cortexd.routing.overrides.revocations import features_of as revocation_features  # noqa: E402
+from cortexd.routing.overrides.spans import HEAD, TAIL, Candidate, CandidateFinder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
-OUT = ROOT / "routing" / "override_model.json"
-REVOCATIONS_OUT = ROOT / "routing" / "revocation_model.json"
+OUT = ROOT / "routing" / "overrides" / "override_model.json"
+REVOCATIONS_OUT = ROOT / "routing" / "overrides" / "revocation_model.json"
 LABELS = [MENTION, *SCOPES]
 SEED = 20261207
 
@@ -187,12 +187,12 @@ def pick_threshold(scores, truth, precision: float) -> tuple[float, float, float
 
 
 def tokens_of(sentence: str) -> set[str]:
-    """The words a revocation's cue test sees (routing/revocations.py)."""
+    """The words a revocation's cue test sees (routing/overrides/revocations.py)."""
     return set(re.findall(r"[^\W_]+(?:['’-][^\W_]+)*", sentence.casefold()))
 
 
 def train_revocations(data: list[Labelled], finder: CandidateFinder, epochs: int) -> None:
-    """The revocation model (routing/revocations.py): first sentences, revoke or not."""
+    """The revocation model (routing/overrides/revocations.py): first sentences, revoke or not."""
     sentences = [first_sentence(row.prompt) for row in data]
     y = np.array([int(row.revoke) for row in data])
     said: Counter[str] = Counter()

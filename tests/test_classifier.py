@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cortexd.routing.classifier import TaskClassifier
+from cortexd.routing.classifier.classify import TaskClassifier
+from cortexd.routing.classifier.model import TaskModel
 from cortexd.routing.request import Message
 from cortexd.routing.table import DEFAULT_TASK
-from cortexd.routing.task_model import TaskModel
 
 DATA = Path(__file__).parent / "data"
 TASKS = [

@@ -9,7 +9,7 @@ import pytest
 
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.router import RoutePlan, Router
-from cortexd.routing.routing_file import parse_routing_text
+from cortexd.routing.routing_file.parse import parse_routing_text
 
 
 @pytest.fixture(scope="module")

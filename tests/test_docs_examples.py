@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from cortexd.routing.classifier.model import TaskModel
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.router import Router
-from cortexd.routing.routing_file import parse_routing_text
-from cortexd.routing.task_model import TaskModel
+from cortexd.routing.routing_file.parse import parse_routing_text
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The page on how a request is routed, which shows most of the examples.
+ROUTING = "docs/routing.md"
 
 #: (document, the words it shows, the prompt sent, the task type or the override model).
 TASKS = [
@@ -25,7 +27,7 @@ TASKS = [
      "Summarize: Alice shipped login, Bob is blocked", "Meeting summary"),
     ("README.md", "Summarize today's standup: Alice shipped login, Bob is blocked",
      "Summarize today's standup: Alice shipped login, Bob is blocked", "Meeting summary"),
-    ("README.md", "why does this fail",
+    (ROUTING, "why does this fail",
      "why does this fail?\n\nTraceback (most recent call last):\n  File \"app.py\", line 3\n"
      "    main()\nKeyError: 'user_id'", "Debugging / tracing"),
     ("docs/connecting.md", "save this note:", "save this note: call the dentist on Monday",
@@ -41,24 +43,24 @@ OVERRIDES = [
     ("README.md", "use opus for this: plan my week", "use opus for this: plan my week", "opus"),
     ("README.md", "use opus for this: write me a haiku about autumn",
      "use opus for this: write me a haiku about autumn", "opus"),
-    ("README.md", "send this to Codex", "Sort this list in Go. Send this to Codex.", "codex"),
-    ("README.md", "ask haiku:", "ask haiku: what's 2+2?", "haiku"),
-    ("README.md", "run this on gpt-4o", "run this on gpt-4o: explain monads", "gpt-4o"),
-    ("README.md", "let sonnet handle this", "let sonnet handle this - refactor utils.py", "sonnet"),
-    ("README.md", "[codex]", "[codex] add type hints to utils.py", "codex"),
-    ("README.md", "(use haiku)", "fix the typo in this sentence: teh cat (use haiku)", "haiku"),
-    ("README.md", "use Claude for this", "use Claude for this: explain monads", "sonnet"),
-    ("README.md", "ask ChatGPT", "explain closures, ask ChatGPT", "gpt-4o"),
+    (ROUTING, "send this to Codex", "Sort this list in Go. Send this to Codex.", "codex"),
+    (ROUTING, "ask haiku:", "ask haiku: what's 2+2?", "haiku"),
+    (ROUTING, "run this on gpt-4o", "run this on gpt-4o: explain monads", "gpt-4o"),
+    (ROUTING, "let sonnet handle this", "let sonnet handle this - refactor utils.py", "sonnet"),
+    (ROUTING, "[codex]", "[codex] add type hints to utils.py", "codex"),
+    (ROUTING, "(use haiku)", "fix the typo in this sentence: teh cat (use haiku)", "haiku"),
+    (ROUTING, "use Claude for this", "use Claude for this: explain monads", "sonnet"),
+    (ROUTING, "ask ChatGPT", "explain closures, ask ChatGPT", "gpt-4o"),
     ("docs/connecting.md", "use codex for this:", "use codex for this: add a --verbose flag",
      "codex"),
     ("docs/connecting.md", "use gpt-4o for this: say hi", "use gpt-4o for this: say hi", "gpt-4o"),
 ]  # fmt: skip
 
 MENTIONS = [
-    ("README.md", "compare opus and sonnet pricing", "compare opus and sonnet pricing"),
-    ("README.md", "the haiku I wrote", "the haiku I wrote about autumn needs a better last line"),
-    ("README.md", "don't bother with opus for this", "don't bother with opus for this"),
-    ("README.md", "use sonnet to write a poem", "use sonnet to write a poem about love"),
+    (ROUTING, "compare opus and sonnet pricing", "compare opus and sonnet pricing"),
+    (ROUTING, "the haiku I wrote", "the haiku I wrote about autumn needs a better last line"),
+    (ROUTING, "don't bother with opus for this", "don't bother with opus for this"),
+    (ROUTING, "use sonnet to write a poem", "use sonnet to write a poem about love"),
 ]
 
 

@@ -21,17 +21,8 @@ from cortexd.api import (
 from cortexd.cli import ask_cmd
 from cortexd.ledger import queries, store
 from cortexd.pipeline import call, family, hedging
-from cortexd.routing import (
-    catalog,
-    cells,
-    hedging_setting,
-    names,
-    price_table,
-    prices,
-    routing_file,
-    task_model,
-    urls,
-)
+from cortexd.routing import catalog, names, price_table, prices, urls
+from cortexd.routing.classifier import model as task_model
 from cortexd.routing.dispatch import hedge, liveness
 from cortexd.routing.providers import (
     anthropic_batches,
@@ -48,6 +39,8 @@ from cortexd.routing.providers import (
     openai_responses_wire,
     openai_wire,
 )
+from cortexd.routing.routing_file import cells, parse
+from cortexd.routing.routing_file import hedging as hedging_setting
 
 PROVIDERS = [
     anthropic_batches,
@@ -88,7 +81,7 @@ PROVIDERS = [
         hedge,
         liveness,
         hedging_setting,
-        routing_file,
+        parse,
         price_table,
         task_model,
         call,

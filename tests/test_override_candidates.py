@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cortexd.routing.catalog import build_catalog
-from cortexd.routing.override_spans import CandidateFinder, typos
+from cortexd.routing.overrides.spans import CandidateFinder, typos
 
 
 @pytest.fixture(scope="module")

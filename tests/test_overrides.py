@@ -8,7 +8,7 @@ import pytest
 from support.override_scores import load, score
 
 from cortexd.routing.catalog import build_catalog
-from cortexd.routing.overrides import OverrideDetector, UnknownModel
+from cortexd.routing.overrides.detector import OverrideDetector, UnknownModel
 
 DATA = Path(__file__).parent / "data"
 

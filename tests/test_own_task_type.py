@@ -9,12 +9,12 @@ import pytest
 from support.stand_in_embedder import stand_in_vector
 
 from cortexd.paths import default_routing_text
-from cortexd.routing.classifier import TaskClassifier
+from cortexd.routing.classifier.classify import TaskClassifier
+from cortexd.routing.classifier.examples import parse_task_examples, shipped_task_examples
+from cortexd.routing.classifier.model import TaskModel
+from cortexd.routing.classifier.similarity import task_scores, unit
 from cortexd.routing.request import Message
-from cortexd.routing.routing_file import parse_routing_text
-from cortexd.routing.task_examples import parse_task_examples, shipped_task_examples
-from cortexd.routing.task_model import TaskModel
-from cortexd.routing.task_similarity import task_scores, unit
+from cortexd.routing.routing_file.parse import parse_routing_text
 
 OWN = Path(__file__).parent / "data" / "own_type" / "task-examples.md"
 

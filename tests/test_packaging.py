@@ -38,5 +38,5 @@ def test_the_service_templates_ship_as_package_data() -> None:
 def test_the_task_examples_ship_as_package_data() -> None:
     # Read with importlib.resources; without the pattern the wheel has no examples.
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
-    assert "task_examples.md" in config["setuptools"]["package-data"]["cortexd.routing"]
-    assert (ROOT / "routing" / "task_examples.md").is_file()
+    assert "task_examples.md" in config["setuptools"]["package-data"]["cortexd.routing.classifier"]
+    assert (ROOT / "routing" / "classifier" / "task_examples.md").is_file()

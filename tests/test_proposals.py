@@ -12,7 +12,6 @@ import pytest
 
 from cortexd.paths import default_routing_text
 from cortexd.routing import proposals
-from cortexd.routing.edit import CellChange
 from cortexd.routing.proposals import (
     Evidence,
     ModelEvidence,
@@ -22,7 +21,8 @@ from cortexd.routing.proposals import (
     propose,
     wilson_interval,
 )
-from cortexd.routing.routing_file import catalog_for, parse_routing_text
+from cortexd.routing.routing_file.edit import CellChange
+from cortexd.routing.routing_file.parse import catalog_for, parse_routing_text
 from cortexd.routing.table import Mode, Route, RoutingTable
 
 SEED = parse_routing_text(default_routing_text())

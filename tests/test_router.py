@@ -9,7 +9,7 @@ import pytest
 from cortexd.routing.errors import NoRouteError, UnknownModelError, UnknownTaskError
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.router import Availability, RoutePlan, Router
-from cortexd.routing.routing_file import parse_routing_text
+from cortexd.routing.routing_file.parse import parse_routing_text
 
 NEUTRAL = "What's the capital of France?"
 STANDUP = "Summarize today's standup: Alice shipped the parser, Bob is blocked on review."
@@ -482,7 +482,7 @@ def test_task_types_spelled_differently_in_the_file_still_route(seed_text: str) 
     text = seed_text.replace("| Security audit |", "| Security Audit |").replace(
         "| Code generation | sonnet |", "| Code Generation | sonnet |"
     )
-    from cortexd.routing.task_model import TaskModel
+    from cortexd.routing.classifier.model import TaskModel
 
     custom = Router(parse_routing_text(text), TaskModel.shipped())
     audit = plan(custom, "Do a security audit of this login handler for SQL injection")

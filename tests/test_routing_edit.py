@@ -8,8 +8,14 @@ from decimal import Decimal
 import pytest
 
 from cortexd.paths import default_routing_text
-from cortexd.routing.edit import CellChange, EditError, apply_changes, set_budget, unified_diff
-from cortexd.routing.routing_file import parse_routing_text
+from cortexd.routing.routing_file.edit import (
+    CellChange,
+    EditError,
+    apply_changes,
+    set_budget,
+    unified_diff,
+)
+from cortexd.routing.routing_file.parse import parse_routing_text
 from cortexd.routing.table import Budget, BudgetPolicy
 
 SEED = default_routing_text()

@@ -10,7 +10,7 @@ import pytest
 
 from cortexd.routing.catalog import Api, Provider
 from cortexd.routing.errors import CortexError, Problem, RoutingFileError
-from cortexd.routing.routing_file import (
+from cortexd.routing.routing_file.parse import (
     catalog_for,
     load_routing_file,
     parse_routing_text,

@@ -32,7 +32,7 @@ from cortexd.pipeline.pins import (
 from cortexd.pipeline.plan import Planned
 from cortexd.routing import Catalog, RoutePlan, catalog_for, parse_routing_text
 from cortexd.routing.dispatch import ModelHealth
-from cortexd.routing.overrides import Override
+from cortexd.routing.overrides.detector import Override
 from cortexd.routing.providers import ChatMessage, ChatRequest, OverloadedError
 
 # --- the rules ------------------------------------------------------------------------------

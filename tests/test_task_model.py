@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cortexd.routing.task_model import TaskModel
+from cortexd.routing.classifier.model import TaskModel
 
 DATA = Path(__file__).parent / "data"
 LABELS = {

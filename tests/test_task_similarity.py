@@ -27,7 +27,7 @@ from cortexd.routing import (
     shipped_task_examples,
     task_scores,
 )
-from cortexd.routing.task_similarity import blend, distribution, unit
+from cortexd.routing.classifier.similarity import blend, distribution, unit
 
 SEED = parse_routing_text(
     (Path(__file__).resolve().parents[1] / "context" / "model-routing.md").read_text()

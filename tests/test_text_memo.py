@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from cortexd.paths import default_routing_text
+from cortexd.routing.classifier.model import TaskModel
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.router import Router
-from cortexd.routing.routing_file import parse_routing_text
-from cortexd.routing.task_model import TaskModel
+from cortexd.routing.routing_file.parse import parse_routing_text
 from cortexd.routing.text_memo import TextMemo
 
 

@@ -5,7 +5,7 @@ is taken once it has stopped changing: the same inode, size, modification and ch
 seen on two looks, and no change for `settle_s` seconds — by the change time (``st_ctime``,
 which the kernel sets on every write and rename, so a copied ``mtime`` cannot fool it), or,
 when the clock disagrees with it, by how long this process has watched it unchanged. A
-writer that pauses longer than `settle_s` mid-file is the rule's limit (README).
+writer that pauses longer than `settle_s` mid-file is the rule's limit (docs/capture.md).
 
 Editors' swap and backup files, partial downloads and dotfiles are never taken; empty files
 wait, since editors and ``touch`` create them before the text arrives.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from cortexd.capture._errors import RefusedError, TooLargeError
 
-#: The largest note cortexd files, in bytes (README: "Drop-in capture").
+#: The largest note cortexd files, in bytes (docs/capture.md).
 MAX_NOTE_BYTES = 1024 * 1024
 
 

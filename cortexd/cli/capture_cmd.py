@@ -10,7 +10,7 @@ from typing import Any
 
 from cortexd.errors import CortexError
 
-#: The daemon's limit on a note (README: "Drop-in capture"); checked here before sending.
+#: The daemon's limit on a note (docs/capture.md); checked here before sending.
 MAX_NOTE_BYTES = 1024 * 1024
 
 

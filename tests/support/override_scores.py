@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cortexd.routing.overrides import Override, OverrideDetector, UnknownModel
+from cortexd.routing.overrides.detector import Override, OverrideDetector, UnknownModel
 
 
 @dataclass

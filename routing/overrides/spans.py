@@ -3,7 +3,7 @@
 A candidate is a model's name as the person wrote it — an alias, a model id, a vendor
 ("Anthropic", "OpenAI") or a model the catalog does not have ("Gemini") — with the model
 it stands for. Whether a candidate is a directive is the learned model's call
-(override_model.py); this module only finds them, and only near the prompt's edges, where
+(overrides/model.py); this module only finds them, and only near the prompt's edges, where
 directives are: a long paste costs no more than a short prompt.
 """
 

@@ -16,8 +16,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from cortexd.routing.task_examples import TaskExamples
-from cortexd.routing.task_similarity import Vector, task_scores, unit
+from cortexd.routing.classifier.examples import TaskExamples
+from cortexd.routing.classifier.similarity import Vector, task_scores, unit
 
 log = logging.getLogger("cortexd.routing.similarity")
 

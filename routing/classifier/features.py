@@ -4,7 +4,7 @@ Words of the latest user message's prose (accents folded, so "réunion" and "reu
 their 5-letter prefixes (a cheap stem across languages), word pairs, the first words (where
 the ask usually is), words of the previous user message, the shapes of the message (a diff,
 a trace, a transcript, rows, code), the thread (a coding session, a short follow-up), and the
-rule-based evidence of task_rules.py, scaled.
+rule-based evidence of classifier/rules.py, scaled.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from cortexd.routing.request import Message
-from cortexd.routing.task_rules import (
+from cortexd.routing.classifier.rules import (
     Evidence,
     MessageView,
     analyse,
     is_coding_session,
     rule_evidence,
 )
+from cortexd.routing.request import Message
 
 _TOKEN = re.compile(r"[a-z0-9]{2,}")
 _MAX_TOKENS = 400

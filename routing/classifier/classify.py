@@ -1,17 +1,17 @@
 """Task classification: fast, local, explainable (no network, about a millisecond).
 
-Two layers. Rules (task_rules.py) add up evidence from words and message shapes in four
-languages; a learned linear model (task_model.py) weighs those scores together with the
+Two layers. Rules (classifier/rules.py) add up evidence from words and message shapes in four
+languages; a learned linear model (classifier/model.py) weighs those scores together with the
 words themselves, trained on the labelled conversations in tests/data. Without a model the
 rules decide alone. A prompt the classifier is unsure of goes to the default route
 ("General agent work").
 
 A third, optional layer: when a local embedder is active, the daemon scores the prompt by
-similarity to example prompts of each task type (task_similarity.py) and passes the scores
+similarity to example prompts of each task type (classifier/similarity.py) and passes the scores
 in. With the model, its probabilities are blended with them; with the rules alone,
 similarity decides only where the rules are unsure. Without scores nothing changes.
 
-Conventions for the borderline cases (README "Task classification"):
+Conventions for the borderline cases (docs/routing.md, "Task classification"):
 - a general review of a diff is Code review even if it finds a vulnerability; it is
   Security audit when the request itself is about attacks, vulnerabilities or threat models;
 - a few items to label is Classification / routing, many rows is Bulk operations;
@@ -26,19 +26,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from cortexd.routing.names import loose
-from cortexd.routing.request import Message
-from cortexd.routing.table import DEFAULT_TASK
-from cortexd.routing.task_features import extract
-from cortexd.routing.task_model import TaskModel
-from cortexd.routing.task_rules import (
+from cortexd.routing.classifier.features import extract
+from cortexd.routing.classifier.model import TaskModel
+from cortexd.routing.classifier.rules import (
     Evidence,
     MessageView,
     analyse,
     rule_evidence,
     score_message,
 )
-from cortexd.routing.task_similarity import RULES_MIN_SHARE, blend, distribution
+from cortexd.routing.classifier.similarity import RULES_MIN_SHARE, blend, distribution
+from cortexd.routing.names import loose
+from cortexd.routing.request import Message
+from cortexd.routing.table import DEFAULT_TASK
 from cortexd.routing.text_memo import TextMemo
 
 #: Rules alone: below this much evidence the prompt goes to the default route.
@@ -95,7 +95,7 @@ class TaskClassifier:
     ) -> Classification:
         """The task type of a conversation; the latest user message weighs most.
 
-        `similarity`: each task type's similarity to its example prompts (task_similarity's
+        `similarity`: each task type's similarity to its example prompts (classifier/similarity.py's
         `task_scores`, keyed by the routing file's task types), when an embedder gave them.
         """
         if not any(m.role == "user" for m in messages):

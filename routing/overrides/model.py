@@ -1,10 +1,10 @@
 """The learned override model: is a model's name in a prompt a directive, and for how long?
 
-One multinomial logistic regression over override_features.py with four labels: a mention,
+One multinomial logistic regression over overrides/features.py with four labels: a mention,
 or a directive for this turn, for the rest of the session, or to re-answer the last
-request. It is the task model's kind (task_model.py: a sum of packed weights, no numpy),
+request. It is the task model's kind (classifier/model.py: a sum of packed weights, no numpy),
 trained offline by ``scripts/train_overrides.py`` and shipped as ``override_model.json``
-with the words directives are made of (override_extent.py) and the threshold the training
+with the words directives are made of (overrides/extent.py) and the threshold the training
 chose for precision.
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 
-from cortexd.routing.override_extent import Vocabulary
-from cortexd.routing.task_model import TaskModel
+from cortexd.routing.classifier.model import TaskModel
+from cortexd.routing.overrides.extent import Vocabulary
 
 MODEL_FILE = "override_model.json"
 MENTION = "mention"
@@ -60,7 +60,9 @@ class OverrideModel:
     @classmethod
     def shipped(cls) -> OverrideModel:
         """The model that ships with cortexd."""
-        return cls.from_json(files("cortexd.routing").joinpath(MODEL_FILE).read_text("utf-8"))
+        return cls.from_json(
+            files("cortexd.routing.overrides").joinpath(MODEL_FILE).read_text("utf-8")
+        )
 
     def read(self, features: Mapping[str, float]) -> Reading:
         """The chance that the candidate with these features is a directive, and its scope."""

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from cortexd.routing.catalog import Catalog
-from cortexd.routing.markdown_tables import Row
+from cortexd.routing.routing_file.markdown_tables import Row
 from cortexd.routing.table import WorkflowKind, WorkflowRule
 
 _KINDS: tuple[tuple[re.Pattern[str], WorkflowKind], ...] = (

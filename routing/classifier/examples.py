@@ -1,4 +1,4 @@
-"""Example prompts per task type, for classification by similarity (task_similarity.py).
+"""Example prompts per task type, for classification by similarity (classifier/similarity.py).
 
 The package ships a handful per task type (``task_examples.md``); a user adds theirs in
 ``task-examples.md`` next to the routing file, in the same form: a heading that names a task
@@ -136,7 +136,7 @@ def parse_task_examples(
 
 def shipped_task_examples(task_types: Iterable[str]) -> TaskExamples:
     """The examples that ship with cortexd, for the task types of a routing file."""
-    text = files("cortexd.routing").joinpath(SHIPPED_FILE).read_text("utf-8")
+    text = files("cortexd.routing.classifier").joinpath(SHIPPED_FILE).read_text("utf-8")
     return parse_task_examples(text, SHIPPED_FILE, task_types, strict=False)
 
 

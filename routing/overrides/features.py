@@ -1,7 +1,7 @@
 """What the override model sees of a candidate: the words around it and the prompt's shape.
 
 Features are strings (with value 1.0 unless said) so the model is a sum of weights
-(override_model.py): the words on each side and their pairs, how far the name is from an
+(overrides/model.py): the words on each side and their pairs, how far the name is from an
 edge of the prompt and of its clause, the punctuation that follows it (a colon or a dash
 after "use opus for this" sets a directive off), the clause's first word (an imperative),
 a negation before it, a question mark after it, words that make a poem, music or a
@@ -14,7 +14,7 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from cortexd.routing.override_spans import Candidate
+from cortexd.routing.overrides.spans import Candidate
 
 # Words (hyphenated ones whole: "PR-Beschreibung", "gpt-4o"), an elision on its own
 # ("d'", "l'", "qu'": "demande à Codex d'écrire"), newlines, single marks.

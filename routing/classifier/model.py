@@ -1,4 +1,4 @@
-"""The learned task model: multinomial logistic regression over task_features.
+"""The learned task model: multinomial logistic regression over classifier/features.py.
 
 Trained offline by ``scripts/train_classifier.py`` on the labelled sets in tests/data and
 shipped as ``task_model.json`` (package data). Inference is a sum of weights of the features
@@ -156,7 +156,9 @@ class TaskModel:
     @classmethod
     def shipped(cls) -> TaskModel:
         """The model that ships with cortexd."""
-        return cls.from_json(files("cortexd.routing").joinpath(MODEL_FILE).read_text("utf-8"))
+        return cls.from_json(
+            files("cortexd.routing.classifier").joinpath(MODEL_FILE).read_text("utf-8")
+        )
 
     def logits(self, features: Mapping[str, float]) -> list[float]:
         """Unnormalised scores, one per label."""

@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass
 from importlib.resources import files
 
-from cortexd.routing.override_features import tokens
-from cortexd.routing.override_spans import CandidateFinder
-from cortexd.routing.task_model import TaskModel
+from cortexd.routing.classifier.model import TaskModel
+from cortexd.routing.overrides.features import tokens
+from cortexd.routing.overrides.spans import CandidateFinder
 
 MODEL_FILE = "revocation_model.json"
 REVOKE = "revoke"
@@ -87,7 +87,9 @@ class RevocationModel:
     @classmethod
     def shipped(cls) -> RevocationModel:
         """The model that ships with cortexd."""
-        return cls.from_json(files("cortexd.routing").joinpath(MODEL_FILE).read_text("utf-8"))
+        return cls.from_json(
+            files("cortexd.routing.overrides").joinpath(MODEL_FILE).read_text("utf-8")
+        )
 
     def chance(self, text: str, finder: CandidateFinder) -> float:
         """How likely the turn `text` revokes a session directive (0 without a cue word)."""

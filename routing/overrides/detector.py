@@ -1,11 +1,11 @@
 """Override detection: "use Opus for this", "ask codex to …", "from now on stick with sonnet".
 
-Every place the prompt names a model (override_spans.py) is a candidate; a small learned
-model (override_model.py) reads the words around it (override_features.py) and says whether
+Every place the prompt names a model (overrides/spans.py) is a candidate; a small learned
+model (overrides/model.py) reads the words around it (overrides/features.py) and says whether
 the person is aiming the prompt at that model or only mentioning it — "compare opus and
 sonnet pricing", "write a haiku", "Beethoven's opus 131", "don't use codex for this" — and
 whether for this turn, the rest of the session, or a re-answer of the last request. The
-directive's words are cut out (override_extent.py) and the rest is left as it was.
+directive's words are cut out (overrides/extent.py) and the rest is left as it was.
 
 The threshold is set for precision: a mention taken for a directive misroutes silently,
 while a missed directive can be said again.
@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cortexd.routing.catalog import Catalog
-from cortexd.routing.override_extent import cut
-from cortexd.routing.override_features import features_of, span_tokens, tokens, topics_of
-from cortexd.routing.override_model import OverrideModel
-from cortexd.routing.override_spans import HEAD, TAIL, Candidate, CandidateFinder
-from cortexd.routing.revocations import RevocationModel, first_sentence
+from cortexd.routing.overrides.extent import cut
+from cortexd.routing.overrides.features import features_of, span_tokens, tokens, topics_of
+from cortexd.routing.overrides.model import OverrideModel
+from cortexd.routing.overrides.revocations import RevocationModel, first_sentence
+from cortexd.routing.overrides.spans import HEAD, TAIL, Candidate, CandidateFinder
 from cortexd.routing.text_memo import TextMemo
 
 

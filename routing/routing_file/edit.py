@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from cortexd.errors import CortexError
-from cortexd.routing import cells
 from cortexd.routing.catalog import Catalog, build_catalog
 from cortexd.routing.errors import RoutingFileError
-from cortexd.routing.markdown_tables import Document, Row, Table, parse_document
 from cortexd.routing.names import NO_FALLBACK, loose, nearest, normalize
-from cortexd.routing.routing_file import (
+from cortexd.routing.routing_file import cells
+from cortexd.routing.routing_file.markdown_tables import Document, Row, Table, parse_document
+from cortexd.routing.routing_file.parse import (
     SECTIONS,
     SECTIONS_BY_TITLE,
     Section,

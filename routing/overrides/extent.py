@@ -2,7 +2,7 @@
 it ("use … for this:", "ask … to", "from now on stick with …"), so that they are cut out and
 the rest of the prompt is left exactly as it was.
 
-Which words belong to a directive is learned with the model (override_model.py): the words
+Which words belong to a directive is learned with the model (overrides/model.py): the words
 of the directive phrases of the training set (`directive_words`), and those a directive
 ends on when the request follows without a break (`lead_out`: "to", "que", "de"). A run
 of such words reaches out from the name; it takes a break after it (a colon, a dash, a
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cortexd.routing.override_features import BREAKS, Token, clause_bounds, is_verb
+from cortexd.routing.overrides.features import BREAKS, Token, clause_bounds, is_verb
 
 #: Marks that wrap a directive: "@opus", "[codex]", "(use haiku)", "**opus**".
 _WRAPPERS = frozenset("@[(\"'`*“”„«»")

@@ -1,12 +1,12 @@
 """Classification by similarity to example prompts: pure scoring and the blend with the model.
 
 A prompt's vector is compared with the vectors of each task type's examples
-(task_examples.py); a task type scores the mean of its `TOP_K` highest cosine similarities
+(classifier/examples.py); a task type scores the mean of its `TOP_K` highest cosine similarities
 (one stray example neither makes nor breaks it). Those scores become a distribution
 (`distribution`) that the classifier blends with the learned model's probabilities
 (`blend`). Plain Python over `array` vectors: the shipped 156 examples at nomic's 768
-dimensions take 7 ms on Python 3.11 and 0.3 ms with 3.12's math.sumprod (README "Task
-classification"), so the daemon scores in a worker thread.
+dimensions take 7 ms on Python 3.11 and 0.3 ms with 3.12's math.sumprod (docs/classification.md,
+"Similarity to example prompts"), so the daemon scores in a worker thread.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from cortexd.routing.request import Message
 #: The examples per task type that count: the mean of the best few, not the single best.
 TOP_K = 3
 #: The model's probabilities weigh (1 - BLEND_WEIGHT), similarity BLEND_WEIGHT. Chosen on the
-#: training sets with the stand-in embedder (benchmarks/similarity.py); see README.
+#: training sets with the stand-in embedder (benchmarks/similarity.py); see docs/classification.md.
 BLEND_WEIGHT = 0.2
 #: Sharpness of the similarity distribution, in standard deviations of the task scores: a
 #: task type one spread above another is exp(1/0.5) ≈ 7 times as likely. Measured in spreads,

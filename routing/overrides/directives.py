@@ -5,7 +5,7 @@ latest turn is read first (a directive there decides: for its own turn, for the 
 the session, or to re-answer the previous request), then earlier turns, newest first, for
 a session directive ("from now on use codex") that no later turn revoked ("back to normal
 routing") or replaced. Only the last `MAX_TURNS` turns are read, and each only at its edges
-(override_spans.py), so a long conversation costs a bounded few milliseconds at most.
+(overrides/spans.py), so a long conversation costs a bounded few milliseconds at most.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from cortexd.routing.overrides import Override, OverrideDetector, UnknownModel
+from cortexd.routing.overrides.detector import Override, OverrideDetector, UnknownModel
 from cortexd.routing.request import Message
 
 #: The most user turns read for a session directive (newest first).

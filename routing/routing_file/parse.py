@@ -15,19 +15,20 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from cortexd.routing import cells
 from cortexd.routing.catalog import BUILTIN_MODELS, Api, Catalog, ModelSpec, Provider, build_catalog
 from cortexd.routing.errors import Problem, RoutingFileError
-from cortexd.routing.hedging_setting import (
+from cortexd.routing.names import loose, nearest, normalize
+from cortexd.routing.price_table import PriceTable
+from cortexd.routing.prices import Price, Pricing, default_pricing, read_pricing
+from cortexd.routing.routing_file import cells
+from cortexd.routing.routing_file.hedging import (
     Hedging,
     HedgingSettingError,
     parse_hedging,
     row_hedging,
 )
-from cortexd.routing.markdown_tables import Document, Row, Table, parse_document
-from cortexd.routing.names import loose, nearest, normalize
-from cortexd.routing.price_table import PriceTable
-from cortexd.routing.prices import Price, Pricing, default_pricing, read_pricing
+from cortexd.routing.routing_file.markdown_tables import Document, Row, Table, parse_document
+from cortexd.routing.routing_file.workflow import read_workflow
 from cortexd.routing.table import (
     EMBEDDINGS_TASK,
     AliasEntry,
@@ -42,7 +43,6 @@ from cortexd.routing.table import (
     Toggle,
 )
 from cortexd.routing.urls import redact_url
-from cortexd.routing.workflow import read_workflow
 
 T = TypeVar("T")
 

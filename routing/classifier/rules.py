@@ -4,7 +4,7 @@ Each task type collects evidence — words in the prose of a message and shapes 
 message (a diff, a stack trace, a transcript, many rows) — as small additive weights that a
 reader can add up. The latest user message counts most; earlier turns add to it, and a short
 follow-up that says little on its own ("ok now make the button blue") inherits the thread's
-task. The learned model (task_model.py) takes these scores as features.
+task. The learned model (classifier/model.py) takes these scores as features.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from cortexd.routing import task_signals as sig
+from cortexd.routing.classifier import signals as sig
 from cortexd.routing.request import Message
 
 #: Characters of a message looked at: the start says what is asked, the end often too.
