@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-from cortexd.paths import default_routing_text
+from cortexd.bookkeeping.spend import SpendTracker
+from cortexd.context.paths import default_routing_text
 from cortexd.routing import (
     Budget,
     BudgetPolicy,
@@ -29,7 +30,6 @@ from cortexd.routing import (
 )
 from cortexd.routing.dispatch import Attempt
 from cortexd.routing.providers import ChatMessage, ChatRequest, Usage
-from cortexd.spend import SpendTracker
 
 
 def _per_call_us(fn: Callable[[], object], rounds: int) -> tuple[float, float]:

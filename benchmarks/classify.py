@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support.override_scores import load as load_rows  # noqa: E402
 from support.override_scores import score  # noqa: E402
 
-from cortexd.paths import default_routing_text  # noqa: E402
+from cortexd.context.paths import default_routing_text  # noqa: E402
 from cortexd.routing.classifier.model import TaskModel  # noqa: E402
 from cortexd.routing.request import Message, RouteRequest  # noqa: E402
 from cortexd.routing.router import Router  # noqa: E402

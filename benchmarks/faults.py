@@ -52,7 +52,7 @@ import uvloop
 from benchmarks.processes import BIN, Started, start_cortexd, start_upstream
 from benchmarks.targets import LIMITS
 from benchmarks.upstream import FAULTS, fault_mark
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 from cortexd.routing.routing_file.parse import catalog_for, parse_routing_text
 
 #: The issue's promise: a hung primary answered by its fallback, or a row without one

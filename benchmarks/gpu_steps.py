@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cortexd.api.hardware_routes import listening
+from cortexd.context.paths import default_routing_text
 from cortexd.hardware import HardwareProfile, load_nvml, probe
 from cortexd.local_rows import LocalState, assess
-from cortexd.paths import default_routing_text
 from cortexd.routing import ModelSpec, RoutingTable, catalog_for, parse_routing_text
 from cortexd.routing.local_needs import KNOWN_SIZES
 from cortexd.routing.providers import ChatMessage, ChatRequest

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.similarity import DATA, _accuracy, _load, _similarities, _vectors
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 from cortexd.routing.classifier.classify import TaskClassifier
 from cortexd.routing.classifier.examples import parse_task_examples, shipped_task_examples
 from cortexd.routing.classifier.model import TaskModel

@@ -40,7 +40,7 @@ def _start_profiled(upstream_port: int, out: Path) -> tuple[processes.Started, P
             "-o",
             str(out),
             "-m",
-            "cortexd.daemon_main",
+            "cortexd.daemon.main",
             "--log-level",
             "warning",
             "--max-in-flight",

@@ -34,7 +34,7 @@ def main() -> int:
 
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
-    from cortexd.daemon_main import main as daemon
+    from cortexd.daemon.main import main as daemon
 
     return daemon(sys.argv[1:])
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 from cortexd.routing.classifier.classify import MIN_PROBABILITY, TaskClassifier
 from cortexd.routing.classifier.examples import TaskExamples, shipped_task_examples
 from cortexd.routing.classifier.model import TaskModel

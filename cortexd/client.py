@@ -16,9 +16,9 @@ from urllib.parse import quote
 
 import httpx2
 
-from cortexd.environment import Environment
+from cortexd.context.environment import Environment
+from cortexd.context.paths import Paths
 from cortexd.errors import CortexError
-from cortexd.paths import Paths
 
 #: How long a call may take; an answer from a reasoning model can take minutes.
 TIMEOUT = httpx2.Timeout(600.0, connect=2.0)

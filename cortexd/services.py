@@ -13,18 +13,18 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from cortexd.keys import Keys
+from cortexd.bookkeeping.recent_outputs import RecentOutputs
+from cortexd.bookkeeping.spend import SpendTracker
+from cortexd.context.keys import Keys
 from cortexd.ledger import AttemptLog, Ledger
-from cortexd.listener import TcpStatus
 from cortexd.local_rows import LocalState
 from cortexd.pipeline.hedging import RecentTtfts
 from cortexd.pipeline.pins import SessionPins
-from cortexd.recent_outputs import RecentOutputs
+from cortexd.pipeline.similarity_step import SimilarityStep
 from cortexd.routing import (
     WARM_UP_BUDGET_S,
-    Catalog,
     PriceTable,
     Router,
     RoutingFileError,
@@ -35,24 +35,38 @@ from cortexd.routing import (
 )
 from cortexd.routing.dispatch import Attempt, Dispatcher, DispatchSettings
 from cortexd.routing.providers import ProviderRegistry
-from cortexd.similarity_step import SimilarityStep
-from cortexd.spend import SpendTracker
+from cortexd.routing_generation import Routing
 
 if TYPE_CHECKING:
     from cortexd.hardware import HardwareProfile
-    from cortexd.schedule import Schedule
 
 log = logging.getLogger("cortexd")
 
 
-@dataclass(frozen=True)
-class Routing:
-    """One generation of the routing file: the table and what is built from it."""
+class Jobs(Protocol):
+    """The scheduled jobs as the request path sees them (`daemon.schedule.Schedule`): the
+    daemon's top layer starts them; what serves only asks for a run or a listing."""
 
-    table: RoutingTable
-    router: Router
-    catalog: Catalog
-    generation: int
+    def run_soon(self, job_id: str) -> None:
+        """Run the job now (once more after a run under way)."""
+
+    def as_json(self) -> dict[str, dict[str, object]]:
+        """Each job's runs and next run, for the health check."""
+
+
+@dataclass(frozen=True)
+class TcpStatus:
+    """What the TCP listener does, for ``GET /v1/health``: where it listens and where its
+    token is, or why it is not listening."""
+
+    address: str | None = None  # HOST:PORT as bound
+    token_file: Path | None = None
+    error: str | None = None
+
+    def as_json(self) -> dict[str, str | None]:
+        """The health answer's ``listener`` object."""
+        token = None if self.token_file is None else str(self.token_file)
+        return {"tcp": self.address, "token_file": token, "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -78,16 +92,16 @@ class Services:
     ledger: Ledger
     attempt_log: AttemptLog
     spend: SpendTracker
+    similarity: SimilarityStep  # the prompt scored against task examples, when it applies
     limits: Limits = Limits()
     started: float = field(default_factory=time.time)
     last_reload_error: str | None = None
     in_flight: int = 0
-    schedule: Schedule | None = None  # the scheduled jobs, once the daemon has started them
+    schedule: Jobs | None = None  # the scheduled jobs, once the daemon has started them
     routing_digest: str | None = None  # sha256 of the routing file as `routing` was read
     hardware: HardwareProfile | None = None  # the last probe (rerun on a schedule)
     local: LocalState = field(default_factory=LocalState)  # the local rows on that hardware
     # Prompts scored against task examples with the local embedder, before classification.
-    similarity: SimilarityStep = field(default_factory=SimilarityStep)
     warming: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # loads under way
     # Each client's latest answer sizes: a budget reserves what its calls use, not their cap.
     recent_outputs: RecentOutputs = field(default_factory=RecentOutputs)
@@ -203,6 +217,7 @@ def build_services(
         ledger,
         attempt_log,
         spend,
+        SimilarityStep(registry, routing_path),
         limits or Limits(),
         # The digest of the bytes `table` came from; read again only when not given.
         routing_digest=routing_digest or file_digest(routing_path),

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     )
     from cortexd.routing.classifier.model import TaskModel
     from cortexd.routing.classifier.similarity import prompt_text, task_scores
+    from cortexd.routing.cold_skip import WARM_UP_BUDGET_S, ColdStart, skip_cold
     from cortexd.routing.embed_prefixes import InputType, wants_prefixes, with_prefixes
     from cortexd.routing.errors import (
         AmbiguousModelError,
@@ -81,7 +82,6 @@ if TYPE_CHECKING:
         WorkflowKind,
     )
     from cortexd.routing.urls import host_and_port, redact_url
-    from cortexd.routing.warmup import WARM_UP_BUDGET_S, ColdStart, skip_cold
 
 #: Where each public name lives: imported on first use (PEP 562), so that a process
 #: loads only the modules it uses (the daemon's start, the CLI's commands).
@@ -168,9 +168,9 @@ _EXPORTS = {
     "task_scores": "cortexd.routing.classifier.similarity",
     "host_and_port": "cortexd.routing.urls",
     "redact_url": "cortexd.routing.urls",
-    "WARM_UP_BUDGET_S": "cortexd.routing.warmup",
-    "ColdStart": "cortexd.routing.warmup",
-    "skip_cold": "cortexd.routing.warmup",
+    "WARM_UP_BUDGET_S": "cortexd.routing.cold_skip",
+    "ColdStart": "cortexd.routing.cold_skip",
+    "skip_cold": "cortexd.routing.cold_skip",
 }
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cortexd.atomic import write_atomic
+from cortexd.context.atomic import write_atomic
 from cortexd.service.errors import ServiceError
 from cortexd.service.layout import KEY_FILE_TEXT, Layout, Platform, ServiceFile
 from cortexd.service.manager import Argv, CommandResult, Manager, ManagerMissingError, Runner

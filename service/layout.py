@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from cortexd.environment import KEY_VARIABLES, Environment
-from cortexd.paths import Paths
+from cortexd.context.environment import KEY_VARIABLES, Environment
+from cortexd.context.paths import Paths
 from cortexd.service.errors import ServiceError
 from cortexd.service.render import (
     LAUNCHD_LABEL,

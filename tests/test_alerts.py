@@ -20,16 +20,16 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from support.waiting import until
 
-from cortexd.alerts import BudgetAlerts
+from cortexd.bookkeeping.alerts import BudgetAlerts
+from cortexd.bookkeeping.notices import Notice
+from cortexd.bookkeeping.spend import SpendTracker
+from cortexd.daemon.schedule import Schedule
 from cortexd.ledger import CallRecord, Ledger
 from cortexd.ledger.bookkeeping import Alert, claim_alert, last_run, set_last_run
 from cortexd.ledger.months import Month
-from cortexd.notices import Notice
 from cortexd.routing import Budget, BudgetPolicy
 from cortexd.routing.dispatch import Attempt
 from cortexd.routing.providers import Usage
-from cortexd.schedule import Schedule
-from cortexd.spend import SpendTracker
 
 
 class Kept:

@@ -1,5 +1,5 @@
-"""The HTTP API, in-process: the real application (`cortexd.assemble`) driven through httpx2's
-ASGI transport, with fake providers behind it.
+"""The HTTP API, in-process: the real application (`cortexd.daemon.assemble`) driven through
+httpx2's ASGI transport, with fake providers behind it.
 
 Clients: the official openai SDK, raw HTTP, cortexd's own client library and the `cortex`
 CLI (on a socket the application serves in this process). What needs a process of its own

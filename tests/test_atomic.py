@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cortexd.atomic import FileChangedError, rewrite
+from cortexd.context.atomic import FileChangedError, rewrite
 
 
 def test_a_symlinked_file_is_rewritten_at_its_target_with_its_mode(tmp_path: Path) -> None:

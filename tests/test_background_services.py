@@ -16,7 +16,13 @@ from support.fakes import FakeAnthropic, FakeOpenAI
 from test_lazy_sdks import HOOK
 
 # The inbox's package is imported by importlib (no audit event): its modules are seen.
-LATER = ("apscheduler", "watchdog", "cortexd.batch", "cortexd.capture._inbox", "cortexd.schedule")
+LATER = (
+    "apscheduler",
+    "watchdog",
+    "cortexd.batch",
+    "cortexd.capture._inbox",
+    "cortexd.daemon.schedule",
+)
 
 
 def _watching(tmp_path: Path) -> tuple[dict[str, str], Path]:

@@ -23,7 +23,7 @@ from support.fakes import FakeAnthropic, FakeOpenAI, Turn
 from support.ledger_rows import answered, write_calls
 from support.waiting import wait_for
 
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 from cortexd.routing import build_catalog, call_estimate
 from cortexd.routing.dispatch import cost_usd
 from cortexd.routing.providers import ChatMessage, ChatRequest, Usage

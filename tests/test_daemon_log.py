@@ -12,7 +12,7 @@ from pathlib import Path
 from support.daemon import cloud_env, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI
 
-from cortexd.daemon import to_journal
+from cortexd.daemon.run import to_journal
 
 
 def test_the_journal_is_told_by_its_device_and_inode_not_by_the_variable(tmp_path: Path) -> None:

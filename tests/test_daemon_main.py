@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cortexd.daemon_main import main
-from cortexd.environment import Environment
-from cortexd.paths import Paths, default_routing_text
+from cortexd.context.environment import Environment
+from cortexd.context.paths import Paths, default_routing_text
+from cortexd.daemon.main import main
 
 CANARY = "sk-ant-test-canary-0123456789abcdefghij"
 

@@ -14,7 +14,7 @@ from support.daemon import remove_home, short_home
 from support.fakes import FakeOllama, Turn
 from support.gguf_models import write_embedding_model
 
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 from cortexd.routing import InputType, wants_prefixes, with_prefixes
 
 

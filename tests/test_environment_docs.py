@@ -1,16 +1,16 @@
-"""The environment variables are documented once (issue 25): `cortexd.environment.VARIABLES`
-is the list, docs/environment.md shows exactly it, and every variable the shipped code reads
-by name is on it."""
+"""The environment variables are documented once (issue 25):
+`cortexd.context.environment.VARIABLES` is the list, docs/environment.md shows exactly it,
+and every variable the shipped code reads by name is on it."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from cortexd.environment import VARIABLES
+from cortexd.context.environment import VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ("cortexd", "routing", "hardware", "service")
+SHIPPED = ("cortexd", "routing", "hardware", "service", "context")
 #: A read of a variable by name: env.get("X"), os.environ["X"], os.getenv("X"), path("X").
 READ = re.compile(
     r"""(?:\benv(?:iron)?\.get|\benviron\[|\bgetenv|\bpath)\(?\s*["']([A-Z][A-Z0-9_]{2,})["']"""
@@ -33,5 +33,5 @@ def test_every_variable_the_code_reads_is_on_the_list() -> None:
                 read.setdefault(name, str(path.relative_to(ROOT)))
     assert read, "the scan found no reads at all: its pattern is wrong"
     missing = {name: where for name, where in read.items() if name not in VARIABLES}
-    assert missing == {}, f"read but not documented in cortexd/environment.py: {missing}"
+    assert missing == {}, f"read but not documented in context/environment.py: {missing}"
     assert {"OLLAMA_HOST", "CORTEX_HOME", "JOURNAL_STREAM"} <= read.keys()

@@ -17,7 +17,7 @@ from support.daemon import remove_home
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 from support.waiting import wait_for
 
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 from cortexd.pipeline.hedging import hedge_policy
 from cortexd.pipeline.plan import Planned
 from cortexd.routing import RoutePlan

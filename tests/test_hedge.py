@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 import pytest
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 
+from cortexd.bookkeeping.spend import SpendTracker
 from cortexd.routing.catalog import ModelSpec, build_catalog
 from cortexd.routing.dispatch import Attempt, Dispatcher, DispatchSettings, HedgePolicy
 from cortexd.routing.providers import ChatMessage, ChatRequest, StreamEnd, TextDelta
 from cortexd.routing.providers.registry import ProviderRegistry
-from cortexd.spend import SpendTracker
 
 pytestmark = pytest.mark.anyio
 CHAIN = ("sonnet", "gpt-4o")

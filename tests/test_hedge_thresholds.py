@@ -9,10 +9,10 @@ from dataclasses import replace
 from support.app import start_app
 from support.daemon import process_env, remove_home, short_home
 
-from cortexd.daemon import LEDGER_NAME
-from cortexd.environment import Environment
+from cortexd.context.environment import Environment
+from cortexd.context.paths import Paths
+from cortexd.daemon.run import LEDGER_NAME
 from cortexd.ledger import CallRecord, queries, store
-from cortexd.paths import Paths
 from cortexd.routing.dispatch import Attempt
 from cortexd.routing.providers import Usage
 

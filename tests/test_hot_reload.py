@@ -19,7 +19,7 @@ from support.daemon import remove_home, short_home
 from support.fakes import FakeAnthropic, Turn
 from support.waiting import wait_for
 
-from cortexd.file_watch import FileWatcher
+from cortexd.daemon.file_watch import FileWatcher
 
 CAPTURE_ROW = "| Quick capture / filing | haiku | sonnet | Fast, cheap |"
 

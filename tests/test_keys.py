@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cortexd.keys import KeyFileError, read_keys
+from cortexd.context.keys import KeyFileError, read_keys
 
 KEY = "sk-ant-test-canary-0123456789abcdefghij"
 

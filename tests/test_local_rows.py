@@ -14,10 +14,10 @@ from support.daemon import remove_home, short_home, start_daemon
 from support.fakes import FakeOllama
 from support.gguf_models import write_chat_model
 
+from cortexd.context.paths import default_routing_text
 from cortexd.hardware import AppleSilicon, Gpu, HardwareProfile
 from cortexd.hardware.capacity import GIB
 from cortexd.local_rows import assess
-from cortexd.paths import default_routing_text
 from cortexd.routing import ModelSpec, catalog_for, parse_routing_text
 
 SEED = parse_routing_text(default_routing_text())

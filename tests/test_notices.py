@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cortexd.notices import (
+from cortexd.bookkeeping.notices import (
     ALERTS_HEADER,
     AlertsFile,
     Broadcast,
@@ -73,7 +73,7 @@ async def test_alerts_md_is_never_followed_through_a_symlink(tmp_path: Path) -> 
 
 @pytest.mark.anyio
 async def test_the_log_channel_logs_at_the_notices_level(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="cortexd.notices")
+    caplog.set_level(logging.INFO, logger="cortexd.bookkeeping.notices")
     await LogNotifier().notify(NOTICE)
     await LogNotifier().notify(Notice("t", "b", "critical"))
     levels = [(r.levelno, r.getMessage()) for r in caplog.records]

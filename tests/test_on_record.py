@@ -20,7 +20,7 @@ from support.app import App
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 from support.waiting import wait_for
 
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 from cortexd.pipeline import plan
 from cortexd.routing.dispatch import ModelHealth
 from cortexd.routing.providers import OverloadedError

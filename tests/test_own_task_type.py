@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support.stand_in_embedder import stand_in_vector
 
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 from cortexd.routing.classifier.classify import TaskClassifier
 from cortexd.routing.classifier.examples import parse_task_examples, shipped_task_examples
 from cortexd.routing.classifier.model import TaskModel

@@ -25,8 +25,8 @@ from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 from support.waiting import wait_for
 
 from cortexd.api.reachability import Reachability
-from cortexd.atomic import write_atomic
-from cortexd.paths import default_routing_text, private_folder
+from cortexd.context.atomic import write_atomic
+from cortexd.context.paths import default_routing_text, private_folder
 from cortexd.routing import build_catalog
 from cortexd.routing.dispatch.circuit import FAILURES_TO_OPEN
 from cortexd.routing.dispatch.health import ModelHealth

@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 from cortexd.routing import proposals
 from cortexd.routing.proposals import (
     Evidence,

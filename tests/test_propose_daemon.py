@@ -18,7 +18,7 @@ from support.daemon import Daemon, remove_home, short_home, start_daemon
 from support.ledger_rows import answered, write_calls
 from support.waiting import wait_for
 
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 
 
 def cortex(daemon: Daemon, *args: str) -> Ran:

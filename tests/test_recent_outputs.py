@@ -12,12 +12,12 @@ import pytest
 from support.app import start_app
 from support.daemon import process_env, remove_home, short_home
 
-from cortexd import recent_outputs
-from cortexd.daemon import LEDGER_NAME
-from cortexd.environment import Environment
+from cortexd.bookkeeping import recent_outputs
+from cortexd.bookkeeping.recent_outputs import RecentOutputs
+from cortexd.context.environment import Environment
+from cortexd.context.paths import Paths
+from cortexd.daemon.run import LEDGER_NAME
 from cortexd.ledger import CallRecord, queries, store
-from cortexd.paths import Paths
-from cortexd.recent_outputs import RecentOutputs
 from cortexd.routing.providers import Usage
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_ledger import attempt, call, running, write
 
-from cortexd.atomic import write_atomic
+from cortexd.context.atomic import write_atomic
 from cortexd.ledger.report import ReportJob, render, snapshot
 
 

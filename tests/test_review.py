@@ -8,11 +8,11 @@ from pathlib import Path
 
 from support.ledger_rows import answered, write_calls
 
+from cortexd.bookkeeping.review import proposals_of
+from cortexd.context.paths import default_routing_text
 from cortexd.ledger import CallRecord
 from cortexd.ledger.bookkeeping import reject
 from cortexd.ledger.store import connect
-from cortexd.paths import default_routing_text
-from cortexd.review import proposals_of
 from cortexd.routing import parse_routing_text
 from cortexd.services import build_routing
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 from cortexd.routing.routing_file.edit import (
     CellChange,
     EditError,

@@ -16,7 +16,7 @@ from support.daemon import cloud_env, remove_home, short_home
 from support.fakes import FakeAnthropic, FakeOpenAI, Turn
 from support.ledger_rows import answered, write_calls
 
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 
 VERDICT = (
     '{"agree": false, "differences": ["A says 4, B says 5", "B shows no working"],'

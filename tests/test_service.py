@@ -19,7 +19,7 @@ import pytest
 
 import cortexd.service.render as render_module
 from cortexd.cli import main
-from cortexd.keys import KEY_FILE_CREDENTIAL
+from cortexd.context.keys import KEY_FILE_CREDENTIAL
 from cortexd.service import (
     KEY_FILE_TEXT,
     MARKER,

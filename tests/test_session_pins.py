@@ -20,7 +20,7 @@ from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 from support.fakes.script import ToolCall
 
 from cortexd.cli.calls_cmd import moved_lines
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 from cortexd.pipeline.hedging import hedge_policy
 from cortexd.pipeline.pins import (
     Pin,

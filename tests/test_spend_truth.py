@@ -27,12 +27,12 @@ from support.daemon import Daemon, cloud_env, remove_home, short_home, start_dae
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 from support.waiting import wait_for
 
+from cortexd.context.paths import default_routing_text
 from cortexd.ledger import MIGRATIONS, migrate, queries
 from cortexd.ledger.bookkeeping import month_spend
 from cortexd.ledger.evidence import evidence
 from cortexd.ledger.months import Month
 from cortexd.ledger.records import from_pico
-from cortexd.paths import default_routing_text
 from cortexd.routing.dispatch import estimate_tokens
 from cortexd.routing.dispatch.tally import StreamTally
 from cortexd.routing.providers import (

@@ -12,7 +12,7 @@ from support.fakes import FakeOllama
 from support.stand_in_embedder import stand_in_vector
 from support.waiting import wait_for
 
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 
 #: Near a shipped Research / analysis example; the model alone is unsure of it (under 0.3).
 UNSURE = "cómo ha evolucionado el precio de la vivienda en Madrid"

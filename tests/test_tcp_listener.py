@@ -13,17 +13,17 @@ import pytest
 from support.app import App
 from support.cli import cortex
 
-from cortexd import listener as listener_module
-from cortexd.environment import Environment
-from cortexd.listener import (
+from cortexd.context.environment import Environment
+from cortexd.daemon import listener as listener_module
+from cortexd.daemon.listener import (
     DEFAULT_TCP,
     ListenerError,
     TcpBindError,
-    TcpStatus,
     open_tcp,
     parse_tcp,
     tcp_address,
 )
+from cortexd.services import TcpStatus
 
 
 def test_the_default_address_is_the_documented_fixed_port() -> None:

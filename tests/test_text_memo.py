@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cortexd.paths import default_routing_text
+from cortexd.context.paths import default_routing_text
 from cortexd.routing.classifier.model import TaskModel
 from cortexd.routing.request import Message, RouteRequest
 from cortexd.routing.router import Router

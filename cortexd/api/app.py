@@ -246,7 +246,7 @@ LATER_ROUTES: tuple[tuple[str, bool, tuple[tuple[str, str, str], ...]], ...] = (
     ),
 )
 #: How long an endpoint of the background services (batches, the queue) waits for them to
-#: start (`cortexd.lifespan`) before it answers 503.
+#: start (`cortexd.daemon.lifespan`) before it answers 503.
 LATER_WAIT_S = 10.0
 
 

@@ -45,7 +45,7 @@ from cortexd.routing.providers import (
 )
 
 if TYPE_CHECKING:
-    from cortexd.services import Routing
+    from cortexd.routing_generation import Routing
 
 #: Body fields no client may set: they would pick an upstream or credentials.
 FORBIDDEN = frozenset(

@@ -41,7 +41,8 @@ async def probe_now(services: Services) -> None:
     routing = services.routing
     services.local = await assess(routing.table, routing.catalog, profile, pulled)
     services.hardware = profile
-    services.similarity.prepare(services)  # the Embeddings row may have turned on
+    # The Embeddings row may have turned on.
+    services.similarity.prepare(routing, services.local.active_models)
 
 
 async def listening(address: str) -> bool:

@@ -22,7 +22,7 @@ from cortexd.api.batch_routes import batches_of as _batches
 from cortexd.api.body import read_json
 from cortexd.api.chat_request import _Model, parse_body
 from cortexd.api.errors import ApiError
-from cortexd.atomic import write_atomic
+from cortexd.context.atomic import write_atomic
 
 if TYPE_CHECKING:
     from cortexd.batch.files import FileStore

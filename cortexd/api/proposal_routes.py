@@ -18,9 +18,9 @@ from starlette.responses import JSONResponse, Response
 from cortexd.api.body import read_json
 from cortexd.api.chat_request import _Model, parse_body
 from cortexd.api.errors import ApiError
+from cortexd.bookkeeping.review import proposal_json, proposals_of, routing_text
 from cortexd.ledger.bookkeeping import reject
 from cortexd.ledger.evidence import EVIDENCE_DAYS
-from cortexd.review import proposal_json, proposals_of, routing_text
 from cortexd.services import Services
 
 

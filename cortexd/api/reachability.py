@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from cortexd.routing import ModelSpec, Provider
 
 if TYPE_CHECKING:
-    from cortexd.services import Routing, Services
+    from cortexd.routing_generation import Routing
+    from cortexd.services import Services
 
 #: How long a provider's reachability is reused.
 REACHABILITY_TTL_S = 30.0

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cortexd.batch.runner import RETRY_BASE_S, judge
-from cortexd.paths import private_folder
+from cortexd.context.paths import private_folder
 
 log = logging.getLogger("cortexd.queue")
 

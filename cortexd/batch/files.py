@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cortexd.atomic import write_atomic
-from cortexd.paths import private_folder
+from cortexd.context.atomic import write_atomic
+from cortexd.context.paths import private_folder
 
 _ID = re.compile(r"^file-[0-9a-f]{24}(-output|-errors)?$")
 

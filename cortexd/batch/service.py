@@ -23,7 +23,7 @@ from cortexd.batch.limits import ProviderLimits
 from cortexd.batch.lines import BatchLine, parse_lines
 from cortexd.batch.provider_run import ProviderPhase
 from cortexd.batch.runner import BatchRun
-from cortexd.notices import Notice, Notifier
+from cortexd.bookkeeping.notices import Notice, Notifier
 
 if TYPE_CHECKING:
     from cortexd.services import Services

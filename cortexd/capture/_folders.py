@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from cortexd.capture._errors import RefusedError, TooLargeError, UnsafeFolderError
-from cortexd.paths import PRIVATE_FILE, PRIVATE_FOLDER, private_folder
+from cortexd.context.paths import PRIVATE_FILE, PRIVATE_FOLDER, private_folder
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _NOFOLLOW_DIR = _DIR_FLAGS | os.O_NOFOLLOW

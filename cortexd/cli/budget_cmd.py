@@ -84,8 +84,8 @@ def run_set(args: argparse.Namespace) -> int:
     from cortexd.cli.common import rich_console
     from cortexd.cli.file_edit import confirm, read_routing, write_and_reload
     from cortexd.client import Client, DaemonNotRunning
-    from cortexd.environment import Environment
-    from cortexd.paths import Paths
+    from cortexd.context.environment import Environment
+    from cortexd.context.paths import Paths
     from cortexd.routing import set_budget, unified_diff
 
     amount = _amount(args.amount)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cortexd.environment import Environment
-from cortexd.paths import Paths, default_routing_text
+from cortexd.context.environment import Environment
+from cortexd.context.paths import Paths, default_routing_text
 
 if TYPE_CHECKING:  # the routing package is loaded by the commands that read a table only
     from rich.console import Console

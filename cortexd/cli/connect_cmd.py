@@ -56,9 +56,9 @@ def locate() -> Located:
     """The listener as the running daemon reports it; else where it would listen (``CORTEX_TCP``
     or the default) with the token file in cortexd's state folder."""
     from cortexd.client import Client
-    from cortexd.environment import Environment
-    from cortexd.listener import DEFAULT_TCP, TOKEN_FILE_NAME, tcp_address
-    from cortexd.paths import Paths
+    from cortexd.context.environment import Environment
+    from cortexd.context.paths import Paths
+    from cortexd.daemon.listener import DEFAULT_TCP, TOKEN_FILE_NAME, tcp_address
 
     env = Environment.read()
     token_file = Paths.resolve(env).state_dir / TOKEN_FILE_NAME
@@ -150,7 +150,7 @@ def ask(question: str) -> bool:
 
 def write_settings(setup: Setup, assume_yes: bool) -> int:
     """Show the change of the client's settings file, ask, and write it; the exit status."""
-    from cortexd.atomic import rewrite, write_atomic
+    from cortexd.context.atomic import rewrite, write_atomic
 
     assert setup.path is not None and setup.edit is not None
     path = setup.path

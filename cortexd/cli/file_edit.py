@@ -9,8 +9,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from cortexd.atomic import rewrite
 from cortexd.cli.reload import reload_daemon, wait_for_generation
+from cortexd.context.atomic import rewrite
 from cortexd.errors import CortexError
 
 

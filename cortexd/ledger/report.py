@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cortexd.atomic import write_atomic
+from cortexd.context.atomic import write_atomic
 from cortexd.formatting import money, percent, seconds
 from cortexd.ledger import queries
 from cortexd.ledger.ledger import Ledger

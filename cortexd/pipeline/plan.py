@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from cortexd.api.agent_words import reworded
 from cortexd.api.budgets import budget_plan
 from cortexd.api.errors import ApiError
-from cortexd.api.warmup import plan_cold
 from cortexd.pipeline.call import Call
+from cortexd.pipeline.cold_start import plan_cold
 from cortexd.pipeline.family import across_families, family_of, routed_mode
 from cortexd.pipeline.pins import Pin, pin_key, planned_move, stay_pinned
 from cortexd.routing import (
@@ -35,7 +35,8 @@ from cortexd.routing import (
 from cortexd.routing.providers import ChatMessage, ChatRequest, TextPart
 
 if TYPE_CHECKING:
-    from cortexd.services import Routing, Services
+    from cortexd.routing_generation import Routing
+    from cortexd.services import Services
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ async def _routed(services: Services, call: Call) -> _Routed:
     routing = services.routing  # one generation for the whole request
     # Only when the task type will be classified and the local embedder is active; bounded
     # by a short timeout, after which the classifier decides without it.
-    similarity = await services.similarity.scores(services, routing, call.route)
+    similarity = await services.similarity.scores(routing, services.local.active_models, call.route)
     if call.family is None:
         plan = _route(services, routing, call.route, similarity)
         return _Routed(*_healthy(services, routing, plan))

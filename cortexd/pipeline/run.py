@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from cortexd.api.budgets import budget_plan, within_budget
 from cortexd.api.errors import ApiError
 from cortexd.api.recording import AgentCall, CallRecording
-from cortexd.api.warmup import warm_in_background
 from cortexd.pipeline.call import Call
+from cortexd.pipeline.cold_start import warm_in_background
 from cortexd.pipeline.hedging import hedge_policy
 from cortexd.pipeline.plan import Planned, Refused, as_far_as_known, plan_call
 from cortexd.routing import BudgetExceededError, RoutePlan

@@ -1,5 +1,5 @@
-"""The real application in-process: `cortexd.assemble` over a private home, as `cortexd` builds
-it, driven through httpx2's ASGI transport.
+"""The real application in-process: `cortexd.daemon.assemble` over a private home, as
+`cortexd` builds it, driven through httpx2's ASGI transport.
 
 The application runs on an event loop of its own (an anyio portal on a thread, uvloop as in
 the daemon), so synchronous tests and the official SDKs' synchronous clients can call it,
@@ -30,17 +30,17 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from cortexd.assemble import assemble, services_of
-from cortexd.daemon import LEDGER_NAME
-from cortexd.environment import Environment
-from cortexd.keys import read_keys
+from cortexd.bookkeeping.notices import default_notifier
+from cortexd.context.environment import Environment
+from cortexd.context.keys import read_keys
+from cortexd.context.paths import Paths, install_default_routing_file
+from cortexd.daemon.assemble import assemble, services_of
+from cortexd.daemon.lifespan import reload_routing
+from cortexd.daemon.run import LEDGER_NAME
+from cortexd.daemon.sd_notify import SystemdNotifier
+from cortexd.daemon.server import HEADER_TIMEOUT_S, peer_checked_protocol
 from cortexd.ledger import Ledger
-from cortexd.lifespan import reload_routing
-from cortexd.notices import default_notifier
-from cortexd.paths import Paths, install_default_routing_file
 from cortexd.routing import TaskModel, load_routing_file_with_digest
-from cortexd.sd_notify import SystemdNotifier
-from cortexd.server import HEADER_TIMEOUT_S, peer_checked_protocol
 from cortexd.services import Limits, Services
 
 from .daemon import process_env, short_home, socket_client

@@ -25,7 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from cortexd.ledger import Ledger
 from cortexd.ledger.bookkeeping import last_run, set_last_run
 
-log = logging.getLogger("cortexd.schedule")
+log = logging.getLogger("cortexd.daemon.schedule")
 
 Job = Callable[[], Awaitable[object]]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import platformdirs
 
-from cortexd.environment import Environment
+from cortexd.context.environment import Environment
 
 ROUTING_FILE_NAME = "model-routing.md"
 

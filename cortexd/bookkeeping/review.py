@@ -17,11 +17,11 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from cortexd.atomic import FileChangedError, rewrite
+from cortexd.bookkeeping.notices import Notice, Notifier
+from cortexd.context.atomic import FileChangedError, rewrite
 from cortexd.ledger.bookkeeping import rejected
 from cortexd.ledger.evidence import EVIDENCE_DAYS, evidence, week_figures
 from cortexd.ledger.report import ReportJob
-from cortexd.notices import Notice, Notifier
 from cortexd.routing import (
     EditError,
     Mode,
@@ -32,9 +32,10 @@ from cortexd.routing import (
     propose,
     statuses,
 )
-from cortexd.services import Routing, Services
+from cortexd.routing_generation import Routing
+from cortexd.services import Services
 
-log = logging.getLogger("cortexd.review")
+log = logging.getLogger("cortexd.bookkeeping.review")
 
 
 def proposals_of(

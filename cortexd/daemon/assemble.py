@@ -2,7 +2,7 @@
 
 `cortexd` serves what `assemble` returns on its socket; the tests drive the very same
 application in-process through an ASGI transport. What belongs to the process alone (the
-socket, signals, systemd) is added by `cortexd.server.attach_process`, never here.
+socket, signals, systemd) is added by `cortexd.daemon.server.attach_process`, never here.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from cortexd.api.app import build_app
-from cortexd.keys import Keys
+from cortexd.bookkeeping.notices import Notifier
+from cortexd.context.keys import Keys
+from cortexd.daemon.lifespan import LATER_S, attach_lifespan
+from cortexd.daemon.sd_notify import SystemdNotifier
 from cortexd.ledger import Ledger
 from cortexd.ledger.report import REPORT_NAME
-from cortexd.lifespan import LATER_S, attach_lifespan
-from cortexd.notices import Notifier
 from cortexd.routing import PriceTable, RoutingTable, TaskModel
-from cortexd.sd_notify import SystemdNotifier
 from cortexd.services import Limits, Services, build_services
 
 

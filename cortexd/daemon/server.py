@@ -1,6 +1,6 @@
 """Serving the API on the daemon's socket: uvicorn (httptools, uvloop), peers checked by uid.
 
-The server is handed a listening socket (`cortexd.listener`); it does not decide where to
+The server is handed a listening socket (`cortexd.daemon.listener`); it does not decide where to
 bind. Clean-up (socket, lock, providers, the llama.cpp worker) runs in the application's
 shutdown, because uvicorn re-raises SIGTERM after its graceful shutdown and code after
 ``serve()`` may never run: `attach_process` wraps the application's life with what belongs
@@ -26,9 +26,9 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from cortexd.lifespan import reload_routing, status_line
-from cortexd.listener import Listener
-from cortexd.sd_notify import SystemdNotifier
+from cortexd.daemon.lifespan import reload_routing, status_line
+from cortexd.daemon.listener import Listener
+from cortexd.daemon.sd_notify import SystemdNotifier
 from cortexd.services import Services
 
 log = logging.getLogger("cortexd")
@@ -110,7 +110,7 @@ def attach_process(
     app: Starlette, services: Services, listener: Listener, notifier: SystemdNotifier
 ) -> None:
     """What serving as the daemon's process adds around the application's own life
-    (`cortexd.lifespan`): SIGHUP reloads the routing file, systemd hears READY, STOPPING and
+    (`cortexd.daemon.lifespan`): SIGHUP reloads the routing file, systemd hears READY, STOPPING and
     the watchdog's pings, and the socket and lock are let go at the very end."""
     inner = app.router.lifespan_context
 
@@ -122,7 +122,7 @@ def attach_process(
                 loop.add_signal_handler(signal.SIGHUP, reload_routing, services, notifier)
                 interval = _watchdog_interval(os.environ)
                 watchdog = asyncio.create_task(_watchdog(notifier, interval)) if interval else None
-                # Start-up is over (daemon_main paused the collector): what it made stays.
+                # Start-up is over (daemon/main paused the collector): what it made stays.
                 gc.freeze()
                 gc.enable()
                 notifier.send("READY=1", f"STATUS={status_line(services)}")

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from cortexd.paths import PRIVATE_FILE, private_folder
+from cortexd.context.paths import PRIVATE_FILE, private_folder
 
-log = logging.getLogger("cortexd.notices")
+log = logging.getLogger("cortexd.bookkeeping.notices")
 
 Level = Literal["info", "warning", "critical"]
 

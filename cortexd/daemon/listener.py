@@ -52,21 +52,6 @@ class TcpBindError(ListenerError):
     with its Unix socket alone."""
 
 
-@dataclass(frozen=True)
-class TcpStatus:
-    """What the TCP listener does, for ``GET /v1/health``: where it listens and where its
-    token is, or why it is not listening."""
-
-    address: str | None = None  # HOST:PORT as bound
-    token_file: Path | None = None
-    error: str | None = None
-
-    def as_json(self) -> dict[str, str | None]:
-        """The health answer's ``listener`` object."""
-        token = None if self.token_file is None else str(self.token_file)
-        return {"tcp": self.address, "token_file": token, "error": self.error}
-
-
 @dataclass
 class Listener:
     """A bound, listening socket and what must be undone when the daemon stops."""

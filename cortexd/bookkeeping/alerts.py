@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Mapping
 from functools import partial
 
+from cortexd.bookkeeping.notices import Level, Notice, Notifier
 from cortexd.ledger import Ledger
 from cortexd.ledger.bookkeeping import Alert, claim_alert, mark_delivered, month_spend, undelivered
 from cortexd.ledger.months import Month
-from cortexd.notices import Level, Notice, Notifier
 from cortexd.routing import Budget, BudgetStatus, Spend, dollars, statuses
 
-log = logging.getLogger("cortexd.alerts")
+log = logging.getLogger("cortexd.bookkeeping.alerts")
 
 
 def alert_notice(alert: Alert, at_limit: str | None = None) -> Notice:

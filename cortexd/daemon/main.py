@@ -18,13 +18,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cortexd.environment import KEY_VARIABLES, Environment
-from cortexd.paths import Paths, install_default_routing_file
+from cortexd.context.environment import KEY_VARIABLES, Environment
+from cortexd.context.paths import Paths, install_default_routing_file
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cortexd.listener import Listener
+    from cortexd.daemon.listener import Listener
     from cortexd.routing import RoutingTable
 
 
@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths.resolve(env)
     listener: Listener | None = None
     if not args.check:
-        from cortexd.listener import ListenerError, open_listener
+        from cortexd.daemon.listener import ListenerError, open_listener
 
         # `cortex` sends SIGHUP to the lock's holder; until the server's handler is in place
         # (and again once it is gone at shutdown) a reload request must not kill the daemon.
@@ -201,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         render(table, env, console)
         console.print("cortexd: routing file valid.")
         return 0
-    from cortexd.daemon import run  # the server stack, only when serving
+    from cortexd.daemon.run import run  # the server stack, only when serving
 
     return run(table, path, paths, env, args, listener, digest)
 

@@ -7,8 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from cortexd.context.paths import PRIVATE_FILE, private_folder
 from cortexd.errors import CortexError
-from cortexd.paths import PRIVATE_FILE, private_folder
 
 
 class FileChangedError(CortexError):

@@ -2,7 +2,7 @@
 scheduled jobs (budget checks, the hardware probe, the weekly review) and the routing file's
 watchers.
 
-They start just after the daemon begins to serve (`cortexd.lifespan` imports this module
+They start just after the daemon begins to serve (`cortexd.daemon.lifespan` imports this module
 then), because a daemon that its first call started (socket activation) should answer that
 call first: their modules and threads cost a tenth of a second. Endpoints that use them
 wait for them (`app.state.started_later`, `app.state.capture_ready`).
@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.triggers.cron import CronTrigger
 from starlette.applications import Starlette
 
-from cortexd.alerts import BudgetAlerts
 from cortexd.api.hardware_routes import probe_now
-from cortexd.file_watch import FileWatcher
-from cortexd.hot_reload import HotReload
+from cortexd.bookkeeping.alerts import BudgetAlerts
+from cortexd.bookkeeping.notices import Notifier
+from cortexd.bookkeeping.review import WeeklyReview
+from cortexd.daemon.file_watch import FileWatcher
+from cortexd.daemon.reload import HotReload
+from cortexd.daemon.schedule import Schedule
 from cortexd.ledger.report import ReportJob
-from cortexd.notices import Notifier
-from cortexd.review import WeeklyReview
 from cortexd.routing import TASK_EXAMPLES_FILE
-from cortexd.schedule import Schedule
 from cortexd.services import Services
 
 if TYPE_CHECKING:

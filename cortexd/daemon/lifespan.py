@@ -2,10 +2,10 @@
 
 Start-up: the ledger and its report, this month's spend, each client's recent answer sizes,
 the hedging thresholds and the agents' sessions; a second after serving began, the
-background services (`background_services`: the inbox, batches, the scheduled jobs, the
+background services (`daemon/background`: the inbox, batches, the scheduled jobs, the
 routing file's watchers). Shutdown: those stopped, the ledger's queue committed, the report
 brought up to date, the providers closed. Nothing here belongs to the process (signals,
-the socket, systemd's watchdog): `cortexd.server.attach_process` adds those around this
+the socket, systemd's watchdog): `cortexd.daemon.server.attach_process` adds those around this
 life, so the same application also runs in-process under a test.
 """
 
@@ -22,22 +22,22 @@ from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 
+from cortexd.bookkeeping.notices import Notifier
+from cortexd.bookkeeping.review import report_extras
+from cortexd.context.paths import private_folder
+from cortexd.daemon.sd_notify import SystemdNotifier
 from cortexd.ledger import queries, sessions
 from cortexd.ledger.bookkeeping import month_spend
 from cortexd.ledger.report import ReportJob
-from cortexd.notices import Notifier
-from cortexd.paths import private_folder
 from cortexd.pipeline.pins import PINS_KEPT
-from cortexd.review import report_extras
-from cortexd.sd_notify import SystemdNotifier
 from cortexd.services import Services
 
 if TYPE_CHECKING:
-    from cortexd.background_services import Background
+    from cortexd.daemon.background import Background
 
 log = logging.getLogger("cortexd")
 
-#: How long after serving begins the background services start (`background_services`):
+#: How long after serving begins the background services start (`daemon/background`):
 #: a daemon that its first call started answers that call before it loads them.
 LATER_S = 1.0
 
@@ -137,7 +137,7 @@ async def _start_background(
     exist, so that a shutdown meanwhile stops what of them started)."""
     if after_s > 0:
         await asyncio.sleep(after_s)
-    module = importlib.import_module("cortexd.background_services")
+    module = importlib.import_module("cortexd.daemon.background")
     background: Background = module.Background(
         app,
         services,

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from cortexd.notices import Notice, Notifier
+from cortexd.bookkeeping.notices import Notice, Notifier
 from cortexd.routing import RoutingFileError, load_routing_file_with_digest
 from cortexd.services import Services, file_digest
 

@@ -10,21 +10,21 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from cortexd.environment import Environment
-from cortexd.keys import KeyFileError, read_keys
-from cortexd.listener import (
+from cortexd.context.environment import Environment
+from cortexd.context.keys import KeyFileError, read_keys
+from cortexd.context.paths import PRIVATE_UMASK, Paths
+from cortexd.daemon.listener import (
     TOKEN_FILE_NAME,
     Listener,
     ListenerError,
-    TcpStatus,
     format_tcp,
     open_tcp,
     parse_tcp,
     tcp_address,
 )
-from cortexd.paths import PRIVATE_UMASK, Paths
+from cortexd.daemon.sd_notify import SystemdNotifier
 from cortexd.routing import RoutingTable, TaskModel
-from cortexd.sd_notify import SystemdNotifier
+from cortexd.services import TcpStatus
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -127,10 +127,10 @@ def _serve(
         return 1
     tcp_status, token = _start_tcp(address, listener, paths.state_dir / TOKEN_FILE_NAME, log)
     # Imported after the socket is bound: the server stack and Starlette take a moment.
-    from cortexd.assemble import assemble, services_of
+    from cortexd.bookkeeping.notices import default_notifier
+    from cortexd.daemon.assemble import assemble, services_of
+    from cortexd.daemon.server import attach_process, serve
     from cortexd.ledger import Ledger, SchemaError
-    from cortexd.notices import default_notifier
-    from cortexd.server import attach_process, serve
     from cortexd.services import Limits
 
     ledger = Ledger(

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cortexd.environment import KEY_VARIABLES
-from cortexd.routing import CortexError
+from cortexd.context.environment import KEY_VARIABLES
+from cortexd.errors import CortexError
 
 #: The systemd credential that holds a whole key file (``LoadCredential=keys.env:…``).
 KEY_FILE_CREDENTIAL = "keys.env"

@@ -54,7 +54,7 @@ class Environment:
     keys_present: frozenset[str] = frozenset()
     key_file: Path | None = None
     credentials_dir: Path | None = None
-    tcp: str | None = None  # as written; resolved by `cortexd.listener.tcp_address`
+    tcp: str | None = None  # as written; resolved by `cortexd.daemon.listener.tcp_address`
 
     @classmethod
     def read(cls, env: Mapping[str, str] | None = None) -> Environment:
