@@ -82,3 +82,11 @@ async def run_batch(call: Call, scenario: Scenario, samples: Samples, server: Cp
     server_after = server()
     if server_before is not None and server_after is not None:
         samples.server_cpu = (samples.server_cpu or 0.0) + server_after - server_before
+
+
+async def warm_up(call: Call, calls: int = 20) -> None:
+    """`calls` calls of each kind, not streamed then streamed, before anything is recorded:
+    connections, imports and caches are ready when the measured calls begin."""
+    for stream in (False, True):
+        for _ in range(calls):
+            await call(stream)

@@ -24,7 +24,7 @@ from typing import Any
 import httpx2
 
 from benchmarks.processes import start_cortexd, start_upstream
-from benchmarks.upstream import fault_mark
+from benchmarks.upstream_faults import fault_mark
 
 CONCURRENCY = 32
 ANTHROPIC_IDS = ("claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5")

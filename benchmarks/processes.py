@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,20 +132,33 @@ def wait_sdks_loaded(daemon: Started, sock: Path) -> None:
             time.sleep(0.02)
 
 
-def start_cortexd(
-    upstream_port: int, bin_dir: Path = BIN, *, wait_for_sdks: bool = True
+#: The flags every benchmark's cortexd runs with: quiet, and room for the benchmarks' 128
+#: concurrent calls (the default answers 503 past 64).
+DAEMON_FLAGS = ("--log-level", "warning", "--max-in-flight", "256")
+
+
+def bench_home(prefix: str) -> Path:
+    """A new, empty home for a daemon, under /tmp: AF_UNIX socket paths are short."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
+def launch_cortexd(
+    command: Sequence[str],
+    home: Path,
+    env: dict[str, str],
+    *,
+    cwd: Path | None = None,
+    wait_for_sdks: bool = True,
 ) -> tuple[Started, Path]:
-    """cortexd (from `bin_dir`) in a temporary home, its cloud providers pointed at the
-    upstream.
+    """Run `command` (a cortexd, or a wrapper that runs one) with `DAEMON_FLAGS`, in `home`.
 
     Returns once the provider SDKs are loaded (so that idle memory includes them; without
     `wait_for_sdks`, once the socket accepts), with the socket's path.
     """
-    home = Path(tempfile.mkdtemp(prefix="cxb", dir="/tmp"))  # AF_UNIX paths are short
     process = subprocess.Popen(
-        # Room for the benchmark's 128 concurrent calls (the default answers 503 past 64).
-        [str(bin_dir / "cortexd"), "--log-level", "warning", "--max-in-flight", "256"],
-        env=cortexd_env(home, upstream_port),
+        [*command, *DAEMON_FLAGS],
+        env=env,
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -156,6 +170,16 @@ def start_cortexd(
         while not accepts(sock):
             time.sleep(0.005)
     return daemon, sock
+
+
+def start_cortexd(
+    upstream_port: int, bin_dir: Path = BIN, *, wait_for_sdks: bool = True
+) -> tuple[Started, Path]:
+    """cortexd (from `bin_dir`) in a temporary home, its cloud providers pointed at the
+    upstream; as `launch_cortexd` returns."""
+    home = bench_home("cxb")
+    env = cortexd_env(home, upstream_port)
+    return launch_cortexd([str(bin_dir / "cortexd")], home, env, wait_for_sdks=wait_for_sdks)
 
 
 def litellm_installed() -> bool:

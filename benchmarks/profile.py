@@ -15,7 +15,6 @@ import argparse
 import io
 import pstats
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,30 +28,10 @@ from benchmarks.targets import through_cortexd
 
 
 def _start_profiled(upstream_port: int, out: Path) -> tuple[processes.Started, Path]:
-    home = Path(tempfile.mkdtemp(prefix="cxp", dir="/tmp"))
+    home = processes.bench_home("cxp")
     env = processes.cortexd_env(home, upstream_port)
-    sock = home / "run" / "cortexd.sock"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cProfile",
-            "-o",
-            str(out),
-            "-m",
-            "cortexd.daemon.main",
-            "--log-level",
-            "warning",
-            "--max-in-flight",
-            "256",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    daemon = processes.Started(process, home)
-    processes.wait_sdks_loaded(daemon, sock)
-    return daemon, sock
+    command = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "cortexd.daemon.main"]
+    return processes.launch_cortexd(command, home, env)
 
 
 def main() -> None:

@@ -131,10 +131,10 @@ def responses_call(client: openai.AsyncOpenAI, model: str) -> Call:
     return call
 
 
-def _socket_client(sock: Path) -> httpx2.AsyncClient:
+def socket_client(sock: Path, timeout: float = 60.0) -> httpx2.AsyncClient:
     """A keep-alive pool on cortexd's Unix socket."""
     transport = httpx2.AsyncHTTPTransport(uds=str(sock), limits=LIMITS)
-    return httpx2.AsyncClient(transport=transport, timeout=60)
+    return httpx2.AsyncClient(transport=transport, timeout=timeout)
 
 
 def _openai_on_loopback(port: int, api_key: str) -> openai.AsyncOpenAI:
@@ -158,7 +158,7 @@ def through_cortexd(
         base_url="http://cortexd/v1",
         api_key="unused",  # the socket is guarded by the peer's uid, not a key
         max_retries=0,
-        http_client=_socket_client(sock),
+        http_client=socket_client(sock),
     )
     if model == "gpt-4o":
         return Target(name, openai_call(client, model), "direct", server_cpu)
@@ -186,7 +186,7 @@ def messages_through_cortexd(
         base_url="http://cortexd",
         api_key="unused",  # the socket is guarded by the peer's uid, not a key
         max_retries=0,
-        http_client=_socket_client(sock),
+        http_client=socket_client(sock),
     )
     call = anthropic_call(client, "claude-sonnet-4-5")
     return Target(name, call, "anthropic-direct", server_cpu, AGENT_SCENARIOS)
@@ -204,7 +204,7 @@ def responses_through_cortexd(
     """The openai SDK's ``responses.create`` over cortexd's socket, passed through."""
     client = openai.AsyncOpenAI(
         base_url="http://cortexd/v1", api_key="unused", max_retries=0,
-        http_client=_socket_client(sock),
+        http_client=socket_client(sock),
     )  # fmt: skip
     call = responses_call(client, "gpt-4o")
     return Target(name, call, "responses-direct", server_cpu, AGENT_SCENARIOS)

@@ -64,8 +64,8 @@ if TYPE_CHECKING:
         set_budget,
         unified_diff,
     )
+    from cortexd.routing.routing_file.model_rows import RESERVED_NAMES
     from cortexd.routing.routing_file.parse import (
-        RESERVED_NAMES,
         catalog_for,
         load_routing_file,
         load_routing_file_with_digest,
@@ -142,7 +142,7 @@ _EXPORTS = {
     "Router": "cortexd.routing.router",
     "plan_route": "cortexd.routing.router",
     "nearest_task": "cortexd.routing.router",
-    "RESERVED_NAMES": "cortexd.routing.routing_file.parse",
+    "RESERVED_NAMES": "cortexd.routing.routing_file.model_rows",
     "catalog_for": "cortexd.routing.routing_file.parse",
     "load_routing_file": "cortexd.routing.routing_file.parse",
     "load_routing_file_with_digest": "cortexd.routing.routing_file.parse",

@@ -21,7 +21,8 @@ from cortexd.routing.names import loose, nearest
 from cortexd.routing.overrides.detector import Override, OverrideDetector, UnknownModel
 from cortexd.routing.overrides.directives import read_conversation
 from cortexd.routing.request import Message, RouteRequest
-from cortexd.routing.routing_file.parse import RESERVED_NAMES, catalog_for
+from cortexd.routing.routing_file.model_rows import RESERVED_NAMES
+from cortexd.routing.routing_file.parse import catalog_for
 from cortexd.routing.table import DEFAULT_TASK, Mode, RoutingTable, Toggle, WorkflowKind
 
 #: The cloud model of the default route when the file names none (seed: Anthropic is

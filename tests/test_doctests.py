@@ -10,6 +10,7 @@ import pytest
 from cortexd import models_json
 from cortexd.api import (
     agent_words,
+    chat_request,
     error_shapes,
     messages_encode,
     messages_request,
@@ -39,7 +40,7 @@ from cortexd.routing.providers import (
     openai_responses_wire,
     openai_wire,
 )
-from cortexd.routing.routing_file import cells, parse
+from cortexd.routing.routing_file import cells, sections
 from cortexd.routing.routing_file import hedging as hedging_setting
 
 PROVIDERS = [
@@ -70,6 +71,7 @@ PROVIDERS = [
         tcp_guard,
         models_json,
         agent_words,
+        chat_request,
         error_shapes,
         messages_encode,
         messages_request,
@@ -81,7 +83,7 @@ PROVIDERS = [
         hedge,
         liveness,
         hedging_setting,
-        parse,
+        sections,
         price_table,
         task_model,
         call,

@@ -12,7 +12,7 @@ from support.daemon import process_env, remove_home, short_home
 from cortexd.context.environment import Environment
 from cortexd.context.paths import Paths
 from cortexd.daemon.run import LEDGER_NAME
-from cortexd.ledger import CallRecord, queries, store
+from cortexd.ledger import CallRecord, seeds, store
 from cortexd.routing.dispatch import Attempt
 from cortexd.routing.providers import Usage
 
@@ -44,7 +44,7 @@ def test_the_ledger_gives_each_models_recent_times_to_first_token() -> None:
         db.execute("BEGIN")
         store.CallWriter(store.secret(db))(db, _calls(time.time()))
         db.execute("COMMIT")
-        found = queries.recent_ttfts(db, since=time.time() - 30 * 86400)
+        found = seeds.recent_ttfts(db, since=time.time() - 30 * 86400)
         db.close()
         assert len(found) == 20 and {(m, t) for m, t, _ in found} == {("sonnet", "Code review")}
         assert max(s for _, _, s in found) < 1.0  # the old and the embeddings calls left out

@@ -22,6 +22,7 @@ from cortexd.ledger import (
     Feedback,
     Ledger,
     SchemaError,
+    call_views,
     migrate,
     queries,
     store,
@@ -144,7 +145,7 @@ def test_every_earlier_version_upgrades_keeping_its_calls(version: int) -> None:
     _row_of_version(db, version, "old-call")
     ran = migrate(db)
     assert ran == [name for name, _ in MIGRATIONS[version:]]
-    old = queries.why(db, "old-call")
+    old = call_views.why(db, "old-call")
     assert old is not None
     assert old["cost_usd"] == "0.000042" and old["attempts"][0]["model"] == "sonnet"
     assert old["json_requested"] is False and old["signals"] == []
@@ -153,7 +154,7 @@ def test_every_earlier_version_upgrades_keeping_its_calls(version: int) -> None:
     assert old["attempts"][0]["cache_write_1h_tokens"] == 0
     assert old["usage_estimated"] is False and old["attempts"][0]["role"] == "answer"
     store.CallWriter(store.secret(db))(db, [call("new-call")])  # today's rows fit too
-    assert queries.why(db, "new-call") is not None
+    assert call_views.why(db, "new-call") is not None
 
 
 def test_sessions_and_hour_cache_writes_come_with_m007() -> None:
@@ -280,7 +281,7 @@ async def test_ratings_go_to_known_calls_only(tmp_path: Path) -> None:
         await ledger.record(call("rated"))
         assert await ledger.rate(Feedback("rated", "bad", "wrong file"))
         assert not await ledger.rate(Feedback("nobody", "good"))
-        data = await ledger.read(queries.why, "rated")
+        data = await ledger.read(call_views.why, "rated")
     assert data is not None and data["achieved"] is False
     assert data["ratings"][0]["note"] == "wrong file"
 
@@ -301,8 +302,8 @@ async def test_session_turn_and_hour_cache_writes_go_through_the_writer(tmp_path
     async with running(tmp_path / "l.sqlite3") as ledger:
         assert await ledger.record(agent)
         assert await ledger.record(call("plain"))
-        shown = await ledger.read(queries.why, "agent")
-        latest = await ledger.read(queries.recent_calls, limit=2)
+        shown = await ledger.read(call_views.why, "agent")
+        latest = await ledger.read(call_views.recent_calls, limit=2)
     assert shown is not None
     assert (shown["client"], shown["session"], shown["turn"]) == (
         "claude-cli",
@@ -508,7 +509,7 @@ def test_costs_flag_unknown_prices_and_project(db: sqlite3.Connection) -> None:
     assert data["total_usd"] == "0.0006"
     assert data["unpriced"] == [{"model": "mystery", "provider": "anthropic", "tries": 1}]
     assert Decimal(data["projected_usd"]) >= Decimal("0.00")
-    assert queries.why(db, "b")["cost_usd"] is None  # type: ignore[index]
+    assert call_views.why(db, "b")["cost_usd"] is None  # type: ignore[index]
 
 
 @pytest.fixture
@@ -554,7 +555,7 @@ def test_since_reads_dates_and_spans(text: str, ok: bool) -> None:
 
 def test_a_call_id_prefix_must_be_unique(db: sqlite3.Connection) -> None:
     write(db, call("abcdef111"), call("abcdef222"))
-    assert queries.find_call(db, "abcdef1") == "abcdef111"
-    with pytest.raises(queries.AmbiguousCallError):
-        queries.find_call(db, "abcdef")
-    assert queries.find_call(db, "abc") is None  # too short to guess from
+    assert call_views.find_call(db, "abcdef1") == "abcdef111"
+    with pytest.raises(call_views.AmbiguousCallError):
+        call_views.find_call(db, "abcdef")
+    assert call_views.find_call(db, "abc") is None  # too short to guess from

@@ -17,7 +17,7 @@ from cortexd.bookkeeping.recent_outputs import RecentOutputs
 from cortexd.context.environment import Environment
 from cortexd.context.paths import Paths
 from cortexd.daemon.run import LEDGER_NAME
-from cortexd.ledger import CallRecord, queries, store
+from cortexd.ledger import CallRecord, seeds, store
 from cortexd.routing.providers import Usage
 
 
@@ -136,14 +136,14 @@ def write(db: sqlite3.Connection, calls: list[CallRecord]) -> None:
 def test_the_ledger_gives_each_clients_latest_answers(tmp_path: Path) -> None:
     db = store.connect(tmp_path / "ledger.sqlite3")
     write(db, claude_and_codex(time.time()))
-    found = queries.recent_outputs(db, per_client=64, clients=64)
+    found = seeds.recent_outputs(db, per_client=64, clients=64)
     assert [client for client, _ in found] == ["zed", "claude-cli", "codex_exec"]
     history = dict(found)
     assert history["claude-cli"] == [100 + i for i in range(6, 70)]  # the last 64, oldest first
     assert history["codex_exec"] == [1000, 2000, 3000, 4000, 5000, 6000]
     assert history["zed"] == [42]
     # The clients seen last only: zed is left out.
-    assert [c for c, _ in queries.recent_outputs(db, per_client=2, clients=2)] == [
+    assert [c for c, _ in seeds.recent_outputs(db, per_client=2, clients=2)] == [
         "claude-cli",
         "codex_exec",
     ]
@@ -157,7 +157,7 @@ def test_the_ledger_gives_each_clients_latest_answers(tmp_path: Path) -> None:
 
 def test_an_empty_ledger_seeds_nothing(tmp_path: Path) -> None:
     db = store.connect(tmp_path / "ledger.sqlite3")
-    assert queries.recent_outputs(db, per_client=64, clients=64) == []
+    assert seeds.recent_outputs(db, per_client=64, clients=64) == []
     db.close()
 
 

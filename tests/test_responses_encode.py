@@ -12,7 +12,8 @@ import httpx2
 import openai
 import pytest
 
-from cortexd.api.responses_encode import ResponsesStreamEncoder, response_json
+from cortexd.api.responses_encode import response_json
+from cortexd.api.responses_stream import ResponsesStreamEncoder
 from cortexd.api.responses_tools import read_tools
 from cortexd.routing.providers.chat import (
     Alive,

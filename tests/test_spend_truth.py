@@ -28,7 +28,7 @@ from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 from support.waiting import wait_for
 
 from cortexd.context.paths import default_routing_text
-from cortexd.ledger import MIGRATIONS, migrate, queries
+from cortexd.ledger import MIGRATIONS, call_views, migrate, queries
 from cortexd.ledger.bookkeeping import month_spend
 from cortexd.ledger.evidence import evidence
 from cortexd.ledger.months import Month
@@ -334,7 +334,7 @@ def test_old_rows_keep_their_meaning_under_the_new_columns() -> None:
         ("sonnet", "answer"),
         ("haiku", "cross-check"),
     }
-    call = queries.why(db, "c")
+    call = call_views.why(db, "c")
     assert call is not None and call["usage_estimated"] is False
 
 

@@ -19,8 +19,8 @@ from starlette.responses import JSONResponse, Response
 
 from cortexd.api.body import read_json
 from cortexd.api.budgets import budget_json
-from cortexd.api.chat_request import _Model, parse_body
 from cortexd.api.errors import ApiError
+from cortexd.api.validation import _Model, parse_body
 
 if TYPE_CHECKING:
     from cortexd.batch import Batches, Estimate

@@ -1,37 +1,22 @@
 """An OpenAI Chat Completions request body, validated, as our request and the router's view.
 
 Unknown OpenAI parameters are accepted and ignored (clients send many), except the ones that
-would choose where a request goes or with which credentials: those are refused.
+would choose where a request goes or with which credentials: those are refused
+(`validation.parse_body`). What Chat Completions cannot serve is refused in `chat_served`.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from cortexd.api.errors import ApiError
 from cortexd.api.ranges import MAX_OUTPUT_TOKENS
-from cortexd.routing import (
-    EMBEDDINGS_TASK,
-    RESERVED_NAMES,
-    AmbiguousModelError,
-    Api,
-    Message,
-    ModelSpec,
-    Provider,
-    RouteRequest,
-)
+from cortexd.api.validation import _Model
+from cortexd.routing import Message, RouteRequest
 from cortexd.routing.providers import (
     ChatMessage,
     ChatRequest,
@@ -43,18 +28,6 @@ from cortexd.routing.providers import (
     ToolChoice,
     ToolSpec,
 )
-
-if TYPE_CHECKING:
-    from cortexd.routing_generation import Routing
-
-#: Body fields no client may set: they would pick an upstream or credentials.
-FORBIDDEN = frozenset(
-    {"api_key", "api_base", "base_url", "api_version", "organization", "headers", "extra_headers"}
-)
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
 
 
 class _Wire(_Model):
@@ -177,30 +150,6 @@ class ChatBody(_Wire):
         return value
 
 
-def _describe(error: ValidationError) -> tuple[str, str | None]:
-    first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return f"{where}: {first['msg']}" if where else first["msg"], where or None
-
-
-def parse_body(data: object, model: type[_Model]) -> Any:
-    """Validate a decoded JSON body against `model`; refuse credential and upstream fields."""
-    if not isinstance(data, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    bad = sorted(FORBIDDEN & data.keys())
-    if bad:
-        raise ApiError(
-            400,
-            f"'{bad[0]}' cannot be set by a request: cortexd chooses upstreams and holds the keys",
-            param=bad[0],
-        )
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        message, param = _describe(error)
-        raise ApiError(400, message, param=param) from None
-
-
 def _parts(content: str | list[_Part] | None) -> tuple[TextPart | ImagePart, ...]:
     if content is None:
         return ()
@@ -305,78 +254,6 @@ def to_chat_request(body: ChatBody) -> ChatRequest:
     )
 
 
-def _passed_through_only(body: ChatBody) -> str | None:
-    """The first option set that only OpenAI's own Chat Completions answers."""
-    if body.n is not None and body.n > 1:
-        return "n"
-    if body.logprobs:
-        return "logprobs"
-    if body.top_logprobs:
-        return "top_logprobs"
-    return None
-
-
-def check_served(body: ChatBody, routing: Routing) -> None:
-    """What Chat Completions cannot do for `body` is a 400 that says so, not an answer that
-    silently leaves it out.
-
-    - The Embeddings route, or an embedding model, asked for an answer: that is
-      ``POST /v1/embeddings``.
-    - ``n > 1``, ``logprobs``, ``top_logprobs``: they come back only where the body goes
-      through as written, which is to an OpenAI Chat Completions model the client names
-      (`pipeline.plan.keep_forward`; an explicit model has no fallback). Routed (``auto``,
-      ``task:…``) or translated for another provider, the answer would have one choice and
-      no log probabilities.
-    """
-    model = body.model.strip()
-    routed = model.casefold() in _ROUTED or model.casefold().startswith("task:")
-    task = model[5:] if model.casefold().startswith("task:") else None
-    if task is None and routed and body.cortex is not None:
-        task = body.cortex.task
-    catalog = routing.catalog
-    try:
-        spec = None if routed else catalog.resolve(model)
-    except AmbiguousModelError:
-        return  # the router says so, with the candidates
-    if not routed and spec is None:
-        return  # an unknown model: the router says so, with the valid names
-    embeds = spec is not None and (spec.embedding or spec.api is Api.EMBEDDINGS)
-    if embeds or (task is not None and routing.table.find_task(task) == EMBEDDINGS_TASK):
-        asked = f"'{model}'" if spec else f"the {EMBEDDINGS_TASK} route"
-        raise ApiError(
-            400,
-            f"{asked} makes embeddings, not chat answers: send the texts to POST /v1/embeddings "
-            f"(model '{model if spec else 'auto'}')",
-            param="model",
-            code="wrong_endpoint",
-        )
-    option = _passed_through_only(body)
-    if option is None or spec is not None and _goes_through(spec):
-        return
-    what = "more than one choice comes" if option == "n" else "log probabilities come"
-    names = ", ".join(s.name for s in catalog if _goes_through(s)) or "none is configured"
-    if spec is None:
-        why = f"'{model}' is routed, and any provider may answer it"
-    else:
-        why = f"'{model}' is a {spec.provider.value} model, whose answer is translated"
-    raise ApiError(
-        400,
-        f"{option}: {what} back only from an OpenAI Chat Completions model the request names "
-        f"({names}), which is sent the request as written; {why}",
-        param=option,
-        code="unsupported_parameter",
-    )
-
-
-def _goes_through(spec: ModelSpec) -> bool:
-    """Whether a Chat Completions body reaches `spec` as written, when the client names it."""
-    return spec.provider is Provider.OPENAI and spec.api is Api.CHAT
-
-
-#: The model names that ask the router to choose (``task:…`` names a route too).
-_ROUTED = frozenset({"", *RESERVED_NAMES})
-
-
 def to_route_request(body: ChatBody, request: ChatRequest, user_agent: str | None) -> RouteRequest:
     """What the router needs: the messages' text, the model asked for and the cortex object."""
     options = body.cortex or CortexOptions()
@@ -388,19 +265,3 @@ def to_route_request(body: ChatBody, request: ChatRequest, user_agent: str | Non
         author=options.author,
         local_only=options.local_only,
     )
-
-
-def without_directive(request: ChatRequest, routed: tuple[Message, ...]) -> ChatRequest:
-    """`request` with the last user message's text as the router left it (override removed)."""
-    users = [i for i, m in enumerate(request.messages) if m.role == "user"]
-    last = users[-1] if users else None
-    text = next((m.content for m in reversed(routed) if m.role == "user"), None)
-    if last is None or text is None or request.messages[last].text == text:
-        return request
-    old = request.messages[last]
-    parts: tuple[TextPart | ImagePart, ...] = (TextPart(text), *old.images)
-    messages = list(request.messages)
-    messages[last] = ChatMessage(
-        old.role, parts, old.tool_calls, old.tool_call_id, old.reasoning, old.name
-    )
-    return replace(request, messages=tuple(messages))

@@ -13,18 +13,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from cortexd.api.body import read_json
-from cortexd.api.chat_request import (
-    ChatBody,
-    CortexOptions,
-    check_served,
-    parse_body,
-    to_chat_request,
-    to_route_request,
-)
+from cortexd.api.chat_request import ChatBody, CortexOptions, to_chat_request, to_route_request
 from cortexd.api.chat_response import ChunkWriter, RelayedChunks, completion_json, cortex_block
+from cortexd.api.chat_served import check_served
 from cortexd.api.errors import ApiError
 from cortexd.api.recorded_stream import recorded_stream
 from cortexd.api.recording import CallRecording, client_name
+from cortexd.api.validation import parse_body
 from cortexd.pipeline.call import Call
 from cortexd.pipeline.plan import Planned, plan_call
 from cortexd.pipeline.run import answer_whole, open_stream, start_call

@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cortexd.api.body import read_json
-from cortexd.api.chat_request import _Model, parse_body
 from cortexd.api.errors import ApiError
 from cortexd.api.recording import EmbeddingCall
+from cortexd.api.validation import _Model, parse_body
 from cortexd.pipeline.run import provider_error, ready_for
 from cortexd.routing import EMBEDDINGS_TASK, InputType, RoutingTable
 from cortexd.routing.dispatch import CannotEmbedError, ChainExhaustedError, EmbedResult

@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from cortexd.api.body import read_json
 from cortexd.api.budgets import budget_json
-from cortexd.api.chat_request import _Model, parse_body
 from cortexd.api.errors import ApiError
-from cortexd.ledger import Feedback, queries
+from cortexd.api.validation import _Model, parse_body
+from cortexd.ledger import Feedback, call_views, queries
 from cortexd.ledger.months import Month, PeriodError, parse_since
 from cortexd.routing import nearest_task
 from cortexd.services import Services
@@ -74,7 +74,7 @@ async def calls(request: Request) -> Response:
     limit = _limit(request, 20)
     follow = request.query_params.get("follow") in ("1", "true", "yes")
     commit = services.ledger.next_commit() if follow else None
-    latest = await services.ledger.read(queries.recent_calls, limit=limit)
+    latest = await services.ledger.read(call_views.recent_calls, limit=limit)
     if commit is None:
         return JSONResponse({"object": "list", "data": latest})
 
@@ -85,7 +85,7 @@ async def calls(request: Request) -> Response:
         while True:
             await commit.wait()
             commit = services.ledger.next_commit()
-            fresh = await services.ledger.read(queries.recent_calls, limit=1000, after=after)
+            fresh = await services.ledger.read(call_views.recent_calls, limit=1000, after=after)
             for row in fresh:
                 after = row["seq"]
                 yield _event(row)
@@ -111,14 +111,14 @@ async def call(request: Request) -> Response:
 
 def _find(db: Any, wanted: str) -> str | None:
     try:
-        return queries.find_call(db, wanted)
-    except queries.AmbiguousCallError as error:
+        return call_views.find_call(db, wanted)
+    except call_views.AmbiguousCallError as error:
         raise ApiError(400, str(error), code="ambiguous_call_id") from None
 
 
 def _why(db: Any, wanted: str) -> dict[str, Any] | None:
     found = _find(db, wanted)
-    return None if found is None else queries.why(db, found)
+    return None if found is None else call_views.why(db, found)
 
 
 class FeedbackBody(_Model):

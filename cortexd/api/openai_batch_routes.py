@@ -20,8 +20,8 @@ from starlette.responses import JSONResponse, Response
 
 from cortexd.api.batch_routes import batches_of as _batches
 from cortexd.api.body import read_json
-from cortexd.api.chat_request import _Model, parse_body
 from cortexd.api.errors import ApiError
+from cortexd.api.validation import _Model, parse_body
 from cortexd.context.atomic import write_atomic
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cortexd.api.body import read_json
-from cortexd.api.chat_request import _Model, parse_body
 from cortexd.api.errors import ApiError
+from cortexd.api.validation import _Model, parse_body
 from cortexd.bookkeeping.review import proposal_json, proposals_of, routing_text
 from cortexd.ledger.bookkeeping import reject
 from cortexd.ledger.evidence import EVIDENCE_DAYS

@@ -16,11 +16,11 @@ from typing import Any
 from starlette.requests import Request
 
 from cortexd.api.agent_words import person_turns, reworded
-from cortexd.api.chat_request import FORBIDDEN
 from cortexd.api.errors import ApiError
 from cortexd.api.ranges import MAX_INT32, MAX_OUTPUT_TOKENS, Range, first_out_of_range
 from cortexd.api.recording import client_name
 from cortexd.api.responses_tools import ResponsesTools, read_tools
+from cortexd.api.validation import FORBIDDEN
 from cortexd.pipeline.call import Call
 from cortexd.routing import Message, RouteRequest
 from cortexd.routing.providers import (

@@ -11,8 +11,9 @@ from starlette.responses import Response
 from cortexd.api.body import read_json
 from cortexd.api.error_shapes import responses_failed_event
 from cortexd.api.relay import answer_passthrough
-from cortexd.api.responses_encode import ResponsesStreamEncoder, response_json
+from cortexd.api.responses_encode import response_json
 from cortexd.api.responses_request import check_body, responses_call
+from cortexd.api.responses_stream import ResponsesStreamEncoder
 from cortexd.api.responses_tools import NO_TOOLS, ResponsesTools, read_tools
 from cortexd.routing.providers import ChatResponse, StreamEvent
 from cortexd.services import Services

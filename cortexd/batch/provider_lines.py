@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from cortexd.api.chat_request import ChatBody, parse_body
+from cortexd.api.chat_request import ChatBody
 from cortexd.api.chat_response import cortex_block
 from cortexd.api.errors import ApiError
 from cortexd.api.recording import CallRecording
+from cortexd.api.validation import parse_body
 from cortexd.batch.estimate import BATCH_CLIENT
 from cortexd.ledger import CallOutcome
 from cortexd.pipeline.call import Call

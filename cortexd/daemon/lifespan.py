@@ -26,7 +26,7 @@ from cortexd.bookkeeping.notices import Notifier
 from cortexd.bookkeeping.review import report_extras
 from cortexd.context.paths import private_folder
 from cortexd.daemon.sd_notify import SystemdNotifier
-from cortexd.ledger import queries, sessions
+from cortexd.ledger import seeds, sessions
 from cortexd.ledger.bookkeeping import month_spend
 from cortexd.ledger.report import ReportJob
 from cortexd.pipeline.pins import PINS_KEPT
@@ -69,12 +69,12 @@ def attach_lifespan(
         recent = services.recent_outputs
         recent.seed(
             await services.ledger.read(
-                queries.recent_outputs, per_client=recent.per_client, clients=recent.clients
+                seeds.recent_outputs, per_client=recent.per_client, clients=recent.clients
             )
         )
         # Hedge thresholds start from the last 30 days' times to first token, not from 8 s.
         since = time.time() - 30 * 86400
-        seen = await services.ledger.read(queries.recent_ttfts, since=since)
+        seen = await services.ledger.read(seeds.recent_ttfts, since=since)
         for model, task_type, seconds in seen:
             services.ttfts.observe(model, task_type, seconds)
         # Agents' sessions stay where they were answered across a restart.

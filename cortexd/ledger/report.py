@@ -18,7 +18,7 @@ from typing import Any
 
 from cortexd.context.atomic import write_atomic
 from cortexd.formatting import money, percent, seconds
-from cortexd.ledger import queries
+from cortexd.ledger import call_views, queries
 from cortexd.ledger.ledger import Ledger
 from cortexd.ledger.months import Month
 
@@ -58,7 +58,7 @@ def render(
     recent: list[dict[str, Any]],
     extras: dict[str, Any] | None = None,
 ) -> str:
-    """The page, from `queries.costs`, `queries.stats` (this month) and `queries.recent_calls`;
+    """The page, from `queries.costs`, `queries.stats` (this month) and `call_views.recent_calls`;
     `extras` (from the review: budgets, week, proposals, pending) adds their sections."""
     extras = extras or {}
     written = time.strftime("%Y-%m-%d %H:%M", time.localtime(costs["now"]))
@@ -220,7 +220,7 @@ def snapshot(db: Any, now: float, extras: Extras | None = None) -> str:
     return render(
         queries.costs(db, now=now),
         queries.stats(db, since=month.start, until=now),
-        queries.recent_calls(db, limit=20),
+        call_views.recent_calls(db, limit=20),
         extras(db, now) if extras is not None else None,
     )
 

@@ -9,12 +9,7 @@ from cortexd.routing.lazy_exports import lazy_exports as _lazy_exports
 if TYPE_CHECKING:
     from cortexd.routing.dispatch.attempt import Attempt, AttemptSink, call_cost, cost_usd
     from cortexd.routing.dispatch.circuit import CircuitBreakers
-    from cortexd.routing.dispatch.dispatcher import (
-        Dispatch,
-        Dispatcher,
-        DispatchResult,
-        DispatchSettings,
-    )
+    from cortexd.routing.dispatch.dispatcher import Dispatcher
     from cortexd.routing.dispatch.embedding import CannotEmbedError, EmbedResult
     from cortexd.routing.dispatch.errors import ChainExhaustedError, PartialAnswerError
     from cortexd.routing.dispatch.health import ModelHealth
@@ -30,6 +25,7 @@ if TYPE_CHECKING:
         parse_verdict,
         second_model_for,
     )
+    from cortexd.routing.dispatch.state import Dispatch, DispatchResult, DispatchSettings
 
 #: Where each public name lives: imported on first use (PEP 562), so that a process
 #: loads only the modules it uses (the daemon's start, the CLI's commands).
@@ -39,10 +35,10 @@ _EXPORTS = {
     "call_cost": "cortexd.routing.dispatch.attempt",
     "cost_usd": "cortexd.routing.dispatch.attempt",
     "CircuitBreakers": "cortexd.routing.dispatch.circuit",
-    "Dispatch": "cortexd.routing.dispatch.dispatcher",
+    "Dispatch": "cortexd.routing.dispatch.state",
     "Dispatcher": "cortexd.routing.dispatch.dispatcher",
-    "DispatchResult": "cortexd.routing.dispatch.dispatcher",
-    "DispatchSettings": "cortexd.routing.dispatch.dispatcher",
+    "DispatchResult": "cortexd.routing.dispatch.state",
+    "DispatchSettings": "cortexd.routing.dispatch.state",
     "CannotEmbedError": "cortexd.routing.dispatch.embedding",
     "EmbedResult": "cortexd.routing.dispatch.embedding",
     "ChainExhaustedError": "cortexd.routing.dispatch.errors",

@@ -11,103 +11,39 @@ Every try and every skip becomes one `Attempt`, handed to the injected sink.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from cortexd.routing.catalog import Catalog, ModelSpec
-from cortexd.routing.dispatch.attempt import Attempt, AttemptSink, Outcome, cost_usd
+from cortexd.routing.dispatch.attempt import AttemptSink, Outcome
 from cortexd.routing.dispatch.embedding import EmbedResult, embed_chain
 from cortexd.routing.dispatch.errors import ChainExhaustedError, PartialAnswerError
 from cortexd.routing.dispatch.health import ModelHealth
 from cortexd.routing.dispatch.hedge import HedgePolicy, race
-from cortexd.routing.dispatch.liveness import HANG_S, Limits, Phase, hang_wait, silence, wait_for
 from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
 from cortexd.routing.dispatch.requirements import estimate_tokens, missing
+from cortexd.routing.dispatch.state import Dispatch, DispatchResult, DispatchSettings, Run
 from cortexd.routing.dispatch.tally import StreamTally
+from cortexd.routing.dispatch.timed_stream import HUNG, thinks_long, timed_stream
 from cortexd.routing.embed_prefixes import InputType
 from cortexd.routing.providers.chat import (
-    Alive,
     ChatRequest,
-    ChatResponse,
     EmbedRequest,
-    RawEvent,
-    ReasoningDelta,
     StreamEnd,
     StreamEvent,
-    Usage,
 )
 from cortexd.routing.providers.contract import Capabilities, ChatProvider
 from cortexd.routing.providers.errors import (
     NotConfiguredError,
     ProviderError,
     ProviderTimeoutError,
-    StreamInterruptedError,
 )
 
 ProviderLookup = Callable[[ModelSpec], ChatProvider]
-
-
-@dataclass(frozen=True)
-class DispatchSettings:
-    """Time limits. `ttft_s` bounds the wait for a model's first event (reasoning models get
-    `reasoning_ttft_s`: they may think long before they say anything); `stall_s` bounds the
-    gap between events once a stream moves. `deadline_s` covers every attempt of a request.
-    `hang_s` bounds the wait for any sign of life (liveness.py): a model that sent nothing at
-    all in it is hung, reasoning model or not.
-    """
-
-    deadline_s: float = 120.0
-    ttft_s: float = 30.0
-    reasoning_ttft_s: float = 120.0
-    stall_s: float = 30.0
-    hang_s: float = HANG_S  # no sign of life at all (liveness.py): a hang, whatever the model
-
-
-#: The code of a timeout with no sign of life: a hang, never retried before the next model.
-HUNG = "no_sign_of_life"
-
-
-@dataclass
-class Dispatch:
-    """The state of one dispatched request, filled in as it runs.
-
-    `model` and `provider` name the model that answered (or is answering); `attempts` every
-    try and skip so far.
-    """
-
-    request_id: str
-    task: str
-    second_opinion: bool = False
-    model: str | None = None
-    provider: str | None = None
-    fallback: bool = False
-    hedged: bool = False  # the fallback was started beside a late primary
-    attempts: list[Attempt] = field(default_factory=list)
-    began: float = 0.0  # the dispatcher's clock when dispatch began
-
-
-@dataclass
-class _Run:
-    """What one request's walk down its chain has learned so far."""
-
-    deadline: float
-    number: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    retry_hint: float | None = None
-    min_window: int = 0  # after a context-length error, only larger windows may try
-    answered: bool = False
-    size: int = 0  # the chain's length
-
-
-@dataclass(frozen=True)
-class DispatchResult:
-    """A finished, non-streamed answer and how it was reached."""
-
-    response: ChatResponse
-    dispatch: Dispatch
 
 
 class Dispatcher:
@@ -120,7 +56,7 @@ class Dispatcher:
         sink: AttemptSink,
         *,
         health: ModelHealth | None = None,
-        settings: DispatchSettings = DispatchSettings(),
+        settings: DispatchSettings | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -129,7 +65,7 @@ class Dispatcher:
         self._providers = providers
         self._sink = sink
         self.health = health or ModelHealth(clock)
-        self.settings = settings
+        self.settings = settings or DispatchSettings()
         self.clock = clock
         self._rng = rng or random.Random()
         self._sleep = sleep
@@ -188,7 +124,7 @@ class Dispatcher:
         """Vectors from the first model of `chain` that embeds, by chat's rules; raises as
         `embedding.embed_chain` says. `input_type` picks a prefix where a model wants one."""
         state = Dispatch(request_id, task, began=self.clock())
-        run = _Run(self.clock() + (deadline_s or self.settings.deadline_s))
+        run = Run(self.clock() + (deadline_s or self.settings.deadline_s))
         return await embed_chain(self, chain, request, state, run, input_type)
 
     async def _capabilities(self, provider: ChatProvider, spec: ModelSpec) -> Capabilities:
@@ -197,50 +133,11 @@ class Dispatcher:
             caps = replace(caps, context_window=spec.context_window)  # the user's alias row wins
         return caps
 
-    def _record(
-        self,
-        state: Dispatch,
-        spec: ModelSpec,
-        outcome: Outcome,
-        *,
-        number: int,
-        fallback: bool = False,
-        retry: bool = False,
-        response: ChatResponse | None = None,
-        usage: Usage | None = None,
-        first_token_s: float | None = None,
-        total_s: float = 0.0,
-        error: BaseException | None = None,
-        skip_reason: str | None = None,
-        estimated: bool = False,
-    ) -> None:
-        if response is not None:
-            usage = response.usage
-            first_token_s = response.timing.first_token_s
-        usage = usage or Usage()
-        attempt = Attempt(
-            request_id=state.request_id,
-            number=number,
-            task=state.task,
-            provider=spec.provider.value,
-            model=spec.name,
-            model_id=spec.model_id,
-            outcome=outcome,
-            fallback=fallback,
-            retry=retry,
-            usage=usage,
-            first_token_s=first_token_s,
-            total_s=total_s,
-            error_class=type(error).__name__ if error is not None else None,
-            error=str(error) if error is not None else None,
-            skip_reason=skip_reason,
-            # Partial and cancelled streams end before the provider counts tokens: their
-            # usage is the tally's estimate (tally.py), priced all the same.
-            cost_usd=cost_usd(self.catalog.price(spec), usage) if outcome != "skipped" else None,
-            usage_estimated=estimated,
-            second_opinion=state.second_opinion,
-            started_s=max(0.0, self.clock() - total_s - state.began),
-        )
+    def _record(self, state: Dispatch, spec: ModelSpec, outcome: Outcome, **given: Any) -> None:
+        """One try or skip on the record: in `state` and through the sink (`Dispatch.attempt`
+        names what `given` may hold)."""
+        price = self.catalog.price(spec) if outcome != "skipped" else None
+        attempt = state.attempt(spec, outcome, price=price, now=self.clock(), **given)
         state.attempts.append(attempt)
         self._sink(attempt)
 
@@ -255,7 +152,7 @@ class Dispatcher:
         hedge: HedgePolicy | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         deadline = self.clock() + (deadline_s or self.settings.deadline_s)
-        run = _Run(deadline, size=len(chain))
+        run = Run(deadline, size=len(chain))
         hedged: set[int] = set()  # fallbacks that had their turn beside their primary
         first = True  # the first model tried (skipped ones aside) may be raced
         for index, name in enumerate(chain):
@@ -310,7 +207,7 @@ class Dispatcher:
         partner: tuple[int, ModelSpec],
         request: ChatRequest,
         state: Dispatch,
-        run: _Run,
+        run: Run,
         streaming: bool,
         hedge: HedgePolicy,
     ) -> AsyncGenerator[StreamEvent, None]:
@@ -328,7 +225,7 @@ class Dispatcher:
             hedging,
         )
 
-    def _skip(self, state: Dispatch, spec: ModelSpec, run: _Run, index: int, why: str) -> None:
+    def _skip(self, state: Dispatch, spec: ModelSpec, run: Run, index: int, why: str) -> None:
         self._record(state, spec, "skipped", number=0, fallback=index > 0, skip_reason=why)
         run.failures.append((spec.name, f"skipped: {why}"))
 
@@ -338,7 +235,7 @@ class Dispatcher:
         index: int,
         request: ChatRequest,
         state: Dispatch,
-        run: _Run,
+        run: Run,
         streaming: bool,
         content_seen: asyncio.Event | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
@@ -362,7 +259,7 @@ class Dispatcher:
             return
         # Reasoning models, requests asking for reasoning and local models (which may have to
         # load first) get the long wait for their first event.
-        patient = spec.local or caps.reasoning or request.reasoning is not None or _reasons(spec)
+        patient = spec.local or caps.reasoning or request.reasoning is not None or thinks_long(spec)
         retries = 0
         while True:
             remaining = run.deadline - self.clock()
@@ -384,9 +281,12 @@ class Dispatcher:
                 # Non-streamed requests are streamed too, so the same first-token and stall
                 # limits catch a hanging upstream; nothing reaches the caller until the end,
                 # so any failure may fall back.
-                inner = self._stream_one(
-                    provider, spec, sized, run.deadline, state, patient, content_seen, tally.feed
-                )
+                inner = timed_stream(
+                    provider, spec, sized,
+                    deadline=run.deadline, settings=self.settings, clock=self.clock,
+                    patient=patient, answering=functools.partial(_answering, state, spec),
+                    content_seen=content_seen, seen=tally.feed,
+                )  # fmt: skip
                 try:
                     async for event in inner:
                         if last is None:
@@ -468,102 +368,7 @@ class Dispatcher:
             run.failures.append((spec.name, f"{type(error).__name__}: {error.detail}"))
             return
 
-    async def _stream_one(
-        self,
-        provider: ChatProvider,
-        spec: ModelSpec,
-        request: ChatRequest,
-        deadline: float,
-        state: Dispatch,
-        patient: bool,
-        content_seen: asyncio.Event | None = None,
-        seen: Callable[[StreamEvent], None] | None = None,
-    ) -> AsyncGenerator[StreamEvent, None]:
-        """One model's stream with time limits; reasoning is held back until content comes,
-        and a failure after content raises `PartialAnswerError` instead of the error."""
-        first_wait = self.settings.reasoning_ttft_s if patient else self.settings.ttft_s
-        hang = hang_wait(estimate_tokens(request), self.settings.hang_s)
-        if request.forward is not None and not request.forward.stream:
-            # A forwarded JSON call says nothing until its whole answer is written: it may
-            # take what is left of the deadline (there is no sign of life to wait for).
-            first_wait = hang = max(first_wait, deadline - self.clock())
-        if spec.local:
-            hang = first_wait  # a local model may be loading: warmup.py decides about that
-        limits = Limits(hang_s=hang, first_s=first_wait, stall_s=self.settings.stall_s)
-        phase: Phase = "waiting"
-        held: list[StreamEvent] = []
-        event_seen: StreamEvent | None = None
-        content = False
-        events = provider.stream(request)
-        try:
-            while True:
-                # The deadline bounds the wait for content; once it flows (an agent's turn
-                # may stream for minutes), only a stall ends it.
-                limit = wait_for(phase, limits)
-                if not content:
-                    limit = min(limit, deadline - self.clock())
-                try:
-                    async with asyncio.timeout(max(limit, 0.0)):
-                        event = await anext(events)
-                except StopAsyncIteration:
-                    if isinstance(event_seen, StreamEnd):
-                        return
-                    broken = StreamInterruptedError(
-                        "the stream ended without its end",
-                        provider=spec.provider.value,
-                        model=spec.name,
-                    )
-                    if content:
-                        raise PartialAnswerError(spec.name, broken) from None
-                    raise broken from None
-                except TimeoutError:
-                    error = ProviderTimeoutError(
-                        silence(phase, limit),
-                        provider=spec.provider.value,
-                        model=spec.name,
-                        code=HUNG if phase == "waiting" else None,
-                    )
-                    if content:
-                        raise PartialAnswerError(spec.name, error) from None
-                    raise error from None
-                except ProviderError as error:
-                    if content:
-                        raise PartialAnswerError(spec.name, error) from None
-                    raise
-                if isinstance(event, Alive):
-                    phase = "alive" if phase == "waiting" else phase
-                    continue
-                event_seen = event
-                if seen is not None:
-                    seen(event)  # held ones too: a try cut short is billed for its thinking
-                opening = isinstance(event, RawEvent) and event.opening
-                # An opening event is a sign of life, not progress: the first-event wait (a
-                # reasoning model's long one) goes on until something more comes.
-                phase = "alive" if opening and phase == "waiting" else phase
-                phase = phase if opening else "content"
-                if not content and (isinstance(event, ReasoningDelta) or opening):
-                    held.append(event)  # shown once this model is known to answer
-                    continue
-                if not content:
-                    content = True
-                    state.model, state.provider = spec.name, spec.provider.value
-                    if content_seen is not None:
-                        content_seen.set()  # a hedged race's verdict (hedge.py)
-                    for early in held:
-                        yield early
-                yield event
-        finally:
-            close = getattr(events, "aclose", None)
-            if close is not None:
-                await close()
 
-
-def _reasons(spec: ModelSpec) -> bool:
-    """Whether a model may think for long before its first token."""
-    mid = spec.model_id.casefold()
-    return (
-        spec.name in ("opus", "codex")
-        or "codex" in mid
-        or "opus" in mid
-        or mid[:2] in ("o1", "o3", "o4")
-    )
+def _answering(state: Dispatch, spec: ModelSpec) -> None:
+    """`spec` is the model answering `state`'s request (its first content came)."""
+    state.model, state.provider = spec.name, spec.provider.value

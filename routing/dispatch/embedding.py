@@ -33,7 +33,8 @@ from cortexd.routing.providers.errors import (
 )
 
 if TYPE_CHECKING:
-    from cortexd.routing.dispatch.dispatcher import Dispatch, Dispatcher, _Run
+    from cortexd.routing.dispatch.dispatcher import Dispatcher
+    from cortexd.routing.dispatch.state import Dispatch, Run
 
 #: How one model's turn ended without an answer: `refused` it can never serve this (no
 #: embeddings, no key, a non-transient error); `failed` it may serve another time.
@@ -67,7 +68,7 @@ async def embed_chain(
     chain: tuple[str, ...],
     request: EmbedRequest,
     state: Dispatch,
-    run: _Run,
+    run: Run,
     input_type: InputType | None,
 ) -> EmbedResult:
     """The first embedding answer the chain produces; raises `CannotEmbedError` when every
@@ -104,7 +105,7 @@ async def _try_model(
     index: int,
     request: EmbedRequest,
     state: Dispatch,
-    run: _Run,
+    run: Run,
     input_type: InputType | None,
 ) -> EmbedResponse | _Miss:
     """Ask one model (and once more when that may help)."""

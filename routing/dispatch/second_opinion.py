@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from cortexd.routing.catalog import Catalog
-from cortexd.routing.dispatch.dispatcher import Dispatcher, DispatchResult
+from cortexd.routing.dispatch.dispatcher import Dispatcher
+from cortexd.routing.dispatch.state import DispatchResult
 from cortexd.routing.errors import CortexError
 from cortexd.routing.json_answer import NotAJsonObject, json_object
 from cortexd.routing.providers.chat import ChatMessage, ChatRequest, ChatResponse, ResponseFormat

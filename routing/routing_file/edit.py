@@ -21,13 +21,8 @@ from cortexd.routing.errors import RoutingFileError
 from cortexd.routing.names import NO_FALLBACK, loose, nearest, normalize
 from cortexd.routing.routing_file import cells
 from cortexd.routing.routing_file.markdown_tables import Document, Row, Table, parse_document
-from cortexd.routing.routing_file.parse import (
-    SECTIONS,
-    SECTIONS_BY_TITLE,
-    Section,
-    catalog_for,
-    parse_routing_text,
-)
+from cortexd.routing.routing_file.parse import catalog_for, parse_routing_text
+from cortexd.routing.routing_file.sections import SECTIONS, SECTIONS_BY_TITLE, Section
 from cortexd.routing.table import RoutingTable
 
 
