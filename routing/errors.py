@@ -1,13 +1,5 @@
-"""The routing layer's errors.
-
-One tree, so callers catch by type and never parse messages::
-
-    CortexError
-     ├── RoutingFileError      the routing file has problems (all of them, each with a line)
-     ├── UnknownModelError     a request named a model the catalog does not know
-     │    └── AmbiguousModelError   … or a model id that several aliases share
-     ├── UnknownTaskError      a request named a task type the routing file does not know
-     └── NoRouteError          nothing may serve the request (e.g. local-only without a local model)
+"""The routing layer's errors: the routing file's problems, unknown models and task types,
+no route. They sit in the one tree drawn in cortexd/errors.py.
 """
 
 from __future__ import annotations

@@ -7,10 +7,12 @@ import json
 import re
 from typing import Any
 
+from cortexd.errors import CortexError
+
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 
 
-class NotAJsonObject(ValueError):
+class NotAJsonObject(CortexError, ValueError):
     """The answer holds no JSON object; the message says what it holds instead."""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
+from cortexd.errors import CortexError
+
 _TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -20,7 +22,7 @@ _TYPES = {
 }
 
 
-class ApiError(Exception):
+class ApiError(CortexError):
     """An error answer: its status, message, and OpenAI's code and param fields; `retry`
     False tells SDK clients that trying again cannot help (``x-should-retry: false``);
     `call_id` names the call in the ledger (set where the call is known, by the pipeline, or

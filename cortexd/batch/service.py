@@ -24,6 +24,7 @@ from cortexd.batch.lines import BatchLine, parse_lines
 from cortexd.batch.provider_run import ProviderPhase
 from cortexd.batch.runner import BatchRun
 from cortexd.bookkeeping.notices import Notice, Notifier
+from cortexd.errors import CortexError
 
 if TYPE_CHECKING:
     from cortexd.services import Services
@@ -42,7 +43,7 @@ ESTIMATE_SLICE = 50
 MAX_INPUT_BYTES = 1024**3
 
 
-class BatchInputError(ValueError):
+class BatchInputError(CortexError, ValueError):
     """The input file cannot be read as a batch (missing, too big, not text, empty)."""
 
 

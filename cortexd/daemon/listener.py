@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cortexd.errors import CortexError
+
 #: AF_UNIX paths are limited to 108 bytes on Linux (104 on macOS), the final NUL included.
 MAX_SOCKET_PATH = 100
 _SD_LISTEN_FDS_START = 3
@@ -35,7 +37,7 @@ TCP_OFF = "off"
 TOKEN_FILE_NAME = "tcp-token"
 
 
-class ListenerError(Exception):
+class ListenerError(CortexError):
     """The socket cannot be opened; the message says what to do.
 
     Not under `CortexError`: this module is imported before anything else at start-up, and

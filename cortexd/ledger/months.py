@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from cortexd.errors import CortexError
+
 
 def _local(year: int, month: int, day: int = 1) -> float:
     # mktime with isdst=-1 lets the C library decide whether DST applies at that moment.
@@ -66,7 +68,7 @@ def projection(
     return spent + recent / window_days * left_days
 
 
-class PeriodError(ValueError):
+class PeriodError(CortexError, ValueError):
     """A `--since` the ledger cannot read."""
 
 

@@ -1,32 +1,9 @@
 """What can go wrong when a provider is called, as one tree that dispatch decides on by type.
 
 Each adapter translates its SDK's exceptions into this tree in one place (its ``map_error``);
-nothing above the adapters ever looks at an SDK exception or parses a message::
-
-    CortexError
-     └── ProviderError                 a provider call failed; carries provider, model, status
-          ├── TransientError           worth one retry of the same model, then the fallback
-          │    ├── ProviderConnectionError   refused, reset, DNS, a worker process that died
-          │    ├── ProviderTimeoutError      connect/read timeout, HTTP 408
-          │    ├── RateLimitError            429 (`retry_after` when the provider said)
-          │    ├── OverloadedError           529, 503, an `overloaded_error` inside a 200 stream
-          │    ├── ServerError               other 5xx, 409
-          │    └── StreamInterruptedError    the stream broke off or sent what cannot be parsed
-          ├── QuotaExceededError       the account's spend limit or credit is used up:
-          │                            the provider is out until the limit resets
-          ├── ContextLengthError       the prompt does not fit this model's window:
-          │                            only a model with a larger window can help
-          ├── ModelUnavailableError    this model cannot serve now; fall back, do not retry
-          │    ├── AuthenticationError       401, 403: the key is missing, wrong or not allowed
-          │    ├── ModelNotFoundError        404: no such model (or not pulled, for Ollama)
-          │    ├── NotConfiguredError        no key, no base URL, a library that will not import
-          │    └── ModelLoadError            a local model file that cannot be loaded
-          ├── UnsupportedRequestError  this model cannot take this request (images as URLs for
-          │                            Ollama, tools for llama.cpp): another model may
-          ├── BatchItemError           a request of a provider's batch came back errored,
-          │                            expired or canceled (its own status, where it had one)
-          └── InvalidRequestError      400, 413, 422: the request itself is wrong; the client
-                                       gets the provider's message, nothing is retried
+nothing above the adapters ever looks at an SDK exception or parses a message. The
+`ProviderError` branch of the one tree (cortexd/errors.py) says what each class means and
+what dispatch does with it.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from cortexd.errors import CortexError
 from cortexd.routing.providers.chat import (
     Alive,
     ChatResponse,
@@ -30,7 +31,7 @@ from cortexd.routing.providers.errors import (
 from cortexd.routing.providers.http_errors import error_for_status
 
 
-class UpstreamStreamError(Exception):
+class UpstreamStreamError(CortexError):
     """An error the provider reported inside a stream that had begun with 200 OK.
 
     Raised by the pure stream decoders; each adapter turns it into our error tree.

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TypeVar
 
+from cortexd.errors import CortexError
 from cortexd.routing.catalog import Catalog
 from cortexd.routing.errors import AmbiguousModelError
 from cortexd.routing.names import NO_FALLBACK, nearest, normalize
@@ -18,7 +19,7 @@ from cortexd.routing.names import NO_FALLBACK, nearest, normalize
 E = TypeVar("E", bound=StrEnum)
 
 
-class CellError(ValueError):
+class CellError(CortexError, ValueError):
     """A cell's content is not valid; `suggestion` is the nearest valid value, if any."""
 
     def __init__(self, message: str, suggestion: str | None = None) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from cortexd.errors import CortexError
+
 #: Above this many prompt tokens no fallback is started beside the primary by default: a
 #: 150k-token agent context sent twice costs as much as the answer.
 DEFAULT_MAX_INPUT_TOKENS = 32_000
@@ -19,7 +21,7 @@ _OFF = ("off", "no", "false", "disabled", "never")
 _LIMIT = re.compile(r"(\d+(?:[.,]\d+)?)\s*(k|m)?\b", re.IGNORECASE)
 
 
-class HedgingSettingError(ValueError):
+class HedgingSettingError(CortexError, ValueError):
     """The setting cannot be read; the message says what is accepted."""
 
 
