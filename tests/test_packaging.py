@@ -40,3 +40,16 @@ def test_the_task_examples_ship_as_package_data() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
     assert "task_examples.md" in config["setuptools"]["package-data"]["cortexd.routing.classifier"]
     assert (ROOT / "routing" / "classifier" / "task_examples.md").is_file()
+
+
+def test_the_checkout_links_the_folders_where_the_package_has_them() -> None:
+    # mypy, Pyright and go-to-definition find cortexd.routing in a plain checkout through
+    # these links (docs/architecture.md); setuptools' package-dir is what installs.
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    mapping = config["tool"]["setuptools"]["package-dir"]
+    for package, folder in mapping.items():
+        if package == "cortexd":
+            continue
+        link = ROOT.joinpath(*package.split("."))
+        assert link.is_symlink(), f"{link.relative_to(ROOT)} should link to ../{folder}"
+        assert link.resolve() == (ROOT / folder).resolve()
