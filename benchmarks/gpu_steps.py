@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cortexd.api.hardware_routes import listening
+from cortexd.context.environment import Environment
 from cortexd.context.paths import default_routing_text
 from cortexd.hardware import HardwareProfile, load_nvml, probe
 from cortexd.local_rows import LocalState, assess
@@ -60,7 +61,7 @@ def _print_rows(title: str, state: LocalState) -> None:
 
 async def _ollama_now(spec: ModelSpec) -> Mapping[str, int]:
     """What the Ollama at the model's address has pulled; an error when none listens."""
-    host = spec.base_url or os.environ.get("OLLAMA_HOST") or OLLAMA_DEFAULT_HOST
+    host = spec.base_url or Environment.read().ollama_host or OLLAMA_DEFAULT_HOST
     if not await listening(host):  # the daemon's own check, before the SDK is loaded
         raise ConnectionError(f"nothing listens at {host}")
     import ollama

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from cortexd.bookkeeping.recent_outputs import RecentOutputs
 from cortexd.bookkeeping.spend import SpendTracker
+from cortexd.context.environment import Environment
 from cortexd.context.keys import Keys
 from cortexd.ledger import AttemptLog, Ledger
 from cortexd.local_rows import LocalState
@@ -184,7 +185,8 @@ def build_services(
     registry = ProviderRegistry(
         keys=keys.values,
         env=env,
-        ollama_host=table.ollama_host,
+        # OLLAMA_HOST wins over the routing file's address, as the ollama SDK's own rule.
+        ollama_host=Environment.read(env).ollama_host or table.ollama_host,
         # The provider is asked by model id; the routing file names files by model name.
         gguf_files={s.model_id: s.gguf_path for s in routing.catalog if s.gguf_path},
         responses_models=[s.model_id for s in routing.catalog if s.api.value == "responses"],

@@ -61,9 +61,10 @@ async def registry(
     env = {
         "ANTHROPIC_BASE_URL": anthropic_fake.base_url,
         "OPENAI_BASE_URL": openai_fake.base_url,
-        "OLLAMA_HOST": ollama_fake.url,
     }
-    built = ProviderRegistry(keys={"anthropic": KEY, "openai": KEY}, env=env)
+    built = ProviderRegistry(
+        keys={"anthropic": KEY, "openai": KEY}, env=env, ollama_host=ollama_fake.url
+    )
     yield built
     await built.aclose()
 

@@ -50,8 +50,8 @@ def ollama_fake() -> Iterator[FakeOllama]:
 async def registry(
     openai_fake: FakeOpenAI, ollama_fake: FakeOllama
 ) -> AsyncIterator[ProviderRegistry]:
-    env = {"OPENAI_BASE_URL": openai_fake.base_url, "OLLAMA_HOST": ollama_fake.url}
-    built = ProviderRegistry(keys={"openai": KEY}, env=env)
+    env = {"OPENAI_BASE_URL": openai_fake.base_url}
+    built = ProviderRegistry(keys={"openai": KEY}, env=env, ollama_host=ollama_fake.url)
     yield built
     await built.aclose()
 
@@ -206,8 +206,8 @@ async def test_models_that_cannot_embed_are_skipped_with_a_reason(
     attempts: list[Attempt],
     pauses: list[float],
 ) -> None:
-    env = {"OPENAI_BASE_URL": openai_fake.base_url, "OLLAMA_HOST": ollama_fake.url}
-    registry = ProviderRegistry(keys={"openai": KEY}, env=env)  # no Anthropic key
+    env = {"OPENAI_BASE_URL": openai_fake.base_url}
+    registry = ProviderRegistry(keys={"openai": KEY}, env=env, ollama_host=ollama_fake.url)
     try:
         dispatcher = dispatcher_for(registry, attempts, pauses)
         result = await dispatcher.embed(("gpt-4o", "sonnet", SMALL), texts(), request_id="r")

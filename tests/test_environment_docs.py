@@ -35,3 +35,15 @@ def test_every_variable_the_code_reads_is_on_the_list() -> None:
     missing = {name: where for name, where in read.items() if name not in VARIABLES}
     assert missing == {}, f"read but not documented in context/environment.py: {missing}"
     assert {"OLLAMA_HOST", "CORTEX_HOME", "JOURNAL_STREAM"} <= read.keys()
+
+
+def test_ollamas_address_is_read_in_one_place() -> None:
+    # It was read in three (the registry, the adapter, the environment) and they could
+    # disagree; the daemon now decides it once and passes it down.
+    readers = sorted(
+        str(path.relative_to(ROOT))
+        for folder in SHIPPED
+        for path in (ROOT / folder).rglob("*.py")
+        if "OLLAMA_HOST" in READ.findall(path.read_text(encoding="utf-8"))
+    )
+    assert readers == ["context/environment.py"]

@@ -54,7 +54,7 @@ def fake() -> Iterator[FakeOllama]:
 
 @pytest.fixture
 async def local(fake: FakeOllama) -> AsyncIterator[OllamaProvider]:
-    provider = OllamaProvider(fake.url, env={}, timeout=5.0)
+    provider = OllamaProvider(fake.url, timeout=5.0)
     yield provider
     await provider.aclose()
 
@@ -246,7 +246,7 @@ async def test_a_hang_times_out(local: OllamaProvider, fake: FakeOllama) -> None
 
 
 async def test_nothing_listening_and_ollama_host() -> None:
-    down = OllamaProvider(env={"OLLAMA_HOST": refused_url()})
+    down = OllamaProvider(refused_url())
     assert down.host.startswith("http://127.0.0.1:")
     with pytest.raises(ProviderConnectionError, match="is it running"):
         await down.complete(ask())

@@ -73,7 +73,7 @@ def ollama_fake() -> Iterator[FakeOllama]:
 
 @pytest.fixture
 async def ollama(ollama_fake: FakeOllama) -> AsyncIterator[OllamaProvider]:
-    provider = OllamaProvider(ollama_fake.base_url, env={}, timeout=5.0)
+    provider = OllamaProvider(ollama_fake.base_url, timeout=5.0)
     yield provider
     await provider.aclose()
 
@@ -107,7 +107,7 @@ async def test_an_answer_from_a_model_in_memory_is_not_a_load_time(
 async def test_an_unreachable_ollama_cannot_say() -> None:
     from support.addresses import refused_url
 
-    provider = OllamaProvider(refused_url(), env={}, timeout=2.0)
+    provider = OllamaProvider(refused_url(), timeout=2.0)
     try:
         assert await provider.warmth("llama3.1:8b") is None
     finally:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -140,20 +139,19 @@ def _model(entry: Any) -> OllamaModel:
 
 
 class OllamaProvider:
-    """One Ollama server. `host` wins over ``OLLAMA_HOST``; `timeout` bounds each read."""
+    """One Ollama server at `host` (the registry decides it: an alias's base URL, the
+    daemon's Ollama address, else Ollama's default); `timeout` bounds each read."""
 
     name = NAME
 
     def __init__(
         self,
-        host: str | None = None,
+        host: str = DEFAULT_HOST,
         *,
-        env: Mapping[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        env = os.environ if env is None else env
-        self.host = host or env.get("OLLAMA_HOST", "").strip() or DEFAULT_HOST
+        self.host = host
         self._clock = clock
         self._client = ollama.AsyncClient(
             host=self.host, timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S)

@@ -35,7 +35,8 @@ _MODULES = {
 
 class ProviderRegistry:
     """Adapters by (provider, base URL). `keys` maps provider → API key (else the environment);
-    `ollama_host` is the routing file's address (``OLLAMA_HOST`` wins, as the SDK does);
+    `ollama_host` is Ollama's address as the daemon decided it (``OLLAMA_HOST``, else the
+    routing file's: `cortexd.context.environment` reads the variable, and nothing else does);
     `gguf_files` maps local model names to files; `llamacpp_options` go to the provider."""
 
     def __init__(
@@ -51,7 +52,7 @@ class ProviderRegistry:
     ) -> None:
         self._keys = dict(keys or {})
         self._env = os.environ if env is None else env
-        self._ollama_host = self._env.get("OLLAMA_HOST", "").strip() or ollama_host
+        self._ollama_host = ollama_host
         self._gguf = dict(gguf_files or {})
         self._responses = frozenset(responses_models)
         self._llamacpp_options = dict(llamacpp_options or {})
@@ -75,14 +76,9 @@ class ProviderRegistry:
         return list(dict.fromkeys(provider.value for provider, _ in list(self._built)))
 
     def ollama_address(self, spec: ModelSpec) -> str:
-        """The address `spec`'s Ollama adapter would use (``OLLAMA_HOST`` wins, as the SDK
-        does), without building it."""
-        return (
-            spec.base_url
-            or self._ollama_host
-            or self._env.get("OLLAMA_HOST", "").strip()
-            or OLLAMA_DEFAULT_HOST
-        )
+        """The address `spec`'s Ollama adapter would use, without building it: its alias's
+        base URL, else the daemon's Ollama address, else Ollama's default."""
+        return spec.base_url or self._ollama_host or OLLAMA_DEFAULT_HOST
 
     def built(self, spec: ModelSpec) -> bool:
         """Whether `spec`'s adapter is built (`self(spec)` will not import anything)."""
@@ -165,8 +161,8 @@ class ProviderRegistry:
                 built = module.AnthropicProvider(endpoint, prices=self._prices)
             return built
         if provider is Provider.OLLAMA:
-            host = base_url or self._ollama_host
-            ollama: ChatProvider = module.OllamaProvider(host, env=self._env)
+            host = base_url or self._ollama_host or OLLAMA_DEFAULT_HOST
+            ollama: ChatProvider = module.OllamaProvider(host)
             return ollama
         supervisor = importlib.import_module("cortexd.routing.providers.llamacpp_supervisor")
         worker = supervisor.LlamaCppWorker(env=self._env)
