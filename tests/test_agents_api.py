@@ -515,10 +515,10 @@ def test_a_budget_reserves_what_a_clients_calls_really_use_not_their_cap(
     call = Call("messages", RouteRequest((Message("user", "hi"),)), chat, True, "sonnet",
                 client="claude-cli-budget-test")  # fmt: skip
     # Nothing known yet: a typical agent answer, not the cap.
-    assert _as_estimated(app.services, call, chat).max_tokens == FIRST_CALLS_OUTPUT
+    assert _as_estimated(app.services.recent_outputs, call, chat).max_tokens == FIRST_CALLS_OUTPUT
     for used in (300, 420, 380, 510, 290, 350):
         app.services.recent_outputs.observe("claude-cli-budget-test", used)
-    priced = _as_estimated(app.services, call, chat).max_tokens
+    priced = _as_estimated(app.services.recent_outputs, call, chat).max_tokens
     assert priced is not None and 350 <= priced <= 510
 
 

@@ -21,7 +21,7 @@ from cortexd.context.paths import default_routing_text
 from cortexd.pipeline.hedging import hedge_policy
 from cortexd.pipeline.plan import Planned
 from cortexd.routing import RoutePlan
-from cortexd.routing.dispatch import ModelHealth
+from cortexd.routing.dispatch import HedgePolicy, ModelHealth
 from cortexd.routing.providers import ChatMessage, ChatRequest
 
 #: A Hedging setting whose size limit no prompt fits under.
@@ -140,7 +140,7 @@ def test_the_routing_files_hedging_setting_turns_it_off_globally_per_row_or_by_s
         route = app.services.routing.table.routes["Meeting summary"]
         table = app.services.routing.table
         planned = _planned_meeting_summary(app)
-        policy = hedge_policy(app.services, planned, "call-1")
+        policy = _hedge_policy(app, planned, "call-1")
         assert (policy is not None) is hedged, (table.hedging, route.hedging)
     finally:
         _with_routing_text(app, saved)
@@ -156,6 +156,11 @@ def _row_hedging_off(text: str) -> str:
     return text.replace(row, row + " off |")
 
 
+def _hedge_policy(app: App, planned: Planned, call_id: str) -> HedgePolicy | None:
+    services = app.services
+    return hedge_policy(services.routing, services.spend, services.ttfts, planned, call_id)
+
+
 def _planned_meeting_summary(app: App) -> Planned:
     chat = ChatRequest("auto", (ChatMessage.of("user", "Summarize: we met, we agreed."),))
     plan = RoutePlan("Meeting summary", ("sonnet", "opus"), "task-given", ())
@@ -165,8 +170,8 @@ def _planned_meeting_summary(app: App) -> Planned:
 def test_no_hedge_for_a_local_only_call(app: App) -> None:
     planned = _planned_meeting_summary(app)
     local = Planned(replace(planned.plan, local_only=True), planned.chat, planned.priced)
-    assert hedge_policy(app.services, planned, "call-2") is not None
-    assert hedge_policy(app.services, local, "call-3") is None
+    assert _hedge_policy(app, planned, "call-2") is not None
+    assert _hedge_policy(app, local, "call-3") is None
 
 
 def test_no_hedge_onto_a_provider_past_its_budget() -> None:
@@ -175,7 +180,7 @@ def test_no_hedge_onto_a_provider_past_its_budget() -> None:
         budget = "\n## Budgets\n\n| Provider | Monthly limit | Alerts | At 100% |\n"
         budget += "|---|---|---|---|\n| anthropic | $1 | 50% | refuse |\n"
         _with_routing_text(running, default_routing_text() + budget)
-        policy = hedge_policy(running.services, _planned_meeting_summary(running), "c")
+        policy = _hedge_policy(running, _planned_meeting_summary(running), "c")
         assert policy is not None
         opus = running.services.routing.catalog.resolve("opus")
         assert opus is not None and policy.refusal(opus) is None

@@ -310,17 +310,18 @@ def test_a_hedge_never_moves_a_session_to_another_provider(
         planned = Planned(plan, chat, chat)
         services = app.services
         catalog = services.routing.catalog
-        policy = hedge_policy(services, planned, "call-1", session="s")
+        parts = (services.routing, services.spend, services.ttfts)
+        policy = hedge_policy(*parts, planned, "call-1", session="s")
         assert policy is not None
         gpt, haiku = catalog.resolve("gpt-4o"), catalog.resolve("haiku")
         assert gpt is not None and haiku is not None
         assert policy.refusal(haiku) is None  # inside the provider: may race
         planned = Planned(_plan("sonnet", "gpt-4o"), chat, chat)
-        policy = hedge_policy(services, planned, "call-1", session="s")
+        policy = hedge_policy(*parts, planned, "call-1", session="s")
         assert policy is not None
         assert policy.refusal(gpt) == "a hedge never moves a session to another provider"
         # Plain traffic (no session) may race across providers, as before.
-        policy = hedge_policy(services, planned, "call-1")
+        policy = hedge_policy(*parts, planned, "call-1")
         assert policy is not None and policy.refusal(gpt) is None
     finally:
         app.stop()

@@ -76,7 +76,7 @@ async def health(request: Request) -> Response:
     # Asked over the network at most every 30 s, however often the endpoint is polled.
     reachability: Reachability = request.app.state.reachability
     load = request.query_params.get("check") == "all"
-    statuses = await reachability.statuses(services, routing, load=load)
+    statuses = await reachability.statuses(services.registry, routing, load=load)
     return JSONResponse(
         {
             "status": "ok",
@@ -100,7 +100,7 @@ async def health(request: Request) -> Response:
             ],
             "in_flight": in_flight,
             "ledger": services.ledger.health(),
-            "budgets": budget_json(services),
+            "budgets": budget_json(routing, services.spend),
             # Which Local Models rows route now, and why the others do not (cortex hardware).
             "local_rows": [
                 {"task": r.task, "model": r.model, "active": r.active, "why": r.why}

@@ -25,6 +25,8 @@ from cortexd.api.validation import _Model, parse_body
 if TYPE_CHECKING:
     from cortexd.batch import Batches, Estimate
     from cortexd.batch.coding_queue import CodingQueue
+    from cortexd.bookkeeping.spend import SpendTracker
+    from cortexd.routing_generation import Routing
     from cortexd.services import Services
 
 
@@ -62,10 +64,11 @@ def _path(value: str, param: str) -> Path:
     return path
 
 
-def over_budget(services: Services, found: Estimate) -> list[str]:
-    """The budgets the batch's estimate would pass, each said in words."""
+def over_budget(routing: Routing, spend: SpendTracker, found: Estimate) -> list[str]:
+    """The budgets of `routing`'s table the batch's estimate would pass (at the month's
+    `spend`), each said in words."""
     out = []
-    for budget in budget_json(services)["budgets"]:
+    for budget in budget_json(routing, spend)["budgets"]:
         scope = budget["scope"]
         extra = found.cost if scope == "total" else found.per_provider.get(scope, Decimal(0))
         if not extra:
@@ -83,7 +86,7 @@ def over_budget(services: Services, found: Estimate) -> list[str]:
 async def estimate_batch(request: Request) -> Response:
     """``POST /v1/cortex/batches/estimate``."""
     services: Services = request.app.state.services
-    body = parse_body(await read_json(request, services), EstimateBody)
+    body = parse_body(await read_json(request, services.limits), EstimateBody)
     batches = batches_of(request)
     from cortexd.batch import BatchInputError
 
@@ -92,7 +95,7 @@ async def estimate_batch(request: Request) -> Response:
     except BatchInputError as error:
         raise ApiError(400, str(error), param="input", code="bad_batch_input") from None
     out: dict[str, Any] = found.as_json()
-    out["over_budget"] = over_budget(services, found)
+    out["over_budget"] = over_budget(services.routing, services.spend, found)
     out["concurrency"] = batches.default_concurrency()
     out["provider_batch"] = body.provider_batch
     return JSONResponse(out)
@@ -101,7 +104,7 @@ async def estimate_batch(request: Request) -> Response:
 async def start_batch(request: Request) -> Response:
     """``POST /v1/cortex/batches``: journal the batch and start it."""
     services: Services = request.app.state.services
-    body = parse_body(await read_json(request, services), StartBody)
+    body = parse_body(await read_json(request, services.limits), StartBody)
     batches = batches_of(request)
     from cortexd.batch import BatchInputError, Options
     from cortexd.batch.service import POLL_S
@@ -171,7 +174,7 @@ def _queue(request: Request) -> CodingQueue:
 async def queue_task(request: Request) -> Response:
     """``POST /v1/cortex/queue``: put a coding task on the queue."""
     services: Services = request.app.state.services
-    body = parse_body(await read_json(request, services), QueueBody)
+    body = parse_body(await read_json(request, services.limits), QueueBody)
     queue = _queue(request)
     name = await asyncio.to_thread(queue.add, body.text)
     return JSONResponse({"name": name, "folder": str(queue.folder)}, status_code=201)

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from cortexd.api.errors import ApiError
 
 if TYPE_CHECKING:
-    from cortexd.services import Services
+    from cortexd.services import Limits
 
 #: A ``\u`` escape of a UTF-16 surrogate: the only way a lone surrogate gets into a body that
 #: decodes as strict UTF-8. Escaped pairs (Python's ``json.dumps`` writes emoji so) are
@@ -27,11 +27,12 @@ if TYPE_CHECKING:
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-async def read_json(request: Request, services: Services) -> Any:
-    """The body as JSON: 413 beyond the limit (before reading it whole), 408 when too slow,
-    415 when it is declared as something else, 400 when it cannot be sent on as it is."""
+async def read_json(request: Request, limits: Limits) -> Any:
+    """The body as JSON within `limits`: 413 beyond the size (before reading it whole), 408
+    when too slow, 415 when it is declared as something else, 400 when it cannot be sent on as
+    it is."""
     _check_content_type(request.headers.get("content-type"))
-    limit = services.limits.max_body_bytes
+    limit = limits.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and not declared.isdigit():
         raise ApiError(400, "Content-Length is not a number")
@@ -40,7 +41,7 @@ async def read_json(request: Request, services: Services) -> Any:
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(services.limits.body_timeout_s):
+        async with asyncio.timeout(limits.body_timeout_s):
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:

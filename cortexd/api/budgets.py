@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,6 +27,10 @@ from cortexd.routing import (
 from cortexd.routing.providers import ChatRequest
 from cortexd.services import Services
 
+if TYPE_CHECKING:
+    from cortexd.bookkeeping.spend import SpendTracker
+    from cortexd.routing_generation import Routing
+
 #: Why no call is ever held back, for `cortex costs` and the health check.
 NO_BUDGET = (
     "no budget set: spend is tracked but never limited or alerted on "
@@ -35,27 +39,34 @@ NO_BUDGET = (
 
 
 def _gate(
-    services: Services, chain: tuple[str, ...], chat: ChatRequest, local: str | None = None
+    routing: Routing,
+    spend: SpendTracker,
+    chain: tuple[str, ...],
+    chat: ChatRequest,
+    local: str | None = None,
 ) -> tuple[Gated, Callable[[ModelSpec], int]]:
-    """`chain` through the budgets (the caller has checked there are some), and the
-    estimate it was judged with."""
-    routing = services.routing
+    """`chain` through `routing`'s budgets (the caller has checked there are some) at the
+    month's `spend`, and the estimate it was judged with."""
     estimate = call_estimate(routing.catalog, chat)
-    spend = services.spend.spend()
-    return gate(chain, routing.catalog, spend, routing.table.budgets, estimate, local), estimate
+    spent = spend.spend()
+    return gate(chain, routing.catalog, spent, routing.table.budgets, estimate, local), estimate
 
 
 def budget_plan(
-    services: Services, plan: RoutePlan, chat: ChatRequest
+    routing: Routing,
+    spend: SpendTracker,
+    active: frozenset[str],
+    plan: RoutePlan,
+    chat: ChatRequest,
 ) -> tuple[RoutePlan, str | None, tuple[str, int] | None]:
     """The plan after the budgets' policies at 100%, the refusal if the call may not be
     sent, and what it should hold while it runs (its first model's provider and estimate).
-    Changes nothing."""
-    routing = services.routing
+    `routing` is the generation the call took, `active` the local models active on this
+    machine. Changes nothing."""
     if not routing.table.budgets:
         return plan, None, None
-    local = _active_local(routing.table, plan.task, services.local.active_models)
-    gated, estimate = _gate(services, plan.chain, chat, local)
+    local = _active_local(routing.table, plan.task, active)
+    gated, estimate = _gate(routing, spend, plan.chain, chat, local)
     if gated.notes:
         plan = replace(plan, chain=gated.chain or plan.chain, reasons=plan.reasons + gated.notes)
     first = routing.catalog.resolve(plan.chain[0])
@@ -74,22 +85,22 @@ def _active_local(table: RoutingTable, task: str, active: frozenset[str]) -> str
 
 
 def within_budget(
-    services: Services, chain: tuple[str, ...], chat: ChatRequest
+    routing: Routing, spend: SpendTracker, chain: tuple[str, ...], chat: ChatRequest
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The models of `chain` the budgets leave for an extra call (a second opinion, its
     judge), and why others were dropped: past a hard limit, and already past a budget's
     first alert threshold, since an extra call is a luxury. Such calls are skipped, never
-    refused."""
-    table = services.routing.table
+    refused. `routing` is the generation the call took."""
+    table = routing.table
     if not table.budgets:
         return chain, ()
-    gated, _ = _gate(services, chain, chat)
+    gated, _ = _gate(routing, spend, chain, chat)
     notes = list(gated.notes)
-    spend = services.spend.spend()
+    spent = spend.spend()
     kept = []
     for name in () if gated.refusal else gated.chain:
-        spec = services.routing.catalog.resolve(name)
-        why = past_alert(spec, spend, table.budgets) if spec is not None else None
+        spec = routing.catalog.resolve(name)
+        why = past_alert(spec, spent, table.budgets) if spec is not None else None
         if why is None:
             kept.append(name)
         else:
@@ -97,18 +108,18 @@ def within_budget(
     return tuple(kept), tuple(notes)
 
 
-def budget_json(services: Services) -> dict[str, Any]:
-    """Each budget's limit, spend, percent and policy; or why there are none.
+def budget_json(routing: Routing, spend: SpendTracker) -> dict[str, Any]:
+    """Each budget of `routing`'s table: its limit, spend, percent and policy; or why there
+    are none.
 
     `spent_usd` is the settled spend, the ledger's (what `cortex costs` and the alerts
     count); `reserved_usd` what calls in flight hold against it (the gate counts both).
     """
-    budgets = services.routing.table.budgets
-    tracker = services.spend
-    found = statuses(tracker.committed(), budgets)
-    held = tracker.held()
+    budgets = routing.table.budgets
+    found = statuses(spend.committed(), budgets)
+    held = spend.held()
     return {
-        "month": tracker.month.label,
+        "month": spend.month.label,
         "set": bool(budgets),
         "note": None if budgets else NO_BUDGET,
         "reserved_usd": usd(sum(held.by_provider.values())),
@@ -132,6 +143,6 @@ def budget_json(services: Services) -> dict[str, Any]:
 async def budgets_route(request: Request) -> Response:
     """``GET /v1/budgets``: the budgets, this month's spend against them, the alerts sent."""
     services: Services = request.app.state.services
-    out = budget_json(services)
+    out = budget_json(services.routing, services.spend)
     out["alerts"] = await services.ledger.read(alerts_of, month=out["month"])
     return JSONResponse(out)

@@ -38,7 +38,7 @@ class CaptureBody(_Model):
 async def capture(request: Request) -> Response:
     """File a note and say where it went."""
     services: Services = request.app.state.services
-    body = parse_body(await read_json(request, services), CaptureBody)
+    body = parse_body(await read_json(request, services.limits), CaptureBody)
     ready: asyncio.Event | None = getattr(request.app.state, "capture_ready", None)
     if ready is not None:  # it starts just after the daemon does (server.py)
         with contextlib.suppress(TimeoutError):

@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -35,6 +35,11 @@ from cortexd.routing.providers import (
     ToolCallDelta,
 )
 from cortexd.services import Services
+
+if TYPE_CHECKING:
+    from cortexd.bookkeeping.spend import SpendTracker
+    from cortexd.pipeline.hedging import RecentTtfts
+    from cortexd.routing.dispatch import Dispatcher
 
 SSE_HEADERS = {"Cache-Control": "no-cache"}
 
@@ -65,7 +70,7 @@ def chat_call(body: ChatBody, data: dict[str, Any], request: Request) -> Call:
 async def chat_completions(request: Request) -> Response:
     """``POST /v1/chat/completions``: route, dispatch, record, answer (JSON or SSE)."""
     services: Services = request.app.state.services
-    data = await read_json(request, services)
+    data = await read_json(request, services.limits)
     body = parse_body(data, ChatBody)
     call = chat_call(body, data, request)
     planned, recording = await start_call(services, call)
@@ -80,9 +85,10 @@ async def chat_completions(request: Request) -> Response:
 async def _answer(
     services: Services, planned: Planned, recording: CallRecording, body: ChatBody
 ) -> Response:
+    dispatcher, spend, ttfts = services.dispatcher, services.spend, services.ttfts
     if body.stream and not planned.second:
-        return await _stream(services, planned, recording, body)
-    whole = await answer_whole(services, planned, recording)
+        return await _stream(dispatcher, spend, ttfts, planned, recording, body)
+    whole = await answer_whole(dispatcher, services.registry, spend, ttfts, planned, recording)
     result = whole.result
     cortex = cortex_block(
         recording.id, planned.plan, result.dispatch, result.response.warnings, whole.opinion,
@@ -116,9 +122,14 @@ def _finished_as_stream(
 
 
 async def _stream(
-    services: Services, planned: Planned, recording: CallRecording, body: ChatBody
+    dispatcher: Dispatcher,
+    spend: SpendTracker,
+    ttfts: RecentTtfts,
+    planned: Planned,
+    recording: CallRecording,
+    body: ChatBody,
 ) -> Response:
-    state, events, first = await open_stream(services, planned, recording)
+    state, events, first = await open_stream(dispatcher, spend, ttfts, planned, recording)
     include_usage = bool((body.stream_options or {}).get("include_usage"))
     writer = ChunkWriter(recording.id)
     plan = planned.plan
@@ -154,9 +165,10 @@ async def route(request: Request) -> Response:
     """``POST /v1/route``: the plan for a chat body, without calling any model: the very
     plan step a call takes."""
     services: Services = request.app.state.services
-    data = await read_json(request, services)
+    data = await read_json(request, services.limits)
     body = parse_body(data, ChatBody)
-    planned = await plan_call(services, chat_call(body, data, request))
-    out = plan_to_json(planned.plan, services.routing.table.source)
+    routing = services.routing  # one generation for the whole request
+    planned = await plan_call(services, routing, chat_call(body, data, request))
+    out = plan_to_json(planned.plan, routing.table.source)
     out["refused"] = planned.refusal  # what a call would be told, budgets being as they are now
     return JSONResponse(out)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import struct
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 from starlette.requests import Request
@@ -21,6 +21,9 @@ from cortexd.routing import EMBEDDINGS_TASK, InputType, RoutingTable
 from cortexd.routing.dispatch import CannotEmbedError, ChainExhaustedError, EmbedResult
 from cortexd.routing.providers import EmbedRequest, InvalidRequestError
 from cortexd.services import Services
+
+if TYPE_CHECKING:
+    from cortexd.local_rows import LocalState
 
 #: The model names that ask for the Embeddings route instead of one model.
 ROUTED = ("auto", "", "default")
@@ -76,11 +79,11 @@ def vectors_json(vectors: tuple[tuple[float, ...], ...], encoding: str) -> list[
     return data
 
 
-def chain_for(services: Services, model: str) -> tuple[str, ...]:
-    """The models to try: the one named, or the Embeddings route's local row and its fallbacks."""
-    if not routed(model, services.routing.table):
+def chain_for(table: RoutingTable, model: str) -> tuple[str, ...]:
+    """The models to try: the one named, or the Embeddings route's local row of `table` and
+    its fallbacks."""
+    if not routed(model, table):
         return (model,)
-    table = services.routing.table
     found = table.find_task("Embeddings")
     local = table.local.get(found) if found else None
     return (local.model, *local.fallback) if local else ("nomic-embed-text",)
@@ -100,7 +103,7 @@ def _answer(result: EmbedResult, encoding: str) -> Response:
     )
 
 
-def _no_model(services: Services, error: ChainExhaustedError, explicit: bool) -> ApiError:
+def _no_model(local: LocalState, error: ChainExhaustedError, explicit: bool) -> ApiError:
     answer = provider_error(error)
     if explicit and isinstance(error, CannotEmbedError):
         # The named model cannot embed (a chat model, no key, not pulled): asking again will
@@ -108,7 +111,7 @@ def _no_model(services: Services, error: ChainExhaustedError, explicit: bool) ->
         why = "; ".join(f"{model}: {reason}" for model, reason in error.failures)
         message = f"cannot make embeddings — {why}"
         return ApiError(400, message, code="model_not_found", param="model")
-    row = next((r for r in services.local.rows if r.task == "Embeddings"), None)
+    row = next((r for r in local.rows if r.task == "Embeddings"), None)
     if not explicit and row is not None and not row.active:
         # The seed names no cloud model for embeddings: say why the local one cannot serve.
         answer.message = (
@@ -121,9 +124,10 @@ def _no_model(services: Services, error: ChainExhaustedError, explicit: bool) ->
 async def embeddings(request: Request) -> Response:
     """``POST /v1/embeddings`` to the model the request names (``auto``: the Embeddings route)."""
     services: Services = request.app.state.services
-    body = parse_body(await read_json(request, services), EmbeddingsBody)
-    catalog = services.routing.catalog
-    explicit = not routed(body.model, services.routing.table)
+    body = parse_body(await read_json(request, services.limits), EmbeddingsBody)
+    routing = services.routing  # one generation for the whole request
+    catalog = routing.catalog
+    explicit = not routed(body.model, routing.table)
     if body.model.strip().casefold().startswith("task:") and explicit:
         raise ApiError(
             400,
@@ -139,10 +143,17 @@ async def embeddings(request: Request) -> Response:
             code="model_not_found",
             param="model",
         )
-    names = chain_for(services, body.model)
+    names = chain_for(routing.table, body.model)
     inputs = (body.input,) if isinstance(body.input, str) else tuple(body.input)
-    await ready_for(services, names)
-    call = EmbeddingCall(services, names, explicit, request.headers.get("user-agent"))
+    await ready_for(routing, services.registry, names)
+    call = EmbeddingCall(
+        names,
+        explicit,
+        request.headers.get("user-agent"),
+        routing=routing,
+        attempt_log=services.attempt_log,
+        ledger=services.ledger,
+    )
     try:
         result = await services.dispatcher.embed(
             names,
@@ -155,7 +166,7 @@ async def embeddings(request: Request) -> Response:
         raise ApiError(400, str(error)) from None
     except ChainExhaustedError as error:
         await call.commit(error=error)
-        raise _no_model(services, error, explicit) from None
+        raise _no_model(services.local, error, explicit) from None
     except BaseException as error:
         # The client left (cancelled), or a bug: the row is queued, not waited for.
         call.abandon(error if isinstance(error, Exception) else None)

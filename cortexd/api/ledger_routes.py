@@ -56,7 +56,7 @@ async def costs(request: Request) -> Response:
     """``GET /v1/costs``: month-to-date spend per provider, in total, and projected."""
     services = _services(request)
     data = await services.ledger.read(queries.costs, now=time.time())
-    data["budgets"] = budget_json(services)
+    data["budgets"] = budget_json(services.routing, services.spend)
     return JSONResponse(data)
 
 
@@ -132,7 +132,7 @@ class FeedbackBody(_Model):
 async def feedback(request: Request) -> Response:
     """``POST /v1/feedback``: the user's rating of a call (good or bad, with a note)."""
     services = _services(request)
-    body = parse_body(await read_json(request, services), FeedbackBody)
+    body = parse_body(await read_json(request, services.limits), FeedbackBody)
     found = await services.ledger.read(_find, body.call_id)
     if found is None:
         raise ApiError(404, f"no call '{body.call_id}' in the ledger", code="call_not_found")

@@ -36,7 +36,7 @@ COUNT_TIMEOUT_S = 10.0
 async def messages(request: Request) -> Response:
     """``POST /v1/messages``: route, dispatch, record; the answer as Anthropic sent it."""
     services: Services = request.app.state.services
-    body = check_body(await read_json(request, services))
+    body = check_body(await read_json(request, services.limits))
     call = messages_call(body, request)
     estimate = estimate_tokens(call.chat)
     return await answer_passthrough(
@@ -49,10 +49,11 @@ async def count_tokens(request: Request) -> Response:
     Anthropic's own count when that model is Anthropic's (it is free), else an offline
     estimate, labelled as one (``x-cortex-token-count: estimate``). Never a made-up 0."""
     services: Services = request.app.state.services
-    body = check_body(await read_json(request, services), needs_max_tokens=False)
+    body = check_body(await read_json(request, services.limits), needs_max_tokens=False)
     call = messages_call(body, request)
-    plan = await route_call(services, call)
-    spec = services.routing.catalog.resolve(plan.chain[0])
+    routing = services.routing  # one generation for the whole request
+    plan = await route_call(services, routing, call)
+    spec = routing.catalog.resolve(plan.chain[0])
     if spec is not None:
         await services.registry.ready([spec])
     headers = {"x-cortex-model": plan.chain[0], "x-cortex-task": plan.task}

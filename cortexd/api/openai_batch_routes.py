@@ -121,7 +121,7 @@ def _record_path(store: FileStore, batch_id: str) -> Path:
 async def create_batch(request: Request) -> Response:
     """``POST /v1/batches``: the uploaded file's lines, run as a cortexd batch."""
     services: Services = request.app.state.services
-    body = parse_body(await read_json(request, services), CreateBatch)
+    body = parse_body(await read_json(request, services.limits), CreateBatch)
     from cortexd.batch import BatchInputError, Options
     from cortexd.batch.lines import URLS
 

@@ -54,7 +54,7 @@ class RejectBody(_Model):
 async def reject_proposal(request: Request) -> Response:
     """Set a proposal aside: it is not made again until its evidence has grown."""
     services: Services = request.app.state.services
-    body = parse_body(await read_json(request, services), RejectBody)
+    body = parse_body(await read_json(request, services.limits), RejectBody)
     found, _ = await services.ledger.read(proposals_of, services.routing, time.time())
     match = [p for p in found if p.id.startswith(body.id)]
     if len(match) != 1:

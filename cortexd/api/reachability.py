@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from cortexd.routing import ModelSpec, Provider
 
 if TYPE_CHECKING:
+    from cortexd.routing.providers import ProviderRegistry
     from cortexd.routing_generation import Routing
-    from cortexd.services import Services
 
 #: How long a provider's reachability is reused.
 REACHABILITY_TTL_S = 30.0
@@ -39,18 +39,19 @@ class Reachability:
         self._round = asyncio.Lock()
 
     async def statuses(
-        self, services: Services, routing: Routing, *, load: bool = False
+        self, registry: ProviderRegistry, routing: Routing, *, load: bool = False
     ) -> list[dict[str, object]]:
-        """One status per provider endpoint of the catalog, with ``checked_s_ago``. An
-        endpoint whose SDK no call has loaded yet is said to be so, unless `load` (``cortex
-        health``): then it is loaded (off the loop) and asked like the others."""
+        """One status per provider endpoint of `routing`'s catalog, asked of its adapter in
+        `registry`, with ``checked_s_ago``. An endpoint whose SDK no call has loaded yet is
+        said to be so, unless `load` (``cortex health``): then it is loaded (off the loop)
+        and asked like the others."""
         endpoints: dict[Endpoint, ModelSpec] = {}
         unused: dict[Endpoint, ModelSpec] = {}
         for spec in routing.catalog:
             if spec.provider is Provider.LLAMACPP and not routing.table.local_files:
                 continue
             key = (spec.provider, spec.base_url)
-            if load or services.registry.built(spec):
+            if load or registry.built(spec):
                 endpoints.setdefault(key, spec)
             elif key not in endpoints:
                 unused.setdefault(key, spec)
@@ -62,8 +63,8 @@ class Reachability:
                 if key not in self._known or now - self._known[key][0] >= self._ttl_s
             ]
             # Asking a provider loads its SDK (off the loop): the status needs its client.
-            await services.registry.ready(spec for _, spec in stale)
-            found = await asyncio.gather(*(_status(services, spec) for _, spec in stale))
+            await registry.ready(spec for _, spec in stale)
+            found = await asyncio.gather(*(_status(registry, spec) for _, spec in stale))
             checked = self._clock()
             for (key, _), status in zip(stale, found, strict=True):
                 self._known[key] = (checked, status)
@@ -85,10 +86,10 @@ def _not_loaded(spec: ModelSpec) -> dict[str, object]:
     }
 
 
-async def _status(services: Services, spec: ModelSpec) -> dict[str, object]:
+async def _status(registry: ProviderRegistry, spec: ModelSpec) -> dict[str, object]:
     try:
         async with asyncio.timeout(STATUS_TIMEOUT_S):
-            status = await services.registry(spec).status()
+            status = await registry(spec).status()
     except TimeoutError:
         return {
             "provider": spec.provider.value,

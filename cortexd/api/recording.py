@@ -18,7 +18,11 @@ from cortexd.routing.dispatch import Attempt, Dispatch, EmbedResult, SecondOpini
 from cortexd.routing.providers import ChatRequest, ChatResponse, Usage
 
 if TYPE_CHECKING:
-    from cortexd.services import Services
+    from cortexd.bookkeeping.recent_outputs import RecentOutputs
+    from cortexd.ledger import AttemptLog, Ledger
+    from cortexd.pipeline.hedging import RecentTtfts
+    from cortexd.pipeline.pins import SessionPins
+    from cortexd.routing_generation import Routing
 
 
 #: The outcomes of a try, and of a call, that mean its provider answered.
@@ -113,17 +117,26 @@ class AgentCall:
 class CallRecording:
     """A chat call being recorded: its attempts are gathered from dispatch's sink.
 
-    `session` and `turn` name the client's session and the user's turn in it, where the
-    client says (a coding agent does); `agent` what a coding agent's call adds.
+    `routing` is the generation the call took, which the whole call uses; its attempts come
+    from `attempt_log`, and its record goes to `ledger`. An answered call tells
+    `recent_outputs` its answer's size, `ttfts` how soon it came, and `pins` where an agent's
+    session was answered. `session` and `turn` name the client's session and the user's
+    turn in it, where the client says (a coding agent does); `agent` what a coding agent's
+    call adds.
     """
 
     def __init__(
         self,
-        services: Services,
         call_id: str,
         plan: RoutePlan,
         request: ChatRequest,
         *,
+        routing: Routing,
+        attempt_log: AttemptLog,
+        ledger: Ledger,
+        recent_outputs: RecentOutputs,
+        ttfts: RecentTtfts,
+        pins: SessionPins,
         client: str | None,
         project: str | None,
         stream: bool,
@@ -132,7 +145,12 @@ class CallRecording:
         turn: str | None = None,
         agent: AgentCall | None = None,
     ) -> None:
-        self._services = services
+        self.routing = routing
+        self._attempt_log = attempt_log
+        self._ledger = ledger
+        self._recent_outputs = recent_outputs
+        self._ttfts = ttfts
+        self._pins = pins
         self.agent = agent
         self.id = call_id
         self.plan = plan
@@ -146,8 +164,8 @@ class CallRecording:
         self.started_at = time.time()
         self._t0 = time.monotonic()
         self.first_token_s: float | None = None
-        self.generation = services.routing.generation
-        self.attempts = services.attempt_log.open(call_id)
+        self.generation = routing.generation
+        self.attempts = attempt_log.open(call_id)
         self.done = False
 
     def first_token(self) -> None:
@@ -166,7 +184,7 @@ class CallRecording:
     ) -> CallRecord:
         """The record of the call as it ends now."""
         plan = self.plan
-        keep = self._services.ledger.keep_prompts_days > 0
+        keep = self._ledger.keep_prompts_days > 0
         override = None
         if plan.decided_by == "override" and plan.override is not None:
             override = plan.override.phrase
@@ -233,7 +251,7 @@ class CallRecording:
         if last is None:
             return (), None
         losses = agent.losses if last.provider != agent.family else ()
-        catalog = self._services.routing.catalog
+        catalog = self.routing.catalog
         head = self.plan.chain[0] if self.plan.chain else None
         planned = family_of(head, catalog) if head is not None else None
         spec = catalog.resolve(last.model)
@@ -245,19 +263,19 @@ class CallRecording:
         if self.done:
             return
         self.done = True
-        self._services.attempt_log.close(self.id)
+        self._attempt_log.close(self.id)
         # The call's budget hold ends when the ledger commits this record (SpendTracker).
         record = self.build(outcome, **ended)
         if outcome == "ok":
             # What this client's answers use, for the next call's budget reservation.
-            self._services.recent_outputs.observe(self.client, record.usage.output_tokens)
+            self._recent_outputs.observe(self.client, record.usage.output_tokens)
             # How soon the model that answered did, for when a late one is hedged.
             answered = [a for a in record.attempts if a.outcome == "ok" and not a.second_opinion]
             if answered:
                 last = answered[-1]
-                self._services.ttfts.observe(last.model, record.task, last.first_token_s)
+                self._ttfts.observe(last.model, record.task, last.first_token_s)
         self._pin(record)
-        await self._services.ledger.record(record)
+        await self._ledger.record(record)
 
     def _pin(self, record: CallRecord) -> None:
         # Pinned before the commit: the agent's next call may come the moment it is read.
@@ -265,36 +283,43 @@ class CallRecording:
         key = pin_key(self.client, self.session, agent.model) if agent is not None else None
         pin = pin_after(record) if key is not None else None
         if key is not None and pin is not None:
-            self._services.pins.set(key, pin)
+            self._pins.set(key, pin)
 
     def abandon(self, error: BaseException | None = None) -> None:
         """The client left, or a bug (`error`) ended the call: queue its record, no wait."""
         if self.done:
             return
         self.done = True
-        self._services.attempt_log.close(self.id)
+        self._attempt_log.close(self.id)
         outcome: CallOutcome = "cancelled" if error is None else "error"
-        self._services.ledger.submit(self.build(outcome, error=error))
+        self._ledger.submit(self.build(outcome, error=error))
 
 
 class EmbeddingCall:
-    """An embeddings call being recorded: its attempts are gathered from dispatch's sink."""
+    """An embeddings call being recorded: its attempts are gathered from dispatch's sink
+    (`attempt_log`), and its record, of the routing generation the call took (`routing`),
+    goes to `ledger`."""
 
     def __init__(
         self,
-        services: Services,
         names: tuple[str, ...],
         explicit: bool,
         user_agent: str | None,
+        *,
+        routing: Routing,
+        attempt_log: AttemptLog,
+        ledger: Ledger,
     ) -> None:
-        self._services = services
+        self._generation = routing.generation
+        self._attempt_log = attempt_log
+        self._ledger = ledger
         self.id = new_call_id()
         self.names = names
         self.explicit = explicit
         self.client = client_name(None, user_agent)
         self.started_at = time.time()
         self._t0 = time.monotonic()
-        self.attempts = services.attempt_log.open(self.id)
+        self.attempts = attempt_log.open(self.id)
         self.done = False
 
     def build(
@@ -314,7 +339,7 @@ class EmbeddingCall:
             kind="embeddings",
             attempts=tuple(self.attempts),
             client=self.client,
-            routing_generation=self._services.routing.generation,
+            routing_generation=self._generation,
             chain=self.names,
             model=dispatch.model if dispatch is not None else None,
             provider=dispatch.provider if dispatch is not None else None,
@@ -333,13 +358,13 @@ class EmbeddingCall:
         if self.done:
             return
         self.done = True
-        self._services.attempt_log.close(self.id)
-        await self._services.ledger.record(self.build(result, error))
+        self._attempt_log.close(self.id)
+        await self._ledger.record(self.build(result, error))
 
     def abandon(self, error: BaseException | None = None) -> None:
         """The client left, or a bug (`error`) ended the call: queue its record, no wait."""
         if self.done:
             return
         self.done = True
-        self._services.attempt_log.close(self.id)
-        self._services.ledger.submit(self.build(error=error))
+        self._attempt_log.close(self.id)
+        self._ledger.submit(self.build(error=error))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -38,6 +38,11 @@ from cortexd.routing.providers import (
     ToolCallDelta,
 )
 from cortexd.services import Services
+
+if TYPE_CHECKING:
+    from cortexd.bookkeeping.spend import SpendTracker
+    from cortexd.pipeline.hedging import RecentTtfts
+    from cortexd.routing.dispatch import Dispatcher
 
 
 class Translator(Protocol):
@@ -113,17 +118,19 @@ def relay_whole(
 
 
 async def relay_stream(
-    services: Services,
+    dispatcher: Dispatcher,
+    spend: SpendTracker,
+    ttfts: RecentTtfts,
     planned: Planned,
     recording: CallRecording,
     failed: Callable[[str, str], bytes],
     translator: Translator,
     losses: tuple[str, ...] = (),
 ) -> Response:
-    """The provider's stream, relayed (or translated); `failed(message, kind)` is the
-    front-end's error event for a stream that breaks after content was sent (``kind``:
-    overloaded or not)."""
-    state, events, first = await open_stream(services, planned, recording)
+    """The provider's stream from `dispatcher` (`open_stream`), relayed (or translated);
+    `failed(message, kind)` is the front-end's error event for a stream that breaks after
+    content was sent (``kind``: overloaded or not)."""
+    state, events, first = await open_stream(dispatcher, spend, ttfts, planned, recording)
     upstream = first.headers if isinstance(first, RawEvent) else ()
     if isinstance(first, StreamEnd):
         upstream = first.response.headers
@@ -177,10 +184,13 @@ async def answer_passthrough(
     `translator(call id)` its writer for an answer from another wire's model."""
     planned, recording = await start_call(services, call)
     writer = translator(recording.id)
+    dispatcher, spend, ttfts = services.dispatcher, services.spend, services.ttfts
     try:
         if call.stream:
-            return await relay_stream(services, planned, recording, failed, writer, call.losses)
-        whole = await answer_whole(services, planned, recording)
+            return await relay_stream(
+                dispatcher, spend, ttfts, planned, recording, failed, writer, call.losses
+            )
+        whole = await answer_whole(dispatcher, services.registry, spend, ttfts, planned, recording)
         return relay_whole(recording, planned, whole, writer, call.losses)
     except BaseException as error:
         # Recorded answers and errors are committed already; this is a bug or a cancellation.

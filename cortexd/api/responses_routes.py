@@ -22,7 +22,7 @@ from cortexd.services import Services
 async def responses(request: Request) -> Response:
     """``POST /v1/responses``: route, dispatch, record; the answer as OpenAI sent it."""
     services: Services = request.app.state.services
-    body = check_body(await read_json(request, services))
+    body = check_body(await read_json(request, services.limits))
     call = responses_call(body, request)
     tools = read_tools(body)
     return await answer_passthrough(

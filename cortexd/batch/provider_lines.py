@@ -87,16 +87,19 @@ async def prepare(
     services: Services, app: Any, apis: dict[str, BatchApi], seq: int, url: str, body: Any
 ) -> Prepared | None:
     """The line made ready for its provider's Batch API, or None where it takes the normal
-    path (see the module's docstring). `apis` keeps the Batch API of each provider met."""
+    path (see the module's docstring). `apis` keeps the Batch API of each provider met. The
+    line is planned by the whole pipeline (`plan_call`), under the routing generation it
+    takes now."""
+    routing = services.routing  # one generation for the whole line
     try:
         call = line_call(app, url, body)
-        planned = await plan_call(services, call)
+        planned = await plan_call(services, routing, call)
     except ApiError:
         return None  # the normal path refuses it, and records it, as it would any call
     plan = planned.plan
     if planned.refusal is not None or planned.second or not plan.chain:
         return None
-    spec = services.routing.catalog.resolve(plan.chain[0])
+    spec = routing.catalog.resolve(plan.chain[0])
     # Only the provider's own endpoint has its Batch API: a model an alias serves from
     # another base URL (a proxy, a gateway) takes the normal path.
     if spec is None or spec.local or spec.base_url is not None:
@@ -132,17 +135,23 @@ async def answer(
     remote_id: str,
     submitted_at: float,
 ) -> Answered:
-    """Answer `line` with `result` in its own wire, and record its call: at the batch price,
-    flagged with the provider's batch, in the month the result arrived."""
-    catalog = services.routing.catalog
+    """Answer `line` with `result` in its own wire, and record its call (`CallRecording`,
+    of the routing generation served now): at the batch price, flagged with the provider's
+    batch, in the month the result arrived."""
+    routing = services.routing
     spec = line.spec
-    price, basis = catalog.batch_price(spec)
+    price, basis = routing.catalog.batch_price(spec)
     call = line.call
     recording = CallRecording(
-        services,
         call.id,
         line.planned.plan,
         line.planned.chat,
+        routing=routing,
+        attempt_log=services.attempt_log,
+        ledger=services.ledger,
+        recent_outputs=services.recent_outputs,
+        ttfts=services.ttfts,
+        pins=services.pins,
         client=call.client,
         project=call.project,
         stream=False,

@@ -284,15 +284,16 @@ class ProviderPhase:
         """The line as it was submitted: planned again (after a restart nothing of it is in
         memory), with the model the journal says it was sent to."""
         services = self._services
+        routing = services.routing  # one generation for the whole line
         call = line_call(self._app, url, body)
         try:
-            planned = await plan_call(services, call)
+            planned = await plan_call(services, routing, call)
         except Refused as refused:  # a budget reached since: the answer is in all the same
             planned = Planned(refused.plan, call.chat, call.chat)
         model = await services.ledger.read(_model_of, self.batch_id, seq)
-        spec = services.routing.catalog.resolve(model) if model else None
+        spec = routing.catalog.resolve(model) if model else None
         if spec is None:
-            spec = services.routing.catalog.resolve(planned.plan.chain[0])
+            spec = routing.catalog.resolve(planned.plan.chain[0])
         assert spec is not None
         return Prepared(seq, url, call, planned, spec, sub.url, {}, ())
 

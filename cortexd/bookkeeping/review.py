@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cortexd.bookkeeping.notices import Notice, Notifier
+from cortexd.bookkeeping.spend import SpendTracker
 from cortexd.context.atomic import FileChangedError, rewrite
 from cortexd.ledger.bookkeeping import rejected
 from cortexd.ledger.evidence import EVIDENCE_DAYS, evidence, week_figures
@@ -98,12 +99,13 @@ def proposal_json(number: int, p: Proposal) -> dict[str, Any]:
     return out
 
 
-def budgets_for_report(services: Services) -> list[dict[str, Any]] | None:
-    """The budgets' rows for the report; None when no budget is set."""
-    budgets = services.routing.table.budgets
+def budgets_for_report(routing: Routing, tracker: SpendTracker) -> list[dict[str, Any]] | None:
+    """The rows of `routing`'s budgets for the report, at the month's settled spend (of
+    `tracker`); None when no budget is set."""
+    budgets = routing.table.budgets
     if not budgets:
         return None
-    spend: Spend = services.spend.committed()
+    spend: Spend = tracker.committed()
     return [
         {
             "scope": s.budget.scope,
@@ -122,19 +124,23 @@ def budgets_for_report(services: Services) -> list[dict[str, Any]] | None:
 PROPOSALS_FRESH_S = 600.0
 
 
-def report_extras(services: Services) -> Callable[[sqlite3.Connection, float], dict[str, Any]]:
-    """What the report adds to the ledger's figures: budgets, the week, the proposals."""
+def report_extras(
+    serving: Callable[[], Routing], routing_path: Path, spend: SpendTracker
+) -> Callable[[sqlite3.Connection, float], dict[str, Any]]:
+    """What the report adds to the ledger's figures: budgets, the week, the proposals.
+    `serving()` is the routing generation served at each writing (a reload replaces it),
+    read from `routing_path` (its text checks the proposals); `spend` the month's."""
     kept: dict[str, Any] = {}  # the last proposals, and what they were computed on
 
     def extras(db: sqlite3.Connection, now: float) -> dict[str, Any]:
-        routing = services.routing
+        routing = serving()  # one generation for the whole report
         key = (routing.generation, *db.execute(_REJECTIONS).fetchone())
         if kept.get("key") != key or now - kept["at"] > PROPOSALS_FRESH_S:
-            text = routing_text(services.routing_path)
+            text = routing_text(routing_path)
             kept.update(key=key, at=now, found=proposals_of(db, routing, now, text))
         proposals, pending = kept["found"]
         return {
-            "budgets": budgets_for_report(services),
+            "budgets": budgets_for_report(routing, spend),
             "week": week_figures(db, now=now),
             "proposals": [proposal_json(i, p) for i, p in enumerate(proposals, 1)],
             "pending": [asdict(p) for p in pending],

@@ -33,7 +33,11 @@ from cortexd.pipeline.pins import PINS_KEPT
 from cortexd.services import Services
 
 if TYPE_CHECKING:
+    from cortexd.context.keys import Keys
     from cortexd.daemon.background import Background
+    from cortexd.ledger import Ledger
+    from cortexd.routing_generation import Routing
+    from cortexd.services import Jobs
 
 log = logging.getLogger("cortexd")
 
@@ -58,7 +62,9 @@ def attach_lifespan(
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await services.ledger.start()
-        job = ReportJob(services.ledger, report, extras=report_extras(services))
+        # The report reads the routing generation served at each writing: a reload swaps it.
+        extras = report_extras(lambda: services.routing, services.routing_path, services.spend)
+        job = ReportJob(services.ledger, report, extras=extras)
         services.ledger.subscribe(job.poke)
         # Hard limits hold from the first call: this month's spend is known before serving,
         # and from then on it is the ledger's commits that settle it (spend.py).
@@ -84,13 +90,14 @@ def attach_lifespan(
                 sessions.last_answers, since=time.time() - pins.ttl_s, sessions=PINS_KEPT
             )
         )
-        tasks = [asyncio.create_task(job.write()), asyncio.create_task(_know_prices(services))]
+        know_prices = _know_prices(services.routing)
+        tasks = [asyncio.create_task(job.write()), asyncio.create_task(know_prices)]
         # The report lives in the context folder, beside inbox/ and captured/. The inbox is
         # there from the first answer; what is dropped in waits for the capture to start.
         with contextlib.suppress(OSError):  # a problem there is the capture's to report
             private_folder(report.parent / "inbox")
         if services.ledger.keep_prompts_days > 0:
-            tasks.append(asyncio.create_task(_prune_hourly(services)))
+            tasks.append(asyncio.create_task(_prune_hourly(services.ledger)))
         app.state.capture_ready = asyncio.Event()
         app.state.started_later = asyncio.Event()
         started: list[Background] = []
@@ -144,7 +151,9 @@ async def _start_background(
         report,
         notices,
         reload=lambda: reload_routing(services, notifier),
-        reloaded=lambda: _after_save(services, notifier),
+        # What is read of `services` is read at each save: the schedule starts later, and a
+        # reload replaces the routing.
+        reloaded=lambda: _after_save(services.schedule, services.keys, services.routing, notifier),
     )
     started.append(background)
     try:
@@ -155,24 +164,29 @@ async def _start_background(
         app.state.started_later.set()
 
 
-def _after_save(services: Services, notifier: SystemdNotifier) -> None:
-    _reloaded(services)
-    notifier.send(f"STATUS={status_line(services)}")
+def _after_save(
+    schedule: Jobs | None, keys: Keys, routing: Routing, notifier: SystemdNotifier
+) -> None:
+    """A saved routing file was taken (`routing` now served): the jobs it affects run, and
+    systemd is told."""
+    _reloaded(schedule)
+    notifier.send(f"STATUS={status_line(keys, routing)}")
 
 
-async def _know_prices(services: Services) -> None:
-    """genai-prices' entries for the catalog's cloud models, extracted by a child process
-    if the file beside the ledger lacks them (the first start after an install or an
-    upgrade): the first call finds them known."""
-    catalog = services.routing.catalog
+async def _know_prices(routing: Routing) -> None:
+    """genai-prices' entries for the cloud models of `routing`'s catalog, extracted by a
+    child process if the file beside the ledger lacks them (the first start after an
+    install or an upgrade): the first call finds them known."""
+    catalog = routing.catalog
     await catalog.prices.ready((s.provider.value, s.model_id) for s in catalog if not s.local)
 
 
-def status_line(services: Services) -> str:
-    """The one-line status systemd shows for the service."""
-    missing = services.keys.missing()
-    keys = f"no key for {', '.join(missing)}" if missing else "all keys present"
-    return f"serving; routing file generation {services.routing.generation}; {keys}"
+def status_line(keys: Keys, routing: Routing) -> str:
+    """The one-line status systemd shows for the service: `routing`'s generation (the one
+    served) and which of the `keys` are missing."""
+    missing = keys.missing()
+    said = f"no key for {', '.join(missing)}" if missing else "all keys present"
+    return f"serving; routing file generation {routing.generation}; {said}"
 
 
 def reload_routing(services: Services, notifier: SystemdNotifier) -> bool:
@@ -181,21 +195,22 @@ def reload_routing(services: Services, notifier: SystemdNotifier) -> bool:
     notifier.send("RELOADING=1")
     done = services.reload()
     if done:
-        _reloaded(services)
-    notifier.send("READY=1", f"STATUS={status_line(services)}")
+        _reloaded(services.schedule)
+    notifier.send("READY=1", f"STATUS={status_line(services.keys, services.routing)}")
     return done
 
 
-def _reloaded(services: Services) -> None:
-    if services.schedule is not None:
-        services.schedule.run_soon("hardware-probe")  # its local rows may have changed
+def _reloaded(schedule: Jobs | None) -> None:
+    """A new routing file is served: the scheduled jobs it affects run now."""
+    if schedule is not None:
+        schedule.run_soon("hardware-probe")  # its local rows may have changed
         # A budget lowered below this month's spend alerts now, not at the next check.
-        services.schedule.run_soon("budget-check")
+        schedule.run_soon("budget-check")
 
 
-async def _prune_hourly(services: Services) -> None:
+async def _prune_hourly(ledger: Ledger) -> None:
     while True:
         await asyncio.sleep(3600)
-        removed = await services.ledger.prune()
+        removed = await ledger.prune()
         if removed:
             log.info("removed %d stored prompts past their retention", removed)

@@ -125,7 +125,7 @@ def attach_process(
                 # Start-up is over (daemon/main paused the collector): what it made stays.
                 gc.freeze()
                 gc.enable()
-                notifier.send("READY=1", f"STATUS={status_line(services)}")
+                notifier.send("READY=1", f"STATUS={status_line(services.keys, services.routing)}")
                 log.info("cortexd serving on %s", listener.path or "the socket systemd passed")
                 try:
                     yield

@@ -17,7 +17,9 @@ from cortexd.routing import RoutePlan, skip_cold
 from cortexd.routing.providers import ProviderError, Warming, Warmth
 
 if TYPE_CHECKING:
-    from cortexd.services import Services
+    from cortexd.routing.providers import ProviderRegistry
+    from cortexd.routing_generation import Routing
+    from cortexd.services import Limits
 
 log = logging.getLogger("cortexd.local")
 
@@ -25,11 +27,11 @@ log = logging.getLogger("cortexd.local")
 WARMTH_TIMEOUT_S = 0.5
 
 
-async def _warmth(services: Services, name: str) -> Warmth | None:
-    spec = services.routing.catalog.resolve(name)
+async def _warmth(routing: Routing, registry: ProviderRegistry, name: str) -> Warmth | None:
+    spec = routing.catalog.resolve(name)
     if spec is None or not spec.local:
         return None
-    provider = services.registry(spec)
+    provider = registry(spec)
     if not isinstance(provider, Warming):
         return None
     with contextlib.suppress(TimeoutError, ProviderError):
@@ -38,15 +40,19 @@ async def _warmth(services: Services, name: str) -> Warmth | None:
     return None
 
 
-async def plan_cold(services: Services, plan: RoutePlan) -> tuple[RoutePlan, tuple[str, ...]]:
-    """The plan with cold local models moved behind the cloud, and the models to load in
-    the background (`warm_in_background`: the caller starts them; planning loads nothing)."""
-    catalog = services.routing.catalog
+async def plan_cold(
+    routing: Routing, registry: ProviderRegistry, limits: Limits, plan: RoutePlan
+) -> tuple[RoutePlan, tuple[str, ...]]:
+    """The plan with cold local models moved behind the cloud (asked of their adapters in
+    `registry`; slower to load than `limits` allow), and the models to load in the
+    background (`warm_in_background`: the caller starts them; planning loads nothing).
+    `routing` is the generation the call took."""
+    catalog = routing.catalog
     local = {n for n in plan.chain if (s := catalog.resolve(n)) and s.local}
     if not plan.chain or plan.chain[0] not in local or len(local) == len(plan.chain):
         return plan, ()  # nothing to gain: the cloud leads, or there is no cloud to answer
-    warmth = {n: w for n in local if (w := await _warmth(services, n)) is not None}
-    decided = skip_cold(plan.chain, local, warmth, services.limits.warm_up_budget_s)
+    warmth = {n: w for n in local if (w := await _warmth(routing, registry, n)) is not None}
+    decided = skip_cold(plan.chain, local, warmth, limits.warm_up_budget_s)
     if not decided.skipped:
         return plan, ()
     reasons = tuple(f"{m} skipped: {why}" for m, why in decided.skipped)
@@ -59,12 +65,18 @@ async def plan_cold(services: Services, plan: RoutePlan) -> tuple[RoutePlan, tup
     return planned, tuple(decided.warm)
 
 
-def warm_in_background(services: Services, name: str) -> None:
-    """Load `name` in a task of its own (once at a time per model); failures are logged."""
-    if name in services.warming:
+def warm_in_background(
+    routing: Routing,
+    registry: ProviderRegistry,
+    warming: dict[str, asyncio.Task[None]],
+    name: str,
+) -> None:
+    """Load `name` (of `routing`'s catalog, by its adapter in `registry`) in a task of its
+    own, kept in `warming` while it loads (once at a time per model); failures are logged."""
+    if name in warming:
         return
-    spec = services.routing.catalog.resolve(name)
-    provider = services.registry(spec) if spec is not None else None
+    spec = routing.catalog.resolve(name)
+    provider = registry(spec) if spec is not None else None
     if spec is None or not isinstance(provider, Warming):
         return
 
@@ -75,6 +87,6 @@ def warm_in_background(services: Services, name: str) -> None:
         except ProviderError as error:
             log.warning("could not load %s ahead of its calls: %s", name, error)
         finally:
-            services.warming.pop(name, None)
+            warming.pop(name, None)
 
-    services.warming[name] = asyncio.create_task(load())
+    warming[name] = asyncio.create_task(load())

@@ -17,8 +17,9 @@ from cortexd.routing import ModelSpec, call_estimate
 from cortexd.routing.dispatch import HedgePolicy, estimate_tokens, hedge_threshold
 
 if TYPE_CHECKING:
+    from cortexd.bookkeeping.spend import SpendTracker
     from cortexd.pipeline.plan import Planned
-    from cortexd.services import Services
+    from cortexd.routing_generation import Routing
 
 #: Time-to-first-token samples kept per model and task.
 KEPT = 50
@@ -53,13 +54,21 @@ class RecentTtfts:
 
 
 def hedge_policy(
-    services: Services, planned: Planned, call_id: str, *, session: str | None = None
+    routing: Routing,
+    spend: SpendTracker,
+    ttfts: RecentTtfts,
+    planned: Planned,
+    call_id: str,
+    *,
+    session: str | None = None,
 ) -> HedgePolicy | None:
-    """The call's hedging rules; None where it may not hedge at all. A started race holds
-    the fallback's estimate in the call's budget hold beside the primary's. A coding
-    agent's `session` is raced only inside the provider it is on (`pipeline/pins`)."""
+    """The call's hedging rules under `routing` (the generation the call took); None where
+    it may not hedge at all. A late primary is one past its `ttfts` threshold. A started
+    race holds the fallback's estimate in the call's budget hold (`spend`) beside the
+    primary's. A coding agent's `session` is raced only inside the provider it is on
+    (`pipeline/pins`)."""
     plan = planned.plan
-    table = services.routing.table
+    table = routing.table
     if plan.local_only or len(plan.chain) < 2:
         return None
     route = table.routes.get(plan.task)
@@ -75,20 +84,20 @@ def hedge_policy(
         from cortexd.api.budgets import within_budget  # the budgets' own rule for extras
 
         index = chain.index(partner.name) if partner.name in chain else 0
-        primary = services.routing.catalog.resolve(chain[index - 1]) if index else None
+        primary = routing.catalog.resolve(chain[index - 1]) if index else None
         if session and primary is not None and primary.provider != partner.provider:
             # A race won by another provider would move the session on a whim.
             return "a hedge never moves a session to another provider"
 
-        kept, why = within_budget(services, (partner.name,), planned.priced)
+        kept, why = within_budget(routing, spend, (partner.name,), planned.priced)
         return None if kept else ("; ".join(why) or "past a budget")
 
     def started(partner: ModelSpec) -> None:
-        estimate = call_estimate(services.routing.catalog, planned.priced)(partner)
-        services.spend.reserve(call_id, partner.provider.value, estimate, more=True)
+        estimate = call_estimate(routing.catalog, planned.priced)(partner)
+        spend.reserve(call_id, partner.provider.value, estimate, more=True)
 
     return HedgePolicy(
-        after_s=lambda primary: services.ttfts.threshold(primary.name, plan.task),
+        after_s=lambda primary: ttfts.threshold(primary.name, plan.task),
         refusal=refusal,
         started=started,
     )

@@ -35,6 +35,8 @@ from cortexd.routing import (
 from cortexd.routing.providers import ChatMessage, ChatRequest, TextPart
 
 if TYPE_CHECKING:
+    from cortexd.bookkeeping.recent_outputs import RecentOutputs
+    from cortexd.routing.dispatch import Dispatcher
     from cortexd.routing_generation import Routing
     from cortexd.services import Services
 
@@ -109,12 +111,12 @@ def as_far_as_known(route: RouteRequest, *, task: str | None = None) -> RoutePla
     return RoutePlan(task, (), decided_by, (), tuple(route.messages), local_only=route.local_only)
 
 
-def _route(services: Services, routing: Routing, route: RouteRequest, sim: object) -> RoutePlan:
-    """The router's plan, with the models health holds back still in it: `_healthy` takes
-    them out, and knows which of them were ahead of the first model left."""
-    local = services.local.active_models
+def _route(routing: Routing, active: frozenset[str], route: RouteRequest, sim: object) -> RoutePlan:
+    """The router's plan (`active`: the local models active on this machine), with the
+    models health holds back still in it: `_healthy` takes them out, and knows which of
+    them were ahead of the first model left."""
     try:
-        return routing.router.plan(route, Availability(local), sim)  # type: ignore[arg-type]
+        return routing.router.plan(route, Availability(active), sim)  # type: ignore[arg-type]
     except (UnknownModelError, UnknownTaskError) as error:
         model = isinstance(error, UnknownModelError)
         names = routing.catalog.names() if model else routing.table.task_types()
@@ -139,10 +141,11 @@ def _route(services: Services, routing: Routing, route: RouteRequest, sim: objec
 
 
 def _healthy(
-    services: Services, routing: Routing, plan: RoutePlan
+    dispatcher: Dispatcher, routing: Routing, plan: RoutePlan
 ) -> tuple[RoutePlan, tuple[str, ...]]:
-    """`plan` without the models health holds back now (an open circuit, a paused
-    provider), each skipped with why, and those of them ahead of its first model left.
+    """`plan` without the models the dispatcher's health holds back now (an open circuit,
+    a paused provider), each skipped with why, and those of them ahead of its first model
+    left.
 
     With every model held back the call is refused (503 ``no_route``), and told to retry
     when the first of them may be tried again: a circuit's cooldown, not a flat minute.
@@ -150,7 +153,7 @@ def _healthy(
     chain = plan.chain
     # The chain's own models: an agent's model named by its id is not in the catalog's list.
     in_chain = {n: spec for n in chain if (spec := routing.catalog.resolve(n)) is not None}
-    held = services.dispatcher.health.unavailable(in_chain)
+    held = dispatcher.health.unavailable(in_chain)
     out = tuple((n, held[n]) for n in chain if n in held)
     if not out:
         return plan, ()
@@ -163,7 +166,7 @@ def _healthy(
     which = "is local-only and no local model" if plan.local_only else "has no model that"
     message = f"'{plan.task}' {which} can serve it right now ({detail})"
     specs = [spec for n, _ in out if (spec := routing.catalog.resolve(n)) is not None]
-    free_in = services.dispatcher.health.free_in(specs)
+    free_in = dispatcher.health.free_in(specs)
     raise Refused(
         503,
         message,
@@ -183,10 +186,11 @@ def _classified_as(routed: RoutePlan, pinned: RoutePlan) -> RoutePlan:
     return replace(pinned, reasons=reasons, classification=routed.classification)
 
 
-async def route_call(services: Services, call: Call) -> RoutePlan:
-    """The router's plan, kept in the agent's provider family where the call has one, and
-    without the models health holds back."""
-    return (await _routed(services, call)).plan
+async def route_call(services: Services, routing: Routing, call: Call) -> RoutePlan:
+    """The router's plan under `routing` (the generation the call took), kept in the
+    agent's provider family where the call has one, and without the models health holds
+    back."""
+    return (await _routed(services, routing, call)).plan
 
 
 @dataclass(frozen=True)
@@ -197,24 +201,24 @@ class _Routed:
     move: str | None = None
 
 
-async def _routed(services: Services, call: Call) -> _Routed:
+async def _routed(services: Services, routing: Routing, call: Call) -> _Routed:
     """`route_call`'s plan, the models passed over ahead of its first (`_healthy`), and
     for an agent's session its pin and why the call moves it."""
-    routing = services.routing  # one generation for the whole request
+    active = services.local.active_models  # the local rows as the call starts
     # Only when the task type will be classified and the local embedder is active; bounded
     # by a short timeout, after which the classifier decides without it.
-    similarity = await services.similarity.scores(routing, services.local.active_models, call.route)
+    similarity = await services.similarity.scores(routing, active, call.route)
     if call.family is None:
-        plan = _route(services, routing, call.route, similarity)
-        return _Routed(*_healthy(services, routing, plan))
+        plan = _route(routing, active, call.route, similarity)
+        return _Routed(*_healthy(services.dispatcher, routing, plan))
     agent = call.agent_model
     asked = replace(call.route, model=agent if routed_mode(agent) else "auto")
-    routed = _route(services, routing, asked, similarity)
+    routed = _route(routing, active, asked, similarity)
     pinned = None
     if not routed_mode(agent):
         # The task is the one just classified: the person's words are read once.
         given = replace(call.route, task=routed.task)
-        pinned = _classified_as(routed, _route(services, routing, given, similarity))
+        pinned = _classified_as(routed, _route(routing, active, given, similarity))
     # Another wire's model answers translated (relay.Translator): an override to any model
     # is taken, routed mode follows the routing table, and the agent's own model falls back
     # within its family first, then across providers.
@@ -229,23 +233,25 @@ async def _routed(services: Services, call: Call) -> _Routed:
     pin = services.pins.get(pin_key(call.client, call.session, agent))
     plan = stay_pinned(plan, pin, call.turn, routing.catalog)
     # Health last: the family's models are the ones whose circuits matter to this call.
-    plan, passed_over = _healthy(services, routing, plan)
+    plan, passed_over = _healthy(services.dispatcher, routing, plan)
     plan, move = planned_move(plan, pin, routed=routed_mode(agent), catalog=routing.catalog)
     return _Routed(plan, passed_over, pin, move)
 
 
-async def plan_call(services: Services, call: Call) -> Planned:
-    """Every decision about `call` before anything is sent (see the module's docstring);
-    raises `Refused` for a call that may not be sent."""
-    routed = await _routed(services, call)
+async def plan_call(services: Services, routing: Routing, call: Call) -> Planned:
+    """Every decision about `call` before anything is sent (see the module's docstring),
+    under `routing`: the generation the call took as it started, used throughout. Raises
+    `Refused` for a call that may not be sent."""
+    routed = await _routed(services, routing, call)
     plan = routed.plan
-    chat = keep_forward(call, plan, _reworded(services, call, plan))
-    estimated = _as_estimated(services, call, chat)
-    plan, refusal, hold = budget_plan(services, plan, estimated)
-    plan, warm = await plan_cold(services, plan)
+    chat = keep_forward(call, plan, _reworded(routing, call, plan))
+    estimated = _as_estimated(services.recent_outputs, call, chat)
+    active = services.local.active_models
+    plan, refusal, hold = budget_plan(routing, services.spend, active, plan, estimated)
+    plan, warm = await plan_cold(routing, services.registry, services.limits, plan)
     second = call.second_opinion
-    found = services.routing.table.find_task(plan.task)
-    if found and found in services.routing.table.cross_validation and call.family is None:
+    found = routing.table.find_task(plan.task)
+    if found and found in routing.table.cross_validation and call.family is None:
         second = True
         plan = replace(plan, reasons=(*plan.reasons, f"'{found}' is cross-validated"))
     return Planned(
@@ -263,7 +269,7 @@ def keep_forward(call: Call, plan: RoutePlan, chat: ChatRequest) -> ChatRequest:
     return chat
 
 
-def _reworded(services: Services, call: Call, plan: RoutePlan) -> ChatRequest:
+def _reworded(routing: Routing, call: Call, plan: RoutePlan) -> ChatRequest:
     """`call.chat` with the person's words as the router left them (an override phrase
     removed), in our request and in the client's own body: the latest turn's, and each
     earlier turn's override phrase too, so that every turn of a session sends its history
@@ -275,7 +281,7 @@ def _reworded(services: Services, call: Call, plan: RoutePlan) -> ChatRequest:
     text = next((m.content for m in reversed(plan.messages) if m.role == "user"), None)
     if text is not None and text != call.route.prompt:
         chat = _reworded_chat(chat, call, call.route.prompt, text, earlier=False)
-    router = services.routing.router
+    router = routing.router
     if router.table.mode is not Mode.STATIC_WITH_OVERRIDE:
         return chat  # the router read no directive in them either: they go as typed
     for words in call.earlier[-MAX_TURNS:]:  # as many as the router reads
@@ -331,12 +337,13 @@ def _reworded_chat(
 FIRST_CALLS_OUTPUT = 4096
 
 
-def _as_estimated(services: Services, call: Call, chat: ChatRequest) -> ChatRequest:
+def _as_estimated(recent: RecentOutputs, call: Call, chat: ChatRequest) -> ChatRequest:
     """The request as a budget should price it: an answer the size this client's calls
-    really get (their recent 90th percentile), not the cap it asks for (Claude Code asks
-    for 64,000 tokens on every call, and one check against that would block a session)."""
+    really get (their recent 90th percentile in `recent`), not the cap it asks for (Claude
+    Code asks for 64,000 tokens on every call, and one check against that would block a
+    session)."""
     cap = chat.max_tokens
-    typical = services.recent_outputs.typical(call.client) or FIRST_CALLS_OUTPUT
+    typical = recent.typical(call.client) or FIRST_CALLS_OUTPUT
     if cap is None or typical >= cap:
         return chat
     return replace(chat, max_tokens=max(typical, 1))

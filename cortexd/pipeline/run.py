@@ -3,9 +3,10 @@
 Front-ends call `start_call` (the plan, and the call's record opened), then `answer_whole`
 (one answer, with a second opinion where the plan asks for one) or `open_stream` (the first
 event of the model that answers, so that an error before any byte is sent is still a plain
-HTTP error). Every call that reaches routing is on the record, a refused one too (no route,
-an unknown name, a budget). Errors leave here as `ApiError`s carrying the call's id, which
-each front-end encodes in its own shape.
+HTTP error). A call takes one routing generation as it starts and keeps it to its end: its
+record holds it (`CallRecording.routing`). Every call that reaches routing is on the record,
+a refused one too (no route, an unknown name, a budget). Errors leave here as `ApiError`s
+carrying the call's id, which each front-end encodes in its own shape.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ from cortexd.routing.providers import (
 )
 
 if TYPE_CHECKING:
+    from cortexd.bookkeeping.spend import SpendTracker
+    from cortexd.pipeline.hedging import RecentTtfts
+    from cortexd.routing.dispatch import Dispatcher, HedgePolicy
+    from cortexd.routing.providers import ProviderRegistry
+    from cortexd.routing_generation import Routing
     from cortexd.services import Services
 
 
@@ -53,10 +59,11 @@ class Whole:
     opinion: SecondOpinion | None = None
 
 
-async def ready_for(services: Services, names: Iterable[str]) -> None:
-    """The adapters (and SDKs) of the models `names` built, and their genai-prices entries
-    known, side by side: dispatch never imports on the loop, nor loads the price snapshot."""
-    catalog, registry = services.routing.catalog, services.registry
+async def ready_for(routing: Routing, registry: ProviderRegistry, names: Iterable[str]) -> None:
+    """The adapters (and SDKs) in `registry` of the models `names` (of `routing`'s catalog)
+    built, and their genai-prices entries known, side by side: dispatch never imports on
+    the loop, nor loads the price snapshot."""
+    catalog = routing.catalog
     specs = [spec for name in names if (spec := catalog.resolve(name)) is not None]
     priced = [(s.provider.value, s.model_id) for s in specs if not s.local]
     # Every call asks; after the first few there is nothing to wait for, and no task is made.
@@ -96,33 +103,46 @@ def too_long(error: ChainExhaustedError) -> bool:
 
 
 async def start_call(services: Services, call: Call) -> tuple[Planned, CallRecording]:
-    """The call planned (`plan_call`) and its record opened (`open_call`). A call refused
-    on the way is committed as an error before its `ApiError` leaves, with the call's id,
-    and a planning step that failed for another reason is queued as one."""
+    """The call planned (`plan_call`) and its record opened (`open_call`), both under the
+    routing generation the call takes now. A call refused on the way is committed as an
+    error before its `ApiError` leaves, with the call's id, and a planning step that failed
+    for another reason is queued as one."""
+    routing = services.routing  # one generation for the whole call
     try:
-        planned = await plan_call(services, call)
+        planned = await plan_call(services, routing, call)
     except ApiError as error:
         plan = error.plan if isinstance(error, Refused) else as_far_as_known(call.route)
         cause = error.cause if isinstance(error, Refused) else error
-        await _recording(services, call, plan).commit("error", error=cause)
+        await _recording(services, routing, call, plan).commit("error", error=cause)
         error.call_id = call.id
         raise
     except BaseException as error:
         # A bug, or the client left while the plan was made: on the record all the same.
         bug = None if isinstance(error, asyncio.CancelledError) else error
-        _recording(services, call, as_far_as_known(call.route)).abandon(bug)
+        _recording(services, routing, call, as_far_as_known(call.route)).abandon(bug)
         raise
-    return planned, await open_call(services, call, planned)
+    return planned, await open_call(services, routing, call, planned)
 
 
 def _recording(
-    services: Services, call: Call, plan: RoutePlan, planned: Planned | None = None
+    services: Services,
+    routing: Routing,
+    call: Call,
+    plan: RoutePlan,
+    planned: Planned | None = None,
 ) -> CallRecording:
+    """The call's record, opened under `routing`, its attempts from the attempt log, and
+    what it teaches (answer sizes, times to first token, a session's pin) kept."""
     return CallRecording(
-        services,
         call.id,
         plan,
         planned.chat if planned is not None else call.chat,
+        routing=routing,
+        attempt_log=services.attempt_log,
+        ledger=services.ledger,
+        recent_outputs=services.recent_outputs,
+        ttfts=services.ttfts,
+        pins=services.pins,
         client=call.client,
         project=call.project,
         stream=call.stream,
@@ -141,16 +161,20 @@ def _recording(
     )
 
 
-async def open_call(services: Services, call: Call, planned: Planned) -> CallRecording:
-    """The call's record, opened: a refused call is committed and raises a 429
-    ``budget_exceeded``; an allowed one holds its estimate and starts loading cold local
-    models the plan put behind the cloud. The SDKs of the chain's providers are loaded
-    first (off the loop), and no other: a call waits for what it uses."""
-    await ready_for(services, planned.chain)
+async def open_call(
+    services: Services, routing: Routing, call: Call, planned: Planned
+) -> CallRecording:
+    """The call's record, opened under `routing` (the generation it was planned with): a
+    refused call is committed and raises a 429 ``budget_exceeded``; an allowed one holds
+    its estimate and starts loading cold local models the plan put behind the cloud. The
+    SDKs of the chain's providers are loaded first (off the loop), and no other: a call
+    waits for what it uses."""
+    await ready_for(routing, services.registry, planned.chain)
     # The budgets are asked again, with no await from here to the reservation: calls that
     # planned together cannot all slip past a hard limit before any of them holds its share.
-    plan, refusal, hold = budget_plan(services, planned.plan, planned.priced)
-    recording = _recording(services, call, plan, planned)
+    active = services.local.active_models
+    plan, refusal, hold = budget_plan(routing, services.spend, active, planned.plan, planned.priced)
+    recording = _recording(services, routing, call, plan, planned)
     if refusal is not None:
         await recording.commit("error", error=BudgetExceededError(refusal))
         month_end = services.spend.month.end
@@ -166,23 +190,33 @@ async def open_call(services: Services, call: Call, planned: Planned) -> CallRec
     if hold is not None:
         services.spend.reserve(recording.id, *hold)
     for model in planned.warm:
-        warm_in_background(services, model)
+        warm_in_background(routing, services.registry, services.warming, model)
     return recording
 
 
-async def answer_whole(services: Services, planned: Planned, recording: CallRecording) -> Whole:
-    """The whole answer, committed; with a second opinion when the plan asks for one."""
+async def answer_whole(
+    dispatcher: Dispatcher,
+    registry: ProviderRegistry,
+    spend: SpendTracker,
+    ttfts: RecentTtfts,
+    planned: Planned,
+    recording: CallRecording,
+) -> Whole:
+    """The whole answer from `dispatcher`, committed; with a second opinion when the plan
+    asks for one (its models' adapters built in `registry`, within the budgets at the
+    month's `spend`). A late primary is hedged by its `ttfts` (`hedge_policy`). The call
+    keeps the routing generation its record was opened with."""
     plan, chat = planned.plan, planned.chat
+    routing = recording.routing
     opinion = None
     try:
         if planned.second:
-            routing = services.routing
             chosen = second_model_for(plan.task, plan.chain, routing.table, routing.catalog)
-            seconds, held = within_budget(services, (chosen,) if chosen else (), chat)
-            judges, judges_held = within_budget(services, judge_chain(routing.table), chat)
-            await ready_for(services, (*seconds, *judges))
+            seconds, held = within_budget(routing, spend, (chosen,) if chosen else (), chat)
+            judges, judges_held = within_budget(routing, spend, judge_chain(routing.table), chat)
+            await ready_for(routing, registry, (*seconds, *judges))
             opinion = await cross_validate(
-                services.dispatcher,
+                dispatcher,
                 planned.chain,
                 chat,
                 task=plan.task,
@@ -194,12 +228,12 @@ async def answer_whole(services: Services, planned: Planned, recording: CallReco
             )
             result = opinion.main
         else:
-            result = await services.dispatcher.complete(
+            result = await dispatcher.complete(
                 planned.chain,
                 chat,
                 task=plan.task,
                 request_id=recording.id,
-                hedge=hedge_policy(services, planned, recording.id, session=recording.session),
+                hedge=_hedge(spend, ttfts, planned, recording),
             )
     except (ProviderError, ChainExhaustedError) as error:
         await recording.commit("error", error=error)
@@ -209,17 +243,22 @@ async def answer_whole(services: Services, planned: Planned, recording: CallReco
 
 
 async def open_stream(
-    services: Services, planned: Planned, recording: CallRecording
+    dispatcher: Dispatcher,
+    spend: SpendTracker,
+    ttfts: RecentTtfts,
+    planned: Planned,
+    recording: CallRecording,
 ) -> tuple[Dispatch, AsyncIterator[StreamEvent], StreamEvent]:
-    """The dispatch state, its events, and the first of them (errors before it are
-    committed and raised as `ApiError`s: nothing has been sent yet)."""
+    """The dispatch state of the call streamed by `dispatcher`, its events, and the first
+    of them (errors before it are committed and raised as `ApiError`s: nothing has been
+    sent yet). A late primary is hedged by its `ttfts`, a race held against `spend`."""
     plan = planned.plan
-    state, events = services.dispatcher.stream(
+    state, events = dispatcher.stream(
         planned.chain,
         planned.chat,
         task=plan.task,
         request_id=recording.id,
-        hedge=hedge_policy(services, planned, recording.id, session=recording.session),
+        hedge=_hedge(spend, ttfts, planned, recording),
     )
     try:
         first = await anext(events)
@@ -227,3 +266,11 @@ async def open_stream(
         await recording.commit("error", dispatch=state, error=error)
         raise provider_error(error, recording.id) from None
     return state, events, first
+
+
+def _hedge(
+    spend: SpendTracker, ttfts: RecentTtfts, planned: Planned, recording: CallRecording
+) -> HedgePolicy | None:
+    """The call's hedging rules, under the routing generation its record was opened with."""
+    routing = recording.routing
+    return hedge_policy(routing, spend, ttfts, planned, recording.id, session=recording.session)
