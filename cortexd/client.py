@@ -2,7 +2,9 @@
 
 Sync (`Client`) and async (`AsyncClient`) over an httpx2 Unix-socket transport — httpx2 is
 the HTTP package the official SDKs use, so one HTTP stack serves cortexd and its clients.
-Errors come back as `DaemonError` with the daemon's message, or `DaemonNotRunning`.
+Errors come back as `DaemonError` with the daemon's message, or `DaemonNotRunning`. Chat
+answers, their stream, plans and health come back typed (`cortexd.client_answers`); the
+management endpoints (stats, costs, batches, …) as their JSON.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from urllib.parse import quote
 
 import httpx2
 
+from cortexd.client_answers import ChatAnswer, ChatChunk, Health, Plan
 from cortexd.context.environment import Environment
 from cortexd.context.paths import Paths
 from cortexd.errors import CortexError
@@ -139,26 +142,23 @@ class Client:
         _raise_for(answer)
         return answer.json()
 
-    def health(self, check_all: bool = False) -> dict[str, Any]:
+    def health(self, check_all: bool = False) -> Health:
         """``GET /v1/health``; `check_all` asks every provider, loading SDKs no call has."""
         path = "/v1/health?check=all" if check_all else "/v1/health"
-        result: dict[str, Any] = self._request("GET", path)
-        return result
+        return Health.from_json(self._request("GET", path))
 
     def models(self) -> dict[str, Any]:
         """``GET /v1/models``."""
         result: dict[str, Any] = self._request("GET", "/v1/models")
         return result
 
-    def route(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def route(self, body: Mapping[str, Any]) -> Plan:
         """``POST /v1/route``: the plan for a chat body."""
-        result: dict[str, Any] = self._request("POST", "/v1/route", dict(body))
-        return result
+        return Plan.from_json(self._request("POST", "/v1/route", dict(body)))
 
-    def chat(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def chat(self, body: Mapping[str, Any]) -> ChatAnswer:
         """``POST /v1/chat/completions`` without streaming."""
-        result: dict[str, Any] = self._request("POST", "/v1/chat/completions", dict(body))
-        return result
+        return ChatAnswer.from_json(self._request("POST", "/v1/chat/completions", dict(body)))
 
     def batch(self, method: str, tail: str = "", body: Any = None) -> dict[str, Any]:
         """``/v1/cortex/batches`` and below: `tail` is ``/estimate``, ``/ID``, ``/ID/cancel``."""
@@ -243,9 +243,10 @@ class Client:
             "GET", "/v1/calls", params=params, timeout=httpx2.Timeout(None, connect=2.0)
         )
 
-    def stream(self, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    def stream(self, body: Mapping[str, Any]) -> Iterator[ChatChunk]:
         """``POST /v1/chat/completions`` streaming: the chunks as they arrive."""
-        yield from self._sse("POST", "/v1/chat/completions", json=dict(body))
+        for event in self._sse("POST", "/v1/chat/completions", json=dict(body)):
+            yield ChatChunk.from_json(event)
 
     def _sse(self, method: str, path: str, **options: Any) -> Iterator[dict[str, Any]]:
         _probe(self.socket)
@@ -290,17 +291,15 @@ class AsyncClient:
         _raise_for(answer)
         return answer.json()
 
-    async def health(self) -> dict[str, Any]:
+    async def health(self) -> Health:
         """``GET /v1/health``."""
-        result: dict[str, Any] = await self._request("GET", "/v1/health")
-        return result
+        return Health.from_json(await self._request("GET", "/v1/health"))
 
-    async def chat(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def chat(self, body: Mapping[str, Any]) -> ChatAnswer:
         """``POST /v1/chat/completions`` without streaming."""
-        result: dict[str, Any] = await self._request("POST", "/v1/chat/completions", dict(body))
-        return result
+        return ChatAnswer.from_json(await self._request("POST", "/v1/chat/completions", dict(body)))
 
-    async def stream(self, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self, body: Mapping[str, Any]) -> AsyncIterator[ChatChunk]:
         """``POST /v1/chat/completions`` streaming: the chunks as they arrive."""
         _probe(self.socket)
         try:
@@ -310,7 +309,7 @@ class AsyncClient:
                     _raise_for(answer)
                 async for line in answer.aiter_lines():
                     for event in _events(iter([line])):
-                        yield event
+                        yield ChatChunk.from_json(event)
                     if line == "data: [DONE]":
                         return
         except (httpx2.ConnectError, FileNotFoundError) as exc:

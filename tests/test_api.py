@@ -25,6 +25,7 @@ from support.daemon import remove_home
 from support.fakes import FakeAnthropic, FakeOpenAI, Fault, Turn
 
 from cortexd.api.tcp_guard import TcpGuard
+from cortexd.client_answers import CallInfo, Health
 from cortexd.services import Limits
 
 KEY_A, KEY_O = ANTHROPIC_KEY, OPENAI_KEY
@@ -398,18 +399,15 @@ def test_cortex_route_asks_the_running_daemon(app: App) -> None:
     assert json.loads(local.stdout)["routing_file"] != plan["routing_file"]
 
 
-async def _async_client_round_trip(socket: Path) -> tuple[dict[str, object], list[str]]:
+async def _async_client_round_trip(socket: Path) -> tuple[Health, list[str], CallInfo | None]:
     from cortexd.client import AsyncClient, chat_body
 
     async with AsyncClient(socket) as client:
         health = await client.health()
         body = chat_body([{"role": "user", "content": "hi"}], model="sonnet", stream=True)
-        texts = [
-            c["choices"][0]["delta"].get("content") or ""
-            async for c in client.stream(body)
-            if c.get("choices")
-        ]
-    return health, texts
+        chunks = [c async for c in client.stream(body)]
+    # cortexd's account comes on the answer's closing chunks.
+    return health, [c.text for c in chunks], next((c.cortex for c in chunks if c.cortex), None)
 
 
 def test_the_async_client_library(app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]) -> None:
@@ -417,8 +415,29 @@ def test_the_async_client_library(app: App, fresh: tuple[FakeAnthropic, FakeOpen
 
     anthropic_fake, _ = fresh
     anthropic_fake.enqueue(Turn(text="hello there"))
-    health, texts = asyncio.run(_async_client_round_trip(app.socket))
-    assert health["status"] == "ok" and "".join(texts) == "hello there"
+    health, texts, cortex = asyncio.run(_async_client_round_trip(app.socket))
+    assert health.status == "ok" and health.pid > 1 and health.routing_file.generation >= 1
+    assert "".join(texts) == "hello there"
+    assert cortex is not None and cortex.model == "sonnet" and cortex.provider == "anthropic"
+
+
+def test_the_client_library_answers_typed_objects(
+    app: App, fresh: tuple[FakeAnthropic, FakeOpenAI]
+) -> None:
+    from cortexd.client import Client, chat_body
+
+    anthropic_fake, _ = fresh
+    anthropic_fake.enqueue(Turn(text="the answer"))
+    with Client(app.socket) as client:
+        answer = client.chat(chat_body([{"role": "user", "content": "hi"}], model="sonnet"))
+        plan = client.route(chat_body([{"role": "user", "content": "use haiku for this: hi"}]))
+    assert answer.text == "the answer" and answer.finish_reason == "stop"
+    assert answer.cortex.model == "sonnet" and answer.cortex.id is not None
+    assert answer.usage is not None and answer.usage.completion_tokens > 0
+    assert answer.cortex.cost_usd is not None and answer.cortex.cost_usd > 0
+    assert answer.json["choices"][0]["message"]["content"] == "the answer"  # the whole answer
+    assert plan.primary == "haiku" and plan.decided_by == "override"
+    assert plan.override is not None and plan.override.model == "haiku"
 
 
 def test_a_second_opinion_through_the_api(

@@ -8,7 +8,7 @@ naming the field at fault.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -25,13 +25,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+#: The body model a route parses into; `parse_body` answers that very type.
+M = TypeVar("M", bound=_Model)
+
+
 def _describe(error: ValidationError) -> tuple[str, str | None]:
     first = error.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
     return f"{where}: {first['msg']}" if where else first["msg"], where or None
 
 
-def parse_body(data: object, model: type[_Model]) -> Any:
+def parse_body(data: object, model: type[M]) -> M:
     """Validate a decoded JSON body against `model`; refuse credential and upstream fields."""
     if not isinstance(data, dict):
         raise ApiError(400, "the request body must be a JSON object")

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from cortexd.client_answers import CallInfo
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("ask", help="ask through the daemon and stream the answer")
@@ -28,19 +30,20 @@ def register(sub: Any) -> None:
 SHORT_ID = 12
 
 
-def describe(cortex: dict[str, Any]) -> str:
+def describe(cortex: CallInfo) -> str:
     """One line: model, provider, task, fallback, cost, and the call's id for `cortex why`.
 
-    >>> describe({"model": "sonnet", "provider": "anthropic", "task": "Meeting summary",
-    ...           "cost_usd": "0.000074", "id": "19216780a635bc87793b2e20"})
+    >>> from decimal import Decimal
+    >>> describe(CallInfo(id="19216780a635bc87793b2e20", task="Meeting summary",
+    ...                   model="sonnet", provider="anthropic", cost_usd=Decimal("0.000074")))
     '[sonnet via anthropic, Meeting summary, $0.000074, call 19216780a635]'
     """
-    cost = cortex.get("cost_usd")
+    cost = cortex.cost_usd
     price = "price unknown" if cost is None else f"${float(cost):.6f}"
-    fallback = ", fallback" if cortex.get("fallback") else ""
-    who = f"{cortex.get('model')} via {cortex.get('provider')}"
-    call = f", call {str(cortex['id'])[:SHORT_ID]}" if cortex.get("id") else ""
-    return f"[{who}, {cortex.get('task')}{fallback}, {price}{call}]"
+    fallback = ", fallback" if cortex.fallback else ""
+    who = f"{cortex.model} via {cortex.provider}"
+    call = f", call {cortex.id[:SHORT_ID]}" if cortex.id else ""
+    return f"[{who}, {cortex.task}{fallback}, {price}{call}]"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,32 +63,28 @@ def run(args: argparse.Namespace) -> int:
             # Both answers are needed whole before they can be shown side by side.
             answer = client.chat(chat_body(messages, model=args.model, **options))
             if args.json:
-                print(json.dumps(answer, indent=2, ensure_ascii=False))
+                print(json.dumps(answer.json, indent=2, ensure_ascii=False))
                 return 0
-            cortex_block = answer.get("cortex") or {}
-            choice = (answer.get("choices") or [{}])[0]
-            _opinions((choice.get("message") or {}).get("content") or "", cortex_block)
-            print(describe(cortex_block), file=sys.stderr)
+            _opinions(answer.text, answer.cortex)
+            print(describe(answer.cortex), file=sys.stderr)
             return 0
         body = chat_body(messages, model=args.model, stream=True, **options)
-        cortex: dict[str, Any] = {}
+        cortex = CallInfo()
         for chunk in client.stream(body):
-            cortex = chunk.get("cortex") or cortex
-            for choice in chunk.get("choices") or ():
-                text = (choice.get("delta") or {}).get("content")
-                if text:
-                    sys.stdout.write(text)
-                    sys.stdout.flush()
+            cortex = chunk.cortex or cortex
+            if chunk.text:
+                sys.stdout.write(chunk.text)
+                sys.stdout.flush()
         sys.stdout.write("\n")
-        if cortex.get("second_opinion"):  # a Cross-Validation task: checked without asking
+        if cortex.second_opinion:  # a Cross-Validation task: checked without asking
             _opinions(None, cortex)
         print(describe(cortex), file=sys.stderr)
     return 0
 
 
-def _opinions(answer: str | None, cortex: dict[str, Any]) -> None:
+def _opinions(answer: str | None, cortex: CallInfo) -> None:
     # rich is loaded only when there is a second opinion to show.
     from cortexd.cli.common import rich_console
     from cortexd.cli.opinion_view import show_opinions
 
-    show_opinions(rich_console(), answer, cortex)
+    show_opinions(rich_console(), answer, dict(cortex.json))

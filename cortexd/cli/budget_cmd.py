@@ -92,7 +92,7 @@ def run_set(args: argparse.Namespace) -> int:
     console = rich_console()
     with Client() as client:
         try:
-            before: dict[str, Any] | None = client.health()["routing_file"]
+            before: dict[str, Any] | None = dict(client.health().json["routing_file"])
         except DaemonNotRunning:
             before = None
         socket = client.socket

@@ -68,7 +68,7 @@ def locate() -> Located:
             health = client.health()
     except CortexError as error:
         return Located(guess, f"{error}; the settings name {guess.address}, where it would listen")
-    listener = health.get("listener")
+    listener = health.json.get("listener")
     if not isinstance(listener, dict):  # a cortexd from before the listener was reported
         return Located(guess)
     if listener.get("tcp"):

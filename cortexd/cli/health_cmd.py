@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
 
     from cortexd.cli.common import ask_daemon, rich_console
 
-    health = ask_daemon(lambda client: client.health(check_all=True), args.json)
+    health = ask_daemon(lambda client: dict(client.health(check_all=True).json), args.json)
     if health is None:
         return 0
     console = rich_console()

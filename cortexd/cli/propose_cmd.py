@@ -116,5 +116,5 @@ def _apply(console: Any, client: Any, data: dict[str, Any], args: argparse.Names
     if args.dry_run or not confirm(console, "apply this change?", args.yes):
         console.print("nothing written")
         return 0
-    before = client.health()["routing_file"]
+    before = dict(client.health().json["routing_file"])
     return write_and_reload(console, path, new, was=raw, socket=client.socket, before=before)

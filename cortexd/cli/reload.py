@@ -47,7 +47,7 @@ def daemon_pid(socket: Path) -> int | None:
 
     try:
         with Client(socket) as client:
-            pid = client.health().get("pid")
+            pid = client.health().pid
     except DaemonNotRunning:
         return None
     if not isinstance(pid, int) or pid <= 1:
@@ -84,7 +84,7 @@ def wait_for_generation(
     deadline = time.monotonic() + timeout_s
     with Client(socket) as client:
         while True:
-            state: dict[str, object] = client.health()["routing_file"]
+            state: dict[str, object] = dict(client.health().json["routing_file"])
             if state.get("generation") != before.get("generation"):
                 return state
             if state.get("last_error") and state.get("last_error") != before.get("last_error"):

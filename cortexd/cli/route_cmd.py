@@ -47,7 +47,7 @@ def _from_daemon(args: argparse.Namespace, messages: list[dict[str, str]]) -> di
     )
     try:
         with Client() as client:
-            return client.route(body)
+            return dict(client.route(body).json)
     except DaemonNotRunning:
         return None
 
