@@ -38,8 +38,8 @@ def test_a_daemon_writing_to_a_file_logs_plain_lines_without_the_schedules_chatt
             body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
             assert client.post("/v1/chat/completions", json=body).status_code == 200
             deadline = time.monotonic() + 10
-            while "watching" not in daemon.log.read_text():  # the inbox has started
-                assert time.monotonic() < deadline
+            while not {"watching", "local rows:"} <= set(_words(daemon.log.read_text())):
+                assert time.monotonic() < deadline  # the inbox has started, the probe run
                 time.sleep(0.05)
         finally:
             daemon.stop()
@@ -47,6 +47,12 @@ def test_a_daemon_writing_to_a_file_logs_plain_lines_without_the_schedules_chatt
             remove_home(home)
     lines = [line for line in text.splitlines() if line.strip()]
     assert any("cortexd serving on" in line for line in lines)
+    # One line for each thing a person cares about: the routing file, the keys (never their
+    # values), the local rows and why they are off; none of uvicorn's own start-up steps.
+    assert any("routing file " in line and "task types" in line for line in lines)
+    assert any("anthropic: key from environment" in line for line in lines)
+    assert any("local rows: none active; off, " in line for line in lines)
+    assert "Started server process" not in text and "Waiting for application" not in text
     assert not [line for line in lines if line.startswith("<")]  # no journald priorities
     assert "apscheduler" not in text and "partial" not in text
     assert " ok" not in " ".join(line for line in lines if "attempt " in line)
@@ -76,3 +82,8 @@ def test_a_client_that_leaves_mid_body_is_one_line_not_a_traceback() -> None:
             remove_home(home)
     assert "Traceback" not in text and "ERROR" not in text
     assert "a client left before its request to /v1/chat/completions was read" in text
+
+
+def _words(text: str) -> list[str]:
+    """The markers the start-up test waits for that `text` holds."""
+    return [marker for marker in ("watching", "local rows:") if marker in text]

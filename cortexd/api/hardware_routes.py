@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict
 
@@ -12,10 +13,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cortexd.hardware import load_nvml, probe
-from cortexd.local_rows import assess
+from cortexd.local_rows import LocalState, assess
 from cortexd.routing import ModelSpec, host_and_port
 from cortexd.routing.providers import ProviderConnectionError
 from cortexd.services import Services
+
+log = logging.getLogger("cortexd")
 
 #: Ollama's port, where its address names none.
 OLLAMA_PORT = 11434
@@ -39,8 +42,11 @@ async def probe_now(services: Services) -> None:
         return {m.name: m.size for m in await provider.pulled()}  # type: ignore[attr-defined]
 
     routing = services.routing
+    before = services.local
     services.local = await assess(routing.table, routing.catalog, profile, pulled)
     services.hardware = profile
+    if services.local.rows != before.rows:
+        log.info("%s", rows_line(services.local))
     # The Embeddings row may have turned on.
     services.similarity.prepare(routing, services.local.active_models)
 
@@ -71,3 +77,24 @@ async def hardware(request: Request) -> Response:
     out = services.hardware.as_json()
     out["local_rows"] = [asdict(r) for r in services.local.rows]
     return JSONResponse(out)
+
+
+def rows_line(local: LocalState) -> str:
+    """The Local Models rows in one log line: which route now, and why the others do not
+    (rows off for the same reason are named together).
+
+    >>> from cortexd.local_rows import RowState
+    >>> why = "Ollama is not running"
+    >>> rows_line(LocalState((RowState("Embeddings", "nomic-embed-text", False, why),
+    ...                       RowState("Bulk operations", "llama3.1:8b", False, why))))
+    'local rows: none active; off, Ollama is not running: Embeddings, Bulk operations'
+    """
+    on = [f"{r.task} ({r.model}, {r.place})" if r.place else f"{r.task} ({r.model})"
+          for r in local.rows if r.active]  # fmt: skip
+    off: dict[str, list[str]] = {}
+    for row in local.rows:
+        if not row.active:
+            off.setdefault(row.why, []).append(row.task)
+    said = [f"local rows: {', '.join(on) or 'none'} active"]
+    said += [f"off, {why}: {', '.join(tasks)}" for why, tasks in off.items()]
+    return "; ".join(said)

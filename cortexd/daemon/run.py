@@ -55,9 +55,12 @@ def setup_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx and the SDKs log request URLs at INFO; APScheduler each job's every run.
-    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "anthropic", "openai", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # httpx and the SDKs log request URLs at INFO; APScheduler each job's every run; uvicorn
+    # its own start-up steps ("Started server process", "Waiting for application startup"),
+    # which say nothing a person needs next to "cortexd serving on …".
+    noisy = ("httpx", "httpx2", "httpcore", "httpcore2", "anthropic", "openai", "apscheduler")
+    for name in (*noisy, "uvicorn.error"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def to_journal(journal_stream: str | None, stream: IO[str]) -> bool:
@@ -158,6 +161,14 @@ def _serve(
         routing_digest=digest,
         background_after_s=args.background_after,
     )
+    log.info(
+        "routing file %s: %d task types, %d local rows",
+        routing_path,
+        len(table.routes),
+        len(table.local),
+    )
+    for provider, source in sorted(keys.sources.items()):
+        log.info("%s: key from %s", provider, source)
     for provider in keys.missing():
         log.warning("no API key for %s: its models are skipped", provider)
     services_of(app).listener_info = tcp_status
