@@ -105,7 +105,7 @@ async def _answer(
 
 
 def _finished_as_stream(
-    call_id: str, response: Any, cortex: dict[str, Any], body: ChatBody
+    call_id: str, response: ChatResponse, cortex: dict[str, Any], body: ChatBody
 ) -> Response:
     writer = ChunkWriter(call_id)
     writer.model = response.model

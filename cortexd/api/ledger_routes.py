@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -109,14 +110,14 @@ async def call(request: Request) -> Response:
     return JSONResponse(data)
 
 
-def _find(db: Any, wanted: str) -> str | None:
+def _find(db: sqlite3.Connection, wanted: str) -> str | None:
     try:
         return call_views.find_call(db, wanted)
     except call_views.AmbiguousCallError as error:
         raise ApiError(400, str(error), code="ambiguous_call_id") from None
 
 
-def _why(db: Any, wanted: str) -> dict[str, Any] | None:
+def _why(db: sqlite3.Connection, wanted: str) -> dict[str, Any] | None:
     found = _find(db, wanted)
     return None if found is None else call_views.why(db, found)
 
