@@ -68,7 +68,10 @@ def settled(app: App) -> bool:
 
 def reason(app: App, name: str) -> str:
     path = inbox(app) / "failed" / f"{name}.reason.txt"
-    wait_for(path.exists, f"failed/{name}.reason.txt")
+    moved = inbox(app) / "failed" / name
+    # The daemon writes the reason first, then moves the file (a kill in between leaves it
+    # claimed, to be tried again): wait for both, or a loaded machine sees the gap.
+    wait_for(lambda: path.exists() and os.path.lexists(moved), f"failed/{name} and its reason")
     return path.read_text()
 
 
