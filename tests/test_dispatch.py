@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from support.fakes import FakeAnthropic, FakeOllama, FakeOpenAI, Fault, OllamaModel, Turn
 
-from cortexd.routing.catalog import build_catalog
+from cortexd.routing.catalog import Api, ModelSpec, Provider, build_catalog
 from cortexd.routing.dispatch import (
     Attempt,
     ChainExhaustedError,
@@ -466,3 +466,20 @@ async def test_a_403_pauses_the_model_not_the_provider(
     attempts.clear()
     assert (await run(dispatcher, chain=("opus", "gpt-4o"))).startswith("gpt-4o:")
     assert attempts[0].outcome == "skipped" and attempts[0].model == "opus"
+
+
+async def test_a_call_keeps_the_catalog_it_was_planned_with_across_a_reload(
+    dispatcher: Dispatcher, openai_fake: FakeOpenAI, attempts: list[Attempt]
+) -> None:
+    # The routing file named an alias when the call was planned; a reload that drops it
+    # lands before dispatch. The call still reaches its model.
+    planned = build_catalog([ModelSpec("mine", Provider.OPENAI, "gpt-4o", Api.CHAT)])
+    dispatcher.catalog = build_catalog()  # what the reload swapped in: no "mine"
+    openai_fake.enqueue(Turn(text="still here"), Turn(text="never sent"))
+    result = await dispatcher.complete(
+        ("mine",), ask(), task="General agent work", request_id="r", catalog=planned
+    )
+    assert (result.dispatch.model, result.response.text) == ("mine", "still here")
+    assert attempts[-1].model == "mine" and attempts[-1].outcome == "ok"
+    with pytest.raises(ChainExhaustedError, match="mine: not in the model catalog"):
+        await dispatcher.complete(("mine",), ask(), task="General agent work", request_id="s")

@@ -160,6 +160,7 @@ async def embeddings(request: Request) -> Response:
             EmbedRequest(body.model, inputs, body.dimensions),
             request_id=call.id,
             input_type=body.input_type,
+            catalog=routing.catalog,
         )
     except InvalidRequestError as error:
         await call.commit(error=error)

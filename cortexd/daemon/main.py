@@ -103,6 +103,7 @@ def render(table: RoutingTable, env: Environment, console: Console) -> None:
     from rich.table import Table
 
     from cortexd.routing import Toggle, WorkflowKind, redact_url
+    from cortexd.routing.providers import OLLAMA_DEFAULT_HOST
 
     routes = Table(title=f"Routing table — {escape(table.source)}")
     for column in ("task type", "chain (primary → fallbacks)", "line"):
@@ -126,7 +127,7 @@ def render(table: RoutingTable, env: Environment, console: Console) -> None:
     for name, variable in KEY_VARIABLES.items():
         ok = name in env.keys_present
         providers.add_row(name, f"{variable} set" if ok else f"no key ({variable} unset)")
-    ollama = env.ollama_host or table.ollama_host or "http://localhost:11434"
+    ollama = env.ollama_host or table.ollama_host or OLLAMA_DEFAULT_HOST
     providers.add_row("ollama", f"{escape(redact_url(ollama))} (not contacted yet)")
     console.print(providers)
     for warning in table.warnings:

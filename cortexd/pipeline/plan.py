@@ -204,7 +204,7 @@ class _Routed:
 async def _routed(services: Services, routing: Routing, call: Call) -> _Routed:
     """`route_call`'s plan, the models passed over ahead of its first (`_healthy`), and
     for an agent's session its pin and why the call moves it."""
-    active = services.local.active_models  # the local rows as the call starts
+    active = services.local.active_models  # the local rows as routing starts
     # Only when the task type will be classified and the local embedder is active; bounded
     # by a short timeout, after which the classifier decides without it.
     similarity = await services.similarity.scores(routing, active, call.route)

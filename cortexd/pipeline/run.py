@@ -225,6 +225,7 @@ async def answer_whole(
                 judges=judges,
                 # Why no second call: its own model first (the judge matters only after it).
                 no_second="; ".join(held or judges_held) or "no model from another provider",
+                catalog=routing.catalog,
             )
             result = opinion.main
         else:
@@ -234,6 +235,7 @@ async def answer_whole(
                 task=plan.task,
                 request_id=recording.id,
                 hedge=_hedge(spend, ttfts, planned, recording),
+                catalog=routing.catalog,
             )
     except (ProviderError, ChainExhaustedError) as error:
         await recording.commit("error", error=error)
@@ -259,6 +261,7 @@ async def open_stream(
         task=plan.task,
         request_id=recording.id,
         hedge=_hedge(spend, ttfts, planned, recording),
+        catalog=recording.routing.catalog,
     )
     try:
         first = await anext(events)

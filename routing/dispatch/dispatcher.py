@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Unpack
 
 from cortexd.routing.catalog import Catalog, ModelSpec
 from cortexd.routing.dispatch.attempt import AttemptSink, Outcome
@@ -26,7 +26,7 @@ from cortexd.routing.dispatch.health import ModelHealth
 from cortexd.routing.dispatch.hedge import HedgePolicy, race
 from cortexd.routing.dispatch.policy import Action, action_for, retry_delay, should_retry
 from cortexd.routing.dispatch.requirements import estimate_tokens, missing
-from cortexd.routing.dispatch.state import Dispatch, DispatchResult, DispatchSettings, Run
+from cortexd.routing.dispatch.state import Dispatch, DispatchResult, DispatchSettings, Run, Tried
 from cortexd.routing.dispatch.tally import StreamTally
 from cortexd.routing.dispatch.timed_stream import HUNG, thinks_long, timed_stream
 from cortexd.routing.embed_prefixes import InputType
@@ -80,13 +80,17 @@ class Dispatcher:
         deadline_s: float | None = None,
         second_opinion: bool = False,
         hedge: HedgePolicy | None = None,
+        catalog: Catalog | None = None,
     ) -> DispatchResult:
         """The first answer the chain produces; raises `ChainExhaustedError` or the
         provider's `InvalidRequestError` when the request itself is wrong.
 
         `second_opinion` marks the attempts as a cross-check's, not the answer's; `hedge`
-        lets a late primary's fallback start beside it (hedge.py)."""
-        state = Dispatch(request_id, task, second_opinion, began=self.clock())
+        lets a late primary's fallback start beside it (hedge.py); `catalog` is the one
+        the call was planned with (else the dispatcher's, the latest)."""
+        state = Dispatch(
+            request_id, task, second_opinion, began=self.clock(), catalog=catalog or self.catalog
+        )
         run = self._run(chain, request, state, deadline_s, streaming=False, hedge=hedge)
         try:
             async for event in run:
@@ -105,10 +109,12 @@ class Dispatcher:
         request_id: str,
         deadline_s: float | None = None,
         hedge: HedgePolicy | None = None,
+        catalog: Catalog | None = None,
     ) -> tuple[Dispatch, AsyncIterator[StreamEvent]]:
         """The dispatch state and the stream of the first model that produces content;
-        `hedge` lets a late primary's fallback start beside it (hedge.py)."""
-        state = Dispatch(request_id, task, began=self.clock())
+        `hedge` lets a late primary's fallback start beside it (hedge.py); `catalog` as
+        for `complete`."""
+        state = Dispatch(request_id, task, began=self.clock(), catalog=catalog or self.catalog)
         return state, self._run(chain, request, state, deadline_s, streaming=True, hedge=hedge)
 
     async def embed(
@@ -120,10 +126,12 @@ class Dispatcher:
         request_id: str,
         deadline_s: float | None = None,
         input_type: InputType | None = None,
+        catalog: Catalog | None = None,
     ) -> EmbedResult:
         """Vectors from the first model of `chain` that embeds, by chat's rules; raises as
-        `embedding.embed_chain` says. `input_type` picks a prefix where a model wants one."""
-        state = Dispatch(request_id, task, began=self.clock())
+        `embedding.embed_chain` says. `input_type` picks a prefix where a model wants one;
+        `catalog` as for `complete`."""
+        state = Dispatch(request_id, task, began=self.clock(), catalog=catalog or self.catalog)
         run = Run(self.clock() + (deadline_s or self.settings.deadline_s))
         return await embed_chain(self, chain, request, state, run, input_type)
 
@@ -133,10 +141,11 @@ class Dispatcher:
             caps = replace(caps, context_window=spec.context_window)  # the user's alias row wins
         return caps
 
-    def _record(self, state: Dispatch, spec: ModelSpec, outcome: Outcome, **given: Any) -> None:
-        """One try or skip on the record: in `state` and through the sink (`Dispatch.attempt`
-        names what `given` may hold)."""
-        price = self.catalog.price(spec) if outcome != "skipped" else None
+    def _record(
+        self, state: Dispatch, spec: ModelSpec, outcome: Outcome, **given: Unpack[Tried]
+    ) -> None:
+        """One try or skip on the record: in `state` and through the sink."""
+        price = self._catalog(state).price(spec) if outcome != "skipped" else None
         attempt = state.attempt(spec, outcome, price=price, now=self.clock(), **given)
         state.attempts.append(attempt)
         self._sink(attempt)
@@ -158,7 +167,7 @@ class Dispatcher:
         for index, name in enumerate(chain):
             if index in hedged:
                 continue
-            spec = self.catalog.resolve(name)
+            spec = self._catalog(state).resolve(name)
             if spec is None:
                 run.failures.append((name, "not in the model catalog"))
                 continue
@@ -168,7 +177,7 @@ class Dispatcher:
                 continue
             # skip_reason() may have made this request the circuit's probe: whatever happens
             # below, the probe slot is given back (a verdict, if any, is recorded first).
-            partner = self._partner(chain, index, hedge) if first else None
+            partner = self._partner(state, chain, index, hedge) if first else None
             first = False
             if partner is not None and hedge is not None:
                 attempt = self._hedged(spec, index, partner, request, state, run, streaming, hedge)
@@ -188,14 +197,18 @@ class Dispatcher:
                     hedged.add(partner[0])  # it had its turn; one cancelled by the race did not
         raise ChainExhaustedError(run.failures, run.retry_hint)
 
+    def _catalog(self, state: Dispatch) -> Catalog:
+        """The catalog of `state`'s request: the one it was planned with."""
+        return state.catalog or self.catalog
+
     def _partner(
-        self, chain: tuple[str, ...], index: int, hedge: HedgePolicy | None
+        self, state: Dispatch, chain: tuple[str, ...], index: int, hedge: HedgePolicy | None
     ) -> tuple[int, ModelSpec] | None:
         """The model a hedge would start beside the first model tried: the next one, when it
         is healthy and the call's policy lets it run."""
         if hedge is None or index + 1 >= len(chain):
             return None
-        spec = self.catalog.resolve(chain[index + 1])
+        spec = self._catalog(state).resolve(chain[index + 1])
         if spec is None or self.health.unavailable({spec.name: spec}):
             return None
         return None if hedge.refusal(spec) is not None else (index + 1, spec)

@@ -76,7 +76,7 @@ async def embed_chain(
     `InvalidRequestError` when the request itself is wrong."""
     refused = 0
     for index, name in enumerate(chain):
-        spec = dispatcher.catalog.resolve(name)
+        spec = dispatcher._catalog(state).resolve(name)
         if spec is None:
             run.failures.append((name, "not in the model catalog"))
             refused += 1

@@ -150,19 +150,26 @@ async def cross_validate(
     judges: tuple[str, ...],
     deadline_s: float | None = None,
     no_second: str = "no model from another provider",
+    catalog: Catalog | None = None,
 ) -> SecondOpinion:
     """The main answer with a second opinion and a verdict, both computed concurrently.
 
     One deadline covers all three calls: the second model and the judge get only what the
     main answer left, so a slow second opinion costs at most the request's deadline. Their
     attempts carry the request id with ``:second`` and ``:judge``. Without a second model
-    only the main answer is given, with `no_second` as the reason.
+    only the main answer is given, with `no_second` as the reason. `catalog` is the one the
+    call was planned with (`Dispatcher.complete`).
     """
     clock = dispatcher.clock
     ends = clock() + (deadline_s or dispatcher.settings.deadline_s)
     if second_model is None:
         main = await dispatcher.complete(
-            chain, request, task=task, request_id=request_id, deadline_s=ends - clock()
+            chain,
+            request,
+            task=task,
+            request_id=request_id,
+            deadline_s=ends - clock(),
+            catalog=catalog,
         )
         return SecondOpinion(main, "no-second-model", detail=no_second)
     second_task = asyncio.create_task(
@@ -173,11 +180,17 @@ async def cross_validate(
             request_id=f"{request_id}:second",
             deadline_s=ends - clock(),
             second_opinion=True,
+            catalog=catalog,
         )
     )
     try:
         main = await dispatcher.complete(
-            chain, request, task=task, request_id=request_id, deadline_s=ends - clock()
+            chain,
+            request,
+            task=task,
+            request_id=request_id,
+            deadline_s=ends - clock(),
+            catalog=catalog,
         )
     except BaseException:
         second_task.cancel()
@@ -204,6 +217,7 @@ async def cross_validate(
             request_id=f"{request_id}:judge",
             deadline_s=left,
             second_opinion=True,
+            catalog=catalog,
         )
         verdict = parse_verdict(ruling.response.text, ruling.dispatch.model or judges[0])
     except CortexError as error:

@@ -4,8 +4,9 @@ request as it runs, and the answer it ends with."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Required, TypedDict, Unpack
 
-from cortexd.routing.catalog import ModelSpec
+from cortexd.routing.catalog import Catalog, ModelSpec
 from cortexd.routing.dispatch.attempt import Attempt, Outcome, cost_usd
 from cortexd.routing.dispatch.liveness import HANG_S
 from cortexd.routing.prices import Price
@@ -28,6 +29,21 @@ class DispatchSettings:
     hang_s: float = HANG_S  # no sign of life at all (liveness.py): a hang, whatever the model
 
 
+class Tried(TypedDict, total=False):
+    """What one try's record says beside its model and outcome (`Dispatch.attempt`)."""
+
+    number: Required[int]
+    fallback: bool
+    retry: bool
+    response: ChatResponse | None
+    usage: Usage | None
+    first_token_s: float | None
+    total_s: float
+    error: BaseException | None
+    skip_reason: str | None
+    estimated: bool
+
+
 @dataclass
 class Dispatch:
     """The state of one dispatched request, filled in as it runs.
@@ -45,6 +61,9 @@ class Dispatch:
     hedged: bool = False  # the fallback was started beside a late primary
     attempts: list[Attempt] = field(default_factory=list)
     began: float = 0.0  # the dispatcher's clock when dispatch began
+    # The catalog the request was planned with: a reload mid-call does not change its models
+    # or their prices (None: the dispatcher's own, for a record made outside dispatch).
+    catalog: Catalog | None = None
 
     def attempt(
         self,
@@ -53,43 +72,37 @@ class Dispatch:
         *,
         price: Price | None,
         now: float,
-        number: int,
-        fallback: bool = False,
-        retry: bool = False,
-        response: ChatResponse | None = None,
-        usage: Usage | None = None,
-        first_token_s: float | None = None,
-        total_s: float = 0.0,
-        error: BaseException | None = None,
-        skip_reason: str | None = None,
-        estimated: bool = False,
+        **tried: Unpack[Tried],
     ) -> Attempt:
         """One try of `spec` (or its skip) for this request, priced by `price` (None: no
         cost, as for a skip); `now` is the dispatcher's clock as the try ends."""
+        response, error = tried.get("response"), tried.get("error")
+        usage, first_token_s = tried.get("usage"), tried.get("first_token_s")
+        total_s = tried.get("total_s", 0.0)
         if response is not None:
             usage = response.usage
             first_token_s = response.timing.first_token_s
         usage = usage or Usage()
         return Attempt(
             request_id=self.request_id,
-            number=number,
+            number=tried["number"],
             task=self.task,
             provider=spec.provider.value,
             model=spec.name,
             model_id=spec.model_id,
             outcome=outcome,
-            fallback=fallback,
-            retry=retry,
+            fallback=tried.get("fallback", False),
+            retry=tried.get("retry", False),
             usage=usage,
             first_token_s=first_token_s,
             total_s=total_s,
             error_class=type(error).__name__ if error is not None else None,
             error=str(error) if error is not None else None,
-            skip_reason=skip_reason,
+            skip_reason=tried.get("skip_reason"),
             # Partial and cancelled streams end before the provider counts tokens: their
             # usage is the tally's estimate (tally.py), priced all the same.
             cost_usd=cost_usd(price, usage) if price is not None else None,
-            usage_estimated=estimated,
+            usage_estimated=tried.get("estimated", False),
             second_opinion=self.second_opinion,
             started_s=max(0.0, now - total_s - self.began),
         )

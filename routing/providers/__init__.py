@@ -77,7 +77,7 @@ if TYPE_CHECKING:
         redact,
     )
     from cortexd.routing.providers.registry import ProviderRegistry
-    from cortexd.routing.providers.settings import Endpoint
+    from cortexd.routing.providers.settings import OLLAMA_DEFAULT_HOST, Endpoint
 
 #: Where each public name lives: imported on first use (PEP 562), so that a process
 #: loads only the modules it uses (the daemon's start, the CLI's commands).
@@ -140,10 +140,12 @@ _EXPORTS = {
     "redact": "cortexd.routing.providers.errors",
     "ProviderRegistry": "cortexd.routing.providers.registry",
     "Endpoint": "cortexd.routing.providers.settings",
+    "OLLAMA_DEFAULT_HOST": "cortexd.routing.providers.settings",
 }
 
 
 __all__ = [
+    "OLLAMA_DEFAULT_HOST",
     "FinishReason",
     "Alive",
     "Forward",
