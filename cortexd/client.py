@@ -2,9 +2,12 @@
 
 Sync (`Client`) and async (`AsyncClient`) over an httpx2 Unix-socket transport — httpx2 is
 the HTTP package the official SDKs use, so one HTTP stack serves cortexd and its clients.
-Errors come back as `DaemonError` with the daemon's message, or `DaemonNotRunning`. Chat
-answers, their stream, plans and health come back typed (`cortexd.client_answers`); the
-management endpoints (stats, costs, batches, …) as their JSON.
+Errors come back as `DaemonError` with the daemon's message, or `DaemonNotRunning`. Every
+answer comes back typed, a frozen dataclass that keeps the whole JSON as ``.json``: chat
+answers, their stream, embeddings, captures, plans and health (`cortexd.client_answers`);
+calls, ratings (`cortexd.client_calls`); stats, costs, budgets (`cortexd.client_spend`);
+hardware, models, proposals (`cortexd.client_admin`); batches and the queue
+(`cortexd.client_batches`).
 """
 
 from __future__ import annotations
@@ -13,18 +16,26 @@ import json
 import socket
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import quote
 
 import httpx2
 
-from cortexd.client_answers import ChatAnswer, ChatChunk, Health, Plan
+from cortexd.client_answers import Captured, ChatAnswer, ChatChunk, Embeddings, Health, Plan
 from cortexd.context.environment import Environment
 from cortexd.context.paths import Paths
 from cortexd.errors import CortexError
 
+if TYPE_CHECKING:  # loaded by the methods that answer them: a `cortex` command needs one
+    from cortexd.client_admin import Hardware, ModelList, Proposals, Rejected
+    from cortexd.client_batches import Batch, BatchEstimate, BatchList, QueuedTask, QueueListing
+    from cortexd.client_calls import CallDetail, CallSummary, Rated
+    from cortexd.client_spend import Budgets, Costs, Stats
+
 #: How long a call may take; an answer from a reasoning model can take minutes.
 TIMEOUT = httpx2.Timeout(600.0, connect=2.0)
+#: Where the daemon's batches are.
+_BATCHES = "/v1/cortex/batches"
 
 
 class DaemonNotRunning(CortexError):
@@ -147,10 +158,11 @@ class Client:
         path = "/v1/health?check=all" if check_all else "/v1/health"
         return Health.from_json(self._request("GET", path))
 
-    def models(self) -> dict[str, Any]:
-        """``GET /v1/models``."""
-        result: dict[str, Any] = self._request("GET", "/v1/models")
-        return result
+    def models(self) -> ModelList:
+        """``GET /v1/models``: ``auto``, every alias with its catalog row, the task routes."""
+        from cortexd.client_admin import ModelList
+
+        return ModelList.from_json(self._request("GET", "/v1/models"))
 
     def route(self, body: Mapping[str, Any]) -> Plan:
         """``POST /v1/route``: the plan for a chat body."""
@@ -160,88 +172,157 @@ class Client:
         """``POST /v1/chat/completions`` without streaming."""
         return ChatAnswer.from_json(self._request("POST", "/v1/chat/completions", dict(body)))
 
-    def batch(self, method: str, tail: str = "", body: Any = None) -> dict[str, Any]:
-        """``/v1/cortex/batches`` and below: `tail` is ``/estimate``, ``/ID``, ``/ID/cancel``."""
-        result: dict[str, Any] = self._request(method, f"/v1/cortex/batches{tail}", body)
-        return result
+    def estimate_batch(self, input: str | Path, *, provider_batch: bool = False) -> BatchEstimate:
+        """``POST /v1/cortex/batches/estimate``: what the batch file `input` (a path on this
+        machine) would cost, and the budgets it would pass."""
+        from cortexd.client_batches import BatchEstimate
 
-    def queue(self, text: str | None = None) -> dict[str, Any]:
-        """``GET /v1/cortex/queue``; with `text`, ``POST`` it as a new coding task."""
-        body = None if text is None else {"text": text}
-        result: dict[str, Any] = self._request(
-            "GET" if text is None else "POST", "/v1/cortex/queue", body
-        )
-        return result
+        body: dict[str, Any] = {"input": str(Path(input).resolve())}
+        if provider_batch:
+            body["provider_batch"] = True
+        return BatchEstimate.from_json(self._request("POST", _BATCHES + "/estimate", body))
+
+    def start_batch(
+        self,
+        input: str | Path,
+        output: str | Path,
+        *,
+        concurrency: int | None = None,
+        provider_batch: bool = False,
+        retry_failed: bool = False,
+        poll_seconds: float | None = None,
+    ) -> Batch:
+        """``POST /v1/cortex/batches``: the daemon runs the batch file `input`, writing one
+        result a line to `output`; `concurrency` sends at once per provider, `provider_batch`
+        through the providers' Batch APIs (polled every `poll_seconds`), `retry_failed` sends
+        a line their batch did not answer again the normal way."""
+        from cortexd.client_batches import Batch
+
+        body: dict[str, Any] = {"input": str(Path(input).resolve())}
+        body["output"] = str(Path(output).resolve())
+        options = {
+            "concurrency": concurrency,
+            "provider_batch": provider_batch,
+            "retry_failed": retry_failed,
+            "poll_seconds": poll_seconds,
+        }
+        body.update((k, v) for k, v in options.items() if v not in (None, False))
+        return Batch.from_json(self._request("POST", _BATCHES, body))
+
+    def batches(self) -> BatchList:
+        """``GET /v1/cortex/batches``: the latest batches, newest first."""
+        from cortexd.client_batches import BatchList
+
+        return BatchList.from_json(self._request("GET", _BATCHES))
+
+    def batch(self, batch_id: str) -> Batch:
+        """``GET /v1/cortex/batches/{id}``: one batch's state and counts."""
+        from cortexd.client_batches import Batch
+
+        return Batch.from_json(self._request("GET", f"{_BATCHES}/{quote(batch_id, safe='')}"))
+
+    def cancel_batch(self, batch_id: str) -> Batch:
+        """``POST /v1/cortex/batches/{id}/cancel``: lines not yet sent are reported unsent."""
+        from cortexd.client_batches import Batch
+
+        path = f"{_BATCHES}/{quote(batch_id, safe='')}/cancel"
+        return Batch.from_json(self._request("POST", path))
+
+    @overload
+    def queue(self) -> QueueListing: ...
+
+    @overload
+    def queue(self, text: str) -> QueuedTask: ...
+
+    def queue(self, text: str | None = None) -> QueueListing | QueuedTask:
+        """``GET /v1/cortex/queue``: the coding tasks by state; with `text`, ``POST`` it as a
+        new task (its file name, and the folder its answer will be in)."""
+        from cortexd.client_batches import QueuedTask, QueueListing
+
+        if text is None:
+            return QueueListing.from_json(self._request("GET", "/v1/cortex/queue"))
+        return QueuedTask.from_json(self._request("POST", "/v1/cortex/queue", {"text": text}))
 
     def stats(
         self, *, since: str | None = None, task: str | None = None, by: str | None = None
-    ) -> dict[str, Any]:
+    ) -> Stats:
         """``GET /v1/stats``: per task type × model, and spend per day."""
+        from cortexd.client_spend import Stats
+
         params = {"since": since, "task": task, "by": by}
-        result: dict[str, Any] = self._request("GET", "/v1/stats", params=params)
-        return result
+        return Stats.from_json(self._request("GET", "/v1/stats", params=params))
 
-    def costs(self) -> dict[str, Any]:
+    def costs(self) -> Costs:
         """``GET /v1/costs``: this month's spend per provider and its projection."""
-        result: dict[str, Any] = self._request("GET", "/v1/costs")
-        return result
+        from cortexd.client_spend import Costs
 
-    def embed(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return Costs.from_json(self._request("GET", "/v1/costs"))
+
+    def embed(self, body: Mapping[str, Any]) -> Embeddings:
         """``POST /v1/embeddings``."""
-        result: dict[str, Any] = self._request("POST", "/v1/embeddings", dict(body))
-        return result
+        return Embeddings.from_json(self._request("POST", "/v1/embeddings", dict(body)))
 
-    def capture(self, text: str, name: str | None = None) -> dict[str, Any]:
+    def capture(self, text: str, name: str | None = None) -> Captured:
         """``POST /v1/capture``: file a note as the inbox would; its path, title, category."""
         body: dict[str, Any] = {"text": text} if name is None else {"text": text, "name": name}
-        result: dict[str, Any] = self._request("POST", "/v1/capture", body)
-        return result
+        return Captured.from_json(self._request("POST", "/v1/capture", body))
 
-    def hardware(self) -> dict[str, Any]:
+    def hardware(self) -> Hardware:
         """``GET /v1/hardware``: the machine as the daemon last probed it."""
-        result: dict[str, Any] = self._request("GET", "/v1/hardware")
-        return result
+        from cortexd.client_admin import Hardware
 
-    def budgets(self) -> dict[str, Any]:
+        return Hardware.from_json(self._request("GET", "/v1/hardware"))
+
+    def budgets(self) -> Budgets:
         """``GET /v1/budgets``: each budget against this month's spend, and the alerts sent."""
-        result: dict[str, Any] = self._request("GET", "/v1/budgets")
-        return result
+        from cortexd.client_spend import Budgets
 
-    def proposals(self) -> dict[str, Any]:
+        return Budgets.from_json(self._request("GET", "/v1/budgets"))
+
+    def proposals(self) -> Proposals:
         """``GET /v1/proposals``: routing changes the ledger supports, with their evidence."""
-        result: dict[str, Any] = self._request("GET", "/v1/proposals")
-        return result
+        from cortexd.client_admin import Proposals
 
-    def reject(self, proposal_id: str) -> dict[str, Any]:
+        return Proposals.from_json(self._request("GET", "/v1/proposals"))
+
+    def reject(self, proposal_id: str) -> Rejected:
         """``POST /v1/proposals/reject``: set a proposal aside until new evidence."""
-        result: dict[str, Any] = self._request("POST", "/v1/proposals/reject", {"id": proposal_id})
-        return result
+        from cortexd.client_admin import Rejected
 
-    def calls(self, limit: int = 20) -> list[dict[str, Any]]:
+        return Rejected.from_json(
+            self._request("POST", "/v1/proposals/reject", {"id": proposal_id})
+        )
+
+    def calls(self, limit: int = 20) -> tuple[CallSummary, ...]:
         """``GET /v1/calls``: the latest calls, oldest first."""
-        result: list[dict[str, Any]] = self._request("GET", "/v1/calls", params={"limit": limit})[
-            "data"
-        ]
-        return result
+        from cortexd.client_calls import CallSummary
 
-    def call(self, call_id: str) -> dict[str, Any]:
+        found = self._request("GET", "/v1/calls", params={"limit": limit})["data"]
+        return tuple(CallSummary.from_json(c) for c in found)
+
+    def call(self, call_id: str) -> CallDetail:
         """``GET /v1/calls/{id}``: one call whole (a unique prefix of its id will do)."""
-        result: dict[str, Any] = self._request("GET", f"/v1/calls/{quote(call_id, safe='')}")
-        return result
+        from cortexd.client_calls import CallDetail
 
-    def feedback(self, call_id: str, rating: str, note: str | None = None) -> dict[str, Any]:
+        return CallDetail.from_json(self._request("GET", f"/v1/calls/{quote(call_id, safe='')}"))
+
+    def feedback(self, call_id: str, rating: str, note: str | None = None) -> Rated:
         """``POST /v1/feedback``: rate a call good or bad."""
-        body = {"call_id": call_id, "rating": rating, "note": note}
-        result: dict[str, Any] = self._request("POST", "/v1/feedback", body)
-        return result
+        from cortexd.client_calls import Rated
 
-    def tail(self, limit: int = 10) -> Iterator[dict[str, Any]]:
+        body = {"call_id": call_id, "rating": rating, "note": note}
+        return Rated.from_json(self._request("POST", "/v1/feedback", body))
+
+    def tail(self, limit: int = 10) -> Iterator[CallSummary]:
         """The latest calls, then each new one as it is recorded (until interrupted)."""
+        from cortexd.client_calls import CallSummary
+
         params = {"limit": limit, "follow": "true"}
         # No read timeout: a quiet hour between calls is no failure.
-        yield from self._sse(
+        for event in self._sse(
             "GET", "/v1/calls", params=params, timeout=httpx2.Timeout(None, connect=2.0)
-        )
+        ):
+            yield CallSummary.from_json(event)
 
     def stream(self, body: Mapping[str, Any]) -> Iterator[ChatChunk]:
         """``POST /v1/chat/completions`` streaming: the chunks as they arrive."""

@@ -1,21 +1,25 @@
-"""The daemon's answers as typed objects, for the client library (`cortexd.client`).
+"""The daemon's answers to requests as typed objects, for the client library
+(`cortexd.client`): chat answers and their stream, embeddings, a captured note, a plan
+(``/v1/route``) and health.
 
 A script reads ``answer.text`` and ``answer.cortex.model`` instead of digging through
 ``answer["choices"][0]["message"]["content"]``. Plain frozen dataclasses, built from the JSON
 by hand: the CLI imports these, and pydantic would add about 90 ms to every ``cortex``
 command. Each keeps the whole answer as `json`, for fields not modelled here and for
-``--json`` output.
+``--json`` output. The ledger's answers are in `cortexd.client_calls` and
+`cortexd.client_spend`, the daemon's set-up in `cortexd.client_admin`, its background work
+in `cortexd.client_batches`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import struct
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-#: An answer as the daemon sent it (JSON decoded).
-Json = Mapping[str, Any]
+from cortexd.client_json import Json, opt_str, texts
 
 
 def _pairs(items: Any) -> tuple[tuple[str, str], ...]:
@@ -128,6 +132,75 @@ class ChatChunk:
             finish_reason=choice.get("finish_reason"),
             usage=Usage.from_json(data.get("usage")),
             cortex=None if block is None else CallInfo.from_json(block),
+            json=data,
+        )
+
+
+def _vector(value: Any) -> tuple[float, ...]:
+    """An embedding as floats, or as little-endian float32 in base64
+    (``encoding_format: base64``).
+
+    >>> _vector([1.0, 0.5]), _vector("AACAPw==")
+    ((1.0, 0.5), (1.0,))
+    """
+    if isinstance(value, str):
+        raw = base64.b64decode(value)
+        return struct.unpack(f"<{len(raw) // 4}f", raw)
+    return tuple(float(v) for v in value or ())
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """``POST /v1/embeddings``: one vector per input, in order, the concrete model id that
+    made them, and the tokens read."""
+
+    model: str
+    vectors: tuple[tuple[float, ...], ...]
+    prompt_tokens: int
+    json: Json = field(default_factory=dict, repr=False)
+
+    @property
+    def dimensions(self) -> int:
+        """How long each vector is (0 without any)."""
+        return len(self.vectors[0]) if self.vectors else 0
+
+    @classmethod
+    def from_json(cls, data: Json) -> Embeddings:
+        """OpenAI's embeddings list; base64 vectors are decoded."""
+        items = sorted(data.get("data") or (), key=lambda d: int(d.get("index") or 0))
+        usage = data.get("usage") or {}
+        return cls(
+            model=str(data.get("model", "")),
+            vectors=tuple(_vector(d.get("embedding")) for d in items),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            json=data,
+        )
+
+
+@dataclass(frozen=True)
+class Captured:
+    """A note filed (``POST /v1/capture``, ``cortex capture``): where it went, its title,
+    category (the folder under ``captured/``), tags and summary, and the model that filed
+    it."""
+
+    path: str
+    title: str
+    category: str
+    tags: tuple[str, ...]
+    summary: str | None
+    model: str | None
+    json: Json = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, data: Json) -> Captured:
+        """The capture answer."""
+        return cls(
+            path=str(data.get("path", "")),
+            title=str(data.get("title", "")),
+            category=str(data.get("category", "")),
+            tags=texts(data.get("tags")),
+            summary=opt_str(data.get("summary")),
+            model=opt_str(data.get("model")),
             json=data,
         )
 

@@ -12,7 +12,11 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cortexd.client import Client
+    from cortexd.client_batches import Batch, BatchEstimate
 
 #: How often the progress is asked for.
 POLL_S = 0.5
@@ -63,25 +67,21 @@ def _money(value: float) -> str:
     return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
 
-def describe_estimate(found: dict[str, Any]) -> list[str]:
+def describe_estimate(found: BatchEstimate) -> list[str]:
     """The estimate in a few lines of words."""
-    models = ", ".join(f"{n} × {m}" for m, n in sorted(found["per_model"].items()))
+    models = ", ".join(f"{n} × {m}" for m, n in sorted(found.per_model.items()))
     out = [
-        f"{found['lines']} lines → {models or 'no model'}",
-        f"estimated cost: about {_money(found['cost_usd'])}"
-        + (
-            " (at the Batch APIs' prices where they take the line)"
-            if found.get("provider_batch")
-            else ""
-        ),
+        f"{found.lines} lines → {models or 'no model'}",
+        f"estimated cost: about {_money(found.cost_usd)}"
+        + (" (at the Batch APIs' prices where they take the line)" if found.provider_batch else ""),
     ]
-    if found["unpriced_lines"]:
-        out.append(f"  ({found['unpriced_lines']} lines to models with no known price)")
-    for problem in found["problems"][:10]:
-        out.append(f"line {problem['line']}: {problem['error']} (reported in the output)")
-    if len(found["problems"]) > 10:
-        out.append(f"… and {len(found['problems']) - 10} more lines that will fail")
-    for warning in found["over_budget"]:
+    if found.unpriced_lines:
+        out.append(f"  ({found.unpriced_lines} lines to models with no known price)")
+    for problem in found.problems[:10]:
+        out.append(f"line {problem.line}: {problem.error} (reported in the output)")
+    if len(found.problems) > 10:
+        out.append(f"… and {len(found.problems) - 10} more lines that will fail")
+    for warning in found.over_budget:
         out.append(f"over budget: {warning}")
     return out
 
@@ -91,12 +91,9 @@ def run_batch(args: argparse.Namespace) -> int:
 
     source, output = Path(args.input).resolve(), Path(args.output).resolve()
     with Client() as client:
-        asked: dict[str, Any] = {"input": str(source)}
-        if args.provider_batch:
-            asked["provider_batch"] = True
-        found = client.batch("POST", "/estimate", asked)
+        found = client.estimate_batch(source, provider_batch=args.provider_batch)
         if args.json:
-            print(json.dumps({"estimate": found}), flush=True)
+            print(json.dumps({"estimate": found.json}), flush=True)
         else:
             for line in describe_estimate(found):
                 print(line, file=sys.stderr)
@@ -106,20 +103,18 @@ def run_batch(args: argparse.Namespace) -> int:
                 return 2
             if input("start it? [y/N] ").strip().lower() not in ("y", "yes"):
                 return 1
-        body: dict[str, Any] = {"input": str(source), "output": str(output)}
-        if args.concurrency:
-            body["concurrency"] = args.concurrency
-        if args.provider_batch:
-            body["provider_batch"] = True
-        if args.retry_failed:
-            body["retry_failed"] = True
-        if args.poll:
-            body["poll_seconds"] = args.poll
-        started = client.batch("POST", "", body)
-        batch_id = started["id"]
+        started = client.start_batch(
+            source,
+            output,
+            concurrency=args.concurrency or None,
+            provider_batch=args.provider_batch,
+            retry_failed=args.retry_failed,
+            poll_seconds=args.poll or None,
+        )
+        batch_id = started.id
         if args.detach:
             print(
-                json.dumps(started)
+                json.dumps(started.json)
                 if args.json
                 else f"started {batch_id}; follow it with `cortex batch status {batch_id}`"
             )
@@ -131,15 +126,15 @@ def run_batch(args: argparse.Namespace) -> int:
             return 130
     if not args.json:
         print(_ending(final))
-    return 0 if final["state"] == "done" else 1
+    return 0 if final.state == "done" else 1
 
 
-def _follow(client: Any, batch_id: str, as_json: bool) -> dict[str, Any]:
+def _follow(client: Client, batch_id: str, as_json: bool) -> Batch:
     if as_json:
         while True:
-            now: dict[str, Any] = client.batch("GET", f"/{batch_id}")
-            print(json.dumps(now), flush=True)
-            if now["state"] != "running":
+            now = client.batch(batch_id)
+            print(json.dumps(now.json), flush=True)
+            if now.finished:
                 return now
             time.sleep(POLL_S)
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -154,57 +149,54 @@ def _follow(client: Any, batch_id: str, as_json: bool) -> dict[str, Any]:
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task(batch_id, total=None, detail="")
         while True:
-            now = client.batch("GET", f"/{batch_id}")
-            assert isinstance(now, dict)
+            now = client.batch(batch_id)
             detail = (
-                f"✓{now['done']} ✗{now['failed']} ⟳{now['running']} "
-                f"{now['input_tokens'] + now['output_tokens']:,} tok {_money(now['cost_usd'])}"
+                f"✓{now.done} ✗{now.failed} ⟳{now.running} "
+                f"{now.input_tokens + now.output_tokens:,} tok {_money(now.cost_usd)}"
             )
-            if now.get("submitted"):
-                detail += f" ⧗{now['submitted']} in providers' batches"
-            bar.update(
-                task, total=now["total"], completed=now["done"] + now["failed"], detail=detail
-            )
-            if now["state"] != "running":
-                return dict(now)
+            if now.submitted:
+                detail += f" ⧗{now.submitted} in providers' batches"
+            bar.update(task, total=now.total, completed=now.done + now.failed, detail=detail)
+            if now.finished:
+                return now
             time.sleep(POLL_S)
 
 
-def _ending(summary: dict[str, Any]) -> str:
+def _ending(summary: Batch) -> str:
     line = (
-        f"{summary['id']} {summary['state']}: {summary['done']} answered, {summary['failed']} "
-        f"failed of {summary['total']}; {_money(summary['cost_usd'])}; results in "
-        f"{summary['output']}"
+        f"{summary.id} {summary.state}: {summary.done} answered, {summary.failed} "
+        f"failed of {summary.total}; {_money(summary.cost_usd)}; results in "
+        f"{summary.output}"
     )
-    if summary["resent"]:
-        line += f"; {summary['resent']} sent again after a stop (each may be billed twice)"
-    for sent in summary.get("provider_batches") or ():
+    if summary.resent:
+        line += f"; {summary.resent} sent again after a stop (each may be billed twice)"
+    for sent in summary.provider_batches:
         line += (
-            f"\n  {sent['provider']} batch {sent['provider_batch_id'] or sent['key']}: "
-            f"{sent['requests']} requests, {sent['state']}"
-            + (f" ({sent['status']})" if sent["status"] else "")
-            + (f": {sent['note']}" if sent["note"] else "")
+            f"\n  {sent.provider} batch {sent.provider_batch_id or sent.key}: "
+            f"{sent.requests} requests, {sent.state}"
+            + (f" ({sent.status})" if sent.status else "")
+            + (f": {sent.note}" if sent.note else "")
         )
-    if summary.get("submitted"):
-        line += f"\n  {summary['submitted']} lines waiting on the providers' batches"
-    if summary.get("note"):
-        line += f"\n{summary['note']}"
+    if summary.submitted:
+        line += f"\n  {summary.submitted} lines waiting on the providers' batches"
+    if summary.note:
+        line += f"\n{summary.note}"
     return line
 
 
 def list_batches(args: argparse.Namespace) -> int:
     from cortexd.cli.common import ask_daemon
 
-    answer = ask_daemon(lambda c: c.batch("GET"), args.json)
+    answer = ask_daemon(lambda c: c.batches(), args.json)
     if answer is None:
         return 0
-    if not answer["batches"]:
+    if not answer.batches:
         print("no batches yet")
-    for b in answer["batches"]:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(b["created_at"]))
+    for b in answer.batches:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(b.created_at))
         print(
-            f"{b['id']}  {when}  {b['state']:9}  {b['done'] + b['failed']}/{b['total']}  "
-            f"{_money(b['cost_usd'])}  {b['input']}"
+            f"{b.id}  {when}  {b.state:9}  {b.done + b.failed}/{b.total}  "
+            f"{_money(b.cost_usd)}  {b.input}"
         )
     return 0
 
@@ -212,7 +204,7 @@ def list_batches(args: argparse.Namespace) -> int:
 def batch_status(args: argparse.Namespace) -> int:
     from cortexd.cli.common import ask_daemon
 
-    answer = ask_daemon(lambda c: c.batch("GET", f"/{args.batch_id}"), args.json)
+    answer = ask_daemon(lambda c: c.batch(args.batch_id), args.json)
     if answer is not None:
         print(_ending(answer))
     return 0
@@ -222,5 +214,5 @@ def cancel_batch(args: argparse.Namespace) -> int:
     from cortexd.client import Client
 
     with Client() as client:
-        print(_ending(client.batch("POST", f"/{args.batch_id}/cancel")))
+        print(_ending(client.cancel_batch(args.batch_id)))
     return 0

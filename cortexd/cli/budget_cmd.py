@@ -7,9 +7,12 @@ import argparse
 import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cortexd.errors import CortexError
+
+if TYPE_CHECKING:
+    from cortexd.client_spend import Budgets
 
 SCOPES = ("anthropic", "openai", "total")
 
@@ -28,28 +31,28 @@ def register(sub: Any) -> None:
     s.set_defaults(run=run_set)
 
 
-def print_budgets(console: Any, data: dict[str, Any]) -> None:
+def print_budgets(console: Any, data: Budgets) -> None:
     """The budgets table (shared with cortex costs), or why there is none."""
     from rich.table import Table
 
+    from cortexd.cli.common import usd_text
     from cortexd.formatting import money
 
-    if not data["set"]:
-        console.print(f"[yellow]{data['note']}[/]")
+    if not data.any_set:
+        console.print(f"[yellow]{data.note}[/]")
         return
-    table = Table(title=f"budgets in {data['month']}", title_justify="left")
+    table = Table(title=f"budgets in {data.month}", title_justify="left")
     columns = ("budget", "limit", "spent", "in flight", "used", "alerts reached", "at 100%")
     for column in columns:
         table.add_column(column, justify="left" if column in ("budget", "at 100%") else "right")
-    for b in data["budgets"]:
-        used = f"{b['percent']:.0f}%"
-        style = "red" if b["percent"] >= 100 else "yellow" if b["reached"] else None
-        reached = ", ".join(f"{t}%" for t in b["reached"]) or "—"
-        held = b.get("reserved_usd")
+    for b in data.budgets:
+        used = f"{b.percent:.0f}%"
+        style = "red" if b.percent >= 100 else "yellow" if b.reached else None
+        reached = ", ".join(f"{t}%" for t in b.reached) or "—"
+        held = money(usd_text(b.reserved_usd)) if b.reserved_usd else "—"
         table.add_row(
-            b["scope"], money(b["limit_usd"]), money(b["spent_usd"]),
-            money(held) if held and Decimal(held) else "—", used, reached, b["at_limit"],
-            style=style,
+            b.scope, money(usd_text(b.limit_usd)), money(usd_text(b.spent_usd)), held, used,
+            reached, b.at_limit, style=style,
         )  # fmt: skip
     console.print(table)
     console.print(

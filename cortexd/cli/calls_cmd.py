@@ -6,7 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cortexd.client_calls import CallDetail, CallSummary
 
 
 def register(sub: Any) -> None:
@@ -29,20 +33,23 @@ def register(sub: Any) -> None:
     r.set_defaults(run=run_rate)
 
 
-def line(call: dict[str, Any]) -> str:
+def _model(call: CallSummary) -> str:
+    return f"{call.model or '—'}{' (fallback)' if call.fallback else ''}"
+
+
+def line(call: CallSummary) -> str:
     """One call on one line."""
+    from cortexd.cli.common import usd_text
     from cortexd.formatting import money, seconds
 
-    when = time.strftime("%H:%M:%S", time.localtime(call["started_at"]))
-    model = f"{call['model'] or '—'}{' (fallback)' if call['fallback'] else ''}"
-    outcome = call["outcome"] if call["completed"] or call["outcome"] != "ok" else "incomplete"
+    when = time.strftime("%H:%M:%S", time.localtime(call.started_at))
     return (
-        f"{when} {call['id'][:12]} {call['task']} → {model} {outcome}"
-        f" {call['input_tokens']}/{call['output_tokens']} tok"
-        f" ttft {seconds(call['first_token_s'])} total {seconds(call['total_s'])}"
-        f" {money(call['cost_usd'])}"
-        + (f" [{call['client']}]" if call.get("client") else "")
-        + (f" session {call['session']}" if call.get("session") else "")
+        f"{when} {call.id[:12]} {call.task} → {_model(call)} {call.result}"
+        f" {call.input_tokens}/{call.output_tokens} tok"
+        f" ttft {seconds(call.first_token_s)} total {seconds(call.total_s)}"
+        f" {money(usd_text(call.cost_usd))}"
+        + (f" [{call.client}]" if call.client else "")
+        + (f" session {call.session}" if call.session else "")
     )
 
 
@@ -50,14 +57,14 @@ def run_calls(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from cortexd.cli.common import rich_console
+    from cortexd.cli.common import rich_console, usd_text
     from cortexd.client import Client
     from cortexd.formatting import money
 
     with Client() as client:
         calls = client.calls(max(1, min(1000, args.lines)))
     if args.json:
-        print(json.dumps(calls, indent=2))
+        print(json.dumps([c.json for c in calls], indent=2))
         return 0
     console = rich_console(highlight=False)
     if not calls:
@@ -67,18 +74,16 @@ def run_calls(args: argparse.Namespace) -> int:
     for column in ("when", "id", "client", "session", "task", "model", "outcome", "tokens", "cost"):
         table.add_column(column, overflow="fold")
     for call in calls:
-        model = f"{call['model'] or '—'}{' (fallback)' if call['fallback'] else ''}"
-        outcome = call["outcome"] if call["completed"] or call["outcome"] != "ok" else "incomplete"
         table.add_row(
-            time.strftime("%m-%d %H:%M:%S", time.localtime(call["started_at"])),
-            call["id"][:12],
-            escape(call["client"] or "—"),
-            escape(call.get("session") or "—"),
-            escape(call["task"]),
-            escape(model),
-            outcome,
-            f"{call['input_tokens']}/{call['output_tokens']}",
-            money(call["cost_usd"]),
+            time.strftime("%m-%d %H:%M:%S", time.localtime(call.started_at)),
+            call.id[:12],
+            escape(call.client or "—"),
+            escape(call.session or "—"),
+            escape(call.task),
+            escape(_model(call)),
+            call.result,
+            f"{call.input_tokens}/{call.output_tokens}",
+            money(usd_text(call.cost_usd)),
         )
     console.print(table)
     return 0
@@ -90,7 +95,7 @@ def run_tail(args: argparse.Namespace) -> int:
     with Client() as client:
         try:
             for call in client.tail(max(1, args.lines)):
-                print(json.dumps(call) if args.json else line(call), flush=True)
+                print(json.dumps(call.json) if args.json else line(call), flush=True)
         except KeyboardInterrupt:
             return 0
     return 0
@@ -100,91 +105,99 @@ def run_why(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from cortexd.cli.common import ask_daemon, rich_console
+    from cortexd.cli.common import ask_daemon, rich_console, usd_text
     from cortexd.formatting import money, seconds
 
     call = ask_daemon(lambda client: client.call(args.call_id), args.json)
     if call is None:
         return 0
     console = rich_console(highlight=False)
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(call["started_at"]))
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(call.started_at))
     console.print(
-        f"call {call['id']} at {when}"
-        + (f" from {escape(call['client'])}" if call["client"] else "")
-        + (f", session {escape(call['session'])}" if call.get("session") else "")
-        + (f", turn {escape(call['turn'])}" if call.get("turn") else "")
+        f"call {call.id} at {when}"
+        + (f" from {escape(call.client)}" if call.client else "")
+        + (f", session {escape(call.session)}" if call.session else "")
+        + (f", turn {escape(call.turn)}" if call.turn else "")
     )
     console.print(
-        f"task {escape(call['task'])} ({call['decided_by']}); chain {' → '.join(call['chain'])}"
-        f"; routing file generation {call['routing_generation']}"
+        f"task {escape(call.task)} ({call.decided_by}); chain {' → '.join(call.chain)}"
+        f"; routing file generation {call.routing_generation}"
     )
-    for reason in call["reasons"]:
+    for reason in call.reasons:
         console.print(f"  · {escape(reason)}")
-    answered = f"{call['model']} via {call['provider']}" if call["model"] else "no model"
+    answered = f"{call.model} via {call.provider}" if call.model else "no model"
     console.print(
-        f"answered by {escape(answered)}{' (fallback)' if call['fallback'] else ''}: "
-        f"{call['outcome']}, {'completed' if call['completed'] else 'not completed'}, "
-        f"achieved: {({True: 'yes', False: 'no', None: '—'})[call['achieved']]}; "
-        f"{money(call['cost_usd'])}, ttft {seconds(call['first_token_s'])}, "
-        f"total {seconds(call['total_s'])}"
+        f"answered by {escape(answered)}{' (fallback)' if call.fallback else ''}: "
+        f"{call.outcome}, {'completed' if call.completed else 'not completed'}, "
+        f"achieved: {({True: 'yes', False: 'no', None: '—'})[call.achieved]}; "
+        f"{money(usd_text(call.cost_usd))}, ttft {seconds(call.first_token_s)}, "
+        f"total {seconds(call.total_s)}"
     )
-    if call.get("agent_model"):
-        console.print(f"the agent's own model: {escape(call['agent_model'])}")
-    if call.get("losses"):
-        console.print(f"translated; left out: {escape('; '.join(call['losses']))}")
-    if call.get("moved"):
+    if call.agent_model:
+        console.print(f"the agent's own model: {escape(call.agent_model)}")
+    if call.losses:
+        console.print(f"translated; left out: {escape('; '.join(call.losses))}")
+    if call.moved:
         for text in moved_lines(call):
             console.print(escape(text))
-    if call.get("error"):
-        console.print(f"[red]{escape(call['error'])}[/]")
+    if call.error:
+        console.print(f"[red]{escape(call.error)}[/]")
     table = Table(title="attempts", title_justify="left")
     for column in ("#", "model", "outcome", "tokens in/out", "ttft", "total", "cost", "detail"):
         table.add_column(column, overflow="fold")
-    for a in call["attempts"]:
-        detail = a["error"] or a["skipped"] or ""
-        if a["second_opinion"]:
+    for a in call.attempts:
+        detail = a.error or a.skipped or ""
+        if a.second_opinion:
             detail = f"second opinion {detail}".strip()
+        skipped = a.outcome == "skipped"
         table.add_row(
-            str(a["number"] or "—"),
-            escape(f"{a['model']} ({a['provider']})"),
-            a["outcome"],
-            f"{a['input_tokens']}/{a['output_tokens']}",
-            seconds(a["first_token_s"]),
-            seconds(a["total_s"]) if a["outcome"] != "skipped" else "—",
-            money(a["cost_usd"]) if a["outcome"] != "skipped" else "—",
+            str(a.number or "—"),
+            escape(f"{a.model} ({a.provider})"),
+            a.outcome,
+            f"{a.input_tokens}/{a.output_tokens}",
+            seconds(a.first_token_s),
+            "—" if skipped else seconds(a.total_s),
+            "—" if skipped else money(usd_text(a.cost_usd)),
             escape(detail),
         )
     console.print(table)
-    for s in call["signals"]:
-        console.print(f"signal: {s['signal']} — {escape(s['detail'] or '')}")
-    for r in call["ratings"]:
-        note = f": {escape(r['note'])}" if r["note"] else ""
-        console.print(f"rated {r['rating']}{note}")
+    for s in call.signals:
+        console.print(f"signal: {s.signal} — {escape(s.detail or '')}")
+    for r in call.ratings:
+        note = f": {escape(r.note)}" if r.note else ""
+        console.print(f"rated {r.rating}{note}")
     return 0
 
 
-def moved_lines(call: dict[str, Any]) -> list[str]:
+def moved_lines(call: CallDetail | Mapping[str, Any]) -> list[str]:
     """What `cortex why` says of a call that moved its session to another provider: from
-    where and why, and what the move cost (time, and the prompt cache left behind)."""
+    where and why, and what the move cost (time, and the prompt cache left behind). The
+    call as the client library answers it, or its JSON."""
+    from cortexd.cli.common import usd_text
+    from cortexd.client_calls import CallDetail
     from cortexd.formatting import money, seconds
 
-    m = call["moved"]
+    if isinstance(call, Mapping):
+        call = CallDetail.from_json(call)
+    m = call.moved
+    if m is None:
+        return []
     lines = [
-        f"session moved from {m['from_provider']} ({m['from_model']}) to "
-        f"{m['to_provider']} ({m['to_model']}): {m['reason']}",
-        f"  first call after the move: ttft {seconds(call['first_token_s'])}, total "
-        f"{seconds(call['total_s'])} (the session's last call before it: ttft "
-        f"{seconds(m['before_ttft_s'])})",
-        f"  cache lost: {m['cache_lost_tokens']:,} prompt tokens {m['from_provider']} had "
-        f"cached ({money(m['cache_lost_usd'])} more at the full input price); read from "
-        f"{m['to_provider']}'s cache: {call['cache_read_tokens']:,}",
+        f"session moved from {m.from_provider} ({m.from_model}) to "
+        f"{m.to_provider} ({m.to_model}): {m.reason}",
+        f"  first call after the move: ttft {seconds(call.first_token_s)}, total "
+        f"{seconds(call.total_s)} (the session's last call before it: ttft "
+        f"{seconds(m.before_ttft_s)})",
+        f"  cache lost: {m.cache_lost_tokens:,} prompt tokens {m.from_provider} had "
+        f"cached ({money(usd_text(m.cache_lost_usd))} more at the full input price); read "
+        f"from {m.to_provider}'s cache: {call.cache_read_tokens:,}",
     ]
-    turn = m.get("turn")
-    if turn and turn["calls"]:
-        share = turn["cache_read_tokens"] / turn["prompt_tokens"] if turn["prompt_tokens"] else 0
+    turn = m.turn
+    if turn and turn.calls:
         lines.append(
-            f"  the turn on {m['to_provider']}: {turn['calls']} calls, "
-            f"{seconds(turn['total_s'])}, {share:.0%} of their prompts read from the cache"
+            f"  the turn on {m.to_provider}: {turn.calls} calls, "
+            f"{seconds(turn.total_s)}, {turn.cache_share:.0%} of their prompts read from the"
+            " cache"
         )
     return lines
 
@@ -194,5 +207,5 @@ def run_rate(args: argparse.Namespace) -> int:
 
     with Client() as client:
         done = client.feedback(args.call_id, args.rating, args.note)
-    print(f"rated {done['call_id']} {done['rating']}")
+    print(f"rated {done.call_id} {done.rating}")
     return 0

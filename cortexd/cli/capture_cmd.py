@@ -48,12 +48,9 @@ def run(args: argparse.Namespace) -> int:
     with Client() as client:
         answer = client.capture(text, name)
     if args.json:
-        print(json.dumps(answer, indent=2, ensure_ascii=False))
+        print(json.dumps(answer.json, indent=2, ensure_ascii=False))
         return 0
-    print(answer["path"])
-    tags = ", ".join(answer.get("tags") or ())
-    print(
-        f"[{answer['category']}] {answer['title']}" + (f" ({tags})" if tags else ""),
-        file=sys.stderr,
-    )
+    print(answer.path)
+    tags = ", ".join(answer.tags)
+    print(f"[{answer.category}] {answer.title}" + (f" ({tags})" if tags else ""), file=sys.stderr)
     return 0

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from cortexd.context.environment import Environment
 from cortexd.context.paths import Paths, default_routing_text
@@ -47,13 +48,32 @@ def load_table(path: str | None) -> RoutingTable:
     return parse_routing_text(default_routing_text(), source=SHIPPED)
 
 
-def ask_daemon(get: Callable[[Client], dict[str, Any]], as_json: bool) -> dict[str, Any] | None:
-    """The daemon's answer to `get`; with `as_json` it is printed as JSON instead (None)."""
+class Answer(Protocol):
+    """A typed answer of the client library: it keeps the daemon's JSON."""
+
+    @property
+    def json(self) -> Mapping[str, Any]: ...
+
+
+A = TypeVar("A", bound=Answer)
+
+
+def ask_daemon(get: Callable[[Client], A], as_json: bool) -> A | None:
+    """The daemon's answer to `get`; with `as_json` its JSON is printed instead (None)."""
     from cortexd.client import Client  # here: `cortex --help` need not load httpx2
 
     with Client() as client:
         answer = get(client)
     if as_json:
-        print(json.dumps(answer, indent=2))
+        print(json.dumps(answer.json, indent=2))
         return None
     return answer
+
+
+def usd_text(amount: Decimal | float | None) -> str | None:
+    """An amount as the text `cortexd.formatting.money` reads, exactly (None: unknown).
+
+    >>> usd_text(Decimal("0.000412")), usd_text(None), usd_text(0.5)
+    ('0.000412', None, '0.5')
+    """
+    return None if amount is None else str(Decimal(amount))

@@ -30,9 +30,7 @@ def run(args: argparse.Namespace) -> int:
     with Client() as client:
         answer = client.embed(body)
     if args.json:
-        print(json.dumps(answer))
+        print(json.dumps(answer.json))
         return 0
-    vectors = answer["data"]
-    width = len(vectors[0]["embedding"]) if vectors else 0
-    print(f"{len(vectors)} vector(s) of {width} dimensions from {answer['model']}")
+    print(f"{len(answer.vectors)} vector(s) of {answer.dimensions} dimensions from {answer.model}")
     return 0

@@ -19,17 +19,17 @@ def run(args: argparse.Namespace) -> int:
 
     from cortexd.cli.common import ask_daemon, rich_console
 
-    health = ask_daemon(lambda client: dict(client.health(check_all=True).json), args.json)
-    if health is None:
+    answer = ask_daemon(lambda client: client.health(check_all=True), args.json)
+    if answer is None:
         return 0
+    health = answer.json  # providers, circuits, budgets, local rows, the listener
     console = rich_console()
-    routing = health["routing_file"]
-    console.print(f"cortexd {health['version']}, up {health['uptime_s']:.0f} s")
-    console.print(f"routing file: {escape(routing['path'])} (generation {routing['generation']})")
-    if routing.get("last_error"):
+    routing = answer.routing_file
+    console.print(f"cortexd {answer.version}, up {answer.uptime_s:.0f} s")
+    console.print(f"routing file: {escape(routing.path)} (generation {routing.generation})")
+    if routing.last_error:
         console.print(
-            "[red]last reload failed, the previous file serves:[/]\n"
-            + escape(routing["last_error"])
+            "[red]last reload failed, the previous file serves:[/]\n" + escape(routing.last_error)
         )
     listener = health.get("listener") or {}
     if listener.get("tcp"):
@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
             f"local rows active: {len(active)} of {len(rows)} ({names}); why the others are"
             " not: cortex hardware"
         )
-    if health.get("keys_missing"):
-        console.print(f"[yellow]no API key for: {', '.join(health['keys_missing'])}[/]")
+    if answer.keys_missing:
+        console.print(f"[yellow]no API key for: {', '.join(answer.keys_missing)}[/]")
     table = Table(title="providers")
     for column in ("provider", "endpoint", "reachable", "detail"):
         table.add_column(column, overflow="fold")
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         )
     console.print(table)
     _circuits(console, health.get("circuits") or [])
-    return 0 if not routing.get("last_error") else 1
+    return 0 if not routing.last_error else 1
 
 
 def _circuits(console: Any, circuits: list[dict[str, Any]]) -> None:

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cortexd.cli.common import load_table
+
+if TYPE_CHECKING:
+    from cortexd.client_admin import CatalogModel
 
 
 def register(sub: Any) -> None:
@@ -22,7 +25,7 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _from_daemon() -> list[dict[str, Any]] | None:
+def _from_daemon() -> tuple[CatalogModel, ...] | None:
     from cortexd.client import Client, DaemonNotRunning
 
     try:
@@ -30,19 +33,20 @@ def _from_daemon() -> list[dict[str, Any]] | None:
             listing = client.models()
     except DaemonNotRunning:
         return None
-    return [m["cortex"] for m in listing["data"] if "cortex" in m]
+    return listing.catalog
 
 
 def run(args: argparse.Namespace) -> int:
     rows = None if args.local or args.file else _from_daemon()
     if rows is None:
+        from cortexd.client_admin import CatalogModel
         from cortexd.models_json import model_row
         from cortexd.routing import catalog_for
 
         catalog = catalog_for(load_table(args.file))
-        rows = [model_row(catalog, spec) for spec in catalog]
+        rows = tuple(CatalogModel.from_json(model_row(catalog, spec)) for spec in catalog)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([r.json for r in rows], indent=2))
         return 0
     from rich.markup import escape
     from rich.table import Table
@@ -53,15 +57,16 @@ def run(args: argparse.Namespace) -> int:
     for column in ("alias", "provider", "model id", "context", "$ in/MTok", "$ out/MTok"):
         right = column.startswith(("$", "context"))
         table.add_column(column, justify="right" if right else "left", overflow="fold")
+    unknown = "[bold red]unknown[/]"
     for r in rows:
-        unknown = "[bold red]unknown[/]"
+        price_in, price_out = r.input_usd_per_mtok, r.output_usd_per_mtok
         table.add_row(
-            escape(r["alias"]),
-            r["provider"],
-            escape(r["model_id"]),
-            f"{r['context_window']:,}" if r["context_window"] else "?",
-            r["input_usd_per_mtok"] or unknown,
-            r["output_usd_per_mtok"] or unknown,
+            escape(r.alias),
+            r.provider,
+            escape(r.model_id),
+            f"{r.context_window:,}" if r.context_window else "?",
+            unknown if price_in is None else str(price_in),
+            unknown if price_out is None else str(price_out),
         )
     rich_console().print(table)
     return 0

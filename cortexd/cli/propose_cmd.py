@@ -8,9 +8,13 @@ import argparse
 import datetime
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cortexd.errors import CortexError
+
+if TYPE_CHECKING:
+    from cortexd.client import Client
+    from cortexd.client_admin import Proposal, Proposals
 
 
 def register(sub: Any) -> None:
@@ -29,18 +33,17 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _pick(data: dict[str, Any], which: str) -> dict[str, Any]:
+def _pick(data: Proposals, which: str) -> Proposal:
     """Proposal `which`: its number as listed, or (4 characters or more) its id."""
-    found = data["proposals"]
-    match = [p for p in found if str(p["number"]) == which]
+    found = data.proposals
+    match = [p for p in found if str(p.number) == which]
     if not match and len(which) >= 4:
-        match = [p for p in found if p["id"].startswith(which.lower())]
+        match = [p for p in found if p.id.startswith(which.lower())]
     if len(match) != 1:
         count = len(found)
         listed = f"there are {count} (cortex propose lists them)" if count else "there are none"
         raise CortexError(f"no proposal {which!r}: {listed}")
-    chosen: dict[str, Any] = match[0]
-    return chosen
+    return match[0]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
         if args.reject:
             data = client.proposals()
             chosen = _pick(data, args.reject)
-            answer = client.reject(chosen["id"])
+            answer = client.reject(chosen.id)
             rich_console().print(
-                f"set aside {answer['rejected']} ({chosen['summary']}); it comes back only "
+                f"set aside {answer.id} ({chosen.summary}); it comes back only "
                 "when the calls made from now on support it by themselves"
             )
             return 0
@@ -63,54 +66,52 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        print(json.dumps(data, indent=2))
+        print(json.dumps(data.json, indent=2))
         return 0
     _show(rich_console(), data)
     return 0
 
 
-def _show(console: Any, data: dict[str, Any]) -> None:
+def _show(console: Any, data: Proposals) -> None:
     from rich.markup import escape
 
-    if not data["proposals"]:
-        console.print(f"no routing change is supported by the last {data['days']} days of calls")
-    for p in data["proposals"]:
-        advice = "" if p["changes"] else " [dim](advice: edit the file yourself)[/]"
-        console.print(f"[bold]{p['number']}. {escape(p['summary'])}[/]{advice}  [dim]{p['id']}[/]")
-        for line in p["evidence"]:
+    if not data.proposals:
+        console.print(f"no routing change is supported by the last {data.days} days of calls")
+    for p in data.proposals:
+        advice = "" if p.changes else " [dim](advice: edit the file yourself)[/]"
+        console.print(f"[bold]{p.number}. {escape(p.summary)}[/]{advice}  [dim]{p.id}[/]")
+        for line in p.evidence:
             console.print(f"   {escape(line)}")
-    for p in data["pending"]:
+    for pending in data.pending:
         console.print(
-            f"[dim]not yet: {escape(p['summary'])} — about {p['needs_calls']} more calls[/]"
+            f"[dim]not yet: {escape(pending.summary)} — about {pending.needs_calls} more calls[/]"
         )
-    if data["proposals"]:
+    if data.proposals:
         console.print("cortex propose --apply N makes one; --reject N sets it aside")
-        if data["mode"] != "adaptive":
-            console.print(
-                f"[dim]mode '{data['mode']}': proposals are never applied on their own[/]"
-            )
+        if data.mode != "adaptive":
+            console.print(f"[dim]mode '{data.mode}': proposals are never applied on their own[/]")
 
 
-def _apply(console: Any, client: Any, data: dict[str, Any], args: argparse.Namespace) -> int:
+def _apply(console: Any, client: Client, data: Proposals, args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from cortexd.cli.file_edit import confirm, read_routing, write_and_reload
     from cortexd.routing import CellChange, apply_changes, unified_diff
 
     chosen = _pick(data, args.apply)
-    if not chosen["changes"]:
+    if not chosen.changes:
         raise CortexError(
-            f"proposal {chosen['number']} is advice only (no cell to change): {chosen['summary']}"
+            f"proposal {chosen.number} is advice only (no cell to change): {chosen.summary}"
         )
-    path = Path(data["routing_file"])
+    path = Path(data.routing_file)
     raw, text = read_routing(path)
-    if hashlib.sha256(raw).hexdigest() != data["digest"]:
+    if hashlib.sha256(raw).hexdigest() != data.digest:
         raise CortexError(
             f"{path} changed since the daemon read it and made this proposal; "
             "nothing was written. Let the daemon reload it (or restart it), then run "
             "cortex propose again"
         )
-    changes = [CellChange(**c) for c in chosen["changes"]]
+    changes = [CellChange(c.section, c.row, c.column, c.old, c.new) for c in chosen.changes]
     new = apply_changes(text, changes, today=datetime.date.today())
     console.print(escape(unified_diff(text, new, path.name)), highlight=False)
     if args.dry_run or not confirm(console, "apply this change?", args.yes):

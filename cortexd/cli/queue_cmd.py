@@ -52,12 +52,9 @@ def add_task(args: argparse.Namespace) -> int:
     with Client() as client:
         added = client.queue(task_text(args.text, args.file))
     if args.json:
-        print(json.dumps(added))
+        print(json.dumps(added.json))
     else:
-        print(
-            f"queued {added['name']}; its answer will be {added['folder']}/done/"
-            f"{Path(added['name']).stem}.answer.md"
-        )
+        print(f"queued {added.name}; its answer will be {added.answer_file}")
     return 0
 
 
@@ -67,8 +64,13 @@ def list_queue(args: argparse.Namespace) -> int:
     listed = ask_daemon(lambda c: c.queue(), args.json)
     if listed is None:
         return 0
-    print(f"queue: {listed['folder']}")
-    for state in ("pending", "running", "done", "failed"):
-        names = listed[state]
+    print(f"queue: {listed.folder}")
+    states = {
+        "pending": listed.pending,
+        "running": listed.running,
+        "done": listed.done,
+        "failed": listed.failed,
+    }
+    for state, names in states.items():
         print(f"{state} ({len(names)})" + "".join(f"\n  {n}" for n in names[-20:]))
     return 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cortexd.client_spend import GroupTotal
 
 
 def register(sub: Any) -> None:
@@ -29,7 +31,7 @@ def run_stats(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from cortexd.cli.common import ask_daemon, rich_console
+    from cortexd.cli.common import ask_daemon, rich_console, usd_text
     from cortexd.formatting import bars, money, percent, seconds
 
     data = ask_daemon(
@@ -46,56 +48,57 @@ def run_stats(args: argparse.Namespace) -> int:
     columns += ["tokens in/out", "cost"]
     for column in columns:
         table.add_column(column, overflow="fold")
-    for r in data["rows"]:
-        model = f"{r['model']} ({r['provider']})"
-        if r.get("role", "answer") != "answer":  # a cross-validated call's extra try
-            model += f", {r['role']}"
-        cells = [escape(r["task"]), escape(model)]
+    for r in data.rows:
+        model = f"{r.model} ({r.provider})"
+        if r.role != "answer":  # a cross-validated call's extra try
+            model += f", {r.role}"
+        cells = [escape(r.task), escape(model)]
         if args.by:
-            cells.append(escape(r.get(args.by) or "—"))
-        cost = money(r["cost_usd"]) + (" [red]+ ?[/]" if r["unpriced_tries"] else "")
+            cells.append(escape(r.group or "—"))
+        cost = money(usd_text(r.cost_usd)) + (" [red]+ ?[/]" if r.unpriced_tries else "")
         cells += [
-            str(r["tries"]),
-            percent(r["completed_rate"]),
-            percent(r["achieved_rate"]),
-            f"{seconds(r['total_s']['p50'])} / {seconds(r['total_s']['p95'])}",
-            f"{seconds(r['first_token_s']['p50'])} / {seconds(r['first_token_s']['p95'])}",
-            f"{r['input_tokens']:,} / {r['output_tokens']:,}",
+            str(r.tries),
+            percent(r.completed_rate),
+            percent(r.achieved_rate),
+            f"{seconds(r.total_s.p50)} / {seconds(r.total_s.p95)}",
+            f"{seconds(r.first_token_s.p50)} / {seconds(r.first_token_s.p95)}",
+            f"{r.input_tokens:,} / {r.output_tokens:,}",
             cost,
         ]
         table.add_row(*cells)
-    if not data["rows"]:
+    if not data.rows:
         console.print("no calls recorded in this period")
     else:
         console.print(table)
-    if args.by and data["rows"]:
-        console.print(_totals_table(data["totals"], args.by))
-    chart = bars(data["spend_per_day"])
+    if args.by and data.rows:
+        console.print(_totals_table(data.totals, args.by))
+    chart = bars([{"day": d.day, "cost_usd": usd_text(d.cost_usd)} for d in data.spend_per_day])
     if chart:
         console.print("\nspend per day")
         for line in chart:
             console.print(line, highlight=False)
-    if any(r["unpriced_tries"] for r in data["rows"]):
+    if any(r.unpriced_tries for r in data.rows):
         console.print("[red]+ ?: some tries have no known price (see cortex costs)[/]")
     return 0
 
 
-def _totals_table(totals: list[dict[str, Any]], by: str) -> Any:
+def _totals_table(totals: tuple[GroupTotal, ...], by: str) -> Any:
     """What each client (project, session) cost in all, the dearest first."""
     from rich.markup import escape
     from rich.table import Table
 
+    from cortexd.cli.common import usd_text
     from cortexd.formatting import money
 
     table = Table(title=f"cost per {by}", title_justify="left")
     for column in (by, "calls", "tokens in/out", "cost"):
         table.add_column(column, overflow="fold", justify="left" if column == by else "right")
     for t in totals:
-        cost = money(t["cost_usd"]) + (" [red]+ ?[/]" if t["unpriced_tries"] else "")
+        cost = money(usd_text(t.cost_usd)) + (" [red]+ ?[/]" if t.unpriced_tries else "")
         table.add_row(
-            escape(t[by] or "—"),
-            str(t["calls"]),
-            f"{t['input_tokens']:,} / {t['output_tokens']:,}",
+            escape(t.name or "—"),
+            str(t.calls),
+            f"{t.input_tokens:,} / {t.output_tokens:,}",
             cost,
         )
     return table
@@ -105,7 +108,7 @@ def run_costs(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from cortexd.cli.common import ask_daemon, rich_console
+    from cortexd.cli.common import ask_daemon, rich_console, usd_text
     from cortexd.formatting import money
 
     data = ask_daemon(lambda client: client.costs(), args.json)
@@ -113,32 +116,34 @@ def run_costs(args: argparse.Namespace) -> int:
         return 0
     console = rich_console()
     table = Table(
-        title=f"spend in {data['month']} ({data['days_elapsed']:.1f} of "
-        f"{data['days_in_month']} days)",
+        title=f"spend in {data.month} ({data.days_elapsed:.1f} of {data.days_in_month} days)",
         title_justify="left",
     )
     for column in ("provider", "calls", "spent", "projected at month end"):
         table.add_column(column, justify="left" if column == "provider" else "right")
-    for p in data["providers"]:
+    for p in data.providers:
         table.add_row(
-            escape(p["provider"]), str(p["calls"]), money(p["cost_usd"]), money(p["projected_usd"])
+            escape(p.provider),
+            str(p.calls),
+            money(usd_text(p.cost_usd)),
+            money(usd_text(p.projected_usd)),
         )
-    table.add_row("total", "", money(data["total_usd"]), money(data["projected_usd"]), style="bold")
+    total, projected = money(usd_text(data.total_usd)), money(usd_text(data.projected_usd))
+    table.add_row("total", "", total, projected, style="bold")
     console.print(table)
-    estimated = data.get("estimated_usd")
-    if estimated and Decimal(estimated):
+    if data.estimated_usd:
         console.print(
-            f"of which {money(estimated)} is estimated: streams cut short are counted by what"
-            " they sent, since the provider's own count never came",
+            f"of which {money(usd_text(data.estimated_usd))} is estimated: streams cut short"
+            " are counted by what they sent, since the provider's own count never came",
             highlight=False,
         )
-    for u in data["unpriced"]:
+    for u in data.unpriced:
         console.print(
-            f"[red]price unknown:[/] {u['tries']} tries of {escape(u['model'])} "
-            f"({escape(u['provider'])}) are not in these sums"
+            f"[red]price unknown:[/] {u.tries} tries of {escape(u.model)} "
+            f"({escape(u.provider)}) are not in these sums"
         )
-    if "budgets" in data:
+    if data.budgets is not None:
         from cortexd.cli.budget_cmd import print_budgets
 
-        print_budgets(console, data["budgets"])
+        print_budgets(console, data.budgets)
     return 0
