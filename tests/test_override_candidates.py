@@ -108,3 +108,40 @@ def test_a_slip_in_a_short_name_is_a_candidate_flagged_as_a_guess() -> None:
 def test_a_gpt_with_a_version_is_that_model_not_gpt_4o(prompt: str, model: str) -> None:
     (found,) = CandidateFinder(build_catalog()).find(prompt)
     assert found.model == model
+
+
+@pytest.mark.parametrize(
+    ("prompt", "surface", "model"),
+    [
+        # A slip with "Claude" before it or a version after it: the name takes them back.
+        ("Claude Sonet, two lines on the tide please", "Claude Sonet", "sonnet"),
+        ("Qwenn 2.5: list five stretches for a desk worker", "Qwenn 2.5", "qwen2.5:14b"),
+        # A slip that is a word names the model only with its version.
+        ("lama 3.1 : résume ce mail en deux lignes", "lama 3.1", "llama3.1:8b"),
+        # "4o" is a version too.
+        ("chatgpt-4o please: a name for a bakery", "chatgpt-4o", "gpt-4o"),
+        # An accent slipped onto a name, spelt as written.
+        ("con el códex, por favor: una función que sume", "códex", "codex"),
+    ],
+)
+def test_a_slip_around_a_version_or_an_accent_names_the_model(
+    finder: CandidateFinder, prompt: str, surface: str, model: str
+) -> None:
+    found = finder.find(prompt)
+    assert [(c.surface, c.model, c.typo) for c in found][:1] == [
+        (surface, model, surface.casefold() not in ("códex", "chatgpt-4o"))
+    ]
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "the lama in the next field keeps staring at me",  # the word, no version
+        "a quote from the Dalai Lama for the card",
+        "haïku : est-ce que ça fait bien 5-7-5 ?",  # French spells the poem with a diaeresis
+    ],
+)
+def test_a_slip_that_is_a_word_or_a_poem_is_no_candidate(
+    finder: CandidateFinder, prompt: str
+) -> None:
+    assert finder.find(prompt) == []

@@ -38,6 +38,8 @@ VENDORS = {"anthropic": "claude", "openai": "gpt", "open ai": "gpt"}
 _MODEL_WORD = r"-(?:model[a-zè]*|modèle)(?![\w-])"
 #: The most candidates read at each edge of a prompt.
 MOST = 8
+#: Characters read beyond a window's edges: more than the longest name and its version.
+_MARGIN = 64
 #: Characters at each edge of a prompt where directives are looked for.
 HEAD = 320
 TAIL = 400
@@ -69,10 +71,14 @@ class CandidateFinder:
         # slip in a model the file lacks would only be reported.
         ours = known | set(VENDORS) | set(self._nicknames)
         self._typos = {typo: name for name in ours for typo in typos(name)}
-        spellings = sorted(ours | set(UNKNOWN_MODELS) | set(self._typos), key=len, reverse=True)
+        # A slip that is also a word ("lama") names the model only with its version after
+        # it ("lama 3.1"): the word alone is the word.
+        self._word_slips = {s: name for name in ours for s in _slips(name) & _WORDS}
+        slips = set(self._typos) | set(self._word_slips)
+        spellings = sorted(ours | set(UNKNOWN_MODELS) | slips, key=len, reverse=True)
         names = "|".join(re.escape(s).replace(r"\ ", r"[\s-]?") for s in spellings)
         # A version is a number or two ("Opus 4.5", "gpt 5"): "GPT-4410" is a part number.
-        found = rf"(?:claude[\s-])?(?:{names})(?:[\s-]?\d{{1,2}}(?:\.\d+)?(?![\w.]))?"
+        found = rf"(?:claude[\s-])?(?:{names})(?:[\s-]?\d{{1,2}}(?:\.\d+|o)?(?![\w.]))?"
         # "Haiku-Modell" aside, a name runs on into no word ("opus-dei") and is not the
         # first part of a file's, a site's or a handle's name ("opus.wav", "@haiku.physio").
         self._pattern = re.compile(
@@ -90,15 +96,23 @@ class CandidateFinder:
             windows.append((max(HEAD, len(prompt) - TAIL), len(prompt)))
         found: list[Candidate] = []
         for start, end in windows:
-            window = prompt[start:end].casefold()
-            if not any(stem in window for stem in self._stems):
+            # A name running on past the window ("opusfoo") must fail its boundary there as
+            # it would anywhere, so the text read goes past it. "códex", "haikú": accents are
+            # folded one character for one, so spans stay in place (a window with none, as
+            # most are, is read as it is).
+            window = prompt[start:end]
+            text, lo = prompt, 0
+            if not window.isascii():
+                lo = max(0, start - _MARGIN)
+                text = prompt[lo : min(len(prompt), end + _MARGIN)].translate(_FOLD)
+                window = text[start - lo : end - lo]
+            low = window.casefold()
+            if not any(stem in low for stem in self._stems):
                 continue
-            # The whole string, not `end`: a name running on past the window ("opusfoo")
-            # must fail its boundary there as it would anywhere.
-            for m in self._pattern.finditer(prompt, start):
-                if m.start() >= end:
+            for m in self._pattern.finditer(text, start - lo):
+                if m.start() + lo >= end:
                     break
-                candidate = self._candidate(m)
+                candidate = self._candidate(m, lo, prompt)
                 if candidate is not None:
                     found.append(candidate)
         found = _without_vendors_of(prompt, found)
@@ -106,28 +120,45 @@ class CandidateFinder:
         # times is read at its first and last few.
         return found if len(found) <= 2 * MOST else found[:MOST] + found[-MOST:]
 
-    def _candidate(self, m: re.Match[str]) -> Candidate | None:
-        surface = m.group(0)
-        key = _loose(surface)
-        typo = self._typos.get(key)
-        if typo is not None:
-            found = self._candidate_of(m, _loose(typo), typo)
+    def _candidate(self, m: re.Match[str], lo: int, prompt: str) -> Candidate | None:
+        """The candidate `m` matched in the folded segment of `prompt` that starts at `lo`."""
+        at = (m.start() + lo, m.end() + lo)
+        surface = prompt[at[0] : at[1]]
+        key = _loose(m.group(0))
+        # A slip is looked up without "Claude" before it and a version after it ("Claude
+        # Sonet", "Qwenn 2.5", "lama 3.1"), which the model's own name then takes back.
+        bare = re.sub(r"^claude ", "", key)
+        version = re.search(r" ?\d+(?:\.\d+|o)?$", bare)
+        stem = bare[: version.start()] if version else bare
+        if bare in self._typos:  # the slip takes its digits in ("gtp4o")
+            stem, version = bare, None
+        typo = self._typos.get(stem) or (self._word_slips.get(stem) if version else None)
+        if typo is not None and typo != stem:
+            spelled = typo + (" " + version.group(0).strip() if version else "")
+            found = self._candidate_of(at, surface, _loose(spelled), spelled)
+            if found is None and version:  # a version the catalog lacks: the model alone
+                found = self._candidate_of(at, surface, _loose(typo), typo)
             return None if found is None else replace(found, typo=True)
-        return self._candidate_of(m, key, surface)
+        if stem in self._word_slips:
+            return None  # the word, with no version to make it a name
+        return self._candidate_of(at, surface, key, m.group(0))
 
-    def _candidate_of(self, m: re.Match[str], key: str, spelled: str) -> Candidate | None:
-        """The candidate matched by `m`: `key` is its loose form, `spelled` its spelling."""
-        surface = m.group(0)
+    def _candidate_of(
+        self, at: tuple[int, int], surface: str, key: str, spelled: str
+    ) -> Candidate | None:
+        """The candidate at `at` (start, end): `key` is its loose form, `spelled` its
+        spelling."""
+        start, end = at
         if key in self._vendor_model:
             model = self._vendor_model[key]
-            return Candidate(m.start(), m.end(), surface, model, None, vendor=True)
+            return Candidate(start, end, surface, model, None, vendor=True)
         model = self._nicknames.get(key) or self._name(spelled)
         if model is not None:
-            return Candidate(m.start(), m.end(), surface, model)
+            return Candidate(start, end, surface, model)
         base = re.sub(r" ?\d+(?:\.\d+)?$", "", key)
         unknown = next((u for u in UNKNOWN_MODELS if _loose(u) in (key, base)), None)
         if unknown is not None:
-            return Candidate(m.start(), m.end(), surface, None, unknown)
+            return Candidate(start, end, surface, None, unknown)
         return None
 
     def _name(self, matched: str) -> str | None:
@@ -187,6 +218,11 @@ def typos(name: str) -> set[str]:
     >>> sorted(typos("gpt-4o"))
     ['gtp-4o']
     """
+    return _slips(name) - _WORDS
+
+
+def _slips(name: str) -> set[str]:
+    """Every slip `typos` reads, words among them."""
     head = re.match(r"[a-z]+", name)
     if head is None or len(name) < 4:
         return set()
@@ -203,7 +239,7 @@ def typos(name: str) -> set[str]:
         for i in range(1, len(letters))
         if letters[i] == letters[i - 1]
     }
-    return found - {name} - _WORDS
+    return found - {name}
 
 
 def _swaps(letters: str) -> set[str]:
@@ -216,6 +252,12 @@ def _swaps(letters: str) -> set[str]:
 #: Slips that are words people write: "oups" is French for "oops", "lama" the French for
 #: the animal and a Dalai Lama's title, "code" and "clade" words of their own.
 _WORDS = frozenset({"oups", "lama", "code", "clade"})
+
+
+#: Accents a hurried hand puts on a name ("códex", "haikú") as the plain letters, one
+#: character for one. Not the diaeresis: French writes the poem "haïku", and ä, ö, ü are
+#: letters of their own in German.
+_FOLD = str.maketrans("áàâãéèêíìîóòôõúùûÁÀÂÃÉÈÊÍÌÎÓÒÔÕÚÙÛ", "aaaaeeeiiioooouuuAAAAEEEIIIOOOOUUU")
 
 
 def _loose(name: str) -> str:
