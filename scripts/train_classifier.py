@@ -20,7 +20,8 @@ import numpy as np
 from sparse_fit import SparseRows, fit, probabilities
 
 from cortexd.routing.classifier.features import features_of
-from cortexd.routing.classifier.model import TaskModel
+from cortexd.routing.classifier.model import TaskModel, split_weights
+from cortexd.routing.classifier.model import load as load_model
 from cortexd.routing.request import Message
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,11 +147,12 @@ def main() -> int:
     data = to_model(vocab, labels, w, b)
     # Shipped packed (32-bit floats in base64): the daemon keeps 4 MiB of it, not 30.
     OUT.write_text(TaskModel.from_json(json.dumps(data)).to_json())
+    split_weights(OUT)  # the weights in a file of their own, which the daemon maps
     print(
         f"wrote {OUT.relative_to(ROOT)}: {len(data['weights'])} weighted features, "
         f"l2={best[0]:g}, epochs={best[1]}"
     )
-    model = TaskModel.from_json(OUT.read_text())
+    model = load_model(OUT.parent, OUT.name)[0]
     for name in args.report:
         evaluate(model, load(DATA / name), name)
     return 0

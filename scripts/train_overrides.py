@@ -29,7 +29,7 @@ from sparse_fit import SparseRows, fit, probabilities  # noqa: E402
 from train_classifier import to_model, vocabulary  # noqa: E402
 
 from cortexd.routing.catalog import build_catalog  # noqa: E402
-from cortexd.routing.classifier.model import TaskModel  # noqa: E402
+from cortexd.routing.classifier.model import TaskModel, split_weights  # noqa: E402
 from cortexd.routing.overrides.extent import Vocabulary  # noqa: E402
 from cortexd.routing.overrides.features import features_of, tokens, topics_of  # noqa: E402
 from cortexd.routing.overrides.model import MENTION, SCOPES, OverrideModel  # noqa: E402
@@ -219,6 +219,7 @@ def train_revocations(data: list[Labelled], finder: CandidateFinder, epochs: int
     w, b = fit(x, y, len(vocab), 2, 1e-4, epochs)
     weights = TaskModel.from_json(json.dumps(to_model(vocab, ["other", REVOKE], w, b)))
     REVOCATIONS_OUT.write_text(RevocationModel(weights, t, cues).to_json(), encoding="utf-8")
+    split_weights(REVOCATIONS_OUT)  # the weights in a file of their own, which the daemon maps
 
 
 def main() -> int:
@@ -248,6 +249,7 @@ def main() -> int:
     weights = TaskModel.from_json(json.dumps(to_model(vocab, LABELS, w, b)))
     model = OverrideModel(weights, directive_vocabulary(data), threshold)
     OUT.write_text(model.to_json(), encoding="utf-8")
+    split_weights(OUT)
     print(f"wrote {OUT.relative_to(ROOT)}: l2={l2:g}, threshold {threshold:.2f}")
     train_revocations(data + extra, finder, args.epochs)
     print(f"wrote {REVOCATIONS_OUT.relative_to(ROOT)}")

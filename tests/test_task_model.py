@@ -114,3 +114,37 @@ def test_a_packed_model_with_the_wrong_number_of_weights_is_refused() -> None:
     bad = json.dumps({"labels": ["A", "B"], "bias": [0, 0], "features": ["w:x"], "packed": ""})
     with pytest.raises(ValueError, match="one value per label"):
         TaskModel.from_json(bad)
+
+
+def test_weights_in_a_file_of_their_own_are_mapped_and_read_the_same(tmp_path: Path) -> None:
+    from cortexd.routing.classifier.model import load, split_weights
+
+    inside = TaskModel.from_json(TINY)
+    path = tmp_path / "m.json"
+    path.write_text(inside.to_json(), encoding="utf-8")
+    split_weights(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["weights_file"] == "m.bin" and "packed" not in data and "keys" not in data
+    assert (tmp_path / "m.bin").stat().st_size == 3 * (8 + 4 * 3)
+    mapped, read = load(tmp_path, "m.json")
+    assert read["labels"] == ["A", "B", "C"]
+    for features in ({"w:alpha": 1.0}, {"w:beta": 2.0, "s:diff": 1.0}, {"w:none": 1.0}):
+        assert mapped.logits(features) == pytest.approx(inside.logits(features))
+    assert mapped.evidence({"w:alpha": 1.0}, "A") == ["'alpha' (+2.0)"]
+    # A weights file cut short is refused, not read past its end.
+    (tmp_path / "m.bin").write_bytes((tmp_path / "m.bin").read_bytes()[:-4])
+    with pytest.raises(ValueError, match="m.bin"):
+        load(tmp_path, "m.json")
+
+
+def test_the_shipped_models_map_their_weights() -> None:
+    from importlib.resources import files
+
+    for package, name in [
+        ("cortexd.routing.classifier", "task_model.json"),
+        ("cortexd.routing.overrides", "override_model.json"),
+        ("cortexd.routing.overrides", "revocation_model.json"),
+    ]:
+        data = json.loads(files(package).joinpath(name).read_text("utf-8"))
+        assert files(package).joinpath(data["weights_file"]).is_file(), name
+    assert len(TaskModel.shipped().weights) > 10_000

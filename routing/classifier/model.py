@@ -1,8 +1,14 @@
 """The learned task model: multinomial logistic regression over classifier/features.py.
 
 Trained offline by ``scripts/train_classifier.py`` on the labelled sets in tests/data and
-shipped as ``task_model.json`` (package data). Inference is a sum of weights of the features
-present: no numpy, well under a millisecond.
+shipped as ``task_model.json`` with its weights in ``task_model.bin`` beside it (package
+data). Inference is a sum of weights of the features present: no numpy, well under a
+millisecond.
+
+The weights file is mapped into memory, not read: a page of it is resident only once a
+lookup has touched it, and the kernel may drop it again under pressure. Read from base64 in
+the JSON, the task model's 3 MiB of weights cost the daemon 10.5 MiB resident, the parse's
+temporaries left in the heap.
 """
 
 from __future__ import annotations
@@ -11,12 +17,16 @@ import base64
 import hashlib
 import json
 import math
+import mmap
 import sys
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.resources import files
+from importlib.resources import as_file, files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, cast
 
 MODEL_FILE = "task_model.json"
 #: How many features' rows a model remembers between prompts (about 1 MiB of them).
@@ -35,8 +45,9 @@ def feature_key(name: str) -> int:
 
 
 class Weights:
-    """Feature -> one weight per label: the features' 64-bit keys in one sorted array and
-    the weights in one flat array of 32-bit floats, row by row in the keys' order.
+    """Feature -> one weight per label: the features' 64-bit keys in one sorted sequence and
+    the weights in one flat sequence of 32-bit floats, row by row in the keys' order (arrays,
+    or views of the mapped weights file: `load`).
 
     53,000 feature names as strings in a dict, with the parse's garbage left in Python's
     arenas, kept 15 MiB of the daemon resident; as two arrays the model takes 3 MiB, loads
@@ -45,7 +56,7 @@ class Weights:
     knows, not for the list of them.
     """
 
-    def __init__(self, keys: array[int], flat: array[float], width: int) -> None:
+    def __init__(self, keys: Sequence[int], flat: Sequence[float], width: int) -> None:
         if len(flat) != len(keys) * width:
             raise ValueError("task model: every weight vector must have one value per label")
         if any(keys[i] >= keys[i + 1] for i in range(len(keys) - 1)):
@@ -105,13 +116,21 @@ class TaskModel:
 
     @classmethod
     def from_json(cls, text: str) -> TaskModel:
-        """Read a model: packed as shipped, or with a ``weights`` object per feature."""
-        data = json.loads(text)
+        """Read a model with its weights inside: packed (`to_json`), or with a ``weights``
+        object per feature."""
+        return cls.of_data(json.loads(text))
+
+    @classmethod
+    def of_data(cls, data: Mapping[str, Any], weights: Weights | None = None) -> TaskModel:
+        """A model from its decoded JSON; `weights` when they come from a file of their own."""
         labels = tuple(data["labels"])
         if len(data["bias"]) != len(labels):
             raise ValueError("task model: the bias must have one value per label")
         width = len(labels)
-        if "keys" in data:  # as shipped: the features' keys, sorted, and their weights
+        if weights is not None:
+            if weights.width != width:
+                raise ValueError("task model: every weight vector must have one value per label")
+        elif "keys" in data:  # packed: the features' keys, sorted, and their weights
             keys, flat = array("Q"), array("f")
             keys.frombytes(base64.b64decode(data["keys"]))
             flat.frombytes(base64.b64decode(data["packed"]))
@@ -156,9 +175,7 @@ class TaskModel:
     @classmethod
     def shipped(cls) -> TaskModel:
         """The model that ships with cortexd."""
-        return cls.from_json(
-            files("cortexd.routing.classifier").joinpath(MODEL_FILE).read_text("utf-8")
-        )
+        return load(files("cortexd.routing.classifier"), MODEL_FILE)[0]
 
     def logits(self, features: Mapping[str, float]) -> list[float]:
         """Unnormalised scores, one per label."""
@@ -202,3 +219,42 @@ def _describe(feature: str) -> str:
         "t": value.replace("-", " "),
         "r": f"rules: {value}",
     }.get(kind, feature)
+
+
+def load(folder: Traversable, name: str) -> tuple[TaskModel, dict[str, Any]]:
+    """The model in `folder`'s JSON file `name`, and that JSON (a model built on the task
+    model's kind keeps more in it). Its weights are mapped from the file the JSON names
+    (``weights_file``), or read from the JSON itself where they are inside it."""
+    data = json.loads(folder.joinpath(name).read_text("utf-8"))
+    mapped = data.get("weights_file")
+    if mapped is None:
+        return TaskModel.of_data(data), data
+    width, count = len(data["labels"]), int(data["features"])
+    with as_file(folder.joinpath(mapped)) as path, open(path, "rb") as handle:
+        # The mapping outlives the file handle (and a temporary copy's removal).
+        view = memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+    if len(view) != count * (8 + 4 * width):
+        raise ValueError(f"{mapped}: {len(view)} bytes for {count} features of {width} labels")
+    keys = cast("Sequence[int]", view[: count * 8].cast("Q"))
+    flat = cast("Sequence[float]", view[count * 8 :].cast("f"))
+    if sys.byteorder == "big":  # pragma: no cover - the file is little-endian
+        keys, flat = _swapped(array("Q", keys)), _swapped(array("f", flat))
+    return TaskModel.of_data(data, Weights(keys, flat, width)), data
+
+
+def _swapped(values: array[Any]) -> array[Any]:  # pragma: no cover - big-endian machines
+    values.byteswap()
+    return values
+
+
+def split_weights(json_path: Path) -> None:
+    """Rewrite a model file with its weights inside (`TaskModel.to_json` and the models
+    built on it) as the shipped pair: the JSON without them, naming ``<stem>.bin`` beside
+    it, which holds the keys and then the weights, little-endian, as `load` maps them."""
+    data = json.loads(json_path.read_text(encoding="utf-8"))
+    keys, packed = base64.b64decode(data.pop("keys")), base64.b64decode(data.pop("packed"))
+    weights_file = json_path.with_suffix(".bin")
+    weights_file.write_bytes(keys + packed)
+    data["weights_file"] = weights_file.name
+    data["features"] = len(keys) // 8
+    json_path.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n")

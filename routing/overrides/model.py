@@ -14,8 +14,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
+from typing import Any
 
-from cortexd.routing.classifier.model import TaskModel
+from cortexd.routing.classifier.model import TaskModel, load
 from cortexd.routing.overrides.extent import Vocabulary
 
 MODEL_FILE = "override_model.json"
@@ -41,9 +42,13 @@ class OverrideModel:
 
     @classmethod
     def from_json(cls, text: str) -> OverrideModel:
-        """Read a model as `scripts/train_overrides.py` writes it."""
+        """Read a model with its weights inside (`to_json`)."""
         data = json.loads(text)
-        weights = TaskModel.from_json(text)
+        return cls.of(TaskModel.of_data(data), data)
+
+    @classmethod
+    def of(cls, weights: TaskModel, data: Mapping[str, Any]) -> OverrideModel:
+        """The model of `weights` and the rest of its JSON `data`."""
         if set(weights.labels) != {MENTION, *SCOPES}:
             raise ValueError(f"override model: labels must be {MENTION} and {', '.join(SCOPES)}")
         vocabulary = Vocabulary(frozenset(data["directive_words"]), frozenset(data["lead_out"]))
@@ -60,9 +65,7 @@ class OverrideModel:
     @classmethod
     def shipped(cls) -> OverrideModel:
         """The model that ships with cortexd."""
-        return cls.from_json(
-            files("cortexd.routing.overrides").joinpath(MODEL_FILE).read_text("utf-8")
-        )
+        return cls.of(*load(files("cortexd.routing.overrides"), MODEL_FILE))
 
     def read(self, features: Mapping[str, float]) -> Reading:
         """The chance that the candidate with these features is a directive, and its scope."""

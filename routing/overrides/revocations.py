@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
+from typing import Any
 
-from cortexd.routing.classifier.model import TaskModel
+from cortexd.routing.classifier.model import TaskModel, load
 from cortexd.routing.overrides.features import tokens
 from cortexd.routing.overrides.spans import CandidateFinder
 
@@ -73,9 +75,14 @@ class RevocationModel:
 
     @classmethod
     def from_json(cls, text: str) -> RevocationModel:
-        """Read a model as `scripts/train_overrides.py` writes it."""
+        """Read a model with its weights inside (`to_json`)."""
         data = json.loads(text)
-        return cls(TaskModel.from_json(text), float(data["threshold"]), frozenset(data["cues"]))
+        return cls.of(TaskModel.of_data(data), data)
+
+    @classmethod
+    def of(cls, weights: TaskModel, data: Mapping[str, Any]) -> RevocationModel:
+        """The model of `weights` and the rest of its JSON `data`."""
+        return cls(weights, float(data["threshold"]), frozenset(data["cues"]))
 
     def to_json(self) -> str:
         """The shipped form."""
@@ -87,9 +94,7 @@ class RevocationModel:
     @classmethod
     def shipped(cls) -> RevocationModel:
         """The model that ships with cortexd."""
-        return cls.from_json(
-            files("cortexd.routing.overrides").joinpath(MODEL_FILE).read_text("utf-8")
-        )
+        return cls.of(*load(files("cortexd.routing.overrides"), MODEL_FILE))
 
     def chance(self, text: str, finder: CandidateFinder) -> float:
         """How likely the turn `text` revokes a session directive (0 without a cue word)."""
