@@ -186,11 +186,13 @@ def _classified_as(routed: RoutePlan, pinned: RoutePlan) -> RoutePlan:
     return replace(pinned, reasons=reasons, classification=routed.classification)
 
 
-async def route_call(services: Services, routing: Routing, call: Call) -> RoutePlan:
+async def route_call(
+    services: Services, routing: Routing, call: Call, active: frozenset[str] | None = None
+) -> RoutePlan:
     """The router's plan under `routing` (the generation the call took), kept in the
     agent's provider family where the call has one, and without the models health holds
     back."""
-    return (await _routed(services, routing, call)).plan
+    return (await _routed(services, routing, call, active)).plan
 
 
 @dataclass(frozen=True)
@@ -201,10 +203,14 @@ class _Routed:
     move: str | None = None
 
 
-async def _routed(services: Services, routing: Routing, call: Call) -> _Routed:
+async def _routed(
+    services: Services, routing: Routing, call: Call, active: frozenset[str] | None
+) -> _Routed:
     """`route_call`'s plan, the models passed over ahead of its first (`_healthy`), and
-    for an agent's session its pin and why the call moves it."""
-    active = services.local.active_models  # the local rows as routing starts
+    for an agent's session its pin and why the call moves it. `active`: the local models
+    that may serve, as the call took them (read now when not given)."""
+    if active is None:
+        active = services.local.active_models
     # Only when the task type will be classified and the local embedder is active; bounded
     # by a short timeout, after which the classifier decides without it.
     similarity = await services.similarity.scores(routing, active, call.route)
@@ -238,15 +244,19 @@ async def _routed(services: Services, routing: Routing, call: Call) -> _Routed:
     return _Routed(plan, passed_over, pin, move)
 
 
-async def plan_call(services: Services, routing: Routing, call: Call) -> Planned:
+async def plan_call(
+    services: Services, routing: Routing, call: Call, active: frozenset[str] | None = None
+) -> Planned:
     """Every decision about `call` before anything is sent (see the module's docstring),
     under `routing`: the generation the call took as it started, used throughout. Raises
     `Refused` for a call that may not be sent."""
-    routed = await _routed(services, routing, call)
+    # The local rows as the call takes them, for every step: a hardware probe that lands
+    # meanwhile changes the next call, not this one.
+    active = services.local.active_models if active is None else active
+    routed = await _routed(services, routing, call, active)
     plan = routed.plan
     chat = keep_forward(call, plan, _reworded(routing, call, plan))
     estimated = _as_estimated(services.recent_outputs, call, chat)
-    active = services.local.active_models
     plan, refusal, hold = budget_plan(routing, services.spend, active, plan, estimated)
     plan, warm = await plan_cold(routing, services.registry, services.limits, plan)
     second = call.second_opinion

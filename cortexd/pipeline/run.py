@@ -108,8 +108,9 @@ async def start_call(services: Services, call: Call) -> tuple[Planned, CallRecor
     error before its `ApiError` leaves, with the call's id, and a planning step that failed
     for another reason is queued as one."""
     routing = services.routing  # one generation for the whole call
+    active = services.local.active_models  # and one view of the local rows
     try:
-        planned = await plan_call(services, routing, call)
+        planned = await plan_call(services, routing, call, active)
     except ApiError as error:
         plan = error.plan if isinstance(error, Refused) else as_far_as_known(call.route)
         cause = error.cause if isinstance(error, Refused) else error
@@ -121,7 +122,7 @@ async def start_call(services: Services, call: Call) -> tuple[Planned, CallRecor
         bug = None if isinstance(error, asyncio.CancelledError) else error
         _recording(services, routing, call, as_far_as_known(call.route)).abandon(bug)
         raise
-    return planned, await open_call(services, routing, call, planned)
+    return planned, await open_call(services, routing, call, planned, active)
 
 
 def _recording(
@@ -162,7 +163,11 @@ def _recording(
 
 
 async def open_call(
-    services: Services, routing: Routing, call: Call, planned: Planned
+    services: Services,
+    routing: Routing,
+    call: Call,
+    planned: Planned,
+    active: frozenset[str] | None = None,
 ) -> CallRecording:
     """The call's record, opened under `routing` (the generation it was planned with): a
     refused call is committed and raises a 429 ``budget_exceeded``; an allowed one holds
@@ -172,7 +177,7 @@ async def open_call(
     await ready_for(routing, services.registry, planned.chain)
     # The budgets are asked again, with no await from here to the reservation: calls that
     # planned together cannot all slip past a hard limit before any of them holds its share.
-    active = services.local.active_models
+    active = services.local.active_models if active is None else active
     plan, refusal, hold = budget_plan(routing, services.spend, active, planned.plan, planned.priced)
     recording = _recording(services, routing, call, plan, planned)
     if refusal is not None:
