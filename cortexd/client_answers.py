@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from cortexd.client_json import Json, opt_str, texts
+from cortexd.client_json import Json, objects, opt_str, texts, usd
 
 
 def _pairs(items: Any) -> tuple[tuple[str, str], ...]:
@@ -63,7 +63,6 @@ class CallInfo:
     @classmethod
     def from_json(cls, data: Json) -> CallInfo:
         """The ``cortex`` object of an answer."""
-        cost = data.get("cost_usd")
         return cls(
             id=data.get("id"),
             task=data.get("task"),
@@ -72,10 +71,10 @@ class CallInfo:
             provider=data.get("provider"),
             fallback=bool(data.get("fallback")),
             fallback_reason=data.get("fallback_reason"),
-            cost_usd=None if cost is None else Decimal(str(cost)),
-            warnings=tuple(data.get("warnings") or ()),
+            cost_usd=usd(data.get("cost_usd")),
+            warnings=texts(data.get("warnings")),
             skipped=_pairs(data.get("skipped")),
-            attempts=tuple(data.get("attempts") or ()),
+            attempts=objects(data.get("attempts")),
             second_opinion=data.get("second_opinion"),
             json=data,
         )
@@ -106,7 +105,7 @@ class ChatAnswer:
             finish_reason=choice.get("finish_reason"),
             usage=Usage.from_json(data.get("usage")),
             cortex=CallInfo.from_json(data.get("cortex") or {}),
-            tool_calls=tuple(message.get("tool_calls") or ()),
+            tool_calls=objects(message.get("tool_calls")),
             json=data,
         )
 
@@ -245,13 +244,13 @@ class Plan:
         return cls(
             task=str(data.get("task", "")),
             decided_by=str(data.get("decided_by", "")),
-            chain=tuple(data.get("chain") or ()),
+            chain=texts(data.get("chain")),
             local_only=bool(data.get("local_only")),
             override=override,
             classification=data.get("classification"),
-            warnings=tuple(data.get("warnings") or ()),
+            warnings=texts(data.get("warnings")),
             skipped=_pairs(data.get("skipped")),
-            reasons=tuple(data.get("reasons") or ()),
+            reasons=texts(data.get("reasons")),
             json=data,
         )
 
@@ -295,8 +294,8 @@ class Health:
                 int(routing.get("generation") or 0),
                 routing.get("last_error"),
             ),
-            keys_missing=tuple(data.get("keys_missing") or ()),
-            sdks_loaded=tuple(data.get("sdks_loaded") or ()),
+            keys_missing=texts(data.get("keys_missing")),
+            sdks_loaded=texts(data.get("sdks_loaded")),
             background_started=bool(data.get("background_started")),
             json=data,
         )

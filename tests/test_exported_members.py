@@ -35,18 +35,3 @@ def test_the_provider_surface_imports_no_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
-def test_the_daemon_layer_uses_only_the_public_surface() -> None:
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent / "cortexd"
-    offenders = [
-        f"{path.relative_to(root.parent)}:{n}"
-        for path in root.rglob("*.py")
-        for n, line in enumerate(path.read_text().splitlines(), 1)
-        if line.lstrip().startswith("from cortexd.routing.")
-        # The two subpackages have public surfaces of their own (with __all__).
-        and line.split()[1] not in ("cortexd.routing.providers", "cortexd.routing.dispatch")
-    ]
-    assert offenders == []

@@ -66,6 +66,19 @@ def test_the_daemon_package_is_the_top_that_nothing_else_imports() -> None:
     assert offenders == []
 
 
+def test_the_daemon_uses_only_the_routing_packages_public_surfaces() -> None:
+    # cortexd.routing, and its two subpackages with surfaces of their own (with __all__).
+    public = ("cortexd.routing", "cortexd.routing.providers", "cortexd.routing.dispatch")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}: {module}"
+        for path in sorted((ROOT / "cortexd").rglob("*.py"))
+        if path.relative_to(ROOT / "cortexd").parts[0] not in LOWER_LAYERS  # the links
+        for line, module in imports(path)
+        if within(module, "cortexd.routing") and module not in public
+    ]
+    assert offenders == []
+
+
 def test_the_rule_sees_an_offending_import(tmp_path: Path) -> None:
     # The scan itself: a lazy import inside a function is an import too.
     source = tmp_path / "x.py"

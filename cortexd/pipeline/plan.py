@@ -192,6 +192,7 @@ async def route_call(
     """The router's plan under `routing` (the generation the call took), kept in the
     agent's provider family where the call has one, and without the models health holds
     back."""
+    active = services.local.active_models if active is None else active
     return (await _routed(services, routing, call, active)).plan
 
 
@@ -204,13 +205,11 @@ class _Routed:
 
 
 async def _routed(
-    services: Services, routing: Routing, call: Call, active: frozenset[str] | None
+    services: Services, routing: Routing, call: Call, active: frozenset[str]
 ) -> _Routed:
     """`route_call`'s plan, the models passed over ahead of its first (`_healthy`), and
     for an agent's session its pin and why the call moves it. `active`: the local models
-    that may serve, as the call took them (read now when not given)."""
-    if active is None:
-        active = services.local.active_models
+    that may serve, as the call took them."""
     # Only when the task type will be classified and the local embedder is active; bounded
     # by a short timeout, after which the classifier decides without it.
     similarity = await services.similarity.scores(routing, active, call.route)
