@@ -78,7 +78,10 @@ class ProviderRegistry:
     def ollama_address(self, spec: ModelSpec) -> str:
         """The address `spec`'s Ollama adapter would use, without building it: its alias's
         base URL, else the daemon's Ollama address, else Ollama's default."""
-        return spec.base_url or self._ollama_host or OLLAMA_DEFAULT_HOST
+        return self._ollama_at(spec.base_url)
+
+    def _ollama_at(self, base_url: str | None) -> str:
+        return base_url or self._ollama_host or OLLAMA_DEFAULT_HOST
 
     def built(self, spec: ModelSpec) -> bool:
         """Whether `spec`'s adapter is built (`self(spec)` will not import anything)."""
@@ -161,8 +164,7 @@ class ProviderRegistry:
                 built = module.AnthropicProvider(endpoint, prices=self._prices)
             return built
         if provider is Provider.OLLAMA:
-            host = base_url or self._ollama_host or OLLAMA_DEFAULT_HOST
-            ollama: ChatProvider = module.OllamaProvider(host)
+            ollama: ChatProvider = module.OllamaProvider(self._ollama_at(base_url))
             return ollama
         supervisor = importlib.import_module("cortexd.routing.providers.llamacpp_supervisor")
         worker = supervisor.LlamaCppWorker(env=self._env)
