@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cortexd.hardware.apple import probe_apple, run_sysctl
 from cortexd.hardware.capacity import Fit, Need, Place, fit, offload_layers
-from cortexd.hardware.nvidia import NvidiaReport, probe_nvidia
+from cortexd.hardware.nvidia import NoNvml, NvidiaReport, probe_nvidia
 from cortexd.hardware.probe import load_nvml, probe
 from cortexd.hardware.profile import AppleSilicon, Gpu, GpuProcess, HardwareProfile
 
@@ -19,6 +19,7 @@ __all__ = [
     "GpuProcess",
     "HardwareProfile",
     "Need",
+    "NoNvml",
     "NvidiaReport",
     "Place",
     "fit",

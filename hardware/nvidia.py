@@ -53,10 +53,23 @@ def _optional(nvml: ModuleType, call: Any, *args: Any) -> Any:
         return None
 
 
-def probe_nvidia(nvml: ModuleType | None) -> NvidiaReport:
+@dataclass(frozen=True)
+class NoNvml:
+    """Why NVML cannot be asked, found before importing `pynvml` (see `load_nvml`)."""
+
+    note: str
+
+
+#: The sentence for a machine without the driver's NVML library.
+NO_LIBRARY = f"no NVIDIA GPU: {_WHY['NVMLError_LibraryNotFound']}"
+
+
+def probe_nvidia(nvml: ModuleType | NoNvml | None) -> NvidiaReport:
     """Every NVIDIA GPU with its memory, use, compute capability and processes."""
     if nvml is None:
         return NvidiaReport(note="nvidia-ml-py is not installed")
+    if isinstance(nvml, NoNvml):
+        return NvidiaReport(note=nvml.note)
     try:
         nvml.nvmlInit()
     except nvml.NVMLError as error:

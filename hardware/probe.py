@@ -6,6 +6,7 @@ the probe runs the same in tests with fakes as on a machine with a GPU.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import sys
 import time
@@ -15,21 +16,38 @@ from types import ModuleType
 import psutil
 
 from cortexd.hardware.apple import Sysctl, probe_apple, run_sysctl
-from cortexd.hardware.nvidia import probe_nvidia
+from cortexd.hardware.nvidia import NO_LIBRARY, NoNvml, probe_nvidia
 from cortexd.hardware.profile import HardwareProfile
 
+#: The library NVIDIA's Linux driver installs, which `pynvml` opens.
+NVML_LIBRARY = "libnvidia-ml.so.1"
 
-def load_nvml() -> ModuleType | None:
-    """The `pynvml` module of nvidia-ml-py, or None when it is not installed."""
+
+def load_nvml(
+    platform: str = sys.platform, open_library: Callable[[str], object] = ctypes.CDLL
+) -> ModuleType | NoNvml:
+    """The `pynvml` module of nvidia-ml-py, or why NVML cannot be asked.
+
+    `pynvml` is imported only where it can work: on Linux, when the driver's library opens.
+    It is one module of 2.8 MiB that a daemon would otherwise hold for its whole life on
+    every machine without an NVIDIA GPU (a Mac included), to be told there is none.
+    """
+    if platform == "darwin":
+        return NoNvml("macOS: no NVIDIA driver")
+    if platform.startswith("linux"):
+        try:
+            open_library(NVML_LIBRARY)
+        except OSError:
+            return NoNvml(NO_LIBRARY)
     try:
         return importlib.import_module("pynvml")
     except ImportError:
-        return None
+        return NoNvml("nvidia-ml-py is not installed")
 
 
 def probe(
     *,
-    nvml: ModuleType | None,
+    nvml: ModuleType | NoNvml | None,
     platform: str = sys.platform,
     sysctl: Sysctl = run_sysctl,
     clock: Callable[[], float] = time.time,

@@ -10,8 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.nvml import fake_nvml_env
+
 ROOT = Path(__file__).resolve().parent.parent
-FAKE_NVML = ROOT / "tests" / "support" / "fake_nvml"
 STAND_IN = ROOT / "tests" / "support" / "fake_gpu_worker" / "worker.py"
 H100 = {"name": "NVIDIA H100 80GB HBM3", "total": 80 * 1024**3, "free": 79 * 1024**3}
 
@@ -19,8 +20,7 @@ H100 = {"name": "NVIDIA H100 80GB HBM3", "total": 80 * 1024**3, "free": 79 * 102
 def gpu_benchmark(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(FAKE_NVML), str(ROOT)]),
-        "FAKE_NVML_GPUS": json.dumps([H100]),
+        **fake_nvml_env([H100], ROOT),
         "OLLAMA_HOST": "http://127.0.0.1:9",  # nothing listens there
     }
     command = [sys.executable, "-m", "benchmarks.gpu", "--workdir", str(tmp_path), *args]

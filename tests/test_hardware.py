@@ -18,6 +18,7 @@ from cortexd.hardware import (
     Gpu,
     HardwareProfile,
     Need,
+    NoNvml,
     Place,
     fit,
     load_nvml,
@@ -165,6 +166,24 @@ def test_an_optional_value_failing_is_left_unknown(call: str) -> None:
 def test_no_gpus_and_no_library_are_said() -> None:
     assert probe_nvidia(fake_nvml([])).note == "no NVIDIA GPU: the driver reports none"
     assert probe_nvidia(None).note == "nvidia-ml-py is not installed"
+
+
+def test_pynvml_is_imported_only_where_the_drivers_library_opens() -> None:
+    opened: list[str] = []
+
+    def absent(name: str) -> object:
+        opened.append(name)
+        raise OSError(f"{name}: cannot open shared object file")
+
+    assert load_nvml("linux", absent) == NoNvml(
+        "no NVIDIA GPU: the NVIDIA driver's NVML library is not installed"
+    )
+    assert opened == ["libnvidia-ml.so.1"]  # the name pynvml itself opens
+    assert load_nvml("darwin", absent) == NoNvml("macOS: no NVIDIA driver")
+    assert opened == ["libnvidia-ml.so.1"]  # a Mac is not asked
+    found = load_nvml("linux", lambda name: object())
+    assert not isinstance(found, NoNvml) and found.__name__ == "pynvml"
+    assert probe_nvidia(NoNvml("why")).note == "why"
 
 
 def test_this_machine_has_no_nvml_and_says_so() -> None:

@@ -13,6 +13,10 @@ from support.daemon import cloud_env, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI
 
 SDKS = ("anthropic", "openai", "ollama", "genai_prices")
+#: Held for the daemon's life once imported, and of no use to it here: rich (3.9 MiB) to
+#: print that the routing file was created or because httpx (ollama's) imports its CLI;
+#: pynvml (2.8 MiB) on a machine without NVIDIA's driver.
+NEVER = ("rich", "pynvml")
 
 HOOK = """
 import os
@@ -35,7 +39,7 @@ sys.addaudithook(_audit)
 def test_a_call_loads_its_own_providers_sdk_and_no_other(tmp_path: Path) -> None:
     hook = tmp_path / "hook"
     hook.mkdir()
-    (hook / "sitecustomize.py").write_text(HOOK.format(watched=set(SDKS)))
+    (hook / "sitecustomize.py").write_text(HOOK.format(watched={*SDKS, *NEVER}))
     log = tmp_path / "imports.log"
 
     def imported(here: bool = True) -> set[str]:
@@ -75,6 +79,10 @@ def test_a_call_loads_its_own_providers_sdk_and_no_other(tmp_path: Path) -> None
             checked = client.get("/v1/health?check=all").json()
             assert {"openai", "anthropic"} <= set(checked["sdks_loaded"])
             assert all(p["reachable"] is not None for p in checked["providers"])
+            hardware = client.get("/v1/hardware").json()
+            assert "NVML library is not installed" in hardware["gpu_note"]
+            # Not even with ollama's SDK loaded by check=all: httpx's CLI brings rich.
+            assert "ollama" in imported() and not imported() & set(NEVER)
         finally:
             daemon.stop()
             remove_home(home)

@@ -3,7 +3,6 @@ the probed machine, toggles, and the ranking when only some models fit together.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from support.cli import cortex
 from support.daemon import remove_home, short_home, start_daemon
 from support.fakes import FakeOllama
 from support.gguf_models import write_chat_model
+from support.nvml import fake_nvml_env
 
 from cortexd.context.paths import default_routing_text
 from cortexd.hardware import AppleSilicon, Gpu, HardwareProfile
@@ -135,8 +135,6 @@ async def test_toggles_and_gguf_files(tmp_path: Path) -> None:
 
 # --- through the daemon: a fake GPU (NVML at the process boundary) and a fake Ollama --------
 
-FAKE_NVML = Path(__file__).parent / "support" / "fake_nvml"
-
 
 def test_with_a_gpu_and_ollama_holding_llama_a_quick_capture_goes_local() -> None:
     gpu = [{"name": "NVIDIA GeForce RTX 4090", "total": 24 * GIB, "free": 20 * GIB}]
@@ -145,8 +143,7 @@ def test_with_a_gpu_and_ollama_holding_llama_a_quick_capture_goes_local() -> Non
     # would be moved behind the cloud while it loads (test_warmup covers that).
     with FakeOllama(models=["llama3.1:8b", "nomic-embed-text"], loaded=["llama3.1:8b"]) as fake:
         env = {
-            "PYTHONPATH": str(FAKE_NVML),
-            "FAKE_NVML_GPUS": json.dumps(gpu),
+            **fake_nvml_env(gpu),
             "OLLAMA_HOST": fake.base_url,
         }
         daemon = start_daemon(home, env)

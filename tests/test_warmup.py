@@ -3,14 +3,13 @@ call through the daemon that lets the cloud answer while the local model loads."
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from support.canary import ANTHROPIC_KEY
 from support.daemon import remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOllama, Turn
+from support.nvml import fake_nvml_env
 from support.waiting import wait_for
 
 from cortexd.hardware.capacity import GIB
@@ -116,8 +115,6 @@ async def test_an_unreachable_ollama_cannot_say() -> None:
 
 # --- through the daemon -----------------------------------------------------------------------
 
-FAKE_NVML = Path(__file__).parent / "support" / "fake_nvml"
-
 
 def test_a_cold_ollama_model_lets_haiku_answer_while_it_loads_then_answers_itself() -> None:
     gpu = [{"name": "NVIDIA GeForce RTX 4090", "total": 24 * GIB, "free": 20 * GIB}]
@@ -126,8 +123,7 @@ def test_a_cold_ollama_model_lets_haiku_answer_while_it_loads_then_answers_itsel
     with FakeOllama(models=["llama3.1:8b"]) as ollama, FakeAnthropic() as claude:
         ollama.load_ns = 4_000_000_000
         env = {
-            "PYTHONPATH": str(FAKE_NVML),
-            "FAKE_NVML_GPUS": json.dumps(gpu),
+            **fake_nvml_env(gpu),
             "OLLAMA_HOST": ollama.base_url,
             "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
             "ANTHROPIC_BASE_URL": claude.base_url,

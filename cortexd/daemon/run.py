@@ -7,8 +7,9 @@ import logging
 import os
 import sqlite3
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from cortexd.context.environment import Environment
 from cortexd.context.keys import KeyFileError, read_keys
@@ -77,6 +78,17 @@ def to_journal(journal_stream: str | None, stream: IO[str]) -> bool:
     return (found.st_dev, found.st_ino) == (device, inode)
 
 
+def without_httpx_cli(modules: MutableMapping[str, Any]) -> None:
+    """Keep httpx's command line out of the daemon.
+
+    The ollama SDK imports httpx, whose ``__init__`` imports its CLI when it can, and with it
+    rich, pygments and click: 7 MiB held for the daemon's life by a tool it never runs.
+    httpx falls back to a stub when the import fails, and a None in ``sys.modules`` is
+    Python's documented way to make it fail.
+    """
+    modules.setdefault("httpx._main", None)
+
+
 def run(
     table: RoutingTable,
     routing_path: Path,
@@ -96,6 +108,7 @@ def run(
     # The ledger's writer thread gives up the GIL at each SQLite call and must take it back
     # from a busy event loop; at Python's default 5 ms a commit waited ~28 ms under load.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    without_httpx_cli(sys.modules)
     log = logging.getLogger("cortexd")
     try:
         return _serve(table, routing_path, paths, env, args, listener, log, digest)

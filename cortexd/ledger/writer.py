@@ -18,7 +18,6 @@ import logging
 import math
 import queue
 import sqlite3
-import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -72,7 +71,7 @@ class WriterStats:
             "commit_wait_ms": {
                 "p50": _ms(quantile(waits, 0.5)),
                 "p99": _ms(quantile(waits, 0.99)),
-                "mean": round(statistics.fmean(waits) * 1000, 3) if waits else None,
+                "mean": round(math.fsum(waits) / len(waits) * 1000, 3) if waits else None,
             },
             "failures": self.failures,
             "last_error": self.last_error,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, replace
@@ -149,12 +150,15 @@ class OllamaProvider:
         host: str = DEFAULT_HOST,
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
+        tls: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`tls`: the process's TLS context, shared (see `ProviderRegistry`)."""
         self.host = host
         self._clock = clock
+        shared: dict[str, Any] = {} if tls is None else {"verify": tls}
         self._client = ollama.AsyncClient(
-            host=self.host, timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S)
+            host=self.host, timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S), **shared
         )
         self._num_ctx: dict[str, int] = {}  # last size per model: shrinking would reload it
         self._shown: dict[str, Capabilities] = {}

@@ -7,6 +7,7 @@ exception classes for `sdk_errors.map_sdk_error`, the one place that reads them.
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import replace
@@ -110,17 +111,23 @@ class OpenAIProvider(CloudProvider[openai.AsyncOpenAI]):
         *,
         responses_models: Collection[str] = (),
         http_client: httpx2.AsyncClient | None = None,
+        tls: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.monotonic,
         prices: PriceTable | None = None,
     ) -> None:
+        """`tls`: the process's TLS context, shared (see `ProviderRegistry`)."""
         super().__init__(endpoint, clock, prices)
         self._responses_models = frozenset(responses_models)
         if endpoint.api_key:
+            timeout = httpx2.Timeout(DEFAULT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+            if http_client is None and tls is not None:
+                # The SDK's own defaults (pool limits, keep-alive), with the shared context.
+                http_client = openai.DefaultAsyncHttpxClient(verify=tls, timeout=timeout)
             self._client = openai.AsyncOpenAI(
                 api_key=endpoint.api_key,
                 base_url=endpoint.base_url,
                 max_retries=0,
-                timeout=httpx2.Timeout(DEFAULT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+                timeout=timeout,
                 http_client=http_client,
             )
 
