@@ -188,6 +188,7 @@ async def test_a_tool_call_streams_as_pieces_of_json(
         ),
         (Fault.reset(), ProviderConnectionError, None),
         (Fault.malformed_json(), StreamInterruptedError, None),
+        (Fault.status(200, body=["not", "a", "message"]), StreamInterruptedError, None),
     ],
 )
 async def test_every_failure_maps_to_our_error(

@@ -253,6 +253,7 @@ async def test_embeddings(gpt: OpenAIProvider, fake: FakeOpenAI) -> None:
         ),
         (Fault.reset(), ProviderConnectionError),
         (Fault.malformed_json(), StreamInterruptedError),
+        (Fault.status(200, body=["not", "a", "completion"]), StreamInterruptedError),
     ],
 )
 async def test_every_failure_maps_to_our_error(

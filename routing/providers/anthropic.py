@@ -31,7 +31,7 @@ from cortexd.routing.providers.chat import (
     StreamEvent,
     Timing,
 )
-from cortexd.routing.providers.cloud import CloudProvider, call_timeout
+from cortexd.routing.providers.cloud import CloudProvider, call_timeout, post_json
 from cortexd.routing.providers.errors import (
     NotConfiguredError,
 )
@@ -114,8 +114,7 @@ class AnthropicProvider(CloudProvider[anthropic.AsyncAnthropic]):
         body, warnings = to_anthropic(request)
         started = self._clock()
         try:
-            message = await client.messages.create(**body, timeout=call_timeout(request.timeout))
-            data = message.model_dump()
+            data = await post_json(client, "/v1/messages", body, call_timeout(request.timeout))
         except CAUGHT as exc:
             raise self._error(exc, request.model) from None
         elapsed = self._clock() - started

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Generic, TypeVar
+
+import httpx2
 
 from cortexd.routing.price_table import PriceTable
 from cortexd.routing.providers.capabilities import cloud_capabilities
@@ -24,9 +27,23 @@ from cortexd.routing.providers.settings import (
 )
 from cortexd.routing.providers.stream import StreamDecoder
 
-__all__ = ["CloudProvider", "call_timeout"]
+__all__ = ["CloudProvider", "call_timeout", "post_json"]
 
 ClientT = TypeVar("ClientT")
+
+
+async def post_json(client: Any, path: str, body: Mapping[str, Any], timeout: Any) -> Any:
+    """A whole answer's JSON object through the SDK's documented ``post``: its key, headers
+    and exceptions, without what its typed ``create`` adds — a walk of the body against its
+    TypedDicts (our wire modules built it exactly) and a pydantic model built from the
+    answer only to be dumped back to a dict (about 190 µs of a call's CPU together)."""
+    response = await client.post(
+        path, body=body, cast_to=httpx2.Response, options={"timeout": timeout}
+    )
+    data = json.loads(await response.aread())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: the answer is not a JSON object")
+    return data
 
 
 class CloudProvider(Generic[ClientT]):

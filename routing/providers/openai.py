@@ -26,7 +26,7 @@ from cortexd.routing.providers.chat import (
     Timing,
     Usage,
 )
-from cortexd.routing.providers.cloud import CloudProvider, call_timeout
+from cortexd.routing.providers.cloud import CloudProvider, call_timeout, post_json
 from cortexd.routing.providers.openai_batches import OpenAIBatches
 from cortexd.routing.providers.openai_responses_wire import (
     ResponsesStreamDecoder,
@@ -139,13 +139,10 @@ class OpenAIProvider(CloudProvider[openai.AsyncOpenAI]):
         try:
             if uses_responses(request.model, self._responses_models):
                 body, warnings = to_responses(request)
-                response = from_responses(
-                    (await client.responses.create(**body, timeout=timeout)).model_dump()
-                )
+                response = from_responses(await post_json(client, "/responses", body, timeout))
             else:
                 body, warnings = to_chat(request), ()
-                completion = await client.chat.completions.create(**body, timeout=timeout)
-                response = from_chat(completion.model_dump())
+                response = from_chat(await post_json(client, "/chat/completions", body, timeout))
         except CAUGHT as exc:
             raise self._error(exc, request.model) from None
         elapsed = self._clock() - started
