@@ -40,6 +40,21 @@ async def _calls(sock: Path, count: int, model: str) -> None:
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
 
 
+def _settled(sock: Path) -> None:
+    """Wait until the ledger has written every call answered (its queue empty), then a
+    second more: a sample counts what the daemon keeps, not the calls still in flight or
+    waiting to be written (up to 32 of each at the end of a batch)."""
+    transport = httpx2.HTTPTransport(uds=str(sock))
+    with httpx2.Client(transport=transport, base_url="http://cortexd", timeout=30) as client:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ledger = client.get("/v1/health").json().get("ledger") or {}
+            if not ledger.get("queued"):
+                break
+            time.sleep(0.05)
+    time.sleep(1)
+
+
 def measure(bin_dir: Path, port: int, calls: int) -> dict[str, object]:
     """One build's figures."""
     daemon, sock = start_cortexd(port, bin_dir, wait_for_sdks=False)
@@ -50,14 +65,16 @@ def measure(bin_dir: Path, port: int, calls: int) -> dict[str, object]:
         time.sleep(10)
         idle = daemon.rss_mib()
         curve: list[tuple[int, float]] = [(0, idle)]
-        done = 0
-        began = time.perf_counter()
+        done, busy = 0, 0.0
         while done < calls:
             step = min(SAMPLE_EVERY, calls - done)
+            before = time.perf_counter()
             asyncio.run(_calls(sock, step, "gpt-4o"))
+            busy += time.perf_counter() - before
             done += step
+            _settled(sock)
             curve.append((done, round(daemon.rss_mib(), 1)))
-        rate = calls / (time.perf_counter() - began)
+        rate = calls / busy
         at = dict(curve)
         growth = at[calls] - at[10_000] if calls >= 10_000 else None
         return {

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from cortexd.context.environment import KEY_VARIABLES, Environment
 from cortexd.context.paths import Paths, install_default_routing_file
+from cortexd.daemon.malloc import tune_malloc
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -134,38 +135,13 @@ def render(table: RoutingTable, env: Environment, console: Console) -> None:
         console.print(f"[yellow]{escape(warning.describe(table.source))}[/]")
 
 
-def _fewer_malloc_arenas() -> None:
-    """On glibc, two malloc arenas for the whole process (``MALLOC_ARENA_MAX=2`` unless the
-    environment says otherwise), set before any thread starts. glibc gives each thread that
-    allocates an arena of its own, and memory freed in one is never reused by another: with
-    the ledger's writer and the worker threads' reads, the daemon's memory grew a few MiB
-    every so many thousand calls (6 MiB more at idle, and a third of the growth over 50,000
-    calls, in `benchmarks.memory`)."""
-    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
-        return
-    import ctypes
-
-    # The process's own symbols, libc's among them: ctypes.util.find_library would run
-    # ldconfig, and keep 1.5 MiB of modules loaded, to find the same library.
-    try:
-        mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # musl has none
-    except OSError:
-        return
-    if mallopt is not None:
-        mallopt(M_ARENA_MAX, 2)
-
-
-#: glibc's mallopt parameter for the number of arenas.
-M_ARENA_MAX = -8
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``cortexd``; returns the exit status."""
     # What start-up makes (modules, the router's tables) lives as long as the process: the
     # cyclic collector's passes over it while it is made find nothing. Collection resumes,
     # with those objects frozen out of its passes, once the daemon serves (server.py).
     gc.disable()
-    _fewer_malloc_arenas()
+    tune_malloc(os.environ)  # before any thread starts
     args = build_parser().parse_args(argv)
     env = Environment.read()
     paths = Paths.resolve(env)
