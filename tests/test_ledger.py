@@ -559,3 +559,24 @@ def test_a_call_id_prefix_must_be_unique(db: sqlite3.Connection) -> None:
     with pytest.raises(call_views.AmbiguousCallError):
         call_views.find_call(db, "abcdef")
     assert call_views.find_call(db, "abc") is None  # too short to guess from
+
+
+def test_a_wal_grown_under_a_long_read_is_cut_back_once_it_is_reset(tmp_path: Path) -> None:
+    from cortexd.ledger.store import WAL_SIZE_LIMIT, connect
+
+    path = tmp_path / "ledger.sqlite3"
+    db = connect(path, synchronous="NORMAL")
+    wal = Path(f"{path}-wal")
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM meta").fetchone()  # a snapshot held, as a report's
+    blob = b"x" * 100_000
+    for i in range(100):  # 10 MB: the checkpoints cannot reset the WAL under the reader
+        db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (f"k{i}", blob))
+    assert wal.stat().st_size > 2 * WAL_SIZE_LIMIT
+    reader.execute("COMMIT")
+    reader.close()
+    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    db.execute("INSERT INTO meta (key, value) VALUES ('after', x'00')")  # resets the WAL
+    assert wal.stat().st_size <= WAL_SIZE_LIMIT
+    db.close()
