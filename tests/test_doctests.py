@@ -21,7 +21,7 @@ from cortexd.api import (
     tcp_guard,
 )
 from cortexd.cli import ask_cmd
-from cortexd.ledger import queries, store
+from cortexd.ledger import queries, report, store
 from cortexd.pipeline import call, family, hedging
 from cortexd.routing import catalog, names, price_table, prices, urls
 from cortexd.routing.classifier import model as task_model
@@ -90,6 +90,7 @@ PROVIDERS = [
         task_model,
         call,
         queries,
+        report,
         store,
         ask_cmd,
         *PROVIDERS,

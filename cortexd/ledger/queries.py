@@ -10,11 +10,13 @@ role an attempt played, lives here for every reader of the ledger to share
 from __future__ import annotations
 
 import sqlite3
+from array import array
 from collections import defaultdict
 from typing import Any
 
 from cortexd.ledger.months import Month, day_label, day_start, projection
 from cortexd.ledger.records import from_pico
+from cortexd.ledger.writer import quantile
 
 #: Whether a call achieved its task: the user's latest rating, or else completed with no
 #: implicit signal against it.
@@ -42,46 +44,17 @@ def _rate(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 4)
 
 
-#: The nearest-rank p50 and p95 of `n` values as 1-based ranks, in integers: the same as
-#: `writer.quantile`'s ``ceil(q * n)`` (checked for every n to 200,000).
-_RANKS = {"p50": "(n + 1) / 2", "p95": "(95 * n + 99) / 100"}
+def _p50_p95(values: array[float]) -> dict[str, float | None]:
+    """Nearest-rank p50 and p95 (`writer.quantile`), rounded as the report shows them.
 
-
-def _quantiles(
-    db: sqlite3.Connection, column: str, group: str, where: str, params: list[Any]
-) -> dict[tuple[Any, ...], dict[str, float | None]]:
-    """p50 and p95 of `column` over answered, unbatched tries, per stats group. SQLite sorts
-    each group (a window) and hands back two rows of it: the report reads a month of calls
-    every 30 s at most, and lists of every latency held in Python left the daemon's
-    memory growing with the month (`benchmarks.memory`)."""
-    keys = f"c.task, a.model, a.provider, {group}, {ROLE_SQL}"
-    wanted = " OR ".join(f"r = {rank}" for rank in _RANKS.values())
-    rows = db.execute(
-        f"SELECT t, m, p, w, role, r, n, v FROM (SELECT c.task AS t, a.model AS m,"
-        f" a.provider AS p, {group} AS w, {ROLE_SQL} AS role, a.{column} AS v,"
-        f" ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY a.{column}) AS r,"
-        f" COUNT(*) OVER (PARTITION BY {keys}) AS n"
-        f" FROM attempts a JOIN calls c ON c.id = a.call_id WHERE {where}"
-        f" AND a.outcome = 'ok' AND c.batch IS NULL AND a.{column} IS NOT NULL)"
-        f" WHERE {wanted}",
-        params,
-    )
-    found: dict[tuple[Any, ...], dict[str, float | None]] = {}
-    for t, model, provider, who, role, rank, n, value in rows:
-        row = found.setdefault((t, model, provider, who, role), {"p50": None, "p95": None})
-        for name in _RANKS:
-            if rank == _rank(name, n):
-                row[name] = round(value, 4)
-    return found
-
-
-def _rank(name: str, n: int) -> int:
-    """`_RANKS[name]` for `n`, in Python.
-
-    >>> _rank("p50", 5), _rank("p95", 20), _rank("p95", 1)
-    (3, 19, 1)
+    >>> _p50_p95(array("d", [0.3, 0.1, 0.2, 0.123456])), _p50_p95(array("d"))
+    ({'p50': 0.1235, 'p95': 0.3}, {'p50': None, 'p95': None})
     """
-    return (n + 1) // 2 if name == "p50" else (95 * n + 99) // 100
+    ordered = sorted(values)
+    return {
+        name: None if (v := quantile(ordered, q)) is None else round(v, 4)
+        for name, q in (("p50", 0.5), ("p95", 0.95))
+    }
 
 
 def stats(
@@ -114,18 +87,25 @@ def stats(
         " a.input_tokens, a.output_tokens, a.cache_read_tokens,"
         " a.cost_pico_usd, a.price_unknown, c.completed,"
         " a.outcome = 'ok' AND a.second_opinion = 0 AND c.model IS a.model,"
-        f" {ACHIEVED_SQL}, c.started_at, c.id"
+        f" {ACHIEVED_SQL}, c.started_at, c.id, a.total_s, a.first_token_s, c.batch IS NULL"
         f" FROM attempts a JOIN calls c ON c.id = a.call_id WHERE {where}",
         params,
-    )  # stepped through, not fetched: the report reads a month of rows every 30 s at most,
-    # and holding them all at once left the daemon's memory growing with the month
+    )  # stepped through, not fetched: the report reads a month of rows every 30 s at most
     groups: dict[tuple[str, str, str, str | None, str], dict[str, Any]] = {}
+    # The answered, unbatched tries' times (a provider's batch answers within hours: its
+    # wait is not the model's speed), as 8-byte floats, sorted per group at the end. SQLite
+    # window functions did this in two more passes over the month, each sorting all of it:
+    # two thirds of a report's time (0.9 of 1.4 s at 45,000 calls), and a sort that grew
+    # with the month left the daemon's memory a little higher each time it peaked.
+    times: dict[tuple[str, str, str, str | None, str], tuple[array[float], array[float]]] = {}
     per_day: dict[str, int] = defaultdict(int)
     totals: dict[str | None, dict[str, Any]] = {}
-    for (t, model, provider, who, outcome, role, tin, tout, tcache, cost,
-         unknown, completed, answered, achieved, started, call_id) in rows:  # fmt: skip
+    for (t, model, provider, who, outcome, role, tin, tout, tcache, cost, unknown,
+         completed, answered, achieved, started, call_id, total, ttft, unbatched,
+         ) in rows:  # fmt: skip
+        key = (t, model, provider, who, role)
         g = groups.setdefault(
-            (t, model, provider, who, role),
+            key,
             {"tries": 0, "answered": 0, "completed": 0, "achieved": 0, "errors": 0,
              "in": 0, "out": 0, "cache": 0, "cost": 0, "unknown": 0},
         )  # fmt: skip
@@ -143,16 +123,20 @@ def stats(
         per_day[day_label(started)] += cost or 0
         if by:
             _add_to_total(totals, who, call_id, tin, tout, cost, unknown)
-    # A provider's batch answers within hours: its wait is not the model's speed.
-    totals_q = _quantiles(db, "total_s", group, where, params)
-    ttfts_q = _quantiles(db, "first_token_s", group, where, params)
-    none = {"p50": None, "p95": None}
+        if outcome == "ok" and unbatched:
+            pair = times.get(key) or times.setdefault(key, (array("d"), array("d")))
+            if total is not None:
+                pair[0].append(total)
+            if ttft is not None:
+                pair[1].append(ttft)
+    none: dict[str, float | None] = {"p50": None, "p95": None}
     table = []
 
     def order(key: tuple[str, str, str, str | None, str]) -> tuple[str, str, int]:
         return key[0], key[1], _ROLES.index(key[4]) if key[4] in _ROLES else len(_ROLES)
 
-    for (t, model, provider, who, role), g in sorted(groups.items(), key=lambda kv: order(kv[0])):
+    for key, g in sorted(groups.items(), key=lambda kv: order(kv[0])):
+        t, model, provider, who, role = key
         answers = role == "answer"  # completion and achievement are the answer's
         row: dict[str, Any] = {
             "task": t,
@@ -164,8 +148,8 @@ def stats(
             "errors": g["errors"],
             "completed_rate": _rate(g["completed"], g["tries"]) if answers else None,
             "achieved_rate": _rate(g["achieved"], g["answered"]) if answers else None,
-            "total_s": totals_q.get((t, model, provider, who, role), none),
-            "first_token_s": ttfts_q.get((t, model, provider, who, role), none),
+            "total_s": _p50_p95(times[key][0]) if key in times else none,
+            "first_token_s": _p50_p95(times[key][1]) if key in times else none,
             "input_tokens": g["in"],
             "output_tokens": g["out"],
             "cache_read_tokens": g["cache"],

@@ -225,9 +225,40 @@ def snapshot(db: Any, now: float, extras: Extras | None = None) -> str:
     )
 
 
+#: A rewrite waits at least this many times as long as the last one took, after it: the
+#: report reads the whole month, so on a busy month it takes a share of the daemon's time
+#: that grows with the month; this keeps it under 2 %.
+SPACING = 50
+
+
+def next_due(
+    now: float,
+    first_pending: float,
+    delay_s: float,
+    max_delay_s: float,
+    last: tuple[float, float] | None = None,
+) -> float:
+    """When to rewrite: `delay_s` after the latest call, or `max_delay_s` after the first
+    one not yet in the report, whichever is sooner; but not sooner than `SPACING` times the
+    last rewrite's length after it ended (`last`: when it ended, how long it took).
+
+    >>> next_due(100.0, 80.0, 3.0, 30.0)  # a call 20 s after the first pending one
+    103.0
+    >>> next_due(100.0, 72.0, 3.0, 30.0)  # the first pending one has waited 28 s
+    102.0
+    >>> next_due(100.0, 80.0, 3.0, 30.0, last=(99.0, 0.5))  # the last rewrite took 0.5 s
+    124.0
+    """
+    due = min(now + delay_s, first_pending + max_delay_s)
+    if last is not None:
+        ended, took = last
+        due = max(due, ended + SPACING * took)
+    return due
+
+
 class ReportJob:
     """Rewrites the report `delay_s` after the last recorded call, or `max_delay_s` after
-    the first one not yet in it, whichever is sooner."""
+    the first one not yet in it, whichever is sooner (`next_due`)."""
 
     def __init__(
         self,
@@ -246,6 +277,7 @@ class ReportJob:
         self._timer: asyncio.TimerHandle | None = None
         self._first_pending: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self._last: tuple[float, float] | None = None  # the last rewrite: ended, took (s)
         self.writes = 0
 
     def poke(self, _: object = None) -> None:
@@ -254,7 +286,7 @@ class ReportJob:
         now = loop.time()
         if self._first_pending is None:
             self._first_pending = now
-        due = min(now + self.delay_s, self._first_pending + self.max_delay_s)
+        due = next_due(now, self._first_pending, self.delay_s, self.max_delay_s, self._last)
         if self._timer is not None:
             self._timer.cancel()
         self._timer = loop.call_at(due, self._fire)
@@ -269,8 +301,11 @@ class ReportJob:
 
     async def write(self) -> None:
         """Write the report now (in a thread)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             await asyncio.to_thread(self._write)
+            self._last = (loop.time(), loop.time() - started)
         except (OSError, ValueError) as error:
             log.error("could not write %s: %s", self.path, error)
         except Exception:  # noqa: BLE001 - a report bug must not stop the daemon
