@@ -580,3 +580,19 @@ def test_a_wal_grown_under_a_long_read_is_cut_back_once_it_is_reset(tmp_path: Pa
     db.execute("INSERT INTO meta (key, value) VALUES ('after', x'00')")  # resets the WAL
     assert wal.stat().st_size <= WAL_SIZE_LIMIT
     db.close()
+
+
+@pytest.mark.anyio
+async def test_a_reader_maps_the_file_and_cannot_write(tmp_path: Path) -> None:
+    # Mapped: the report's month-wide reads every 30 s copied pages into a cache of their
+    # own, and the heap grew a little each time (benchmarks.memory, 10k → 50k calls).
+    from cortexd.ledger.ledger import READER_MAP_BYTES
+
+    async with running(tmp_path / "ledger.sqlite3") as ledger:
+        reader = ledger.reader()
+        try:
+            assert reader.execute("PRAGMA mmap_size").fetchone()[0] == READER_MAP_BYTES
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                reader.execute("INSERT INTO meta (key, value) VALUES ('x', x'00')")
+        finally:
+            reader.close()
