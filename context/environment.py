@@ -36,6 +36,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "XDG_CONFIG_HOME": ("the session", "the config folder: the key file's default place"),
     "HOME": ("the session", "the home folder, for the defaults under it"),
     "PATH": ("the session", "where `cortex service` finds systemctl and launchctl"),
+    "GLIBC_TUNABLES": ("you", "glibc malloc tunables: those named win over the daemon's own"),
     "CORTEX_LLAMACPP_IDLE_S": ("cortexd", "set for its llama.cpp worker: unload after idle"),
 }
 

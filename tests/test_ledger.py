@@ -420,7 +420,7 @@ def test_stats_count_tries_rates_and_latency(db: sqlite3.Connection) -> None:
 def test_stats_quantiles_are_the_nearest_rank_of_every_answered_try(
     db: sqlite3.Connection, n: int
 ) -> None:
-    # SQLite picks them (a window per group): the same as `quantile` over the sorted values.
+    # The nearest rank of the sorted values (`writer.quantile`), per group.
     now = time.time()
     totals = [((i * 7919) % 1000) / 100 + 0.01 for i in range(n)]  # shuffled, no repeats
     calls = [
@@ -596,3 +596,30 @@ async def test_a_reader_maps_the_file_and_cannot_write(tmp_path: Path) -> None:
                 reader.execute("INSERT INTO meta (key, value) VALUES ('x', x'00')")
         finally:
             reader.close()
+
+
+def test_stats_percentiles_leave_batches_out_and_follow_the_grouping(
+    db: sqlite3.Connection,
+) -> None:
+    # Literal figures: a batch's wait is not the model's speed, and `by` splits the groups.
+    now = time.time()
+    times = {"zed": [1.0, 2.0, 3.0], "vim": [10.0, 20.0]}
+    calls = [
+        call(f"{who}{i}", client=who, started_at=now - 30 + i, attempts=(attempt(f"{who}{i}",
+             total_s=v, first_token_s=v / 10),))
+        for who, values in times.items() for i, v in enumerate(values)
+    ]  # fmt: skip
+    calls.append(
+        call("b", client="zed", batch="batch_1", started_at=now - 2,
+             attempts=(attempt("b", total_s=3600.0, first_token_s=3600.0),))
+    )  # fmt: skip
+    write(db, *calls)
+    whole = queries.stats(db, since=now - 60, until=now)["rows"]
+    assert [(r["tries"], r["total_s"]) for r in whole] == [(6, {"p50": 3.0, "p95": 20.0})]
+    by_client = {
+        r["client"]: r for r in queries.stats(db, since=now - 60, until=now, by="client")["rows"]
+    }
+    assert by_client["zed"]["tries"] == 4  # the batch's try counts as a try
+    assert by_client["zed"]["total_s"] == {"p50": 2.0, "p95": 3.0}
+    assert by_client["zed"]["first_token_s"] == {"p50": 0.2, "p95": 0.3}
+    assert by_client["vim"]["total_s"] == {"p50": 10.0, "p95": 20.0}

@@ -3,11 +3,15 @@ left to the environment where it sets its own; nothing outside Linux."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-from cortexd.daemon.malloc import M_ARENA_MAX, M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, tune_malloc
+from cortexd.daemon.malloc import (
+    M_ARENA_MAX,
+    M_MMAP_THRESHOLD,
+    M_TRIM_THRESHOLD,
+    libc_mallopt,
+    tune_malloc,
+)
 
 
 def recorder() -> tuple[list[tuple[int, int]], object]:
@@ -34,6 +38,14 @@ def test_the_environments_own_settings_win() -> None:
     assert "MALLOC_ARENA_MAX" not in done and len(done) == 2
 
 
+def test_a_glibc_tunable_wins_too() -> None:
+    calls, mallopt = recorder()
+    environ = {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=65536:glibc.malloc.tcache_count=0"}
+    done = tune_malloc(environ, "linux", mallopt)  # type: ignore[arg-type]
+    assert done == ["MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_"]
+    assert M_MMAP_THRESHOLD not in [param for param, _ in calls]
+
+
 def test_nothing_is_set_outside_linux() -> None:
     calls, mallopt = recorder()
     assert tune_malloc({}, "darwin", mallopt) == []  # type: ignore[arg-type]
@@ -44,7 +56,7 @@ def test_a_refused_setting_is_not_reported_set() -> None:
     assert tune_malloc({}, "linux", lambda param, value: 0) == []
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+@pytest.mark.skipif(libc_mallopt() is None, reason="glibc's mallopt (not musl, not macOS)")
 def test_this_machines_glibc_takes_them() -> None:
     # (pytest-xdist's workers have started threads: glibc still takes each setting.)
     assert tune_malloc({}) == [

@@ -82,7 +82,8 @@ def test_a_reader_never_sees_half_a_report(tmp_path: Path) -> None:
 async def test_the_report_is_debounced_but_never_starved(tmp_path: Path) -> None:
     async with running(tmp_path / "l.sqlite3") as ledger:
         report = tmp_path / "model-performance.md"
-        job = ReportJob(ledger, report, delay_s=0.1, max_delay_s=0.4)
+        # No spacing: a loaded machine's slower writes must not thin the stream below.
+        job = ReportJob(ledger, report, delay_s=0.1, max_delay_s=0.4, spacing=0)
         for _ in range(20):  # a burst: one write
             job.poke()
         for _ in range(100):  # a loaded machine may take a while to write it
@@ -100,3 +101,25 @@ async def test_the_report_is_debounced_but_never_starved(tmp_path: Path) -> None
         job.poke()
         await job.close()  # a pending write happens at shutdown
         assert "`late`" in report.read_text()
+
+
+@pytest.mark.anyio
+async def test_a_slow_rewrite_spaces_the_next_but_shutdown_still_writes(tmp_path: Path) -> None:
+    async with running(tmp_path / "l.sqlite3") as ledger:
+        report = tmp_path / "model-performance.md"
+        job = ReportJob(ledger, report, delay_s=0.05, max_delay_s=0.1, spacing=1000)
+        slow = job._write
+
+        def write_slowly() -> None:  # a long month: 0.1 s, so the next waits 100 s
+            time.sleep(0.1)
+            slow()
+
+        job._write = write_slowly  # type: ignore[method-assign]
+        await job.write()
+        assert job.writes == 1
+        await ledger.record(call("later"))
+        job.poke()
+        await asyncio.sleep(0.5)  # five times max_delay_s: held back by the spacing
+        assert job.writes == 1 and "`later`" not in report.read_text()
+        await job.close()  # shutdown does not wait for it
+        assert job.writes == 2 and "`later`" in report.read_text()

@@ -24,11 +24,12 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 
-#: (parameter, the environment variable that sets it instead, value)
+#: (parameter, the environment variable that sets it instead, its name among
+#: ``GLIBC_TUNABLES``, value)
 SETTINGS = (
-    (M_ARENA_MAX, "MALLOC_ARENA_MAX", 2),
-    (M_MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_", 128 * 1024),
-    (M_TRIM_THRESHOLD, "MALLOC_TRIM_THRESHOLD_", 128 * 1024),
+    (M_ARENA_MAX, "MALLOC_ARENA_MAX", "glibc.malloc.arena_max", 2),
+    (M_MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold", 128 * 1024),
+    (M_TRIM_THRESHOLD, "MALLOC_TRIM_THRESHOLD_", "glibc.malloc.trim_threshold", 128 * 1024),
 )
 
 
@@ -50,12 +51,17 @@ def tune_malloc(
     platform: str = sys.platform,
     mallopt: Callable[[int, int], int] | None = None,
 ) -> list[str]:
-    """Apply `SETTINGS` on Linux with glibc; the names of those set (mallopt said yes)."""
+    """Apply `SETTINGS` on Linux with glibc, but none the environment makes itself (its
+    variable, or its tunable in ``GLIBC_TUNABLES``); the names of those set."""
     if not platform.startswith("linux"):
         return []
     mallopt = mallopt or libc_mallopt()
     if mallopt is None:
         return []
-    return [
-        name for param, name, value in SETTINGS if name not in environ and mallopt(param, value)
+    tunables = {t.split("=")[0] for t in environ.get("GLIBC_TUNABLES", "").split(":")}
+    wanted = [
+        (param, name, value)
+        for param, name, tunable, value in SETTINGS
+        if name not in environ and tunable not in tunables
     ]
+    return [name for param, name, value in wanted if mallopt(param, value)]

@@ -237,9 +237,10 @@ def next_due(
     delay_s: float,
     max_delay_s: float,
     last: tuple[float, float] | None = None,
+    spacing: float = SPACING,
 ) -> float:
     """When to rewrite: `delay_s` after the latest call, or `max_delay_s` after the first
-    one not yet in the report, whichever is sooner; but not sooner than `SPACING` times the
+    one not yet in the report, whichever is sooner; but not sooner than `spacing` times the
     last rewrite's length after it ended (`last`: when it ended, how long it took).
 
     >>> next_due(100.0, 80.0, 3.0, 30.0)  # a call 20 s after the first pending one
@@ -252,7 +253,7 @@ def next_due(
     due = min(now + delay_s, first_pending + max_delay_s)
     if last is not None:
         ended, took = last
-        due = max(due, ended + SPACING * took)
+        due = max(due, ended + spacing * took)
     return due
 
 
@@ -267,6 +268,7 @@ class ReportJob:
         *,
         delay_s: float = 3.0,
         max_delay_s: float = 30.0,
+        spacing: float = SPACING,
         extras: Extras | None = None,
     ) -> None:
         self.ledger = ledger
@@ -274,6 +276,7 @@ class ReportJob:
         self.path = path
         self.delay_s = delay_s
         self.max_delay_s = max_delay_s
+        self.spacing = spacing
         self._timer: asyncio.TimerHandle | None = None
         self._first_pending: float | None = None
         self._task: asyncio.Task[None] | None = None
@@ -286,7 +289,9 @@ class ReportJob:
         now = loop.time()
         if self._first_pending is None:
             self._first_pending = now
-        due = next_due(now, self._first_pending, self.delay_s, self.max_delay_s, self._last)
+        due = next_due(
+            now, self._first_pending, self.delay_s, self.max_delay_s, self._last, self.spacing
+        )
         if self._timer is not None:
             self._timer.cancel()
         self._timer = loop.call_at(due, self._fire)
