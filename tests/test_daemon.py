@@ -180,6 +180,20 @@ def test_it_tells_systemd_when_ready_and_when_stopping() -> None:
         remove_home(home)
 
 
+def test_ctrl_c_stops_it_quietly_with_the_shells_status() -> None:
+    home = short_home()
+    running = start_daemon(home, {})
+    try:
+        running.signal(signal.SIGINT)
+        assert running.wait() == 130  # 128 + SIGINT, as a shell expects
+        out = running.output()
+        assert "cortexd stopped" in out and "Traceback" not in out
+        assert not (home / "run" / "cortexd.sock").exists()
+    finally:
+        running.stop()
+        remove_home(home)
+
+
 def test_socket_activation_serves_the_socket_it_was_handed() -> None:
     home = short_home()
     path = home / "activated.sock"

@@ -112,6 +112,11 @@ def run(
     log = logging.getLogger("cortexd")
     try:
         return _serve(table, routing_path, paths, env, args, listener, log, digest)
+    except KeyboardInterrupt:
+        # Ctrl-C in a terminal: the server has drained and said "cortexd stopped", then
+        # uvicorn raises the signal again for the caller; 128 + SIGINT, as a shell expects,
+        # without a traceback.
+        return 130
     finally:
         listener.close()  # idempotent: also after a failed start, never leaves the socket
 
