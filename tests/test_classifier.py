@@ -166,6 +166,12 @@ def test_learned_reason_names_its_evidence(learned: TaskClassifier) -> None:
     assert result.scores["Code review"] == max(result.scores.values())
 
 
+def test_a_word_among_the_first_is_not_said_to_start_the_prompt(learned: TaskClassifier) -> None:
+    result = learned.classify(user("write a haiku about autumn"))
+    assert "starts with 'about'" not in result.reason  # it starts with 'write'
+    assert "'write' near the start" in result.reason or "'about' near the start" in result.reason
+
+
 def test_the_learned_model_only_answers_task_types_of_the_table() -> None:
     narrow = TaskClassifier(["Code generation"], model=TaskModel.shipped())
     result = narrow.classify(user("Summarize today's standup: Alice shipped login"))

@@ -213,7 +213,7 @@ def _describe(feature: str) -> str:
         "w": f"'{value}'",
         "p": f"'{value}…'",
         "b": f"'{value.replace('_', ' ')}'",
-        "h": f"starts with '{value}'",
+        "h": f"'{value}' near the start",  # among the first words (features._HEAD_TOKENS)
         "pw": f"earlier '{value}'",
         "s": value.replace("-", " "),
         "t": value.replace("-", " "),
