@@ -62,12 +62,14 @@ class NoNvml:
 
 #: The sentence for a machine without the driver's NVML library.
 NO_LIBRARY = f"no NVIDIA GPU: {_WHY['NVMLError_LibraryNotFound']}"
+#: The sentence for an install without nvidia-ml-py.
+NOT_INSTALLED = "nvidia-ml-py is not installed"
 
 
 def probe_nvidia(nvml: ModuleType | NoNvml | None) -> NvidiaReport:
     """Every NVIDIA GPU with its memory, use, compute capability and processes."""
     if nvml is None:
-        return NvidiaReport(note="nvidia-ml-py is not installed")
+        return NvidiaReport(note=NOT_INSTALLED)
     if isinstance(nvml, NoNvml):
         return NvidiaReport(note=nvml.note)
     try:

@@ -16,7 +16,7 @@ from types import ModuleType
 import psutil
 
 from cortexd.hardware.apple import Sysctl, probe_apple, run_sysctl
-from cortexd.hardware.nvidia import NO_LIBRARY, NoNvml, probe_nvidia
+from cortexd.hardware.nvidia import NO_LIBRARY, NOT_INSTALLED, NoNvml, probe_nvidia
 from cortexd.hardware.profile import HardwareProfile
 
 #: The library NVIDIA's Linux driver installs, which `pynvml` opens.
@@ -42,7 +42,7 @@ def load_nvml(
     try:
         return importlib.import_module("pynvml")
     except ImportError:
-        return NoNvml("nvidia-ml-py is not installed")
+        return NoNvml(NOT_INSTALLED)
 
 
 def probe(

@@ -7,12 +7,13 @@ the daemon: a child process extracts the entries it needs, and the calls are pri
 
 from __future__ import annotations
 
-import ctypes
 import sys
 from pathlib import Path
 
 from support.daemon import cloud_env, remove_home, short_home, start_daemon
 from support.fakes import FakeAnthropic, FakeOpenAI
+
+from cortexd.hardware import NoNvml, load_nvml
 
 SDKS = ("anthropic", "openai", "ollama", "genai_prices")
 #: Held for the daemon's life once imported, and of no use to it here: rich (3.9 MiB) to
@@ -39,14 +40,9 @@ sys.addaudithook(_audit)
 
 
 def nvidia_driver() -> bool:
-    """Whether NVIDIA's driver library opens here (the only case pynvml is for)."""
-    if not sys.platform.startswith("linux"):
-        return True  # elsewhere the note differs: the rich check alone applies
-    try:
-        ctypes.CDLL("libnvidia-ml.so.1")
-    except OSError:
-        return False
-    return True
+    """Whether pynvml has its use here: the probe's own test (the note differs off Linux,
+    where the rich check alone applies)."""
+    return not sys.platform.startswith("linux") or not isinstance(load_nvml(), NoNvml)
 
 
 def test_a_call_loads_its_own_providers_sdk_and_no_other(tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ trim thresholds. Set before any thread starts; each setting the environment alre
 - **Fixed thresholds** (``M_MMAP_THRESHOLD``, ``M_TRIM_THRESHOLD``, at glibc's own starting
   value of 128 KiB): by default glibc raises the mmap threshold each time a large block is
   freed, after which blocks of that size come from the heap instead, where they leave holes
-  the heap cannot give back. In `benchmarks.memory` the daemon grew 7.3 MiB from 10,000 to
-  50,000 calls with the moving threshold, and 2.8 MiB with it fixed. A large block (an
-  agent's 300 KB request) then costs an mmap and a munmap: microseconds.
+  the heap cannot give back. A large block (an agent's 300 KB request) then costs an mmap
+  and a munmap: microseconds. In `benchmarks.memory` this alone left the growth from
+  10,000 to 50,000 calls noisy (2.8, 9.5 and 1.8 MiB against 7.3): what grew was the
+  report's month-wide reads (see `ledger/queries.stats` and `Ledger.reader`).
 """
 
 from __future__ import annotations
